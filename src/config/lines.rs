@@ -1,0 +1,149 @@
+//! Where each key of a YAML document stands: a map from JSON Pointer
+//! (`/printers/1/station`) to the 1-based line of that key or item, so a
+//! schema error found on the JSON value can name its line in the file.
+
+use std::collections::HashMap;
+
+use yaml_rust2::{
+    parser::{MarkedEventReceiver, Parser},
+    scanner::Marker,
+    Event, ScanError,
+};
+
+/// Line numbers of every node in one YAML document.
+#[derive(Debug, Default)]
+pub struct LineIndex {
+    lines: HashMap<String, usize>,
+}
+
+enum Frame {
+    /// In a mapping: the pointer of the mapping, and the key awaiting its value.
+    Map { pointer: String, key: Option<String> },
+    /// In a sequence: the pointer of the sequence and the next index.
+    Seq { pointer: String, next: usize },
+}
+
+#[derive(Default)]
+struct Builder {
+    stack: Vec<Frame>,
+    lines: HashMap<String, usize>,
+    /// Depth of nested collections used as mapping keys (not JSON-able; skipped).
+    complex_key_depth: usize,
+}
+
+fn escape(segment: &str) -> String {
+    segment.replace('~', "~0").replace('/', "~1")
+}
+
+impl Builder {
+    /// The pointer a new node at this position gets, recording its line.
+    /// Returns `None` when the node is a mapping key (not a value).
+    fn place(&mut self, line: usize) -> Option<String> {
+        match self.stack.last_mut() {
+            None => Some(String::new()),
+            Some(Frame::Seq { pointer, next }) => {
+                let p = format!("{pointer}/{next}");
+                *next += 1;
+                self.lines.insert(p.clone(), line);
+                Some(p)
+            }
+            Some(Frame::Map { pointer, key }) => match key.take() {
+                Some(k) => Some(format!("{pointer}/{}", escape(&k))),
+                None => None,
+            },
+        }
+    }
+}
+
+impl MarkedEventReceiver for Builder {
+    fn on_event(&mut self, ev: Event, mark: Marker) {
+        let line = mark.line();
+        if self.complex_key_depth > 0 {
+            match ev {
+                Event::MappingStart(..) | Event::SequenceStart(..) => self.complex_key_depth += 1,
+                Event::MappingEnd | Event::SequenceEnd => self.complex_key_depth -= 1,
+                _ => {}
+            }
+            return;
+        }
+        match ev {
+            Event::Scalar(value, ..) => {
+                if self.place(line).is_none() {
+                    // A mapping key: remember it and where it stands.
+                    if let Some(Frame::Map { pointer, key }) = self.stack.last_mut() {
+                        let p = format!("{pointer}/{}", escape(&value));
+                        self.lines.insert(p, line);
+                        *key = Some(value);
+                    }
+                }
+            }
+            Event::Alias(_) => {
+                self.place(line);
+            }
+            Event::MappingStart(..) => match self.place(line) {
+                Some(pointer) => {
+                    self.lines.entry(pointer.clone()).or_insert(line);
+                    self.stack.push(Frame::Map { pointer, key: None });
+                }
+                None => self.complex_key_depth = 1,
+            },
+            Event::SequenceStart(..) => match self.place(line) {
+                Some(pointer) => {
+                    self.lines.entry(pointer.clone()).or_insert(line);
+                    self.stack.push(Frame::Seq { pointer, next: 0 });
+                }
+                None => self.complex_key_depth = 1,
+            },
+            Event::MappingEnd | Event::SequenceEnd => {
+                self.stack.pop();
+            }
+            _ => {}
+        }
+    }
+}
+
+impl LineIndex {
+    /// Indexes a YAML text; a syntax error comes back with its position.
+    pub fn build(text: &str) -> Result<Self, ScanError> {
+        let mut builder = Builder::default();
+        Parser::new_from_str(text).load(&mut builder, false)?;
+        Ok(Self { lines: builder.lines })
+    }
+
+    /// The line of the node at `pointer`, or of its nearest ancestor that has one.
+    pub fn line_of(&self, pointer: &str) -> Option<usize> {
+        let mut p = pointer;
+        loop {
+            if let Some(line) = self.lines.get(p) {
+                return Some(*line);
+            }
+            match p.rfind('/') {
+                Some(i) => p = &p[..i],
+                None => return None,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LineIndex;
+
+    #[test]
+    fn finds_keys_items_and_nested_keys() {
+        let text = "a: 1\nb:\n  c: x\n  d:\n    - p\n    - q: 1\n      r: 2\ne: {f: 1}\n";
+        let idx = LineIndex::build(text).expect("valid yaml");
+        assert_eq!(idx.line_of("/a"), Some(1));
+        assert_eq!(idx.line_of("/b/c"), Some(3));
+        assert_eq!(idx.line_of("/b/d/0"), Some(5));
+        assert_eq!(idx.line_of("/b/d/1/r"), Some(7));
+        assert_eq!(idx.line_of("/e/f"), Some(8));
+        assert_eq!(idx.line_of("/b/d/1/missing"), Some(6));
+    }
+
+    #[test]
+    fn reports_syntax_errors_with_a_line() {
+        let err = LineIndex::build("a: 1\nb: [1, 2\nc: 3\n").expect_err("unclosed flow sequence");
+        assert!(err.marker().line() >= 2, "{err}");
+    }
+}

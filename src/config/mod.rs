@@ -1,0 +1,553 @@
+//! The tenant configuration: one YAML file per tenant, validated against
+//! `tenant-configs/schema/tenant.schema.json`, holding references to secrets
+//! instead of secrets.
+//!
+//! Loading goes YAML → schema → typed structs → cross-field checks, and every
+//! problem found on the way is reported with its file, line and key path
+//! (see [`check`]). Secrets are resolved separately (see [`resolve`]).
+
+pub mod check;
+mod lines;
+pub mod reference;
+pub mod resolve;
+pub mod secret;
+
+use std::path::{Path, PathBuf};
+
+use chrono_tz::Tz;
+use serde::Deserialize;
+
+pub use check::{ConfigError, Problem};
+pub use reference::SecretRef;
+pub use secret::Secret;
+
+/// The JSON Schema every tenant file is checked against, built into the binary.
+pub const SCHEMA: &str = include_str!("../../tenant-configs/schema/tenant.schema.json");
+
+/// A tenant file that passed every check, with where it came from.
+#[derive(Debug, Clone)]
+pub struct LoadedConfig {
+    /// The file it was read from.
+    pub path: PathBuf,
+    /// The typed configuration.
+    pub config: TenantConfig,
+}
+
+impl LoadedConfig {
+    /// Reads and checks a tenant file; every problem is listed in the error.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        let config = check::check_str(&path.display().to_string(), &text)?;
+        Ok(Self { path: path.to_owned(), config })
+    }
+
+    /// The folder relative `ref+file://` paths and sources are read from.
+    pub fn base_dir(&self) -> PathBuf {
+        self.path.parent().map(Path::to_path_buf).unwrap_or_default()
+    }
+
+    /// Where the appliance keeps its files: `QM_DATA_DIR`, else `data_dir`,
+    /// else `./var/data`.
+    pub fn data_dir(&self) -> PathBuf {
+        std::env::var_os("QM_DATA_DIR")
+            .map(PathBuf::from)
+            .or_else(|| self.config.data_dir.clone())
+            .unwrap_or_else(|| PathBuf::from("var/data"))
+    }
+}
+
+/// One tenant's whole configuration. Field docs live in tenant-configs/README.md.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantConfig {
+    pub tenant: Tenant,
+    pub branding: Branding,
+    pub domains: Domains,
+    #[serde(default)]
+    pub server: Server,
+    pub data_dir: Option<PathBuf>,
+    pub database: Database,
+    pub vault: Option<Vault>,
+    pub modules: Modules,
+    pub woocommerce: WooCommerce,
+    pub ebay: Option<Ebay>,
+    pub ups: Option<Ups>,
+    pub smtp: Option<Smtp>,
+    #[serde(default)]
+    pub stations: Vec<Station>,
+    #[serde(default)]
+    pub printers: Vec<Printer>,
+    #[serde(default)]
+    pub boxes: Vec<BoxDef>,
+    #[serde(default)]
+    pub polling: Polling,
+    #[serde(default)]
+    pub pricing: Pricing,
+    pub accounting: Option<Accounting>,
+    #[serde(default)]
+    pub sources: Sources,
+}
+
+impl TenantConfig {
+    /// Every secret reference in the file with its key path, except Vault's
+    /// own login credentials (those are used to reach Vault, see [`resolve`]).
+    pub fn secret_refs(&self) -> Vec<(&'static str, &SecretRef)> {
+        let mut refs = vec![
+            ("database.password", &self.database.password),
+            ("woocommerce.consumer_key", &self.woocommerce.consumer_key),
+            ("woocommerce.consumer_secret", &self.woocommerce.consumer_secret),
+        ];
+        if let Some(e) = &self.ebay {
+            refs.push(("ebay.client_id", &e.client_id));
+            refs.push(("ebay.client_secret", &e.client_secret));
+            refs.push(("ebay.refresh_token", &e.refresh_token));
+        }
+        if let Some(u) = &self.ups {
+            refs.push(("ups.client_id", &u.client_id));
+            refs.push(("ups.client_secret", &u.client_secret));
+        }
+        if let Some(p) = self.smtp.as_ref().and_then(|s| s.password.as_ref()) {
+            refs.push(("smtp.password", p));
+        }
+        refs
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tenant {
+    pub id: TenantId,
+    pub name: String,
+    pub timezone: Tz,
+    pub currency: String,
+    pub quote_prefix: Option<String>,
+}
+
+/// A tenant id: lowercase, 2–31 characters; it names locks, databases and
+/// Compose projects, so it is checked once here.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TenantId(String);
+
+impl TenantId {
+    /// Parses `^[a-z][a-z0-9-]{1,30}$`.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let ok = (2..=31).contains(&s.len())
+            && s.starts_with(|c: char| c.is_ascii_lowercase())
+            && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        if ok { Ok(Self(s.to_owned())) } else { Err(format!("`{s}` is not a tenant id: 2-31 of a-z, 0-9 and -, starting with a letter")) }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for TenantId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for TenantId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Self::parse(&String::deserialize(d)?).map_err(serde::de::Error::custom)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Branding {
+    pub logo: Option<PathBuf>,
+    #[serde(default = "default_primary")]
+    pub primary_color: String,
+    #[serde(default = "default_accent")]
+    pub accent_color: String,
+    pub sender_name: String,
+    pub sender_email: Option<String>,
+}
+
+fn default_primary() -> String {
+    "#1F3A5F".into()
+}
+fn default_accent() -> String {
+    "#F2A900".into()
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Domains {
+    pub storefront: String,
+    pub ops: Option<String>,
+    #[serde(default)]
+    pub aliases: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Server {
+    pub listen: String,
+    pub base_path: String,
+    pub secure_cookies: bool,
+    pub session_hours: u32,
+    pub max_failed_sign_ins: u32,
+    pub lockout_minutes: u32,
+}
+
+impl Default for Server {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            base_path: String::new(),
+            secure_cookies: true,
+            session_hours: 12,
+            max_failed_sign_ins: 5,
+            lockout_minutes: 15,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Database {
+    pub host: String,
+    #[serde(default = "default_db_port")]
+    pub port: u16,
+    pub name: String,
+    pub user: String,
+    pub password: SecretRef,
+    #[serde(default = "default_max_connections")]
+    pub max_connections: u32,
+}
+
+fn default_db_port() -> u16 {
+    3306
+}
+fn default_max_connections() -> u32 {
+    10
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Vault {
+    pub address: String,
+    pub namespace: Option<String>,
+    #[serde(default = "default_vault_timeout")]
+    pub timeout_seconds: u64,
+    pub auth: VaultAuth,
+}
+
+fn default_vault_timeout() -> u64 {
+    10
+}
+
+/// How the appliance logs in to Vault.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "method", rename_all = "lowercase", deny_unknown_fields)]
+pub enum VaultAuth {
+    /// A token read from a file or the environment.
+    Token { token: SecretRef },
+    /// AppRole: role id and secret id read from files or the environment.
+    Approle {
+        #[serde(default = "default_approle_mount")]
+        mount: String,
+        role_id: SecretRef,
+        secret_id: SecretRef,
+    },
+}
+
+fn default_approle_mount() -> String {
+    "approle".into()
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Modules {
+    #[serde(default = "yes")]
+    pub inventory_sync: bool,
+    #[serde(default)]
+    pub ebay: bool,
+    #[serde(default = "yes")]
+    pub quotes: bool,
+    #[serde(default = "yes")]
+    pub fulfillment: bool,
+    #[serde(default = "yes")]
+    pub accounting: bool,
+    #[serde(default = "yes")]
+    pub dashboard: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WooCommerce {
+    pub base_url: String,
+    pub consumer_key: SecretRef,
+    pub consumer_secret: SecretRef,
+    #[serde(default = "default_order_statuses")]
+    pub order_statuses: Vec<String>,
+    #[serde(default)]
+    pub fix_manage_stock: bool,
+    #[serde(default = "default_woo_timeout")]
+    pub timeout_seconds: u64,
+}
+
+fn default_order_statuses() -> Vec<String> {
+    vec!["processing".into(), "on-hold".into()]
+}
+fn default_woo_timeout() -> u64 {
+    30
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ebay {
+    pub environment: String,
+    pub marketplace_id: String,
+    pub client_id: SecretRef,
+    pub client_secret: SecretRef,
+    pub refresh_token: SecretRef,
+    pub api_base_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ups {
+    pub environment: String,
+    pub account_number: String,
+    pub client_id: SecretRef,
+    pub client_secret: SecretRef,
+    pub api_base_url: Option<String>,
+    #[serde(default = "default_ups_service")]
+    pub default_service: String,
+    pub shipper: Address,
+}
+
+fn default_ups_service() -> String {
+    "03".into()
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Address {
+    pub name: String,
+    pub phone: Option<String>,
+    pub line1: String,
+    pub line2: Option<String>,
+    pub city: String,
+    pub state: Option<String>,
+    pub postcode: String,
+    pub country: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Smtp {
+    pub host: String,
+    #[serde(default = "default_smtp_port")]
+    pub port: u16,
+    #[serde(default = "default_smtp_tls")]
+    pub tls: String,
+    pub username: Option<String>,
+    pub password: Option<SecretRef>,
+    pub from: String,
+}
+
+fn default_smtp_port() -> u16 {
+    587
+}
+fn default_smtp_tls() -> String {
+    "starttls".into()
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Station {
+    pub id: String,
+    pub name: String,
+    #[serde(default = "default_paper")]
+    pub paper: String,
+}
+
+fn default_paper() -> String {
+    "letter".into()
+}
+
+/// What a printer takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PrinterKind {
+    /// Thermal label printer fed raw ZPL.
+    Zpl,
+    /// Page printer fed PDF (packing slips).
+    Pdf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Printer {
+    pub name: String,
+    pub uri: String,
+    pub kind: PrinterKind,
+    pub station: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BoxDef {
+    pub id: String,
+    pub name: String,
+    pub length_mm: u32,
+    pub width_mm: u32,
+    pub height_mm: u32,
+    pub tare_g: u32,
+    pub max_weight_g: Option<u32>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Polling {
+    /// Six-field cron (with seconds), in UTC.
+    pub inventory_cron: String,
+    pub order_overlap_seconds: u32,
+}
+
+impl Default for Polling {
+    fn default() -> Self {
+        Self { inventory_cron: "0 */5 * * * *".into(), order_overlap_seconds: 120 }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Pricing {
+    pub markup_percent: Percent,
+    pub cost_freshness_days: u32,
+    pub quote_validity_days: u32,
+    pub comps: Option<Comps>,
+}
+
+impl Default for Pricing {
+    fn default() -> Self {
+        Self { markup_percent: Percent { basis_points: 3000 }, cost_freshness_days: 30, quote_validity_days: 30, comps: None }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Comps {
+    pub source: String,
+    #[serde(default = "default_csv")]
+    pub format: String,
+    #[serde(default = "default_recent")]
+    pub recent: u32,
+}
+
+fn default_csv() -> String {
+    "csv".into()
+}
+fn default_recent() -> u32 {
+    5
+}
+
+/// A percentage held as basis points (1% = 100), never as a float. Written
+/// in YAML as `35`, `2.9` or `"12.5"` (at most two decimals).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Percent {
+    pub basis_points: u32,
+}
+
+impl Percent {
+    /// Parses the decimal text of a percentage exactly, without floats.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let err = || format!("`{text}` is not a percentage with at most two decimals");
+        let (whole, frac) = text.split_once('.').unwrap_or((text, ""));
+        if whole.is_empty() || whole.len() > 4 || frac.len() > 2 || !whole.chars().chain(frac.chars()).all(|c| c.is_ascii_digit()) {
+            return Err(err());
+        }
+        let whole: u32 = whole.parse().map_err(|_| err())?;
+        let frac: u32 = format!("{frac:0<2}").parse().map_err(|_| err())?;
+        Ok(Self { basis_points: whole * 100 + frac })
+    }
+}
+
+impl<'de> Deserialize<'de> for Percent {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // Read the number's own text so 2.9 stays 2.90, not 2.8999….
+        let v = serde_json::Value::deserialize(d)?;
+        let text = match &v {
+            serde_json::Value::Number(n) => n.to_string(),
+            serde_json::Value::String(s) => s.clone(),
+            _ => return Err(serde::de::Error::custom("expected a percentage such as 35 or 2.9")),
+        };
+        Self::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Accounting {
+    pub accounts: Accounts,
+    #[serde(default)]
+    pub gateway_fees: Vec<GatewayFee>,
+    #[serde(default)]
+    pub ar_payment_methods: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Accounts {
+    pub cash: String,
+    pub accounts_receivable: String,
+    pub inventory: String,
+    pub cogs: String,
+    pub sales: String,
+    pub shipping_income: Option<String>,
+    pub gateway_fees: String,
+    pub sales_tax_payable: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewayFee {
+    pub gateway: String,
+    pub percent: Percent,
+    pub fixed_minor: i64,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sources {
+    #[serde(default)]
+    pub supplier_catalogs: Vec<NamedSource>,
+    #[serde(default)]
+    pub competitors: Vec<NamedSource>,
+    #[serde(default)]
+    pub datasheets: Vec<NamedSource>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NamedSource {
+    pub name: String,
+    pub location: String,
+    #[serde(default = "default_csv")]
+    pub format: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Percent;
+
+    #[test]
+    fn percent_is_exact() {
+        assert_eq!(Percent::parse("2.9").map(|p| p.basis_points), Ok(290));
+        assert_eq!(Percent::parse("35").map(|p| p.basis_points), Ok(3500));
+        assert_eq!(Percent::parse("3.49").map(|p| p.basis_points), Ok(349));
+        assert!(Percent::parse("3.491").is_err());
+        assert!(Percent::parse("-1").is_err());
+        assert!(Percent::parse(".5").is_err());
+    }
+}

@@ -1,0 +1,93 @@
+//! MariaDB: connection options, the embedded migrations, and the guard that
+//! keeps one tenant's appliance off another tenant's database.
+
+pub mod lock;
+
+use std::{str::FromStr, time::Duration};
+
+use sqlx::{
+    migrate::Migrator,
+    mysql::{MySqlConnectOptions, MySqlPoolOptions},
+    MySqlPool,
+};
+
+use crate::config::{resolve::Secrets, LoadedConfig};
+
+/// The schema, embedded from `migrations/` and applied by `qm migrate` and at
+/// server start; append-only, never edited once applied.
+pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+
+/// Where the database is, and how it was named.
+#[derive(Debug, thiserror::Error)]
+pub enum DbTargetError {
+    #[error("QM_DATABASE_URL is not a valid mysql:// URL: {0}")]
+    BadUrl(String),
+    #[error("no database: pass --config FILE (with a `database` section) or set QM_DATABASE_URL")]
+    Missing,
+    #[error("database.password did not resolve; run `qm config check --resolve` to see why")]
+    PasswordUnresolved,
+}
+
+/// Connect options from `QM_DATABASE_URL` when set (it wins), else from the
+/// tenant file's `database` section with its password resolved.
+pub fn connect_options(config: Option<&LoadedConfig>, secrets: &Secrets) -> Result<MySqlConnectOptions, DbTargetError> {
+    if let Ok(url) = std::env::var("QM_DATABASE_URL") {
+        // The URL may hold a password: report only that it is malformed.
+        return MySqlConnectOptions::from_str(&url).map_err(|_| DbTargetError::BadUrl("check scheme, host and database name".into()));
+    }
+    let db = &config.ok_or(DbTargetError::Missing)?.config.database;
+    let password = secrets.get("database.password").ok_or(DbTargetError::PasswordUnresolved)?;
+    Ok(MySqlConnectOptions::new()
+        .host(&db.host)
+        .port(db.port)
+        .username(&db.user)
+        .password(password.expose())
+        .database(&db.name))
+}
+
+/// Whether the options come from `QM_DATABASE_URL` (then the tenant file's
+/// database password need not resolve).
+pub fn url_from_env() -> bool {
+    std::env::var_os("QM_DATABASE_URL").is_some()
+}
+
+/// A pool with UTC sessions (timestamps are UTC in the database).
+pub async fn connect(options: MySqlConnectOptions, max_connections: u32) -> Result<MySqlPool, sqlx::Error> {
+    MySqlPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_with(options.timezone(Some("+00:00".into())).charset("utf8mb4"))
+        .await
+}
+
+/// Applies pending migrations; safe to run any number of times and from
+/// several replicas at once (sqlx serialises them with a database lock).
+pub async fn migrate(pool: &MySqlPool) -> Result<(), sqlx::migrate::MigrateError> {
+    MIGRATOR.run(pool).await
+}
+
+/// True when every embedded migration is applied and none failed.
+pub async fn migrations_current(pool: &MySqlPool) -> Result<bool, sqlx::Error> {
+    let applied: Vec<(i64,)> = sqlx::query_as("SELECT version FROM _sqlx_migrations WHERE success = 1")
+        .fetch_all(pool)
+        .await?;
+    Ok(MIGRATOR.iter().filter(|m| m.migration_type.is_up_migration()).all(|m| applied.iter().any(|(v,)| *v == m.version)))
+}
+
+/// A database belongs to the first tenant that claims it; any other tenant's
+/// appliance refuses to start on it, so a copy-pasted connection string cannot
+/// mix two tenants' data.
+#[derive(Debug, thiserror::Error)]
+pub enum ClaimError {
+    #[error("this database belongs to tenant `{owner}`, but the config is for tenant `{wanted}`; point database.name at the right database")]
+    OtherTenant { owner: String, wanted: String },
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+/// Records `tenant` as the database's owner, or checks that it already is.
+pub async fn claim_for_tenant(pool: &MySqlPool, tenant: &str) -> Result<(), ClaimError> {
+    sqlx::query("INSERT IGNORE INTO appliance (id, tenant_id) VALUES (1, ?)").bind(tenant).execute(pool).await?;
+    let (owner,): (String,) = sqlx::query_as("SELECT tenant_id FROM appliance WHERE id = 1").fetch_one(pool).await?;
+    if owner == tenant { Ok(()) } else { Err(ClaimError::OtherTenant { owner, wanted: tenant.to_owned() }) }
+}

@@ -1,0 +1,3 @@
+//! Inventory: products, lots, serials and the codes scanners send.
+
+pub mod gtin;

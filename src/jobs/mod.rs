@@ -1,0 +1,56 @@
+//! The cron fleet. Each job is a file with a `run_once` that tests call
+//! directly; this module schedules them with tokio-cron-scheduler and
+//! records every run in `job_runs`.
+
+pub mod session_sweep;
+
+use std::future::Future;
+
+use serde_json::Value;
+use sqlx::MySqlPool;
+use tokio_cron_scheduler::{Job, JobScheduler};
+
+use crate::web::AppState;
+
+/// Starts the scheduler with every job the tenant's config enables.
+pub async fn start(state: AppState) -> anyhow::Result<JobScheduler> {
+    let scheduler = JobScheduler::new().await?;
+    let pool = state.pool.clone();
+    // Expired sessions are swept every 15 minutes, at second 30.
+    scheduler
+        .add(Job::new_async("30 */15 * * * *", move |_id, _lock| {
+            let pool = pool.clone();
+            Box::pin(async move {
+                let _ = record(&pool, "session_sweep", async { session_sweep::run_once(&pool).await.map(|n| serde_json::json!({ "deleted": n })) })
+                    .await;
+            })
+        })?)
+        .await?;
+    scheduler.start().await?;
+    Ok(scheduler)
+}
+
+/// Runs `work` as one recorded job run: a `job_runs` row that ends `ok` with
+/// the summary or `failed` with the error chain (also logged).
+pub async fn record<F>(pool: &MySqlPool, job: &str, work: F) -> anyhow::Result<Value>
+where
+    F: Future<Output = anyhow::Result<Value>>,
+{
+    let id = sqlx::query("INSERT INTO job_runs (job) VALUES (?)").bind(job).execute(pool).await?.last_insert_id();
+    let outcome = work.await;
+    let (status, summary, error) = match &outcome {
+        Ok(v) => ("ok", Some(v.to_string()), None),
+        Err(e) => {
+            tracing::error!(job, error = format!("{e:#}"), "job failed");
+            ("failed", None, Some(format!("{e:#}").chars().take(1024).collect::<String>()))
+        }
+    };
+    sqlx::query("UPDATE job_runs SET status = ?, finished_at = UTC_TIMESTAMP(6), summary = ?, error = ? WHERE id = ?")
+        .bind(status)
+        .bind(summary)
+        .bind(error)
+        .bind(id)
+        .execute(pool)
+        .await?;
+    outcome
+}

@@ -1,0 +1,16 @@
+//! Quartermaster: the per-tenant ops appliance for a WooCommerce merchant.
+//!
+//! One folder per domain; `web` is the HTTP surface over them, `jobs` the
+//! scheduled work, `cli` the `qm` verbs, `startup` the wiring.
+
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod events;
+pub mod inventory;
+pub mod jobs;
+pub mod operators;
+pub mod startup;
+pub mod telemetry;
+pub mod web;

@@ -1,0 +1,100 @@
+//! Building the application from a tenant file: resolve secrets, connect,
+//! migrate, claim the database for the tenant, bind the listener.
+//! `Application::build` binds first and exposes `port()`, so tests start it
+//! on port 0.
+
+use std::{future::Future, net::SocketAddr, sync::Arc};
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+
+use crate::{
+    config::{resolve::Resolver, LoadedConfig},
+    db,
+    web::{self, AppState},
+};
+
+/// Resolves every secret reference (failing with the full list when any
+/// does not resolve), connects to MariaDB, applies migrations and checks the
+/// database belongs to this tenant.
+pub async fn prepare(loaded: LoadedConfig) -> anyhow::Result<AppState> {
+    let mut resolver = Resolver::for_config(&loaded);
+    let (secrets, failures) = resolver.resolve_all(&loaded).await;
+    let url_wins = db::url_from_env();
+    let failures: Vec<String> = failures
+        .into_iter()
+        .filter(|(path, _)| !(url_wins && *path == "database.password"))
+        .map(|(path, e)| format!("  {path}: {e}"))
+        .collect();
+    if !failures.is_empty() {
+        anyhow::bail!("{} secret reference(s) did not resolve:\n{}", failures.len(), failures.join("\n"));
+    }
+    let options = db::connect_options(Some(&loaded), &secrets)?;
+    let pool = db::connect(options.clone(), loaded.config.database.max_connections).await.context("cannot connect to the database")?;
+    db::migrate(&pool).await.context("migrations failed")?;
+    db::claim_for_tenant(&pool, loaded.config.tenant.id.as_str()).await?;
+    let data_dir = loaded.data_dir();
+    std::fs::create_dir_all(&data_dir).with_context(|| format!("cannot create data dir {}", data_dir.display()))?;
+    let base: Arc<str> = loaded.config.server.base_path.trim_end_matches('/').into();
+    Ok(AppState {
+        pool,
+        db_options: options,
+        config: Arc::new(loaded.config.clone()),
+        loaded: Arc::new(loaded),
+        secrets: Arc::new(secrets),
+        base,
+    })
+}
+
+/// A bound, ready-to-run server.
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl Application {
+    /// Binds `listen` (e.g. `127.0.0.1:0` in tests).
+    pub async fn build(state: AppState, listen: &str) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+        Ok(Self { listener, state })
+    }
+
+    /// The bound port.
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    /// The app state (shared with jobs).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` completes, then lets in-flight requests finish.
+    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        let app = web::router(self.state);
+        axum::serve(self.listener, app.into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(shutdown).await
+    }
+}
+
+/// Completes on SIGTERM (docker stop) or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutdown requested; finishing in-flight requests");
+}

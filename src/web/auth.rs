@@ -1,0 +1,170 @@
+//! Sign-in and sign-out.
+
+use std::net::SocketAddr;
+
+use askama::Template;
+use axum::{
+    extract::{ConnectInfo, Query, State},
+    http::{HeaderMap, StatusCode},
+    response::{IntoResponse, Redirect, Response},
+    routing::{get, post},
+    Form, Router,
+};
+use axum_extra::extract::cookie::CookieJar;
+use chrono::TimeDelta;
+use serde::Deserialize;
+
+use super::{
+    session::{self, Session, CSRF_COOKIE, SESSION_COOKIE},
+    AppState, Page, Result,
+};
+use crate::{
+    config::Secret,
+    events::{self, Event, Severity},
+    operators::{self, LockoutPolicy, SignIn},
+};
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/sign-in", get(form).post(submit)).route("/sign-out", post(sign_out))
+}
+
+#[derive(Template)]
+#[template(path = "sign_in.html")]
+struct SignInPage {
+    base: String,
+    tenant_name: String,
+    csrf: String,
+    next: String,
+    username: String,
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct NextQuery {
+    next: Option<String>,
+}
+
+/// Only same-app paths are followed after sign-in (no open redirect).
+fn safe_next(state: &AppState, next: Option<&str>) -> String {
+    let home = format!("{}/", state.base);
+    match next {
+        Some(n) if n.starts_with(&home) && !n.starts_with("//") && !n.contains("://") && !n.contains('\\') => n.to_owned(),
+        _ => home,
+    }
+}
+
+async fn form(State(state): State<AppState>, jar: CookieJar, Query(q): Query<NextQuery>) -> Response {
+    let (jar, csrf) = csrf_cookie(&state, jar);
+    let page = SignInPage {
+        base: state.base.to_string(),
+        tenant_name: state.config.tenant.name.clone(),
+        csrf,
+        next: safe_next(&state, q.next.as_deref()),
+        username: String::new(),
+        error: None,
+    };
+    (jar, Page(page)).into_response()
+}
+
+/// The pre-sign-in CSRF cookie, created when missing.
+fn csrf_cookie(state: &AppState, jar: CookieJar) -> (CookieJar, String) {
+    match jar.get(CSRF_COOKIE).map(|c| c.value().to_owned()) {
+        Some(v) if v.len() == 64 => (jar, v),
+        _ => {
+            let v = session::random_token();
+            (jar.add(session::cookie(state, CSRF_COOKIE, v.clone())), v)
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct SignInForm {
+    username: String,
+    password: String,
+    next: Option<String>,
+}
+
+async fn submit(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    jar: CookieJar,
+    Form(f): Form<SignInForm>,
+) -> Result<Response> {
+    let password = Secret::new(f.password);
+    let policy = LockoutPolicy {
+        max_failures: state.config.server.max_failed_sign_ins,
+        lockout: TimeDelta::minutes(i64::from(state.config.server.lockout_minutes)),
+    };
+    let username = f.username.trim().to_owned();
+    let outcome = operators::authenticate(&state.pool, &username, &password, policy).await?;
+    let ip = client_ip(&headers, peer);
+    let (status, error) = match outcome {
+        SignIn::Ok(op) => {
+            let ua = headers.get("user-agent").and_then(|v| v.to_str().ok());
+            let token = session::create(&state.pool, op.id, state.config.server.session_hours, Some(&ip), ua).await?;
+            events::record(&state.pool, Event::info("auth.sign_in", format!("{} signed in", op.display_name)).by(op.id).about("operator", op.id))
+                .await?;
+            tracing::info!(operator = %op.username, "signed in");
+            let jar = jar.add(session::cookie(&state, SESSION_COOKIE, token));
+            return Ok((jar, Redirect::to(&safe_next(&state, f.next.as_deref()))).into_response());
+        }
+        SignIn::Invalid => {
+            events::record(
+                &state.pool,
+                Event::info("auth.sign_in_failed", format!("failed sign-in for `{}` from {ip}", truncate(&username)))
+                    .severity(Severity::Warning),
+            )
+            .await?;
+            tracing::warn!(username = %truncate(&username), %ip, "sign-in failed");
+            (StatusCode::UNAUTHORIZED, "Wrong username or password.".to_owned())
+        }
+        SignIn::LockedOut { until } => {
+            events::record(
+                &state.pool,
+                Event::info("auth.locked_out", format!("`{}` is locked out after repeated failed sign-ins", truncate(&username)))
+                    .severity(Severity::Warning),
+            )
+            .await?;
+            tracing::warn!(username = %truncate(&username), %ip, "sign-in refused: account locked");
+            (StatusCode::LOCKED, format!("Too many failed sign-ins: this account is locked until {}. Ask an admin if you need in sooner.", state.local_time(until)))
+        }
+    };
+    let (jar, csrf) = csrf_cookie(&state, jar);
+    let page = SignInPage {
+        base: state.base.to_string(),
+        tenant_name: state.config.tenant.name.clone(),
+        csrf,
+        next: safe_next(&state, f.next.as_deref()),
+        username,
+        error: Some(error),
+    };
+    Ok((status, jar, Page(page)).into_response())
+}
+
+fn truncate(s: &str) -> String {
+    s.chars().take(64).collect()
+}
+
+/// The client's address: nginx's X-Real-IP when the peer is a loopback or
+/// private proxy, else the peer itself.
+fn client_ip(headers: &HeaderMap, peer: SocketAddr) -> String {
+    let ip = peer.ip();
+    let behind_proxy = ip.is_loopback() || matches!(ip, std::net::IpAddr::V4(v4) if v4.is_private());
+    headers
+        .get("x-real-ip")
+        .and_then(|v| v.to_str().ok())
+        .filter(|_| behind_proxy)
+        .map(str::to_owned)
+        .unwrap_or_else(|| ip.to_string())
+}
+
+async fn sign_out(State(state): State<AppState>, session: Session, jar: CookieJar) -> Result<Response> {
+    if let Some(c) = jar.get(SESSION_COOKIE) {
+        session::destroy(&state.pool, c.value()).await?;
+    }
+    events::record(&state.pool, Event::info("auth.sign_out", format!("{} signed out", session.operator.display_name)).by(session.operator.id))
+        .await?;
+    let jar = jar.remove(session::cookie(&state, SESSION_COOKIE, String::new()));
+    Ok((jar, Redirect::to(&format!("{}/sign-in", state.base))).into_response())
+}

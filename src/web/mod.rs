@@ -1,0 +1,99 @@
+//! The HTTP surface: one router per domain merged here, shared state, the
+//! session/CSRF layer, request ids, tracing and security headers.
+
+mod assets;
+mod auth;
+pub mod error;
+mod health;
+mod home;
+pub mod session;
+
+use std::{sync::Arc, time::Duration};
+
+use askama::Template;
+use axum::{
+    http::{header, HeaderName, HeaderValue, Request},
+    middleware,
+    response::{Html, IntoResponse, Response},
+    Router,
+};
+use chrono::NaiveDateTime;
+use chrono_tz::Tz;
+use sqlx::{mysql::MySqlConnectOptions, MySqlPool};
+use tower::ServiceBuilder;
+use tower_http::{
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    set_header::SetResponseHeaderLayer,
+    timeout::TimeoutLayer,
+    trace::TraceLayer,
+};
+
+use crate::config::{resolve::Secrets, LoadedConfig, TenantConfig};
+pub use error::{AppError, Result};
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub pool: MySqlPool,
+    /// Connect options for dedicated connections (advisory locks).
+    pub db_options: MySqlConnectOptions,
+    pub config: Arc<TenantConfig>,
+    pub loaded: Arc<LoadedConfig>,
+    pub secrets: Arc<Secrets>,
+    /// The path prefix the edge serves us under ("" or e.g. "/ops").
+    pub base: Arc<str>,
+}
+
+impl AppState {
+    /// The tenant's time zone, for showing UTC timestamps on pages.
+    pub fn tz(&self) -> Tz {
+        self.config.tenant.timezone
+    }
+
+    /// A UTC timestamp from the database in the tenant's zone.
+    pub fn local_time(&self, utc: NaiveDateTime) -> String {
+        utc.and_utc().with_timezone(&self.tz()).format("%Y-%m-%d %H:%M %Z").to_string()
+    }
+}
+
+/// An askama page rendered as HTML; render errors become a logged 500.
+pub struct Page<T>(pub T);
+
+impl<T: Template> IntoResponse for Page<T> {
+    fn into_response(self) -> Response {
+        match self.0.render() {
+            Ok(html) => Html(html).into_response(),
+            Err(e) => AppError::from(e).into_response(),
+        }
+    }
+}
+
+/// The whole application router, mounted under the configured base path.
+pub fn router(state: AppState) -> Router {
+    let pages = Router::new()
+        .merge(home::router())
+        .merge(auth::router())
+        .layer(middleware::from_fn_with_state(state.clone(), session::layer))
+        .merge(assets::router());
+    let app = if state.base.is_empty() { pages } else { Router::new().nest(&state.base, pages) };
+    let x_request_id = HeaderName::from_static("x-request-id");
+    app.merge(health::router())
+        .with_state(state)
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::new(x_request_id.clone(), MakeRequestUuid))
+                .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+                    let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+                    tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id = %id)
+                }))
+                .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, Duration::from_secs(60)))
+                .layer(PropagateRequestIdLayer::new(x_request_id))
+                .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
+                .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+                .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")))
+                .layer(SetResponseHeaderLayer::if_not_present(
+                    header::CONTENT_SECURITY_POLICY,
+                    HeaderValue::from_static("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'"),
+                )),
+        )
+}

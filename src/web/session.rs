@@ -1,0 +1,193 @@
+//! Sessions and CSRF for every browser page.
+//!
+//! The session cookie (`qm_session`, HttpOnly, SameSite=Strict, Secure unless
+//! turned off for plain-HTTP development) holds a random 256-bit token; the
+//! database keeps only its SHA-256. [`layer`] runs before every handler:
+//! it loads the session and refuses any state-changing request whose CSRF
+//! token (form field `csrf` or header `X-CSRF-Token`) does not match the
+//! session's, or, before sign-in, the `qm_csrf` cookie's (double submit).
+//! Handlers therefore cannot forget CSRF.
+
+use axum::{
+    body::{to_bytes, Body},
+    extract::{FromRequestParts, OriginalUri, Request, State},
+    http::{header, request::Parts, Method},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
+use chrono::{TimeDelta, Utc};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use sqlx::{MySqlPool, Row};
+use subtle::ConstantTimeEq;
+
+use super::{error::AppError, AppState};
+use crate::operators::{self, Operator, Role};
+
+/// Session cookie name.
+pub const SESSION_COOKIE: &str = "qm_session";
+/// Pre-sign-in CSRF cookie name.
+pub const CSRF_COOKIE: &str = "qm_csrf";
+/// Largest form body the CSRF check buffers.
+const MAX_FORM_BYTES: usize = 1024 * 1024;
+
+/// A signed-in operator and the CSRF token their forms carry.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub operator: Operator,
+    pub csrf: String,
+}
+
+impl Session {
+    /// Refuses unless the operator has one of `roles` (admins always pass).
+    pub fn require(&self, roles: &[Role]) -> Result<(), AppError> {
+        if self.operator.role == Role::Admin || roles.contains(&self.operator.role) { Ok(()) } else { Err(AppError::Forbidden) }
+    }
+}
+
+/// The session found by [`layer`], if any.
+#[derive(Debug, Clone)]
+pub struct MaybeSession(pub Option<Session>);
+
+/// A random 256-bit token as 64 hex characters.
+pub fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+fn token_hash(token: &str) -> Vec<u8> {
+    Sha256::digest(token.as_bytes()).to_vec()
+}
+
+/// Starts a session; returns the cookie token.
+pub async fn create(pool: &MySqlPool, operator_id: u64, hours: u32, ip: Option<&str>, user_agent: Option<&str>) -> Result<String, sqlx::Error> {
+    let token = random_token();
+    let expires = Utc::now().naive_utc() + TimeDelta::hours(i64::from(hours));
+    sqlx::query("INSERT INTO sessions (token_hash, operator_id, csrf_token, expires_at, ip, user_agent) VALUES (?, ?, ?, ?, ?, ?)")
+        .bind(token_hash(&token))
+        .bind(operator_id)
+        .bind(random_token())
+        .bind(expires)
+        .bind(ip.map(|s| s.chars().take(45).collect::<String>()))
+        .bind(user_agent.map(|s| s.chars().take(255).collect::<String>()))
+        .execute(pool)
+        .await?;
+    Ok(token)
+}
+
+/// Ends a session.
+pub async fn destroy(pool: &MySqlPool, token: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM sessions WHERE token_hash = ?").bind(token_hash(token)).execute(pool).await?;
+    Ok(())
+}
+
+/// Looks a token up; extends the session when it is in use (sliding expiry,
+/// written at most once a minute).
+async fn lookup(pool: &MySqlPool, token: &str, hours: u32) -> Result<Option<Session>, sqlx::Error> {
+    let hash = token_hash(token);
+    let row = sqlx::query(
+        r#"SELECT o.id, o.username, o.display_name, o.role, s.csrf_token,
+                  s.last_seen_at < UTC_TIMESTAMP(6) - INTERVAL 1 MINUTE AS stale
+           FROM sessions s JOIN operators o ON o.id = s.operator_id
+           WHERE s.token_hash = ? AND s.expires_at > UTC_TIMESTAMP(6) AND NOT o.disabled"#,
+    )
+    .bind(&hash)
+    .fetch_optional(pool)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    if row.try_get::<i64, _>("stale")? == 1 {
+        let expires = Utc::now().naive_utc() + TimeDelta::hours(i64::from(hours));
+        sqlx::query("UPDATE sessions SET last_seen_at = UTC_TIMESTAMP(6), expires_at = ? WHERE token_hash = ?")
+            .bind(expires)
+            .bind(&hash)
+            .execute(pool)
+            .await?;
+    }
+    Ok(Some(Session { operator: operators::from_row(&row)?, csrf: row.try_get("csrf_token")? }))
+}
+
+/// Builds a cookie scoped to the app's base path.
+pub fn cookie(state: &AppState, name: &'static str, value: String) -> Cookie<'static> {
+    let path = if state.base.is_empty() { "/".to_owned() } else { state.base.to_string() };
+    Cookie::build((name, value))
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(state.config.server.secure_cookies)
+        .path(path)
+        .build()
+}
+
+/// Loads the session and enforces CSRF on every unsafe method.
+pub async fn layer(State(state): State<AppState>, jar: CookieJar, request: Request, next: Next) -> Response {
+    let session = match jar.get(SESSION_COOKIE) {
+        Some(c) => match lookup(&state.pool, c.value(), state.config.server.session_hours).await {
+            Ok(s) => s,
+            Err(e) => return AppError::from(e).into_response(),
+        },
+        None => None,
+    };
+    let mut request = request;
+    if !matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        let expected = match &session {
+            Some(s) => Some(s.csrf.clone()),
+            None => jar.get(CSRF_COOKIE).map(|c| c.value().to_owned()),
+        };
+        match check_csrf(request, expected.as_deref()).await {
+            Ok(r) => request = r,
+            Err(resp) => return resp,
+        }
+    }
+    request.extensions_mut().insert(MaybeSession(session));
+    next.run(request).await
+}
+
+/// Compares the request's token with `expected`; hands the request back
+/// (with its body restored) when they match.
+async fn check_csrf(request: Request, expected: Option<&str>) -> Result<Request, Response> {
+    let reject = || {
+        tracing::warn!("request refused: missing or wrong CSRF token");
+        AppError::Csrf.into_response()
+    };
+    let Some(expected) = expected else { return Err(reject()) };
+    if let Some(h) = request.headers().get("x-csrf-token") {
+        return if h.as_bytes().ct_eq(expected.as_bytes()).into() { Ok(request) } else { Err(reject()) };
+    }
+    let is_form = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if !is_form {
+        return Err(reject());
+    }
+    let (parts, body) = request.into_parts();
+    let bytes = to_bytes(body, MAX_FORM_BYTES).await.map_err(|_| AppError::invalid("body", "form too large").into_response())?;
+    let provided = form_urlencoded_field(&bytes, "csrf");
+    match provided {
+        Some(p) if bool::from(p.as_bytes().ct_eq(expected.as_bytes())) => Ok(Request::from_parts(parts, Body::from(bytes))),
+        _ => Err(reject()),
+    }
+}
+
+fn form_urlencoded_field(body: &[u8], name: &str) -> Option<String> {
+    serde_urlencoded::from_bytes::<Vec<(String, String)>>(body).ok()?.into_iter().find(|(k, _)| k == name).map(|(_, v)| v)
+}
+
+/// Extractor for pages that need a signed-in operator.
+impl FromRequestParts<AppState> for Session {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        match parts.extensions.get::<MaybeSession>() {
+            Some(MaybeSession(Some(s))) => Ok(s.clone()),
+            _ => {
+                // Under a base path the router sees the stripped URI; return to the full one.
+                let uri = parts.extensions.get::<OriginalUri>().map_or(&parts.uri, |o| &o.0);
+                let next = uri.path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_default();
+                Err(AppError::SignInRequired { next, base: state.base.to_string() })
+            }
+        }
+    }
+}

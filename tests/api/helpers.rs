@@ -1,0 +1,233 @@
+//! Test harness: a real MariaDB database (and user) per test, the app on a
+//! free loopback port, and a cookie-keeping HTTP client.
+
+use std::{path::PathBuf, str::FromStr, time::Duration};
+
+use quartermaster::{
+    config::LoadedConfig,
+    operators::{self, Role, Username},
+    startup::{self, Application},
+    web::AppState,
+};
+use rand::RngCore;
+use sqlx::{mysql::MySqlConnectOptions, ConnectOptions, Connection, MySqlConnection, MySqlPool};
+
+/// The MariaDB server tests use (no database in the URL).
+pub fn server_url() -> String {
+    std::env::var("QM_TEST_DATABASE_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".into()).trim_end_matches('/').to_owned()
+}
+
+/// (host, port) of the test server.
+pub fn server_host_port() -> (String, u16) {
+    let opts = MySqlConnectOptions::from_str(&server_url()).expect("QM_TEST_DATABASE_URL is a mysql:// URL");
+    (opts.get_host().to_owned(), opts.get_port())
+}
+
+pub fn random_hex(bytes: usize) -> String {
+    let mut b = vec![0u8; bytes];
+    rand::rng().fill_bytes(&mut b);
+    hex::encode(b)
+}
+
+/// A database and a user of its own, both dropped when the test ends.
+pub struct TestDb {
+    pub name: String,
+    pub user: String,
+    pub password: String,
+    pub pool: MySqlPool,
+}
+
+impl TestDb {
+    /// An empty database (no migrations).
+    pub async fn empty() -> Self {
+        let name = format!("qmt_{}", random_hex(6));
+        let user = name.clone();
+        let password = format!("pw-{}", random_hex(12));
+        let mut admin = admin().await;
+        for sql in [
+            format!("CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"),
+            format!("CREATE USER '{user}'@'localhost' IDENTIFIED BY '{password}'"),
+            format!("CREATE USER '{user}'@'127.0.0.1' IDENTIFIED BY '{password}'"),
+            format!("GRANT ALL PRIVILEGES ON `{name}`.* TO '{user}'@'localhost'"),
+            format!("GRANT ALL PRIVILEGES ON `{name}`.* TO '{user}'@'127.0.0.1'"),
+        ] {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut admin).await.expect("create test database");
+        }
+        let _ = admin.close().await;
+        let pool = quartermaster::db::connect(Self::options_for(&name, &user, &password), 8).await.expect("connect to test database");
+        Self { name, user, password, pool }
+    }
+
+    /// A database with every migration applied.
+    pub async fn migrated() -> Self {
+        let db = Self::empty().await;
+        quartermaster::db::migrate(&db.pool).await.expect("migrations apply");
+        db
+    }
+
+    fn options_for(name: &str, user: &str, password: &str) -> MySqlConnectOptions {
+        let (host, port) = server_host_port();
+        MySqlConnectOptions::new().host(&host).port(port).username(user).password(password).database(name)
+    }
+
+    /// Options for dedicated connections (locks).
+    pub fn options(&self) -> MySqlConnectOptions {
+        Self::options_for(&self.name, &self.user, &self.password)
+    }
+
+    /// `mysql://user:pass@host:port/db`.
+    pub fn url(&self) -> String {
+        let (host, port) = server_host_port();
+        format!("mysql://{}:{}@{host}:{port}/{}", self.user, self.password, self.name)
+    }
+}
+
+/// A root connection to the test server.
+pub async fn admin() -> MySqlConnection {
+    MySqlConnectOptions::from_str(&server_url()).expect("server url").connect().await.expect("connect to the test MariaDB as root")
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let (name, user) = (self.name.clone(), self.user.clone());
+        // Drop runs outside async; use a small runtime on a thread of its own.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            rt.block_on(async move {
+                let mut admin = admin().await;
+                for sql in [
+                    format!("DROP DATABASE IF EXISTS `{name}`"),
+                    format!("DROP USER IF EXISTS '{user}'@'localhost'"),
+                    format!("DROP USER IF EXISTS '{user}'@'127.0.0.1'"),
+                ] {
+                    let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut admin).await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// Secrets the test tenant's references point at (files in its folder).
+pub struct TestSecrets {
+    pub woo_key: String,
+    pub woo_secret: String,
+}
+
+/// A tenant folder: `tenant.yaml` plus `secrets/*` files.
+pub struct TenantDir {
+    pub dir: tempfile::TempDir,
+    pub secrets: TestSecrets,
+}
+
+impl TenantDir {
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.path().join("tenant.yaml")
+    }
+
+    /// Writes a tenant file for `db`; `extra_server` lines go under `server:`.
+    pub fn write(db: &TestDb, base_path: &str, extra_server: &str) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let secrets = TestSecrets { woo_key: format!("ck_{}", random_hex(20)), woo_secret: format!("cs_{}", random_hex(20)) };
+        std::fs::create_dir_all(dir.path().join("secrets")).expect("mkdir");
+        std::fs::write(dir.path().join("secrets/db_password"), format!("{}\n", db.password)).expect("write");
+        std::fs::write(dir.path().join("secrets/woo_key"), &secrets.woo_key).expect("write");
+        std::fs::write(dir.path().join("secrets/woo_secret"), &secrets.woo_secret).expect("write");
+        let (host, port) = server_host_port();
+        let yaml = format!(
+            r#"tenant: {{ id: testco, name: Test Co, timezone: America/Chicago, currency: USD }}
+branding: {{ sender_name: Test Co Sales }}
+domains: {{ storefront: shop.test.example }}
+server:
+  listen: 127.0.0.1:0
+  base_path: "{base_path}"
+  secure_cookies: false
+{extra_server}
+data_dir: {data}
+database:
+  host: "{host}"
+  port: {port}
+  name: {name}
+  user: {user}
+  password: ref+file://secrets/db_password
+modules: {{ ebay: false, accounting: false }}
+woocommerce:
+  base_url: http://127.0.0.1:9
+  consumer_key: ref+file://secrets/woo_key
+  consumer_secret: ref+file://secrets/woo_secret
+stations: [{{ id: bench-1, name: Bench 1 }}]
+polling: {{}}
+"#,
+            data = dir.path().join("data").display(),
+            name = db.name,
+            user = db.user,
+        );
+        std::fs::write(dir.path().join("tenant.yaml"), yaml).expect("write tenant file");
+        Self { dir, secrets }
+    }
+}
+
+/// The application running on a free port against its own database.
+pub struct TestApp {
+    pub address: String,
+    pub base: String,
+    pub client: reqwest::Client,
+    pub state: AppState,
+    pub tenant: TenantDir,
+    pub db: TestDb,
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with("", "").await
+    }
+
+    /// Spawns with a base path and extra `server:` lines.
+    pub async fn spawn_with(base_path: &str, extra_server: &str) -> Self {
+        let db = TestDb::empty().await;
+        let tenant = TenantDir::write(&db, base_path, extra_server);
+        let loaded = LoadedConfig::load(&tenant.config_path()).unwrap_or_else(|e| panic!("test tenant file: {e}"));
+        let state = startup::prepare(loaded).await.unwrap_or_else(|e| panic!("prepare: {e:#}"));
+        let app = Application::build(state.clone(), "127.0.0.1:0").await.expect("bind");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        tokio::spawn(app.run_until_stopped(std::future::pending()));
+        let client = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("client");
+        Self { address, base: base_path.to_owned(), client, state, tenant, db }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}{path}", self.address, self.base)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.expect("GET")
+    }
+
+    pub async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        self.client.post(self.url(path)).form(form).send().await.expect("POST")
+    }
+
+    /// Creates an operator directly in the database.
+    pub async fn add_operator(&self, username: &str, role: Role, password: &str) -> u64 {
+        let name = Username::parse(username).expect("username");
+        operators::create(&self.db.pool, &name, "", role, &quartermaster::config::Secret::new(password)).await.expect("create operator")
+    }
+
+    /// Opens the sign-in page and posts the form; returns the POST's response.
+    pub async fn sign_in(&self, username: &str, password: &str) -> reqwest::Response {
+        let page = self.get("/sign-in").await.text().await.expect("sign-in page");
+        let csrf = csrf_in(&page);
+        self.post_form("/sign-in", &[("csrf", &csrf), ("username", username), ("password", password)]).await
+    }
+}
+
+/// The CSRF token in a page's form.
+pub fn csrf_in(html: &str) -> String {
+    let re = regex::Regex::new(r#"name="csrf" value="([0-9a-f]{64})""#).expect("regex");
+    re.captures(html).map(|c| c[1].to_owned()).unwrap_or_else(|| panic!("no csrf field in page:\n{html}"))
+}
