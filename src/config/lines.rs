@@ -47,10 +47,7 @@ impl Builder {
                 self.lines.insert(p.clone(), line);
                 Some(p)
             }
-            Some(Frame::Map { pointer, key }) => match key.take() {
-                Some(k) => Some(format!("{pointer}/{}", escape(&k))),
-                None => None,
-            },
+            Some(Frame::Map { pointer, key }) => key.take().map(|k| format!("{pointer}/{}", escape(&k))),
         }
     }
 }
@@ -67,14 +64,12 @@ impl MarkedEventReceiver for Builder {
             return;
         }
         match ev {
-            Event::Scalar(value, ..) => {
-                if self.place(line).is_none() {
-                    // A mapping key: remember it and where it stands.
-                    if let Some(Frame::Map { pointer, key }) = self.stack.last_mut() {
-                        let p = format!("{pointer}/{}", escape(&value));
-                        self.lines.insert(p, line);
-                        *key = Some(value);
-                    }
+            Event::Scalar(value, ..) if self.place(line).is_none() => {
+                // A mapping key: remember it and where it stands.
+                if let Some(Frame::Map { pointer, key }) = self.stack.last_mut() {
+                    let p = format!("{pointer}/{}", escape(&value));
+                    self.lines.insert(p, line);
+                    *key = Some(value);
                 }
             }
             Event::Alias(_) => {

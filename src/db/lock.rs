@@ -96,7 +96,9 @@ pub async fn acquire(options: &MySqlConnectOptions, name: &LockName, timeout: Du
 
 /// The connection id holding `name`, if any.
 pub async fn holder(conn: &mut MySqlConnection, name: &LockName) -> Result<Option<u64>, sqlx::Error> {
-    sqlx::query_scalar("SELECT IS_USED_LOCK(?)").bind(name.as_str()).fetch_one(conn).await
+    // IS_USED_LOCK answers a signed BIGINT.
+    let id: Option<i64> = sqlx::query_scalar("SELECT IS_USED_LOCK(?)").bind(name.as_str()).fetch_one(conn).await?;
+    Ok(id.and_then(|i| u64::try_from(i).ok()))
 }
 
 impl LockGuard {

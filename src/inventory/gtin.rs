@@ -33,7 +33,7 @@ mod tests {
     #[test]
     fn gs1_documented_examples() {
         // GS1 General Specifications, check digit calculation examples.
-        assert_eq!(check_digit("62910415002"), Some(6)); // UPC-A 629104150026
+        assert_eq!(check_digit("03600029145"), Some(2)); // UPC-A 036000291452
         assert_eq!(check_digit("400638133393"), Some(1)); // EAN-13 4006381333931
         assert_eq!(check_digit("9638507"), Some(4)); // GTIN-8 96385074
         assert_eq!(check_digit("1061414100041"), Some(5)); // GTIN-14 10614141000415

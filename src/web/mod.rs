@@ -12,15 +12,16 @@ use std::{sync::Arc, time::Duration};
 
 use askama::Template;
 use axum::{
-    http::{header, HeaderName, HeaderValue, Request},
+    body::Body,
+    http::{header, HeaderName, HeaderValue, Request, StatusCode, Uri},
     middleware,
-    response::{Html, IntoResponse, Response},
+    response::{Html, IntoResponse, Redirect, Response},
     Router,
 };
 use chrono::NaiveDateTime;
 use chrono_tz::Tz;
 use sqlx::{mysql::MySqlConnectOptions, MySqlPool};
-use tower::ServiceBuilder;
+use tower::{ServiceBuilder, ServiceExt};
 use tower_http::{
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
     set_header::SetResponseHeaderLayer,
@@ -68,18 +69,45 @@ impl<T: Template> IntoResponse for Page<T> {
     }
 }
 
-/// The whole application router, mounted under the configured base path.
+/// Serves the pages under the base path the edge proxy gives us (e.g.
+/// `/ops/…`): the prefix is stripped before routing, so every domain router
+/// is written at `/`, and pages build their links from `AppState::base`.
+async fn under_base(base: Arc<str>, pages: Router, mut req: Request<Body>) -> Response {
+    let path = req.uri().path();
+    let Some(rest) = path.strip_prefix(&*base) else { return StatusCode::NOT_FOUND.into_response() };
+    if rest.is_empty() {
+        return Redirect::permanent(&format!("{base}/")).into_response();
+    }
+    if !rest.starts_with('/') {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    let rewritten = match req.uri().query() {
+        Some(q) => format!("{rest}?{q}"),
+        None => rest.to_owned(),
+    };
+    match rewritten.parse::<Uri>() {
+        Ok(uri) => *req.uri_mut() = uri,
+        Err(_) => return StatusCode::BAD_REQUEST.into_response(),
+    }
+    match pages.oneshot(req).await {
+        Ok(r) => r,
+        Err(never) => match never {},
+    }
+}
+
+/// The whole application router: health at the root, pages under the base path.
 pub fn router(state: AppState) -> Router {
-    let pages = Router::new()
+    let pages: Router = Router::new()
         .merge(home::router())
         .merge(auth::router())
         .layer(middleware::from_fn_with_state(state.clone(), session::layer))
-        .merge(assets::router());
-    let app = if state.base.is_empty() { pages } else { Router::new().nest(&state.base, pages) };
+        .merge(assets::router())
+        .with_state(state.clone());
+    let base = state.base.clone();
+    let outer: Router = Router::new().merge(health::router()).with_state(state);
+    let app = if base.is_empty() { outer.merge(pages) } else { outer.fallback(move |req: Request<Body>| under_base(base.clone(), pages.clone(), req)) };
     let x_request_id = HeaderName::from_static("x-request-id");
-    app.merge(health::router())
-        .with_state(state)
-        .layer(
+    app.layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::new(x_request_id.clone(), MakeRequestUuid))
                 .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {

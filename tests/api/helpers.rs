@@ -7,7 +7,6 @@ use quartermaster::{
     config::LoadedConfig,
     operators::{self, Role, Username},
     startup::{self, Application},
-    web::AppState,
 };
 use rand::RngCore;
 use sqlx::{mysql::MySqlConnectOptions, ConnectOptions, Connection, MySqlConnection, MySqlPool};
@@ -172,8 +171,8 @@ pub struct TestApp {
     pub address: String,
     pub base: String,
     pub client: reqwest::Client,
-    pub state: AppState,
-    pub tenant: TenantDir,
+    /// Keeps the tenant folder (config and secret files) alive.
+    pub _tenant: TenantDir,
     pub db: TestDb,
 }
 
@@ -188,7 +187,7 @@ impl TestApp {
         let tenant = TenantDir::write(&db, base_path, extra_server);
         let loaded = LoadedConfig::load(&tenant.config_path()).unwrap_or_else(|e| panic!("test tenant file: {e}"));
         let state = startup::prepare(loaded).await.unwrap_or_else(|e| panic!("prepare: {e:#}"));
-        let app = Application::build(state.clone(), "127.0.0.1:0").await.expect("bind");
+        let app = Application::build(state, "127.0.0.1:0").await.expect("bind");
         let address = format!("http://127.0.0.1:{}", app.port());
         tokio::spawn(app.run_until_stopped(std::future::pending()));
         let client = reqwest::Client::builder()
@@ -197,7 +196,7 @@ impl TestApp {
             .timeout(Duration::from_secs(30))
             .build()
             .expect("client");
-        Self { address, base: base_path.to_owned(), client, state, tenant, db }
+        Self { address, base: base_path.to_owned(), client, _tenant: tenant, db }
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -1,1 +1,12 @@
+//! The one integration-test binary: every test talks to the real MariaDB
+//! (its own database each), real OpenBao, and the real `qm` binary.
 
+mod helpers;
+
+mod auth;
+mod cli;
+mod config_check;
+mod lock;
+mod redaction;
+mod schema;
+mod vault;
