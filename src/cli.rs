@@ -56,9 +56,64 @@ enum Command {
     /// Manage the people who sign in.
     #[command(subcommand)]
     Operator(OperatorCommand),
-    /// Development helpers (demo data).
+    /// Inventory sync with WooCommerce (and eBay when enabled).
+    ///
+    /// Runs one full cycle: orders in, FIFO reservations, quantities out,
+    /// outbox drain; prints a summary. `qm serve` runs the same cycle on the
+    /// tenant's cron.
+    Sync {
+        #[arg(short, long, env = "QM_CONFIG")]
+        config: PathBuf,
+        /// Run one cycle and exit (the only mode; the scheduler lives in `qm serve`).
+        #[arg(long, required = true)]
+        once: bool,
+        /// Also mirror the WooCommerce catalog (products, variations, GTINs) first.
+        #[arg(long)]
+        catalog: bool,
+    },
+    /// Stock: receiving supplier invoices, adjustments.
+    #[command(subcommand)]
+    Inventory(InventoryCommand),
+    /// Development helpers (demo data, simulated store).
     #[command(subcommand)]
     Demo(DemoCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum InventoryCommand {
+    /// Receive a supplier invoice from CSV: one lot per row, all or nothing.
+    ///
+    /// Columns: sku or gtin, qty, unit_cost, lot_ref, [location], [expires_on].
+    /// Every malformed row is listed with its line number and nothing is written.
+    Receive {
+        #[arg(short, long, env = "QM_CONFIG")]
+        config: PathBuf,
+        /// The CSV file.
+        file: PathBuf,
+        /// Supplier name (created when new).
+        #[arg(long)]
+        supplier: String,
+        /// The supplier's invoice number.
+        #[arg(long)]
+        invoice: String,
+        /// Invoice date, YYYY-MM-DD (default today).
+        #[arg(long)]
+        date: Option<chrono::NaiveDate>,
+    },
+    /// Correct a lot's quantity (count, damage, loss, found, return, other).
+    Adjust {
+        #[arg(short, long, env = "QM_CONFIG")]
+        config: PathBuf,
+        #[arg(long)]
+        lot: u64,
+        /// Change in units, e.g. -2 or 3.
+        #[arg(long, allow_hyphen_values = true)]
+        delta: i32,
+        #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(crate::inventory::receive::REASONS))]
+        reason: String,
+        #[arg(long)]
+        note: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -108,6 +163,19 @@ enum DemoCommand {
         /// How many products to create.
         #[arg(long, default_value_t = 300)]
         products: u32,
+    },
+    /// Run the simulated WooCommerce store (clearly labelled, development
+    /// only): mirrors the demo catalog and places an order every few seconds.
+    #[cfg(feature = "standin")]
+    Standin {
+        #[arg(short, long, env = "QM_CONFIG")]
+        config: PathBuf,
+        /// Where the simulated store listens.
+        #[arg(long, default_value = "127.0.0.1:8081")]
+        listen: String,
+        /// Seconds between simulated orders.
+        #[arg(long, default_value_t = 20)]
+        every: u64,
     },
 }
 
@@ -183,6 +251,65 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             let pool = connect(config.as_deref()).await?;
             let id = operators::create(&pool, &username, &display_name, role, &password).await.map_err(anyhow::Error::from)?;
             println!("operator `{}` created (id {id}, role {})", username.as_str(), role.as_str());
+            Ok(())
+        }
+        Command::Sync { config, once: _, catalog } => {
+            telemetry::init();
+            let state = startup::prepare(load(&config)?).await?;
+            let poller = crate::jobs::inventory_poll::Poller::from_state(&state)?;
+            if catalog {
+                let c = &state.config;
+                let summary = crate::inventory::catalog::sync_from_woo(&state.pool, &poller.woo, &c.tenant.currency, c.woocommerce.fix_manage_stock).await?;
+                println!(
+                    "catalog: {} seen, {} upserted, {} not managing stock, {} fixed, {} bad GTINs",
+                    summary.seen,
+                    summary.upserted,
+                    summary.not_managing_stock.len(),
+                    summary.fixed_manage_stock,
+                    summary.bad_gtins.len()
+                );
+            }
+            let summary = jobs::record(&state.pool, "inventory_poll", async { poller.run_once().await.map(|s| serde_json::to_value(s).unwrap_or_default()) }).await?;
+            let summary: crate::jobs::inventory_poll::Summary = serde_json::from_value(summary).map_err(anyhow::Error::from)?;
+            println!("{summary}");
+            for e in &summary.errors {
+                println!("  error: {e}");
+            }
+            if summary.errors.is_empty() { Ok(()) } else { Err(Failure::Reported) }
+        }
+        Command::Inventory(InventoryCommand::Receive { config, file, supplier, invoice, date }) => {
+            let loaded = load(&config)?;
+            let text = std::fs::read_to_string(&file).map_err(|e| Failure::Usage(format!("cannot read {}: {e}", file.display())))?;
+            let pool = connect(Some(&config)).await?;
+            let currency = loaded.config.tenant.currency.clone();
+            let rows = match crate::inventory::receive::parse_csv(&pool, &text, &currency).await.map_err(anyhow::Error::from)? {
+                Ok(rows) => rows,
+                Err(errors) => {
+                    for e in &errors {
+                        println!("{}:{e}", file.display());
+                    }
+                    println!("{} problem(s); nothing was received", errors.len());
+                    return Err(Failure::Reported);
+                }
+            };
+            let invoice = crate::inventory::receive::Invoice { supplier, reference: invoice, date: date.unwrap_or_else(|| chrono::Utc::now().date_naive()), currency };
+            let progress = |done: usize, total: usize| eprint!("\rreceiving: {done}/{total} rows");
+            let r = crate::inventory::receive::apply(&pool, &invoice, &rows, None, &progress).await.map_err(anyhow::Error::from)?;
+            eprintln!();
+            println!("received invoice {} (id {}): {} lots, {} units, total {}", invoice.reference, r.invoice_id, r.lots, r.units, crate::money::format_minor(r.total_minor, crate::money::exponent(&invoice.currency)));
+            Ok(())
+        }
+        Command::Inventory(InventoryCommand::Adjust { config, lot, delta, reason, note }) => {
+            let pool = connect(Some(&config)).await?;
+            let left = crate::inventory::receive::adjust(&pool, lot, delta, &reason, note.as_deref(), None).await.map_err(anyhow::Error::from)?;
+            println!("lot {lot}: {left} remaining");
+            Ok(())
+        }
+        #[cfg(feature = "standin")]
+        Command::Demo(DemoCommand::Standin { config, listen, every }) => {
+            telemetry::init();
+            let state = startup::prepare(load(&config)?).await?;
+            crate::demo::run_standin(&state, &listen, every).await?;
             Ok(())
         }
         Command::Demo(DemoCommand::Seed { config, products }) => {

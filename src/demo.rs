@@ -149,3 +149,42 @@ pub async fn seed(pool: &MySqlPool, products: u32) -> anyhow::Result<String> {
     tx.commit().await?;
     Ok(format!("seeded {products} products, {lots} lots, {orders} open orders"))
 }
+
+/// Runs the simulated WooCommerce store for `scripts/dev`: the demo catalog
+/// with WooCommerce ids and stock as the appliance sees it, and a paid order
+/// every `every` seconds, until Ctrl-C.
+#[cfg(feature = "standin")]
+pub async fn run_standin(state: &crate::web::AppState, listen: &str, every: u64) -> anyhow::Result<()> {
+    use anyhow::Context;
+    use crate::standin::woocommerce::WooStandin;
+    let key = state.secrets.get("woocommerce.consumer_key").context("woocommerce.consumer_key did not resolve")?;
+    let secret = state.secrets.get("woocommerce.consumer_secret").context("woocommerce.consumer_secret did not resolve")?;
+    let store = WooStandin::new(key.expose(), secret.expose());
+    let rows: Vec<(u64, String, String, i64, i64)> = sqlx::query_as(
+        r#"SELECT p.woo_id, p.sku, p.name, COALESCE(p.price_minor, 0),
+                  CAST(COALESCE((SELECT SUM(qty_remaining - qty_reserved) FROM inventory_lots l WHERE l.product_id = p.id), 0) AS SIGNED)
+           FROM products p WHERE p.woo_id IS NOT NULL"#,
+    )
+    .fetch_all(&state.pool)
+    .await?;
+    for (id, sku, name, price, stock) in &rows {
+        store.put_product(*id, sku, name, *stock, &crate::money::format_minor(*price, 2));
+    }
+    let addr = crate::standin::serve(store.router(), listen).await?;
+    println!("SIMULATED WooCommerce store (development only) on http://{addr} with {} products; an order every {every}s", rows.len());
+    let ids: Vec<u64> = rows.iter().map(|r| r.0).collect();
+    let mut rng = StdRng::seed_from_u64(42);
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(every.max(1)));
+    tick.tick().await;
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                if ids.is_empty() { continue; }
+                let lines: Vec<(u64, i64)> = (0..rng.random_range(1..=3)).map(|_| (ids[rng.random_range(0..ids.len())], rng.random_range(1..=3))).collect();
+                let id = store.create_order(&lines, "processing");
+                println!("simulated store: order {id} placed ({} lines)", lines.len());
+            }
+            _ = tokio::signal::ctrl_c() => return Ok(()),
+        }
+    }
+}

@@ -3,6 +3,7 @@
 //! One folder per domain; `web` is the HTTP surface over them, `jobs` the
 //! scheduled work, `cli` the `qm` verbs, `startup` the wiring.
 
+pub mod channels;
 pub mod cli;
 pub mod config;
 pub mod db;
@@ -10,7 +11,10 @@ pub mod demo;
 pub mod events;
 pub mod inventory;
 pub mod jobs;
+pub mod money;
 pub mod operators;
+#[cfg(feature = "standin")]
+pub mod standin;
 pub mod startup;
 pub mod telemetry;
 pub mod web;

@@ -2,6 +2,7 @@
 //! directly; this module schedules them with tokio-cron-scheduler and
 //! records every run in `job_runs`.
 
+pub mod inventory_poll;
 pub mod session_sweep;
 
 use std::future::Future;
@@ -26,6 +27,20 @@ pub async fn start(state: AppState) -> anyhow::Result<JobScheduler> {
             })
         })?)
         .await?;
+    if state.config.modules.inventory_sync {
+        // One poller per process; the advisory lock keeps replicas from overlapping.
+        let poller = std::sync::Arc::new(inventory_poll::Poller::from_state(&state)?);
+        let pool = state.pool.clone();
+        let cron = state.config.polling.inventory_cron.clone();
+        scheduler
+            .add(Job::new_async(cron.as_str(), move |_id, _lock| {
+                let (poller, pool) = (poller.clone(), pool.clone());
+                Box::pin(async move {
+                    let _ = record(&pool, "inventory_poll", async { poller.run_once().await.map(|s| serde_json::to_value(s).unwrap_or_default()) }).await;
+                })
+            })?)
+            .await?;
+    }
     scheduler.start().await?;
     Ok(scheduler)
 }

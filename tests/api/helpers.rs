@@ -94,6 +94,13 @@ impl Drop for TestDb {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
             rt.block_on(async move {
                 let mut admin = admin().await;
+                // A failed test can leave connections mid-transaction, whose
+                // metadata locks would make DROP DATABASE wait forever.
+                let _ = sqlx::raw_sql("SET SESSION lock_wait_timeout = 20").execute(&mut admin).await;
+                let ids: Vec<u64> = sqlx::query_scalar("SELECT id FROM information_schema.processlist WHERE user = ?").bind(&user).fetch_all(&mut admin).await.unwrap_or_default();
+                for id in ids {
+                    let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!("KILL CONNECTION {id}"))).execute(&mut admin).await;
+                }
                 for sql in [
                     format!("DROP DATABASE IF EXISTS `{name}`"),
                     format!("DROP USER IF EXISTS '{user}'@'localhost'"),

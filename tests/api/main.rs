@@ -8,5 +8,7 @@ mod cli;
 mod config_check;
 mod lock;
 mod redaction;
+mod reservations;
+mod sync;
 mod schema;
 mod vault;

@@ -1,0 +1,150 @@
+//! The durable outbox of stock pushes. A push is a row before it is a
+//! request, so a crash or an outage loses nothing: the next run resumes it.
+//! One pending row per channel and SKU: a newer quantity replaces the older
+//! one (bursts coalesce into one revision, which eBay's daily revision limit
+//! needs). Confirmed items update `channel_stock`; items the channel refuses
+//! are marked failed with the channel's error code and shown, not retried;
+//! a channel that is down keeps its rows pending with a growing backoff.
+
+use chrono::{NaiveDateTime, TimeDelta, Utc};
+use serde_json::json;
+use sqlx::{MySqlPool, Row};
+
+use super::{retry::RetryPolicy, ChannelError, ItemResult, StockChannel, StockUpdate};
+use crate::events::{self, Event, Severity};
+
+/// What a drain did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Drained {
+    pub confirmed: u32,
+    pub rejected: u32,
+    /// Items left pending for a later run because the channel failed.
+    pub deferred: u32,
+}
+
+/// Queues (or replaces) the pending quantity of one product for a channel.
+pub async fn enqueue(pool: &MySqlPool, channel: &str, u: &StockUpdate, not_before: Option<NaiveDateTime>) -> Result<(), sqlx::Error> {
+    let payload = json!({ "product_id": u.product_id, "sku": u.sku, "external_id": u.external_id, "parent_id": u.parent_id, "quantity": u.quantity });
+    let due = not_before.unwrap_or_else(|| Utc::now().naive_utc());
+    sqlx::query(
+        r#"INSERT INTO channel_outbox (channel, kind, subject, product_id, payload, next_attempt_at) VALUES (?, 'stock', ?, ?, ?, ?)
+           ON DUPLICATE KEY UPDATE
+               -- A drop in quantity is pushed as early as either request asks
+               -- (overselling is worse than a late increase). Assignments run
+               -- left to right, so compare before replacing the payload.
+               next_attempt_at = IF(CAST(JSON_VALUE(VALUES(payload), '$.quantity') AS SIGNED) < CAST(JSON_VALUE(payload, '$.quantity') AS SIGNED),
+                                    LEAST(next_attempt_at, VALUES(next_attempt_at)), next_attempt_at),
+               payload = VALUES(payload)"#,
+    )
+    .bind(channel)
+    .bind(&u.sku)
+    .bind(u.product_id)
+    .bind(payload.to_string())
+    .bind(due)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Pushes every due pending row of `channel`, batch by batch.
+pub async fn drain(pool: &MySqlPool, channel: &dyn StockChannel, retry: RetryPolicy) -> Result<Drained, sqlx::Error> {
+    let mut out = Drained::default();
+    loop {
+        let rows = sqlx::query(
+            r#"SELECT id, attempts, payload FROM channel_outbox
+               WHERE channel = ? AND status = 'pending' AND next_attempt_at <= UTC_TIMESTAMP(6)
+               ORDER BY id LIMIT ?"#,
+        )
+        .bind(channel.name())
+        .bind(channel.batch_limit() as u64)
+        .fetch_all(pool)
+        .await?;
+        if rows.is_empty() {
+            return Ok(out);
+        }
+        let mut batch = Vec::with_capacity(rows.len());
+        let mut ids = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let payload: String = r.try_get("payload")?;
+            let v: serde_json::Value = serde_json::from_str(&payload).unwrap_or_default();
+            ids.push((r.try_get::<u64, _>("id")?, r.try_get::<u32, _>("attempts")?, v["product_id"].as_u64().unwrap_or(0)));
+            batch.push(StockUpdate {
+                product_id: v["product_id"].as_u64().unwrap_or(0),
+                sku: v["sku"].as_str().unwrap_or_default().to_owned(),
+                external_id: v["external_id"].as_u64(),
+                parent_id: v["parent_id"].as_u64(),
+                quantity: v["quantity"].as_i64().unwrap_or(0),
+            });
+        }
+        match channel.push(&batch).await {
+            Ok(results) => {
+                for (id, _, product_id) in &ids {
+                    let Some(result) = results.iter().find(|r| matches!(r, ItemResult::Confirmed { product_id: p, .. } | ItemResult::Rejected { product_id: p, .. } if p == product_id)) else {
+                        continue;
+                    };
+                    match result {
+                        ItemResult::Confirmed { quantity, .. } => {
+                            let mut tx = pool.begin().await?;
+                            sqlx::query("UPDATE channel_outbox SET status = 'done', attempts = attempts + 1, last_error = NULL, last_error_code = NULL WHERE id = ?").bind(id).execute(&mut *tx).await?;
+                            sqlx::query(
+                                r#"INSERT INTO channel_stock (channel, product_id, confirmed_qty, confirmed_at) VALUES (?, ?, ?, UTC_TIMESTAMP(6))
+                                   ON DUPLICATE KEY UPDATE confirmed_qty = VALUES(confirmed_qty), confirmed_at = VALUES(confirmed_at)"#,
+                            )
+                            .bind(channel.name())
+                            .bind(product_id)
+                            .bind(quantity)
+                            .execute(&mut *tx)
+                            .await?;
+                            tx.commit().await?;
+                            out.confirmed += 1;
+                        }
+                        ItemResult::Rejected { code, message, .. } => {
+                            sqlx::query("UPDATE channel_outbox SET status = 'failed', attempts = attempts + 1, last_error_code = ?, last_error = ? WHERE id = ?")
+                                .bind(code)
+                                .bind(message.chars().take(512).collect::<String>())
+                                .bind(id)
+                                .execute(pool)
+                                .await?;
+                            let sku = batch.iter().find(|u| u.product_id == *product_id).map(|u| u.sku.clone()).unwrap_or_default();
+                            events::record(
+                                pool,
+                                Event::info("channel.item_rejected", format!("{} refused stock for {sku}: {code}: {message}", channel.name())).severity(Severity::Warning).about("product", product_id),
+                            )
+                            .await?;
+                            out.rejected += 1;
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                // The whole call failed after its retries: keep every row, later.
+                let attempts = ids.iter().map(|(_, a, _)| *a).max().unwrap_or(0) + 1;
+                let wait = retry.backoff(attempts.min(10)).max(std::time::Duration::from_secs(5)) * if e.is_transient() { 1 } else { 4 };
+                let next = Utc::now().naive_utc() + TimeDelta::from_std(wait).unwrap_or(TimeDelta::seconds(60));
+                for (id, _, _) in &ids {
+                    sqlx::query("UPDATE channel_outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error_code = ?, last_error = ? WHERE id = ?")
+                        .bind(next)
+                        .bind(e.code())
+                        .bind(e.to_string().chars().take(512).collect::<String>())
+                        .bind(id)
+                        .execute(pool)
+                        .await?;
+                }
+                let severity = if matches!(e, ChannelError::Permanent { .. }) { Severity::Error } else { Severity::Warning };
+                events::record(pool, Event::info("channel.push_deferred", format!("{} items kept for retry: {e}", ids.len())).severity(severity)).await?;
+                out.deferred += ids.len() as u32;
+                return Ok(out);
+            }
+        }
+    }
+}
+
+/// Pending and failed pushes, for the dashboard.
+pub async fn problems(pool: &MySqlPool) -> Result<Vec<(String, String, String, String)>, sqlx::Error> {
+    sqlx::query_as(
+        r#"SELECT channel, subject, status, CONCAT(COALESCE(last_error_code, ''), ': ', COALESCE(last_error, ''))
+           FROM channel_outbox WHERE status = 'failed' OR (status = 'pending' AND attempts > 0) ORDER BY updated_at DESC LIMIT 100"#,
+    )
+    .fetch_all(pool)
+    .await
+}

@@ -1,0 +1,249 @@
+//! The WooCommerce REST v3 client: the system of record for orders and
+//! catalog, and the first stock channel.
+//!
+//! Authentication as WooCommerce does it: HTTP Basic with the consumer key
+//! and secret over HTTPS only; over plain HTTP (the Compose network) it
+//! ignores Basic and answers 401, so requests are signed with OAuth 1.0a.
+//! Lists are paged with `per_page=100` and `X-WP-TotalPages`; stock goes out
+//! through the batch endpoints, at most 100 items a call, and a batch's HTTP
+//! 200 is read item by item because failed items come back inside it.
+
+pub mod oauth;
+pub mod types;
+
+use std::{
+    collections::BTreeMap,
+    sync::atomic::{AtomicU64, Ordering},
+    time::Duration,
+};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+use super::{retry::{with_retry, RetryPolicy}, ChannelError, ItemResult, StockChannel, StockUpdate};
+use crate::config::Secret;
+use types::{Order, Product, WooError};
+
+const CHANNEL: &str = "woocommerce";
+/// WooCommerce refuses more than 100 items per page and per batch.
+pub const MAX_BATCH: usize = 100;
+
+/// A WooCommerce store's REST API.
+pub struct WooClient {
+    http: reqwest::Client,
+    base: String,
+    key: Secret,
+    secret: Secret,
+    retry: RetryPolicy,
+    requests: AtomicU64,
+}
+
+impl WooClient {
+    /// `base_url` is the site root (e.g. `http://wordpress`).
+    pub fn new(base_url: &str, key: Secret, secret: Secret, timeout: Duration) -> Result<Self, reqwest::Error> {
+        let http = reqwest::Client::builder().timeout(timeout).user_agent(concat!("quartermaster/", env!("CARGO_PKG_VERSION"))).build()?;
+        Ok(Self { http, base: base_url.trim_end_matches('/').to_owned(), key, secret, retry: RetryPolicy::default(), requests: AtomicU64::new(0) })
+    }
+
+    /// Replaces the retry policy (tests use short waits).
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    fn endpoint(&self, path: &str) -> String {
+        format!("{}/wp-json/wc/v3/{}", self.base, path.trim_start_matches('/'))
+    }
+
+    /// One request (no retry): returns status, headers and body.
+    async fn call(&self, method: Method, path: &str, query: &[(String, String)], body: Option<&Value>) -> Result<(reqwest::header::HeaderMap, Value), ChannelError> {
+        let url = self.endpoint(path);
+        let mut query = query.to_vec();
+        let mut req = if url.starts_with("https://") {
+            self.http.request(method.clone(), &url).basic_auth(self.key.expose(), Some(self.secret.expose()))
+        } else {
+            let nonce = crate::web::session::random_token();
+            oauth::sign(method.as_str(), &url, &mut query, self.key.expose(), self.secret.expose(), Utc::now().timestamp(), &nonce[..32]);
+            self.http.request(method.clone(), &url)
+        };
+        req = req.query(&query);
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let resp = req.send().await.map_err(|e| ChannelError::Transient {
+            channel: CHANNEL,
+            message: if e.is_timeout() { format!("{method} {path}: timed out") } else { format!("{method} {path}: {}", without_url(e)) },
+            retry_after: None,
+        })?;
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.map_err(|e| ChannelError::Transient { channel: CHANNEL, message: format!("{method} {path}: reading body: {}", without_url(e)), retry_after: None })?;
+        if status.is_success() {
+            let value = serde_json::from_str(&text).map_err(|e| ChannelError::Permanent { channel: CHANNEL, status: status.as_u16(), code: "invalid_json".into(), message: format!("{method} {path}: {e}") })?;
+            return Ok((headers, value));
+        }
+        let err: Option<WooError> = serde_json::from_str(&text).ok();
+        let (code, message) = err.map(|e| (e.code, e.message)).unwrap_or_else(|| ("http_error".into(), text.chars().take(200).collect()));
+        if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
+            let retry_after = headers.get("retry-after").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok()).map(Duration::from_secs);
+            return Err(ChannelError::Transient { channel: CHANNEL, message: format!("{method} {path}: HTTP {} {code}", status.as_u16()), retry_after });
+        }
+        Err(ChannelError::Permanent { channel: CHANNEL, status: status.as_u16(), code, message })
+    }
+
+    async fn call_retrying(&self, method: Method, path: &str, query: &[(String, String)], body: Option<&Value>) -> Result<(reqwest::header::HeaderMap, Value), ChannelError> {
+        with_retry(self.retry, || self.call(method.clone(), path, query, body)).await
+    }
+
+    /// Every page of a list endpoint.
+    async fn list<T: serde::de::DeserializeOwned>(&self, path: &str, query: &[(String, String)]) -> Result<Vec<T>, ChannelError> {
+        let mut out = Vec::new();
+        let mut page = 1u32;
+        loop {
+            let mut q = query.to_vec();
+            q.push(("per_page".into(), MAX_BATCH.to_string()));
+            q.push(("page".into(), page.to_string()));
+            let (headers, body) = self.call_retrying(Method::GET, path, &q, None).await?;
+            let items: Vec<T> = serde_json::from_value(body).map_err(|e| ChannelError::Permanent { channel: CHANNEL, status: 200, code: "unexpected_shape".into(), message: format!("{path}: {e}") })?;
+            out.extend(items);
+            let total_pages: u32 = headers.get("x-wp-totalpages").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()).unwrap_or(1);
+            if page >= total_pages {
+                return Ok(out);
+            }
+            page += 1;
+        }
+    }
+
+    /// Orders of any status modified after `after` (GMT), oldest change first.
+    pub async fn orders_modified_after(&self, after: DateTime<Utc>) -> Result<Vec<Order>, ChannelError> {
+        let q = vec![
+            ("modified_after".into(), after.format("%Y-%m-%dT%H:%M:%S").to_string()),
+            // Without this WooCommerce reads the date in the site's local time.
+            ("dates_are_gmt".into(), "true".into()),
+            ("status".into(), "any".into()),
+            ("orderby".into(), "modified".into()),
+            ("order".into(), "asc".into()),
+        ];
+        self.list("orders", &q).await
+    }
+
+    /// Products and variations with this SKU (`?sku=` matches variations too).
+    pub async fn products_by_sku(&self, sku: &str) -> Result<Vec<Product>, ChannelError> {
+        self.list("products", &[("sku".into(), sku.into())]).await
+    }
+
+    /// The whole catalog: products, and the variations of variable products.
+    pub async fn all_products(&self) -> Result<Vec<Product>, ChannelError> {
+        let products: Vec<Product> = self.list("products", &[]).await?;
+        let mut all = Vec::with_capacity(products.len());
+        for p in &products {
+            if p.kind == "variable" {
+                let mut vars: Vec<Product> = self.list(&format!("products/{}/variations", p.id), &[]).await?;
+                for v in &mut vars {
+                    v.parent_id = p.id;
+                }
+                all.extend(vars);
+            }
+        }
+        all.extend(products.into_iter().filter(|p| p.kind != "variable"));
+        Ok(all)
+    }
+
+    /// Turns `manage_stock` on for a product or variation.
+    pub async fn enable_manage_stock(&self, id: u64, parent: Option<u64>) -> Result<(), ChannelError> {
+        let path = match parent {
+            Some(p) => format!("products/{p}/variations/{id}"),
+            None => format!("products/{id}"),
+        };
+        self.call_retrying(Method::PUT, &path, &[], Some(&json!({ "manage_stock": true }))).await.map(|_| ())
+    }
+
+    /// Adds a note to an order.
+    pub async fn add_order_note(&self, order_id: u64, note: &str) -> Result<(), ChannelError> {
+        self.call_retrying(Method::POST, &format!("orders/{order_id}/notes"), &[], Some(&json!({ "note": note }))).await.map(|_| ())
+    }
+
+    /// Sets stock of up to 100 items under one parent (None: simple products).
+    async fn batch_stock(&self, parent: Option<u64>, items: &[&StockUpdate]) -> Result<Vec<ItemResult>, ChannelError> {
+        let path = match parent {
+            Some(p) => format!("products/{p}/variations/batch"),
+            None => "products/batch".to_owned(),
+        };
+        let update: Vec<Value> = items.iter().filter_map(|u| u.external_id.map(|id| json!({ "id": id, "stock_quantity": u.quantity }))).collect();
+        let (_, body) = self.call_retrying(Method::POST, &path, &[], Some(&json!({ "update": update }))).await?;
+        let answers = body.get("update").and_then(Value::as_array).cloned().unwrap_or_default();
+        let by_id: BTreeMap<u64, &StockUpdate> = items.iter().filter_map(|u| u.external_id.map(|id| (id, *u))).collect();
+        let mut results = Vec::new();
+        for a in answers {
+            let Some(id) = a.get("id").and_then(Value::as_u64) else { continue };
+            let Some(u) = by_id.get(&id) else { continue };
+            if let Some(err) = a.get("error") {
+                results.push(ItemResult::Rejected {
+                    product_id: u.product_id,
+                    code: err.get("code").and_then(Value::as_str).unwrap_or("error").to_owned(),
+                    message: err.get("message").and_then(Value::as_str).unwrap_or_default().to_owned(),
+                });
+            } else if a.get("manage_stock") != Some(&Value::Bool(true)) {
+                // WooCommerce ignores stock_quantity unless the product manages stock.
+                results.push(ItemResult::Rejected {
+                    product_id: u.product_id,
+                    code: "manage_stock_off".into(),
+                    message: "the product does not manage stock, so WooCommerce ignored the quantity".into(),
+                });
+            } else {
+                let shown = a.get("stock_quantity").and_then(Value::as_i64).unwrap_or(u.quantity);
+                results.push(ItemResult::Confirmed { product_id: u.product_id, quantity: shown });
+            }
+        }
+        // An item the answer does not mention was not applied.
+        for u in items {
+            if !results.iter().any(|r| matches!(r, ItemResult::Confirmed { product_id, .. } | ItemResult::Rejected { product_id, .. } if *product_id == u.product_id)) {
+                let (code, message) = if u.external_id.is_none() {
+                    ("not_linked", "no WooCommerce id is known for this product")
+                } else {
+                    ("missing_from_answer", "the batch answer did not mention this item")
+                };
+                results.push(ItemResult::Rejected { product_id: u.product_id, code: code.into(), message: message.into() });
+            }
+        }
+        Ok(results)
+    }
+}
+
+/// reqwest errors print the URL, which carries the OAuth query: drop it.
+fn without_url(e: reqwest::Error) -> String {
+    e.without_url().to_string()
+}
+
+#[async_trait]
+impl StockChannel for WooClient {
+    fn name(&self) -> &'static str {
+        CHANNEL
+    }
+
+    fn batch_limit(&self) -> usize {
+        MAX_BATCH
+    }
+
+    async fn push(&self, batch: &[StockUpdate]) -> Result<Vec<ItemResult>, ChannelError> {
+        // Simple products go to products/batch, variations to their parent's batch.
+        let mut groups: BTreeMap<Option<u64>, Vec<&StockUpdate>> = BTreeMap::new();
+        for u in batch {
+            groups.entry(u.parent_id).or_default().push(u);
+        }
+        let mut results = Vec::with_capacity(batch.len());
+        for (parent, items) in groups {
+            for chunk in items.chunks(MAX_BATCH) {
+                results.extend(self.batch_stock(parent, chunk).await?);
+            }
+        }
+        Ok(results)
+    }
+
+    fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+}

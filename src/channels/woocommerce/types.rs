@@ -1,0 +1,107 @@
+//! The parts of WooCommerce REST v3 resources Quartermaster reads. Unknown
+//! fields are ignored; money stays text until parsed exactly.
+
+use serde::{Deserialize, Serialize};
+
+/// An order (`GET /orders`).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+pub struct Order {
+    pub id: u64,
+    #[serde(default)]
+    pub number: String,
+    pub status: String,
+    pub currency: String,
+    /// GMT, `YYYY-MM-DDTHH:MM:SS`.
+    pub date_created_gmt: String,
+    pub date_modified_gmt: String,
+    #[serde(default)]
+    pub total: String,
+    #[serde(default)]
+    pub total_tax: String,
+    #[serde(default)]
+    pub shipping_total: String,
+    #[serde(default)]
+    pub payment_method: String,
+    #[serde(default)]
+    pub billing: Billing,
+    #[serde(default)]
+    pub shipping_lines: Vec<ShippingLine>,
+    #[serde(default)]
+    pub line_items: Vec<LineItem>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+pub struct Billing {
+    #[serde(default)]
+    pub first_name: String,
+    #[serde(default)]
+    pub last_name: String,
+    #[serde(default)]
+    pub email: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+pub struct ShippingLine {
+    #[serde(default)]
+    pub method_id: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+pub struct LineItem {
+    pub id: u64,
+    #[serde(default)]
+    pub name: String,
+    pub product_id: u64,
+    #[serde(default)]
+    pub variation_id: u64,
+    pub quantity: i64,
+    #[serde(default)]
+    pub sku: Option<String>,
+    /// Line total after discounts, as text.
+    #[serde(default)]
+    pub total: String,
+}
+
+/// A product or variation (`GET /products`, `/products/<id>/variations`).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+pub struct Product {
+    pub id: u64,
+    #[serde(default)]
+    pub parent_id: u64,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub sku: String,
+    #[serde(default, rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub manage_stock: ManageStock,
+    pub stock_quantity: Option<i64>,
+    #[serde(default)]
+    pub price: String,
+    #[serde(default)]
+    pub global_unique_id: String,
+}
+
+/// `manage_stock` is a boolean on products but may be the string "parent" on variations.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ManageStock {
+    Flag(bool),
+    Text(String),
+    #[default]
+    Missing,
+}
+
+impl ManageStock {
+    pub fn is_on(&self) -> bool {
+        matches!(self, ManageStock::Flag(true))
+    }
+}
+
+/// WooCommerce's error body.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+pub struct WooError {
+    pub code: String,
+    pub message: String,
+}

@@ -1,0 +1,100 @@
+//! The catalog mirror: WooCommerce products and variations upserted into
+//! `products` (by WooCommerce id), with GTINs normalised, and products that
+//! do not manage stock reported (or fixed, when the tenant allows).
+
+use sqlx::MySqlPool;
+
+use super::gtin::{self, Code};
+use crate::{
+    channels::woocommerce::{types::Product, WooClient},
+    events::{self, Event, Severity},
+    money,
+};
+
+/// What a catalog sync did.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct CatalogSummary {
+    pub seen: u32,
+    pub upserted: u32,
+    pub not_managing_stock: Vec<String>,
+    pub fixed_manage_stock: u32,
+    pub bad_gtins: Vec<String>,
+}
+
+/// Pulls the whole catalog and upserts it.
+pub async fn sync_from_woo(pool: &MySqlPool, woo: &WooClient, currency: &str, fix_manage_stock: bool) -> anyhow::Result<CatalogSummary> {
+    let products = woo.all_products().await?;
+    let mut s = CatalogSummary::default();
+    for p in &products {
+        s.seen += 1;
+        if p.sku.is_empty() {
+            continue;
+        }
+        let (upc, gtin) = match gtin_columns(&p.global_unique_id) {
+            Ok(v) => v,
+            Err(()) => {
+                s.bad_gtins.push(p.sku.clone());
+                (None, None)
+            }
+        };
+        let mut manage = p.manage_stock.is_on();
+        if !manage {
+            if fix_manage_stock {
+                woo.enable_manage_stock(p.id, (p.parent_id > 0).then_some(p.parent_id)).await?;
+                s.fixed_manage_stock += 1;
+                manage = true;
+            } else {
+                s.not_managing_stock.push(p.sku.clone());
+            }
+        }
+        let price = money::parse_minor(&p.price, money::exponent(currency)).ok();
+        upsert(pool, p, upc.as_deref(), gtin.as_deref(), price, manage).await?;
+        s.upserted += 1;
+    }
+    if !s.not_managing_stock.is_empty() {
+        let list: Vec<&str> = s.not_managing_stock.iter().take(20).map(String::as_str).collect();
+        events::record(
+            pool,
+            Event::info(
+                "catalog.manage_stock_off",
+                format!("{} products do not manage stock in WooCommerce, so stock pushes to them are ignored: {}", s.not_managing_stock.len(), list.join(", ")),
+            )
+            .severity(Severity::Warning),
+        )
+        .await?;
+    }
+    Ok(s)
+}
+
+/// (upc, gtin) columns from WooCommerce's GTIN field; `Err` when malformed.
+fn gtin_columns(raw: &str) -> Result<(Option<String>, Option<String>), ()> {
+    if raw.trim().is_empty() {
+        return Ok((None, None));
+    }
+    match gtin::normalize(raw) {
+        Ok(Code::UpcA(u)) => Ok((Some(u.clone()), Some(u))),
+        Ok(Code::Ean13(c) | Code::Gtin8(c) | Code::CasePack(c) | Code::VariableMeasure(c)) => Ok((None, Some(c))),
+        Ok(Code::Sku(_)) | Err(_) => Err(()),
+    }
+}
+
+async fn upsert(pool: &MySqlPool, p: &Product, upc: Option<&str>, gtin: Option<&str>, price: Option<i64>, manage: bool) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        r#"INSERT INTO products (woo_id, woo_parent_id, sku, name, gtin, upc, price_minor, manage_stock)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+           ON DUPLICATE KEY UPDATE woo_id = VALUES(woo_id), woo_parent_id = VALUES(woo_parent_id), name = VALUES(name),
+               gtin = COALESCE(VALUES(gtin), gtin), upc = COALESCE(VALUES(upc), upc), price_minor = COALESCE(VALUES(price_minor), price_minor),
+               manage_stock = VALUES(manage_stock)"#,
+    )
+    .bind(p.id)
+    .bind((p.parent_id > 0).then_some(p.parent_id))
+    .bind(&p.sku)
+    .bind(p.name.chars().take(255).collect::<String>())
+    .bind(gtin)
+    .bind(upc)
+    .bind(price)
+    .bind(manage)
+    .execute(pool)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,150 @@
+//! The order mirror: WooCommerce orders and their lines upserted into
+//! `orders`/`order_lines`, matched to products by WooCommerce id, then SKU.
+
+use chrono::NaiveDateTime;
+use sqlx::{MySqlPool, Row};
+
+use crate::{channels::woocommerce::types::Order, money};
+
+/// Why an order could not be mirrored.
+#[derive(Debug, thiserror::Error)]
+pub enum MirrorError {
+    #[error("order {id}: {field} is malformed: {reason}")]
+    Malformed { id: u64, field: &'static str, reason: String },
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+/// What happened to one order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mirrored {
+    /// New or changed: reservations must follow.
+    Changed(u64),
+    /// The same version as stored: nothing to do.
+    Unchanged(u64),
+}
+
+fn gmt(id: u64, field: &'static str, s: &str) -> Result<NaiveDateTime, MirrorError> {
+    NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S").map_err(|e| MirrorError::Malformed { id, field, reason: e.to_string() })
+}
+
+/// Upserts an order and its lines. Re-reading the same version changes nothing.
+pub async fn upsert(pool: &MySqlPool, o: &Order) -> Result<Mirrored, MirrorError> {
+    let modified = gmt(o.id, "date_modified_gmt", &o.date_modified_gmt)?;
+    let created = gmt(o.id, "date_created_gmt", &o.date_created_gmt)?;
+    let exp = money::exponent(&o.currency);
+    let amount = |field: &'static str, s: &str| -> Result<i64, MirrorError> {
+        if s.is_empty() { Ok(0) } else { money::parse_minor(s, exp).map_err(|e| MirrorError::Malformed { id: o.id, field, reason: e.to_string() }) }
+    };
+    let total = amount("total", &o.total)?;
+    let tax = amount("total_tax", &o.total_tax)?;
+    let shipping = amount("shipping_total", &o.shipping_total)?;
+    let mut lines = Vec::with_capacity(o.line_items.len());
+    for li in &o.line_items {
+        let qty = u32::try_from(li.quantity).map_err(|_| MirrorError::Malformed { id: o.id, field: "line_items.quantity", reason: format!("{} is not a positive count", li.quantity) })?;
+        lines.push((li, qty, amount("line_items.total", &li.total)?));
+    }
+
+    let mut tx = pool.begin().await?;
+    let existing = sqlx::query("SELECT id, status, woo_modified_at FROM orders WHERE woo_id = ? FOR UPDATE").bind(o.id).fetch_optional(&mut *tx).await?;
+    if let Some(row) = &existing {
+        let same_version: NaiveDateTime = row.try_get("woo_modified_at")?;
+        let status: String = row.try_get("status")?;
+        if same_version == modified && status == o.status {
+            return Ok(Mirrored::Unchanged(row.try_get("id")?));
+        }
+    }
+    let customer = format!("{} {}", o.billing.first_name, o.billing.last_name).trim().to_owned();
+    let shipping_method = o.shipping_lines.first().map(|s| s.method_id.clone()).filter(|s| !s.is_empty());
+    let order_id: u64 = match existing {
+        Some(row) => {
+            let id: u64 = row.try_get("id")?;
+            sqlx::query(
+                r#"UPDATE orders SET number = ?, status = ?, currency = ?, customer_name = ?, customer_email = ?, payment_method = ?,
+                          shipping_method = ?, total_minor = ?, tax_minor = ?, shipping_minor = ?, woo_modified_at = ? WHERE id = ?"#,
+            )
+            .bind(&o.number)
+            .bind(&o.status)
+            .bind(&o.currency)
+            .bind(&customer)
+            .bind(non_empty(&o.billing.email))
+            .bind(non_empty(&o.payment_method))
+            .bind(&shipping_method)
+            .bind(total)
+            .bind(tax)
+            .bind(shipping)
+            .bind(modified)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+            id
+        }
+        None => sqlx::query(
+            r#"INSERT INTO orders (woo_id, number, status, currency, customer_name, customer_email, payment_method, shipping_method,
+                                   total_minor, tax_minor, shipping_minor, woo_created_at, woo_modified_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"#,
+        )
+        .bind(o.id)
+        .bind(if o.number.is_empty() { o.id.to_string() } else { o.number.clone() })
+        .bind(&o.status)
+        .bind(&o.currency)
+        .bind(&customer)
+        .bind(non_empty(&o.billing.email))
+        .bind(non_empty(&o.payment_method))
+        .bind(&shipping_method)
+        .bind(total)
+        .bind(tax)
+        .bind(shipping)
+        .bind(created)
+        .bind(modified)
+        .execute(&mut *tx)
+        .await?
+        .last_insert_id(),
+    };
+    for (li, qty, line_total) in &lines {
+        let woo_item = if li.variation_id > 0 { li.variation_id } else { li.product_id };
+        let sku = li.sku.clone().unwrap_or_default();
+        let product_id: Option<u64> = sqlx::query_scalar("SELECT id FROM products WHERE woo_id = ? OR (sku = ? AND sku <> '') ORDER BY woo_id = ? DESC LIMIT 1")
+            .bind(woo_item)
+            .bind(&sku)
+            .bind(woo_item)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if *qty == 0 {
+            sqlx::query("UPDATE order_lines SET removed = TRUE WHERE order_id = ? AND woo_line_id = ?").bind(order_id).bind(li.id).execute(&mut *tx).await?;
+            continue;
+        }
+        sqlx::query(
+            r#"INSERT INTO order_lines (order_id, woo_line_id, product_id, woo_product_id, woo_variation_id, sku, name, quantity, unit_price_minor, total_minor)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+               ON DUPLICATE KEY UPDATE product_id = VALUES(product_id), sku = VALUES(sku), name = VALUES(name), quantity = VALUES(quantity),
+                                       unit_price_minor = VALUES(unit_price_minor), total_minor = VALUES(total_minor), removed = FALSE"#,
+        )
+        .bind(order_id)
+        .bind(li.id)
+        .bind(product_id)
+        .bind(li.product_id)
+        .bind((li.variation_id > 0).then_some(li.variation_id))
+        .bind(&sku)
+        .bind(li.name.chars().take(255).collect::<String>())
+        .bind(qty)
+        .bind(line_total / i64::from(*qty))
+        .bind(line_total)
+        .execute(&mut *tx)
+        .await?;
+    }
+    // Lines WooCommerce no longer lists were removed from the order.
+    let keep: Vec<u64> = o.line_items.iter().filter(|l| l.quantity > 0).map(|l| l.id).collect();
+    let existing_lines: Vec<(u64, u64)> = sqlx::query_as("SELECT id, woo_line_id FROM order_lines WHERE order_id = ? AND NOT removed").bind(order_id).fetch_all(&mut *tx).await?;
+    for (id, woo_line) in existing_lines {
+        if !keep.contains(&woo_line) {
+            sqlx::query("UPDATE order_lines SET removed = TRUE WHERE id = ?").bind(id).execute(&mut *tx).await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(Mirrored::Changed(order_id))
+}
+
+fn non_empty(s: &str) -> Option<&str> {
+    (!s.is_empty()).then_some(s)
+}

@@ -1,0 +1,271 @@
+//! Receiving stock: a supplier invoice's lines become lots, all or nothing.
+//! Every malformed row is reported with its line number before anything is
+//! written. Adjustments (counts, damage) are rows with a reason and an
+//! operator, never a silent edit of a lot.
+
+use chrono::{NaiveDate, Utc};
+use sqlx::{MySqlPool, Row};
+
+use super::gtin;
+use crate::money;
+
+/// One parsed receipt line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceiptRow {
+    pub line: usize,
+    pub product_id: u64,
+    pub quantity: u32,
+    pub unit_cost_minor: i64,
+    pub lot_ref: String,
+    pub location: Option<String>,
+    pub expires_on: Option<NaiveDate>,
+}
+
+/// A problem with one CSV line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}: {message}")]
+pub struct RowError {
+    pub line: usize,
+    pub message: String,
+}
+
+/// The invoice the rows belong to.
+#[derive(Debug, Clone)]
+pub struct Invoice {
+    pub supplier: String,
+    pub reference: String,
+    pub date: NaiveDate,
+    pub currency: String,
+}
+
+/// What a receipt did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Received {
+    pub invoice_id: u64,
+    pub lots: usize,
+    pub units: u64,
+    pub total_minor: i64,
+}
+
+/// Parses a receipt CSV. Columns (header names, any order): `sku` or `gtin`
+/// (either identifies the product), `qty`, `unit_cost`, `lot_ref`, and
+/// optionally `location` and `expires_on` (YYYY-MM-DD).
+pub async fn parse_csv(pool: &MySqlPool, text: &str, currency: &str) -> Result<Result<Vec<ReceiptRow>, Vec<RowError>>, sqlx::Error> {
+    let exp = money::exponent(currency);
+    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).flexible(true).from_reader(text.as_bytes());
+    let headers: Vec<String> = match reader.headers() {
+        Ok(h) => h.iter().map(|s| s.to_ascii_lowercase()).collect(),
+        Err(e) => return Ok(Err(vec![RowError { line: 1, message: format!("cannot read the header: {e}") }])),
+    };
+    let col = |name: &str| headers.iter().position(|h| h == name);
+    let (sku_col, gtin_col, qty_col, cost_col, lot_col) = (col("sku"), col("gtin"), col("qty"), col("unit_cost"), col("lot_ref"));
+    let mut errors = Vec::new();
+    for (name, c) in [("qty", qty_col), ("unit_cost", cost_col), ("lot_ref", lot_col)] {
+        if c.is_none() {
+            errors.push(RowError { line: 1, message: format!("missing column `{name}` (columns: sku or gtin, qty, unit_cost, lot_ref, location, expires_on)") });
+        }
+    }
+    if sku_col.is_none() && gtin_col.is_none() {
+        errors.push(RowError { line: 1, message: "missing column `sku` or `gtin`".into() });
+    }
+    if !errors.is_empty() {
+        return Ok(Err(errors));
+    }
+    let (loc_col, exp_col) = (col("location"), col("expires_on"));
+    let mut rows = Vec::new();
+    let mut seen_lots = std::collections::HashSet::new();
+    for (i, record) in reader.records().enumerate() {
+        let line = i + 2;
+        let record = match record {
+            Ok(r) => r,
+            Err(e) => {
+                errors.push(RowError { line, message: format!("unreadable row: {e}") });
+                continue;
+            }
+        };
+        let field = |c: Option<usize>| c.and_then(|c| record.get(c)).unwrap_or("").to_owned();
+        let mut bad = |m: String| errors.push(RowError { line, message: m });
+        let ident = [field(sku_col), field(gtin_col)].into_iter().find(|s| !s.is_empty());
+        let Some(ident) = ident else {
+            bad("no sku or gtin".into());
+            continue;
+        };
+        let product_id: Option<u64> = match gtin::normalize(&ident) {
+            Ok(gtin::Code::Sku(s)) => sqlx::query_scalar("SELECT id FROM products WHERE sku = ?").bind(s).fetch_optional(pool).await?,
+            Ok(gtin::Code::UpcA(u)) => sqlx::query_scalar("SELECT id FROM products WHERE upc = ? LIMIT 1").bind(u).fetch_optional(pool).await?,
+            Ok(gtin::Code::Ean13(c) | gtin::Code::Gtin8(c) | gtin::Code::CasePack(c) | gtin::Code::VariableMeasure(c)) => {
+                sqlx::query_scalar("SELECT id FROM products WHERE gtin = ? LIMIT 1").bind(c).fetch_optional(pool).await?
+            }
+            Err(e) => {
+                bad(format!("`{ident}`: {e}"));
+                continue;
+            }
+        };
+        let Some(product_id) = product_id else {
+            bad(format!("no product with sku or gtin `{ident}`"));
+            continue;
+        };
+        let quantity = match field(qty_col).parse::<u32>() {
+            Ok(q) if q > 0 => q,
+            _ => {
+                bad(format!("qty `{}` is not a whole number above zero", field(qty_col)));
+                continue;
+            }
+        };
+        let unit_cost_minor = match money::parse_minor(&field(cost_col), exp) {
+            Ok(c) if c >= 0 => c,
+            _ => {
+                bad(format!("unit_cost `{}` is not an amount such as 12.50", field(cost_col)));
+                continue;
+            }
+        };
+        let lot_ref = field(lot_col);
+        if lot_ref.is_empty() || lot_ref.len() > 64 {
+            bad("lot_ref must be 1-64 characters".into());
+            continue;
+        }
+        if !seen_lots.insert((product_id, lot_ref.clone())) {
+            bad(format!("lot `{lot_ref}` appears twice for the same product"));
+            continue;
+        }
+        let expires_on = match field(exp_col) {
+            s if s.is_empty() => None,
+            s => match NaiveDate::parse_from_str(&s, "%Y-%m-%d") {
+                Ok(d) => Some(d),
+                Err(_) => {
+                    bad(format!("expires_on `{s}` is not a date such as 2027-06-30"));
+                    continue;
+                }
+            },
+        };
+        let location = Some(field(loc_col)).filter(|s| !s.is_empty());
+        rows.push(ReceiptRow { line, product_id, quantity, unit_cost_minor, lot_ref, location, expires_on });
+    }
+    Ok(if errors.is_empty() { Ok(rows) } else { Err(errors) })
+}
+
+/// Why a receipt was refused as a whole.
+#[derive(Debug, thiserror::Error)]
+pub enum ReceiveError {
+    #[error("invoice {0} of this supplier was already received")]
+    Duplicate(String),
+    #[error("lot `{lot}` of line {line} already exists for that product")]
+    LotExists { line: usize, lot: String },
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+/// Writes an invoice and its lots in one transaction; `progress(done, total)`
+/// is called as rows are written.
+pub async fn apply(pool: &MySqlPool, invoice: &Invoice, rows: &[ReceiptRow], operator_id: Option<u64>, progress: &(dyn Fn(usize, usize) + Sync)) -> Result<Received, ReceiveError> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("INSERT IGNORE INTO suppliers (name) VALUES (?)").bind(&invoice.supplier).execute(&mut *tx).await?;
+    let supplier_id: u64 = sqlx::query_scalar("SELECT id FROM suppliers WHERE name = ?").bind(&invoice.supplier).fetch_one(&mut *tx).await?;
+    let total: i64 = rows.iter().map(|r| r.unit_cost_minor * i64::from(r.quantity)).sum();
+    let invoice_id = match sqlx::query("INSERT INTO supplier_invoices (supplier_id, invoice_ref, invoice_date, currency, total_minor) VALUES (?, ?, ?, ?, ?)")
+        .bind(supplier_id)
+        .bind(&invoice.reference)
+        .bind(invoice.date)
+        .bind(&invoice.currency)
+        .bind(total)
+        .execute(&mut *tx)
+        .await
+    {
+        Ok(r) => r.last_insert_id(),
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => return Err(ReceiveError::Duplicate(invoice.reference.clone())),
+        Err(e) => return Err(e.into()),
+    };
+    let now = Utc::now().naive_utc();
+    for (i, r) in rows.iter().enumerate() {
+        let inserted = sqlx::query(
+            r#"INSERT INTO inventory_lots (product_id, supplier_invoice_id, lot_ref, received_at, qty_received, qty_remaining, unit_cost_minor, location, expires_on)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"#,
+        )
+        .bind(r.product_id)
+        .bind(invoice_id)
+        .bind(&r.lot_ref)
+        .bind(now)
+        .bind(r.quantity)
+        .bind(r.quantity)
+        .bind(r.unit_cost_minor)
+        .bind(&r.location)
+        .bind(r.expires_on)
+        .execute(&mut *tx)
+        .await;
+        match inserted {
+            Ok(_) => {}
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => return Err(ReceiveError::LotExists { line: r.line, lot: r.lot_ref.clone() }),
+            Err(e) => return Err(e.into()),
+        }
+        sqlx::query("INSERT INTO supplier_costs (supplier_id, product_id, unit_cost_minor, currency, observed_at, source) VALUES (?, ?, ?, ?, ?, 'invoice') ON DUPLICATE KEY UPDATE unit_cost_minor = VALUES(unit_cost_minor)")
+            .bind(supplier_id)
+            .bind(r.product_id)
+            .bind(r.unit_cost_minor)
+            .bind(&invoice.currency)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        if (i + 1) % 500 == 0 || i + 1 == rows.len() {
+            progress(i + 1, rows.len());
+        }
+    }
+    let units: u64 = rows.iter().map(|r| u64::from(r.quantity)).sum();
+    let mut event = crate::events::Event::info("inventory.received", format!("received invoice {} from {}: {} lots, {units} units", invoice.reference, invoice.supplier, rows.len()))
+        .about("supplier_invoice", invoice_id);
+    if let Some(op) = operator_id {
+        event = event.by(op);
+    }
+    crate::events::record(&mut *tx, event).await?;
+    tx.commit().await?;
+    Ok(Received { invoice_id, lots: rows.len(), units, total_minor: total })
+}
+
+/// Why an adjustment was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum AdjustError {
+    #[error("no lot {0}")]
+    NoLot(u64),
+    #[error("lot has {remaining} left of which {reserved} are reserved; it cannot go to {wanted}")]
+    BelowReserved { remaining: u32, reserved: u32, wanted: i64 },
+    #[error("lot received {received}; found stock above that is a new receipt")]
+    AboveReceived { received: u32 },
+    #[error("the change must not be zero")]
+    Zero,
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+/// Reasons an adjustment may give (the `inventory_adjustments.reason` enum).
+pub const REASONS: &[&str] = &["count", "damage", "loss", "found", "return", "other"];
+
+/// Changes a lot's remaining quantity by `delta`, recording why and who.
+pub async fn adjust(pool: &MySqlPool, lot_id: u64, delta: i32, reason: &str, note: Option<&str>, operator_id: Option<u64>) -> Result<u32, AdjustError> {
+    if delta == 0 {
+        return Err(AdjustError::Zero);
+    }
+    let mut tx = pool.begin().await?;
+    let row = sqlx::query("SELECT qty_received, qty_remaining, qty_reserved FROM inventory_lots WHERE id = ? FOR UPDATE")
+        .bind(lot_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(AdjustError::NoLot(lot_id))?;
+    let (received, remaining, reserved): (u32, u32, u32) = (row.try_get("qty_received")?, row.try_get("qty_remaining")?, row.try_get("qty_reserved")?);
+    let wanted = i64::from(remaining) + i64::from(delta);
+    if wanted < i64::from(reserved) {
+        return Err(AdjustError::BelowReserved { remaining, reserved, wanted });
+    }
+    if wanted > i64::from(received) {
+        return Err(AdjustError::AboveReceived { received });
+    }
+    sqlx::query("UPDATE inventory_lots SET qty_remaining = ? WHERE id = ?").bind(wanted).bind(lot_id).execute(&mut *tx).await?;
+    sqlx::query("INSERT INTO inventory_adjustments (lot_id, delta, reason, note, operator_id) VALUES (?, ?, ?, ?, ?)")
+        .bind(lot_id)
+        .bind(delta)
+        .bind(reason)
+        .bind(note)
+        .bind(operator_id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(u32::try_from(wanted).unwrap_or(0))
+}

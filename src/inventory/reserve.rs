@@ -1,0 +1,239 @@
+//! FIFO reservation: each order line takes stock from its product's lots,
+//! oldest first (received_at, then lot id), possibly across several lots.
+//!
+//! One order is one transaction. The order row is locked first (two runs on
+//! the same order queue up), then the order's lines, then every lot the
+//! order needs in one statement ordered by (product, received_at, id) so two
+//! orders can never lock lots in opposite orders. The lots' own CHECK
+//! (`qty_reserved <= qty_remaining`) refuses an over-reservation even if the
+//! code were wrong. None of this depends on the poller's advisory lock, so
+//! other paths (an accepted quote, a manual re-reserve) are just as safe.
+//!
+//! Reserving is idempotent: it brings each line's reservations to what the
+//! order wants now (its quantity while the order is in a reservable status,
+//! zero otherwise), so re-reading the same order changes nothing, an edited
+//! order reserves or releases the difference, a cancelled one releases all,
+//! and a backordered line fills up when stock arrives.
+
+use std::collections::HashMap;
+
+use sqlx::{MySql, MySqlPool, Row, Transaction};
+
+/// What one call changed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Outcome {
+    /// Lines whose reservations changed.
+    pub lines_changed: u32,
+    /// Units newly reserved.
+    pub units_reserved: u32,
+    /// Units released.
+    pub units_released: u32,
+    /// Units the order still lacks after this call.
+    pub backordered: u32,
+}
+
+impl std::ops::AddAssign for Outcome {
+    fn add_assign(&mut self, o: Self) {
+        self.lines_changed += o.lines_changed;
+        self.units_reserved += o.units_reserved;
+        self.units_released += o.units_released;
+        self.backordered += o.backordered;
+    }
+}
+
+/// Brings one order's reservations in line with the order, retrying when
+/// MariaDB picks this transaction as a deadlock victim.
+pub async fn reserve_order(pool: &MySqlPool, order_id: u64, reservable: &[String]) -> Result<Outcome, sqlx::Error> {
+    let mut attempt = 0;
+    loop {
+        let mut tx = pool.begin().await?;
+        match reserve_in(&mut tx, order_id, reservable).await {
+            Ok(outcome) => {
+                tx.commit().await?;
+                return Ok(outcome);
+            }
+            Err(e) if attempt < 8 && is_retryable(&e) => {
+                let _ = tx.rollback().await;
+                attempt += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(5 * (1 << attempt.min(6)))).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Deadlock (1213) or lock wait timeout (1205).
+fn is_retryable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(d) => matches!(d.code().as_deref(), Some("40001") | Some("HY000")) && {
+            let msg = d.message();
+            msg.contains("Deadlock") || msg.contains("Lock wait timeout")
+        },
+        _ => false,
+    }
+}
+
+struct Line {
+    id: u64,
+    product_id: Option<u64>,
+    quantity: u32,
+    held: u32,
+}
+
+struct Lot {
+    id: u64,
+    free: u32,
+}
+
+/// The reservation work inside a caller's transaction.
+pub async fn reserve_in(tx: &mut Transaction<'_, MySql>, order_id: u64, reservable: &[String]) -> Result<Outcome, sqlx::Error> {
+    let Some(status): Option<String> = sqlx::query_scalar("SELECT status FROM orders WHERE id = ? FOR UPDATE").bind(order_id).fetch_optional(&mut **tx).await? else {
+        return Ok(Outcome::default());
+    };
+    let active = reservable.iter().any(|s| s == &status);
+    let rows = sqlx::query(
+        r#"SELECT l.id, l.product_id, CAST(IF(l.removed, 0, l.quantity) AS UNSIGNED) AS quantity,
+                  CAST(COALESCE((SELECT SUM(r.quantity) FROM stock_reservations r
+                                 WHERE r.order_line_id = l.id AND r.status IN ('open', 'consumed')), 0) AS UNSIGNED) AS held
+           FROM order_lines l WHERE l.order_id = ? ORDER BY l.product_id, l.id FOR UPDATE"#,
+    )
+    .bind(order_id)
+    .fetch_all(&mut **tx)
+    .await?;
+    let lines = rows
+        .iter()
+        .map(|r| -> Result<Line, sqlx::Error> {
+            Ok(Line {
+                id: r.try_get("id")?,
+                product_id: r.try_get("product_id")?,
+                quantity: u32::try_from(r.try_get::<u64, _>("quantity")?).unwrap_or(u32::MAX),
+                held: u32::try_from(r.try_get::<u64, _>("held")?).unwrap_or(u32::MAX),
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+
+    // Lock, in one statement and a global order, every lot with free stock
+    // for the products this order still needs.
+    let mut need_products: Vec<u64> = lines.iter().filter(|l| active && l.quantity > l.held).filter_map(|l| l.product_id).collect();
+    need_products.sort_unstable();
+    need_products.dedup();
+    let mut lots: HashMap<u64, Vec<Lot>> = HashMap::new();
+    if !need_products.is_empty() {
+        let mut q = sqlx::QueryBuilder::<MySql>::new("SELECT id, product_id, CAST(qty_remaining - qty_reserved AS SIGNED) AS free FROM inventory_lots WHERE qty_remaining > qty_reserved AND product_id IN (");
+        let mut sep = q.separated(", ");
+        for p in &need_products {
+            sep.push_bind(*p);
+        }
+        q.push(") ORDER BY product_id, received_at, id FOR UPDATE");
+        for r in q.build().fetch_all(&mut **tx).await? {
+            let product: u64 = r.try_get("product_id")?;
+            let free: i64 = r.try_get("free")?;
+            lots.entry(product).or_default().push(Lot { id: r.try_get("id")?, free: u32::try_from(free).unwrap_or(0) });
+        }
+    }
+
+    let mut out = Outcome::default();
+    for line in &lines {
+        let wanted = if active { line.quantity } else { 0 };
+        let mut backordered = 0;
+        if wanted > line.held {
+            let mut need = wanted - line.held;
+            if let Some(product) = line.product_id {
+                for lot in lots.get_mut(&product).into_iter().flatten() {
+                    if need == 0 {
+                        break;
+                    }
+                    let take = need.min(lot.free);
+                    if take == 0 {
+                        continue;
+                    }
+                    sqlx::query("INSERT INTO stock_reservations (order_line_id, lot_id, quantity) VALUES (?, ?, ?)")
+                        .bind(line.id)
+                        .bind(lot.id)
+                        .bind(take)
+                        .execute(&mut **tx)
+                        .await?;
+                    sqlx::query("UPDATE inventory_lots SET qty_reserved = qty_reserved + ? WHERE id = ?").bind(take).bind(lot.id).execute(&mut **tx).await?;
+                    lot.free -= take;
+                    need -= take;
+                    out.units_reserved += take;
+                }
+            }
+            backordered = need;
+            if need < wanted - line.held {
+                out.lines_changed += 1;
+            }
+        } else if wanted < line.held {
+            let released = release_newest_first(tx, line.id, line.held - wanted).await?;
+            out.units_released += released;
+            if released > 0 {
+                out.lines_changed += 1;
+            }
+        }
+        out.backordered += backordered;
+        sqlx::query("UPDATE order_lines SET backordered_qty = ? WHERE id = ? AND backordered_qty <> ?")
+            .bind(backordered)
+            .bind(line.id)
+            .bind(backordered)
+            .execute(&mut **tx)
+            .await?;
+    }
+
+    // The pick queue follows the order: in while it is reservable, out when it is not.
+    if active {
+        let queue_status = if status == "on-hold" {
+            "on_hold"
+        } else if out.backordered > 0 {
+            "backordered"
+        } else {
+            "queued"
+        };
+        sqlx::query(
+            r#"INSERT INTO pick_queue (order_id, status) VALUES (?, ?)
+               ON DUPLICATE KEY UPDATE status = IF(status IN ('queued', 'backordered', 'on_hold'), VALUES(status), status)"#,
+        )
+        .bind(order_id)
+        .bind(queue_status)
+        .execute(&mut **tx)
+        .await?;
+    } else {
+        sqlx::query("DELETE FROM pick_queue WHERE order_id = ? AND status IN ('queued', 'backordered', 'on_hold')").bind(order_id).execute(&mut **tx).await?;
+    }
+    Ok(out)
+}
+
+/// Releases `amount` units of a line's open reservations, newest lots first
+/// (so what stays reserved is the oldest stock). Returns units released.
+async fn release_newest_first(tx: &mut Transaction<'_, MySql>, line_id: u64, amount: u32) -> Result<u32, sqlx::Error> {
+    let open = sqlx::query(
+        r#"SELECT r.id, r.lot_id, r.quantity FROM stock_reservations r JOIN inventory_lots l ON l.id = r.lot_id
+           WHERE r.order_line_id = ? AND r.status = 'open' ORDER BY l.received_at DESC, l.id DESC, r.id DESC"#,
+    )
+    .bind(line_id)
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut left = amount;
+    for r in open {
+        if left == 0 {
+            break;
+        }
+        let (id, lot, qty): (u64, u64, u32) = (r.try_get("id")?, r.try_get("lot_id")?, r.try_get("quantity")?);
+        let take = left.min(qty);
+        if take == qty {
+            sqlx::query("UPDATE stock_reservations SET status = 'released' WHERE id = ?").bind(id).execute(&mut **tx).await?;
+        } else {
+            sqlx::query("UPDATE stock_reservations SET quantity = quantity - ? WHERE id = ?").bind(take).bind(id).execute(&mut **tx).await?;
+        }
+        sqlx::query("UPDATE inventory_lots SET qty_reserved = qty_reserved - ? WHERE id = ?").bind(take).bind(lot).execute(&mut **tx).await?;
+        left -= take;
+    }
+    Ok(amount - left)
+}
+
+/// Units of a product that can be sold: remaining in its lots minus reserved.
+pub async fn available(pool: &MySqlPool, product_id: u64) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT CAST(COALESCE(SUM(qty_remaining - qty_reserved), 0) AS SIGNED) FROM inventory_lots WHERE product_id = ?")
+        .bind(product_id)
+        .fetch_one(pool)
+        .await
+}

@@ -1,0 +1,555 @@
+//! A WooCommerce REST v3 stand-in: products and variations with stock,
+//! orders (paid orders decrement stock as WooCommerce does), paging with
+//! `X-WP-TotalPages`, OAuth 1.0a over plain HTTP and Basic only over HTTPS,
+//! the 100-item batch limit with per-item errors inside HTTP 200, and
+//! injected faults (429 with Retry-After, 5xx, slow answers) plus a fixed
+//! per-request latency for benchmarks. Payloads are the captured
+//! WooCommerce 11.0.1 responses with ids, SKUs, quantities and dates
+//! replaced.
+
+use std::{
+    collections::{BTreeMap, HashSet, VecDeque},
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use axum::{
+    body::Bytes,
+    extract::{OriginalUri, Path, Query, State},
+    http::{HeaderMap, Method, StatusCode},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+    Json, Router,
+};
+use chrono::{NaiveDateTime, TimeDelta, Utc};
+use serde_json::{json, Value};
+
+use crate::channels::woocommerce::oauth;
+
+const PRODUCT: &str = include_str!("fixtures/woocommerce/product-simple.json");
+const VARIATION: &str = include_str!("fixtures/woocommerce/variation.json");
+const ORDER: &str = include_str!("fixtures/woocommerce/order.json");
+const E_BASIC_PLAIN: &str = include_str!("fixtures/woocommerce/error-basic-auth-over-plain-http.json");
+const E_UNKNOWN_KEY: &str = include_str!("fixtures/woocommerce/error-unknown-consumer-key.json");
+const E_BAD_SECRET: &str = include_str!("fixtures/woocommerce/error-bad-consumer-secret.json");
+const E_TOO_LARGE: &str = include_str!("fixtures/woocommerce/error-batch-too-large.json");
+const E_PER_PAGE: &str = include_str!("fixtures/woocommerce/error-per-page-out-of-bounds.json");
+const E_ORDER_ID: &str = include_str!("fixtures/woocommerce/error-order-invalid-id.json");
+const E_PRODUCT_ID: &str = include_str!("fixtures/woocommerce/error-product-invalid-id.json");
+const E_STOCK_TYPE: &str = include_str!("fixtures/woocommerce/error-stock-quantity-type.json");
+
+/// A product or variation in the simulated store.
+#[derive(Debug, Clone)]
+pub struct Item {
+    pub id: u64,
+    pub parent_id: u64,
+    pub sku: String,
+    pub name: String,
+    pub manage_stock: bool,
+    pub stock: Option<i64>,
+    pub price: String,
+    pub variable: bool,
+}
+
+/// An order in the simulated store.
+#[derive(Debug, Clone)]
+pub struct SimOrder {
+    pub id: u64,
+    pub status: String,
+    pub created: NaiveDateTime,
+    pub modified: NaiveDateTime,
+    /// (line id, item id, quantity)
+    pub lines: Vec<(u64, u64, i64)>,
+    pub notes: Vec<String>,
+    pub stock_reduced: bool,
+}
+
+/// A fault to answer the next request with.
+#[derive(Debug, Clone, Copy)]
+pub enum Fault {
+    /// An HTTP error status, with an optional Retry-After in seconds.
+    Status(u16, Option<u64>),
+    /// Wait this long before answering (to trip client timeouts).
+    Delay(Duration),
+}
+
+#[derive(Default)]
+struct Store {
+    key: String,
+    secret: String,
+    items: BTreeMap<u64, Item>,
+    orders: BTreeMap<u64, SimOrder>,
+    next_id: u64,
+    nonces: HashSet<String>,
+    faults: VecDeque<Fault>,
+    latency: Duration,
+    requests: Vec<String>,
+    /// The site's time zone offset: dates without dates_are_gmt are read in it.
+    site_offset: TimeDelta,
+}
+
+/// The simulated store; clone freely (shared state).
+#[derive(Clone)]
+pub struct WooStandin {
+    store: Arc<Mutex<Store>>,
+}
+
+impl WooStandin {
+    /// A store that accepts this consumer key and secret. Its site time zone
+    /// is UTC−6 (as a Chicago store in winter), which is what makes a client
+    /// forgetting `dates_are_gmt=true` miss orders.
+    pub fn new(key: &str, secret: &str) -> Self {
+        let store = Store { key: key.into(), secret: secret.into(), next_id: 100, site_offset: TimeDelta::hours(-6), ..Store::default() };
+        Self { store: Arc::new(Mutex::new(store)) }
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut Store) -> T) -> T {
+        let mut s = self.store.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut s)
+    }
+
+    /// Adds a simple product; returns its id.
+    pub fn add_product(&self, sku: &str, stock: i64, manage_stock: bool) -> u64 {
+        self.with(|s| {
+            s.next_id += 1;
+            let id = s.next_id;
+            s.items.insert(id, Item { id, parent_id: 0, sku: sku.into(), name: format!("Product {sku}"), manage_stock, stock: manage_stock.then_some(stock), price: "19.99".into(), variable: false });
+            id
+        })
+    }
+
+    /// Adds a product with a fixed id (to mirror an existing catalog).
+    pub fn put_product(&self, id: u64, sku: &str, name: &str, stock: i64, price: &str) {
+        self.with(|s| {
+            s.next_id = s.next_id.max(id);
+            s.items.insert(id, Item { id, parent_id: 0, sku: sku.into(), name: name.into(), manage_stock: true, stock: Some(stock), price: price.into(), variable: false });
+        });
+    }
+
+    /// Adds a variable product with variations (sku, stock); returns (parent, variation ids).
+    pub fn add_variable(&self, sku: &str, variations: &[(&str, i64)]) -> (u64, Vec<u64>) {
+        self.with(|s| {
+            s.next_id += 1;
+            let parent = s.next_id;
+            s.items.insert(parent, Item { id: parent, parent_id: 0, sku: sku.into(), name: format!("Variable {sku}"), manage_stock: false, stock: None, price: "9.00".into(), variable: true });
+            let mut ids = Vec::new();
+            for (vsku, stock) in variations {
+                s.next_id += 1;
+                let id = s.next_id;
+                s.items.insert(id, Item { id, parent_id: parent, sku: (*vsku).into(), name: format!("{sku} - {vsku}"), manage_stock: true, stock: Some(*stock), price: "9.00".into(), variable: false });
+                ids.push(id);
+            }
+            (parent, ids)
+        })
+    }
+
+    /// Creates an order for (item id, quantity) lines. A paid order
+    /// (`processing`) decrements stock at once, as WooCommerce does.
+    pub fn create_order(&self, lines: &[(u64, i64)], status: &str) -> u64 {
+        self.with(|s| {
+            s.next_id += 1;
+            let id = s.next_id;
+            let now = Utc::now().naive_utc();
+            let lines: Vec<(u64, u64, i64)> = lines.iter().enumerate().map(|(i, (item, q))| (id * 100 + i as u64, *item, *q)).collect();
+            let mut o = SimOrder { id, status: status.into(), created: now, modified: now, lines, notes: Vec::new(), stock_reduced: false };
+            if matches!(status, "processing" | "completed" | "on-hold") {
+                reduce(&mut s.items, &mut o);
+            }
+            s.orders.insert(id, o);
+            id
+        })
+    }
+
+    /// Changes an order's status; cancelling restores stock as WooCommerce does.
+    pub fn set_order_status(&self, id: u64, status: &str) {
+        self.with(|s| {
+            let Store { orders, items, .. } = s;
+            if let Some(o) = orders.get_mut(&id) {
+                o.status = status.into();
+                o.modified = Utc::now().naive_utc();
+                if matches!(status, "cancelled" | "refunded" | "failed") && o.stock_reduced {
+                    for (_, item, q) in &o.lines {
+                        if let Some(it) = items.get_mut(item).filter(|i| i.manage_stock) {
+                            it.stock = it.stock.map(|v| v + q);
+                        }
+                    }
+                    o.stock_reduced = false;
+                }
+            }
+        });
+    }
+
+    /// Changes an order's line quantity (an edited order).
+    pub fn edit_order_line(&self, id: u64, line_index: usize, quantity: i64) {
+        self.with(|s| {
+            if let Some(o) = s.orders.get_mut(&id) {
+                if let Some(l) = o.lines.get_mut(line_index) {
+                    l.2 = quantity;
+                }
+                o.modified = Utc::now().naive_utc();
+            }
+        });
+    }
+
+    /// The stock WooCommerce shows for an item.
+    pub fn stock(&self, id: u64) -> Option<i64> {
+        self.with(|s| s.items.get(&id).and_then(|i| i.stock))
+    }
+
+    /// Queues faults for the next requests.
+    pub fn inject(&self, faults: &[Fault]) {
+        self.with(|s| s.faults.extend(faults.iter().copied()));
+    }
+
+    /// Adds a fixed latency to every answer (benchmarks).
+    pub fn set_latency(&self, d: Duration) {
+        self.with(|s| s.latency = d);
+    }
+
+    /// Requests served so far, as "METHOD path".
+    pub fn requests(&self) -> Vec<String> {
+        self.with(|s| s.requests.clone())
+    }
+
+    /// Order notes written to an order.
+    pub fn notes(&self, id: u64) -> Vec<String> {
+        self.with(|s| s.orders.get(&id).map(|o| o.notes.clone()).unwrap_or_default())
+    }
+
+    /// The HTTP app; mount it at the root of a server.
+    pub fn router(&self) -> Router {
+        Router::new()
+            .route("/wp-json/wc/v3/orders", get(list_orders))
+            .route("/wp-json/wc/v3/orders/{id}", get(get_order).put(put_order))
+            .route("/wp-json/wc/v3/orders/{id}/notes", post(add_note))
+            .route("/wp-json/wc/v3/products", get(list_products))
+            .route("/wp-json/wc/v3/products/batch", post(batch_products))
+            .route("/wp-json/wc/v3/products/{id}", get(get_product).put(put_product))
+            .route("/wp-json/wc/v3/products/{id}/variations", get(list_variations))
+            .route("/wp-json/wc/v3/products/{id}/variations/batch", post(batch_variations))
+            .route("/wp-json/wc/v3/products/{pid}/variations/{id}", axum::routing::put(put_variation))
+            .with_state(self.clone())
+    }
+}
+
+fn reduce(items: &mut BTreeMap<u64, Item>, o: &mut SimOrder) {
+    for (_, item, q) in &o.lines {
+        if let Some(it) = items.get_mut(item).filter(|i| i.manage_stock) {
+            it.stock = it.stock.map(|v| v - q);
+        }
+    }
+    o.stock_reduced = true;
+}
+
+fn err(status: u16, body: &str) -> Response {
+    (StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST), [("content-type", "application/json; charset=UTF-8")], body.to_owned()).into_response()
+}
+
+fn woo_error(status: u16, code: &str, message: &str) -> Response {
+    err(status, &json!({ "code": code, "message": message, "data": { "status": status } }).to_string())
+}
+
+/// Authentication, faults and latency, in front of every handler. `Ok`
+/// carries the query parameters without the oauth ones.
+async fn gate(w: &WooStandin, method: &Method, uri: &axum::http::Uri, headers: &HeaderMap, query: &BTreeMap<String, String>) -> Result<(), Response> {
+    let (fault, latency) = w.with(|s| {
+        s.requests.push(format!("{method} {}", uri.path()));
+        (s.faults.pop_front(), s.latency)
+    });
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    match fault {
+        Some(Fault::Delay(d)) => tokio::time::sleep(d).await,
+        Some(Fault::Status(code, retry_after)) => {
+            let mut r = woo_error(code, if code == 429 { "rest_too_many_requests" } else { "internal_server_error" }, "Simulated failure.");
+            if let Some(ra) = retry_after {
+                r.headers_mut().insert("retry-after", ra.into());
+            }
+            return Err(r);
+        }
+        None => {}
+    }
+    let (key, secret) = w.with(|s| (s.key.clone(), s.secret.clone()));
+    let https = headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok()) == Some("https");
+    if let Some(auth) = headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Basic ")) {
+        if !https {
+            // WooCommerce ignores Basic auth over plain HTTP.
+            return Err(err(401, E_BASIC_PLAIN));
+        }
+        use base64::Engine;
+        let decoded = base64::engine::general_purpose::STANDARD.decode(auth).ok().and_then(|b| String::from_utf8(b).ok()).unwrap_or_default();
+        let (k, sec) = decoded.split_once(':').unwrap_or(("", ""));
+        if k != key {
+            return Err(err(401, E_UNKNOWN_KEY));
+        }
+        if sec != secret {
+            return Err(err(401, E_BAD_SECRET));
+        }
+        return Ok(());
+    }
+    let Some(ck) = query.get("oauth_consumer_key") else { return Err(err(401, E_BASIC_PLAIN)) };
+    if *ck != key {
+        return Err(woo_error(401, "woocommerce_rest_authentication_error", "Consumer key is invalid."));
+    }
+    if query.get("oauth_signature_method").map(String::as_str) != Some("HMAC-SHA256") && query.get("oauth_signature_method").map(String::as_str) != Some("HMAC-SHA1") {
+        return Err(woo_error(401, "woocommerce_rest_authentication_error", "Invalid signature - signature method is invalid."));
+    }
+    let ts: i64 = query.get("oauth_timestamp").and_then(|t| t.parse().ok()).unwrap_or(0);
+    if (Utc::now().timestamp() - ts).abs() > 15 * 60 {
+        return Err(woo_error(401, "woocommerce_rest_authentication_error", "Invalid timestamp."));
+    }
+    let nonce = query.get("oauth_nonce").cloned().unwrap_or_default();
+    let host = headers.get("host").and_then(|v| v.to_str().ok()).unwrap_or("localhost");
+    let url = format!("http://{host}{}", uri.path());
+    let params: Vec<(String, String)> = query.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let expected = oauth::signature(method.as_str(), &url, &params, &secret);
+    if query.get("oauth_signature") != Some(&expected) {
+        return Err(woo_error(401, "woocommerce_rest_authentication_error", "Invalid signature - provided signature does not match."));
+    }
+    if !w.with(|s| s.nonces.insert(format!("{ts}:{nonce}"))) {
+        return Err(woo_error(401, "woocommerce_rest_authentication_error", "Invalid nonce - nonce has already been used."));
+    }
+    Ok(())
+}
+
+fn product_json(i: &Item) -> Value {
+    let mut v: Value = serde_json::from_str(if i.parent_id > 0 { VARIATION } else { PRODUCT }).unwrap_or_default();
+    v["id"] = json!(i.id);
+    v["sku"] = json!(i.sku);
+    v["name"] = json!(i.name);
+    v["price"] = json!(i.price);
+    v["regular_price"] = json!(i.price);
+    v["manage_stock"] = json!(i.manage_stock);
+    v["stock_quantity"] = json!(i.stock);
+    v["stock_status"] = json!(if i.stock.unwrap_or(1) > 0 { "instock" } else { "outofstock" });
+    if i.parent_id > 0 {
+        v["parent_id"] = json!(i.parent_id);
+    } else {
+        v["type"] = json!(if i.variable { "variable" } else { "simple" });
+    }
+    v
+}
+
+fn order_json(o: &SimOrder, items: &BTreeMap<u64, Item>) -> Value {
+    let mut v: Value = serde_json::from_str(ORDER).unwrap_or_default();
+    let template = v["line_items"][0].clone();
+    let fmt = |d: NaiveDateTime| d.format("%Y-%m-%dT%H:%M:%S").to_string();
+    v["id"] = json!(o.id);
+    v["number"] = json!(o.id.to_string());
+    v["status"] = json!(o.status);
+    v["currency"] = json!("USD");
+    v["date_created_gmt"] = json!(fmt(o.created));
+    v["date_modified_gmt"] = json!(fmt(o.modified));
+    v["date_created"] = json!(fmt(o.created - TimeDelta::hours(6)));
+    v["date_modified"] = json!(fmt(o.modified - TimeDelta::hours(6)));
+    let mut total = 0i64;
+    let lines: Vec<Value> = o
+        .lines
+        .iter()
+        .map(|(line_id, item, q)| {
+            let it = items.get(item);
+            let price_minor = it.and_then(|i| crate::money::parse_minor(&i.price, 2).ok()).unwrap_or(0);
+            total += price_minor * q;
+            let mut l = template.clone();
+            l["id"] = json!(line_id);
+            l["product_id"] = json!(it.map_or(*item, |i| if i.parent_id > 0 { i.parent_id } else { i.id }));
+            l["variation_id"] = json!(it.filter(|i| i.parent_id > 0).map_or(0, |i| i.id));
+            l["quantity"] = json!(q);
+            l["sku"] = json!(it.map(|i| i.sku.clone()).unwrap_or_default());
+            l["name"] = json!(it.map(|i| i.name.clone()).unwrap_or_default());
+            l["total"] = json!(crate::money::format_minor(price_minor * q, 2));
+            l["subtotal"] = l["total"].clone();
+            l
+        })
+        .collect();
+    v["line_items"] = json!(lines);
+    v["total"] = json!(crate::money::format_minor(total, 2));
+    v
+}
+
+/// Pages a list as WooCommerce does.
+fn page(list: Vec<Value>, q: &BTreeMap<String, String>, path: &str) -> Response {
+    let per_page: i64 = q.get("per_page").and_then(|p| p.parse().ok()).unwrap_or(10);
+    if !(1..=100).contains(&per_page) {
+        return err(400, E_PER_PAGE);
+    }
+    let page: i64 = q.get("page").and_then(|p| p.parse().ok()).unwrap_or(1).max(1);
+    let total = list.len() as i64;
+    let pages = (total + per_page - 1) / per_page;
+    let start = ((page - 1) * per_page) as usize;
+    let items: Vec<Value> = list.into_iter().skip(start).take(per_page as usize).collect();
+    let mut r = Json(items).into_response();
+    let h = r.headers_mut();
+    h.insert("x-wp-total", total.into());
+    h.insert("x-wp-totalpages", pages.into());
+    if page < pages {
+        if let Ok(v) = format!("<{path}?per_page={per_page}&page={}>; rel=\"next\"", page + 1).parse() {
+            h.insert("link", v);
+        }
+    }
+    r
+}
+
+async fn list_orders(State(w): State<WooStandin>, method: Method, OriginalUri(uri): OriginalUri, headers: HeaderMap, Query(q): Query<BTreeMap<String, String>>) -> Response {
+    if let Err(r) = gate(&w, &method, &uri, &headers, &q).await {
+        return r;
+    }
+    let gmt = q.get("dates_are_gmt").map(String::as_str) == Some("true");
+    let offset = w.with(|s| s.site_offset);
+    let after = q.get("modified_after").and_then(|a| NaiveDateTime::parse_from_str(a, "%Y-%m-%dT%H:%M:%S").ok()).map(|a| if gmt { a } else { a - offset });
+    let statuses: Option<Vec<String>> = q.get("status").filter(|s| s.as_str() != "any").map(|s| s.split(',').map(str::to_owned).collect());
+    let list = w.with(|s| {
+        let mut orders: Vec<&SimOrder> = s
+            .orders
+            .values()
+            .filter(|o| after.is_none_or(|a| o.modified > a))
+            .filter(|o| statuses.as_ref().is_none_or(|st| st.contains(&o.status)))
+            .collect();
+        orders.sort_by_key(|o| (o.modified, o.id));
+        orders.into_iter().map(|o| order_json(o, &s.items)).collect::<Vec<_>>()
+    });
+    page(list, &q, uri.path())
+}
+
+async fn get_order(State(w): State<WooStandin>, method: Method, OriginalUri(uri): OriginalUri, headers: HeaderMap, Query(q): Query<BTreeMap<String, String>>, Path(id): Path<u64>) -> Response {
+    if let Err(r) = gate(&w, &method, &uri, &headers, &q).await {
+        return r;
+    }
+    w.with(|s| s.orders.get(&id).map(|o| Json(order_json(o, &s.items)).into_response())).unwrap_or_else(|| err(404, E_ORDER_ID))
+}
+
+async fn put_order(State(w): State<WooStandin>, method: Method, OriginalUri(uri): OriginalUri, headers: HeaderMap, Query(q): Query<BTreeMap<String, String>>, Path(id): Path<u64>, body: Bytes) -> Response {
+    if let Err(r) = gate(&w, &method, &uri, &headers, &q).await {
+        return r;
+    }
+    let v: Value = serde_json::from_slice(&body).unwrap_or_default();
+    if !w.with(|s| s.orders.contains_key(&id)) {
+        return err(404, E_ORDER_ID);
+    }
+    if let Some(status) = v.get("status").and_then(Value::as_str) {
+        w.set_order_status(id, status);
+    }
+    w.with(|s| s.orders.get(&id).map(|o| Json(order_json(o, &s.items)).into_response())).unwrap_or_else(|| err(404, E_ORDER_ID))
+}
+
+async fn add_note(State(w): State<WooStandin>, method: Method, OriginalUri(uri): OriginalUri, headers: HeaderMap, Query(q): Query<BTreeMap<String, String>>, Path(id): Path<u64>, body: Bytes) -> Response {
+    if let Err(r) = gate(&w, &method, &uri, &headers, &q).await {
+        return r;
+    }
+    let v: Value = serde_json::from_slice(&body).unwrap_or_default();
+    let note = v.get("note").and_then(Value::as_str).unwrap_or_default().to_owned();
+    let found = w.with(|s| s.orders.get_mut(&id).map(|o| o.notes.push(note.clone())).is_some());
+    if !found {
+        return err(404, E_ORDER_ID);
+    }
+    (StatusCode::CREATED, Json(json!({ "id": 1, "note": note, "customer_note": false }))).into_response()
+}
+
+async fn list_products(State(w): State<WooStandin>, method: Method, OriginalUri(uri): OriginalUri, headers: HeaderMap, Query(q): Query<BTreeMap<String, String>>) -> Response {
+    if let Err(r) = gate(&w, &method, &uri, &headers, &q).await {
+        return r;
+    }
+    let sku = q.get("sku").cloned();
+    // `?sku=` matches variations too; a plain list shows top-level products only.
+    let list = w.with(|s| s.items.values().filter(|i| match &sku { Some(k) => &i.sku == k, None => i.parent_id == 0 }).map(product_json).collect());
+    page(list, &q, uri.path())
+}
+
+async fn list_variations(State(w): State<WooStandin>, method: Method, OriginalUri(uri): OriginalUri, headers: HeaderMap, Query(q): Query<BTreeMap<String, String>>, Path(id): Path<u64>) -> Response {
+    if let Err(r) = gate(&w, &method, &uri, &headers, &q).await {
+        return r;
+    }
+    let list = w.with(|s| s.items.values().filter(|i| i.parent_id == id).map(product_json).collect());
+    page(list, &q, uri.path())
+}
+
+async fn get_product(State(w): State<WooStandin>, method: Method, OriginalUri(uri): OriginalUri, headers: HeaderMap, Query(q): Query<BTreeMap<String, String>>, Path(id): Path<u64>) -> Response {
+    if let Err(r) = gate(&w, &method, &uri, &headers, &q).await {
+        return r;
+    }
+    w.with(|s| s.items.get(&id).filter(|i| i.parent_id == 0).map(|i| Json(product_json(i)).into_response())).unwrap_or_else(|| err(404, E_PRODUCT_ID))
+}
+
+/// Applies `manage_stock`/`stock_quantity` to an item; `Err` with the answer when invalid.
+fn apply(item: &mut Item, v: &Value) -> Result<(), Response> {
+    if let Some(m) = v.get("manage_stock").and_then(Value::as_bool) {
+        item.manage_stock = m;
+        if m && item.stock.is_none() {
+            item.stock = Some(0);
+        }
+    }
+    if let Some(q) = v.get("stock_quantity") {
+        let Some(q) = q.as_i64() else { return Err(err(400, E_STOCK_TYPE)) };
+        // WooCommerce ignores the quantity of a product that does not manage stock.
+        if item.manage_stock {
+            item.stock = Some(q);
+        }
+    }
+    Ok(())
+}
+
+async fn put_product(State(w): State<WooStandin>, method: Method, OriginalUri(uri): OriginalUri, headers: HeaderMap, Query(q): Query<BTreeMap<String, String>>, Path(id): Path<u64>, body: Bytes) -> Response {
+    if let Err(r) = gate(&w, &method, &uri, &headers, &q).await {
+        return r;
+    }
+    let v: Value = serde_json::from_slice(&body).unwrap_or_default();
+    w.with(|s| match s.items.get_mut(&id).filter(|i| i.parent_id == 0) {
+        Some(item) => apply(item, &v).map(|()| Json(product_json(item)).into_response()).unwrap_or_else(|e| e),
+        None => err(404, E_PRODUCT_ID),
+    })
+}
+
+async fn put_variation(State(w): State<WooStandin>, method: Method, OriginalUri(uri): OriginalUri, headers: HeaderMap, Query(q): Query<BTreeMap<String, String>>, Path((pid, id)): Path<(u64, u64)>, body: Bytes) -> Response {
+    if let Err(r) = gate(&w, &method, &uri, &headers, &q).await {
+        return r;
+    }
+    let v: Value = serde_json::from_slice(&body).unwrap_or_default();
+    w.with(|s| match s.items.get_mut(&id).filter(|i| i.parent_id == pid) {
+        Some(item) => apply(item, &v).map(|()| Json(product_json(item)).into_response()).unwrap_or_else(|e| e),
+        None => woo_error(404, "woocommerce_rest_product_variation_invalid_id", "Invalid ID."),
+    })
+}
+
+fn batch(w: &WooStandin, body: &Bytes, parent: Option<u64>) -> Response {
+    let v: Value = serde_json::from_slice(body).unwrap_or_default();
+    let count = ["create", "update", "delete"].iter().map(|k| v.get(*k).and_then(Value::as_array).map_or(0, Vec::len)).sum::<usize>();
+    if count > 100 {
+        return err(413, E_TOO_LARGE);
+    }
+    let updates = v.get("update").and_then(Value::as_array).cloned().unwrap_or_default();
+    let (code, status) = match parent {
+        Some(_) => ("woocommerce_rest_product_variation_invalid_id", 404),
+        None => ("woocommerce_rest_product_invalid_id", 400),
+    };
+    let answers: Vec<Value> = w.with(|s| {
+        updates
+            .iter()
+            .map(|u| {
+                let id = u.get("id").and_then(Value::as_u64).unwrap_or(0);
+                match s.items.get_mut(&id).filter(|i| i.parent_id == parent.unwrap_or(0)) {
+                    Some(item) => match apply(item, u) {
+                        Ok(()) => product_json(item),
+                        Err(_) => json!({ "id": id, "error": { "code": "rest_invalid_param", "message": "Invalid parameter(s): stock_quantity", "data": { "status": 400 } } }),
+                    },
+                    None => json!({ "id": id, "error": { "code": code, "message": "Invalid ID.", "data": { "status": status } } }),
+                }
+            })
+            .collect()
+    });
+    Json(json!({ "update": answers })).into_response()
+}
+
+async fn batch_products(State(w): State<WooStandin>, method: Method, OriginalUri(uri): OriginalUri, headers: HeaderMap, Query(q): Query<BTreeMap<String, String>>, body: Bytes) -> Response {
+    if let Err(r) = gate(&w, &method, &uri, &headers, &q).await {
+        return r;
+    }
+    batch(&w, &body, None)
+}
+
+async fn batch_variations(State(w): State<WooStandin>, method: Method, OriginalUri(uri): OriginalUri, headers: HeaderMap, Query(q): Query<BTreeMap<String, String>>, Path(pid): Path<u64>, body: Bytes) -> Response {
+    if let Err(r) = gate(&w, &method, &uri, &headers, &q).await {
+        return r;
+    }
+    batch(&w, &body, Some(pid))
+}
