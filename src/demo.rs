@@ -145,9 +145,14 @@ pub async fn seed(pool: &MySqlPool, products: u32) -> anyhow::Result<String> {
         }
         sqlx::query("UPDATE orders SET total_minor = ? WHERE id = ?").bind(total).bind(order_id).execute(&mut *tx).await?;
     }
+    let order_ids: Vec<u64> = sqlx::query_scalar("SELECT id FROM orders").fetch_all(&mut *tx).await?;
     crate::events::record(&mut *tx, crate::events::Event::info("demo.seeded", format!("demo data: {products} products, {lots} lots, {orders} orders"))).await?;
     tx.commit().await?;
-    Ok(format!("seeded {products} products, {lots} lots, {orders} open orders"))
+    let statuses = ["processing".to_owned(), "on-hold".to_owned()];
+    for id in order_ids {
+        crate::inventory::reserve::reserve_order(pool, id, &statuses).await?;
+    }
+    Ok(format!("seeded {products} products, {lots} lots, {orders} open orders (reserved FIFO)"))
 }
 
 /// Runs the simulated WooCommerce store for `scripts/dev`: the demo catalog
