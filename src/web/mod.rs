@@ -6,6 +6,7 @@ mod auth;
 pub mod error;
 mod health;
 mod home;
+mod inventory;
 pub mod session;
 
 use std::{sync::Arc, time::Duration};
@@ -100,6 +101,7 @@ pub fn router(state: AppState) -> Router {
     let pages: Router = Router::new()
         .merge(home::router())
         .merge(auth::router())
+        .merge(inventory::router())
         .layer(middleware::from_fn_with_state(state.clone(), session::layer))
         .merge(assets::router())
         .with_state(state.clone());

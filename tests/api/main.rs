@@ -3,6 +3,8 @@
 
 mod helpers;
 
+mod inventory_pages;
+
 mod auth;
 mod cli;
 mod config_check;
