@@ -3,6 +3,7 @@
 //!    stand-in answering in 20 ms: requests, wall time, CPU time, peak RSS;
 //! 2. FIFO reservation throughput with 1 and 8 concurrent runs on MariaDB;
 //! 3. GTIN lookups on a warm cache of 50,000 codes.
+//!
 //! Prints a table and writes target/bench/sync.md.
 
 use std::{

@@ -234,7 +234,7 @@ mod tests {
         assert_eq!(normalize("12345"), Err(GtinError::Length { len: 5 }));
         assert_eq!(normalize("036000291453"), Err(GtinError::CheckDigit { code: "036000291453".into(), expected: 2 }));
         assert_eq!(normalize("ABC<script>"), Err(GtinError::BadCharacters));
-        assert!(normalize("036000291453").unwrap_err().to_string().contains("should end in 2"));
+        assert!(normalize("036000291453").expect_err("bad check digit").to_string().contains("should end in 2"));
     }
 
     fn with_check(body: &str) -> String {
