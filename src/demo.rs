@@ -175,6 +175,8 @@ pub async fn run_standin(state: &crate::web::AppState, listen: &str, every: u64)
     for (id, sku, name, price, stock) in &rows {
         store.put_product(*id, sku, name, *stock, &crate::money::format_minor(*price, 2));
     }
+    let (last_order,): (u64,) = sqlx::query_as("SELECT CAST(COALESCE(MAX(woo_id), 0) AS UNSIGNED) FROM orders").fetch_one(&state.pool).await?;
+    store.skip_ids_past(last_order);
     let addr = crate::standin::serve(store.router(), listen).await?;
     println!("SIMULATED WooCommerce store (development only) on http://{addr} with {} products; an order every {every}s", rows.len());
     let ids: Vec<u64> = rows.iter().map(|r| r.0).collect();

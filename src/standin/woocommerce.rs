@@ -118,6 +118,11 @@ impl WooStandin {
         })
     }
 
+    /// Makes new ids start above `id` (a restarted store must not reuse order ids).
+    pub fn skip_ids_past(&self, id: u64) {
+        self.with(|s| s.next_id = s.next_id.max(id));
+    }
+
     /// Adds a product with a fixed id (to mirror an existing catalog).
     pub fn put_product(&self, id: u64, sku: &str, name: &str, stock: i64, price: &str) {
         self.with(|s| {
