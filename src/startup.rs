@@ -36,7 +36,9 @@ pub async fn prepare(loaded: LoadedConfig) -> anyhow::Result<AppState> {
     let data_dir = loaded.data_dir();
     std::fs::create_dir_all(&data_dir).with_context(|| format!("cannot create data dir {}", data_dir.display()))?;
     let base: Arc<str> = loaded.config.server.base_path.trim_end_matches('/').into();
+    let lookup = Arc::new(crate::inventory::lookup::CodeLookup::open(&data_dir));
     Ok(AppState {
+        lookup,
         pool,
         db_options: options,
         config: Arc::new(loaded.config.clone()),

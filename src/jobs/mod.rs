@@ -27,9 +27,37 @@ pub async fn start(state: AppState) -> anyhow::Result<JobScheduler> {
             })
         })?)
         .await?;
+    // The scanner lookup: rebuilt now (it served from disk until then) and every 10 minutes.
+    let (lookup, pool) = (state.lookup.clone(), state.pool.clone());
+    tokio::spawn(async move {
+        let _ = record(&pool, "code_lookup_refresh", async { Ok(serde_json::json!({ "codes": lookup.refresh(&pool).await? })) }).await;
+    });
+    let (lookup, pool) = (state.lookup.clone(), state.pool.clone());
+    scheduler
+        .add(Job::new_async("45 */10 * * * *", move |_id, _lock| {
+            let (lookup, pool) = (lookup.clone(), pool.clone());
+            Box::pin(async move {
+                let _ = record(&pool, "code_lookup_refresh", async { Ok(serde_json::json!({ "codes": lookup.refresh(&pool).await? })) }).await;
+            })
+        })?)
+        .await?;
     if state.config.modules.inventory_sync {
         // One poller per process; the advisory lock keeps replicas from overlapping.
         let poller = std::sync::Arc::new(inventory_poll::Poller::from_state(&state)?);
+        // The catalog mirror (products, variations, GTINs, manage_stock) hourly at :17.
+        let (p2, pool2, currency, fix) = (poller.clone(), state.pool.clone(), state.config.tenant.currency.clone(), state.config.woocommerce.fix_manage_stock);
+        scheduler
+            .add(Job::new_async("0 17 * * * *", move |_id, _lock| {
+                let (p, pool, currency) = (p2.clone(), pool2.clone(), currency.clone());
+                Box::pin(async move {
+                    let _ = record(&pool, "catalog_sync", async {
+                        let s = crate::inventory::catalog::sync_from_woo(&pool, &p.woo, &currency, fix).await?;
+                        Ok(serde_json::to_value(s).unwrap_or_default())
+                    })
+                    .await;
+                })
+            })?)
+            .await?;
         let pool = state.pool.clone();
         let cron = state.config.polling.inventory_cron.clone();
         scheduler

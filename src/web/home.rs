@@ -33,6 +33,8 @@ struct HomePage {
     lots: i64,
     units_on_hand: i64,
     open_orders: i64,
+    backordered_lines: i64,
+    channel_problems: Vec<(String, String, String, String)>,
     events: Vec<EventRow>,
 }
 
@@ -41,7 +43,9 @@ async fn home(State(state): State<AppState>, session: Session) -> Result<Page<Ho
         r#"SELECT (SELECT COUNT(*) FROM products WHERE status = 'active') AS products,
                   (SELECT COUNT(*) FROM inventory_lots WHERE qty_remaining > 0) AS lots,
                   (SELECT CAST(COALESCE(SUM(qty_remaining), 0) AS SIGNED) FROM inventory_lots) AS units,
-                  (SELECT COUNT(*) FROM orders WHERE status IN ('processing', 'on-hold')) AS open_orders"#,
+                  (SELECT COUNT(*) FROM orders WHERE status IN ('processing', 'on-hold')) AS open_orders,
+                  (SELECT COUNT(*) FROM order_lines l JOIN orders o ON o.id = l.order_id
+                    WHERE l.backordered_qty > 0 AND NOT l.removed AND o.status IN ('processing', 'on-hold')) AS backordered"#,
     )
     .fetch_one(&state.pool)
     .await?;
@@ -65,6 +69,8 @@ async fn home(State(state): State<AppState>, session: Session) -> Result<Page<Ho
         lots: counts.try_get("lots")?,
         units_on_hand: counts.try_get("units")?,
         open_orders: counts.try_get("open_orders")?,
+        backordered_lines: counts.try_get("backordered")?,
+        channel_problems: crate::channels::outbox::problems(&state.pool).await?,
         events,
     }))
 }

@@ -44,6 +44,8 @@ pub struct AppState {
     pub secrets: Arc<Secrets>,
     /// The path prefix the edge serves us under ("" or e.g. "/ops").
     pub base: Arc<str>,
+    /// Scanned code → product, in memory, warm from the data dir.
+    pub lookup: Arc<crate::inventory::lookup::CodeLookup>,
 }
 
 impl AppState {

@@ -75,3 +75,23 @@ async fn qm_sync_once_runs_a_cycle_and_prints_a_summary() {
     assert!(out.contains("units reserved 2") && out.contains("pushed 1"), "{out}");
     assert_eq!(store.stock(a), Some(7));
 }
+
+#[tokio::test]
+async fn the_home_page_shows_backorders_and_what_a_channel_refused() {
+    let app = TestApp::spawn().await;
+    app.add_operator("dana", Role::BackOffice, PASSWORD).await;
+    sqlx::raw_sql(
+        r#"INSERT INTO products (id, sku, name) VALUES (1, 'VBT-A42', 'V-belt');
+           INSERT INTO orders (id, woo_id, number, status, currency, total_minor, woo_created_at, woo_modified_at) VALUES (1, 1, '1', 'processing', 'USD', 0, UTC_TIMESTAMP(6), UTC_TIMESTAMP(6));
+           INSERT INTO order_lines (order_id, woo_line_id, product_id, name, quantity, backordered_qty, unit_price_minor, total_minor) VALUES (1, 1, 1, 'V-belt', 3, 2, 100, 300);
+           INSERT INTO channel_outbox (channel, kind, subject, product_id, payload, status, attempts, last_error_code, last_error)
+             VALUES ('woocommerce', 'stock', 'VBT-A42', 1, '{}', 'failed', 1, 'woocommerce_rest_product_invalid_id', 'Invalid ID.');"#,
+    )
+    .execute(&app.db.pool)
+    .await
+    .expect("fixture");
+    assert_eq!(app.sign_in("dana", PASSWORD).await.status(), StatusCode::SEE_OTHER);
+    let html = app.get("/").await.text().await.expect("home");
+    assert!(html.contains("<strong>1</strong> backordered lines"), "{html}");
+    assert!(html.contains("woocommerce_rest_product_invalid_id: Invalid ID."), "{html}");
+}
