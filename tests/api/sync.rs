@@ -338,3 +338,32 @@ async fn a_receipt_with_bad_rows_names_each_line_and_writes_nothing() {
     let (reason, delta): (String, i32) = sqlx::query_as("SELECT reason, delta FROM inventory_adjustments").fetch_one(&db.pool).await.expect("row");
     assert_eq!((reason.as_str(), delta), ("damage", -2));
 }
+
+#[tokio::test]
+async fn a_cycle_that_finds_the_lock_held_skips_and_names_the_holder() {
+    let db = TestDb::migrated().await;
+    let (_w, base) = store().await;
+    let p = poller(&db, client(&base, SECRET), None);
+    let name = quartermaster::db::lock::LockName::new(&p.tenant, "poller").expect("name");
+    let held = quartermaster::db::lock::acquire(&db.options(), &name, Duration::ZERO).await.expect("another replica holds it");
+    let s = p.run_once().await.expect("cycle");
+    let skipped = s.skipped.expect("skipped");
+    assert!(skipped.contains(&format!("connection {}", held.connection_id())), "{skipped}");
+    held.release().await.expect("release");
+    assert!(p.run_once().await.expect("cycle").skipped.is_none(), "runs once the lock is free");
+}
+
+#[tokio::test]
+async fn products_that_do_not_manage_stock_are_reported_or_fixed() {
+    let db = TestDb::migrated().await;
+    let (w, base) = store().await;
+    let off = w.add_product("NLN-1", 0, false);
+    let woo = client(&base, SECRET);
+    let report = catalog::sync_from_woo(&db.pool, &woo, "USD", false).await.expect("sync");
+    assert_eq!(report.not_managing_stock, vec!["NLN-1".to_owned()]);
+    let (events,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM event_log WHERE kind = 'catalog.manage_stock_off'").fetch_one(&db.pool).await.expect("events");
+    assert_eq!(events, 1, "reported where the back office sees it");
+    let fixed = catalog::sync_from_woo(&db.pool, &woo, "USD", true).await.expect("sync");
+    assert_eq!(fixed.fixed_manage_stock, 1);
+    assert_eq!(w.stock(off), Some(0), "WooCommerce now manages its stock");
+}
