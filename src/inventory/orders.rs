@@ -56,50 +56,33 @@ pub async fn upsert(pool: &MySqlPool, o: &Order) -> Result<Mirrored, MirrorError
     }
     let customer = format!("{} {}", o.billing.first_name, o.billing.last_name).trim().to_owned();
     let shipping_method = o.shipping_lines.first().map(|s| s.method_id.clone()).filter(|s| !s.is_empty());
+    let inserted = sqlx::query(
+        r#"INSERT INTO orders (woo_id, number, status, currency, customer_name, customer_email, payment_method, shipping_method,
+                               total_minor, tax_minor, shipping_minor, woo_created_at, woo_modified_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+           ON DUPLICATE KEY UPDATE number = VALUES(number), status = VALUES(status), currency = VALUES(currency),
+               customer_name = VALUES(customer_name), customer_email = VALUES(customer_email), payment_method = VALUES(payment_method),
+               shipping_method = VALUES(shipping_method), total_minor = VALUES(total_minor), tax_minor = VALUES(tax_minor),
+               shipping_minor = VALUES(shipping_minor), woo_modified_at = VALUES(woo_modified_at)"#,
+    )
+    .bind(o.id)
+    .bind(if o.number.is_empty() { o.id.to_string() } else { o.number.clone() })
+    .bind(&o.status)
+    .bind(&o.currency)
+    .bind(&customer)
+    .bind(non_empty(&o.billing.email))
+    .bind(non_empty(&o.payment_method))
+    .bind(&shipping_method)
+    .bind(total)
+    .bind(tax)
+    .bind(shipping)
+    .bind(created)
+    .bind(modified)
+    .execute(&mut *tx)
+    .await?;
     let order_id: u64 = match existing {
-        Some(row) => {
-            let id: u64 = row.try_get("id")?;
-            sqlx::query(
-                r#"UPDATE orders SET number = ?, status = ?, currency = ?, customer_name = ?, customer_email = ?, payment_method = ?,
-                          shipping_method = ?, total_minor = ?, tax_minor = ?, shipping_minor = ?, woo_modified_at = ? WHERE id = ?"#,
-            )
-            .bind(&o.number)
-            .bind(&o.status)
-            .bind(&o.currency)
-            .bind(&customer)
-            .bind(non_empty(&o.billing.email))
-            .bind(non_empty(&o.payment_method))
-            .bind(&shipping_method)
-            .bind(total)
-            .bind(tax)
-            .bind(shipping)
-            .bind(modified)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-            id
-        }
-        None => sqlx::query(
-            r#"INSERT INTO orders (woo_id, number, status, currency, customer_name, customer_email, payment_method, shipping_method,
-                                   total_minor, tax_minor, shipping_minor, woo_created_at, woo_modified_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"#,
-        )
-        .bind(o.id)
-        .bind(if o.number.is_empty() { o.id.to_string() } else { o.number.clone() })
-        .bind(&o.status)
-        .bind(&o.currency)
-        .bind(&customer)
-        .bind(non_empty(&o.billing.email))
-        .bind(non_empty(&o.payment_method))
-        .bind(&shipping_method)
-        .bind(total)
-        .bind(tax)
-        .bind(shipping)
-        .bind(created)
-        .bind(modified)
-        .execute(&mut *tx)
-        .await?
-        .last_insert_id(),
+        Some(row) => row.try_get("id")?,
+        None => inserted.last_insert_id(),
     };
     for (li, qty, line_total) in &lines {
         let woo_item = if li.variation_id > 0 { li.variation_id } else { li.product_id };
