@@ -71,12 +71,29 @@ enum Command {
         #[arg(long)]
         catalog: bool,
     },
+    /// Deployment: render a tenant's Compose project settings.
+    #[command(subcommand)]
+    Compose(ComposeCommand),
     /// Stock: receiving supplier invoices, adjustments.
     #[command(subcommand)]
     Inventory(InventoryCommand),
     /// Development helpers (demo data, simulated store).
     #[command(subcommand)]
     Demo(DemoCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ComposeCommand {
+    /// Write <root>/<tenant>/.env for `docker compose` from the tenant file:
+    /// project name qm-<tenant>, image tag, a published port no other
+    /// rendered tenant uses, host names, config and secrets paths.
+    Render {
+        #[arg(short, long, env = "QM_CONFIG")]
+        config: PathBuf,
+        /// Where tenants' deployment folders live (outside the repository: secrets go there).
+        #[arg(long, env = "QM_DEPLOY_ROOT")]
+        root: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -276,6 +293,20 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 println!("  error: {e}");
             }
             if summary.errors.is_empty() { Ok(()) } else { Err(Failure::Reported) }
+        }
+        Command::Compose(ComposeCommand::Render { config, root }) => {
+            let loaded = load(&config)?;
+            // The repository holding compose/: an ancestor of the tenant file, else here.
+            let start = std::fs::canonicalize(&config).unwrap_or_else(|_| config.clone());
+            let repo = start
+                .ancestors()
+                .find(|d| d.join("compose/compose.yaml").is_file())
+                .map(std::path::Path::to_path_buf)
+                .or_else(|| std::env::current_dir().ok())
+                .ok_or_else(|| Failure::Usage("cannot find the compose/ folder".into()))?;
+            let path = crate::deploy::render(&loaded, &root, &repo).map_err(|e| Failure::Failed(e.into()))?;
+            println!("{}", path.display());
+            Ok(())
         }
         Command::Inventory(InventoryCommand::Receive { config, file, supplier, invoice, date }) => {
             let loaded = load(&config)?;

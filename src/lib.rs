@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod demo;
+pub mod deploy;
 pub mod events;
 pub mod inventory;
 pub mod jobs;

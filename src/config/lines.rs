@@ -64,9 +64,10 @@ impl MarkedEventReceiver for Builder {
             return;
         }
         match ev {
-            Event::Scalar(value, ..) if self.place(line).is_none() => {
-                // A mapping key: remember it and where it stands.
-                if let Some(Frame::Map { pointer, key }) = self.stack.last_mut() {
+            Event::Scalar(value, ..) => {
+                // `place` records a value's position; `None` means this scalar is a mapping key.
+                let is_key = self.place(line).is_none();
+                if let (true, Some(Frame::Map { pointer, key })) = (is_key, self.stack.last_mut()) {
                     let p = format!("{pointer}/{}", escape(&value));
                     self.lines.insert(p, line);
                     *key = Some(value);

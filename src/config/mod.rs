@@ -86,6 +86,23 @@ pub struct TenantConfig {
     pub accounting: Option<Accounting>,
     #[serde(default)]
     pub sources: Sources,
+    #[serde(default)]
+    pub deploy: Deploy,
+}
+
+/// How `qm compose render` lays out the tenant's Compose project.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Deploy {
+    pub http_port: Option<u16>,
+    pub http_bind: String,
+    pub image_tag: String,
+}
+
+impl Default for Deploy {
+    fn default() -> Self {
+        Self { http_port: None, http_bind: "0.0.0.0".into(), image_tag: "latest".into() }
+    }
 }
 
 impl TenantConfig {

@@ -5,6 +5,7 @@ mod assets;
 mod auth;
 pub mod error;
 mod health;
+mod events;
 mod home;
 mod inventory;
 pub mod session;
@@ -104,6 +105,7 @@ pub fn router(state: AppState) -> Router {
         .merge(home::router())
         .merge(auth::router())
         .merge(inventory::router())
+        .merge(events::router())
         .layer(middleware::from_fn_with_state(state.clone(), session::layer))
         .merge(assets::router())
         .with_state(state.clone());

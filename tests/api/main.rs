@@ -8,6 +8,7 @@ mod inventory_pages;
 mod auth;
 mod cli;
 mod config_check;
+mod deploy;
 mod lock;
 mod redaction;
 mod reservations;
