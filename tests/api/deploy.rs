@@ -274,3 +274,35 @@ async fn a_backup_restores_into_a_fresh_database_with_the_same_rows() {
     assert_eq!(counts(target.pool.clone()).await, before, "row counts survive the round trip");
     assert!(quartermaster::db::migrations_current(&target.pool).await.expect("query"), "the restored database is current");
 }
+
+#[test]
+fn new_tenant_writes_a_valid_config_generated_secrets_and_its_env() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("dir");
+    let (configs, root) = (dir.path().join("configs"), dir.path().join("tenants"));
+    std::fs::create_dir_all(&configs).expect("mkdir");
+    let out = Command::new(format!("{ROOT}/scripts/new-tenant"))
+        .arg("initech")
+        .env("QM_TENANT_CONFIG_DIR", &configs)
+        .env("QM_DEPLOY_ROOT", &root)
+        .env("QM_BIN", env!("CARGO_BIN_EXE_qm"))
+        .output()
+        .expect("new-tenant");
+    assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let config = configs.join("initech.yaml");
+    let check = qm().args(["config", "check"]).arg(&config).output().expect("check");
+    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stdout));
+    let text = std::fs::read_to_string(&config).expect("read");
+    assert!(text.contains("id: initech") && text.contains("secret/tenants/initech/") && !text.contains("tenants/acme/"));
+    let secrets = root.join("initech/secrets");
+    assert_eq!(std::fs::metadata(&secrets).expect("dir").permissions().mode() & 0o777, 0o700);
+    let pw = secrets.join("ops_db_password");
+    assert_eq!(std::fs::metadata(&pw).expect("file").permissions().mode() & 0o777, 0o600);
+    let password = std::fs::read_to_string(&pw).expect("read");
+    assert!(password.trim().len() >= 40, "a generated password");
+    let env = std::fs::read_to_string(root.join("initech/.env")).expect(".env");
+    assert!(env.contains("COMPOSE_PROJECT_NAME=qm-initech"));
+    assert!(!env.contains(password.trim()) && !text.contains(password.trim()), "the password stays in the secrets folder");
+    let bad = Command::new(format!("{ROOT}/scripts/new-tenant")).arg("Bad_Name").output().expect("run");
+    assert_eq!(bad.status.code(), Some(2));
+}
