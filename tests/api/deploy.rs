@@ -125,7 +125,7 @@ fn the_dockerfile_follows_the_house_rules() {
         let tag = image.split_once(':').map(|(_, t)| t).unwrap_or("");
         assert!(!tag.is_empty() && tag != "latest", "base image {image} must be pinned");
     }
-    let user = text.lines().filter(|l| l.starts_with("USER ")).last().expect("a USER line");
+    let user = text.lines().rfind(|l| l.starts_with("USER ")).expect("a USER line");
     assert!(!user.contains("root") && user.trim() != "USER 0", "runs as non-root: {user}");
     assert!(text.contains("HEALTHCHECK") && text.contains("/healthz"), "healthcheck on /healthz");
     assert!(text.contains("--no-default-features"), "the stand-ins stay out of the image");
