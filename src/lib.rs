@@ -14,6 +14,7 @@ pub mod inventory;
 pub mod jobs;
 pub mod money;
 pub mod operators;
+pub mod printing;
 #[cfg(feature = "standin")]
 pub mod standin;
 pub mod startup;

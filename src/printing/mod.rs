@@ -1,0 +1,4 @@
+//! Printing: ZPL for thermal label printers (and, with the fulfilment
+//! issue, IPP jobs to CUPS).
+
+pub mod zpl;
