@@ -10,6 +10,7 @@ pub mod db;
 pub mod demo;
 pub mod deploy;
 pub mod events;
+pub mod fulfillment;
 pub mod inventory;
 pub mod jobs;
 pub mod money;

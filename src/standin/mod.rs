@@ -5,6 +5,7 @@
 //! image.
 
 pub mod ebay;
+pub mod ups;
 pub mod woocommerce;
 
 use std::net::SocketAddr;

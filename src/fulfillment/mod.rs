@@ -1,0 +1,4 @@
+//! Fulfilment: carriers (UPS first), shipments with several packages.
+
+pub mod carrier;
+pub mod ups;
