@@ -11,6 +11,7 @@ mod cli;
 mod config_check;
 mod deploy;
 mod lock;
+mod printing;
 mod redaction;
 mod reservations;
 mod sync;

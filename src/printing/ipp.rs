@@ -1,0 +1,152 @@
+//! Print jobs to CUPS (or an IPP Everywhere printer) over IPP. Every job is
+//! a `print_jobs` row first (printer, kind, SHA-256 and bytes), so a printer
+//! that is down or refuses loses nothing: the job stays queued with its
+//! error and is retried; reprint is one call. Jobs carry the operator as
+//! requesting-user-name so they are attributable in CUPS.
+
+use chrono::{TimeDelta, Utc};
+use ipp::prelude::*;
+use sha2::{Digest, Sha256};
+use sqlx::{MySqlPool, Row};
+
+use crate::events::{self, Event, Severity};
+
+/// What a document is, for `print_jobs.document_kind`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DocumentKind {
+    ShippingLabel,
+    PackingSlip,
+    LotLabel,
+    SerialLabel,
+}
+
+impl DocumentKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            DocumentKind::ShippingLabel => "shipping_label",
+            DocumentKind::PackingSlip => "packing_slip",
+            DocumentKind::LotLabel => "lot_label",
+            DocumentKind::SerialLabel => "serial_label",
+        }
+    }
+
+    /// Labels are raw ZPL; slips are PDF.
+    fn formats(self) -> &'static [&'static str] {
+        match self {
+            DocumentKind::PackingSlip => &["application/pdf"],
+            // A raw CUPS queue takes vnd.cups-raw (or octet-stream); an IPP Everywhere Zebra wants vnd.zebra-zpl.
+            _ => &["application/vnd.cups-raw", "application/octet-stream", "application/vnd.zebra-zpl"],
+        }
+    }
+}
+
+/// Where a job goes.
+#[derive(Debug, Clone)]
+pub struct PrinterTarget {
+    pub name: String,
+    /// `ipp://host:631/printers/queue` (or http://).
+    pub uri: String,
+}
+
+/// A job's state after an attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Attempt {
+    /// CUPS accepted it with this job id.
+    Sent { ipp_job_id: i32 },
+    /// Kept queued; retried after `retry_in`.
+    Queued { error: String, retry_in: TimeDelta },
+}
+
+/// Records a job and tries to send it at once; returns the print_jobs id and the attempt.
+pub async fn submit(pool: &MySqlPool, printer: &PrinterTarget, kind: DocumentKind, bytes: Vec<u8>, operator: Option<(u64, &str)>) -> Result<(u64, Attempt), sqlx::Error> {
+    let sha = Sha256::digest(&bytes).to_vec();
+    let id = sqlx::query("INSERT INTO print_jobs (printer, document_kind, sha256, bytes_len, document, operator_id) VALUES (?, ?, ?, ?, ?, ?)")
+        .bind(&printer.name)
+        .bind(kind.as_str())
+        .bind(sha)
+        .bind(bytes.len() as u32)
+        .bind(&bytes)
+        .bind(operator.map(|o| o.0))
+        .execute(pool)
+        .await?
+        .last_insert_id();
+    let attempt = attempt(pool, id, printer, kind, bytes, operator.map(|o| o.1).unwrap_or("quartermaster")).await?;
+    Ok((id, attempt))
+}
+
+/// Sends a recorded job again (reprint or retry).
+pub async fn resend(pool: &MySqlPool, job_id: u64, printer: &PrinterTarget) -> Result<Attempt, sqlx::Error> {
+    let row = sqlx::query("SELECT document_kind, document, (SELECT username FROM operators o WHERE o.id = j.operator_id) AS user FROM print_jobs j WHERE id = ?").bind(job_id).fetch_one(pool).await?;
+    let kind = match row.try_get::<String, _>("document_kind")?.as_str() {
+        "packing_slip" => DocumentKind::PackingSlip,
+        "lot_label" => DocumentKind::LotLabel,
+        "serial_label" => DocumentKind::SerialLabel,
+        _ => DocumentKind::ShippingLabel,
+    };
+    let user: Option<String> = row.try_get("user")?;
+    attempt(pool, job_id, printer, kind, row.try_get("document")?, user.as_deref().unwrap_or("quartermaster")).await
+}
+
+/// Queued jobs whose retry time has come, for the retry job: (id, printer name).
+pub async fn due(pool: &MySqlPool) -> Result<Vec<(u64, String)>, sqlx::Error> {
+    sqlx::query_as("SELECT id, printer FROM print_jobs WHERE state = 'queued' AND (next_attempt_at IS NULL OR next_attempt_at <= UTC_TIMESTAMP(6)) ORDER BY id").fetch_all(pool).await
+}
+
+async fn attempt(pool: &MySqlPool, id: u64, printer: &PrinterTarget, kind: DocumentKind, bytes: Vec<u8>, user: &str) -> Result<Attempt, sqlx::Error> {
+    let outcome = send(printer, kind, bytes, user, id).await;
+    match outcome {
+        Ok(job) => {
+            sqlx::query("UPDATE print_jobs SET state = 'sent', ipp_job_id = ?, attempts = attempts + 1, last_error = NULL, next_attempt_at = NULL WHERE id = ?")
+                .bind(job)
+                .bind(id)
+                .execute(pool)
+                .await?;
+            Ok(Attempt::Sent { ipp_job_id: job })
+        }
+        Err(error) => {
+            let attempts: u32 = sqlx::query_scalar("SELECT attempts FROM print_jobs WHERE id = ?").bind(id).fetch_one(pool).await?;
+            let retry_in = TimeDelta::seconds(5 * (1i64 << attempts.min(6)));
+            sqlx::query("UPDATE print_jobs SET state = 'queued', attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE id = ?")
+                .bind(error.chars().take(512).collect::<String>())
+                .bind(Utc::now().naive_utc() + retry_in)
+                .bind(id)
+                .execute(pool)
+                .await?;
+            events::record(pool, Event::info("print.queued", format!("printer {} did not take job {id}: {error}; it stays queued", printer.name)).severity(Severity::Warning).about("print_job", id))
+                .await?;
+            Ok(Attempt::Queued { error, retry_in })
+        }
+    }
+}
+
+/// One Print-Job, trying the document formats the kind allows in order.
+async fn send(printer: &PrinterTarget, kind: DocumentKind, bytes: Vec<u8>, user: &str, id: u64) -> Result<i32, String> {
+    let uri: Uri = printer.uri.parse().map_err(|e| format!("bad printer URI {}: {e}", printer.uri))?;
+    let client = AsyncIppClient::builder(uri.clone()).request_timeout(std::time::Duration::from_secs(20)).build();
+    let mut last = String::new();
+    for format in kind.formats() {
+        let payload = IppPayload::new_async(futures::io::Cursor::new(bytes.clone()));
+        let op = IppOperationBuilder::print_job(uri.clone(), payload)
+            .user_name(user)
+            .job_title(format!("quartermaster-{id}"))
+            .document_format(*format)
+            .build()
+            .map_err(|e| e.to_string())?;
+        let resp = client.send(op).await.map_err(|e| format!("cannot reach {}: {e}", printer.uri))?;
+        let status = resp.header().status_code();
+        if status.is_success() {
+            let job = resp
+                .attributes()
+                .groups_of(DelimiterTag::JobAttributes)
+                .find_map(|g| g.attributes().iter().find(|a| a.name().to_string() == "job-id"))
+                .and_then(|a| if let IppValue::Integer(i) = a.value() { Some(*i) } else { None })
+                .unwrap_or(0);
+            return Ok(job);
+        }
+        last = format!("{status:?} for {format}");
+        if status != StatusCode::ClientErrorDocumentFormatNotSupported {
+            break;
+        }
+    }
+    Err(format!("the printer refused the job: {last}"))
+}
