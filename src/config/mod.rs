@@ -346,7 +346,8 @@ fn default_ups_service() -> String {
     "03".into()
 }
 
-#[derive(Debug, Clone, Deserialize)]
+/// A postal address (the UPS shipper; carriers' destinations).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Address {
     pub name: String,

@@ -12,18 +12,8 @@ pub struct Parcel {
     pub height_mm: u32,
 }
 
-/// Where it goes.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Destination {
-    pub name: String,
-    pub phone: Option<String>,
-    pub line1: String,
-    pub line2: Option<String>,
-    pub city: String,
-    pub state: Option<String>,
-    pub postcode: String,
-    pub country: String,
-}
+/// Where it goes: the same address shape the tenant file uses for the shipper.
+pub use crate::config::Address as Destination;
 
 /// One shipment to buy.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -14,7 +14,7 @@ use quartermaster::operators::Role;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::{csrf_in, TestApp, TestDb};
+use crate::helpers::{csrf_in, free_port, TestApp, TestDb};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
@@ -169,9 +169,6 @@ impl Drop for Edge {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("port")
-}
 
 async fn start_edge(ops: u16, wp: u16) -> Edge {
     let bin = std::env::var("QM_NGINX_BIN").unwrap_or_else(|_| "/usr/sbin/nginx".into());

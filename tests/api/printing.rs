@@ -14,11 +14,8 @@ use quartermaster::printing::{
 };
 use tokio::{io::AsyncReadExt, net::TcpListener};
 
-use crate::helpers::TestDb;
+use crate::helpers::{free_port, TestDb};
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("port")
-}
 
 /// A private cupsd, stopped by its PID on drop.
 struct Cups {

@@ -11,7 +11,7 @@ use std::{
 use quartermaster::config::{resolve::Resolver, LoadedConfig, Secret, SecretRef};
 use serde_json::{json, Value};
 
-use crate::helpers::random_hex;
+use crate::helpers::{free_port, random_hex};
 
 /// A running `bao server -dev` on a free loopback port, killed on drop.
 struct Bao {
@@ -29,9 +29,6 @@ impl Drop for Bao {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
-}
 
 impl Bao {
     async fn start() -> Self {
