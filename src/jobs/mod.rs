@@ -3,6 +3,7 @@
 //! records every run in `job_runs`.
 
 pub mod inventory_poll;
+pub mod print_retry;
 pub mod session_sweep;
 
 use std::future::Future;
@@ -41,6 +42,17 @@ pub async fn start(state: AppState) -> anyhow::Result<JobScheduler> {
             })
         })?)
         .await?;
+    if !state.config.printers.is_empty() {
+        let (pool, printers) = (state.pool.clone(), state.config.printers.clone());
+        scheduler
+            .add(Job::new_async("15 * * * * *", move |_id, _lock| {
+                let (pool, printers) = (pool.clone(), printers.clone());
+                Box::pin(async move {
+                    let _ = record(&pool, "print_retry", async { Ok(serde_json::to_value(print_retry::run_once(&pool, &printers).await?)?) }).await;
+                })
+            })?)
+            .await?;
+    }
     if state.config.modules.inventory_sync {
         // One poller per process; the advisory lock keeps replicas from overlapping.
         let poller = std::sync::Arc::new(inventory_poll::Poller::from_state(&state)?);

@@ -140,8 +140,17 @@ async fn a_job_for_a_printer_that_is_down_stays_queued_and_is_retried() {
     sqlx::query("UPDATE print_jobs SET next_attempt_at = UTC_TIMESTAMP(6)").execute(&db.pool).await.expect("due");
     let due = ipp::due(&db.pool).await.expect("due");
     assert_eq!(due, vec![(id, "bench-2-zebra".to_owned())]);
-    let retried = ipp::resend(&db.pool, id, &cups.target("bench-2-zebra")).await.expect("resend");
-    assert!(matches!(retried, Attempt::Sent { .. }), "{retried:?}");
+    // The retry job, with the printers of the tenant file.
+    let printers = vec![quartermaster::config::Printer {
+        name: "bench-2-zebra".into(),
+        uri: cups.target("bench-2-zebra").uri,
+        kind: quartermaster::config::PrinterKind::Zpl,
+        station: "bench-1".into(),
+    }];
+    let pass = quartermaster::jobs::print_retry::run_once(&db.pool, &printers).await.expect("retry pass");
+    assert_eq!((pass.sent, pass.still_queued, pass.unknown_printer), (1, 0, 0));
+    let (state,): (String,) = sqlx::query_as("SELECT state FROM print_jobs WHERE id = ?").bind(id).fetch_one(&db.pool).await.expect("row");
+    assert_eq!(state, "sent");
     let got = tokio::time::timeout(Duration::from_secs(20), capture).await.expect("printed").expect("join");
     assert_eq!(got, label);
 }
