@@ -155,18 +155,25 @@ fn path_to_pointer(path: &serde_path_to_error::Path) -> String {
     p
 }
 
-fn schema_problems(r: &mut Reporter<'_>, value: &Value) {
-    // The schema ships inside the binary and a unit test compiles it, so a
-    // failure here is a build defect, not an operator error.
+/// The tenant schema and its compiled validator, built once per process
+/// (every `/readyz` probe re-checks the tenant file). The schema ships inside
+/// the binary and a unit test compiles it, so a failure here is a build
+/// defect, not an operator error.
+static SCHEMA: std::sync::LazyLock<(Value, jsonschema::Validator)> = std::sync::LazyLock::new(|| {
     let schema: Value = serde_json::from_str(super::SCHEMA).expect("tenant schema is valid JSON");
     let validator = jsonschema::draft202012::new(&schema).expect("tenant schema compiles");
+    (schema, validator)
+});
+
+fn schema_problems(r: &mut Reporter<'_>, value: &Value) {
+    let (schema, validator) = &*SCHEMA;
     let tenant_id = value.pointer("/tenant/id").and_then(Value::as_str).unwrap_or("TENANT").to_owned();
     for error in validator.iter_errors(value) {
         let pointer = error.instance_path().as_str().to_owned();
         let schema_path = error.schema_path().as_str().to_owned();
         match error.kind() {
             ValidationErrorKind::AdditionalProperties { unexpected } => {
-                let allowed = allowed_keys(&schema, &schema_path);
+                let allowed = allowed_keys(schema, &schema_path);
                 for key in unexpected {
                     let hint = match closest(key, &allowed) {
                         Some(best) => format!("unknown key; did you mean `{best}`?"),

@@ -38,6 +38,16 @@ fn as_list(v: Option<&Value>) -> Vec<Value> {
     }
 }
 
+/// A non-200 answer to a token or tracking call: 429 and 5xx are worth
+/// retrying, anything else is a refusal with UPS's code and message.
+fn failed(what: &str, status: u16, body: &Value) -> CarrierError {
+    if status == 429 || status >= 500 {
+        CarrierError::Transient { carrier: NAME, message: format!("{what}: HTTP {status}") }
+    } else {
+        refused(status, body)
+    }
+}
+
 fn refused(status: u16, body: &Value) -> CarrierError {
     let e = body.pointer("/response/errors/0");
     CarrierError::Refused {
@@ -88,7 +98,7 @@ impl UpsClient {
         let status = resp.status().as_u16();
         let body: Value = resp.json().await.unwrap_or(Value::Null);
         if status != 200 {
-            return Err(if status == 429 || status >= 500 { CarrierError::Transient { carrier: NAME, message: format!("token: HTTP {status}") } } else { refused(status, &body) });
+            return Err(failed("token", status, &body));
         }
         let token = body.get("access_token").and_then(Value::as_str).ok_or_else(|| refused(status, &json!({})))?;
         // UPS sends expires_in as a string ("14399").
@@ -208,7 +218,7 @@ impl Carrier for UpsClient {
         let status = resp.status().as_u16();
         let body: Value = resp.json().await.unwrap_or(Value::Null);
         if status != 200 {
-            return Err(if status == 429 || status >= 500 { CarrierError::Transient { carrier: NAME, message: format!("track: HTTP {status}") } } else { refused(status, &body) });
+            return Err(failed("track", status, &body));
         }
         let pkg = body.pointer("/trackResponse/shipment/0/package/0").ok_or_else(|| refused(200, &body))?;
         let latest = pkg.pointer("/activity/0/status");

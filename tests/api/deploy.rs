@@ -4,7 +4,6 @@
 //! backup/restore.
 
 use std::{
-    collections::BTreeSet,
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
@@ -142,9 +141,12 @@ fn two_tenants_rendered_side_by_side_share_no_project_port_or_volume() {
     assert_eq!(env_value(&b, "COMPOSE_PROJECT_NAME"), "qm-globex");
     assert_ne!(env_value(&a, "QM_HTTP_PORT"), env_value(&b, "QM_HTTP_PORT"));
     assert_ne!(env_value(&a, "QM_SECRETS_DIR"), env_value(&b, "QM_SECRETS_DIR"));
-    // Volumes are namespaced by project: qm-acme_db_data vs qm-globex_db_data.
-    let names: BTreeSet<String> = ["acme", "globex"].iter().map(|t| format!("qm-{t}_db_data")).collect();
-    assert_eq!(names.len(), 2);
+    // Volumes are namespaced by project (qm-acme_db_data vs qm-globex_db_data)
+    // unless a volume pins a fixed name, which would make tenants share it.
+    let doc = compose();
+    for (name, v) in doc["volumes"].as_object().expect("volumes") {
+        assert!(v.get("name").is_none() && v.get("external").is_none(), "volume {name} must not pin a name shared across projects");
+    }
     // Re-rendering keeps a tenant's port; a fixed port another tenant holds is refused.
     assert_eq!(env_value(&render(&tenant_file(dir.path(), "acme"), &root), "QM_HTTP_PORT"), env_value(&a, "QM_HTTP_PORT"));
     let clash = tenant_file(dir.path(), "initech");
