@@ -19,5 +19,6 @@ pub mod printing;
 #[cfg(feature = "standin")]
 pub mod standin;
 pub mod startup;
+pub mod station;
 pub mod telemetry;
 pub mod web;

@@ -3,14 +3,17 @@
 //! `Application::build` binds first and exposes `port()`, so tests start it
 //! on port 0.
 
-use std::{future::Future, net::SocketAddr, sync::Arc};
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use tokio::net::TcpListener;
 
 use crate::{
+    channels::woocommerce::WooClient,
     config::{resolve::Resolver, LoadedConfig},
     db,
+    fulfillment::{carrier::Carrier, ups::UpsClient},
+    printing::pdf::WeasyPrint,
     web::{self, AppState},
 };
 
@@ -37,8 +40,21 @@ pub async fn prepare(loaded: LoadedConfig) -> anyhow::Result<AppState> {
     std::fs::create_dir_all(&data_dir).with_context(|| format!("cannot create data dir {}", data_dir.display()))?;
     let base: Arc<str> = loaded.config.server.base_path.trim_end_matches('/').into();
     let lookup = Arc::new(crate::inventory::lookup::CodeLookup::open(&data_dir));
+    let c = &loaded.config;
+    let secret = |k: &str| secrets.get(k).cloned().with_context(|| format!("{k} did not resolve"));
+    let woo = Arc::new(WooClient::new(&c.woocommerce.base_url, secret("woocommerce.consumer_key")?, secret("woocommerce.consumer_secret")?, Duration::from_secs(c.woocommerce.timeout_seconds))?);
+    let carrier: Option<Arc<dyn Carrier>> = match (&c.ups, c.modules.fulfillment) {
+        (Some(u), true) => {
+            let base = u.api_base_url.clone().unwrap_or_else(|| if u.environment == "production" { "https://onlinetools.ups.com".into() } else { "https://wwwcie.ups.com".into() });
+            Some(Arc::new(UpsClient::new(&base, &u.account_number, secret("ups.client_id")?, secret("ups.client_secret")?, u.shipper.clone(), Duration::from_secs(30))?))
+        }
+        _ => None,
+    };
     Ok(AppState {
         lookup,
+        woo,
+        carrier,
+        weasy: WeasyPrint::default(),
         pool,
         db_options: options,
         config: Arc::new(loaded.config.clone()),

@@ -80,6 +80,8 @@ pub struct TenantConfig {
     #[serde(default)]
     pub boxes: Vec<BoxDef>,
     #[serde(default)]
+    pub pick_priority: Vec<PickPriority>,
+    #[serde(default)]
     pub polling: Polling,
     #[serde(default)]
     pub pricing: Pricing,
@@ -422,6 +424,16 @@ pub struct BoxDef {
     pub height_mm: u32,
     pub tare_g: u32,
     pub max_weight_g: Option<u32>,
+}
+
+/// A pick-queue priority rule: every condition given must match.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PickPriority {
+    pub shipping_method: Option<String>,
+    /// Decimal text in the tenant's currency.
+    pub min_total: Option<String>,
+    pub priority: i32,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -58,11 +58,15 @@ pub async fn upsert(pool: &MySqlPool, o: &Order) -> Result<Mirrored, MirrorError
     let shipping_method = o.shipping_lines.first().map(|s| s.method_id.clone()).filter(|s| !s.is_empty());
     let inserted = sqlx::query(
         r#"INSERT INTO orders (woo_id, number, status, currency, customer_name, customer_email, payment_method, shipping_method,
+                               ship_name, ship_company, ship_address1, ship_address2, ship_city, ship_state, ship_postcode, ship_country, ship_phone,
                                total_minor, tax_minor, shipping_minor, woo_created_at, woo_modified_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
            ON DUPLICATE KEY UPDATE number = VALUES(number), status = VALUES(status), currency = VALUES(currency),
                customer_name = VALUES(customer_name), customer_email = VALUES(customer_email), payment_method = VALUES(payment_method),
-               shipping_method = VALUES(shipping_method), total_minor = VALUES(total_minor), tax_minor = VALUES(tax_minor),
+               shipping_method = VALUES(shipping_method), ship_name = VALUES(ship_name), ship_company = VALUES(ship_company),
+               ship_address1 = VALUES(ship_address1), ship_address2 = VALUES(ship_address2), ship_city = VALUES(ship_city),
+               ship_state = VALUES(ship_state), ship_postcode = VALUES(ship_postcode), ship_country = VALUES(ship_country),
+               ship_phone = VALUES(ship_phone), total_minor = VALUES(total_minor), tax_minor = VALUES(tax_minor),
                shipping_minor = VALUES(shipping_minor), woo_modified_at = VALUES(woo_modified_at)"#,
     )
     .bind(o.id)
@@ -73,6 +77,15 @@ pub async fn upsert(pool: &MySqlPool, o: &Order) -> Result<Mirrored, MirrorError
     .bind(non_empty(&o.billing.email))
     .bind(non_empty(&o.payment_method))
     .bind(&shipping_method)
+    .bind(clip(format!("{} {}", o.shipping.first_name, o.shipping.last_name).trim(), 160))
+    .bind(clip(&o.shipping.company, 160))
+    .bind(clip(&o.shipping.address_1, 255))
+    .bind(clip(&o.shipping.address_2, 255))
+    .bind(clip(&o.shipping.city, 120))
+    .bind(clip(&o.shipping.state, 64))
+    .bind(clip(&o.shipping.postcode, 32))
+    .bind(clip(&o.shipping.country.to_uppercase(), 2))
+    .bind(clip(&o.shipping.phone, 40))
     .bind(total)
     .bind(tax)
     .bind(shipping)
@@ -126,6 +139,11 @@ pub async fn upsert(pool: &MySqlPool, o: &Order) -> Result<Mirrored, MirrorError
     }
     tx.commit().await?;
     Ok(Mirrored::Changed(order_id))
+}
+
+/// At most `max` characters (the column's width), cut on a character boundary.
+fn clip(s: &str, max: usize) -> String {
+    s.chars().take(max).collect()
 }
 
 fn non_empty(s: &str) -> Option<&str> {

@@ -53,6 +53,22 @@ pub async fn start(state: AppState) -> anyhow::Result<JobScheduler> {
             })?)
             .await?;
     }
+    if state.config.modules.fulfillment {
+        // Tracking write-backs WooCommerce did not take yet, every minute at :40.
+        let (pool, woo) = (state.pool.clone(), state.woo.clone());
+        scheduler
+            .add(Job::new_async("40 * * * * *", move |_id, _lock| {
+                let (pool, woo) = (pool.clone(), woo.clone());
+                Box::pin(async move {
+                    let _ = record(&pool, "shipment_writeback", async {
+                        let (done, failing) = crate::station::ship::write_back_pending(&pool, woo).await?;
+                        Ok(serde_json::json!({ "done": done, "failing": failing }))
+                    })
+                    .await;
+                })
+            })?)
+            .await?;
+    }
     if state.config.modules.inventory_sync {
         // One poller per process; the advisory lock keeps replicas from overlapping.
         let poller = std::sync::Arc::new(inventory_poll::Poller::from_state(&state)?);

@@ -59,14 +59,20 @@ pub enum Attempt {
 
 /// Records a job and tries to send it at once; returns the print_jobs id and the attempt.
 pub async fn submit(pool: &MySqlPool, printer: &PrinterTarget, kind: DocumentKind, bytes: Vec<u8>, operator: Option<(u64, &str)>) -> Result<(u64, Attempt), sqlx::Error> {
+    submit_for(pool, printer, kind, bytes, operator, None).await
+}
+
+/// [`submit`] for a document that belongs to a shipment (so the station can reprint it).
+pub async fn submit_for(pool: &MySqlPool, printer: &PrinterTarget, kind: DocumentKind, bytes: Vec<u8>, operator: Option<(u64, &str)>, shipment: Option<u64>) -> Result<(u64, Attempt), sqlx::Error> {
     let sha = Sha256::digest(&bytes).to_vec();
-    let id = sqlx::query("INSERT INTO print_jobs (printer, document_kind, sha256, bytes_len, document, operator_id) VALUES (?, ?, ?, ?, ?, ?)")
+    let id = sqlx::query("INSERT INTO print_jobs (printer, document_kind, sha256, bytes_len, document, operator_id, shipment_id) VALUES (?, ?, ?, ?, ?, ?, ?)")
         .bind(&printer.name)
         .bind(kind.as_str())
         .bind(sha)
         .bind(bytes.len() as u32)
         .bind(&bytes)
         .bind(operator.map(|o| o.0))
+        .bind(shipment)
         .execute(pool)
         .await?
         .last_insert_id();

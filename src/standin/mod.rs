@@ -4,6 +4,7 @@
 //! store); built only with the `standin` feature, never in the production
 //! image.
 
+pub mod cups;
 pub mod ebay;
 pub mod ups;
 pub mod woocommerce;

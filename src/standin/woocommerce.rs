@@ -61,6 +61,8 @@ pub struct SimOrder {
     /// (line id, item id, quantity)
     pub lines: Vec<(u64, u64, i64)>,
     pub notes: Vec<String>,
+    /// Meta set through PUT (key → value), as WooCommerce keeps it.
+    pub meta: BTreeMap<String, String>,
     pub stock_reduced: bool,
 }
 
@@ -156,7 +158,7 @@ impl WooStandin {
             let id = s.next_id;
             let now = Utc::now().naive_utc();
             let lines: Vec<(u64, u64, i64)> = lines.iter().enumerate().map(|(i, (item, q))| (id * 100 + i as u64, *item, *q)).collect();
-            let mut o = SimOrder { id, status: status.into(), created: now, modified: now, lines, notes: Vec::new(), stock_reduced: false };
+            let mut o = SimOrder { id, status: status.into(), created: now, modified: now, lines, notes: Vec::new(), meta: BTreeMap::new(), stock_reduced: false };
             if matches!(status, "processing" | "completed" | "on-hold") {
                 reduce(&mut s.items, &mut o);
             }
@@ -222,6 +224,16 @@ impl WooStandin {
     }
 
     /// The HTTP app; mount it at the root of a server.
+    /// An order's meta as set through the API.
+    pub fn meta(&self, id: u64) -> BTreeMap<String, String> {
+        self.with(|s| s.orders.get(&id).map(|o| o.meta.clone()).unwrap_or_default())
+    }
+
+    /// An order's status.
+    pub fn order_status(&self, id: u64) -> Option<String> {
+        self.with(|s| s.orders.get(&id).map(|o| o.status.clone()))
+    }
+
     pub fn router(&self) -> Router {
         Router::new()
             .route("/wp-json/wc/v3/orders", get(list_orders))
@@ -369,6 +381,8 @@ fn order_json(o: &SimOrder, items: &BTreeMap<u64, Item>) -> Value {
         })
         .collect();
     v["line_items"] = json!(lines);
+    let meta: Vec<Value> = o.meta.iter().enumerate().map(|(i, (k, val))| json!({ "id": 900 + i, "key": k, "value": val })).collect();
+    v["meta_data"] = json!(meta);
     v["total"] = json!(crate::money::format_minor(total, 2));
     v
 }
@@ -431,6 +445,17 @@ async fn put_order(State(w): State<WooStandin>, method: Method, OriginalUri(uri)
     let v: Value = serde_json::from_slice(&body).unwrap_or_default();
     if !w.with(|s| s.orders.contains_key(&id)) {
         return err(404, E_ORDER_ID);
+    }
+    if let Some(meta) = v.get("meta_data").and_then(Value::as_array) {
+        w.with(|s| {
+            if let Some(o) = s.orders.get_mut(&id) {
+                for m in meta {
+                    if let (Some(k), Some(val)) = (m.get("key").and_then(Value::as_str), m.get("value")) {
+                        o.meta.insert(k.to_owned(), val.as_str().map_or_else(|| val.to_string(), str::to_owned));
+                    }
+                }
+            }
+        });
     }
     if let Some(status) = v.get("status").and_then(Value::as_str) {
         w.set_order_status(id, status);

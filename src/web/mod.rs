@@ -8,6 +8,7 @@ mod health;
 mod events;
 mod home;
 mod inventory;
+mod station;
 pub mod session;
 
 use std::{sync::Arc, time::Duration};
@@ -47,6 +48,12 @@ pub struct AppState {
     pub base: Arc<str>,
     /// Scanned code → product, in memory, warm from the data dir.
     pub lookup: Arc<crate::inventory::lookup::CodeLookup>,
+    /// The tenant's WooCommerce (tracking write-back).
+    pub woo: Arc<crate::channels::woocommerce::WooClient>,
+    /// The carrier labels are bought from, when one is configured.
+    pub carrier: Option<Arc<dyn crate::fulfillment::carrier::Carrier>>,
+    /// The PDF renderer (packing slips, quotes).
+    pub weasy: crate::printing::pdf::WeasyPrint,
 }
 
 impl AppState {
@@ -105,6 +112,7 @@ pub fn router(state: AppState) -> Router {
         .merge(home::router())
         .merge(auth::router())
         .merge(inventory::router())
+        .merge(station::router())
         .merge(events::router())
         .layer(middleware::from_fn_with_state(state.clone(), session::layer))
         .merge(assets::router())

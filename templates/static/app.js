@@ -1,9 +1,71 @@
 // Progressive enhancement only: every page works without this file.
-// Keyboard: Alt+H goes home (accesskey), Alt+Q signs out; pages add their own keys.
+// Keyboard: Alt+H goes home (accesskey), Alt+Q signs out; station pages
+// mark buttons and links with data-key="F2" etc., clicked on that key.
 document.addEventListener("DOMContentLoaded", () => {
   const auto = document.querySelector("[autofocus]");
   if (auto) auto.focus();
+  const sound = document.querySelector("[data-sound]");
+  if (sound) beep(sound.dataset.sound);
 });
+
+// The scan box keeps focus: a click elsewhere or a stray Tab comes back to it
+// (the count field is the one other place a picker may type).
+document.addEventListener("focusout", () => {
+  const box = document.querySelector("[data-scanbox]");
+  if (!box) return;
+  setTimeout(() => {
+    const a = document.activeElement;
+    if (!a || a === document.body || (a.tagName !== "INPUT" && a.tagName !== "SELECT")) box.focus();
+  }, 0);
+});
+
+// Function keys (and Escape for the queue) click the element that names them.
+document.addEventListener("keydown", (e) => {
+  const key = e.key === "Escape" ? "F1" : e.key;
+  if (!/^F\d{1,2}$/.test(key)) return;
+  const target = document.querySelector(`[data-key="${key}"]:not([disabled])`);
+  if (!target) return;
+  e.preventDefault();
+  target.click();
+});
+
+// Weights and serials end with Enter (a scanner sends one): move to the next
+// empty one instead of submitting early; with none left, Enter submits.
+document.addEventListener("keydown", (e) => {
+  const t = e.target;
+  if (e.key !== "Enter" || !(t instanceof HTMLInputElement) || !t.hasAttribute("data-advance")) return;
+  const next = Array.from(document.querySelectorAll("[data-advance]")).find((i) => i !== t && i.value.trim() === "");
+  if (next) { e.preventDefault(); next.focus(); }
+});
+
+// Choosing a box fills in its inside dimensions.
+document.addEventListener("change", (e) => {
+  const s = e.target;
+  if (!(s instanceof HTMLSelectElement) || !s.dataset.boxFor) return;
+  const o = s.selectedOptions[0], n = s.dataset.boxFor;
+  for (const [k, d] of [["length", "l"], ["width", "w"], ["height", "h"]]) {
+    const input = document.getElementById(`${k}_${n}`);
+    if (input && o) input.value = o.dataset[d];
+  }
+});
+
+// Distinct sounds: a low triple buzz for a mis-scan, one short high beep for a good one.
+function beep(kind) {
+  try {
+    const ctx = new (window.AudioContext || window.webkitAudioContext)();
+    const tones = kind === "error" ? [[180, 0, .18], [180, .25, .18], [180, .5, .3]] : [[1320, 0, .08]];
+    for (const [hz, at, len] of tones) {
+      const o = ctx.createOscillator(), g = ctx.createGain();
+      o.type = kind === "error" ? "square" : "sine";
+      o.frequency.value = hz;
+      g.gain.value = .25;
+      o.connect(g).connect(ctx.destination);
+      o.start(ctx.currentTime + at);
+      o.stop(ctx.currentTime + at + len);
+    }
+  } catch (_) { /* no audio device: the banner still shows */ }
+}
+
 // A file picker that loads a CSV into its textarea (the form still posts text).
 document.addEventListener("change", (e) => {
   const input = e.target;

@@ -138,12 +138,22 @@ impl TenantDir {
 
     /// Writes a tenant file for `db`; `extra_server` lines go under `server:`.
     pub fn write(db: &TestDb, base_path: &str, extra_server: &str) -> Self {
+        let creds = (format!("ck_{}", random_hex(20)), format!("cs_{}", random_hex(20)));
+        Self::write_with(db, base_path, extra_server, "http://127.0.0.1:9", (&creds.0, &creds.1), "stations: [{ id: bench-1, name: Bench 1 }]\n")
+    }
+
+    /// The same with WooCommerce at `woo_url` and `extra` top-level YAML
+    /// (stations, printers, boxes, ups…). `secrets/ups_id` and
+    /// `secrets/ups_secret` hold `ups-client` and `ups-secret`.
+    pub fn write_with(db: &TestDb, base_path: &str, extra_server: &str, woo_url: &str, woo_creds: (&str, &str), extra: &str) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
-        let secrets = TestSecrets { woo_key: format!("ck_{}", random_hex(20)), woo_secret: format!("cs_{}", random_hex(20)) };
+        let secrets = TestSecrets { woo_key: woo_creds.0.to_owned(), woo_secret: woo_creds.1.to_owned() };
         std::fs::create_dir_all(dir.path().join("secrets")).expect("mkdir");
         std::fs::write(dir.path().join("secrets/db_password"), format!("{}\n", db.password)).expect("write");
         std::fs::write(dir.path().join("secrets/woo_key"), &secrets.woo_key).expect("write");
         std::fs::write(dir.path().join("secrets/woo_secret"), &secrets.woo_secret).expect("write");
+        std::fs::write(dir.path().join("secrets/ups_id"), "ups-client").expect("write");
+        std::fs::write(dir.path().join("secrets/ups_secret"), "ups-secret").expect("write");
         let (host, port) = server_host_port();
         let yaml = format!(
             r#"tenant: {{ id: testco, name: Test Co, timezone: America/Chicago, currency: USD }}
@@ -163,12 +173,11 @@ database:
   password: ref+file://secrets/db_password
 modules: {{ ebay: false, accounting: false }}
 woocommerce:
-  base_url: http://127.0.0.1:9
+  base_url: {woo_url}
   consumer_key: ref+file://secrets/woo_key
   consumer_secret: ref+file://secrets/woo_secret
-stations: [{{ id: bench-1, name: Bench 1 }}]
 polling: {{}}
-"#,
+{extra}"#,
             data = dir.path().join("data").display(),
             name = db.name,
             user = db.user,
@@ -181,6 +190,8 @@ polling: {{}}
 /// The application running on a free port against its own database.
 pub struct TestApp {
     pub address: String,
+    /// The running app's state (pool, config, clients), for seeding and jobs.
+    pub state: quartermaster::web::AppState,
     pub base: String,
     pub client: reqwest::Client,
     /// Keeps the tenant folder (config and secret files) alive.
@@ -197,9 +208,25 @@ impl TestApp {
     pub async fn spawn_with(base_path: &str, extra_server: &str) -> Self {
         let db = TestDb::empty().await;
         let tenant = TenantDir::write(&db, base_path, extra_server);
+        Self::spawn_in(db, tenant, base_path).await
+    }
+
+    /// Spawns with WooCommerce at `woo_url` and `extra` top-level tenant YAML.
+    pub async fn spawn_tenant(woo_url: &str, woo_creds: (&str, &str), extra: &str) -> Self {
+        let db = TestDb::empty().await;
+        let tenant = TenantDir::write_with(&db, "", "", woo_url, woo_creds, extra);
+        Self::spawn_in(db, tenant, "").await
+    }
+
+    async fn spawn_in(db: TestDb, tenant: TenantDir, base_path: &str) -> Self {
+        // QM_TEST_LOG=1 shows the app's logs (errors behind a 500) in the test output.
+        if std::env::var_os("QM_TEST_LOG").is_some() {
+            static LOGS: std::sync::Once = std::sync::Once::new();
+            LOGS.call_once(quartermaster::telemetry::init);
+        }
         let loaded = LoadedConfig::load(&tenant.config_path()).unwrap_or_else(|e| panic!("test tenant file: {e}"));
         let state = startup::prepare(loaded).await.unwrap_or_else(|e| panic!("prepare: {e:#}"));
-        let app = Application::build(state, "127.0.0.1:0").await.expect("bind");
+        let app = Application::build(state.clone(), "127.0.0.1:0").await.expect("bind");
         let address = format!("http://127.0.0.1:{}", app.port());
         tokio::spawn(app.run_until_stopped(std::future::pending()));
         let client = reqwest::Client::builder()
@@ -208,7 +235,7 @@ impl TestApp {
             .timeout(Duration::from_secs(30))
             .build()
             .expect("client");
-        Self { address, base: base_path.to_owned(), client, _tenant: tenant, db }
+        Self { address, state, base: base_path.to_owned(), client, _tenant: tenant, db }
     }
 
     pub fn url(&self, path: &str) -> String {

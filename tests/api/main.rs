@@ -14,6 +14,7 @@ mod lock;
 mod printing;
 mod redaction;
 mod reservations;
+mod station;
 mod sync;
 mod schema;
 mod vault;

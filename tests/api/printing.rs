@@ -2,91 +2,22 @@
 //! raw queue on socket://, where the test listens like a Zebra on 9100 and
 //! captures the bytes.
 
-use std::{
-    path::Path,
-    process::{Child, Command},
-    time::{Duration, Instant},
-};
+use std::time::Duration;
 
-use quartermaster::printing::{
-    ipp::{self, Attempt, DocumentKind, PrinterTarget},
-    zpl,
+use quartermaster::{
+    printing::{
+        ipp::{self, Attempt, DocumentKind, PrinterTarget},
+        zpl,
+    },
+    standin::cups::LocalCups,
 };
 use tokio::{io::AsyncReadExt, net::TcpListener};
 
 use crate::helpers::{free_port, TestDb};
 
 
-/// A private cupsd, stopped by its PID on drop.
-struct Cups {
-    child: Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Cups {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn write(path: &Path, text: &str) {
-    std::fs::write(path, text).expect("write");
-}
-
-async fn cups() -> Cups {
-    let dir = tempfile::Builder::new().prefix("qm-cups").tempdir_in("/tmp").expect("dir");
-    let d = dir.path();
-    for sub in ["cache", "state", "spool", "log", "ppd"] {
-        std::fs::create_dir_all(d.join(sub)).expect("mkdir");
-    }
-    let port = free_port();
-    // No browsing, no name lookups: each would add seconds per job.
-    write(&d.join("cupsd.conf"), &format!(
-        "Listen 127.0.0.1:{port}\nLogLevel warn\nHostNameLookups Off\nBrowsing No\nBrowseLocalProtocols none\nDefaultAuthType None\nWebInterface No\n\
-         <Location />\n  Order allow,deny\n  Allow 127.0.0.1\n</Location>\n<Location /admin>\n  Order allow,deny\n  Allow 127.0.0.1\n</Location>\n\
-         <Policy default>\n  <Limit All>\n    Order deny,allow\n  </Limit>\n</Policy>\n"));
-    write(&d.join("cups-files.conf"), &format!(
-        "ServerRoot {d}\nRequestRoot {d}/spool\nCacheDir {d}/cache\nStateDir {d}/state\nServerBin /usr/lib/cups\nDataDir /usr/share/cups\n\
-         AccessLog {d}/log/access_log\nErrorLog {d}/log/error_log\nPageLog {d}/log/page_log\nTempDir {d}/spool\nUser lp\nGroup lp\nSystemGroup root\n",
-        d = d.display()));
-    // cupsd insists on owner-only writable config and lp-writable spool folders.
-    let status = Command::new("sh")
-        .arg("-c")
-        .arg(format!("chmod 755 {d} && chmod 644 {d}/*.conf && chown -R root:lp {d} && chmod 775 {d}/spool {d}/cache {d}/state {d}/log", d = d.display()))
-        .status()
-        .expect("chmod");
-    assert!(status.success());
-    let bin = std::env::var("QM_CUPSD_BIN").unwrap_or_else(|_| "/usr/sbin/cupsd".into());
-    let child = Command::new(&bin)
-        .args(["-f", "-c"])
-        .arg(d.join("cupsd.conf"))
-        .arg("-s")
-        .arg(d.join("cups-files.conf"))
-        .spawn()
-        .unwrap_or_else(|e| panic!("{bin}: {e}; scripts/test installs cups"));
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "cupsd did not listen");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    Cups { child, port, _dir: dir }
-}
-
-impl Cups {
-    /// A raw queue whose device is socket://127.0.0.1:<device_port>.
-    fn add_raw_queue(&self, name: &str, device_port: u16) {
-        let out = Command::new("lpadmin")
-            .args(["-h", &format!("127.0.0.1:{}", self.port), "-p", name, "-E", "-v", &format!("socket://127.0.0.1:{device_port}"), "-m", "raw"])
-            .output()
-            .expect("lpadmin");
-        assert!(out.status.success(), "lpadmin: {}", String::from_utf8_lossy(&out.stderr));
-    }
-
-    fn target(&self, name: &str) -> PrinterTarget {
-        PrinterTarget { name: name.into(), uri: format!("ipp://127.0.0.1:{}/printers/{name}", self.port) }
-    }
+async fn cups() -> LocalCups {
+    LocalCups::start().await.expect("a private cupsd")
 }
 
 /// Listens like a thermal printer and returns the first job's bytes.
@@ -106,7 +37,7 @@ async fn a_label_arrives_byte_exact_at_the_printer_and_the_job_is_recorded() {
     let cups = cups().await;
     let device = free_port();
     let capture = printer(device).await;
-    cups.add_raw_queue("bench-1-zebra", device);
+    cups.add_raw_queue("bench-1-zebra", device).expect("queue");
     let label = zpl::lot_label("HXB-10001", "Hex bolt ^XZ~JR M8", "L-2411", "A-01-1");
     let (id, attempt) = ipp::submit(&db.pool, &cups.target("bench-1-zebra"), DocumentKind::LotLabel, label.clone(), None).await.expect("submit");
     assert!(matches!(attempt, Attempt::Sent { ipp_job_id } if ipp_job_id > 0), "{attempt:?}");
@@ -136,7 +67,7 @@ async fn a_job_for_a_printer_that_is_down_stays_queued_and_is_retried() {
     let cups = cups().await;
     let device = free_port();
     let capture = printer(device).await;
-    cups.add_raw_queue("bench-2-zebra", device);
+    cups.add_raw_queue("bench-2-zebra", device).expect("queue");
     sqlx::query("UPDATE print_jobs SET next_attempt_at = UTC_TIMESTAMP(6)").execute(&db.pool).await.expect("due");
     let due = ipp::due(&db.pool).await.expect("due");
     assert_eq!(due, vec![(id, "bench-2-zebra".to_owned())]);

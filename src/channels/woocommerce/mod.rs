@@ -161,6 +161,20 @@ impl WooClient {
         self.call_retrying(Method::PUT, &path, &[], Some(&json!({ "manage_stock": true }))).await.map(|_| ())
     }
 
+    /// Completes an order with its tracking in the order meta (`_qm_carrier`,
+    /// `_qm_tracking_master`, `_qm_tracking_numbers`). Repeating it is harmless.
+    pub async fn complete_order(&self, order_id: u64, carrier: &str, master: &str, tracking: &[String]) -> Result<(), ChannelError> {
+        let body = json!({
+            "status": "completed",
+            "meta_data": [
+                { "key": "_qm_carrier", "value": carrier },
+                { "key": "_qm_tracking_master", "value": master },
+                { "key": "_qm_tracking_numbers", "value": tracking.join(",") },
+            ],
+        });
+        self.call_retrying(Method::PUT, &format!("orders/{order_id}"), &[], Some(&body)).await.map(|_| ())
+    }
+
     /// Adds a note to an order.
     pub async fn add_order_note(&self, order_id: u64, note: &str) -> Result<(), ChannelError> {
         self.call_retrying(Method::POST, &format!("orders/{order_id}/notes"), &[], Some(&json!({ "note": note }))).await.map(|_| ())

@@ -25,6 +25,8 @@ pub struct Order {
     #[serde(default)]
     pub billing: Billing,
     #[serde(default)]
+    pub shipping: Shipping,
+    #[serde(default)]
     pub shipping_lines: Vec<ShippingLine>,
     #[serde(default)]
     pub line_items: Vec<LineItem>,
@@ -38,6 +40,22 @@ pub struct Billing {
     pub last_name: String,
     #[serde(default)]
     pub email: String,
+}
+
+/// The ship-to address.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(default)]
+pub struct Shipping {
+    pub first_name: String,
+    pub last_name: String,
+    pub company: String,
+    pub address_1: String,
+    pub address_2: String,
+    pub city: String,
+    pub state: String,
+    pub postcode: String,
+    pub country: String,
+    pub phone: String,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]

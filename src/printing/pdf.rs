@@ -1,0 +1,119 @@
+//! HTML → PDF through the WeasyPrint CLI (`weasyprint - -`), run with
+//! std::process: HTML on stdin, PDF on stdout, stderr kept for the error,
+//! and a deadline after which the process is killed. One cold process per
+//! document keeps a crashing render from taking the server with it.
+
+use std::{
+    io::{Read, Write},
+    path::{Path, PathBuf},
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
+
+/// Why a render failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PdfError {
+    #[error("cannot run {program}: {source} (scripts/test installs weasyprint; set QM_WEASYPRINT to its path)")]
+    Spawn { program: String, source: std::io::Error },
+    #[error("weasyprint took longer than {0:?} and was stopped")]
+    Timeout(Duration),
+    #[error("weasyprint failed ({status}): {stderr}")]
+    Failed { status: String, stderr: String },
+    #[error("weasyprint produced no PDF: {stderr}")]
+    Empty { stderr: String },
+    #[error("weasyprint I/O: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// The WeasyPrint CLI to run.
+#[derive(Debug, Clone)]
+pub struct WeasyPrint {
+    program: PathBuf,
+    timeout: Duration,
+}
+
+impl Default for WeasyPrint {
+    fn default() -> Self {
+        Self { program: std::env::var_os("QM_WEASYPRINT").map_or_else(|| PathBuf::from("weasyprint"), PathBuf::from), timeout: Duration::from_secs(60) }
+    }
+}
+
+impl WeasyPrint {
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Renders `html`; relative URLs (logo, stylesheet) resolve against `base_dir`.
+    pub async fn render(&self, html: String, base_dir: Option<&Path>) -> Result<Vec<u8>, PdfError> {
+        let this = self.clone();
+        let base = base_dir.map(Path::to_path_buf);
+        tokio::task::spawn_blocking(move || this.render_blocking(html.as_bytes(), base.as_deref()))
+            .await
+            .map_err(|e| PdfError::Io(std::io::Error::other(e.to_string())))?
+    }
+
+    /// The same, on the calling thread.
+    pub fn render_blocking(&self, html: &[u8], base_dir: Option<&Path>) -> Result<Vec<u8>, PdfError> {
+        let mut cmd = Command::new(&self.program);
+        cmd.arg("--quiet");
+        if let Some(base) = base_dir {
+            cmd.arg("--base-url").arg(base);
+        }
+        cmd.args(["-", "-"]).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = cmd.spawn().map_err(|source| PdfError::Spawn { program: self.program.display().to_string(), source })?;
+        // Feed stdin and drain stdout/stderr on their own threads so a large
+        // document cannot deadlock on a full pipe.
+        let mut stdin = child.stdin.take().ok_or_else(|| std::io::Error::other("no stdin"))?;
+        let input = html.to_vec();
+        let writer = std::thread::spawn(move || {
+            let _ = stdin.write_all(&input);
+        });
+        let mut stdout = child.stdout.take().ok_or_else(|| std::io::Error::other("no stdout"))?;
+        let reader = std::thread::spawn(move || {
+            let mut out = Vec::new();
+            let _ = stdout.read_to_end(&mut out);
+            out
+        });
+        let mut stderr = child.stderr.take().ok_or_else(|| std::io::Error::other("no stderr"))?;
+        let err_reader = std::thread::spawn(move || {
+            let mut out = String::new();
+            let _ = stderr.read_to_string(&mut out);
+            out
+        });
+        let deadline = Instant::now() + self.timeout;
+        let status = loop {
+            if let Some(status) = child.try_wait()? {
+                break status;
+            }
+            if Instant::now() >= deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(PdfError::Timeout(self.timeout));
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        let _ = writer.join();
+        let pdf = reader.join().unwrap_or_default();
+        let stderr: String = err_reader.join().unwrap_or_default().chars().take(2000).collect();
+        if !status.success() {
+            return Err(PdfError::Failed { status: status.to_string(), stderr: stderr.trim().to_owned() });
+        }
+        if !pdf.starts_with(b"%PDF") {
+            return Err(PdfError::Empty { stderr: stderr.trim().to_owned() });
+        }
+        Ok(pdf)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_program_says_how_to_get_it() {
+        let w = WeasyPrint { program: "/nonexistent/weasyprint".into(), timeout: Duration::from_secs(1) };
+        let e = w.render_blocking(b"<p>x</p>", None).expect_err("no program");
+        assert!(e.to_string().contains("installs weasyprint"), "{e}");
+    }
+}

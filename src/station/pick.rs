@@ -1,0 +1,187 @@
+//! The pick sheet (lines in walking order with the FIFO lots to take from)
+//! and the scan that ticks a line. A wrong item or one too many is refused
+//! and counts nothing; the database's own CHECK (`picked_qty <= quantity`)
+//! backs the code.
+
+use chrono::NaiveDateTime;
+use sqlx::{MySqlPool, Row};
+
+use super::{bin_key, lock_held, StationError};
+use crate::{
+    events::{self, Event, Severity},
+    inventory::lookup::CodeLookup,
+};
+
+/// A lot to take units from, oldest first.
+#[derive(Debug, Clone)]
+pub struct LotTake {
+    pub lot_ref: String,
+    pub location: Option<String>,
+    pub received_at: NaiveDateTime,
+    pub quantity: u32,
+}
+
+/// One line of the pick sheet.
+#[derive(Debug, Clone)]
+pub struct PickLine {
+    pub line_id: u64,
+    pub product_id: Option<u64>,
+    pub sku: String,
+    pub name: String,
+    pub bin: Option<String>,
+    pub upc: Option<String>,
+    pub quantity: u32,
+    pub picked: u32,
+    pub serial_tracked: bool,
+    pub lots: Vec<LotTake>,
+}
+
+impl PickLine {
+    pub fn done(&self) -> bool {
+        self.picked >= self.quantity
+    }
+
+    /// Where to walk: the first lot's location, else the product's bin.
+    pub fn location(&self) -> Option<&str> {
+        self.lots.iter().find_map(|l| l.location.as_deref()).or(self.bin.as_deref())
+    }
+}
+
+/// The order's lines in walking order (by bin, naturally sorted; lines with
+/// no bin last), each with its open reservations oldest lot first.
+pub async fn sheet(pool: &MySqlPool, order_id: u64) -> Result<Vec<PickLine>, sqlx::Error> {
+    let rows = sqlx::query(
+        r#"SELECT l.id, l.product_id, l.sku, l.name, l.quantity, l.picked_qty, p.bin, p.upc, COALESCE(p.serial_tracked, FALSE) AS serial_tracked
+           FROM order_lines l LEFT JOIN products p ON p.id = l.product_id WHERE l.order_id = ? AND NOT l.removed ORDER BY l.id"#,
+    )
+    .bind(order_id)
+    .fetch_all(pool)
+    .await?;
+    let lots = sqlx::query(
+        r#"SELECT r.order_line_id, lot.lot_ref, lot.location, lot.received_at, CAST(SUM(r.quantity) AS UNSIGNED) AS qty
+           FROM stock_reservations r JOIN inventory_lots lot ON lot.id = r.lot_id JOIN order_lines l ON l.id = r.order_line_id
+           WHERE l.order_id = ? AND r.status IN ('open', 'consumed')
+           GROUP BY r.order_line_id, lot.id ORDER BY lot.received_at, lot.id"#,
+    )
+    .bind(order_id)
+    .fetch_all(pool)
+    .await?;
+    let mut lines = Vec::with_capacity(rows.len());
+    for r in rows {
+        let line_id: u64 = r.try_get("id")?;
+        let mut takes = Vec::new();
+        for lot in lots.iter().filter(|l| l.try_get::<u64, _>("order_line_id").is_ok_and(|id| id == line_id)) {
+            takes.push(LotTake {
+                lot_ref: lot.try_get("lot_ref")?,
+                location: lot.try_get("location")?,
+                received_at: lot.try_get("received_at")?,
+                quantity: u32::try_from(lot.try_get::<u64, _>("qty")?).unwrap_or(u32::MAX),
+            });
+        }
+        lines.push(PickLine {
+            line_id,
+            product_id: r.try_get("product_id")?,
+            sku: r.try_get("sku")?,
+            name: r.try_get("name")?,
+            bin: r.try_get("bin")?,
+            upc: r.try_get("upc")?,
+            quantity: r.try_get("quantity")?,
+            picked: r.try_get("picked_qty")?,
+            serial_tracked: r.try_get("serial_tracked")?,
+            lots: takes,
+        });
+    }
+    lines.sort_by(|a, b| bin_key(a.location()).cmp(&bin_key(b.location())).then(a.line_id.cmp(&b.line_id)));
+    Ok(lines)
+}
+
+/// A counted scan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Counted {
+    pub line_id: u64,
+    pub sku: String,
+    pub picked: u32,
+    pub quantity: u32,
+    /// Every line is now picked: the order moved to `picked`.
+    pub order_picked: bool,
+}
+
+/// A scan that counts nothing, with what the picker should do.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Mis {
+    #[error("Cannot read “{code}”: {reason}. Scan again or type the code.")]
+    Unreadable { code: String, reason: String },
+    #[error("Unknown code “{0}”: no product has it. Put the item aside and tell a supervisor.")]
+    Unknown(String),
+    #[error("WRONG ITEM: {what} is not on this order. Put it back.")]
+    WrongItem { what: String },
+    #[error("TOO MANY: {sku} needs {quantity}, {picked} already picked; this scan adds {adding}. Put the extra back.")]
+    TooMany { sku: String, quantity: u32, picked: u32, adding: u32 },
+    #[error("Count must be a whole number from 1 to 999.")]
+    BadCount,
+}
+
+/// Counts `count` scans of `code` on an order the operator holds.
+pub async fn scan(pool: &MySqlPool, lookup: &CodeLookup, order_id: u64, operator_id: u64, code: &str, count: u32) -> Result<Result<Counted, Mis>, StationError> {
+    let code = code.trim();
+    if !(1..=999).contains(&count) {
+        return Ok(Err(Mis::BadCount));
+    }
+    let hit = match lookup.resolve(pool, code).await? {
+        Ok(Some(hit)) => hit,
+        Ok(None) => return refuse(pool, order_id, operator_id, Mis::Unknown(code.to_owned())).await,
+        Err(e) => return refuse(pool, order_id, operator_id, Mis::Unreadable { code: code.chars().take(40).collect(), reason: e.to_string() }).await,
+    };
+    let adding = hit.units.saturating_mul(count);
+    let mut tx = pool.begin().await?;
+    let number = lock_held(&mut tx, order_id, operator_id, "picking").await?;
+    let lines = sqlx::query("SELECT id, sku, quantity, picked_qty FROM order_lines WHERE order_id = ? AND product_id = ? AND NOT removed ORDER BY id FOR UPDATE")
+        .bind(order_id)
+        .bind(hit.product_id)
+        .fetch_all(&mut *tx)
+        .await?;
+    if lines.is_empty() {
+        drop(tx);
+        let what: Option<(String, String)> = sqlx::query_as("SELECT sku, name FROM products WHERE id = ?").bind(hit.product_id).fetch_optional(pool).await?;
+        let what = what.map_or_else(|| code.to_owned(), |(sku, name)| format!("{sku} ({name})"));
+        return refuse(pool, order_id, operator_id, Mis::WrongItem { what }).await;
+    }
+    // The first line of this product with room for the whole scan.
+    let mut target = None;
+    let (mut sku, mut quantity, mut picked) = (String::new(), 0u32, 0u32);
+    for l in &lines {
+        let (q, p): (u32, u32) = (l.try_get("quantity")?, l.try_get("picked_qty")?);
+        (sku, quantity, picked) = (l.try_get("sku")?, q, p);
+        if p.saturating_add(adding) <= q {
+            target = Some(l.try_get::<u64, _>("id")?);
+            break;
+        }
+    }
+    let Some(line_id) = target else {
+        drop(tx);
+        return refuse(pool, order_id, operator_id, Mis::TooMany { sku, quantity, picked, adding }).await;
+    };
+    sqlx::query("UPDATE order_lines SET picked_qty = picked_qty + ? WHERE id = ?").bind(adding).bind(line_id).execute(&mut *tx).await?;
+    let (sku, quantity, picked): (String, u32, u32) = sqlx::query_as("SELECT sku, quantity, picked_qty FROM order_lines WHERE id = ?").bind(line_id).fetch_one(&mut *tx).await?;
+    let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM order_lines WHERE order_id = ? AND NOT removed AND picked_qty < quantity").bind(order_id).fetch_one(&mut *tx).await?;
+    let order_picked = left == 0;
+    if order_picked {
+        sqlx::query("UPDATE pick_queue SET status = 'picked', picked_at = UTC_TIMESTAMP(6) WHERE order_id = ?").bind(order_id).execute(&mut *tx).await?;
+    }
+    events::record(&mut *tx, Event::info("pick.scanned", format!("order {number}: {sku} +{adding} ({picked}/{quantity})")).by(operator_id).about("order", order_id)).await?;
+    if order_picked {
+        events::record(&mut *tx, Event::info("pick.picked", format!("order {number} picked")).by(operator_id).about("order", order_id)).await?;
+    }
+    tx.commit().await?;
+    Ok(Ok(Counted { line_id, sku, picked, quantity, order_picked }))
+}
+
+/// Records a refused scan (so a supervisor can see mis-picks) and returns it.
+async fn refuse(pool: &MySqlPool, order_id: u64, operator_id: u64, mis: Mis) -> Result<Result<Counted, Mis>, StationError> {
+    // Only the operator holding a picking order may scan it, even wrongly.
+    let mut tx = pool.begin().await?;
+    let number = lock_held(&mut tx, order_id, operator_id, "picking").await?;
+    events::record(&mut *tx, Event::info("pick.refused", format!("order {number}: {mis}")).severity(Severity::Warning).by(operator_id).about("order", order_id)).await?;
+    tx.commit().await?;
+    Ok(Err(mis))
+}

@@ -1,0 +1,201 @@
+//! The pick queue: priorities from the tenant's rules, the list a station
+//! works from, and the atomic claim that locks an order to one operator.
+
+use chrono::NaiveDateTime;
+use sqlx::{mysql::MySqlRow, MySqlPool, Row};
+
+use super::StationError;
+use crate::{
+    config::PickPriority,
+    events::{self, Event},
+    money,
+};
+
+/// Every queue state, in the order pages show them.
+pub const STATES: &[&str] = &["queued", "picking", "picked", "packed", "shipped", "on_hold", "backordered"];
+
+/// One order in the queue.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub order_id: u64,
+    pub number: String,
+    pub customer: String,
+    pub shipping_method: String,
+    pub status: String,
+    pub priority: i32,
+    pub station: Option<String>,
+    pub operator_id: Option<u64>,
+    pub operator: Option<String>,
+    pub lines: i64,
+    pub units: i64,
+    pub ordered_at: NaiveDateTime,
+}
+
+/// The priority the tenant's rules give an order: the highest matching rule, else 0.
+pub fn priority_for(rules: &[PickPriority], shipping_method: Option<&str>, total_minor: i64, exponent: u32) -> i32 {
+    rules
+        .iter()
+        .filter(|r| r.shipping_method.as_deref().is_none_or(|m| Some(m) == shipping_method))
+        .filter(|r| r.min_total.as_deref().is_none_or(|t| money::parse_minor(t, exponent).is_ok_and(|min| total_minor >= min)))
+        .map(|r| r.priority)
+        .max()
+        .unwrap_or(0)
+}
+
+/// Re-applies the rules to every order not yet claimed (rules can change
+/// with a new tenant file). Returns rows changed.
+pub async fn prioritise(pool: &MySqlPool, rules: &[PickPriority]) -> Result<u64, sqlx::Error> {
+    let rows = sqlx::query(
+        r#"SELECT q.id, q.priority, o.shipping_method, o.total_minor, o.currency FROM pick_queue q JOIN orders o ON o.id = q.order_id
+           WHERE q.status IN ('queued', 'backordered', 'on_hold')"#,
+    )
+    .fetch_all(pool)
+    .await?;
+    let mut changed = 0;
+    for r in rows {
+        let method: Option<String> = r.try_get("shipping_method")?;
+        let currency: String = r.try_get("currency")?;
+        let want = priority_for(rules, method.as_deref(), r.try_get("total_minor")?, money::exponent(&currency));
+        if want != r.try_get::<i32, _>("priority")? {
+            changed += sqlx::query("UPDATE pick_queue SET priority = ? WHERE id = ?").bind(want).bind(r.try_get::<u64, _>("id")?).execute(pool).await?.rows_affected();
+        }
+    }
+    Ok(changed)
+}
+
+const ENTRY_SELECT: &str = r#"SELECT q.order_id, o.number, o.customer_name, COALESCE(o.shipping_method, '') AS shipping_method, CAST(q.status AS CHAR) AS status,
+           q.priority, q.station, q.operator_id, p.display_name AS operator, o.woo_created_at,
+           (SELECT COUNT(*) FROM order_lines l WHERE l.order_id = o.id AND NOT l.removed) AS line_count,
+           CAST((SELECT COALESCE(SUM(l.quantity), 0) FROM order_lines l WHERE l.order_id = o.id AND NOT l.removed) AS SIGNED) AS units
+    FROM pick_queue q JOIN orders o ON o.id = q.order_id LEFT JOIN operators p ON p.id = q.operator_id"#;
+
+fn entry_from(r: &MySqlRow) -> Result<Entry, sqlx::Error> {
+    Ok(Entry {
+        order_id: r.try_get("order_id")?,
+        number: r.try_get("number")?,
+        customer: r.try_get("customer_name")?,
+        shipping_method: r.try_get("shipping_method")?,
+        status: r.try_get("status")?,
+        priority: r.try_get("priority")?,
+        station: r.try_get("station")?,
+        operator_id: r.try_get("operator_id")?,
+        operator: r.try_get("operator")?,
+        lines: r.try_get("line_count")?,
+        units: r.try_get("units")?,
+        ordered_at: r.try_get("woo_created_at")?,
+    })
+}
+
+/// The queue, highest priority then oldest first. `station` keeps orders
+/// claimed at other stations out (unclaimed ones are everyone's); without
+/// a `status`, shipped orders are left out.
+pub async fn list(pool: &MySqlPool, station: Option<&str>, status: Option<&str>, limit: u32) -> Result<Vec<Entry>, sqlx::Error> {
+    let sql = format!(
+        "{ENTRY_SELECT} WHERE (? IS NULL OR q.station IS NULL OR q.station = ?) AND ((? IS NULL AND q.status <> 'shipped') OR q.status = ?)
+         ORDER BY q.priority DESC, o.woo_created_at, q.id LIMIT ?"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(station).bind(station).bind(status).bind(status).bind(limit).fetch_all(pool).await?;
+    rows.iter().map(entry_from).collect()
+}
+
+/// Orders per state (every state, zeros included).
+pub async fn counts(pool: &MySqlPool) -> Result<Vec<(&'static str, i64)>, sqlx::Error> {
+    let rows: Vec<(String, i64)> = sqlx::query_as("SELECT CAST(status AS CHAR), COUNT(*) FROM pick_queue GROUP BY status").fetch_all(pool).await?;
+    Ok(STATES.iter().map(|s| (*s, rows.iter().find(|(k, _)| k == s).map_or(0, |(_, n)| *n))).collect())
+}
+
+/// The queue row of one order, if it is in the queue.
+pub async fn entry(pool: &MySqlPool, order_id: u64) -> Result<Option<Entry>, sqlx::Error> {
+    let sql = format!("{ENTRY_SELECT} WHERE q.order_id = ?");
+    sqlx::query(sqlx::AssertSqlSafe(sql)).bind(order_id).fetch_optional(pool).await?.as_ref().map(entry_from).transpose()
+}
+
+/// Claims one order for an operator at a station. Atomic: the UPDATE only
+/// matches an unclaimed, queued row, so of two operators exactly one wins.
+pub async fn claim(pool: &MySqlPool, order_id: u64, operator_id: u64, station: &str) -> Result<(), StationError> {
+    let done = sqlx::query(
+        "UPDATE pick_queue SET status = 'picking', operator_id = ?, station = ?, claimed_at = UTC_TIMESTAMP(6) WHERE order_id = ? AND status = 'queued' AND operator_id IS NULL",
+    )
+    .bind(operator_id)
+    .bind(station)
+    .bind(order_id)
+    .execute(pool)
+    .await?
+    .rows_affected();
+    if done == 1 {
+        let number = number_of(pool, order_id).await?;
+        events::record(pool, Event::info("pick.claimed", format!("order {number} claimed at {station}")).by(operator_id).about("order", order_id)).await?;
+        return Ok(());
+    }
+    match entry(pool, order_id).await? {
+        None => Err(StationError::NotFound(order_id)),
+        Some(e) if e.operator_id == Some(operator_id) => Ok(()),
+        Some(e) if e.operator_id.is_some() => Err(StationError::HeldByOther { number: e.number, holder: e.operator.unwrap_or_default() }),
+        Some(e) => Err(StationError::WrongState { number: e.number, status: e.status, expected: "queued" }),
+    }
+}
+
+/// Claims the next order (highest priority, then oldest) for an operator;
+/// `SKIP LOCKED` lets concurrent stations take different orders without waiting.
+pub async fn claim_next(pool: &MySqlPool, operator_id: u64, station: &str) -> Result<Option<u64>, StationError> {
+    // An operator finishes what they hold before taking more.
+    if let Some(held) = sqlx::query_scalar::<_, u64>("SELECT order_id FROM pick_queue WHERE operator_id = ? AND status IN ('picking', 'picked', 'packed') ORDER BY claimed_at LIMIT 1")
+        .bind(operator_id)
+        .fetch_optional(pool)
+        .await?
+    {
+        return Ok(Some(held));
+    }
+    let mut tx = pool.begin().await?;
+    let next: Option<u64> = sqlx::query_scalar(
+        r#"SELECT q.order_id FROM pick_queue q JOIN orders o ON o.id = q.order_id
+           WHERE q.status = 'queued' AND q.operator_id IS NULL
+           ORDER BY q.priority DESC, o.woo_created_at, q.id LIMIT 1 FOR UPDATE SKIP LOCKED"#,
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(order_id) = next else { return Ok(None) };
+    sqlx::query("UPDATE pick_queue SET status = 'picking', operator_id = ?, station = ?, claimed_at = UTC_TIMESTAMP(6) WHERE order_id = ?")
+        .bind(operator_id)
+        .bind(station)
+        .bind(order_id)
+        .execute(&mut *tx)
+        .await?;
+    let number = number_of(&mut *tx, order_id).await?;
+    events::record(&mut *tx, Event::info("pick.claimed", format!("order {number} claimed at {station}")).by(operator_id).about("order", order_id)).await?;
+    tx.commit().await?;
+    Ok(Some(order_id))
+}
+
+/// Puts a claimed order back in the queue (what was scanned stays in the tote).
+pub async fn release(pool: &MySqlPool, order_id: u64, operator_id: u64) -> Result<(), StationError> {
+    let mut tx = pool.begin().await?;
+    let number = super::lock_held(&mut tx, order_id, operator_id, "picking").await?;
+    sqlx::query("UPDATE pick_queue SET status = 'queued', operator_id = NULL, claimed_at = NULL, station = NULL WHERE order_id = ?").bind(order_id).execute(&mut *tx).await?;
+    events::record(&mut *tx, Event::info("pick.released", format!("order {number} put back in the queue")).by(operator_id).about("order", order_id)).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub(crate) async fn number_of<'e>(db: impl sqlx::MySqlExecutor<'e>, order_id: u64) -> Result<String, sqlx::Error> {
+    sqlx::query_scalar("SELECT number FROM orders WHERE id = ?").bind(order_id).fetch_one(db).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule(method: Option<&str>, min: Option<&str>, priority: i32) -> PickPriority {
+        PickPriority { shipping_method: method.map(str::to_owned), min_total: min.map(str::to_owned), priority }
+    }
+
+    #[test]
+    fn the_highest_matching_rule_wins() {
+        let rules = vec![rule(Some("ups_next_day_air"), None, 100), rule(None, Some("1000.00"), 10), rule(Some("flat_rate"), Some("50"), -5)];
+        assert_eq!(priority_for(&rules, Some("ups_next_day_air"), 150_000, 2), 100);
+        assert_eq!(priority_for(&rules, Some("flat_rate"), 150_000, 2), 10);
+        assert_eq!(priority_for(&rules, Some("flat_rate"), 6_000, 2), -5);
+        assert_eq!(priority_for(&rules, Some("flat_rate"), 4_999, 2), 0);
+        assert_eq!(priority_for(&rules, None, 99_999, 2), 0);
+    }
+}

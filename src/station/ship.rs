@@ -1,0 +1,315 @@
+//! Shipping a packed order: one carrier call buys every package's label,
+//! labels go to the station's ZPL printer and the packing slip to its PDF
+//! printer (both recorded in print_jobs, so reprint is one call), then
+//! "shipped" consumes the reserved stock and writes the tracking numbers
+//! back to WooCommerce (note + meta, status completed), retried until it
+//! lands and visible on the station while it has not.
+
+use std::sync::Arc;
+
+use sqlx::{MySqlPool, Row};
+
+use super::{lock_held, StationError};
+use crate::{
+    channels::woocommerce::WooClient,
+    config::{Address, Printer, PrinterKind},
+    events::{self, Event, Severity},
+    fulfillment::carrier::{Carrier, CarrierError, Parcel, ShipmentRequest},
+    money,
+    printing::ipp::{self, Attempt, DocumentKind, PrinterTarget},
+};
+
+/// A shipment as the ship page shows it.
+#[derive(Debug, Clone)]
+pub struct ShipmentView {
+    pub id: u64,
+    pub carrier: String,
+    pub service: String,
+    pub status: String,
+    pub master_tracking: Option<String>,
+    pub cost_minor: Option<i64>,
+    pub woo_writeback: Option<String>,
+    pub woo_error: Option<String>,
+    pub packages: Vec<PackageView>,
+}
+
+#[derive(Debug, Clone)]
+pub struct PackageView {
+    pub seq: u16,
+    pub box_id: String,
+    pub weight_g: u32,
+    pub dims: String,
+    pub tracking: Option<String>,
+}
+
+/// The order's current (not voided) shipment.
+pub async fn current(pool: &MySqlPool, order_id: u64) -> Result<Option<ShipmentView>, sqlx::Error> {
+    let Some(s) = sqlx::query(
+        "SELECT id, carrier, service_code, CAST(status AS CHAR) AS status, master_tracking, cost_minor, CAST(woo_writeback AS CHAR) AS woo_writeback, woo_error FROM shipments WHERE order_id = ? AND status <> 'voided' ORDER BY id DESC LIMIT 1",
+    )
+    .bind(order_id)
+    .fetch_optional(pool)
+    .await?
+    else {
+        return Ok(None);
+    };
+    let id: u64 = s.try_get("id")?;
+    let packages = sqlx::query("SELECT seq, box_id, weight_g, length_mm, width_mm, height_mm, tracking_number FROM packages WHERE shipment_id = ? ORDER BY seq")
+        .bind(id)
+        .fetch_all(pool)
+        .await?
+        .iter()
+        .map(|p| {
+            Ok(PackageView {
+                seq: p.try_get("seq")?,
+                box_id: p.try_get("box_id")?,
+                weight_g: p.try_get("weight_g")?,
+                dims: format!("{}×{}×{} mm", p.try_get::<u32, _>("length_mm")?, p.try_get::<u32, _>("width_mm")?, p.try_get::<u32, _>("height_mm")?),
+                tracking: p.try_get("tracking_number")?,
+            })
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    Ok(Some(ShipmentView {
+        id,
+        carrier: s.try_get("carrier")?,
+        service: s.try_get("service_code")?,
+        status: s.try_get("status")?,
+        master_tracking: s.try_get("master_tracking")?,
+        cost_minor: s.try_get("cost_minor")?,
+        woo_writeback: s.try_get("woo_writeback")?,
+        woo_error: s.try_get("woo_error")?,
+        packages,
+    }))
+}
+
+/// The order's ship-to address as the carrier wants it.
+pub async fn destination(pool: &MySqlPool, order_id: u64) -> Result<Address, sqlx::Error> {
+    let r = sqlx::query("SELECT ship_name, ship_company, ship_address1, ship_address2, ship_city, ship_state, ship_postcode, ship_country, ship_phone FROM orders WHERE id = ?")
+        .bind(order_id)
+        .fetch_one(pool)
+        .await?;
+    let opt = |k: &str| r.try_get::<String, _>(k).ok().filter(|s| !s.trim().is_empty());
+    let name: String = r.try_get("ship_name")?;
+    let company: String = r.try_get("ship_company")?;
+    Ok(Address {
+        name: if name.trim().is_empty() { company } else { name },
+        phone: opt("ship_phone"),
+        line1: r.try_get("ship_address1")?,
+        line2: opt("ship_address2"),
+        city: r.try_get("ship_city")?,
+        state: opt("ship_state"),
+        postcode: r.try_get("ship_postcode")?,
+        country: r.try_get("ship_country")?,
+    })
+}
+
+/// Buys labels for every package of the order's draft shipment in one call
+/// and stores N tracking numbers and N labels. A carrier refusal or outage
+/// is returned for the page (and recorded); nothing is half-stored.
+pub async fn buy(pool: &MySqlPool, carrier: &dyn Carrier, order_id: u64, operator_id: u64) -> Result<Result<u64, CarrierError>, StationError> {
+    // Check the holder and state without keeping a transaction open across the carrier call.
+    let number = {
+        let mut tx = pool.begin().await?;
+        let n = lock_held(&mut tx, order_id, operator_id, "packed").await?;
+        tx.commit().await?;
+        n
+    };
+    let Some(draft) = current(pool, order_id).await?.filter(|s| s.status == "draft") else {
+        return Err(StationError::Invalid(format!("order {number} has no packed shipment without labels")));
+    };
+    let to = destination(pool, order_id).await?;
+    if to.line1.trim().is_empty() || to.city.trim().is_empty() || to.postcode.trim().is_empty() || to.country.len() != 2 {
+        return Err(StationError::Invalid(format!("order {number} has no complete shipping address in WooCommerce (street, city, postcode, country): fix the order there")));
+    }
+    let parcels: Vec<Parcel> = sqlx::query_as::<_, (u32, u32, u32, u32)>("SELECT weight_g, length_mm, width_mm, height_mm FROM packages WHERE shipment_id = ? ORDER BY seq")
+        .bind(draft.id)
+        .fetch_all(pool)
+        .await?
+        .into_iter()
+        .map(|(weight_g, length_mm, width_mm, height_mm)| Parcel { weight_g, length_mm, width_mm, height_mm })
+        .collect();
+    let request = ShipmentRequest { reference: format!("Order {number}"), service_code: draft.service.clone(), to, parcels };
+    let bought = match carrier.ship(&request).await {
+        Ok(b) => b,
+        Err(e) => {
+            let severity = if matches!(e, CarrierError::Unknown { .. }) { Severity::Error } else { Severity::Warning };
+            events::record(pool, Event::info("ship.carrier_failed", format!("order {number}: {e}")).severity(severity).by(operator_id).about("order", order_id)).await?;
+            return Ok(Err(e));
+        }
+    };
+    if bought.labels.len() != request.parcels.len() {
+        let e = CarrierError::Unknown { carrier: carrier.name(), message: format!("asked for {} labels, got {}", request.parcels.len(), bought.labels.len()) };
+        events::record(pool, Event::info("ship.carrier_failed", format!("order {number}: {e}")).severity(Severity::Error).by(operator_id).about("order", order_id)).await?;
+        return Ok(Err(e));
+    }
+    let currency: String = sqlx::query_scalar("SELECT currency FROM orders WHERE id = ?").bind(order_id).fetch_one(pool).await?;
+    let cost = bought.total_charge.as_ref().filter(|(c, _)| c.eq_ignore_ascii_case(&currency)).and_then(|(_, v)| money::parse_minor(v, money::exponent(&currency)).ok());
+    let mut tx = pool.begin().await?;
+    lock_held(&mut tx, order_id, operator_id, "packed").await?;
+    sqlx::query("UPDATE shipments SET status = 'purchased', master_tracking = ?, cost_minor = ? WHERE id = ? AND status = 'draft'")
+        .bind(&bought.master_tracking)
+        .bind(cost)
+        .bind(draft.id)
+        .execute(&mut *tx)
+        .await?;
+    for (i, label) in bought.labels.iter().enumerate() {
+        let format = if label.format.eq_ignore_ascii_case("pdf") { "pdf" } else { "zpl" };
+        sqlx::query("UPDATE packages SET tracking_number = ?, label_format = ?, label = ? WHERE shipment_id = ? AND seq = ?")
+            .bind(&label.tracking_number)
+            .bind(format)
+            .bind(&label.bytes)
+            .bind(draft.id)
+            .bind((i + 1) as u16)
+            .execute(&mut *tx)
+            .await?;
+    }
+    let numbers: Vec<&str> = bought.labels.iter().map(|l| l.tracking_number.as_str()).collect();
+    events::record(&mut *tx, Event::info("ship.labels_bought", format!("order {number}: {} label(s) from {}: {}", numbers.len(), carrier.name(), numbers.join(", "))).by(operator_id).about("order", order_id))
+        .await?;
+    tx.commit().await?;
+    Ok(Ok(draft.id))
+}
+
+/// A station's printers, by kind.
+#[derive(Debug, Clone, Default)]
+pub struct StationPrinters {
+    pub labels: Option<PrinterTarget>,
+    pub slips: Option<PrinterTarget>,
+}
+
+impl StationPrinters {
+    pub fn for_station(printers: &[Printer], station: &str) -> Self {
+        let pick = |kind: PrinterKind| printers.iter().find(|p| p.station == station && p.kind == kind).map(|p| PrinterTarget { name: p.name.clone(), uri: p.uri.clone() });
+        Self { labels: pick(PrinterKind::Zpl), slips: pick(PrinterKind::Pdf) }
+    }
+}
+
+/// What printing a shipment did, for the page.
+#[derive(Debug, Clone, Default)]
+pub struct Printed {
+    pub sent: u32,
+    pub queued: Vec<String>,
+    pub missing: Vec<String>,
+}
+
+/// Prints every label of a bought shipment, then the slip (if one is given).
+pub async fn print(pool: &MySqlPool, shipment_id: u64, printers: &StationPrinters, slip: Option<Vec<u8>>, operator: (u64, &str)) -> Result<Printed, sqlx::Error> {
+    let mut out = Printed::default();
+    let labels: Vec<(u16, Vec<u8>)> = sqlx::query_as("SELECT seq, label FROM packages WHERE shipment_id = ? AND label IS NOT NULL ORDER BY seq").bind(shipment_id).fetch_all(pool).await?;
+    match &printers.labels {
+        Some(p) => {
+            for (seq, bytes) in labels {
+                let (_, attempt) = ipp::submit_for(pool, p, DocumentKind::ShippingLabel, bytes, Some(operator), Some(shipment_id)).await?;
+                tally(&mut out, attempt, &format!("label {seq}"));
+            }
+        }
+        None => out.missing.push("no label (ZPL) printer at this station: labels are stored, print them from another station".into()),
+    }
+    match (&printers.slips, slip) {
+        (Some(p), Some(pdf)) => {
+            let (_, attempt) = ipp::submit_for(pool, p, DocumentKind::PackingSlip, pdf, Some(operator), Some(shipment_id)).await?;
+            tally(&mut out, attempt, "packing slip");
+        }
+        (None, _) => out.missing.push("no PDF printer at this station: download the packing slip instead".into()),
+        (Some(_), None) => {}
+    }
+    Ok(out)
+}
+
+fn tally(out: &mut Printed, attempt: Attempt, what: &str) {
+    match attempt {
+        Attempt::Sent { .. } => out.sent += 1,
+        Attempt::Queued { error, .. } => out.queued.push(format!("{what}: {error} (kept, retried every minute)")),
+    }
+}
+
+/// Sends every print job of a shipment again (the reprint key).
+pub async fn reprint(pool: &MySqlPool, shipment_id: u64, printers: &[Printer], operator_id: u64) -> Result<Printed, sqlx::Error> {
+    let jobs: Vec<(u64, String, String)> = sqlx::query_as("SELECT id, printer, CAST(document_kind AS CHAR) FROM print_jobs WHERE shipment_id = ? ORDER BY id").bind(shipment_id).fetch_all(pool).await?;
+    let mut out = Printed::default();
+    for (job, printer, kind) in jobs {
+        let Some(p) = printers.iter().find(|p| p.name == printer) else {
+            out.missing.push(format!("{kind}: printer {printer} is no longer in the tenant file"));
+            continue;
+        };
+        let attempt = ipp::resend(pool, job, &PrinterTarget { name: p.name.clone(), uri: p.uri.clone() }).await?;
+        tally(&mut out, attempt, &kind.replace('_', " "));
+    }
+    events::record(pool, Event::info("ship.reprinted", format!("shipment {shipment_id}: {} sent, {} queued", out.sent, out.queued.len())).by(operator_id).about("shipment", shipment_id))
+        .await?;
+    Ok(out)
+}
+
+/// Print jobs of a shipment still waiting for their printer (shown on the station).
+pub async fn waiting_jobs(pool: &MySqlPool, shipment_id: u64) -> Result<Vec<(u64, String, String, Option<String>)>, sqlx::Error> {
+    sqlx::query_as("SELECT id, printer, CAST(document_kind AS CHAR), last_error FROM print_jobs WHERE shipment_id = ? AND state IN ('queued', 'failed') ORDER BY id").bind(shipment_id).fetch_all(pool).await
+}
+
+/// Marks a bought shipment shipped: reserved stock is consumed from its
+/// lots, serials are shipped, the queue row is done, and the WooCommerce
+/// write-back is queued. Returns the shipment id.
+pub async fn mark_shipped(pool: &MySqlPool, order_id: u64, operator_id: u64) -> Result<u64, StationError> {
+    let mut tx = pool.begin().await?;
+    let number = lock_held(&mut tx, order_id, operator_id, "packed").await?;
+    let Some(shipment): Option<u64> = sqlx::query_scalar("SELECT id FROM shipments WHERE order_id = ? AND status = 'purchased' ORDER BY id DESC LIMIT 1 FOR UPDATE").bind(order_id).fetch_optional(&mut *tx).await? else {
+        return Err(StationError::Invalid(format!("order {number} has no bought labels yet: buy them first")));
+    };
+    let open: Vec<(u64, u64, u32)> = sqlx::query_as(
+        r#"SELECT r.id, r.lot_id, r.quantity FROM stock_reservations r JOIN order_lines l ON l.id = r.order_line_id
+           WHERE l.order_id = ? AND r.status = 'open' ORDER BY r.lot_id FOR UPDATE"#,
+    )
+    .bind(order_id)
+    .fetch_all(&mut *tx)
+    .await?;
+    for (id, lot, qty) in &open {
+        sqlx::query("UPDATE inventory_lots SET qty_remaining = qty_remaining - ?, qty_reserved = qty_reserved - ? WHERE id = ?").bind(qty).bind(qty).bind(lot).execute(&mut *tx).await?;
+        sqlx::query("UPDATE stock_reservations SET status = 'consumed' WHERE id = ?").bind(id).execute(&mut *tx).await?;
+    }
+    sqlx::query("UPDATE lot_serials s JOIN order_lines l ON l.id = s.order_line_id SET s.status = 'shipped' WHERE l.order_id = ? AND s.status = 'packed'").bind(order_id).execute(&mut *tx).await?;
+    sqlx::query("UPDATE shipments SET status = 'shipped', shipped_at = UTC_TIMESTAMP(6), woo_writeback = 'pending' WHERE id = ?").bind(shipment).execute(&mut *tx).await?;
+    sqlx::query("UPDATE pick_queue SET status = 'shipped', shipped_at = UTC_TIMESTAMP(6) WHERE order_id = ?").bind(order_id).execute(&mut *tx).await?;
+    let units: u32 = open.iter().map(|o| o.2).sum();
+    events::record(&mut *tx, Event::info("ship.shipped", format!("order {number} shipped ({units} unit(s) taken from stock)")).by(operator_id).about("order", order_id)).await?;
+    tx.commit().await?;
+    Ok(shipment)
+}
+
+/// Writes one shipped shipment's tracking back to WooCommerce: the order
+/// is completed with the tracking numbers in its meta, then a note. Both
+/// calls are safe to repeat, so a failure just leaves it pending.
+pub async fn write_back(pool: &MySqlPool, woo: &WooClient, shipment_id: u64) -> Result<bool, sqlx::Error> {
+    let row = sqlx::query("SELECT s.carrier, s.master_tracking, o.woo_id, o.number FROM shipments s JOIN orders o ON o.id = s.order_id WHERE s.id = ?").bind(shipment_id).fetch_one(pool).await?;
+    let (carrier, master, woo_id, number): (String, Option<String>, u64, String) = (row.try_get("carrier")?, row.try_get("master_tracking")?, row.try_get("woo_id")?, row.try_get("number")?);
+    let tracking: Vec<String> = sqlx::query_scalar("SELECT tracking_number FROM packages WHERE shipment_id = ? AND tracking_number IS NOT NULL ORDER BY seq").bind(shipment_id).fetch_all(pool).await?;
+    let carrier_name = carrier.to_uppercase();
+    let result = async {
+        woo.complete_order(woo_id, &carrier_name, master.as_deref().unwrap_or_default(), &tracking).await?;
+        let note = format!("Shipped with {carrier_name} in {} package(s). Tracking: {}", tracking.len(), tracking.join(", "));
+        woo.add_order_note(woo_id, &note).await
+    }
+    .await;
+    match result {
+        Ok(()) => {
+            sqlx::query("UPDATE shipments SET woo_writeback = 'done', woo_error = NULL WHERE id = ?").bind(shipment_id).execute(pool).await?;
+            events::record(pool, Event::info("ship.woo_updated", format!("order {number}: WooCommerce completed with tracking {}", tracking.join(", "))).about("shipment", shipment_id)).await?;
+            Ok(true)
+        }
+        Err(e) => {
+            let msg: String = e.to_string().chars().take(500).collect();
+            sqlx::query("UPDATE shipments SET woo_writeback = 'failed', woo_error = ? WHERE id = ?").bind(&msg).bind(shipment_id).execute(pool).await?;
+            events::record(pool, Event::info("ship.woo_failed", format!("order {number}: tracking not yet in WooCommerce: {msg}; retried every minute")).severity(Severity::Warning).about("shipment", shipment_id))
+                .await?;
+            Ok(false)
+        }
+    }
+}
+
+/// Retries every write-back not yet done (the every-minute job). Returns (done, still failing).
+pub async fn write_back_pending(pool: &MySqlPool, woo: Arc<WooClient>) -> Result<(u32, u32), sqlx::Error> {
+    let ids: Vec<u64> = sqlx::query_scalar("SELECT id FROM shipments WHERE status = 'shipped' AND woo_writeback IN ('pending', 'failed') ORDER BY id LIMIT 200").fetch_all(pool).await?;
+    let (mut ok, mut failed) = (0, 0);
+    for id in ids {
+        if write_back(pool, &woo, id).await? { ok += 1 } else { failed += 1 }
+    }
+    Ok((ok, failed))
+}

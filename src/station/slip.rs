@@ -1,0 +1,106 @@
+//! The packing slip: an askama HTML template rendered to PDF by WeasyPrint
+//! on the station's paper (letter, A4 or 4x6), printed beside the labels.
+
+use askama::Template;
+use sqlx::{MySqlPool, Row};
+
+use crate::{config::TenantConfig, printing::pdf::{PdfError, WeasyPrint}};
+
+/// One line on the slip.
+pub struct SlipLine {
+    pub sku: String,
+    pub name: String,
+    pub quantity: u32,
+    pub package: u16,
+    pub serials: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "station/packing_slip.html")]
+pub struct PackingSlip {
+    pub page_size: &'static str,
+    pub sender: String,
+    pub primary_color: String,
+    pub number: String,
+    pub ordered_on: String,
+    pub ship_to: Vec<String>,
+    pub lines: Vec<SlipLine>,
+    pub tracking: Vec<String>,
+    pub packages: usize,
+}
+
+/// CSS `@page size` for the station's paper.
+pub fn page_size(paper: &str) -> &'static str {
+    match paper {
+        "a4" => "A4",
+        "4x6" => "4in 6in",
+        _ => "letter",
+    }
+}
+
+/// Builds the slip for an order from what is stored (lines, serials, packages).
+pub async fn build(pool: &MySqlPool, config: &TenantConfig, order_id: u64, paper: &str) -> Result<PackingSlip, sqlx::Error> {
+    let o = sqlx::query("SELECT number, woo_created_at, ship_name, ship_company, ship_address1, ship_address2, ship_city, ship_state, ship_postcode, ship_country FROM orders WHERE id = ?")
+        .bind(order_id)
+        .fetch_one(pool)
+        .await?;
+    let created: chrono::NaiveDateTime = o.try_get("woo_created_at")?;
+    let field = |k: &str| o.try_get::<String, _>(k).unwrap_or_default();
+    let city_line = format!("{} {} {}", field("ship_city"), field("ship_state"), field("ship_postcode")).split_whitespace().collect::<Vec<_>>().join(" ");
+    let ship_to: Vec<String> =
+        [field("ship_name"), field("ship_company"), field("ship_address1"), field("ship_address2"), city_line, field("ship_country")].into_iter().filter(|s| !s.trim().is_empty()).collect();
+    let rows = sqlx::query(
+        r#"SELECT l.id, l.sku, l.name, l.quantity, l.package_seq,
+                  (SELECT GROUP_CONCAT(s.serial ORDER BY s.serial SEPARATOR '\n') FROM lot_serials s WHERE s.order_line_id = l.id) AS serials
+           FROM order_lines l WHERE l.order_id = ? AND NOT l.removed ORDER BY COALESCE(l.package_seq, 1), l.id"#,
+    )
+    .bind(order_id)
+    .fetch_all(pool)
+    .await?;
+    let mut lines = Vec::new();
+    for r in rows {
+        let serials: Option<String> = r.try_get("serials")?;
+        lines.push(SlipLine {
+            sku: r.try_get("sku")?,
+            name: r.try_get("name")?,
+            quantity: r.try_get("quantity")?,
+            package: r.try_get::<Option<u16>, _>("package_seq")?.unwrap_or(1),
+            serials: serials.map(|s| s.lines().map(str::to_owned).collect()).unwrap_or_default(),
+        });
+    }
+    let tracking: Vec<String> = sqlx::query_scalar(
+        "SELECT p.tracking_number FROM packages p JOIN shipments s ON s.id = p.shipment_id WHERE s.order_id = ? AND s.status <> 'voided' AND p.tracking_number IS NOT NULL ORDER BY s.id, p.seq",
+    )
+    .bind(order_id)
+    .fetch_all(pool)
+    .await?;
+    let packages = lines.iter().map(|l| usize::from(l.package)).max().unwrap_or(1);
+    Ok(PackingSlip {
+        page_size: page_size(paper),
+        sender: config.branding.sender_name.clone(),
+        primary_color: config.branding.primary_color.clone(),
+        number: o.try_get("number")?,
+        ordered_on: created.and_utc().with_timezone(&config.tenant.timezone).format("%Y-%m-%d").to_string(),
+        ship_to,
+        lines,
+        tracking,
+        packages,
+    })
+}
+
+/// Why a slip could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum SlipError {
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+    #[error("packing slip template: {0}")]
+    Template(#[from] askama::Error),
+    #[error("packing slip PDF: {0}")]
+    Pdf(#[from] PdfError),
+}
+
+/// The slip as PDF.
+pub async fn pdf(pool: &MySqlPool, config: &TenantConfig, order_id: u64, paper: &str, weasy: &WeasyPrint) -> Result<Vec<u8>, SlipError> {
+    let html = build(pool, config, order_id, paper).await?.render()?;
+    Ok(weasy.render(html, None).await?)
+}
