@@ -6,6 +6,7 @@ mod helpers;
 mod inventory_pages;
 
 mod auth;
+mod browser;
 mod carrier;
 mod cli;
 mod config_check;
