@@ -193,6 +193,9 @@ enum DemoCommand {
         /// Seconds between simulated orders.
         #[arg(long, default_value_t = 20)]
         every: u64,
+        /// Where the simulated UPS account listens (labels for the pick station).
+        #[arg(long, default_value = "127.0.0.1:8082")]
+        ups_listen: String,
     },
 }
 
@@ -337,10 +340,10 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             Ok(())
         }
         #[cfg(feature = "standin")]
-        Command::Demo(DemoCommand::Standin { config, listen, every }) => {
+        Command::Demo(DemoCommand::Standin { config, listen, every, ups_listen }) => {
             telemetry::init();
             let state = startup::prepare(load(&config)?).await?;
-            crate::demo::run_standin(&state, &listen, every).await?;
+            crate::demo::run_standin(&state, &listen, &ups_listen, every).await?;
             Ok(())
         }
         Command::Demo(DemoCommand::Seed { config, products }) => {

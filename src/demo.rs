@@ -159,7 +159,7 @@ pub async fn seed(pool: &MySqlPool, products: u32) -> anyhow::Result<String> {
 /// with WooCommerce ids and stock as the appliance sees it, and a paid order
 /// every `every` seconds, until Ctrl-C.
 #[cfg(feature = "standin")]
-pub async fn run_standin(state: &crate::web::AppState, listen: &str, every: u64) -> anyhow::Result<()> {
+pub async fn run_standin(state: &crate::web::AppState, listen: &str, ups_listen: &str, every: u64) -> anyhow::Result<()> {
     use anyhow::Context;
     use crate::standin::woocommerce::WooStandin;
     let key = state.secrets.get("woocommerce.consumer_key").context("woocommerce.consumer_key did not resolve")?;
@@ -177,6 +177,13 @@ pub async fn run_standin(state: &crate::web::AppState, listen: &str, every: u64)
     }
     let (last_order,): (u64,) = sqlx::query_as("SELECT CAST(COALESCE(MAX(woo_id), 0) AS UNSIGNED) FROM orders").fetch_one(&state.pool).await?;
     store.skip_ids_past(last_order);
+    if state.config.ups.is_some() {
+        let id = state.secrets.get("ups.client_id").context("ups.client_id did not resolve")?;
+        let secret = state.secrets.get("ups.client_secret").context("ups.client_secret did not resolve")?;
+        let ups = crate::standin::ups::UpsStandin::new(id.expose(), secret.expose());
+        let ups_addr = crate::standin::serve(ups.router(), ups_listen).await?;
+        println!("SIMULATED UPS account (development only) on http://{ups_addr}: labels are test labels");
+    }
     let addr = crate::standin::serve(store.router(), listen).await?;
     println!("SIMULATED WooCommerce store (development only) on http://{addr} with {} products; an order every {every}s", rows.len());
     let ids: Vec<u64> = rows.iter().map(|r| r.0).collect();
