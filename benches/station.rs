@@ -90,7 +90,7 @@ async fn run(server: &str) -> Vec<(String, String)> {
         format!(
             "tenant: {{ id: benchco, name: Bench Co, timezone: America/Chicago, currency: USD }}\nbranding: {{ sender_name: Bench Co }}\ndomains: {{ storefront: shop.bench.example }}\n\
              server: {{ listen: 127.0.0.1:0, secure_cookies: false }}\ndata_dir: {data}\n\
-             database: {{ host: \"{host}\", port: {db_port}, name: {name}, user: root, password: ref+file://db_password }}\nmodules: {{ ebay: false }}\n\
+             database: {{ host: \"{host}\", port: {db_port}, name: {name}, user: root, password: ref+file://db_password }}\nmodules: {{ ebay: false, accounting: false }}\n\
              woocommerce: {{ base_url: http://127.0.0.1:9, consumer_key: ref+file://secret, consumer_secret: ref+file://secret }}\n\
              stations: [{{ id: bench-1, name: Bench 1 }}]\nprinters: [{{ name: bench-zebra, uri: \"{uri}\", kind: zpl, station: bench-1 }}]\n",
             data = dir.path().join("data").display(),

@@ -16,6 +16,7 @@ pub mod jobs;
 pub mod money;
 pub mod operators;
 pub mod printing;
+pub mod quotes;
 #[cfg(feature = "standin")]
 pub mod standin;
 pub mod startup;

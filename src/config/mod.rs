@@ -85,6 +85,10 @@ pub struct TenantConfig {
     pub polling: Polling,
     #[serde(default)]
     pub pricing: Pricing,
+    #[serde(default)]
+    pub quotes: Quotes,
+    #[serde(default)]
+    pub tax: Tax,
     pub accounting: Option<Accounting>,
     #[serde(default)]
     pub sources: Sources,
@@ -127,6 +131,9 @@ impl TenantConfig {
         }
         if let Some(p) = self.smtp.as_ref().and_then(|s| s.password.as_ref()) {
             refs.push(("smtp.password", p));
+        }
+        if let Some(t) = &self.quotes.intake_token {
+            refs.push(("quotes.intake_token", t));
         }
         refs
     }
@@ -426,6 +433,44 @@ pub struct BoxDef {
     pub max_weight_g: Option<u32>,
 }
 
+/// RFQ intake and quote acceptance.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Quotes {
+    /// The token the storefront and the mail forwarder send (X-QM-Intake-Token).
+    pub intake_token: Option<SecretRef>,
+    pub accept_link_hours: u32,
+    pub template: String,
+    pub terms: Option<String>,
+}
+
+impl Default for Quotes {
+    fn default() -> Self {
+        Self { intake_token: None, accept_link_hours: 168, template: "v1".into(), terms: None }
+    }
+}
+
+/// The native sales-tax table.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Tax {
+    pub shipping_taxable: bool,
+    pub rates: Vec<TaxRate>,
+}
+
+/// One rate; absent fields match anything.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaxRate {
+    pub country: String,
+    pub state: Option<String>,
+    pub postcode_prefix: Option<String>,
+    pub tax_class: Option<String>,
+    /// Percent as decimal text.
+    pub rate: String,
+    pub name: Option<String>,
+}
+
 /// A pick-queue priority rule: every condition given must match.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -487,6 +532,15 @@ fn default_recent() -> u32 {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Percent {
     pub basis_points: u32,
+}
+
+impl std::fmt::Display for Percent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.basis_points % 100 {
+            0 => write!(f, "{}%", self.basis_points / 100),
+            frac => write!(f, "{}.{:02}%", self.basis_points / 100, frac),
+        }
+    }
 }
 
 impl Percent {

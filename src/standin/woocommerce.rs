@@ -63,6 +63,11 @@ pub struct SimOrder {
     pub notes: Vec<String>,
     /// Meta set through PUT (key → value), as WooCommerce keeps it.
     pub meta: BTreeMap<String, String>,
+    /// Line totals as given by a creating client (line id → minor units), else item price × qty.
+    pub line_totals: BTreeMap<u64, i64>,
+    /// Fee lines (name, minor units).
+    pub fees: Vec<(String, i64)>,
+    pub billing_email: String,
     pub stock_reduced: bool,
 }
 
@@ -158,7 +163,7 @@ impl WooStandin {
             let id = s.next_id;
             let now = Utc::now().naive_utc();
             let lines: Vec<(u64, u64, i64)> = lines.iter().enumerate().map(|(i, (item, q))| (id * 100 + i as u64, *item, *q)).collect();
-            let mut o = SimOrder { id, status: status.into(), created: now, modified: now, lines, notes: Vec::new(), meta: BTreeMap::new(), stock_reduced: false };
+            let mut o = SimOrder { id, status: status.into(), created: now, modified: now, lines, notes: Vec::new(), meta: BTreeMap::new(), line_totals: BTreeMap::new(), fees: Vec::new(), billing_email: String::new(), stock_reduced: false };
             if matches!(status, "processing" | "completed" | "on-hold") {
                 reduce(&mut s.items, &mut o);
             }
@@ -236,7 +241,7 @@ impl WooStandin {
 
     pub fn router(&self) -> Router {
         Router::new()
-            .route("/wp-json/wc/v3/orders", get(list_orders))
+            .route("/wp-json/wc/v3/orders", get(list_orders).post(create_order_api))
             .route("/wp-json/wc/v3/orders/{id}", get(get_order).put(put_order))
             .route("/wp-json/wc/v3/orders/{id}/notes", post(add_note))
             .route("/wp-json/wc/v3/products", get(list_products))
@@ -367,7 +372,8 @@ fn order_json(o: &SimOrder, items: &BTreeMap<u64, Item>) -> Value {
         .map(|(line_id, item, q)| {
             let it = items.get(item);
             let price_minor = it.and_then(|i| crate::money::parse_minor(&i.price, 2).ok()).unwrap_or(0);
-            total += price_minor * q;
+            let line_total = o.line_totals.get(line_id).copied().unwrap_or(price_minor * q);
+            total += line_total;
             let mut l = template.clone();
             l["id"] = json!(line_id);
             l["product_id"] = json!(it.map_or(*item, |i| if i.parent_id > 0 { i.parent_id } else { i.id }));
@@ -375,12 +381,18 @@ fn order_json(o: &SimOrder, items: &BTreeMap<u64, Item>) -> Value {
             l["quantity"] = json!(q);
             l["sku"] = json!(it.map(|i| i.sku.clone()).unwrap_or_default());
             l["name"] = json!(it.map(|i| i.name.clone()).unwrap_or_default());
-            l["total"] = json!(crate::money::format_minor(price_minor * q, 2));
+            l["total"] = json!(crate::money::format_minor(line_total, 2));
             l["subtotal"] = l["total"].clone();
             l
         })
         .collect();
     v["line_items"] = json!(lines);
+    let fees: Vec<Value> = o.fees.iter().enumerate().map(|(i, (name, t))| json!({ "id": 700 + i, "name": name, "total": crate::money::format_minor(*t, 2) })).collect();
+    total += o.fees.iter().map(|f| f.1).sum::<i64>();
+    v["fee_lines"] = json!(fees);
+    if !o.billing_email.is_empty() {
+        v["billing"]["email"] = json!(o.billing_email);
+    }
     let meta: Vec<Value> = o.meta.iter().enumerate().map(|(i, (k, val))| json!({ "id": 900 + i, "key": k, "value": val })).collect();
     v["meta_data"] = json!(meta);
     v["total"] = json!(crate::money::format_minor(total, 2));
@@ -429,6 +441,57 @@ async fn list_orders(State(w): State<WooStandin>, method: Method, OriginalUri(ur
         orders.into_iter().map(|o| order_json(o, &s.items)).collect::<Vec<_>>()
     });
     page(list, &q, uri.path())
+}
+
+/// `POST /orders`: line items by product id with optional totals, fee lines, meta.
+async fn create_order_api(State(w): State<WooStandin>, method: Method, OriginalUri(uri): OriginalUri, headers: HeaderMap, Query(q): Query<BTreeMap<String, String>>, body: Bytes) -> Response {
+    if let Err(r) = gate(&w, &method, &uri, &headers, &q).await {
+        return r;
+    }
+    let Ok(v) = serde_json::from_slice::<Value>(&body) else { return woo_error(400, "rest_invalid_json", "Invalid JSON body passed.") };
+    let items = v.get("line_items").and_then(Value::as_array).cloned().unwrap_or_default();
+    let mut lines = Vec::new();
+    let mut totals = Vec::new();
+    for (i, it) in items.iter().enumerate() {
+        let (Some(pid), Some(qty)) = (it.get("product_id").and_then(Value::as_u64), it.get("quantity").and_then(Value::as_i64)) else {
+            return woo_error(400, "rest_invalid_param", &format!("Invalid parameter(s): line_items[{i}]"));
+        };
+        if !w.with(|s| s.items.contains_key(&pid)) {
+            return woo_error(400, "woocommerce_rest_invalid_product_id", &format!("Product ID {pid} is invalid."));
+        }
+        lines.push((pid, qty));
+        totals.push(it.get("total").and_then(Value::as_str).and_then(|t| crate::money::parse_minor(t, 2).ok()));
+    }
+    let status = v.get("status").and_then(Value::as_str).unwrap_or("pending").to_owned();
+    let id = w.create_order(&lines, &status);
+    w.with(|s| {
+        if let Some(o) = s.orders.get_mut(&id) {
+            for ((line_id, _, _), t) in o.lines.iter().zip(&totals) {
+                if let Some(t) = t {
+                    o.line_totals.insert(*line_id, *t);
+                }
+            }
+            for f in v.get("fee_lines").and_then(Value::as_array).into_iter().flatten() {
+                let name = f.get("name").and_then(Value::as_str).unwrap_or_default().to_owned();
+                let total = f.get("total").and_then(Value::as_str).and_then(|t| crate::money::parse_minor(t, 2).ok()).unwrap_or(0);
+                o.fees.push((name, total));
+            }
+            for m in v.get("meta_data").and_then(Value::as_array).into_iter().flatten() {
+                if let (Some(k), Some(val)) = (m.get("key").and_then(Value::as_str), m.get("value")) {
+                    o.meta.insert(k.to_owned(), val.as_str().map_or_else(|| val.to_string(), str::to_owned));
+                }
+            }
+            o.billing_email = v.pointer("/billing/email").and_then(Value::as_str).unwrap_or_default().to_owned();
+        }
+    });
+    w.with(|s| s.orders.get(&id).map(|o| (StatusCode::CREATED, Json(order_json(o, &s.items))).into_response())).unwrap_or_else(|| err(404, E_ORDER_ID))
+}
+
+/// An order as the stand-in holds it (tests read totals and lines from it).
+impl WooStandin {
+    pub fn order_json(&self, id: u64) -> Option<Value> {
+        self.with(|s| s.orders.get(&id).map(|o| order_json(o, &s.items)))
+    }
 }
 
 async fn get_order(State(w): State<WooStandin>, method: Method, OriginalUri(uri): OriginalUri, headers: HeaderMap, Query(q): Query<BTreeMap<String, String>>, Path(id): Path<u64>) -> Response {

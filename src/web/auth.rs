@@ -67,7 +67,7 @@ async fn form(State(state): State<AppState>, jar: CookieJar, Query(q): Query<Nex
 }
 
 /// The pre-sign-in CSRF cookie, created when missing.
-fn csrf_cookie(state: &AppState, jar: CookieJar) -> (CookieJar, String) {
+pub(super) fn csrf_cookie(state: &AppState, jar: CookieJar) -> (CookieJar, String) {
     match jar.get(CSRF_COOKIE).map(|c| c.value().to_owned()) {
         Some(v) if v.len() == 64 => (jar, v),
         _ => {

@@ -8,6 +8,7 @@ mod health;
 mod events;
 mod home;
 mod inventory;
+mod quotes;
 mod station;
 pub mod session;
 
@@ -113,9 +114,11 @@ pub fn router(state: AppState) -> Router {
         .merge(auth::router())
         .merge(inventory::router())
         .merge(station::router())
+        .merge(quotes::router())
         .merge(events::router())
         .layer(middleware::from_fn_with_state(state.clone(), session::layer))
         .merge(assets::router())
+        .merge(quotes::api_router())
         .with_state(state.clone());
     let base = state.base.clone();
     let outer: Router = Router::new().merge(health::router()).with_state(state);

@@ -175,6 +175,41 @@ impl WooClient {
         self.call_retrying(Method::PUT, &format!("orders/{order_id}"), &[], Some(&body)).await.map(|_| ())
     }
 
+    /// Creates the order an accepted quote becomes: its lines at exactly the
+    /// quoted prices (`subtotal` = `total` per line), the quoted tax as a fee
+    /// line, on hold for payment, and the quote in the order meta.
+    pub async fn create_order_from_quote(&self, s: &crate::quotes::quote::Snapshot, revision: u32) -> Result<u64, ChannelError> {
+        let exp = crate::money::exponent(&s.currency);
+        let m = |v: i64| crate::money::format_minor(v, exp);
+        let mut name = s.customer.name.splitn(2, ' ');
+        let (first, last) = (name.next().unwrap_or_default(), name.next().unwrap_or_default());
+        let lines: Vec<Value> = s
+            .lines
+            .iter()
+            .map(|l| json!({ "product_id": l.woo_id, "quantity": l.quantity, "subtotal": m(l.total_minor), "total": m(l.total_minor) }))
+            .collect();
+        let mut fees = Vec::new();
+        if s.tax_minor != 0 {
+            fees.push(json!({ "name": format!("Sales tax (quote {} R{revision})", s.number), "total": m(s.tax_minor), "tax_status": "none" }));
+        }
+        let body = json!({
+            "status": "on-hold",
+            "currency": s.currency,
+            "set_paid": false,
+            "billing": { "first_name": first, "last_name": last, "email": s.customer.email, "company": s.customer.company.clone().unwrap_or_default(),
+                         "country": s.customer.country, "state": s.customer.state, "postcode": s.customer.postcode },
+            "line_items": lines,
+            "fee_lines": fees,
+            "meta_data": [
+                { "key": "_qm_quote", "value": s.number },
+                { "key": "_qm_quote_revision", "value": format!("R{revision}") },
+                { "key": "_qm_quote_total", "value": m(s.total_minor) },
+            ],
+        });
+        let (_, created) = self.call_retrying(Method::POST, "orders", &[], Some(&body)).await?;
+        created.get("id").and_then(Value::as_u64).ok_or_else(|| ChannelError::Permanent { channel: CHANNEL, status: 201, code: "unexpected_shape".into(), message: "the created order has no id".into() })
+    }
+
     /// Adds a note to an order.
     pub async fn add_order_note(&self, order_id: u64, note: &str) -> Result<(), ChannelError> {
         self.call_retrying(Method::POST, &format!("orders/{order_id}/notes"), &[], Some(&json!({ "note": note }))).await.map(|_| ())

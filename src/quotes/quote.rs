@@ -1,0 +1,618 @@
+//! Quotes and their versions. A version is an immutable snapshot (lines,
+//! prices and their sources, customer, destination and tax source, terms,
+//! template version, totals, validity window); every change makes a new
+//! version. Sending renders the PDF from the snapshot, stores it with its
+//! hash and bumps the customer-facing revision (R0, R1, …); drafts never
+//! do. The database refuses to change a sent version, its lines or its PDF
+//! (triggers), and this code never tries. Acceptance, by the back office or
+//! by the buyer's expiring signed link, creates the WooCommerce order from
+//! the sent snapshot, exactly as quoted.
+
+use chrono::{NaiveDateTime, TimeDelta, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use sqlx::{MySqlPool, Row};
+
+use super::{
+    pricing::{Comparables, PriceSource, Pricer},
+    render,
+    tax::{tax_on, NativeTax, TaxProvider, TaxQuery},
+};
+use crate::{
+    channels::woocommerce::WooClient,
+    config::TenantConfig,
+    events::{self, Event},
+    money,
+    printing::pdf::WeasyPrint,
+};
+
+/// Everything the quote code needs from the running app.
+pub struct Ctx<'a> {
+    pub pool: &'a MySqlPool,
+    pub config: &'a TenantConfig,
+    /// The tenant file's folder (comparables feed, logo).
+    pub base_dir: &'a std::path::Path,
+    pub weasy: &'a WeasyPrint,
+    pub woo: &'a WooClient,
+}
+
+/// Why a quote action was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum QuoteError {
+    #[error("quote {0} not found")]
+    NotFound(String),
+    #[error("{field}: {message}")]
+    Invalid { field: &'static str, message: String },
+    #[error("quote {number} expired on {until} (UTC): re-issue it with fresh prices")]
+    Expired { number: String, until: NaiveDateTime },
+    #[error("quote {number} is {status}: {message}")]
+    WrongState { number: String, status: String, message: String },
+    #[error("the acceptance link is not valid (wrong, used or expired)")]
+    BadToken,
+    #[error("quote PDF: {0}")]
+    Pdf(String),
+    #[error("WooCommerce did not take the order: {0}; the quote stays sent, try accepting again")]
+    Woo(String),
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+fn invalid(field: &'static str, message: impl Into<String>) -> QuoteError {
+    QuoteError::Invalid { field, message: message.into() }
+}
+
+/// A line as the back office sets it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct LineInput {
+    pub product_id: Option<u64>,
+    pub description: String,
+    pub quantity: u32,
+    /// A price typed by a person, with the reason (required).
+    pub manual_price: Option<(i64, String)>,
+}
+
+/// Who the quote is for and where it ships.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Customer {
+    pub name: String,
+    pub email: String,
+    pub company: Option<String>,
+    pub country: String,
+    pub state: String,
+    pub postcode: String,
+}
+
+/// One line of a snapshot.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Line {
+    pub line_no: u16,
+    pub product_id: Option<u64>,
+    pub woo_id: Option<u64>,
+    pub sku: Option<String>,
+    pub description: String,
+    pub quantity: u32,
+    pub unit_price_minor: Option<i64>,
+    pub price_source: PriceSource,
+    pub price_reason: String,
+    pub tax_rate_ppm: u32,
+    pub tax_source: String,
+    pub tax_minor: i64,
+    pub total_minor: i64,
+}
+
+/// What a version is, forever.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Snapshot {
+    pub number: String,
+    pub version_no: u32,
+    pub template_version: String,
+    pub currency: String,
+    pub customer: Customer,
+    pub sender_name: String,
+    pub sender_email: Option<String>,
+    pub primary_color: String,
+    pub terms: Option<String>,
+    pub valid_from: NaiveDateTime,
+    pub valid_until: NaiveDateTime,
+    pub timezone: String,
+    pub lines: Vec<Line>,
+    pub subtotal_minor: i64,
+    pub tax_minor: i64,
+    pub total_minor: i64,
+    pub change_note: Option<String>,
+}
+
+impl Snapshot {
+    pub fn unpriced(&self) -> usize {
+        self.lines.iter().filter(|l| l.unit_price_minor.is_none()).count()
+    }
+}
+
+/// Prices lines (fall-through), applies tax and totals: a draft snapshot.
+async fn build(ctx: &Ctx<'_>, number: &str, version_no: u32, customer: &Customer, inputs: &[LineInput], note: Option<String>) -> Result<Snapshot, QuoteError> {
+    if inputs.is_empty() {
+        return Err(invalid("lines", "a quote needs at least one line"));
+    }
+    if inputs.len() > 2000 {
+        return Err(invalid("lines", "at most 2000 lines"));
+    }
+    let c = ctx.config;
+    let currency = c.tenant.currency.clone();
+    let comps = match Comparables::load(&c.pricing, ctx.base_dir, &currency).await {
+        Ok(comps) => comps,
+        Err(e) => {
+            // The quote still prices from stock and suppliers; the problem is visible.
+            events::record(ctx.pool, Event::info("quote.comparables_unreadable", e.to_string()).severity(events::Severity::Warning)).await?;
+            Comparables::default()
+        }
+    };
+    let now = Utc::now().naive_utc();
+    let pricer = Pricer { pool: ctx.pool, pricing: &c.pricing, comps: &comps, currency: &currency, now };
+    let taxes = NativeTax::new(c.tax.clone());
+    let mut lines = Vec::with_capacity(inputs.len());
+    for (i, input) in inputs.iter().enumerate() {
+        if input.quantity == 0 {
+            return Err(invalid("lines", format!("line {}: quantity must be at least 1", i + 1)));
+        }
+        let product = match input.product_id {
+            Some(id) => sqlx::query("SELECT sku, name, woo_id, tax_class FROM products WHERE id = ?").bind(id).fetch_optional(ctx.pool).await?,
+            None => None,
+        };
+        if input.product_id.is_some() && product.is_none() {
+            return Err(invalid("lines", format!("line {}: product {} does not exist", i + 1, input.product_id.unwrap_or(0))));
+        }
+        let sku: Option<String> = product.as_ref().map(|p| p.try_get("sku")).transpose()?;
+        let name: Option<String> = product.as_ref().map(|p| p.try_get("name")).transpose()?;
+        let woo_id: Option<u64> = product.as_ref().map(|p| p.try_get("woo_id")).transpose()?.flatten();
+        let tax_class: String = product.as_ref().map(|p| p.try_get("tax_class")).transpose()?.unwrap_or_else(|| "standard".into());
+        let priced = match &input.manual_price {
+            Some((price, reason)) if reason.trim().is_empty() => return Err(invalid("lines", format!("line {}: a hand-set price needs a reason", i + 1))),
+            Some((price, _)) if *price < 0 => return Err(invalid("lines", format!("line {}: price cannot be negative", i + 1))),
+            Some((price, reason)) => super::pricing::Priced { unit_price_minor: Some(*price), source: PriceSource::Manual, reason: reason.trim().chars().take(255).collect() },
+            None => pricer.price(input.product_id, input.quantity).await?,
+        };
+        let rate = taxes.rate(&TaxQuery { country: customer.country.clone(), state: customer.state.clone(), postcode: customer.postcode.clone(), tax_class });
+        let total = priced.unit_price_minor.map_or(0, |p| p.saturating_mul(i64::from(input.quantity)));
+        let description = if input.description.trim().is_empty() { name.clone().unwrap_or_default() } else { input.description.trim().to_owned() };
+        lines.push(Line {
+            line_no: (i + 1) as u16,
+            product_id: input.product_id,
+            woo_id,
+            sku,
+            description: description.chars().take(255).collect(),
+            quantity: input.quantity,
+            unit_price_minor: priced.unit_price_minor,
+            price_source: priced.source,
+            price_reason: priced.reason.chars().take(255).collect(),
+            tax_rate_ppm: rate.ppm,
+            tax_source: rate.source.chars().take(120).collect(),
+            tax_minor: tax_on(total, rate.ppm),
+            total_minor: total,
+        });
+    }
+    let subtotal: i64 = lines.iter().map(|l| l.total_minor).sum();
+    let tax: i64 = lines.iter().map(|l| l.tax_minor).sum();
+    Ok(Snapshot {
+        number: number.to_owned(),
+        version_no,
+        template_version: c.quotes.template.clone(),
+        currency,
+        customer: customer.clone(),
+        sender_name: c.branding.sender_name.clone(),
+        sender_email: c.branding.sender_email.clone(),
+        primary_color: c.branding.primary_color.clone(),
+        terms: c.quotes.terms.clone(),
+        valid_from: now,
+        valid_until: now + TimeDelta::days(i64::from(c.pricing.quote_validity_days.max(1))),
+        timezone: c.tenant.timezone.name().to_owned(),
+        lines,
+        subtotal_minor: subtotal,
+        tax_minor: tax,
+        total_minor: subtotal + tax,
+        change_note: note,
+    })
+}
+
+/// Stores a snapshot as a new draft version; returns its id.
+async fn insert_version(tx: &mut sqlx::Transaction<'_, sqlx::MySql>, quote_id: u64, s: &Snapshot, operator: Option<u64>) -> Result<u64, sqlx::Error> {
+    let id = sqlx::query(
+        r#"INSERT INTO quote_versions (quote_id, version_no, state, template_version, currency, valid_from, valid_until, subtotal_minor, tax_minor, total_minor, snapshot, created_by, change_note)
+           VALUES (?, ?, 'draft', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"#,
+    )
+    .bind(quote_id)
+    .bind(s.version_no)
+    .bind(&s.template_version)
+    .bind(&s.currency)
+    .bind(s.valid_from)
+    .bind(s.valid_until)
+    .bind(s.subtotal_minor)
+    .bind(s.tax_minor)
+    .bind(s.total_minor)
+    .bind(serde_json::to_string(s).unwrap_or_default())
+    .bind(operator)
+    .bind(&s.change_note)
+    .execute(&mut **tx)
+    .await?
+    .last_insert_id();
+    for l in &s.lines {
+        sqlx::query(
+            r#"INSERT INTO quote_lines (quote_version_id, line_no, product_id, sku, description, quantity, unit_price_minor, price_source, price_reason, tax_rate_ppm, tax_source, tax_minor, total_minor)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"#,
+        )
+        .bind(id)
+        .bind(l.line_no)
+        .bind(l.product_id)
+        .bind(&l.sku)
+        .bind(&l.description)
+        .bind(l.quantity)
+        .bind(l.unit_price_minor)
+        .bind(l.price_source.as_str())
+        .bind(&l.price_reason)
+        .bind(l.tax_rate_ppm)
+        .bind(&l.tax_source)
+        .bind(l.tax_minor)
+        .bind(l.total_minor)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(id)
+}
+
+/// The next quote number: tenant prefix + a gap-free sequence.
+async fn next_number(tx: &mut sqlx::Transaction<'_, sqlx::MySql>, config: &TenantConfig) -> Result<String, sqlx::Error> {
+    sqlx::query("INSERT INTO counters (name, value) VALUES ('quote', LAST_INSERT_ID(1)) ON DUPLICATE KEY UPDATE value = LAST_INSERT_ID(value + 1)").execute(&mut **tx).await?;
+    let n: u64 = sqlx::query_scalar("SELECT LAST_INSERT_ID()").fetch_one(&mut **tx).await?;
+    let prefix = config.tenant.quote_prefix.clone().unwrap_or_else(|| config.tenant.id.to_string().to_uppercase());
+    Ok(format!("{prefix}-{n:05}"))
+}
+
+fn check_customer(c: &Customer) -> Result<(), QuoteError> {
+    if c.name.trim().is_empty() {
+        return Err(invalid("customer.name", "required"));
+    }
+    if !c.email.contains('@') || c.email.len() > 254 {
+        return Err(invalid("customer.email", "an email address is required"));
+    }
+    if !c.country.is_empty() && (c.country.len() != 2 || !c.country.chars().all(|ch| ch.is_ascii_uppercase())) {
+        return Err(invalid("customer.country", "a two-letter country code such as US"));
+    }
+    Ok(())
+}
+
+/// A new quote with a first draft version; returns (quote id, number).
+pub async fn create(ctx: &Ctx<'_>, customer: &Customer, lines: &[LineInput], rfq_id: Option<u64>, operator: Option<u64>) -> Result<(u64, String), QuoteError> {
+    check_customer(customer)?;
+    // Price before taking the numbering lock.
+    let draft = build(ctx, "", 1, customer, lines, Some("first version".into())).await?;
+    let mut tx = ctx.pool.begin().await?;
+    let number = next_number(&mut tx, ctx.config).await?;
+    let snapshot = Snapshot { number: number.clone(), ..draft };
+    let id = sqlx::query(
+        "INSERT INTO quotes (number, rfq_id, customer_email, customer_name, customer_company, ship_country, ship_state, ship_postcode, created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&number)
+    .bind(rfq_id)
+    .bind(&customer.email)
+    .bind(&customer.name)
+    .bind(&customer.company)
+    .bind(&customer.country)
+    .bind(&customer.state)
+    .bind(&customer.postcode)
+    .bind(operator)
+    .execute(&mut *tx)
+    .await?
+    .last_insert_id();
+    insert_version(&mut tx, id, &snapshot, operator).await?;
+    if let Some(rfq) = rfq_id {
+        sqlx::query("UPDATE rfqs SET status = 'quoted' WHERE id = ?").bind(rfq).execute(&mut *tx).await?;
+    }
+    let mut e = Event::info("quote.created", format!("quote {number} for {} ({} lines, {} unpriced)", customer.email, snapshot.lines.len(), snapshot.unpriced())).about("quote", id);
+    if let Some(op) = operator {
+        e = e.by(op);
+    }
+    events::record(&mut *tx, e).await?;
+    tx.commit().await?;
+    Ok((id, number))
+}
+
+/// A quote from an RFQ: its sender, and one line per requested item.
+pub async fn create_from_rfq(ctx: &Ctx<'_>, rfq_id: u64, destination: (&str, &str, &str), operator: Option<u64>) -> Result<(u64, String), QuoteError> {
+    let r = sqlx::query("SELECT sender_email, sender_name, sender_company, CAST(status AS CHAR) AS status FROM rfqs WHERE id = ?").bind(rfq_id).fetch_optional(ctx.pool).await?.ok_or_else(|| QuoteError::NotFound(format!("RFQ {rfq_id}")))?;
+    let status: String = r.try_get("status")?;
+    if status == "unparseable" {
+        return Err(invalid("rfq", "this RFQ could not be read; look at its raw message and enter the quote by hand"));
+    }
+    let email: Option<String> = r.try_get("sender_email")?;
+    let name: Option<String> = r.try_get("sender_name")?;
+    let items: Vec<(Option<u64>, String, u32)> = sqlx::query_as("SELECT product_id, raw_text, quantity FROM rfq_items WHERE rfq_id = ? ORDER BY line_no").bind(rfq_id).fetch_all(ctx.pool).await?;
+    let lines: Vec<LineInput> = items.into_iter().map(|(product_id, raw, quantity)| LineInput { product_id, description: if product_id.is_some() { String::new() } else { raw }, quantity, manual_price: None }).collect();
+    let email = email.unwrap_or_default();
+    let customer = Customer {
+        name: name.unwrap_or_else(|| email.clone()),
+        email,
+        company: r.try_get("sender_company")?,
+        country: destination.0.to_owned(),
+        state: destination.1.to_owned(),
+        postcode: destination.2.to_owned(),
+    };
+    create(ctx, &customer, &lines, Some(rfq_id), operator).await
+}
+
+/// A version as stored.
+#[derive(Debug, Clone)]
+pub struct Version {
+    pub id: u64,
+    pub version_no: u32,
+    pub revision: Option<u32>,
+    pub state: String,
+    pub created_at: NaiveDateTime,
+    pub created_by: Option<String>,
+    pub change_note: Option<String>,
+    pub snapshot: Snapshot,
+}
+
+/// Every version of a quote, oldest first.
+pub async fn versions(pool: &MySqlPool, quote_id: u64) -> Result<Vec<Version>, QuoteError> {
+    let rows = sqlx::query(
+        r#"SELECT v.id, v.version_no, v.revision, CAST(v.state AS CHAR) AS state, v.created_at, v.change_note, CAST(v.snapshot AS CHAR) AS snapshot, o.display_name
+           FROM quote_versions v LEFT JOIN operators o ON o.id = v.created_by WHERE v.quote_id = ? ORDER BY v.version_no"#,
+    )
+    .bind(quote_id)
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let snapshot: String = r.try_get("snapshot")?;
+            Ok(Version {
+                id: r.try_get("id")?,
+                version_no: r.try_get("version_no")?,
+                revision: r.try_get("revision")?,
+                state: r.try_get("state")?,
+                created_at: r.try_get("created_at")?,
+                created_by: r.try_get("display_name")?,
+                change_note: r.try_get("change_note")?,
+                snapshot: serde_json::from_str(&snapshot).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+            })
+        })
+        .collect()
+}
+
+/// (id, number, status) of a quote by id.
+async fn head(pool: &MySqlPool, quote_id: u64) -> Result<(String, String), QuoteError> {
+    let row: Option<(String, String)> = sqlx::query_as("SELECT number, CAST(status AS CHAR) FROM quotes WHERE id = ?").bind(quote_id).fetch_optional(pool).await?;
+    row.ok_or_else(|| QuoteError::NotFound(quote_id.to_string()))
+}
+
+/// A change: a new draft version with these lines (prices re-run, hand-set prices kept).
+pub async fn revise(ctx: &Ctx<'_>, quote_id: u64, customer: &Customer, lines: &[LineInput], note: &str, operator: u64) -> Result<u64, QuoteError> {
+    check_customer(customer)?;
+    let (number, status) = head(ctx.pool, quote_id).await?;
+    if matches!(status.as_str(), "accepted" | "cancelled") {
+        return Err(QuoteError::WrongState { number, status, message: "it can no longer change".into() });
+    }
+    if note.trim().is_empty() {
+        return Err(invalid("note", "say what changed (it is kept in the history)"));
+    }
+    let next: u32 = sqlx::query_scalar("SELECT CAST(COALESCE(MAX(version_no), 0) + 1 AS UNSIGNED) FROM quote_versions WHERE quote_id = ?").bind(quote_id).fetch_one(ctx.pool).await?;
+    let snapshot = build(ctx, &number, next, customer, lines, Some(note.trim().chars().take(255).collect())).await?;
+    let mut tx = ctx.pool.begin().await?;
+    sqlx::query("SELECT id FROM quotes WHERE id = ? FOR UPDATE").bind(quote_id).execute(&mut *tx).await?;
+    let id = insert_version(&mut tx, quote_id, &snapshot, Some(operator)).await?;
+    sqlx::query("UPDATE quotes SET customer_email = ?, customer_name = ?, customer_company = ?, ship_country = ?, ship_state = ?, ship_postcode = ?, status = IF(status = 'expired', 'draft', status) WHERE id = ?")
+        .bind(&customer.email)
+        .bind(&customer.name)
+        .bind(&customer.company)
+        .bind(&customer.country)
+        .bind(&customer.state)
+        .bind(&customer.postcode)
+        .bind(quote_id)
+        .execute(&mut *tx)
+        .await?;
+    events::record(&mut *tx, Event::info("quote.revised", format!("quote {number} version {next}: {}", note.trim())).by(operator).about("quote", quote_id)).await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// Re-issues a quote (typically expired): the same lines priced afresh, a new validity window.
+pub async fn reissue(ctx: &Ctx<'_>, quote_id: u64, operator: u64) -> Result<u64, QuoteError> {
+    let vs = versions(ctx.pool, quote_id).await?;
+    let last = vs.last().ok_or_else(|| QuoteError::NotFound(quote_id.to_string()))?;
+    let lines: Vec<LineInput> = last
+        .snapshot
+        .lines
+        .iter()
+        .map(|l| LineInput {
+            product_id: l.product_id,
+            description: l.description.clone(),
+            quantity: l.quantity,
+            manual_price: (l.price_source == PriceSource::Manual).then(|| (l.unit_price_minor.unwrap_or(0), l.price_reason.clone())),
+        })
+        .collect();
+    revise(ctx, quote_id, &last.snapshot.customer.clone(), &lines, "re-issued with fresh prices", operator).await
+}
+
+/// The PDF of a snapshot with the template version it names.
+pub async fn render_pdf(ctx: &Ctx<'_>, s: &Snapshot, revision: Option<u32>) -> Result<Vec<u8>, QuoteError> {
+    let html = render::html(s, revision, ctx.config.branding.logo.as_ref().map(|l| ctx.base_dir.join(l))).map_err(|e| QuoteError::Pdf(e.to_string()))?;
+    ctx.weasy.render(html, Some(ctx.base_dir)).await.map_err(|e| QuoteError::Pdf(e.to_string()))
+}
+
+/// What sending produced.
+#[derive(Debug, Clone)]
+pub struct Sent {
+    pub version_id: u64,
+    pub revision: u32,
+    pub pdf: Vec<u8>,
+    /// The buyer's acceptance token (only its hash is stored): put it in the link.
+    pub accept_token: String,
+}
+
+/// Sends the latest draft: renders and stores its PDF, marks it sent with the next revision.
+pub async fn send(ctx: &Ctx<'_>, quote_id: u64, operator: u64) -> Result<Sent, QuoteError> {
+    let (number, status) = head(ctx.pool, quote_id).await?;
+    if matches!(status.as_str(), "accepted" | "cancelled" | "lost") {
+        return Err(QuoteError::WrongState { number, status, message: "it cannot be sent".into() });
+    }
+    let vs = versions(ctx.pool, quote_id).await?;
+    let Some(draft) = vs.last().filter(|v| v.state == "draft") else {
+        return Err(QuoteError::WrongState { number, status, message: "the latest version was already sent; change something to make a new version".into() });
+    };
+    if draft.snapshot.unpriced() > 0 {
+        return Err(invalid("lines", format!("{} line(s) have no price: price them (with a reason) before sending", draft.snapshot.unpriced())));
+    }
+    if draft.snapshot.valid_until <= Utc::now().naive_utc() {
+        return Err(QuoteError::Expired { number, until: draft.snapshot.valid_until });
+    }
+    let revision: u32 = sqlx::query_scalar("SELECT CAST(COALESCE(MAX(revision) + 1, 0) AS UNSIGNED) FROM quote_versions WHERE quote_id = ?").bind(quote_id).fetch_one(ctx.pool).await?;
+    let pdf = render_pdf(ctx, &draft.snapshot, Some(revision)).await?;
+    let sha = Sha256::digest(&pdf).to_vec();
+    let token = crate::web::session::random_token();
+    let token_hash = Sha256::digest(token.as_bytes()).to_vec();
+    let expires = Utc::now().naive_utc() + TimeDelta::hours(i64::from(ctx.config.quotes.accept_link_hours));
+    let mut tx = ctx.pool.begin().await?;
+    sqlx::query("SELECT id FROM quotes WHERE id = ? FOR UPDATE").bind(quote_id).execute(&mut *tx).await?;
+    let done = sqlx::query("UPDATE quote_versions SET state = 'sent', revision = ?, sent_at = UTC_TIMESTAMP(6), pdf_sha256 = ? WHERE id = ? AND state = 'draft'")
+        .bind(revision)
+        .bind(&sha)
+        .bind(draft.id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    if done != 1 {
+        return Err(QuoteError::WrongState { number, status, message: "someone else sent it a moment ago".into() });
+    }
+    sqlx::query("INSERT INTO quote_pdfs (quote_version_id, sha256, pdf) VALUES (?, ?, ?)").bind(draft.id).bind(&sha).bind(&pdf).execute(&mut *tx).await?;
+    sqlx::query("UPDATE quotes SET status = 'sent', revision = ?, accept_token_hash = ?, accept_token_expires_at = ? WHERE id = ?")
+        .bind(revision)
+        .bind(&token_hash)
+        .bind(expires.min(draft.snapshot.valid_until))
+        .bind(quote_id)
+        .execute(&mut *tx)
+        .await?;
+    let domain = draft.snapshot.customer.email.rsplit_once('@').map(|(_, d)| d.to_ascii_lowercase()).unwrap_or_default();
+    sqlx::query("INSERT INTO sender_domains (domain, quotes_sent) VALUES (?, 1) ON DUPLICATE KEY UPDATE quotes_sent = quotes_sent + 1").bind(&domain).execute(&mut *tx).await?;
+    events::record(&mut *tx, Event::info("quote.sent", format!("quote {number} R{revision} sent to {} ({} {})", draft.snapshot.customer.email, money::format_minor(draft.snapshot.total_minor, money::exponent(&draft.snapshot.currency)), draft.snapshot.currency)).by(operator).about("quote", quote_id))
+        .await?;
+    tx.commit().await?;
+    Ok(Sent { version_id: draft.id, revision, pdf, accept_token: token })
+}
+
+/// Who accepts.
+#[derive(Debug, Clone)]
+pub enum Acceptor<'a> {
+    BackOffice(u64),
+    /// The buyer, through the signed link.
+    Buyer { number: &'a str, token: &'a str },
+}
+
+/// Accepts the latest sent version: creates the WooCommerce order from its
+/// snapshot (exact prices and quantities) and links it. Returns the Woo order id.
+pub async fn accept(ctx: &Ctx<'_>, quote_id: u64, by: Acceptor<'_>) -> Result<u64, QuoteError> {
+    let row = sqlx::query("SELECT number, CAST(status AS CHAR) AS status, accept_token_hash, accept_token_expires_at, woo_order_id FROM quotes WHERE id = ?")
+        .bind(quote_id)
+        .fetch_optional(ctx.pool)
+        .await?
+        .ok_or_else(|| QuoteError::NotFound(quote_id.to_string()))?;
+    let number: String = row.try_get("number")?;
+    let status: String = row.try_get("status")?;
+    if let Acceptor::Buyer { number: n, token } = &by {
+        let stored: Option<Vec<u8>> = row.try_get("accept_token_hash")?;
+        let expires: Option<NaiveDateTime> = row.try_get("accept_token_expires_at")?;
+        let given = Sha256::digest(token.as_bytes()).to_vec();
+        use subtle::ConstantTimeEq;
+        let matches = stored.as_deref().is_some_and(|s| bool::from(s.ct_eq(&given)));
+        if *n != number || !matches || expires.is_none_or(|e| e <= Utc::now().naive_utc()) {
+            return Err(QuoteError::BadToken);
+        }
+    }
+    if status == "accepted" {
+        let existing: Option<u64> = row.try_get("woo_order_id")?;
+        return existing.ok_or(QuoteError::WrongState { number, status, message: "already accepted".into() });
+    }
+    if status != "sent" {
+        return Err(QuoteError::WrongState { number, status, message: "only a sent quote can be accepted".into() });
+    }
+    let vs = versions(ctx.pool, quote_id).await?;
+    let sent = vs.iter().rev().find(|v| v.state == "sent").ok_or_else(|| QuoteError::WrongState { number: number.clone(), status: status.clone(), message: "nothing was sent".into() })?;
+    let s = &sent.snapshot;
+    if s.valid_until <= Utc::now().naive_utc() {
+        sqlx::query("UPDATE quotes SET status = 'expired' WHERE id = ? AND status = 'sent'").bind(quote_id).execute(ctx.pool).await?;
+        return Err(QuoteError::Expired { number, until: s.valid_until });
+    }
+    if let Some(l) = s.lines.iter().find(|l| l.woo_id.is_none()) {
+        return Err(invalid("lines", format!("line {} ({}) is not a WooCommerce product: map it to one in a new version first", l.line_no, l.description)));
+    }
+    let revision = sent.revision.unwrap_or(0);
+    let woo_order = ctx.woo.create_order_from_quote(s, revision).await.map_err(|e| QuoteError::Woo(e.to_string()))?;
+    let who = match by {
+        Acceptor::BackOffice(op) => format!("operator {op}"),
+        Acceptor::Buyer { .. } => format!("buyer {}", s.customer.email),
+    };
+    let mut tx = ctx.pool.begin().await?;
+    sqlx::query("UPDATE quotes SET status = 'accepted', woo_order_id = ?, accepted_version_id = ?, accepted_at = UTC_TIMESTAMP(6), accepted_by = ?, accept_token_hash = NULL WHERE id = ?")
+        .bind(woo_order)
+        .bind(sent.id)
+        .bind(&who)
+        .bind(quote_id)
+        .execute(&mut *tx)
+        .await?;
+    let domain = s.customer.email.rsplit_once('@').map(|(_, d)| d.to_ascii_lowercase()).unwrap_or_default();
+    sqlx::query("INSERT INTO sender_domains (domain, quotes_won) VALUES (?, 1) ON DUPLICATE KEY UPDATE quotes_won = quotes_won + 1").bind(&domain).execute(&mut *tx).await?;
+    let mut e = Event::info("quote.accepted", format!("quote {number} R{revision} accepted by {who}: WooCommerce order {woo_order}")).about("quote", quote_id);
+    if let Acceptor::BackOffice(op) = by {
+        e = e.by(op);
+    }
+    events::record(&mut *tx, e).await?;
+    tx.commit().await?;
+    Ok(woo_order)
+}
+
+/// Sent quotes whose window ends within `days` (the dashboard's list): (id, number, customer, valid_until).
+pub async fn expiring(pool: &MySqlPool, days: u32) -> Result<Vec<(u64, String, String, NaiveDateTime)>, sqlx::Error> {
+    sqlx::query_as(
+        r#"SELECT q.id, q.number, q.customer_email, v.valid_until FROM quotes q
+           JOIN quote_versions v ON v.quote_id = q.id AND v.revision = q.revision
+           WHERE q.status = 'sent' AND v.valid_until <= UTC_TIMESTAMP(6) + INTERVAL ? DAY ORDER BY v.valid_until"#,
+    )
+    .bind(days)
+    .fetch_all(pool)
+    .await
+}
+
+/// The stored PDF of a sent version and its hash.
+pub async fn stored_pdf(pool: &MySqlPool, version_id: u64) -> Result<Option<(Vec<u8>, Vec<u8>)>, sqlx::Error> {
+    sqlx::query_as("SELECT pdf, sha256 FROM quote_pdfs WHERE quote_version_id = ?").bind(version_id).fetch_optional(pool).await
+}
+
+/// What changed between two versions, line by line, for the history page.
+pub fn diff(a: &Snapshot, b: &Snapshot) -> Vec<String> {
+    let mut out = Vec::new();
+    let exp = money::exponent(&b.currency);
+    let price = |p: Option<i64>| p.map_or_else(|| "unpriced".to_owned(), |p| money::format_minor(p, exp));
+    let key = |l: &Line| (l.product_id, l.description.clone());
+    for lb in &b.lines {
+        match a.lines.iter().find(|la| key(la) == key(lb)) {
+            None => out.push(format!("+ {} × {} at {}", lb.quantity, lb.description, price(lb.unit_price_minor))),
+            Some(la) => {
+                if la.quantity != lb.quantity {
+                    out.push(format!("~ {}: quantity {} → {}", lb.description, la.quantity, lb.quantity));
+                }
+                if la.unit_price_minor != lb.unit_price_minor {
+                    out.push(format!("~ {}: price {} → {} ({})", lb.description, price(la.unit_price_minor), price(lb.unit_price_minor), lb.price_reason));
+                }
+            }
+        }
+    }
+    for la in &a.lines {
+        if !b.lines.iter().any(|lb| key(lb) == key(la)) {
+            out.push(format!("- {} × {}", la.quantity, la.description));
+        }
+    }
+    if a.customer != b.customer {
+        out.push(format!("~ customer/destination: {} {} {} → {} {} {}", a.customer.email, a.customer.state, a.customer.postcode, b.customer.email, b.customer.state, b.customer.postcode));
+    }
+    if a.total_minor != b.total_minor {
+        out.push(format!("~ total {} → {}", money::format_minor(a.total_minor, exp), money::format_minor(b.total_minor, exp)));
+    }
+    out
+}

@@ -1,0 +1,753 @@
+//! Quotes on the web: the back office's RFQ inbox (with reputation), the
+//! quote editor (price source per line, hand-set prices with a reason),
+//! versions and their diff, send (PDF, revision), accept, re-issue; the
+//! buyer's signed acceptance link; and the machine API the storefront and
+//! mail forwarders use (`X-QM-Intake-Token`): RFQ intake and a buyer's
+//! quotes as JSON.
+
+use askama::Template;
+use axum::{
+    body::Bytes,
+    extract::{Path, Query, State},
+    http::{header, HeaderMap, StatusCode},
+    response::{IntoResponse, Redirect, Response},
+    routing::{get, post},
+    Form, Json, Router,
+};
+use axum_extra::extract::cookie::CookieJar;
+use serde::Deserialize;
+use serde_json::json;
+use sqlx::Row;
+use subtle::ConstantTimeEq;
+
+use super::{session::Session, AppError, AppState, Page, Result};
+use crate::{
+    money,
+    operators::Role,
+    quotes::{
+        pricing::PriceSource,
+        quote::{self, Acceptor, Ctx, Customer, LineInput, QuoteError, Version},
+        reputation::{Factor, LOW},
+        rfq::{self, FormRequest},
+    },
+};
+
+const BACK_OFFICE: &[Role] = &[Role::BackOffice];
+
+/// Pages (behind sessions and CSRF).
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/quotes", get(inbox))
+        .route("/rfqs/{id}", get(rfq_page))
+        .route("/rfqs/{id}/quote", post(quote_from_rfq))
+        .route("/quotes/{id}", get(quote_page))
+        .route("/quotes/{id}/revise", post(revise))
+        .route("/quotes/{id}/send", post(send))
+        .route("/quotes/{id}/accept", post(accept))
+        .route("/quotes/{id}/reissue", post(reissue))
+        .route("/quotes/{id}/versions/{version}/pdf", get(version_pdf))
+        .route("/q/{number}", get(buyer_page).post(buyer_accept))
+}
+
+/// The machine API (no session; the intake token instead).
+pub fn api_router() -> Router<AppState> {
+    Router::new()
+        .route("/rfq", post(intake_form))
+        .route("/rfq/email", post(intake_email))
+        .route("/api/quotes", get(api_quotes))
+        .route("/api/quotes/{number}", get(api_quote))
+}
+
+fn ctx<'a>(state: &'a AppState, base_dir: &'a std::path::Path) -> Ctx<'a> {
+    Ctx { pool: &state.pool, config: &state.config, base_dir, weasy: &state.weasy, woo: &state.woo }
+}
+
+fn m(state: &AppState, minor: i64) -> String {
+    money::format_minor(minor, money::exponent(&state.config.tenant.currency))
+}
+
+/// The status and text a quote refusal gets on a page or in the API.
+fn status_of(e: &QuoteError) -> StatusCode {
+    match e {
+        QuoteError::NotFound(_) => StatusCode::NOT_FOUND,
+        QuoteError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+        QuoteError::Expired { .. } | QuoteError::WrongState { .. } => StatusCode::CONFLICT,
+        QuoteError::BadToken => StatusCode::FORBIDDEN,
+        QuoteError::Woo(_) => StatusCode::BAD_GATEWAY,
+        QuoteError::Pdf(_) | QuoteError::Db(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+// ----------------------------------------------------------------- inbox
+
+struct RfqRow {
+    id: u64,
+    received: String,
+    sender: String,
+    subject: String,
+    status: String,
+    score: Option<i16>,
+    low: bool,
+    items: i64,
+    unmatched: i64,
+}
+
+struct QuoteRow {
+    id: u64,
+    number: String,
+    customer: String,
+    status: String,
+    revision: Option<u32>,
+    total: String,
+    valid_until: String,
+    expiring: bool,
+}
+
+#[derive(Template)]
+#[template(path = "quotes/inbox.html")]
+struct InboxPage {
+    base: String,
+    tenant_name: String,
+    operator: String,
+    role: &'static str,
+    csrf: String,
+    rfqs: Vec<RfqRow>,
+    quotes: Vec<QuoteRow>,
+    expiring: usize,
+}
+
+async fn inbox(State(state): State<AppState>, s: Session) -> Result<Page<InboxPage>> {
+    s.require(BACK_OFFICE)?;
+    let rfqs = sqlx::query(
+        r#"SELECT r.id, r.received_at, COALESCE(r.sender_email, '(unreadable)') AS sender, COALESCE(r.subject, r.parse_error, '') AS subject, CAST(r.status AS CHAR) AS status, r.reputation_score,
+                  (SELECT COUNT(*) FROM rfq_items i WHERE i.rfq_id = r.id) AS items,
+                  (SELECT COUNT(*) FROM rfq_items i WHERE i.rfq_id = r.id AND i.product_id IS NULL) AS unmatched
+           FROM rfqs r ORDER BY r.id DESC LIMIT 100"#,
+    )
+    .fetch_all(&state.pool)
+    .await?
+    .iter()
+    .map(|r| -> Result<RfqRow, sqlx::Error> {
+        let score: Option<i16> = r.try_get("reputation_score")?;
+        Ok(RfqRow {
+            id: r.try_get("id")?,
+            received: state.local_time(r.try_get("received_at")?),
+            sender: r.try_get("sender")?,
+            subject: r.try_get("subject")?,
+            status: r.try_get("status")?,
+            low: score.is_some_and(|s| i32::from(s) < LOW),
+            score,
+            items: r.try_get("items")?,
+            unmatched: r.try_get("unmatched")?,
+        })
+    })
+    .collect::<Result<Vec<_>, _>>()?;
+    let soon: Vec<u64> = quote::expiring(&state.pool, 7).await?.into_iter().map(|q| q.0).collect();
+    let quotes = sqlx::query(
+        r#"SELECT q.id, q.number, q.customer_email, CAST(q.status AS CHAR) AS status, q.revision, v.total_minor, v.valid_until
+           FROM quotes q JOIN quote_versions v ON v.quote_id = q.id AND v.version_no = (SELECT MAX(version_no) FROM quote_versions x WHERE x.quote_id = q.id)
+           ORDER BY q.id DESC LIMIT 100"#,
+    )
+    .fetch_all(&state.pool)
+    .await?
+    .iter()
+    .map(|r| -> Result<QuoteRow, sqlx::Error> {
+        let id: u64 = r.try_get("id")?;
+        Ok(QuoteRow {
+            id,
+            number: r.try_get("number")?,
+            customer: r.try_get("customer_email")?,
+            status: r.try_get("status")?,
+            revision: r.try_get("revision")?,
+            total: m(&state, r.try_get("total_minor")?),
+            valid_until: state.local_time(r.try_get("valid_until")?),
+            expiring: soon.contains(&id),
+        })
+    })
+    .collect::<Result<Vec<_>, _>>()?;
+    Ok(Page(InboxPage {
+        base: state.base.to_string(),
+        tenant_name: state.config.tenant.name.clone(),
+        operator: s.operator.display_name.clone(),
+        role: s.operator.role.label(),
+        csrf: s.csrf.clone(),
+        expiring: soon.len(),
+        rfqs,
+        quotes,
+    }))
+}
+
+// ----------------------------------------------------------------- one RFQ
+
+#[derive(Template)]
+#[template(path = "quotes/rfq.html")]
+struct RfqPage {
+    base: String,
+    tenant_name: String,
+    operator: String,
+    role: &'static str,
+    csrf: String,
+    id: u64,
+    sender: String,
+    sender_name: String,
+    subject: String,
+    status: String,
+    parse_error: Option<String>,
+    score: Option<i16>,
+    low: bool,
+    factors: Vec<Factor>,
+    items: Vec<(u16, String, Option<String>, Option<u64>, u32)>,
+    body: String,
+    raw_len: usize,
+    alert: Option<String>,
+}
+
+async fn rfq_view(state: &AppState, s: &Session, id: u64) -> Result<RfqPage> {
+    let r = sqlx::query("SELECT sender_email, sender_name, subject, CAST(status AS CHAR) AS status, parse_error, reputation_score, CAST(reputation_factors AS CHAR) AS factors, body, LENGTH(raw) AS raw_len FROM rfqs WHERE id = ?")
+        .bind(id)
+        .fetch_optional(&state.pool)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let score: Option<i16> = r.try_get("reputation_score")?;
+    let factors: Option<String> = r.try_get("factors")?;
+    let items = sqlx::query_as("SELECT line_no, raw_text, code, product_id, quantity FROM rfq_items WHERE rfq_id = ? ORDER BY line_no").bind(id).fetch_all(&state.pool).await?;
+    Ok(RfqPage {
+        base: state.base.to_string(),
+        tenant_name: state.config.tenant.name.clone(),
+        operator: s.operator.display_name.clone(),
+        role: s.operator.role.label(),
+        csrf: s.csrf.clone(),
+        id,
+        sender: r.try_get::<Option<String>, _>("sender_email")?.unwrap_or_default(),
+        sender_name: r.try_get::<Option<String>, _>("sender_name")?.unwrap_or_default(),
+        subject: r.try_get::<Option<String>, _>("subject")?.unwrap_or_default(),
+        status: r.try_get("status")?,
+        parse_error: r.try_get("parse_error")?,
+        low: score.is_some_and(|v| i32::from(v) < LOW),
+        score,
+        factors: factors.and_then(|f| serde_json::from_str(&f).ok()).unwrap_or_default(),
+        items,
+        body: r.try_get::<Option<String>, _>("body")?.unwrap_or_default(),
+        raw_len: usize::try_from(r.try_get::<i64, _>("raw_len")?).unwrap_or(0),
+        alert: None,
+    })
+}
+
+async fn rfq_page(State(state): State<AppState>, s: Session, Path(id): Path<u64>) -> Result<Page<RfqPage>> {
+    s.require(BACK_OFFICE)?;
+    Ok(Page(rfq_view(&state, &s, id).await?))
+}
+
+#[derive(Deserialize)]
+struct Destination {
+    #[serde(default)]
+    country: String,
+    #[serde(default)]
+    state: String,
+    #[serde(default)]
+    postcode: String,
+}
+
+async fn quote_from_rfq(State(state): State<AppState>, s: Session, Path(id): Path<u64>, Form(d): Form<Destination>) -> Result<Response> {
+    s.require(BACK_OFFICE)?;
+    let base_dir = state.loaded.base_dir();
+    let country = d.country.trim().to_uppercase();
+    match quote::create_from_rfq(&ctx(&state, &base_dir), id, (&country, d.state.trim(), d.postcode.trim()), Some(s.operator.id)).await {
+        Ok((quote_id, _)) => Ok(Redirect::to(&format!("{}/quotes/{quote_id}", state.base)).into_response()),
+        Err(QuoteError::Db(e)) => Err(e.into()),
+        Err(e) => {
+            let mut page = rfq_view(&state, &s, id).await?;
+            page.alert = Some(e.to_string());
+            Ok((status_of(&e), Page(page)).into_response())
+        }
+    }
+}
+
+// ----------------------------------------------------------------- one quote
+
+struct LineRow {
+    no: u16,
+    sku: String,
+    description: String,
+    quantity: u32,
+    unit: String,
+    source: &'static str,
+    reason: String,
+    tax: String,
+    total: String,
+    manual_price: String,
+}
+
+struct VersionRow {
+    version_no: u32,
+    revision: String,
+    state: String,
+    at: String,
+    by: String,
+    note: String,
+    total: String,
+    valid_until: String,
+}
+
+#[derive(Template)]
+#[template(path = "quotes/quote.html")]
+struct QuotePage {
+    base: String,
+    tenant_name: String,
+    operator: String,
+    role: &'static str,
+    csrf: String,
+    id: u64,
+    number: String,
+    status: String,
+    woo_order: Option<u64>,
+    latest: Version,
+    lines: Vec<LineRow>,
+    versions: Vec<VersionRow>,
+    subtotal: String,
+    tax: String,
+    total: String,
+    unpriced: usize,
+    valid_until: String,
+    diff: Option<(u32, u32, Vec<String>)>,
+    alert: Option<String>,
+    notice: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+struct QuoteQuery {
+    a: Option<u32>,
+    b: Option<u32>,
+    sent: Option<u32>,
+    link: Option<String>,
+}
+
+async fn quote_view(state: &AppState, s: &Session, id: u64, q: &QuoteQuery) -> Result<QuotePage> {
+    let head = sqlx::query("SELECT number, CAST(status AS CHAR) AS status, woo_order_id FROM quotes WHERE id = ?").bind(id).fetch_optional(&state.pool).await?.ok_or(AppError::NotFound)?;
+    let vs = quote::versions(&state.pool, id).await.map_err(|e| match e {
+        QuoteError::Db(d) => AppError::from(d),
+        other => AppError::Internal(anyhow::anyhow!(other.to_string())),
+    })?;
+    let latest = vs.last().cloned().ok_or(AppError::NotFound)?;
+    let snap = &latest.snapshot;
+    let lines = snap
+        .lines
+        .iter()
+        .map(|l| LineRow {
+            no: l.line_no,
+            sku: l.sku.clone().unwrap_or_default(),
+            description: l.description.clone(),
+            quantity: l.quantity,
+            unit: l.unit_price_minor.map(|p| m(state, p)).unwrap_or_else(|| "—".into()),
+            source: l.price_source.as_str(),
+            reason: l.price_reason.clone(),
+            tax: format!("{} ({})", m(state, l.tax_minor), l.tax_source),
+            total: m(state, l.total_minor),
+            manual_price: if l.price_source == PriceSource::Manual { l.unit_price_minor.map(|p| m(state, p)).unwrap_or_default() } else { String::new() },
+        })
+        .collect();
+    let versions = vs
+        .iter()
+        .map(|v| VersionRow {
+            version_no: v.version_no,
+            revision: v.revision.map(|r| format!("R{r}")).unwrap_or_default(),
+            state: v.state.clone(),
+            at: state.local_time(v.created_at),
+            by: v.created_by.clone().unwrap_or_default(),
+            note: v.change_note.clone().unwrap_or_default(),
+            total: m(state, v.snapshot.total_minor),
+            valid_until: state.local_time(v.snapshot.valid_until),
+        })
+        .collect();
+    let diff = match (q.a, q.b) {
+        (Some(a), Some(b)) => {
+            let find = |n: u32| vs.iter().find(|v| v.version_no == n);
+            match (find(a), find(b)) {
+                (Some(x), Some(y)) => Some((a, b, quote::diff(&x.snapshot, &y.snapshot))),
+                _ => None,
+            }
+        }
+        _ => None,
+    };
+    let notice = q.sent.map(|r| match &q.link {
+        Some(link) => format!("Sent as R{r}. The buyer's acceptance link (give it to them; it is shown only now): {link}"),
+        None => format!("Sent as R{r}."),
+    });
+    Ok(QuotePage {
+        base: state.base.to_string(),
+        tenant_name: state.config.tenant.name.clone(),
+        operator: s.operator.display_name.clone(),
+        role: s.operator.role.label(),
+        csrf: s.csrf.clone(),
+        id,
+        number: head.try_get("number")?,
+        status: head.try_get("status")?,
+        woo_order: head.try_get("woo_order_id")?,
+        subtotal: m(state, snap.subtotal_minor),
+        tax: m(state, snap.tax_minor),
+        total: m(state, snap.total_minor),
+        unpriced: snap.unpriced(),
+        valid_until: state.local_time(snap.valid_until),
+        latest,
+        lines,
+        versions,
+        diff,
+        alert: None,
+        notice,
+    })
+}
+
+async fn quote_page(State(state): State<AppState>, s: Session, Path(id): Path<u64>, Query(q): Query<QuoteQuery>) -> Result<Page<QuotePage>> {
+    s.require(BACK_OFFICE)?;
+    Ok(Page(quote_view(&state, &s, id, &q).await?))
+}
+
+/// Shows a refusal on the quote page with its status.
+async fn refused(state: &AppState, s: &Session, id: u64, e: QuoteError) -> Result<Response> {
+    if let QuoteError::Db(d) = e {
+        return Err(d.into());
+    }
+    if matches!(e, QuoteError::Pdf(_)) {
+        tracing::error!(error = %e, quote = id, "quote PDF failed");
+    }
+    let mut page = quote_view(state, s, id, &QuoteQuery::default()).await?;
+    page.alert = Some(e.to_string());
+    Ok((status_of(&e), Page(page)).into_response())
+}
+
+/// The editor's form: `note`, customer fields, and numbered line fields
+/// (`product_N` as SKU, `description_N`, `quantity_N`, `price_N`, `reason_N`).
+fn read_revision(state: &AppState, fields: &[(String, String)]) -> std::result::Result<(Customer, Vec<(Option<String>, LineInput)>, String), QuoteError> {
+    let get = |k: &str| fields.iter().find(|(n, _)| n == k).map(|(_, v)| v.trim().to_owned()).unwrap_or_default();
+    let customer = Customer {
+        name: get("customer_name"),
+        email: get("customer_email"),
+        company: Some(get("customer_company")).filter(|c| !c.is_empty()),
+        country: get("country").to_uppercase(),
+        state: get("state"),
+        postcode: get("postcode"),
+    };
+    let exp = money::exponent(&state.config.tenant.currency);
+    let mut lines = Vec::new();
+    for n in 1..=2000 {
+        let (sku, desc, qty, price, reason) = (get(&format!("product_{n}")), get(&format!("description_{n}")), get(&format!("quantity_{n}")), get(&format!("price_{n}")), get(&format!("reason_{n}")));
+        if !fields.iter().any(|(k, _)| k == &format!("quantity_{n}")) {
+            break;
+        }
+        if sku.is_empty() && desc.is_empty() && qty.is_empty() {
+            continue;
+        }
+        let quantity = qty.parse::<u32>().map_err(|_| QuoteError::Invalid { field: "quantity", message: format!("line {n}: a whole number of at least 1") })?;
+        if quantity == 0 {
+            continue; // a zero quantity removes the line
+        }
+        let manual_price = if price.is_empty() {
+            None
+        } else {
+            let p = money::parse_minor(&price, exp).map_err(|e| QuoteError::Invalid { field: "price", message: format!("line {n}: {e}") })?;
+            Some((p, reason))
+        };
+        lines.push((Some(sku).filter(|s| !s.is_empty()), LineInput { product_id: None, description: desc, quantity, manual_price }));
+    }
+    Ok((customer, lines, get("note")))
+}
+
+async fn revise(State(state): State<AppState>, s: Session, Path(id): Path<u64>, Form(fields): Form<Vec<(String, String)>>) -> Result<Response> {
+    s.require(BACK_OFFICE)?;
+    let (customer, raw_lines, note) = match read_revision(&state, &fields) {
+        Ok(v) => v,
+        Err(e) => return refused(&state, &s, id, e).await,
+    };
+    let mut lines = Vec::new();
+    for (sku, mut line) in raw_lines {
+        if let Some(sku) = sku {
+            match sqlx::query_scalar::<_, u64>("SELECT id FROM products WHERE sku = ?").bind(&sku).fetch_optional(&state.pool).await? {
+                Some(pid) => line.product_id = Some(pid),
+                None => return refused(&state, &s, id, QuoteError::Invalid { field: "product", message: format!("no product with SKU {sku}") }).await,
+            }
+        }
+        lines.push(line);
+    }
+    let base_dir = state.loaded.base_dir();
+    match quote::revise(&ctx(&state, &base_dir), id, &customer, &lines, &note, s.operator.id).await {
+        Ok(_) => Ok(Redirect::to(&format!("{}/quotes/{id}", state.base)).into_response()),
+        Err(e) => refused(&state, &s, id, e).await,
+    }
+}
+
+async fn send(State(state): State<AppState>, s: Session, Path(id): Path<u64>) -> Result<Response> {
+    s.require(BACK_OFFICE)?;
+    let base_dir = state.loaded.base_dir();
+    match quote::send(&ctx(&state, &base_dir), id, s.operator.id).await {
+        Ok(sent) => {
+            let number: String = sqlx::query_scalar("SELECT number FROM quotes WHERE id = ?").bind(id).fetch_one(&state.pool).await?;
+            let link = format!("{}/q/{}?token={}", state.base, super::error::urlencode(&number), sent.accept_token);
+            Ok(Redirect::to(&format!("{}/quotes/{id}?sent={}&link={}", state.base, sent.revision, super::error::urlencode(&link))).into_response())
+        }
+        Err(e) => refused(&state, &s, id, e).await,
+    }
+}
+
+async fn accept(State(state): State<AppState>, s: Session, Path(id): Path<u64>) -> Result<Response> {
+    s.require(BACK_OFFICE)?;
+    let base_dir = state.loaded.base_dir();
+    match quote::accept(&ctx(&state, &base_dir), id, Acceptor::BackOffice(s.operator.id)).await {
+        Ok(_) => Ok(Redirect::to(&format!("{}/quotes/{id}", state.base)).into_response()),
+        Err(e) => refused(&state, &s, id, e).await,
+    }
+}
+
+async fn reissue(State(state): State<AppState>, s: Session, Path(id): Path<u64>) -> Result<Response> {
+    s.require(BACK_OFFICE)?;
+    let base_dir = state.loaded.base_dir();
+    match quote::reissue(&ctx(&state, &base_dir), id, s.operator.id).await {
+        Ok(_) => Ok(Redirect::to(&format!("{}/quotes/{id}", state.base)).into_response()),
+        Err(e) => refused(&state, &s, id, e).await,
+    }
+}
+
+/// A version's PDF: the stored bytes for a sent version, a fresh draft render otherwise.
+async fn version_pdf(State(state): State<AppState>, s: Session, Path((id, version)): Path<(u64, u32)>) -> Result<Response> {
+    s.require(BACK_OFFICE)?;
+    let vs = quote::versions(&state.pool, id).await.map_err(|e| AppError::Internal(anyhow::anyhow!(e.to_string())))?;
+    let v = vs.iter().find(|v| v.version_no == version).ok_or(AppError::NotFound)?;
+    let pdf = match quote::stored_pdf(&state.pool, v.id).await? {
+        Some((pdf, _)) => pdf,
+        None => {
+            let base_dir = state.loaded.base_dir();
+            quote::render_pdf(&ctx(&state, &base_dir), &v.snapshot, v.revision).await.map_err(|e| AppError::Internal(anyhow::anyhow!(e.to_string())))?
+        }
+    };
+    let name = format!("{}-{}.pdf", v.snapshot.number, v.revision.map_or_else(|| format!("draft{}", v.version_no), |r| format!("R{r}")));
+    Ok(([(header::CONTENT_TYPE, "application/pdf".to_owned()), (header::CONTENT_DISPOSITION, format!("inline; filename=\"{name}\""))], pdf).into_response())
+}
+
+// ----------------------------------------------------------------- the buyer's link
+
+#[derive(Template)]
+#[template(path = "quotes/buyer.html")]
+struct BuyerPage {
+    base: String,
+    tenant_name: String,
+    csrf: String,
+    number: String,
+    token: String,
+    revision: String,
+    lines: Vec<(String, u32, String, String)>,
+    total: String,
+    valid_until: String,
+    status: String,
+    alert: Option<String>,
+    done: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct TokenQuery {
+    #[serde(default)]
+    token: String,
+}
+
+async fn buyer_view(state: &AppState, csrf: String, number: &str, token: &str) -> std::result::Result<BuyerPage, (StatusCode, String)> {
+    let refuse = || (StatusCode::FORBIDDEN, QuoteError::BadToken.to_string());
+    let row = sqlx::query("SELECT id, CAST(status AS CHAR) AS status, accept_token_hash, accept_token_expires_at, woo_order_id FROM quotes WHERE number = ?")
+        .bind(number)
+        .fetch_optional(&state.pool)
+        .await
+        .map_err(|_| (StatusCode::INTERNAL_SERVER_ERROR, "something went wrong on our side".to_owned()))?
+        .ok_or_else(refuse)?;
+    let stored: Option<Vec<u8>> = row.try_get("accept_token_hash").ok().flatten();
+    let expires: Option<chrono::NaiveDateTime> = row.try_get("accept_token_expires_at").ok().flatten();
+    use sha2::Digest;
+    let given = sha2::Sha256::digest(token.as_bytes()).to_vec();
+    if !stored.as_deref().is_some_and(|s| bool::from(s.ct_eq(&given))) || expires.is_none_or(|e| e <= chrono::Utc::now().naive_utc()) {
+        return Err(refuse());
+    }
+    let id: u64 = row.try_get("id").map_err(|_| refuse())?;
+    let vs = quote::versions(&state.pool, id).await.map_err(|_| refuse())?;
+    let v = vs.iter().rev().find(|v| v.state == "sent").ok_or_else(refuse)?;
+    let s = &v.snapshot;
+    Ok(BuyerPage {
+        base: state.base.to_string(),
+        tenant_name: state.config.tenant.name.clone(),
+        csrf,
+        number: number.to_owned(),
+        token: token.to_owned(),
+        revision: v.revision.map(|r| format!("R{r}")).unwrap_or_default(),
+        lines: s.lines.iter().map(|l| (l.description.clone(), l.quantity, l.unit_price_minor.map(|p| m(state, p)).unwrap_or_default(), m(state, l.total_minor))).collect(),
+        total: format!("{} {}", m(state, s.total_minor), s.currency),
+        valid_until: state.local_time(s.valid_until),
+        status: row.try_get("status").unwrap_or_default(),
+        alert: None,
+        done: None,
+    })
+}
+
+async fn buyer_page(State(state): State<AppState>, jar: CookieJar, Path(number): Path<String>, Query(q): Query<TokenQuery>) -> Response {
+    let (jar, csrf) = super::auth::csrf_cookie(&state, jar);
+    match buyer_view(&state, csrf, &number, &q.token).await {
+        Ok(page) => (jar, Page(page)).into_response(),
+        Err((status, text)) => (status, text).into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+struct BuyerForm {
+    #[serde(default)]
+    token: String,
+}
+
+async fn buyer_accept(State(state): State<AppState>, jar: CookieJar, Path(number): Path<String>, Form(f): Form<BuyerForm>) -> Response {
+    let (jar, csrf) = super::auth::csrf_cookie(&state, jar);
+    let mut page = match buyer_view(&state, csrf, &number, &f.token).await {
+        Ok(p) => p,
+        Err((status, text)) => return (status, text).into_response(),
+    };
+    let id: Option<u64> = sqlx::query_scalar("SELECT id FROM quotes WHERE number = ?").bind(&number).fetch_optional(&state.pool).await.ok().flatten();
+    let base_dir = state.loaded.base_dir();
+    let outcome = match id {
+        Some(id) => quote::accept(&ctx(&state, &base_dir), id, Acceptor::Buyer { number: &number, token: &f.token }).await,
+        None => Err(QuoteError::BadToken),
+    };
+    match outcome {
+        Ok(order) => {
+            page.done = Some(order);
+            page.status = "accepted".into();
+            (jar, Page(page)).into_response()
+        }
+        Err(e) => {
+            let status = status_of(&e);
+            page.alert = Some(if matches!(e, QuoteError::Db(_) | QuoteError::Pdf(_)) { "something went wrong on our side; please try again".into() } else { e.to_string() });
+            (status, jar, Page(page)).into_response()
+        }
+    }
+}
+
+// ----------------------------------------------------------------- machine API
+
+/// Checks `X-QM-Intake-Token` against the tenant's `quotes.intake_token`.
+fn intake_allowed(state: &AppState, headers: &HeaderMap) -> std::result::Result<(), Response> {
+    let Some(expected) = state.secrets.get("quotes.intake_token") else {
+        return Err((StatusCode::NOT_FOUND, Json(json!({ "error": "RFQ intake is not configured for this tenant (quotes.intake_token)" }))).into_response());
+    };
+    let given = headers.get("x-qm-intake-token").map(|v| v.as_bytes()).unwrap_or_default();
+    if bool::from(given.ct_eq(expected.expose().as_bytes())) && !given.is_empty() {
+        Ok(())
+    } else {
+        Err((StatusCode::UNAUTHORIZED, Json(json!({ "error": "X-QM-Intake-Token is missing or wrong", "field": "X-QM-Intake-Token" }))).into_response())
+    }
+}
+
+fn stored_response(stored: &rfq::Stored) -> Response {
+    match &stored.malformed {
+        Some(m) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Json(json!({ "error": m.message, "field": m.field, "rfq": stored.id, "kept": true, "detail": format!("{m}; the request is kept as RFQ {} for inspection", stored.id) })),
+        )
+            .into_response(),
+        None => (
+            StatusCode::CREATED,
+            Json(json!({ "rfq": stored.id, "items": stored.items, "unmatched": stored.unmatched, "reputation": stored.reputation.as_ref().map(|r| r.score) })),
+        )
+            .into_response(),
+    }
+}
+
+/// `POST /rfq`: the storefront's request-a-quote form, JSON or form-encoded.
+async fn intake_form(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response> {
+    if let Err(r) = intake_allowed(&state, &headers) {
+        return Ok(r);
+    }
+    if body.len() > rfq::MAX_BYTES {
+        return Ok((StatusCode::PAYLOAD_TOO_LARGE, Json(json!({ "error": "request too large", "field": "body" }))).into_response());
+    }
+    let ctype = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let parsed = if ctype.starts_with("application/json") {
+        serde_json::from_slice::<FormRequest>(&body).map_err(|e| rfq::Malformed { field: "body", message: format!("not the expected JSON: {e}") })
+    } else if ctype.starts_with("application/x-www-form-urlencoded") {
+        serde_urlencoded::from_bytes::<FormRequest>(&body).map_err(|e| rfq::Malformed { field: "body", message: format!("not the expected form: {e}") })
+    } else {
+        Err(rfq::Malformed { field: "Content-Type", message: "send application/json or application/x-www-form-urlencoded".into() })
+    }
+    .and_then(FormRequest::into_request);
+    let stored = rfq::store(&state.pool, &state.lookup, "form", &body, parsed).await?;
+    Ok(stored_response(&stored))
+}
+
+/// `POST /rfq/email`: one raw RFC 822 message (message/rfc822 or text/plain).
+async fn intake_email(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response> {
+    if let Err(r) = intake_allowed(&state, &headers) {
+        return Ok(r);
+    }
+    if body.len() > rfq::MAX_BYTES {
+        return Ok((StatusCode::PAYLOAD_TOO_LARGE, Json(json!({ "error": "message too large", "field": "body" }))).into_response());
+    }
+    let stored = rfq::store(&state.pool, &state.lookup, "email", &body, rfq::parse_email(&body)).await?;
+    Ok(stored_response(&stored))
+}
+
+#[derive(Deserialize)]
+struct EmailQuery {
+    #[serde(default)]
+    email: String,
+}
+
+/// `GET /api/quotes?email=`: a buyer's sent and accepted quotes, for the storefront's account page.
+async fn api_quotes(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<EmailQuery>) -> Result<Response> {
+    if let Err(r) = intake_allowed(&state, &headers) {
+        return Ok(r);
+    }
+    if !q.email.contains('@') {
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, Json(json!({ "error": "an email address is required", "field": "email" }))).into_response());
+    }
+    let rows = sqlx::query(
+        r#"SELECT q.number, CAST(q.status AS CHAR) AS status, q.revision, q.woo_order_id, v.total_minor, v.currency, v.valid_until, v.sent_at
+           FROM quotes q JOIN quote_versions v ON v.quote_id = q.id AND v.revision = q.revision
+           WHERE q.customer_email = ? AND q.status IN ('sent', 'accepted', 'expired') ORDER BY v.sent_at DESC"#,
+    )
+    .bind(q.email.trim())
+    .fetch_all(&state.pool)
+    .await?;
+    let list: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|r| {
+            json!({
+                "number": r.try_get::<String, _>("number").unwrap_or_default(),
+                "revision": r.try_get::<Option<u32>, _>("revision").ok().flatten().map(|x| format!("R{x}")),
+                "status": r.try_get::<String, _>("status").unwrap_or_default(),
+                "total": money::format_minor(r.try_get("total_minor").unwrap_or(0), money::exponent(&state.config.tenant.currency)),
+                "currency": r.try_get::<String, _>("currency").unwrap_or_default(),
+                "valid_until": r.try_get::<chrono::NaiveDateTime, _>("valid_until").map(|t| t.and_utc().to_rfc3339()).unwrap_or_default(),
+                "woocommerce_order": r.try_get::<Option<u64>, _>("woo_order_id").ok().flatten(),
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "quotes": list })).into_response())
+}
+
+/// `GET /api/quotes/{number}`: the latest sent version's lines and totals.
+async fn api_quote(State(state): State<AppState>, headers: HeaderMap, Path(number): Path<String>) -> Result<Response> {
+    if let Err(r) = intake_allowed(&state, &headers) {
+        return Ok(r);
+    }
+    let Some(id) = sqlx::query_scalar::<_, u64>("SELECT id FROM quotes WHERE number = ?").bind(&number).fetch_optional(&state.pool).await? else {
+        return Ok((StatusCode::NOT_FOUND, Json(json!({ "error": "no such quote", "field": "number" }))).into_response());
+    };
+    let vs = quote::versions(&state.pool, id).await.map_err(|e| AppError::Internal(anyhow::anyhow!(e.to_string())))?;
+    let Some(v) = vs.iter().rev().find(|v| v.state == "sent") else {
+        return Ok((StatusCode::NOT_FOUND, Json(json!({ "error": "this quote has not been sent", "field": "number" }))).into_response());
+    };
+    let s = &v.snapshot;
+    let exp = money::exponent(&s.currency);
+    Ok(Json(json!({
+        "number": s.number,
+        "revision": v.revision.map(|r| format!("R{r}")),
+        "currency": s.currency,
+        "valid_until": s.valid_until.and_utc().to_rfc3339(),
+        "lines": s.lines.iter().map(|l| json!({ "sku": l.sku, "description": l.description, "quantity": l.quantity,
+            "unit_price": l.unit_price_minor.map(|p| money::format_minor(p, exp)), "tax": money::format_minor(l.tax_minor, exp), "total": money::format_minor(l.total_minor, exp) })).collect::<Vec<_>>(),
+        "subtotal": money::format_minor(s.subtotal_minor, exp),
+        "tax": money::format_minor(s.tax_minor, exp),
+        "total": money::format_minor(s.total_minor, exp),
+    }))
+    .into_response())
+}
