@@ -75,22 +75,29 @@ fn nginx(app_port: u16, dir: &std::path::Path) -> (std::process::Child, u16) {
 async fn run(server: &str) -> Vec<(String, String)> {
     let name = "qm_bench_station";
     let mut admin = MySqlConnectOptions::from_str(server).expect("url").connect().await.expect("MariaDB reachable (run scripts/bench)");
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name}; CREATE DATABASE {name}"))).execute(&mut admin).await.expect("db");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name}; CREATE DATABASE {name};
+         CREATE USER IF NOT EXISTS 'qm_bench'@'localhost' IDENTIFIED BY 'qm-bench-pw'; CREATE USER IF NOT EXISTS 'qm_bench'@'127.0.0.1' IDENTIFIED BY 'qm-bench-pw';
+         GRANT ALL PRIVILEGES ON {name}.* TO 'qm_bench'@'localhost'; GRANT ALL PRIVILEGES ON {name}.* TO 'qm_bench'@'127.0.0.1'"
+    )))
+    .execute(&mut admin)
+    .await
+    .expect("db");
     // The tenant: one station with a ZPL printer on a private CUPS.
     let cups = LocalCups::start().await.expect("cupsd");
     let printer = RawPrinter::start().await.expect("printer");
     cups.add_raw_queue("bench-zebra", printer.port).expect("queue");
     let dir = tempfile::tempdir().expect("dir");
     std::fs::write(dir.path().join("secret"), "unused").expect("secret");
-    // The bench server's root has no password (as scripts/bench's MariaDB).
-    std::fs::write(dir.path().join("db_password"), "").expect("secret");
+    // A database user of the bench's own (the tenant file needs a password reference).
+    std::fs::write(dir.path().join("db_password"), "qm-bench-pw").expect("secret");
     let server_opts = MySqlConnectOptions::from_str(server).expect("url");
     std::fs::write(
         dir.path().join("tenant.yaml"),
         format!(
             "tenant: {{ id: benchco, name: Bench Co, timezone: America/Chicago, currency: USD }}\nbranding: {{ sender_name: Bench Co }}\ndomains: {{ storefront: shop.bench.example }}\n\
              server: {{ listen: 127.0.0.1:0, secure_cookies: false }}\ndata_dir: {data}\n\
-             database: {{ host: \"{host}\", port: {db_port}, name: {name}, user: root, password: ref+file://db_password }}\nmodules: {{ ebay: false, accounting: false }}\n\
+             database: {{ host: \"{host}\", port: {db_port}, name: {name}, user: qm_bench, password: ref+file://db_password }}\nmodules: {{ ebay: false, accounting: false }}\n\
              woocommerce: {{ base_url: http://127.0.0.1:9, consumer_key: ref+file://secret, consumer_secret: ref+file://secret }}\n\
              stations: [{{ id: bench-1, name: Bench 1 }}]\nprinters: [{{ name: bench-zebra, uri: \"{uri}\", kind: zpl, station: bench-1 }}]\n",
             data = dir.path().join("data").display(),
@@ -224,7 +231,7 @@ async fn run(server: &str) -> Vec<(String, String)> {
     rows.push(("scan → label bytes at printer (200 prints): p50 / p99".into(), format!("{} / {}", ms(percentile(&total, 0.5)), ms(percentile(&total, 0.99)))));
     rows.push(("scan → label: max".into(), ms(total.last().copied().unwrap_or_default())));
     drop(pool);
-    let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name}"))).execute(&mut admin).await;
+    let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name}; DROP USER IF EXISTS 'qm_bench'@'localhost'; DROP USER IF EXISTS 'qm_bench'@'127.0.0.1'"))).execute(&mut admin).await;
     rows
 }
 

@@ -77,6 +77,9 @@ enum Command {
     /// Stock: receiving supplier invoices, adjustments.
     #[command(subcommand)]
     Inventory(InventoryCommand),
+    /// Requests for quotes.
+    #[command(subcommand)]
+    Rfq(RfqCommand),
     /// Development helpers (demo data, simulated store).
     #[command(subcommand)]
     Demo(DemoCommand),
@@ -196,6 +199,19 @@ enum DemoCommand {
         /// Where the simulated UPS account listens (labels for the pick station).
         #[arg(long, default_value = "127.0.0.1:8082")]
         ups_listen: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum RfqCommand {
+    /// Take in one RFC 822 message (a saved .eml) as an RFQ: the raw message
+    /// is kept whatever happens; a message that cannot be read is stored as
+    /// unparseable with the reason (exit 1).
+    Import {
+        #[arg(short, long, env = "QM_CONFIG")]
+        config: PathBuf,
+        /// The .eml file.
+        file: PathBuf,
     },
 }
 
@@ -332,6 +348,24 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             eprintln!();
             println!("received invoice {} (id {}): {} lots, {} units, total {}", invoice.reference, r.invoice_id, r.lots, r.units, crate::money::format_minor(r.total_minor, crate::money::exponent(&invoice.currency)));
             Ok(())
+        }
+        Command::Rfq(RfqCommand::Import { config, file }) => {
+            let raw = std::fs::read(&file).map_err(|e| Failure::Usage(format!("cannot read {}: {e}", file.display())))?;
+            let loaded = load(&config)?;
+            let pool = connect(Some(&config)).await?;
+            let lookup = crate::inventory::lookup::CodeLookup::open(&loaded.data_dir());
+            let stored = crate::quotes::rfq::store(&pool, &lookup, "email", &raw, crate::quotes::rfq::parse_email(&raw)).await.map_err(anyhow::Error::from)?;
+            match &stored.malformed {
+                Some(m) => {
+                    println!("{}: {m}; kept as RFQ {} (unparseable) for inspection", file.display(), stored.id);
+                    Err(Failure::Reported)
+                }
+                None => {
+                    let score = stored.reputation.as_ref().map_or(0, |r| r.score);
+                    println!("RFQ {}: {} item(s), {} to map; sender reputation {score}/100", stored.id, stored.items, stored.unmatched);
+                    Ok(())
+                }
+            }
         }
         Command::Inventory(InventoryCommand::Adjust { config, lot, delta, reason, note }) => {
             let pool = connect(Some(&config)).await?;

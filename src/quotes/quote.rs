@@ -539,9 +539,6 @@ pub async fn accept(ctx: &Ctx<'_>, quote_id: u64, by: Acceptor<'_>) -> Result<u6
         sqlx::query("UPDATE quotes SET status = 'expired' WHERE id = ? AND status = 'sent'").bind(quote_id).execute(ctx.pool).await?;
         return Err(QuoteError::Expired { number, until: s.valid_until });
     }
-    if let Some(l) = s.lines.iter().find(|l| l.woo_id.is_none()) {
-        return Err(invalid("lines", format!("line {} ({}) is not a WooCommerce product: map it to one in a new version first", l.line_no, l.description)));
-    }
     let revision = sent.revision.unwrap_or(0);
     let woo_order = ctx.woo.create_order_from_quote(s, revision).await.map_err(|e| QuoteError::Woo(e.to_string()))?;
     let who = match by {

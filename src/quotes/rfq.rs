@@ -248,14 +248,13 @@ pub async fn store(pool: &MySqlPool, lookup: &CodeLookup, source: &str, raw: &[u
     let domain = req.sender_email.rsplit_once('@').map(|(_, d)| d.to_ascii_lowercase()).unwrap_or_default();
     let history = reputation::history(pool, &domain).await?;
     let rep = reputation::score(&Evidence { domain: &domain, display_name: req.sender_name.as_deref(), authentication_results: req.authentication_results.clone() }, history);
-    let mut text = req.body.clone();
+    // The body (up to its signature), then each CSV line list on its own.
+    let mut items = extract(pool, lookup, &req.body).await?;
     for (name, ctype, bytes) in &req.attachments {
         if ctype.ends_with("/csv") || name.to_ascii_lowercase().ends_with(".csv") {
-            text.push('\n');
-            text.push_str(&csv_lines(bytes));
+            items.extend(extract(pool, lookup, &csv_lines(bytes)).await?);
         }
     }
-    let items = extract(pool, lookup, &text).await?;
     let attachments: Vec<serde_json::Value> = req.attachments.iter().map(|(n, t, b)| serde_json::json!({ "name": n, "type": t, "bytes": b.len() })).collect();
     let mut tx = pool.begin().await?;
     sqlx::query(

@@ -34,6 +34,7 @@ struct HomePage {
     units_on_hand: i64,
     open_orders: i64,
     backordered_lines: i64,
+    expiring_quotes: usize,
     channel_problems: Vec<(String, String, String, String)>,
     events: Vec<EventRow>,
 }
@@ -70,6 +71,7 @@ async fn home(State(state): State<AppState>, session: Session) -> Result<Page<Ho
         units_on_hand: counts.try_get("units")?,
         open_orders: counts.try_get("open_orders")?,
         backordered_lines: counts.try_get("backordered")?,
+        expiring_quotes: crate::quotes::quote::expiring(&state.pool, 7).await?.len(),
         channel_problems: crate::channels::outbox::problems(&state.pool).await?,
         events,
     }))

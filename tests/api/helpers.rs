@@ -119,6 +119,9 @@ impl Drop for TestDb {
     }
 }
 
+/// The RFQ intake token in every test tenant's `secrets/intake_token`.
+pub const INTAKE_TOKEN: &str = "intake-token-for-tests-0123456789";
+
 /// Secrets the test tenant's references point at (files in its folder).
 pub struct TestSecrets {
     pub woo_key: String,
@@ -154,6 +157,7 @@ impl TenantDir {
         std::fs::write(dir.path().join("secrets/woo_secret"), &secrets.woo_secret).expect("write");
         std::fs::write(dir.path().join("secrets/ups_id"), "ups-client").expect("write");
         std::fs::write(dir.path().join("secrets/ups_secret"), "ups-secret").expect("write");
+        std::fs::write(dir.path().join("secrets/intake_token"), INTAKE_TOKEN).expect("write");
         let (host, port) = server_host_port();
         let yaml = format!(
             r#"tenant: {{ id: testco, name: Test Co, timezone: America/Chicago, currency: USD }}

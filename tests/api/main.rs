@@ -13,6 +13,7 @@ mod config_check;
 mod deploy;
 mod lock;
 mod printing;
+mod quotes;
 mod redaction;
 mod reservations;
 mod station;

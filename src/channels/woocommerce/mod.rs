@@ -176,19 +176,26 @@ impl WooClient {
     }
 
     /// Creates the order an accepted quote becomes: its lines at exactly the
-    /// quoted prices (`subtotal` = `total` per line), the quoted tax as a fee
-    /// line, on hold for payment, and the quote in the order meta.
+    /// quoted prices (`subtotal` = `total` per line), custom lines and the
+    /// quoted tax as fee lines, on hold for payment, the quote in the meta.
     pub async fn create_order_from_quote(&self, s: &crate::quotes::quote::Snapshot, revision: u32) -> Result<u64, ChannelError> {
         let exp = crate::money::exponent(&s.currency);
         let m = |v: i64| crate::money::format_minor(v, exp);
         let mut name = s.customer.name.splitn(2, ' ');
         let (first, last) = (name.next().unwrap_or_default(), name.next().unwrap_or_default());
+        // WooCommerce line items need a product; quoted lines with none (custom
+        // items) become fee lines so the order total is exactly the quote's.
         let lines: Vec<Value> = s
             .lines
             .iter()
-            .map(|l| json!({ "product_id": l.woo_id, "quantity": l.quantity, "subtotal": m(l.total_minor), "total": m(l.total_minor) }))
+            .filter_map(|l| l.woo_id.map(|id| json!({ "product_id": id, "quantity": l.quantity, "subtotal": m(l.total_minor), "total": m(l.total_minor) })))
             .collect();
-        let mut fees = Vec::new();
+        let mut fees: Vec<Value> = s
+            .lines
+            .iter()
+            .filter(|l| l.woo_id.is_none())
+            .map(|l| json!({ "name": format!("{} × {} (quote {} line {})", l.description, l.quantity, s.number, l.line_no), "total": m(l.total_minor), "tax_status": "none" }))
+            .collect();
         if s.tax_minor != 0 {
             fees.push(json!({ "name": format!("Sales tax (quote {} R{revision})", s.number), "total": m(s.tax_minor), "tax_status": "none" }));
         }
