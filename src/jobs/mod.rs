@@ -69,6 +69,18 @@ pub async fn start(state: AppState) -> anyhow::Result<JobScheduler> {
             })?)
             .await?;
     }
+    if state.config.modules.quotes {
+        // Sent quotes past their window become expired, hourly at :05.
+        let pool = state.pool.clone();
+        scheduler
+            .add(Job::new_async("0 5 * * * *", move |_id, _lock| {
+                let pool = pool.clone();
+                Box::pin(async move {
+                    let _ = record(&pool, "quote_expiry", async { Ok(serde_json::json!({ "expired": crate::quotes::quote::expire_due(&pool).await? })) }).await;
+                })
+            })?)
+            .await?;
+    }
     if state.config.modules.inventory_sync {
         // One poller per process; the advisory lock keeps replicas from overlapping.
         let poller = std::sync::Arc::new(inventory_poll::Poller::from_state(&state)?);

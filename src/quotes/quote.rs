@@ -564,6 +564,40 @@ pub async fn accept(ctx: &Ctx<'_>, quote_id: u64, by: Acceptor<'_>) -> Result<u6
     Ok(woo_order)
 }
 
+/// The buyer declined (or went elsewhere): the quote is lost, which the
+/// sender domain's history remembers.
+pub async fn mark_lost(pool: &MySqlPool, quote_id: u64, reason: &str, operator: u64) -> Result<(), QuoteError> {
+    let (number, status) = head(pool, quote_id).await?;
+    if !matches!(status.as_str(), "sent" | "expired" | "draft") {
+        return Err(QuoteError::WrongState { number, status, message: "it cannot be marked lost".into() });
+    }
+    if reason.trim().is_empty() {
+        return Err(invalid("reason", "say why it was lost (price, lead time, no answer…)"));
+    }
+    let mut tx = pool.begin().await?;
+    sqlx::query("UPDATE quotes SET status = 'lost', accept_token_hash = NULL WHERE id = ?").bind(quote_id).execute(&mut *tx).await?;
+    sqlx::query("UPDATE sender_domains d JOIN quotes q ON d.domain = SUBSTRING_INDEX(q.customer_email, '@', -1) SET d.quotes_lost = d.quotes_lost + 1 WHERE q.id = ?").bind(quote_id).execute(&mut *tx).await?;
+    events::record(&mut *tx, Event::info("quote.lost", format!("quote {number} lost: {}", reason.trim())).by(operator).about("quote", quote_id)).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Marks sent quotes past their window expired (the hourly job). Returns how many.
+pub async fn expire_due(pool: &MySqlPool) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query(
+        r#"UPDATE quotes q JOIN quote_versions v ON v.quote_id = q.id AND v.revision = q.revision
+           SET q.status = 'expired', q.accept_token_hash = NULL
+           WHERE q.status = 'sent' AND v.valid_until <= UTC_TIMESTAMP(6)"#,
+    )
+    .execute(pool)
+    .await?
+    .rows_affected();
+    if done > 0 {
+        events::record(pool, Event::info("quote.expired", format!("{done} quote(s) passed their validity window; re-issue them with fresh prices"))).await?;
+    }
+    Ok(done)
+}
+
 /// Sent quotes whose window ends within `days` (the dashboard's list): (id, number, customer, valid_until).
 pub async fn expiring(pool: &MySqlPool, days: u32) -> Result<Vec<(u64, String, String, NaiveDateTime)>, sqlx::Error> {
     sqlx::query_as(

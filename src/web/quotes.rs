@@ -45,6 +45,7 @@ pub fn router() -> Router<AppState> {
         .route("/quotes/{id}/send", post(send))
         .route("/quotes/{id}/accept", post(accept))
         .route("/quotes/{id}/reissue", post(reissue))
+        .route("/quotes/{id}/lost", post(lost))
         .route("/quotes/{id}/versions/{version}/pdf", get(version_pdf))
         .route("/q/{number}", get(buyer_page).post(buyer_accept))
 }
@@ -502,6 +503,20 @@ async fn reissue(State(state): State<AppState>, s: Session, Path(id): Path<u64>)
     let base_dir = state.loaded.base_dir();
     match quote::reissue(&ctx(&state, &base_dir), id, s.operator.id).await {
         Ok(_) => Ok(Redirect::to(&format!("{}/quotes/{id}", state.base)).into_response()),
+        Err(e) => refused(&state, &s, id, e).await,
+    }
+}
+
+#[derive(Deserialize)]
+struct LostForm {
+    #[serde(default)]
+    reason: String,
+}
+
+async fn lost(State(state): State<AppState>, s: Session, Path(id): Path<u64>, Form(f): Form<LostForm>) -> Result<Response> {
+    s.require(BACK_OFFICE)?;
+    match quote::mark_lost(&state.pool, id, &f.reason, s.operator.id).await {
+        Ok(()) => Ok(Redirect::to(&format!("{}/quotes/{id}", state.base)).into_response()),
         Err(e) => refused(&state, &s, id, e).await,
     }
 }

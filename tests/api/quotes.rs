@@ -354,6 +354,7 @@ async fn an_expired_quote_cannot_be_accepted_and_a_reissue_prices_it_afresh() {
     let (status, _, body) = shop.post(&format!("/quotes/{quote}/send"), &[("csrf", &csrf)]).await;
     assert_eq!(status, 303, "{body}");
     tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    assert_eq!(quartermaster::quotes::quote::expire_due(&pool).await.expect("expiry job"), 1, "the hourly job marks it expired");
     let (status, _, body) = shop.post(&format!("/quotes/{quote}/accept"), &[("csrf", &csrf)]).await;
     assert_eq!(status, 409, "{body}");
     assert!(body.contains("expired"), "{body}");
@@ -382,6 +383,10 @@ async fn an_expired_quote_cannot_be_accepted_and_a_reissue_prices_it_afresh() {
     let woo: Option<u64> = sqlx::query_scalar("SELECT woo_order_id FROM quotes WHERE id = ?").bind(quote).fetch_one(&pool).await.expect("order");
     let order = shop.woo.order_json(woo.expect("order")).expect("in Woo");
     assert_eq!(order["total"].as_str(), Some("52.00"));
+    // An accepted quote cannot be marked lost; the refusal says why.
+    let (status, _, body) = shop.post(&format!("/quotes/{quote}/lost"), &[("csrf", &csrf), ("reason", "price")]).await;
+    assert_eq!(status, 409, "{body}");
+    assert!(body.contains("cannot be marked lost"));
 }
 
 #[tokio::test]
