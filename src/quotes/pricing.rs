@@ -68,7 +68,7 @@ pub fn mark_up(cost_minor: i64, basis_points: u32) -> i64 {
 /// middle two, rounding up), or None.
 pub fn recent_median(obs: &[(NaiveDateTime, i64)], n: usize) -> Option<i64> {
     let mut recent: Vec<&(NaiveDateTime, i64)> = obs.iter().collect();
-    recent.sort_by(|a, b| b.0.cmp(&a.0));
+    recent.sort_by_key(|o| std::cmp::Reverse(o.0));
     let mut prices: Vec<i64> = recent.into_iter().take(n.max(1)).map(|o| o.1).collect();
     if prices.is_empty() {
         return None;

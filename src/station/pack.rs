@@ -80,9 +80,12 @@ fn parse_mm(field: &str, text: &str, errors: &mut Vec<FieldError>) -> u32 {
     }
 }
 
+/// Packages to store and each line's package number.
+pub type Packing = (Vec<Package>, Vec<(u64, u16)>);
+
 /// Checks the form against the boxes and the pick sheet; returns the packages
 /// and each line's package number, or every problem by field.
-pub fn validate(form: &PackForm, boxes: &[BoxDef], lines: &[pick::PickLine]) -> Result<(Vec<Package>, Vec<(u64, u16)>), Vec<FieldError>> {
+pub fn validate(form: &PackForm, boxes: &[BoxDef], lines: &[pick::PickLine]) -> Result<Packing, Vec<FieldError>> {
     let mut errors = Vec::new();
     if form.packages.is_empty() {
         errors.push(FieldError::new("packages", "at least one package"));
@@ -298,7 +301,7 @@ mod tests {
         assert_eq!(parse_weight_g("16 oz"), Ok(454));
         assert!(parse_weight_g("0").is_err());
         assert!(parse_weight_g("-3").is_err());
-        assert!(parse_weight_g("3 stone").unwrap_err().contains("unknown unit"));
+        assert!(parse_weight_g("3 stone").expect_err("no such unit").contains("unknown unit"));
         assert!(parse_weight_g("1.2.3").is_err());
         assert!(parse_weight_g("99999999999").is_err());
     }

@@ -180,6 +180,9 @@ async fn inbox(State(state): State<AppState>, s: Session) -> Result<Page<InboxPa
 
 // ----------------------------------------------------------------- one RFQ
 
+/// An RFQ item: (line, as written, code, product, quantity).
+type ItemRow = (u16, String, Option<String>, Option<u64>, u32);
+
 #[derive(Template)]
 #[template(path = "quotes/rfq.html")]
 struct RfqPage {
@@ -197,7 +200,7 @@ struct RfqPage {
     score: Option<i16>,
     low: bool,
     factors: Vec<Factor>,
-    items: Vec<(u16, String, Option<String>, Option<u64>, u32)>,
+    items: Vec<ItemRow>,
     body: String,
     raw_len: usize,
     alert: Option<String>,
@@ -418,7 +421,10 @@ async fn refused(state: &AppState, s: &Session, id: u64, e: QuoteError) -> Resul
 
 /// The editor's form: `note`, customer fields, and numbered line fields
 /// (`product_N` as SKU, `description_N`, `quantity_N`, `price_N`, `reason_N`).
-fn read_revision(state: &AppState, fields: &[(String, String)]) -> std::result::Result<(Customer, Vec<(Option<String>, LineInput)>, String), QuoteError> {
+/// The editor's form read: customer, (SKU, line) pairs, and the change note.
+type Revision = (Customer, Vec<(Option<String>, LineInput)>, String);
+
+fn read_revision(state: &AppState, fields: &[(String, String)]) -> std::result::Result<Revision, QuoteError> {
     let get = |k: &str| fields.iter().find(|(n, _)| n == k).map(|(_, v)| v.trim().to_owned()).unwrap_or_default();
     let customer = Customer {
         name: get("customer_name"),
@@ -639,16 +645,16 @@ async fn buyer_accept(State(state): State<AppState>, jar: CookieJar, Path(number
 
 // ----------------------------------------------------------------- machine API
 
-/// Checks `X-QM-Intake-Token` against the tenant's `quotes.intake_token`.
-fn intake_allowed(state: &AppState, headers: &HeaderMap) -> std::result::Result<(), Response> {
+/// The refusal for a request without the tenant's `X-QM-Intake-Token`, if any.
+fn intake_refusal(state: &AppState, headers: &HeaderMap) -> Option<Response> {
     let Some(expected) = state.secrets.get("quotes.intake_token") else {
-        return Err((StatusCode::NOT_FOUND, Json(json!({ "error": "RFQ intake is not configured for this tenant (quotes.intake_token)" }))).into_response());
+        return Some((StatusCode::NOT_FOUND, Json(json!({ "error": "RFQ intake is not configured for this tenant (quotes.intake_token)" }))).into_response());
     };
     let given = headers.get("x-qm-intake-token").map(|v| v.as_bytes()).unwrap_or_default();
     if bool::from(given.ct_eq(expected.expose().as_bytes())) && !given.is_empty() {
-        Ok(())
+        None
     } else {
-        Err((StatusCode::UNAUTHORIZED, Json(json!({ "error": "X-QM-Intake-Token is missing or wrong", "field": "X-QM-Intake-Token" }))).into_response())
+        Some((StatusCode::UNAUTHORIZED, Json(json!({ "error": "X-QM-Intake-Token is missing or wrong", "field": "X-QM-Intake-Token" }))).into_response())
     }
 }
 
@@ -669,7 +675,7 @@ fn stored_response(stored: &rfq::Stored) -> Response {
 
 /// `POST /rfq`: the storefront's request-a-quote form, JSON or form-encoded.
 async fn intake_form(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response> {
-    if let Err(r) = intake_allowed(&state, &headers) {
+    if let Some(r) = intake_refusal(&state, &headers) {
         return Ok(r);
     }
     if body.len() > rfq::MAX_BYTES {
@@ -690,7 +696,7 @@ async fn intake_form(State(state): State<AppState>, headers: HeaderMap, body: By
 
 /// `POST /rfq/email`: one raw RFC 822 message (message/rfc822 or text/plain).
 async fn intake_email(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response> {
-    if let Err(r) = intake_allowed(&state, &headers) {
+    if let Some(r) = intake_refusal(&state, &headers) {
         return Ok(r);
     }
     if body.len() > rfq::MAX_BYTES {
@@ -708,7 +714,7 @@ struct EmailQuery {
 
 /// `GET /api/quotes?email=`: a buyer's sent and accepted quotes, for the storefront's account page.
 async fn api_quotes(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<EmailQuery>) -> Result<Response> {
-    if let Err(r) = intake_allowed(&state, &headers) {
+    if let Some(r) = intake_refusal(&state, &headers) {
         return Ok(r);
     }
     if !q.email.contains('@') {
@@ -741,7 +747,7 @@ async fn api_quotes(State(state): State<AppState>, headers: HeaderMap, Query(q):
 
 /// `GET /api/quotes/{number}`: the latest sent version's lines and totals.
 async fn api_quote(State(state): State<AppState>, headers: HeaderMap, Path(number): Path<String>) -> Result<Response> {
-    if let Err(r) = intake_allowed(&state, &headers) {
+    if let Some(r) = intake_refusal(&state, &headers) {
         return Ok(r);
     }
     let Some(id) = sqlx::query_scalar::<_, u64>("SELECT id FROM quotes WHERE number = ?").bind(&number).fetch_optional(&state.pool).await? else {

@@ -112,7 +112,8 @@ struct QueuePage {
     f: Frame,
     stations: Vec<(String, String)>,
     status: String,
-    counts: Vec<(&'static str, i64)>,
+    /// (state, orders, shown now)
+    counts: Vec<(&'static str, i64, bool)>,
     entries: Vec<EntryRow>,
     me: u64,
     alert: Option<String>,
@@ -147,10 +148,11 @@ async fn queue_view(state: &AppState, s: &Session, jar: &CookieJar, q: &QueueQue
         (None, Some(_)) => Some("Nothing is waiting to be picked.".to_owned()),
         _ => None,
     };
+    let counts = queue::counts(&state.pool).await?.into_iter().map(|(st, n)| (st, n, st == status)).collect();
     Ok(QueuePage {
         stations: state.config.stations.iter().map(|st| (st.id.clone(), st.name.clone())).collect(),
         status,
-        counts: queue::counts(&state.pool).await?,
+        counts,
         entries,
         me: s.operator.id,
         alert,
