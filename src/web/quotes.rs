@@ -316,14 +316,15 @@ struct QuotePage {
     diff: Option<(u32, u32, Vec<String>)>,
     alert: Option<String>,
     notice: Option<String>,
+    /// Set on the response to Send only.
+    sent_revision: Option<u32>,
+    accept_link: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
 struct QuoteQuery {
     a: Option<u32>,
     b: Option<u32>,
-    sent: Option<u32>,
-    link: Option<String>,
 }
 
 async fn quote_view(state: &AppState, s: &Session, id: u64, q: &QuoteQuery) -> Result<QuotePage> {
@@ -373,10 +374,6 @@ async fn quote_view(state: &AppState, s: &Session, id: u64, q: &QuoteQuery) -> R
         }
         _ => None,
     };
-    let notice = q.sent.map(|r| match &q.link {
-        Some(link) => format!("Sent as R{r}. The buyer's acceptance link (give it to them; it is shown only now): {link}"),
-        None => format!("Sent as R{r}."),
-    });
     Ok(QuotePage {
         base: state.base.to_string(),
         tenant_name: state.config.tenant.name.clone(),
@@ -397,7 +394,9 @@ async fn quote_view(state: &AppState, s: &Session, id: u64, q: &QuoteQuery) -> R
         versions,
         diff,
         alert: None,
-        notice,
+        notice: None,
+        sent_revision: None,
+        accept_link: None,
     })
 }
 
@@ -476,9 +475,15 @@ async fn revise(State(state): State<AppState>, s: Session, Path(id): Path<u64>, 
         lines.push(line);
     }
     let base_dir = state.loaded.base_dir();
-    match quote::revise(&ctx(&state, &base_dir), id, &customer, &lines, &note, s.operator.id).await {
+    let outcome = quote::revise(&ctx(&state, &base_dir), id, &customer, &lines, &note, s.operator.id).await;
+    back_to_quote(&state, &s, id, outcome).await
+}
+
+/// After an action: back to the quote page (303), or the page with the refusal.
+async fn back_to_quote<T>(state: &AppState, s: &Session, id: u64, outcome: std::result::Result<T, QuoteError>) -> Result<Response> {
+    match outcome {
         Ok(_) => Ok(Redirect::to(&format!("{}/quotes/{id}", state.base)).into_response()),
-        Err(e) => refused(&state, &s, id, e).await,
+        Err(e) => refused(state, s, id, e).await,
     }
 }
 
@@ -487,9 +492,13 @@ async fn send(State(state): State<AppState>, s: Session, Path(id): Path<u64>) ->
     let base_dir = state.loaded.base_dir();
     match quote::send(&ctx(&state, &base_dir), id, s.operator.id).await {
         Ok(sent) => {
-            let number: String = sqlx::query_scalar("SELECT number FROM quotes WHERE id = ?").bind(id).fetch_one(&state.pool).await?;
-            let link = format!("{}/q/{}?token={}", state.base, super::error::urlencode(&number), sent.accept_token);
-            Ok(Redirect::to(&format!("{}/quotes/{id}?sent={}&link={}", state.base, sent.revision, super::error::urlencode(&link))).into_response())
+            // The link is shown once, in this response: never in a URL we redirect to (it would land in logs and history).
+            let mut page = quote_view(&state, &s, id, &QuoteQuery::default()).await?;
+            let link = format!("{}/q/{}?token={}", state.base, super::error::urlencode(&page.number), sent.accept_token);
+            page.notice = Some(format!("Sent as R{}. The buyer's acceptance link (shown only now; it works until the quote expires): {link}", sent.revision));
+            page.sent_revision = Some(sent.revision);
+            page.accept_link = Some(link);
+            Ok(Page(page).into_response())
         }
         Err(e) => refused(&state, &s, id, e).await,
     }
@@ -498,19 +507,15 @@ async fn send(State(state): State<AppState>, s: Session, Path(id): Path<u64>) ->
 async fn accept(State(state): State<AppState>, s: Session, Path(id): Path<u64>) -> Result<Response> {
     s.require(BACK_OFFICE)?;
     let base_dir = state.loaded.base_dir();
-    match quote::accept(&ctx(&state, &base_dir), id, Acceptor::BackOffice(s.operator.id)).await {
-        Ok(_) => Ok(Redirect::to(&format!("{}/quotes/{id}", state.base)).into_response()),
-        Err(e) => refused(&state, &s, id, e).await,
-    }
+    let outcome = quote::accept(&ctx(&state, &base_dir), id, Acceptor::BackOffice(s.operator.id)).await;
+    back_to_quote(&state, &s, id, outcome).await
 }
 
 async fn reissue(State(state): State<AppState>, s: Session, Path(id): Path<u64>) -> Result<Response> {
     s.require(BACK_OFFICE)?;
     let base_dir = state.loaded.base_dir();
-    match quote::reissue(&ctx(&state, &base_dir), id, s.operator.id).await {
-        Ok(_) => Ok(Redirect::to(&format!("{}/quotes/{id}", state.base)).into_response()),
-        Err(e) => refused(&state, &s, id, e).await,
-    }
+    let outcome = quote::reissue(&ctx(&state, &base_dir), id, s.operator.id).await;
+    back_to_quote(&state, &s, id, outcome).await
 }
 
 #[derive(Deserialize)]
@@ -521,10 +526,8 @@ struct LostForm {
 
 async fn lost(State(state): State<AppState>, s: Session, Path(id): Path<u64>, Form(f): Form<LostForm>) -> Result<Response> {
     s.require(BACK_OFFICE)?;
-    match quote::mark_lost(&state.pool, id, &f.reason, s.operator.id).await {
-        Ok(()) => Ok(Redirect::to(&format!("{}/quotes/{id}", state.base)).into_response()),
-        Err(e) => refused(&state, &s, id, e).await,
-    }
+    let outcome = quote::mark_lost(&state.pool, id, &f.reason, s.operator.id).await;
+    back_to_quote(&state, &s, id, outcome).await
 }
 
 /// A version's PDF: the stored bytes for a sent version, a fresh draft render otherwise.

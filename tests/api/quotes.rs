@@ -122,6 +122,12 @@ Part,Qty\r\n\
 VLV-3,2\r\n\
 --b1--\r\n";
 
+/// The acceptance link the Send response shows (once).
+fn accept_link(page: &str) -> String {
+    let re = regex::Regex::new(r#"<code id="accept-link">([^<]+)</code>"#).expect("regex");
+    re.captures(page).map(|c| c[1].replace("&#x2f;", "/").replace("&#61;", "=")).unwrap_or_else(|| panic!("no acceptance link in:\n{page}"))
+}
+
 fn pdftotext(pdf: &[u8]) -> String {
     let dir = tempfile::tempdir().expect("dir");
     let path = dir.path().join("q.pdf");
@@ -206,10 +212,10 @@ async fn an_emailed_rfq_becomes_a_versioned_quote_sent_as_pdf_and_accepted_into_
     assert_eq!(status, 303, "{body}");
 
     // Send: R0, PDF stored with its hash, text as quoted.
-    let (status, location, body) = shop.post(&format!("/quotes/{quote}/send"), &[("csrf", &csrf)]).await;
-    assert_eq!(status, 303, "{body}");
-    assert!(location.contains("sent=0"), "{location}");
-    let link = location.split("link=").nth(1).map(|l| l.replace("%2F", "/").replace("%3F", "?").replace("%3D", "=")).expect("acceptance link");
+    let (status, _, body) = shop.post(&format!("/quotes/{quote}/send"), &[("csrf", &csrf)]).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains(r#"data-sent-revision="0""#), "{body}");
+    let link = accept_link(&body);
     let (v2, rev, sha): (u64, Option<u32>, Vec<u8>) = sqlx::query_as("SELECT id, revision, pdf_sha256 FROM quote_versions WHERE quote_id = ? AND version_no = 2").bind(quote).fetch_one(&pool).await.expect("v2");
     assert_eq!(rev, Some(0));
     let (pdf, stored_sha): (Vec<u8>, Vec<u8>) = sqlx::query_as("SELECT pdf, sha256 FROM quote_pdfs WHERE quote_version_id = ?").bind(v2).fetch_one(&pool).await.expect("pdf");
@@ -252,10 +258,12 @@ async fn an_emailed_rfq_becomes_a_versioned_quote_sent_as_pdf_and_accepted_into_
     assert_eq!(shop.post(&format!("/quotes/{quote}/revise"), &f).await.0, 303);
     let (_, page) = (0, shop.app.get(&format!("/quotes/{quote}?a=2&b=3")).await.text().await.expect("diff"));
     assert!(page.contains("Stainless flange 4 in: price 18.40 → 18.00"), "the diff names the change:\n{page}");
-    let (status, location, _) = shop.post(&format!("/quotes/{quote}/send"), &[("csrf", &csrf)]).await;
-    assert_eq!(status, 303);
-    assert!(location.contains("sent=1"), "{location}");
-    let link = location.split("link=").nth(1).map(|l| l.replace("%2F", "/").replace("%3F", "?").replace("%3D", "=")).unwrap_or(link);
+    let (status, _, body) = shop.post(&format!("/quotes/{quote}/send"), &[("csrf", &csrf)]).await;
+    assert_eq!(status, 200);
+    assert!(body.contains(r#"data-sent-revision="1""#), "{body}");
+    let old_link = link;
+    let link = accept_link(&body);
+    assert_ne!(link, old_link, "each send issues a new link");
     let revisions: Vec<(u32, Option<u32>, String)> = sqlx::query_as("SELECT version_no, revision, CAST(state AS CHAR) FROM quote_versions WHERE quote_id = ? ORDER BY version_no").bind(quote).fetch_all(&pool).await.expect("versions");
     assert_eq!(revisions, vec![(1, None, "draft".into()), (2, Some(0), "sent".into()), (3, Some(1), "sent".into())]);
 
@@ -352,7 +360,7 @@ async fn an_expired_quote_cannot_be_accepted_and_a_reissue_prices_it_afresh() {
     let snapshot_fix = "UPDATE quote_versions SET snapshot = JSON_SET(snapshot, '$.valid_until', DATE_FORMAT(valid_until, '%Y-%m-%dT%H:%i:%s.%f')) WHERE quote_id = ?";
     sqlx::query(snapshot_fix).bind(quote).execute(&pool).await.expect("snapshot window");
     let (status, _, body) = shop.post(&format!("/quotes/{quote}/send"), &[("csrf", &csrf)]).await;
-    assert_eq!(status, 303, "{body}");
+    assert_eq!(status, 200, "{body}");
     tokio::time::sleep(std::time::Duration::from_secs(3)).await;
     assert_eq!(quartermaster::quotes::quote::expire_due(&pool).await.expect("expiry job"), 1, "the hourly job marks it expired");
     let (status, _, body) = shop.post(&format!("/quotes/{quote}/accept"), &[("csrf", &csrf)]).await;
@@ -375,9 +383,9 @@ async fn an_expired_quote_cannot_be_accepted_and_a_reissue_prices_it_afresh() {
     .await
     .expect("v2");
     assert_eq!((price, until_ok), (Some(1300), 1));
-    let (status, location, _) = shop.post(&format!("/quotes/{quote}/send"), &[("csrf", &csrf)]).await;
-    assert_eq!(status, 303);
-    assert!(location.contains("sent=1"));
+    let (status, _, body) = shop.post(&format!("/quotes/{quote}/send"), &[("csrf", &csrf)]).await;
+    assert_eq!(status, 200);
+    assert!(body.contains(r#"data-sent-revision="1""#), "{body}");
     let (status, _, _) = shop.post(&format!("/quotes/{quote}/accept"), &[("csrf", &csrf)]).await;
     assert_eq!(status, 303);
     let woo: Option<u64> = sqlx::query_scalar("SELECT woo_order_id FROM quotes WHERE id = ?").bind(quote).fetch_one(&pool).await.expect("order");
