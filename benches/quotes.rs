@@ -56,6 +56,8 @@ fn snapshot(lines: usize) -> Snapshot {
             })
             .collect(),
         subtotal_minor: 0,
+        shipping_minor: 2500,
+        shipping_tax_minor: 0,
         tax_minor: 0,
         total_minor: 0,
         change_note: None,

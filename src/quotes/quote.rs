@@ -116,8 +116,16 @@ pub struct Snapshot {
     pub valid_until: NaiveDateTime,
     pub timezone: String,
     pub lines: Vec<Line>,
+    /// Lines only.
     pub subtotal_minor: i64,
+    /// Quoted shipping (0 when none) and the tax on it (0 unless the tenant taxes shipping).
+    #[serde(default)]
+    pub shipping_minor: i64,
+    #[serde(default)]
+    pub shipping_tax_minor: i64,
+    /// Line tax plus shipping tax.
     pub tax_minor: i64,
+    /// Subtotal + shipping + tax.
     pub total_minor: i64,
     pub change_note: Option<String>,
 }
@@ -129,7 +137,10 @@ impl Snapshot {
 }
 
 /// Prices lines (fall-through), applies tax and totals: a draft snapshot.
-async fn build(ctx: &Ctx<'_>, number: &str, version_no: u32, customer: &Customer, inputs: &[LineInput], note: Option<String>) -> Result<Snapshot, QuoteError> {
+async fn build(ctx: &Ctx<'_>, number: &str, version_no: u32, customer: &Customer, inputs: &[LineInput], shipping_minor: i64, note: Option<String>) -> Result<Snapshot, QuoteError> {
+    if shipping_minor < 0 {
+        return Err(invalid("shipping", "cannot be negative"));
+    }
     if inputs.is_empty() {
         return Err(invalid("lines", "a quote needs at least one line"));
     }
@@ -191,7 +202,13 @@ async fn build(ctx: &Ctx<'_>, number: &str, version_no: u32, customer: &Customer
         });
     }
     let subtotal: i64 = lines.iter().map(|l| l.total_minor).sum();
-    let tax: i64 = lines.iter().map(|l| l.tax_minor).sum();
+    let shipping_tax = if taxes.shipping_taxable() {
+        let rate = taxes.rate(&TaxQuery { country: customer.country.clone(), state: customer.state.clone(), postcode: customer.postcode.clone(), tax_class: "standard".into() });
+        tax_on(shipping_minor, rate.ppm)
+    } else {
+        0
+    };
+    let tax: i64 = lines.iter().map(|l| l.tax_minor).sum::<i64>() + shipping_tax;
     Ok(Snapshot {
         number: number.to_owned(),
         version_no,
@@ -207,8 +224,10 @@ async fn build(ctx: &Ctx<'_>, number: &str, version_no: u32, customer: &Customer
         timezone: c.tenant.timezone.name().to_owned(),
         lines,
         subtotal_minor: subtotal,
+        shipping_minor,
+        shipping_tax_minor: shipping_tax,
         tax_minor: tax,
-        total_minor: subtotal + tax,
+        total_minor: subtotal + shipping_minor + tax,
         change_note: note,
     })
 }
@@ -283,7 +302,7 @@ fn check_customer(c: &Customer) -> Result<(), QuoteError> {
 pub async fn create(ctx: &Ctx<'_>, customer: &Customer, lines: &[LineInput], rfq_id: Option<u64>, operator: Option<u64>) -> Result<(u64, String), QuoteError> {
     check_customer(customer)?;
     // Price before taking the numbering lock.
-    let draft = build(ctx, "", 1, customer, lines, Some("first version".into())).await?;
+    let draft = build(ctx, "", 1, customer, lines, 0, Some("first version".into())).await?;
     let mut tx = ctx.pool.begin().await?;
     let number = next_number(&mut tx, ctx.config).await?;
     let snapshot = Snapshot { number: number.clone(), ..draft };
@@ -383,8 +402,9 @@ async fn head(pool: &MySqlPool, quote_id: u64) -> Result<(String, String), Quote
     row.ok_or_else(|| QuoteError::NotFound(quote_id.to_string()))
 }
 
-/// A change: a new draft version with these lines (prices re-run, hand-set prices kept).
-pub async fn revise(ctx: &Ctx<'_>, quote_id: u64, customer: &Customer, lines: &[LineInput], note: &str, operator: u64) -> Result<u64, QuoteError> {
+/// A change: a new draft version with these lines and shipping charge
+/// (prices re-run, hand-set prices kept).
+pub async fn revise(ctx: &Ctx<'_>, quote_id: u64, customer: &Customer, lines: &[LineInput], shipping_minor: i64, note: &str, operator: u64) -> Result<u64, QuoteError> {
     check_customer(customer)?;
     let (number, status) = head(ctx.pool, quote_id).await?;
     if matches!(status.as_str(), "accepted" | "cancelled") {
@@ -394,7 +414,7 @@ pub async fn revise(ctx: &Ctx<'_>, quote_id: u64, customer: &Customer, lines: &[
         return Err(invalid("note", "say what changed (it is kept in the history)"));
     }
     let next: u32 = sqlx::query_scalar("SELECT CAST(COALESCE(MAX(version_no), 0) + 1 AS UNSIGNED) FROM quote_versions WHERE quote_id = ?").bind(quote_id).fetch_one(ctx.pool).await?;
-    let snapshot = build(ctx, &number, next, customer, lines, Some(note.trim().chars().take(255).collect())).await?;
+    let snapshot = build(ctx, &number, next, customer, lines, shipping_minor, Some(note.trim().chars().take(255).collect())).await?;
     let mut tx = ctx.pool.begin().await?;
     sqlx::query("SELECT id FROM quotes WHERE id = ? FOR UPDATE").bind(quote_id).execute(&mut *tx).await?;
     let id = insert_version(&mut tx, quote_id, &snapshot, Some(operator)).await?;
@@ -428,7 +448,7 @@ pub async fn reissue(ctx: &Ctx<'_>, quote_id: u64, operator: u64) -> Result<u64,
             manual_price: (l.price_source == PriceSource::Manual).then(|| (l.unit_price_minor.unwrap_or(0), l.price_reason.clone())),
         })
         .collect();
-    revise(ctx, quote_id, &last.snapshot.customer.clone(), &lines, "re-issued with fresh prices", operator).await
+    revise(ctx, quote_id, &last.snapshot.customer.clone(), &lines, last.snapshot.shipping_minor, "re-issued with fresh prices", operator).await
 }
 
 /// The PDF of a snapshot with the template version it names.

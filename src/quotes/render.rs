@@ -29,6 +29,7 @@ struct V1<'a> {
     valid_until: String,
     lines: Vec<PrintLine>,
     subtotal: String,
+    shipping: Option<String>,
     tax: String,
     total: String,
     tax_sources: Vec<String>,
@@ -72,6 +73,7 @@ pub fn html(s: &Snapshot, revision: Option<u32>, logo: Option<std::path::PathBuf
                 })
                 .collect(),
             subtotal: m(s.subtotal_minor),
+            shipping: (s.shipping_minor != 0).then(|| m(s.shipping_minor)),
             tax: m(s.tax_minor),
             total: m(s.total_minor),
             tax_sources,

@@ -68,6 +68,8 @@ pub struct SimOrder {
     /// Fee lines (name, minor units).
     pub fees: Vec<(String, i64)>,
     pub billing_email: String,
+    /// Shipping charged (minor units), from shipping_lines.
+    pub shipping: i64,
     pub stock_reduced: bool,
 }
 
@@ -163,7 +165,7 @@ impl WooStandin {
             let id = s.next_id;
             let now = Utc::now().naive_utc();
             let lines: Vec<(u64, u64, i64)> = lines.iter().enumerate().map(|(i, (item, q))| (id * 100 + i as u64, *item, *q)).collect();
-            let mut o = SimOrder { id, status: status.into(), created: now, modified: now, lines, notes: Vec::new(), meta: BTreeMap::new(), line_totals: BTreeMap::new(), fees: Vec::new(), billing_email: String::new(), stock_reduced: false };
+            let mut o = SimOrder { id, status: status.into(), created: now, modified: now, lines, notes: Vec::new(), meta: BTreeMap::new(), line_totals: BTreeMap::new(), fees: Vec::new(), billing_email: String::new(), shipping: 0, stock_reduced: false };
             if matches!(status, "processing" | "completed" | "on-hold") {
                 reduce(&mut s.items, &mut o);
             }
@@ -388,7 +390,10 @@ fn order_json(o: &SimOrder, items: &BTreeMap<u64, Item>) -> Value {
         .collect();
     v["line_items"] = json!(lines);
     let fees: Vec<Value> = o.fees.iter().enumerate().map(|(i, (name, t))| json!({ "id": 700 + i, "name": name, "total": crate::money::format_minor(*t, 2) })).collect();
-    total += o.fees.iter().map(|f| f.1).sum::<i64>();
+    total += o.fees.iter().map(|f| f.1).sum::<i64>() + o.shipping;
+    if o.shipping != 0 {
+        v["shipping_total"] = json!(crate::money::format_minor(o.shipping, 2));
+    }
     v["fee_lines"] = json!(fees);
     if !o.billing_email.is_empty() {
         v["billing"]["email"] = json!(o.billing_email);
@@ -481,6 +486,13 @@ async fn create_order_api(State(w): State<WooStandin>, method: Method, OriginalU
                     o.meta.insert(k.to_owned(), val.as_str().map_or_else(|| val.to_string(), str::to_owned));
                 }
             }
+            o.shipping = v
+                .get("shipping_lines")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|l| l.get("total").and_then(Value::as_str).and_then(|t| crate::money::parse_minor(t, 2).ok()))
+                .sum();
             o.billing_email = v.pointer("/billing/email").and_then(Value::as_str).unwrap_or_default().to_owned();
         }
     });

@@ -313,6 +313,7 @@ struct QuotePage {
     total: String,
     unpriced: usize,
     valid_until: String,
+    shipping: String,
     diff: Option<(u32, u32, Vec<String>)>,
     alert: Option<String>,
     notice: Option<String>,
@@ -389,6 +390,7 @@ async fn quote_view(state: &AppState, s: &Session, id: u64, q: &QuoteQuery) -> R
         total: m(state, snap.total_minor),
         unpriced: snap.unpriced(),
         valid_until: state.local_time(snap.valid_until),
+        shipping: m(state, snap.shipping_minor),
         latest,
         lines,
         versions,
@@ -420,8 +422,8 @@ async fn refused(state: &AppState, s: &Session, id: u64, e: QuoteError) -> Resul
 
 /// The editor's form: `note`, customer fields, and numbered line fields
 /// (`product_N` as SKU, `description_N`, `quantity_N`, `price_N`, `reason_N`).
-/// The editor's form read: customer, (SKU, line) pairs, and the change note.
-type Revision = (Customer, Vec<(Option<String>, LineInput)>, String);
+/// The editor's form read: customer, (SKU, line) pairs, shipping, and the change note.
+type Revision = (Customer, Vec<(Option<String>, LineInput)>, i64, String);
 
 fn read_revision(state: &AppState, fields: &[(String, String)]) -> std::result::Result<Revision, QuoteError> {
     let get = |k: &str| fields.iter().find(|(n, _)| n == k).map(|(_, v)| v.trim().to_owned()).unwrap_or_default();
@@ -455,12 +457,16 @@ fn read_revision(state: &AppState, fields: &[(String, String)]) -> std::result::
         };
         lines.push((Some(sku).filter(|s| !s.is_empty()), LineInput { product_id: None, description: desc, quantity, manual_price }));
     }
-    Ok((customer, lines, get("note")))
+    let shipping = match get("shipping").as_str() {
+        "" => 0,
+        text => money::parse_minor(text, exp).map_err(|e| QuoteError::Invalid { field: "shipping", message: e.to_string() })?,
+    };
+    Ok((customer, lines, shipping, get("note")))
 }
 
 async fn revise(State(state): State<AppState>, s: Session, Path(id): Path<u64>, Form(fields): Form<Vec<(String, String)>>) -> Result<Response> {
     s.require(BACK_OFFICE)?;
-    let (customer, raw_lines, note) = match read_revision(&state, &fields) {
+    let (customer, raw_lines, shipping, note) = match read_revision(&state, &fields) {
         Ok(v) => v,
         Err(e) => return refused(&state, &s, id, e).await,
     };
@@ -475,7 +481,7 @@ async fn revise(State(state): State<AppState>, s: Session, Path(id): Path<u64>, 
         lines.push(line);
     }
     let base_dir = state.loaded.base_dir();
-    let outcome = quote::revise(&ctx(&state, &base_dir), id, &customer, &lines, &note, s.operator.id).await;
+    let outcome = quote::revise(&ctx(&state, &base_dir), id, &customer, &lines, shipping, &note, s.operator.id).await;
     back_to_quote(&state, &s, id, outcome).await
 }
 

@@ -29,6 +29,7 @@ quotes:
   intake_token: ref+file://secrets/intake_token
   terms: "Net 30. FOB Chicago."
 tax:
+  shipping_taxable: true
   rates:
     - { country: US, state: CA, rate: "7.25", name: California }
     - { country: US, state: CA, postcode_prefix: "941", rate: "8.625", name: San Francisco }
@@ -198,6 +199,7 @@ async fn an_emailed_rfq_becomes_a_versioned_quote_sent_as_pdf_and_accepted_into_
             ("reason_3", reason.to_owned()),
             ("product_4", "VLV-3".to_owned()),
             ("quantity_4", "2".to_owned()),
+            ("shipping", "25.00".to_owned()),
             ("note", note.to_owned()),
         ]
     };
@@ -223,7 +225,7 @@ async fn an_emailed_rfq_becomes_a_versioned_quote_sent_as_pdf_and_accepted_into_
     assert_eq!(sha2::Sha256::digest(&pdf).to_vec(), stored_sha);
     assert_eq!(sha, stored_sha);
     let text = pdftotext(&pdf);
-    for want in ["Quote TESTCO-00001 R0", "Dana Whitfield", "HXB-1", "Stainless flange 4 in", "18.40", "San Francisco 8.625%", "Net 30. FOB Chicago."] {
+    for want in ["Quote TESTCO-00001 R0", "Shipping", "25.00", "Dana Whitfield", "HXB-1", "Stainless flange 4 in", "18.40", "San Francisco 8.625%", "Net 30. FOB Chicago."] {
         assert!(text.contains(want), "the PDF shows {want}:\n{text}");
     }
     // Re-rendering the sent version gives the same document text.
@@ -292,6 +294,9 @@ async fn an_emailed_rfq_becomes_a_versioned_quote_sent_as_pdf_and_accepted_into_
     assert!(fees[1].0.starts_with("Sales tax") && fees[1].1 == quartermaster::money::format_minor(tax, 2), "{fees:?}");
     assert_eq!(order["total"].as_str(), Some(quartermaster::money::format_minor(total, 2).as_str()), "tax {tax} included as a fee line");
     assert_eq!(order["line_items"][0]["product_id"].as_u64(), Some(shop.woo_ids[0]));
+    assert_eq!(order["shipping_total"].as_str(), Some("25.00"), "quoted shipping rides as a shipping line");
+    let shipping_tax: i64 = sqlx::query_scalar("SELECT CAST(JSON_VALUE(snapshot, '$.shipping_tax_minor') AS SIGNED) FROM quote_versions WHERE quote_id = ? AND revision = 1").bind(quote).fetch_one(&pool).await.expect("shipping tax");
+    assert_eq!(shipping_tax, 216, "this tenant taxes shipping: 8.625% of 25.00 = 2.15625 → 2.16");
     assert_eq!(shop.woo.meta(woo_order.unwrap_or(0)).get("_qm_quote_revision").map(String::as_str), Some("R1"));
     // The link is used up.
     let again = buyer.get(format!("{}{link}", shop.app.url(""))).send().await.expect("GET");

@@ -207,6 +207,7 @@ impl WooClient {
                          "country": s.customer.country, "state": s.customer.state, "postcode": s.customer.postcode },
             "line_items": lines,
             "fee_lines": fees,
+            "shipping_lines": if s.shipping_minor > 0 { json!([{ "method_id": "flat_rate", "method_title": format!("Shipping (quote {})", s.number), "total": m(s.shipping_minor) }]) } else { json!([]) },
             "meta_data": [
                 { "key": "_qm_quote", "value": s.number },
                 { "key": "_qm_quote_revision", "value": format!("R{revision}") },
