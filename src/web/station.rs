@@ -170,11 +170,11 @@ async fn queue_page(State(state): State<AppState>, s: Session, jar: CookieJar, Q
 
 /// A refusal shown on the queue page (409: someone else has it, or its state moved on).
 async fn refused(state: &AppState, s: &Session, jar: &CookieJar, e: StationError) -> Result<Response> {
+    if let StationError::Db(d) = e {
+        return Err(d.into());
+    }
     let status = match &e {
-        StationError::Db(_) => return Err(match e {
-            StationError::Db(d) => d.into(),
-            _ => AppError::NotFound,
-        }),
+        StationError::Db(_) => StatusCode::INTERNAL_SERVER_ERROR,
         StationError::NotFound(_) => StatusCode::NOT_FOUND,
         StationError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
         _ => StatusCode::CONFLICT,
