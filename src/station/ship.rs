@@ -304,6 +304,21 @@ pub async fn write_back(pool: &MySqlPool, woo: &WooClient, shipment_id: u64) -> 
     }
 }
 
+/// [`write_back`] with a bound on how long the station waits: WooCommerce
+/// retrying with backoff must not hold a picker for seconds. Past `wait`
+/// the shipment shows as not yet written back and the every-minute job
+/// finishes it (both calls are safe to repeat).
+pub async fn write_back_within(pool: &MySqlPool, woo: &WooClient, shipment_id: u64, wait: std::time::Duration) -> Result<bool, sqlx::Error> {
+    if let Ok(done) = tokio::time::timeout(wait, write_back(pool, woo, shipment_id)).await {
+        return done;
+    }
+    let msg = format!("WooCommerce did not answer within {} s", wait.as_secs());
+    sqlx::query("UPDATE shipments SET woo_writeback = 'failed', woo_error = ? WHERE id = ? AND woo_writeback <> 'done'").bind(&msg).bind(shipment_id).execute(pool).await?;
+    events::record(pool, Event::info("ship.woo_failed", format!("shipment {shipment_id}: tracking not yet in WooCommerce: {msg}; retried every minute")).severity(Severity::Warning).about("shipment", shipment_id))
+        .await?;
+    Ok(false)
+}
+
 /// Retries every write-back not yet done (the every-minute job). Returns (done, still failing).
 pub async fn write_back_pending(pool: &MySqlPool, woo: Arc<WooClient>) -> Result<(u32, u32), sqlx::Error> {
     let ids: Vec<u64> = sqlx::query_scalar("SELECT id FROM shipments WHERE status = 'shipped' AND woo_writeback IN ('pending', 'failed') ORDER BY id LIMIT 200").fetch_all(pool).await?;

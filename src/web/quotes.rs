@@ -12,7 +12,7 @@ use axum::{
     http::{header, HeaderMap, StatusCode},
     response::{IntoResponse, Redirect, Response},
     routing::{get, post},
-    Form, Json, Router,
+    Extension, Form, Json, Router,
 };
 use axum_extra::extract::cookie::CookieJar;
 use serde::Deserialize;
@@ -20,7 +20,10 @@ use serde_json::json;
 use sqlx::Row;
 use subtle::ConstantTimeEq;
 
-use super::{session::Session, AppError, AppState, Page, Result};
+use super::{
+    session::{MaybeSession, Session},
+    AppError, AppState, Page, Result,
+};
 use crate::{
     money,
     operators::Role,
@@ -612,8 +615,17 @@ async fn buyer_view(state: &AppState, csrf: String, number: &str, token: &str) -
     })
 }
 
-async fn buyer_page(State(state): State<AppState>, jar: CookieJar, Path(number): Path<String>, Query(q): Query<TokenQuery>) -> Response {
-    let (jar, csrf) = super::auth::csrf_cookie(&state, jar);
+/// The CSRF token the buyer's form must carry: the session's when someone is
+/// signed in on this browser (the middleware checks that one), else the cookie's.
+fn buyer_csrf(state: &AppState, jar: CookieJar, signed: Option<Session>) -> (CookieJar, String) {
+    match signed {
+        Some(s) => (jar, s.csrf),
+        None => super::auth::csrf_cookie(state, jar),
+    }
+}
+
+async fn buyer_page(State(state): State<AppState>, Extension(MaybeSession(signed)): Extension<MaybeSession>, jar: CookieJar, Path(number): Path<String>, Query(q): Query<TokenQuery>) -> Response {
+    let (jar, csrf) = buyer_csrf(&state, jar, signed);
     match buyer_view(&state, csrf, &number, &q.token).await {
         Ok(page) => (jar, Page(page)).into_response(),
         Err((status, text)) => (status, text).into_response(),
@@ -626,8 +638,8 @@ struct BuyerForm {
     token: String,
 }
 
-async fn buyer_accept(State(state): State<AppState>, jar: CookieJar, Path(number): Path<String>, Form(f): Form<BuyerForm>) -> Response {
-    let (jar, csrf) = super::auth::csrf_cookie(&state, jar);
+async fn buyer_accept(State(state): State<AppState>, Extension(MaybeSession(signed)): Extension<MaybeSession>, jar: CookieJar, Path(number): Path<String>, Form(f): Form<BuyerForm>) -> Response {
+    let (jar, csrf) = buyer_csrf(&state, jar, signed);
     let mut page = match buyer_view(&state, csrf, &number, &f.token).await {
         Ok(p) => p,
         Err((status, text)) => return (status, text).into_response(),

@@ -536,8 +536,8 @@ async fn shipped(State(state): State<AppState>, s: Session, jar: CookieJar, Path
         Ok(id) => id,
         Err(e) => return refused(&state, &s, &jar, e).await,
     };
-    // Tell WooCommerce now; if it is down the every-minute job keeps trying and the ship page says so.
-    ship::write_back(&state.pool, &state.woo, shipment).await?;
+    // Tell WooCommerce now (waiting at most 5 s); if it is down the every-minute job keeps trying and the ship page says so.
+    ship::write_back_within(&state.pool, &state.woo, shipment, std::time::Duration::from_secs(5)).await?;
     let number = queue::entry(&state.pool, order).await?.map(|e| e.number).unwrap_or_default();
     Ok(see(&state, &format!("/pick?shipped={}", super::error::urlencode(&number))))
 }

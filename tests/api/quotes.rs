@@ -269,6 +269,9 @@ async fn an_emailed_rfq_becomes_a_versioned_quote_sent_as_pdf_and_accepted_into_
     let revisions: Vec<(u32, Option<u32>, String)> = sqlx::query_as("SELECT version_no, revision, CAST(state AS CHAR) FROM quote_versions WHERE quote_id = ? ORDER BY version_no").bind(quote).fetch_all(&pool).await.expect("versions");
     assert_eq!(revisions, vec![(1, None, "draft".into()), (2, Some(0), "sent".into()), (3, Some(1), "sent".into())]);
 
+    // Opened by someone signed in on this browser, the form carries the session's CSRF token (so it would post).
+    let signed_in_view = shop.app.client.get(format!("{}{link}", shop.app.url(""))).send().await.expect("GET").text().await.expect("page");
+    assert_eq!(csrf_in(&signed_in_view), csrf);
     // The buyer accepts through the link (a wrong token is refused).
     let buyer = reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().expect("client");
     let wrong = buyer.get(format!("{}/q/{number}?token=deadbeef", shop.app.url(""))).send().await.expect("GET");
