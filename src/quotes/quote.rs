@@ -525,26 +525,36 @@ pub enum Acceptor<'a> {
     Buyer { number: &'a str, token: &'a str },
 }
 
+/// The quote a buyer's link opens: the number and token must match an
+/// unexpired acceptance token (compared by hash, in constant time).
+pub async fn quote_for_link(pool: &MySqlPool, number: &str, token: &str) -> Result<u64, QuoteError> {
+    let row: Option<(u64, Option<Vec<u8>>, Option<NaiveDateTime>)> =
+        sqlx::query_as("SELECT id, accept_token_hash, accept_token_expires_at FROM quotes WHERE number = ?").bind(number).fetch_optional(pool).await?;
+    let Some((id, stored, expires)) = row else { return Err(QuoteError::BadToken) };
+    let given = Sha256::digest(token.as_bytes()).to_vec();
+    use subtle::ConstantTimeEq;
+    let matches = stored.as_deref().is_some_and(|s| bool::from(s.ct_eq(&given)));
+    if !matches || expires.is_none_or(|e| e <= Utc::now().naive_utc()) {
+        return Err(QuoteError::BadToken);
+    }
+    Ok(id)
+}
+
 /// Accepts the latest sent version: creates the WooCommerce order from its
 /// snapshot (exact prices and quantities) and links it. Returns the Woo order id.
 pub async fn accept(ctx: &Ctx<'_>, quote_id: u64, by: Acceptor<'_>) -> Result<u64, QuoteError> {
-    let row = sqlx::query("SELECT number, CAST(status AS CHAR) AS status, accept_token_hash, accept_token_expires_at, woo_order_id FROM quotes WHERE id = ?")
+    if let Acceptor::Buyer { number, token } = &by {
+        if quote_for_link(ctx.pool, number, token).await? != quote_id {
+            return Err(QuoteError::BadToken);
+        }
+    }
+    let row = sqlx::query("SELECT number, CAST(status AS CHAR) AS status, woo_order_id FROM quotes WHERE id = ?")
         .bind(quote_id)
         .fetch_optional(ctx.pool)
         .await?
         .ok_or_else(|| QuoteError::NotFound(quote_id.to_string()))?;
     let number: String = row.try_get("number")?;
     let status: String = row.try_get("status")?;
-    if let Acceptor::Buyer { number: n, token } = &by {
-        let stored: Option<Vec<u8>> = row.try_get("accept_token_hash")?;
-        let expires: Option<NaiveDateTime> = row.try_get("accept_token_expires_at")?;
-        let given = Sha256::digest(token.as_bytes()).to_vec();
-        use subtle::ConstantTimeEq;
-        let matches = stored.as_deref().is_some_and(|s| bool::from(s.ct_eq(&given)));
-        if *n != number || !matches || expires.is_none_or(|e| e <= Utc::now().naive_utc()) {
-            return Err(QuoteError::BadToken);
-        }
-    }
     if status == "accepted" {
         let existing: Option<u64> = row.try_get("woo_order_id")?;
         return existing.ok_or(QuoteError::WrongState { number, status, message: "already accepted".into() });

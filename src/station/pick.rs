@@ -150,9 +150,8 @@ pub async fn scan(pool: &MySqlPool, lookup: &CodeLookup, order_id: u64, operator
     let mut target = None;
     let (mut sku, mut quantity, mut picked) = (String::new(), 0u32, 0u32);
     for l in &lines {
-        let (q, p): (u32, u32) = (l.try_get("quantity")?, l.try_get("picked_qty")?);
-        (sku, quantity, picked) = (l.try_get("sku")?, q, p);
-        if p.saturating_add(adding) <= q {
+        (sku, quantity, picked) = (l.try_get("sku")?, l.try_get("quantity")?, l.try_get("picked_qty")?);
+        if picked.saturating_add(adding) <= quantity {
             target = Some(l.try_get::<u64, _>("id")?);
             break;
         }
@@ -162,7 +161,8 @@ pub async fn scan(pool: &MySqlPool, lookup: &CodeLookup, order_id: u64, operator
         return refuse(pool, order_id, operator_id, Mis::TooMany { sku, quantity, picked, adding }).await;
     };
     sqlx::query("UPDATE order_lines SET picked_qty = picked_qty + ? WHERE id = ?").bind(adding).bind(line_id).execute(&mut *tx).await?;
-    let (sku, quantity, picked): (String, u32, u32) = sqlx::query_as("SELECT sku, quantity, picked_qty FROM order_lines WHERE id = ?").bind(line_id).fetch_one(&mut *tx).await?;
+    // The line is locked (FOR UPDATE above): its new count is known without reading it back.
+    let picked = picked + adding;
     let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM order_lines WHERE order_id = ? AND NOT removed AND picked_qty < quantity").bind(order_id).fetch_one(&mut *tx).await?;
     let order_picked = left == 0;
     if order_picked {

@@ -582,20 +582,12 @@ struct TokenQuery {
 
 async fn buyer_view(state: &AppState, csrf: String, number: &str, token: &str) -> std::result::Result<BuyerPage, (StatusCode, String)> {
     let refuse = || (StatusCode::FORBIDDEN, QuoteError::BadToken.to_string());
-    let row = sqlx::query("SELECT id, CAST(status AS CHAR) AS status, accept_token_hash, accept_token_expires_at, woo_order_id FROM quotes WHERE number = ?")
-        .bind(number)
-        .fetch_optional(&state.pool)
-        .await
-        .map_err(|_| (StatusCode::INTERNAL_SERVER_ERROR, "something went wrong on our side".to_owned()))?
-        .ok_or_else(refuse)?;
-    let stored: Option<Vec<u8>> = row.try_get("accept_token_hash").ok().flatten();
-    let expires: Option<chrono::NaiveDateTime> = row.try_get("accept_token_expires_at").ok().flatten();
-    use sha2::Digest;
-    let given = sha2::Sha256::digest(token.as_bytes()).to_vec();
-    if !stored.as_deref().is_some_and(|s| bool::from(s.ct_eq(&given))) || expires.is_none_or(|e| e <= chrono::Utc::now().naive_utc()) {
-        return Err(refuse());
-    }
-    let id: u64 = row.try_get("id").map_err(|_| refuse())?;
+    let id = match quote::quote_for_link(&state.pool, number, token).await {
+        Ok(id) => id,
+        Err(QuoteError::Db(_)) => return Err((StatusCode::INTERNAL_SERVER_ERROR, "something went wrong on our side".to_owned())),
+        Err(_) => return Err(refuse()),
+    };
+    let status: String = sqlx::query_scalar("SELECT CAST(status AS CHAR) FROM quotes WHERE id = ?").bind(id).fetch_one(&state.pool).await.map_err(|_| refuse())?;
     let vs = quote::versions(&state.pool, id).await.map_err(|_| refuse())?;
     let v = vs.iter().rev().find(|v| v.state == "sent").ok_or_else(refuse)?;
     let s = &v.snapshot;
@@ -609,7 +601,7 @@ async fn buyer_view(state: &AppState, csrf: String, number: &str, token: &str) -
         lines: s.lines.iter().map(|l| (l.description.clone(), l.quantity, l.unit_price_minor.map(|p| m(state, p)).unwrap_or_default(), m(state, l.total_minor))).collect(),
         total: format!("{} {}", m(state, s.total_minor), s.currency),
         valid_until: state.local_time(s.valid_until),
-        status: row.try_get("status").unwrap_or_default(),
+        status,
         alert: None,
         done: None,
     })
@@ -644,11 +636,10 @@ async fn buyer_accept(State(state): State<AppState>, Extension(MaybeSession(sign
         Ok(p) => p,
         Err((status, text)) => return (status, text).into_response(),
     };
-    let id: Option<u64> = sqlx::query_scalar("SELECT id FROM quotes WHERE number = ?").bind(&number).fetch_optional(&state.pool).await.ok().flatten();
     let base_dir = state.loaded.base_dir();
-    let outcome = match id {
-        Some(id) => quote::accept(&ctx(&state, &base_dir), id, Acceptor::Buyer { number: &number, token: &f.token }).await,
-        None => Err(QuoteError::BadToken),
+    let outcome = match quote::quote_for_link(&state.pool, &number, &f.token).await {
+        Ok(id) => quote::accept(&ctx(&state, &base_dir), id, Acceptor::Buyer { number: &number, token: &f.token }).await,
+        Err(e) => Err(e),
     };
     match outcome {
         Ok(order) => {

@@ -60,8 +60,9 @@ struct Frame {
 }
 
 impl Frame {
-    fn new(state: &AppState, s: &Session, jar: &CookieJar) -> Self {
-        let station = station_of(state, jar, None);
+    /// The frame at the station asked for (queue filter), else this browser's.
+    fn new(state: &AppState, s: &Session, jar: &CookieJar, asked: Option<&str>) -> Self {
+        let station = station_of(state, jar, asked);
         let station_name = state.config.stations.iter().find(|st| st.id == station).map_or_else(|| station.clone(), |st| st.name.clone());
         Self {
             base: state.base.to_string(),
@@ -135,8 +136,7 @@ struct QueueQuery {
 
 async fn queue_view(state: &AppState, s: &Session, jar: &CookieJar, q: &QueueQuery, alert: Option<String>) -> Result<QueuePage> {
     queue::prioritise(&state.pool, &state.config.pick_priority).await?;
-    let mut f = Frame::new(state, s, jar);
-    f.station = station_of(state, jar, q.station.as_deref());
+    let f = Frame::new(state, s, jar, q.station.as_deref());
     let status = q.status.clone().filter(|st| queue::STATES.contains(&st.as_str())).unwrap_or_default();
     let entries = queue::list(&state.pool, Some(&f.station), Some(status.as_str()).filter(|s| !s.is_empty()), 200)
         .await?
@@ -245,7 +245,7 @@ async fn pick_view(state: &AppState, s: &Session, jar: &CookieJar, order: u64) -
         picked: lines.iter().map(|l| l.picked).sum(),
         total: lines.iter().map(|l| l.quantity).sum(),
         mine: e.operator_id == Some(s.operator.id),
-        f: Frame::new(state, s, jar),
+        f: Frame::new(state, s, jar, None),
         e,
         lines,
         last: None,
@@ -362,7 +362,7 @@ async fn pack_view(state: &AppState, s: &Session, jar: &CookieJar, order: u64, c
         .filter(|l| l.serial_tracked)
         .flat_map(|l| (1..=l.quantity).map(move |unit| SerialSlot { line_id: l.line_id, sku: l.sku.clone(), unit, value: String::new() }))
         .collect();
-    Ok(PackPage { f: Frame::new(state, s, jar), e, lines, boxes, packages, line_package: Vec::new(), serials, errors: Vec::new() })
+    Ok(PackPage { f: Frame::new(state, s, jar, None), e, lines, boxes, packages, line_package: Vec::new(), serials, errors: Vec::new() })
 }
 
 async fn pack_page(State(state): State<AppState>, s: Session, jar: CookieJar, Path(order): Path<u64>, Query(q): Query<PackQuery>) -> Result<Response> {
@@ -461,7 +461,7 @@ async fn ship_view(state: &AppState, s: &Session, jar: &CookieJar, order: u64) -
     };
     let exp = crate::money::exponent(&state.config.tenant.currency);
     let cost = shipment.as_ref().and_then(|sh| sh.cost_minor).map(|c| crate::money::format_minor(c, exp)).unwrap_or_default();
-    Ok(ShipPage { f: Frame::new(state, s, jar), e, shipment, cost, waiting, has_carrier: state.carrier.is_some(), alert: None, notice: Vec::new() })
+    Ok(ShipPage { f: Frame::new(state, s, jar, None), e, shipment, cost, waiting, has_carrier: state.carrier.is_some(), alert: None, notice: Vec::new() })
 }
 
 async fn ship_page(State(state): State<AppState>, s: Session, jar: CookieJar, Path(order): Path<u64>, Query(q): Query<ShipQuery>) -> Result<Response> {

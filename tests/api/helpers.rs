@@ -273,3 +273,21 @@ pub fn csrf_in(html: &str) -> String {
     let re = regex::Regex::new(r#"name="csrf" value="([0-9a-f]{64})""#).expect("regex");
     re.captures(html).map(|c| c[1].to_owned()).unwrap_or_else(|| panic!("no csrf field in page:\n{html}"))
 }
+
+/// The text of a PDF, by Debian's pdftotext (scripts/test installs poppler-utils).
+pub fn pdftotext(pdf: &[u8]) -> String {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("doc.pdf");
+    std::fs::write(&path, pdf).expect("write");
+    let out = std::process::Command::new("pdftotext").arg("-layout").arg(&path).arg("-").output().expect("pdftotext (scripts/test installs poppler-utils)");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// pdfinfo's "Page size" line of a PDF.
+pub fn pdf_page_size(pdf: &[u8]) -> String {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("doc.pdf");
+    std::fs::write(&path, pdf).expect("write");
+    let out = std::process::Command::new("pdfinfo").arg(&path).output().expect("pdfinfo (scripts/test installs poppler-utils)");
+    String::from_utf8_lossy(&out.stdout).lines().find(|l| l.starts_with("Page size")).unwrap_or_default().to_owned()
+}

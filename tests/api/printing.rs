@@ -9,9 +9,8 @@ use quartermaster::{
         ipp::{self, Attempt, DocumentKind, PrinterTarget},
         zpl,
     },
-    standin::cups::LocalCups,
+    standin::cups::{LocalCups, RawPrinter},
 };
-use tokio::{io::AsyncReadExt, net::TcpListener};
 
 use crate::helpers::{free_port, TestDb};
 
@@ -20,29 +19,17 @@ async fn cups() -> LocalCups {
     LocalCups::start().await.expect("a private cupsd")
 }
 
-/// Listens like a thermal printer and returns the first job's bytes.
-async fn printer(port: u16) -> tokio::task::JoinHandle<Vec<u8>> {
-    let listener = TcpListener::bind(("127.0.0.1", port)).await.expect("printer port");
-    tokio::spawn(async move {
-        let (mut sock, _) = listener.accept().await.expect("accept");
-        let mut bytes = Vec::new();
-        let _ = sock.read_to_end(&mut bytes).await;
-        bytes
-    })
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_label_arrives_byte_exact_at_the_printer_and_the_job_is_recorded() {
     let db = TestDb::migrated().await;
     let cups = cups().await;
-    let device = free_port();
-    let capture = printer(device).await;
-    cups.add_raw_queue("bench-1-zebra", device).expect("queue");
+    let printer = RawPrinter::start().await.expect("printer");
+    cups.add_raw_queue("bench-1-zebra", printer.port).expect("queue");
     let label = zpl::lot_label("HXB-10001", "Hex bolt ^XZ~JR M8", "L-2411", "A-01-1");
     let (id, attempt) = ipp::submit(&db.pool, &cups.target("bench-1-zebra"), DocumentKind::LotLabel, label.clone(), None).await.expect("submit");
     assert!(matches!(attempt, Attempt::Sent { ipp_job_id } if ipp_job_id > 0), "{attempt:?}");
-    let got = tokio::time::timeout(Duration::from_secs(20), capture).await.expect("the printer got the job").expect("join");
-    assert_eq!(got, label, "byte-exact at the printer");
+    let got = printer.wait_for(1, Duration::from_secs(20)).await;
+    assert_eq!(got, vec![label.clone()], "one job, byte-exact at the printer");
     let (state, len, sha): (String, u32, Vec<u8>) = sqlx::query_as("SELECT state, bytes_len, sha256 FROM print_jobs WHERE id = ?").bind(id).fetch_one(&db.pool).await.expect("row");
     assert_eq!((state.as_str(), len as usize), ("sent", label.len()));
     use sha2::Digest;
@@ -65,9 +52,8 @@ async fn a_job_for_a_printer_that_is_down_stays_queued_and_is_retried() {
 
     // The printer comes back: the retry sends the stored bytes.
     let cups = cups().await;
-    let device = free_port();
-    let capture = printer(device).await;
-    cups.add_raw_queue("bench-2-zebra", device).expect("queue");
+    let printer = RawPrinter::start().await.expect("printer");
+    cups.add_raw_queue("bench-2-zebra", printer.port).expect("queue");
     sqlx::query("UPDATE print_jobs SET next_attempt_at = UTC_TIMESTAMP(6)").execute(&db.pool).await.expect("due");
     let due = ipp::due(&db.pool).await.expect("due");
     assert_eq!(due, vec![(id, "bench-2-zebra".to_owned())]);
@@ -82,6 +68,5 @@ async fn a_job_for_a_printer_that_is_down_stays_queued_and_is_retried() {
     assert_eq!((pass.sent, pass.still_queued, pass.unknown_printer), (1, 0, 0));
     let (state,): (String,) = sqlx::query_as("SELECT state FROM print_jobs WHERE id = ?").bind(id).fetch_one(&db.pool).await.expect("row");
     assert_eq!(state, "sent");
-    let got = tokio::time::timeout(Duration::from_secs(20), capture).await.expect("printed").expect("join");
-    assert_eq!(got, label);
+    assert_eq!(printer.wait_for(1, Duration::from_secs(20)).await, vec![label]);
 }

@@ -10,7 +10,7 @@ use quartermaster::{
 };
 use serde_json::Value;
 
-use crate::helpers::{csrf_in, TestApp, INTAKE_TOKEN};
+use crate::helpers::{csrf_in, pdftotext, TestApp, INTAKE_TOKEN};
 
 struct Shop {
     app: TestApp,
@@ -129,13 +129,6 @@ fn accept_link(page: &str) -> String {
     re.captures(page).map(|c| c[1].replace("&#x2f;", "/").replace("&#61;", "=")).unwrap_or_else(|| panic!("no acceptance link in:\n{page}"))
 }
 
-fn pdftotext(pdf: &[u8]) -> String {
-    let dir = tempfile::tempdir().expect("dir");
-    let path = dir.path().join("q.pdf");
-    std::fs::write(&path, pdf).expect("write");
-    let out = Command::new("pdftotext").arg("-layout").arg(&path).arg("-").output().expect("pdftotext (scripts/test installs poppler-utils)");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_emailed_rfq_becomes_a_versioned_quote_sent_as_pdf_and_accepted_into_a_woo_order() {
@@ -152,7 +145,7 @@ async fn an_emailed_rfq_becomes_a_versioned_quote_sent_as_pdf_and_accepted_into_
     assert!(items[2].1.is_none() && items[2].0.contains("flanges"), "free text waits for a person: {items:?}");
 
     let csrf = shop.back_office().await;
-    let (_, page) = (0, shop.app.get(&format!("/rfqs/{rfq}")).await.text().await.expect("rfq page"));
+    let page = shop.app.get(&format!("/rfqs/{rfq}")).await.text().await.expect("rfq page");
     assert!(page.contains("dmarc") && page.contains("Sender reputation"), "factors visible:\n{page}");
     let (status, location, body) = shop.post(&format!("/rfqs/{rfq}/quote"), &[("csrf", &csrf), ("country", "US"), ("state", "CA"), ("postcode", "94103")]).await;
     assert_eq!(status, 303, "{body}");
@@ -258,7 +251,7 @@ async fn an_emailed_rfq_becomes_a_versioned_quote_sent_as_pdf_and_accepted_into_
     let f = form("18.00", "Matched the buyer's target price", "flanges to 18.00");
     let f: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
     assert_eq!(shop.post(&format!("/quotes/{quote}/revise"), &f).await.0, 303);
-    let (_, page) = (0, shop.app.get(&format!("/quotes/{quote}?a=2&b=3")).await.text().await.expect("diff"));
+    let page = shop.app.get(&format!("/quotes/{quote}?a=2&b=3")).await.text().await.expect("diff");
     assert!(page.contains("Stainless flange 4 in: price 18.40 → 18.00"), "the diff names the change:\n{page}");
     let (status, _, body) = shop.post(&format!("/quotes/{quote}/send"), &[("csrf", &csrf)]).await;
     assert_eq!(status, 200);

@@ -15,7 +15,7 @@ use quartermaster::{
     station::{pack, queue, ship, StationError},
 };
 
-use crate::helpers::{csrf_in, TestApp};
+use crate::helpers::{csrf_in, pdf_page_size, pdftotext, TestApp};
 use quartermaster::operators::Role;
 
 /// A tenant with one 4x6 station, a label and a slip printer on a private
@@ -475,7 +475,7 @@ async fn an_order_ships_in_two_packages_with_one_carrier_call_and_prints_labels_
     for want in [format!("order {number}"), "PRX-SN-0001".into(), "John Doe".into(), "San Francisco".into(), "Test Co Sales".into(), stored[1].0.clone()] {
         assert!(text.contains(&want), "slip shows {want}:\n{text}");
     }
-    let size = pdfinfo_size(&slips[0]);
+    let size = pdf_page_size(&slips[0]);
     assert!(size.contains("288 x 432"), "4x6 paper for a 4x6 station: {size}");
 
     // Reprint is one POST: both labels and the slip again.
@@ -543,20 +543,4 @@ async fn a_woocommerce_outage_at_ship_time_is_shown_and_retried_until_it_lands()
     assert_eq!(done, 1);
     assert_eq!(w.woo.order_status(woo_order).as_deref(), Some("completed"));
     assert_eq!(ship::write_back_pending(&w.app.db.pool, w.app.state.woo.clone()).await.expect("idle"), (0, 0), "nothing left");
-}
-
-fn pdftotext(pdf: &[u8]) -> String {
-    let dir = tempfile::tempdir().expect("dir");
-    let path = dir.path().join("slip.pdf");
-    std::fs::write(&path, pdf).expect("write");
-    let out = std::process::Command::new("pdftotext").arg("-layout").arg(&path).arg("-").output().expect("pdftotext (scripts/test installs poppler-utils)");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn pdfinfo_size(pdf: &[u8]) -> String {
-    let dir = tempfile::tempdir().expect("dir");
-    let path = dir.path().join("slip.pdf");
-    std::fs::write(&path, pdf).expect("write");
-    let out = std::process::Command::new("pdfinfo").arg(&path).output().expect("pdfinfo");
-    String::from_utf8_lossy(&out.stdout).lines().find(|l| l.starts_with("Page size")).unwrap_or_default().to_owned()
 }
