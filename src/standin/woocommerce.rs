@@ -21,10 +21,8 @@ use axum::{
     routing::{get, post},
     Json, Router,
 };
-use chrono::{NaiveDateTime, TimeDelta, Utc};
+use chrono::{NaiveDateTime, TimeDelta, Timelike, Utc};
 use serde_json::{json, Value};
-
-use crate::channels::woocommerce::oauth;
 
 const PRODUCT: &str = include_str!("fixtures/woocommerce/product-simple.json");
 const VARIATION: &str = include_str!("fixtures/woocommerce/variation.json");
@@ -71,6 +69,8 @@ pub struct SimOrder {
     /// Shipping charged (minor units), from shipping_lines.
     pub shipping: i64,
     pub stock_reduced: bool,
+    /// What each line reduced (line id → units): `_reduced_stock`.
+    pub reduced: BTreeMap<u64, i64>,
 }
 
 /// A fault to answer the next request with.
@@ -165,8 +165,8 @@ impl WooStandin {
             let id = s.next_id;
             let now = Utc::now().naive_utc();
             let lines: Vec<(u64, u64, i64)> = lines.iter().enumerate().map(|(i, (item, q))| (id * 100 + i as u64, *item, *q)).collect();
-            let mut o = SimOrder { id, status: status.into(), created: now, modified: now, lines, notes: Vec::new(), meta: BTreeMap::new(), line_totals: BTreeMap::new(), fees: Vec::new(), billing_email: String::new(), shipping: 0, stock_reduced: false };
-            if matches!(status, "processing" | "completed" | "on-hold") {
+            let mut o = SimOrder { id, status: status.into(), created: now, modified: now, lines, notes: Vec::new(), meta: BTreeMap::new(), line_totals: BTreeMap::new(), fees: Vec::new(), billing_email: String::new(), shipping: 0, stock_reduced: false, reduced: BTreeMap::new() };
+            if holds_stock(status) {
                 reduce(&mut s.items, &mut o);
             }
             s.orders.insert(id, o);
@@ -181,13 +181,12 @@ impl WooStandin {
             if let Some(o) = orders.get_mut(&id) {
                 o.status = status.into();
                 o.modified = Utc::now().naive_utc();
-                if matches!(status, "cancelled" | "refunded" | "failed") && o.stock_reduced {
-                    for (_, item, q) in &o.lines {
-                        if let Some(it) = items.get_mut(item).filter(|i| i.manage_stock) {
-                            it.stock = it.stock.map(|v| v + q);
-                        }
-                    }
-                    o.stock_reduced = false;
+                // As WooCommerce: paid statuses reduce once; cancelling (or
+                // going back to pending) gives the stock back.
+                if holds_stock(status) && !o.stock_reduced {
+                    move_stock(items, o, -1);
+                } else if matches!(status, "cancelled" | "pending") && o.stock_reduced {
+                    move_stock(items, o, 1);
                 }
             }
         });
@@ -246,23 +245,52 @@ impl WooStandin {
             .route("/wp-json/wc/v3/orders", get(list_orders).post(create_order_api))
             .route("/wp-json/wc/v3/orders/{id}", get(get_order).put(put_order))
             .route("/wp-json/wc/v3/orders/{id}/notes", post(add_note))
-            .route("/wp-json/wc/v3/products", get(list_products))
+            .route("/wp-json/wc/v3/products", get(list_products).post(create_product_api))
             .route("/wp-json/wc/v3/products/batch", post(batch_products))
             .route("/wp-json/wc/v3/products/{id}", get(get_product).put(put_product))
-            .route("/wp-json/wc/v3/products/{id}/variations", get(list_variations))
+            .route("/wp-json/wc/v3/products/{id}/variations", get(list_variations).post(create_variation_api))
             .route("/wp-json/wc/v3/products/{id}/variations/batch", post(batch_variations))
             .route("/wp-json/wc/v3/products/{pid}/variations/{id}", axum::routing::put(put_variation))
             .with_state(self.clone())
     }
 }
 
-fn reduce(items: &mut BTreeMap<u64, Item>, o: &mut SimOrder) {
-    for (_, item, q) in &o.lines {
-        if let Some(it) = items.get_mut(item).filter(|i| i.manage_stock) {
-            it.stock = it.stock.map(|v| v - q);
+/// The item whose stock an order line moves: the item itself when it
+/// manages stock, else a variation's parent when the parent does (WooCommerce
+/// shows such a variation's `manage_stock` as "parent").
+fn stock_holder(items: &BTreeMap<u64, Item>, id: u64) -> Option<u64> {
+    let it = items.get(&id)?;
+    if it.manage_stock {
+        return Some(id);
+    }
+    items.get(&it.parent_id).filter(|p| it.parent_id > 0 && p.manage_stock).map(|p| p.id)
+}
+
+/// Moves stock for an order's lines by `sign` (−1 reduce, +1 restore) and
+/// records what each line reduced, as WooCommerce's `_reduced_stock` item meta.
+fn move_stock(items: &mut BTreeMap<u64, Item>, o: &mut SimOrder, sign: i64) {
+    for (line, item, q) in &o.lines {
+        if let Some(holder) = stock_holder(items, *item) {
+            if let Some(it) = items.get_mut(&holder) {
+                it.stock = it.stock.map(|v| v + sign * q);
+            }
+            if sign < 0 {
+                o.reduced.insert(*line, *q);
+            } else {
+                o.reduced.remove(line);
+            }
         }
     }
-    o.stock_reduced = true;
+    o.stock_reduced = sign < 0;
+}
+
+fn reduce(items: &mut BTreeMap<u64, Item>, o: &mut SimOrder) {
+    move_stock(items, o, -1);
+}
+
+/// Statuses in which WooCommerce holds an order's stock reduced.
+fn holds_stock(status: &str) -> bool {
+    matches!(status, "processing" | "completed" | "on-hold")
 }
 
 fn err(status: u16, body: &str) -> Response {
@@ -327,14 +355,24 @@ async fn gate(w: &WooStandin, method: &Method, uri: &axum::http::Uri, headers: &
     let host = headers.get("host").and_then(|v| v.to_str().ok()).unwrap_or("localhost");
     let url = format!("http://{host}{}", uri.path());
     let params: Vec<(String, String)> = query.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-    let expected = oauth::signature(method.as_str(), &url, &params, &secret);
-    if query.get("oauth_signature") != Some(&expected) {
+    if !super::oauth_verify::verify(method.as_str(), &url, &params, &key, &secret) {
         return Err(woo_error(401, "woocommerce_rest_authentication_error", "Invalid signature - provided signature does not match."));
     }
     if !w.with(|s| s.nonces.insert(format!("{ts}:{nonce}"))) {
         return Err(woo_error(401, "woocommerce_rest_authentication_error", "Invalid nonce - nonce has already been used."));
     }
     Ok(())
+}
+
+fn product_json_in(items: &BTreeMap<u64, Item>, i: &Item) -> Value {
+    let mut v = product_json(i);
+    if !i.manage_stock && i.parent_id > 0 {
+        if let Some(p) = items.get(&i.parent_id).filter(|p| p.manage_stock) {
+            v["manage_stock"] = json!("parent");
+            v["stock_quantity"] = json!(p.stock);
+        }
+    }
+    v
 }
 
 fn product_json(i: &Item) -> Value {
@@ -385,6 +423,10 @@ fn order_json(o: &SimOrder, items: &BTreeMap<u64, Item>) -> Value {
             l["name"] = json!(it.map(|i| i.name.clone()).unwrap_or_default());
             l["total"] = json!(crate::money::format_minor(line_total, 2));
             l["subtotal"] = l["total"].clone();
+            l["meta_data"] = match o.reduced.get(line_id) {
+                Some(r) => json!([{ "id": line_id * 10, "key": "_reduced_stock", "value": r.to_string(), "display_key": "_reduced_stock", "display_value": r.to_string() }]),
+                None => json!([]),
+            };
             l
         })
         .collect();
@@ -439,7 +481,8 @@ async fn list_orders(State(w): State<WooStandin>, method: Method, OriginalUri(ur
         let mut orders: Vec<&SimOrder> = s
             .orders
             .values()
-            .filter(|o| after.is_none_or(|a| o.modified > a))
+            // WooCommerce keeps dates to the second, and the bound is exclusive.
+            .filter(|o| after.is_none_or(|a| o.modified.with_nanosecond(0).unwrap_or(o.modified) > a))
             .filter(|o| statuses.as_ref().is_none_or(|st| st.contains(&o.status)))
             .collect();
         orders.sort_by_key(|o| (o.modified, o.id));
@@ -458,7 +501,9 @@ async fn create_order_api(State(w): State<WooStandin>, method: Method, OriginalU
     let mut lines = Vec::new();
     let mut totals = Vec::new();
     for (i, it) in items.iter().enumerate() {
-        let (Some(pid), Some(qty)) = (it.get("product_id").and_then(Value::as_u64), it.get("quantity").and_then(Value::as_i64)) else {
+        // A variation line names its variation; the stock and SKU are the variation's.
+        let variation = it.get("variation_id").and_then(Value::as_u64).filter(|v| *v > 0);
+        let (Some(pid), Some(qty)) = (variation.or_else(|| it.get("product_id").and_then(Value::as_u64)), it.get("quantity").and_then(Value::as_i64)) else {
             return woo_error(400, "rest_invalid_param", &format!("Invalid parameter(s): line_items[{i}]"));
         };
         if !w.with(|s| s.items.contains_key(&pid)) {
@@ -557,7 +602,7 @@ async fn list_products(State(w): State<WooStandin>, method: Method, OriginalUri(
     }
     let sku = q.get("sku").cloned();
     // `?sku=` matches variations too; a plain list shows top-level products only.
-    let list = w.with(|s| s.items.values().filter(|i| match &sku { Some(k) => &i.sku == k, None => i.parent_id == 0 }).map(product_json).collect());
+    let list = w.with(|s| s.items.values().filter(|i| match &sku { Some(k) => &i.sku == k, None => i.parent_id == 0 }).map(|i| product_json_in(&s.items, i)).collect());
     page(list, &q, uri.path())
 }
 
@@ -565,7 +610,7 @@ async fn list_variations(State(w): State<WooStandin>, method: Method, OriginalUr
     if let Err(r) = gate(&w, &method, &uri, &headers, &q).await {
         return r;
     }
-    let list = w.with(|s| s.items.values().filter(|i| i.parent_id == id).map(product_json).collect());
+    let list = w.with(|s| s.items.values().filter(|i| i.parent_id == id).map(|i| product_json_in(&s.items, i)).collect());
     page(list, &q, uri.path())
 }
 
@@ -573,7 +618,8 @@ async fn get_product(State(w): State<WooStandin>, method: Method, OriginalUri(ur
     if let Err(r) = gate(&w, &method, &uri, &headers, &q).await {
         return r;
     }
-    w.with(|s| s.items.get(&id).filter(|i| i.parent_id == 0).map(|i| Json(product_json(i)).into_response())).unwrap_or_else(|| err(404, E_PRODUCT_ID))
+    // A variation's id answers here too, as WooCommerce does.
+    w.with(|s| s.items.get(&id).map(|i| Json(product_json_in(&s.items, i)).into_response())).unwrap_or_else(|| err(404, E_PRODUCT_ID))
 }
 
 /// Applies `manage_stock`/`stock_quantity` to an item; `Err` with the answer when invalid.
@@ -635,7 +681,10 @@ fn batch(w: &WooStandin, body: &Bytes, parent: Option<u64>) -> Response {
                 let id = u.get("id").and_then(Value::as_u64).unwrap_or(0);
                 match s.items.get_mut(&id).filter(|i| i.parent_id == parent.unwrap_or(0)) {
                     Some(item) => match apply(item, u) {
-                        Ok(()) => product_json(item),
+                        Ok(()) => {
+                            let item = item.clone();
+                            product_json_in(&s.items, &item)
+                        }
                         Err(_) => json!({ "id": id, "error": { "code": "rest_invalid_param", "message": "Invalid parameter(s): stock_quantity", "data": { "status": 400 } } }),
                     },
                     None => json!({ "id": id, "error": { "code": code, "message": "Invalid ID.", "data": { "status": status } } }),
@@ -658,4 +707,51 @@ async fn batch_variations(State(w): State<WooStandin>, method: Method, OriginalU
         return r;
     }
     batch(&w, &body, Some(pid))
+}
+
+/// `POST /products`: a simple or variable product (name, sku, price, manage_stock, stock_quantity).
+async fn create_product_api(State(w): State<WooStandin>, method: Method, OriginalUri(uri): OriginalUri, headers: HeaderMap, Query(q): Query<BTreeMap<String, String>>, body: Bytes) -> Response {
+    if let Err(r) = gate(&w, &method, &uri, &headers, &q).await {
+        return r;
+    }
+    let Ok(v) = serde_json::from_slice::<Value>(&body) else { return woo_error(400, "rest_invalid_json", "Invalid JSON body passed.") };
+    create_item(&w, &v, 0)
+}
+
+/// `POST /products/{id}/variations`.
+async fn create_variation_api(State(w): State<WooStandin>, method: Method, OriginalUri(uri): OriginalUri, headers: HeaderMap, Query(q): Query<BTreeMap<String, String>>, Path(pid): Path<u64>, body: Bytes) -> Response {
+    if let Err(r) = gate(&w, &method, &uri, &headers, &q).await {
+        return r;
+    }
+    let Ok(v) = serde_json::from_slice::<Value>(&body) else { return woo_error(400, "rest_invalid_json", "Invalid JSON body passed.") };
+    if !w.with(|s| s.items.get(&pid).is_some_and(|p| p.variable)) {
+        return woo_error(404, "woocommerce_rest_product_invalid_id", "Invalid ID.");
+    }
+    create_item(&w, &v, pid)
+}
+
+fn create_item(w: &WooStandin, v: &Value, parent_id: u64) -> Response {
+    let sku = v.get("sku").and_then(Value::as_str).unwrap_or_default().to_owned();
+    let duplicate = !sku.is_empty() && w.with(|s| s.items.values().any(|i| i.sku == sku));
+    if duplicate {
+        return woo_error(400, "product_invalid_sku", "Invalid or duplicated SKU.");
+    }
+    let manage = v.get("manage_stock").and_then(Value::as_bool).unwrap_or(false);
+    let item = w.with(|s| {
+        s.next_id += 1;
+        let id = s.next_id;
+        let item = Item {
+            id,
+            parent_id,
+            sku,
+            name: v.get("name").and_then(Value::as_str).map_or_else(|| format!("Item {id}"), str::to_owned),
+            manage_stock: manage,
+            stock: manage.then(|| v.get("stock_quantity").and_then(Value::as_i64).unwrap_or(0)),
+            price: v.get("regular_price").and_then(Value::as_str).unwrap_or("0.00").to_owned(),
+            variable: v.get("type").and_then(Value::as_str) == Some("variable"),
+        };
+        s.items.insert(id, item.clone());
+        product_json_in(&s.items, &item)
+    });
+    (StatusCode::CREATED, Json(item)).into_response()
 }

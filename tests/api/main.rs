@@ -2,6 +2,7 @@
 //! (its own database each), real OpenBao, and the real `qm` binary.
 
 mod helpers;
+mod shop;
 
 mod inventory_pages;
 
@@ -20,3 +21,4 @@ mod station;
 mod sync;
 mod schema;
 mod vault;
+mod woo_contract;

@@ -117,6 +117,12 @@ impl WooClient {
         }
     }
 
+    /// One GET (with retries): the `X-WP-TotalPages` header and the body.
+    pub async fn get_raw(&self, path: &str, query: &[(String, String)]) -> Result<(Option<u32>, Value), ChannelError> {
+        let (headers, body) = self.call_retrying(Method::GET, path, query, None).await?;
+        Ok((headers.get("x-wp-totalpages").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()), body))
+    }
+
     /// Orders of any status modified after `after` (GMT), oldest change first.
     pub async fn orders_modified_after(&self, after: DateTime<Utc>) -> Result<Vec<Order>, ChannelError> {
         let q = vec![

@@ -1,36 +1,43 @@
-//! OAuth 1.0a one-legged signing exactly as WooCommerce verifies it
-//! (`WC_REST_Authentication::check_oauth_signature`): each key and value is
-//! raw-URL-encoded with `%` doubled, pairs sorted by key (byte order), each
-//! `key=value` encoded once more, joined with `%26`; the string to sign is
-//! `METHOD&rawurlencode(url)&pairs`, the key `consumer_secret&`.
-//! WooCommerce requires this over plain HTTP, where it ignores Basic auth.
+//! OAuth 1.0a one-legged signing (RFC 5849 §3.4), the way WooCommerce
+//! verifies it over plain HTTP (`WC_REST_Authentication::check_oauth_signature`),
+//! where it ignores Basic auth.
+//!
+//! The signature base string is `METHOD&enc(base URI)&enc(normalized)`, where
+//! `normalized` is every parameter name and value percent-encoded **once**
+//! (RFC 3986 unreserved characters kept), sorted by name then value, joined
+//! as `k=v` with `&`. The key is `enc(consumer_secret)&` (no token). Encoding
+//! a value twice (`%3A` → `%253A`) is what a real store refuses as "Invalid
+//! signature" as soon as a value holds a reserved character, a date's `:`.
+//! The contract tests prove this against a real WooCommerce; the stand-in
+//! checks it with an independent implementation (the `oauth1-request` crate).
 
 use base64::Engine;
 use hmac::{Hmac, Mac};
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use sha2::Sha256;
 
-/// PHP's rawurlencode with `~` kept (RFC 3986 unreserved set).
-pub fn rawurlencode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() * 3);
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+/// RFC 3986 §2.3: everything but `ALPHA / DIGIT / "-" / "." / "_" / "~"` is encoded.
+const RFC3986: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+
+/// Percent-encoding as RFC 5849 §3.6 asks (UTF-8, upper-case hex).
+pub fn encode(s: &str) -> String {
+    utf8_percent_encode(s, RFC3986).to_string()
+}
+
+/// The signature base string of a request (RFC 5849 §3.4.1).
+pub fn base_string(method: &str, url_without_query: &str, params: &[(String, String)]) -> String {
+    let mut pairs: Vec<(String, String)> = params.iter().filter(|(k, _)| k != "oauth_signature").map(|(k, v)| (encode(k), encode(v))).collect();
+    pairs.sort();
+    let normalized = pairs.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&");
+    format!("{}&{}&{}", method.to_uppercase(), encode(url_without_query), encode(&normalized))
 }
 
 /// The base64 HMAC-SHA256 signature of a request.
 pub fn signature(method: &str, url_without_query: &str, params: &[(String, String)], consumer_secret: &str) -> String {
-    let mut normalized: Vec<(String, String)> =
-        params.iter().filter(|(k, _)| k != "oauth_signature").map(|(k, v)| (rawurlencode(k).replace('%', "%25"), rawurlencode(v).replace('%', "%25"))).collect();
-    normalized.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-    let pairs: Vec<String> = normalized.iter().map(|(k, v)| rawurlencode(&format!("{k}={v}"))).collect();
-    let to_sign = format!("{}&{}&{}", method.to_uppercase(), rawurlencode(url_without_query), pairs.join("%26"));
-    let mut mac = Hmac::<Sha256>::new_from_slice(format!("{consumer_secret}&").as_bytes()).expect("HMAC takes any key length");
-    mac.update(to_sign.as_bytes());
+    let key = format!("{}&", encode(consumer_secret));
+    // HMAC takes a key of any length, so this cannot fail.
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(key.as_bytes()) else { return String::new() };
+    mac.update(base_string(method, url_without_query, params).as_bytes());
     base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
 }
 
@@ -48,18 +55,36 @@ pub fn sign(method: &str, url_without_query: &str, query: &mut Vec<(String, Stri
 mod tests {
     use super::*;
 
+    fn p(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
     #[test]
-    fn percent_is_doubled_like_woocommerce_does() {
-        // A value with ':' is encoded %3A, doubled to %253A, then the pair is
-        // encoded once more: %25253A in the string to sign.
-        let params = vec![("modified_after".to_owned(), "2026-11-22T02:17:20".to_owned())];
-        let a = signature("GET", "http://wp/wp-json/wc/v3/orders", &params, "cs_x");
-        let b = signature("GET", "http://wp/wp-json/wc/v3/orders", &params, "cs_y");
-        assert_ne!(a, b, "the secret matters");
-        assert_eq!(rawurlencode("a b~:/"), "a%20b~%3A%2F");
-        let mut q = vec![("per_page".to_owned(), "100".to_owned())];
-        sign("GET", "http://wp/x", &mut q, "ck", "cs", 1_700_000_000, "abc");
-        let sig = q.iter().find(|(k, _)| k == "oauth_signature").map(|(_, v)| v.clone()).unwrap_or_default();
-        assert_eq!(signature("GET", "http://wp/x", &q, "cs"), sig, "verifying with the same inputs reproduces the signature");
+    fn base_string_is_rfc_5849_section_3_4_1_1() {
+        // The RFC's own example (§3.4.1.1), with its parameters as decoded values.
+        let params = p(&[
+            ("b5", "=%3D"),
+            ("a3", "a"),
+            ("c@", ""),
+            ("a2", "r b"),
+            ("oauth_consumer_key", "9djdj82h48djs9d2"),
+            ("oauth_token", "kkk9d7dh3k39sjv7"),
+            ("oauth_signature_method", "HMAC-SHA1"),
+            ("oauth_timestamp", "137131201"),
+            ("oauth_nonce", "7d8f3e4a"),
+            ("c2", ""),
+            ("a3", "2 q"),
+        ]);
+        let expected = "POST&http%3A%2F%2Fexample.com%2Frequest&a2%3Dr%2520b%26a3%3D2%2520q%26a3%3Da%26b5%3D%253D%25253D%26c%2540%3D%26c2%3D%26oauth_consumer_key%3D9djdj82h48djs9d2%26oauth_nonce%3D7d8f3e4a%26oauth_signature_method%3DHMAC-SHA1%26oauth_timestamp%3D137131201%26oauth_token%3Dkkk9d7dh3k39sjv7";
+        assert_eq!(base_string("post", "http://example.com/request", &params), expected);
+    }
+
+    #[test]
+    fn a_date_is_encoded_once_in_the_value_and_once_more_in_the_string() {
+        let s = base_string("GET", "http://wp/wp-json/wc/v3/orders", &p(&[("modified_after", "2026-11-22T02:17:20")]));
+        assert!(s.ends_with("modified_after%3D2026-11-22T02%253A17%253A20"), "{s}");
+        assert_eq!(encode("a b~:/ü+"), "a%20b~%3A%2F%C3%BC%2B");
+        let a = signature("GET", "http://wp/x", &p(&[("a", "1")]), "cs_x");
+        assert_ne!(a, signature("GET", "http://wp/x", &p(&[("a", "1")]), "cs_y"), "the secret matters");
     }
 }

@@ -78,6 +78,25 @@ pub struct LineItem {
     /// Line total after discounts, as text.
     #[serde(default)]
     pub total: String,
+    #[serde(default)]
+    pub meta_data: Vec<Meta>,
+}
+
+impl LineItem {
+    /// Units WooCommerce took from its own stock for this line (its
+    /// `_reduced_stock` item meta, net of restocked refunds; 0 when it did not).
+    pub fn reduced_stock(&self) -> i64 {
+        self.meta_data.iter().find(|m| m.key == "_reduced_stock").and_then(|m| m.value.as_str().and_then(|v| v.trim().parse().ok()).or_else(|| m.value.as_i64())).unwrap_or(0)
+    }
+}
+
+/// One meta entry (`{id, key, value}`); values may be any JSON.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+pub struct Meta {
+    #[serde(default)]
+    pub key: String,
+    #[serde(default)]
+    pub value: serde_json::Value,
 }
 
 /// A product or variation (`GET /products`, `/products/<id>/variations`).
@@ -114,6 +133,11 @@ pub enum ManageStock {
 impl ManageStock {
     pub fn is_on(&self) -> bool {
         matches!(self, ManageStock::Flag(true))
+    }
+
+    /// A variation whose stock is its parent's (`"parent"`).
+    pub fn on_parent(&self) -> bool {
+        matches!(self, ManageStock::Text(t) if t == "parent")
     }
 }
 

@@ -1,0 +1,162 @@
+//! Contract tests: every behaviour of WooCommerce that Quartermaster relies
+//! on, run by one body against the stand-in and against a real WooCommerce
+//! 11.0.1 (when `../shared/woocommerce-real/` is there). A behaviour the
+//! stand-in claims and the real store does not have fails here.
+
+use quartermaster::channels::{woocommerce::MAX_BATCH, ChannelError, ItemResult, StockChannel, StockUpdate};
+use reqwest::Method;
+use serde_json::json;
+
+use crate::shop::{self, Kind, Shop};
+
+fn q(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+}
+
+#[tokio::test]
+async fn oauth_over_plain_http_is_accepted_with_values_that_need_encoding() {
+    for shop in shop::both("oauth_over_plain_http").await {
+        let woo = shop.client();
+        shop.product("ENC-1", Some(3)).await;
+        // A date's colons, a space, '+', '&', '=' and non-ASCII letters: each
+        // is encoded once in the value and once more in the base string.
+        let dated = woo.orders_modified_after(chrono::Utc::now() - chrono::TimeDelta::days(2)).await;
+        assert!(dated.is_ok(), "{:?}: orders with a date: {dated:?}", shop.kind);
+        for term in ["café crème", "a+b & c=d", "Größe 5/8\"", "日本"] {
+            let r = woo.get_raw("products", &q(&[("search", term), ("per_page", "5")])).await;
+            assert!(r.is_ok(), "{:?}: search {term:?}: {r:?}", shop.kind);
+        }
+        // The wrong secret is refused with WooCommerce's own 401.
+        let bad = shop.client_with("cs_0000000000000000000000000000000000000000").orders_modified_after(chrono::Utc::now()).await;
+        match bad {
+            Err(ChannelError::Permanent { status: 401, code, .. }) => assert_eq!(code, "woocommerce_rest_authentication_error", "{:?}", shop.kind),
+            other => panic!("{:?}: a wrong secret answered {other:?}", shop.kind),
+        }
+        // Basic auth over plain http is not accepted (WooCommerce wants TLS for it).
+        let plain = reqwest::Client::new().get(format!("{}/wp-json/wc/v3/orders", shop.url)).basic_auth(&shop.ck, Some(&shop.cs)).send().await.expect("GET");
+        assert_eq!(plain.status().as_u16(), 401, "{:?}: Basic over http", shop.kind);
+    }
+}
+
+#[tokio::test]
+async fn lists_are_paged_and_per_page_stops_at_100() {
+    for shop in shop::both("lists_are_paged").await {
+        for i in 0..3 {
+            shop.product(&format!("PAGE-{i}"), Some(1)).await;
+        }
+        let woo = shop.client();
+        let (pages, body) = woo.get_raw("products", &q(&[("per_page", "2")])).await.expect("page 1");
+        assert_eq!(pages, Some(2), "{:?}", shop.kind);
+        assert_eq!(body.as_array().map(Vec::len), Some(2), "{:?}", shop.kind);
+        let (_, second) = woo.get_raw("products", &q(&[("per_page", "2"), ("page", "2")])).await.expect("page 2");
+        assert_eq!(second.as_array().map(Vec::len), Some(1), "{:?}", shop.kind);
+        match woo.get_raw("products", &q(&[("per_page", "101")])).await {
+            Err(ChannelError::Permanent { status: 400, code, .. }) => assert_eq!(code, "rest_invalid_param", "{:?}", shop.kind),
+            other => panic!("{:?}: per_page=101 answered {other:?}", shop.kind),
+        }
+        assert_eq!(woo.all_products().await.expect("all").len(), 3, "{:?}", shop.kind);
+    }
+}
+
+#[tokio::test]
+async fn batches_hold_100_items_and_report_errors_per_item() {
+    for shop in shop::both("batches_hold_100").await {
+        let a = shop.product("BAT-A", Some(5)).await;
+        let unmanaged = shop.product("BAT-U", None).await;
+        // 101 items: refused whole with 413, nothing written.
+        let update: Vec<_> = (0..=MAX_BATCH).map(|i| json!({ "id": if i == 0 { a } else { 900_000 + i as u64 }, "stock_quantity": 1 })).collect();
+        let (status, body) = shop.admin(Method::POST, "products/batch", Some(json!({ "update": update }))).await;
+        assert_eq!(status, 413, "{:?}: {body}", shop.kind);
+        assert_eq!(body["code"], "woocommerce_rest_request_entity_too_large", "{:?}", shop.kind);
+        assert_eq!(shop.stock(a).await, Some(5), "{:?}: nothing written", shop.kind);
+        // Through our client: a good item, an unknown id, and a product that does not manage stock.
+        let u = |pid: u64, ext: u64, sku: &str, qty: i64| StockUpdate { product_id: pid, sku: sku.into(), external_id: Some(ext), parent_id: None, quantity: qty };
+        let results = shop.client().push(&[u(1, a, "BAT-A", 7), u(2, 999_999, "GONE", 3), u(3, unmanaged, "BAT-U", 4)]).await.expect("push");
+        assert!(results.contains(&ItemResult::Confirmed { product_id: 1, quantity: 7 }), "{:?}: {results:?}", shop.kind);
+        assert!(results.iter().any(|r| matches!(r, ItemResult::Rejected { product_id: 2, code, .. } if code == "woocommerce_rest_product_invalid_id")), "{:?}: {results:?}", shop.kind);
+        assert!(results.iter().any(|r| matches!(r, ItemResult::Rejected { product_id: 3, code, .. } if code == "manage_stock_off")), "{:?}: {results:?}", shop.kind);
+        assert_eq!(shop.stock(a).await, Some(7), "{:?}", shop.kind);
+        assert_eq!(shop.stock(unmanaged).await, None, "{:?}: the write to an unmanaged product is ignored", shop.kind);
+    }
+}
+
+#[tokio::test]
+async fn paid_orders_lower_stock_once_and_cancelling_gives_it_back() {
+    for shop in shop::both("paid_orders_lower_stock").await {
+        let p = shop.product("DEC-1", Some(20)).await;
+        let pending = shop.order(&[(p, 0, 2)], "pending").await;
+        assert_eq!(shop.stock(p).await, Some(20), "{:?}: pending does not reduce", shop.kind);
+        shop.set_status(pending, "processing").await;
+        assert_eq!(shop.stock(p).await, Some(18), "{:?}: pending → processing reduces", shop.kind);
+        shop.set_status(pending, "completed").await;
+        assert_eq!(shop.stock(p).await, Some(18), "{:?}: only once per order", shop.kind);
+        let paid = shop.order(&[(p, 0, 25)], "processing").await;
+        assert_eq!(shop.stock(p).await, Some(-7), "{:?}: REST orders do not check stock", shop.kind);
+        // The order says what it took, line by line.
+        let orders = shop.client().orders_modified_after(chrono::Utc::now() - chrono::TimeDelta::hours(1)).await.expect("orders");
+        let o = orders.iter().find(|o| o.id == paid).expect("the paid order is listed");
+        assert_eq!(o.line_items[0].reduced_stock(), 25, "{:?}: _reduced_stock", shop.kind);
+        let first = orders.iter().find(|o| o.id == pending).expect("listed");
+        assert_eq!(first.line_items[0].reduced_stock(), 2, "{:?}", shop.kind);
+        shop.set_status(paid, "cancelled").await;
+        assert_eq!(shop.stock(p).await, Some(18), "{:?}: cancelling restores", shop.kind);
+        let orders = shop.client().orders_modified_after(chrono::Utc::now() - chrono::TimeDelta::hours(1)).await.expect("orders");
+        let o = orders.iter().find(|o| o.id == paid).expect("listed");
+        assert_eq!(o.line_items[0].reduced_stock(), 0, "{:?}: restored lines carry no reduction", shop.kind);
+    }
+}
+
+#[tokio::test]
+async fn variations_hold_their_own_stock_or_their_parents() {
+    for shop in shop::both("variations_hold_stock").await {
+        let (own_parent, own) = shop.variable("VAR-OWN", None, &[("VAR-OWN-S", Some(5)), ("VAR-OWN-M", Some(6))]).await;
+        let (parent, on_parent) = shop.variable("VAR-PAR", Some(7), &[("VAR-PAR-S", None)]).await;
+        let woo = shop.client();
+        let found = woo.products_by_sku("VAR-OWN-M").await.expect("by sku");
+        assert_eq!(found.iter().map(|p| p.id).collect::<Vec<_>>(), vec![own[1]], "{:?}: ?sku= finds a variation", shop.kind);
+        let all = woo.all_products().await.expect("all");
+        let v = all.iter().find(|p| p.id == own[0]).expect("variation listed");
+        assert_eq!((v.parent_id, v.stock_quantity), (own_parent, Some(5)), "{:?}", shop.kind);
+        let vp = all.iter().find(|p| p.id == on_parent[0]).expect("variation listed");
+        assert!(vp.manage_stock.on_parent(), "{:?}: manage_stock is \"parent\": {:?}", shop.kind, vp.manage_stock);
+        assert_eq!(vp.stock_quantity, Some(7), "{:?}: it shows the parent's stock", shop.kind);
+        // Variation stock goes through the parent's variations/batch.
+        let res = woo.push(&[StockUpdate { product_id: 1, sku: "VAR-OWN-S".into(), external_id: Some(own[0]), parent_id: Some(own_parent), quantity: 2 }]).await.expect("push");
+        assert_eq!(res, vec![ItemResult::Confirmed { product_id: 1, quantity: 2 }], "{:?}", shop.kind);
+        assert_eq!(shop.stock(own[0]).await, Some(2), "{:?}", shop.kind);
+        // An order of a parent-managed variation lowers the parent.
+        shop.order(&[(parent, on_parent[0], 3)], "processing").await;
+        assert_eq!(shop.stock(parent).await, Some(4), "{:?}", shop.kind);
+        // A stock write to such a variation is ignored (it holds none of its own).
+        let res = woo.push(&[StockUpdate { product_id: 9, sku: "VAR-PAR-S".into(), external_id: Some(on_parent[0]), parent_id: Some(parent), quantity: 50 }]).await.expect("push");
+        assert!(matches!(&res[..], [ItemResult::Rejected { code, .. }] if code == "manage_stock_off"), "{:?}: {res:?}", shop.kind);
+        assert_eq!(shop.stock(parent).await, Some(4), "{:?}", shop.kind);
+    }
+}
+
+/// `modified_after` with `dates_are_gmt=true` and a GMT time without offset:
+/// exclusive, at one-second resolution, in any site time zone and storage.
+async fn modified_after_contract(shop: &Shop) {
+    let p = shop.product("DATE-1", Some(9)).await;
+    let id = shop.order(&[(p, 0, 1)], "processing").await;
+    let woo = shop.client();
+    let all = woo.orders_modified_after(chrono::Utc::now() - chrono::TimeDelta::days(1)).await.expect("orders");
+    let o = all.iter().find(|o| o.id == id).expect("the order is listed");
+    let at = chrono::NaiveDateTime::parse_from_str(&o.date_modified_gmt, "%Y-%m-%dT%H:%M:%S").expect("gmt date").and_utc();
+    let now = chrono::Utc::now();
+    assert!((now - at).num_seconds().abs() < 120, "{:?}: date_modified_gmt {at} is GMT (now {now})", shop.kind);
+    let same = woo.orders_modified_after(at).await.expect("orders");
+    assert!(!same.iter().any(|o| o.id == id), "{:?}: the bound is exclusive", shop.kind);
+    let before = woo.orders_modified_after(at - chrono::TimeDelta::seconds(1)).await.expect("orders");
+    assert!(before.iter().any(|o| o.id == id), "{:?}: one second earlier finds it", shop.kind);
+}
+
+#[tokio::test]
+async fn modified_after_is_exclusive_and_gmt_in_any_time_zone() {
+    modified_after_contract(&Shop::standin().await).await;
+    for env in [&[][..], &[("WOO_TIMEZONE", "America/New_York")][..], &[("WOO_TIMEZONE", "Asia/Kolkata"), ("WOO_HPOS", "1")][..]] {
+        let Some(real) = Shop::real("modified_after_is_exclusive", env).await else { return };
+        assert_eq!(real.kind, Kind::Real);
+        modified_after_contract(&real).await;
+    }
+}
