@@ -97,8 +97,9 @@ async fn bench_cycle(server: &str) -> Vec<(String, String)> {
         ebay: None,
         retry: RetryPolicy::default(),
         use_lock: true,
-        fold_in: true,
-        after_pull: None,
+        push_unstocked: false,
+        reconcile_every: chrono::TimeDelta::minutes(60),
+        hook: None,
     };
     let (cpu0, _) = cpu_and_peak();
     let t = Instant::now();

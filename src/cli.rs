@@ -64,12 +64,34 @@ enum Command {
     Sync {
         #[arg(short, long, env = "QM_CONFIG")]
         config: PathBuf,
-        /// Run one cycle and exit (the only mode; the scheduler lives in `qm serve`).
-        #[arg(long, required = true)]
+        /// Run one cycle and exit (the only mode here; `qm serve` runs the schedule).
+        #[arg(long)]
         once: bool,
+        /// Print what a cycle would push, per SKU (store value → new value), and write nothing.
+        #[arg(long)]
+        dry_run: bool,
         /// Also mirror the WooCommerce catalog (products, variations, GTINs) first.
         #[arg(long)]
         catalog: bool,
+    },
+    /// Take a store's current stock as opening lots, so the first sync changes nothing.
+    ///
+    /// Mirrors the catalog and creates one opening lot per product that manages
+    /// stock and has none in Quartermaster yet: the store's quantity plus what
+    /// its open orders will reserve, at the unit cost from --costs (CSV:
+    /// `sku,unit_cost`) or --default-unit-cost. Then runs the first cycle.
+    Onboard {
+        #[arg(short, long, env = "QM_CONFIG")]
+        config: PathBuf,
+        /// CSV with the columns `sku` and `unit_cost` (decimal, tenant currency).
+        #[arg(long)]
+        costs: Option<PathBuf>,
+        /// Unit cost for products the costs file does not list (e.g. 0.00).
+        #[arg(long)]
+        default_unit_cost: Option<String>,
+        /// Print the lots it would create and what it would push; write nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Deployment: render a tenant's Compose project settings.
     #[command(subcommand)]
@@ -289,20 +311,30 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             println!("operator `{}` created (id {id}, role {})", username.as_str(), role.as_str());
             Ok(())
         }
-        Command::Sync { config, once: _, catalog } => {
+        Command::Sync { config, once: _, dry_run, catalog } => {
             telemetry::init();
             let state = startup::prepare(load(&config)?).await?;
             let poller = crate::jobs::inventory_poll::Poller::from_state(&state)?;
+            if dry_run {
+                let plan = poller.dry_run().await?;
+                for (sku, store, new) in &plan {
+                    println!("{sku}: {} → {new}", store.map_or("(none)".to_owned(), |v| v.to_string()));
+                }
+                println!("dry run: {} SKU(s) would be pushed; nothing was written", plan.len());
+                return Ok(());
+            }
+            let catalog_requests_before = crate::channels::StockChannel::requests(poller.woo.as_ref());
             if catalog {
                 let c = &state.config;
                 let summary = crate::inventory::catalog::sync_from_woo(&state.pool, &poller.woo, &c.tenant.currency, c.woocommerce.fix_manage_stock).await?;
                 println!(
-                    "catalog: {} seen, {} upserted, {} not managing stock, {} fixed, {} bad GTINs",
+                    "catalog: {} seen, {} upserted, {} not managing stock, {} fixed, {} bad GTINs, {} requests (nothing pushed)",
                     summary.seen,
                     summary.upserted,
                     summary.not_managing_stock.len(),
                     summary.fixed_manage_stock,
-                    summary.bad_gtins.len()
+                    summary.bad_gtins.len(),
+                    crate::channels::StockChannel::requests(poller.woo.as_ref()) - catalog_requests_before
                 );
             }
             let summary = jobs::record(&state.pool, "inventory_poll", async { poller.run_once().await.map(|s| serde_json::to_value(s).unwrap_or_default()) }).await?;
@@ -312,6 +344,53 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 println!("  error: {e}");
             }
             if summary.errors.is_empty() { Ok(()) } else { Err(Failure::Reported) }
+        }
+        Command::Onboard { config, costs, default_unit_cost, dry_run } => {
+            telemetry::init();
+            let state = startup::prepare(load(&config)?).await?;
+            let c = &state.config;
+            let currency = c.tenant.currency.clone();
+            let costs = match &costs {
+                Some(path) => {
+                    let text = std::fs::read_to_string(path).map_err(|e| Failure::Usage(format!("{}: {e}", path.display())))?;
+                    crate::inventory::onboard::read_costs(&path.display().to_string(), &text, &currency).map_err(|e| Failure::Usage(e.to_string()))?
+                }
+                None => Default::default(),
+            };
+            let default_cost = match &default_unit_cost {
+                Some(v) => Some(crate::money::parse_minor(v, crate::money::exponent(&currency)).map_err(|e| Failure::Usage(format!("--default-unit-cost `{v}`: {e}")))?),
+                None => None,
+            };
+            if costs.is_empty() && default_cost.is_none() {
+                return Err(Failure::Usage("give the opening lots a unit cost: --costs FILE.csv (columns sku,unit_cost) and/or --default-unit-cost AMOUNT (e.g. 0.00)".into()));
+            }
+            let (plan, products) = crate::inventory::onboard::plan(&state.pool, &state.woo, &c.woocommerce.order_statuses, &costs, default_cost).await?;
+            let exp = crate::money::exponent(&currency);
+            for l in &plan.lots {
+                println!(
+                    "{}: store {} + open orders {} → opening lot {} @ {} ({})",
+                    l.sku,
+                    l.store_qty,
+                    l.open_order_qty,
+                    l.lot_qty,
+                    crate::money::format_minor(l.unit_cost_minor, exp),
+                    l.cost_source
+                );
+            }
+            for (sku, why) in &plan.skipped {
+                println!("{sku}: no lot: {why}");
+            }
+            if dry_run {
+                println!("dry run: {} product(s) seen, {} opening lot(s) would be created, {} skipped; no stock would be pushed (each product's available quantity equals the store's); nothing was written", plan.products_seen, plan.lots.len(), plan.skipped.len());
+                return Ok(());
+            }
+            let created = crate::inventory::onboard::apply(&state.pool, &state.woo, &products, &plan, &currency).await?;
+            println!("onboarded: {created} opening lot(s) created, {} skipped", plan.skipped.len());
+            let poller = crate::jobs::inventory_poll::Poller::from_state(&state)?;
+            let summary = jobs::record(&state.pool, "inventory_poll", async { poller.run_once().await.map(|s| serde_json::to_value(s).unwrap_or_default()) }).await?;
+            let summary: crate::jobs::inventory_poll::Summary = serde_json::from_value(summary).map_err(anyhow::Error::from)?;
+            println!("first cycle: {summary}");
+            Ok(())
         }
         Command::Compose(ComposeCommand::Render { config, root }) => {
             let loaded = load(&config)?;
@@ -335,8 +414,21 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             let rows = match crate::inventory::receive::parse_csv(&pool, &text, &currency).await.map_err(anyhow::Error::from)? {
                 Ok(rows) => rows,
                 Err(errors) => {
-                    for e in &errors {
+                    // Unknown products are named once, with the fix, not line by line.
+                    let (unknown, other): (Vec<_>, Vec<_>) = errors.iter().partition(|e| e.message.starts_with("no product with sku or gtin"));
+                    for e in &other {
                         println!("{}:{e}", file.display());
+                    }
+                    if !unknown.is_empty() {
+                        let names: Vec<String> = unknown.iter().take(10).map(|e| e.message.rsplit('`').nth(1).unwrap_or_default().to_owned()).collect();
+                        let more = if unknown.len() > 10 { format!(" and {} more", unknown.len() - 10) } else { String::new() };
+                        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM products").fetch_one(&pool).await.unwrap_or(0);
+                        let fix = if count == 0 {
+                            "Quartermaster has no products yet: mirror the WooCommerce catalog first with `qm sync --once --catalog --config FILE` (or take the store's stock as opening lots with `qm onboard`)"
+                        } else {
+                            "add them in WooCommerce (with these SKUs or GTINs), then mirror the catalog with `qm sync --once --catalog --config FILE`"
+                        };
+                        println!("{}: {} line(s) name products Quartermaster does not know: {}{more}. {fix}", file.display(), unknown.len(), names.join(", "));
                     }
                     println!("{} problem(s); nothing was received", errors.len());
                     return Err(Failure::Reported);
@@ -415,7 +507,7 @@ async fn connect(config: Option<&Path>) -> Result<sqlx::MySqlPool, Failure> {
         secrets.insert("database.password", password);
     }
     let options = db::connect_options(loaded.as_ref(), &secrets).map_err(|e| Failure::Usage(e.to_string()))?;
-    let pool = db::connect(options, 4).await.context("cannot connect to the database")?;
+    let pool = db::connect_creating(options, 4).await.map_err(|e| Failure::Failed(e.into()))?;
     if let Some(l) = &loaded {
         db::migrate(&pool).await.context("migrations failed")?;
         db::claim_for_tenant(&pool, l.config.tenant.id.as_str()).await.map_err(anyhow::Error::from)?;

@@ -12,7 +12,10 @@ pub fn init() {
     let result = if json {
         registry.with(fmt::layer().json().with_current_span(true).with_writer(std::io::stderr)).try_init()
     } else {
-        registry.with(fmt::layer().with_writer(std::io::stderr)).try_init()
+        // Colours only on a terminal, and never with NO_COLOR (https://no-color.org).
+        use std::io::IsTerminal;
+        let ansi = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+        registry.with(fmt::layer().with_ansi(ansi).with_writer(std::io::stderr)).try_init()
     };
     let _ = result;
 }

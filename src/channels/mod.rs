@@ -34,8 +34,9 @@ pub enum ItemResult {
 /// Why a whole call failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ChannelError {
-    /// Worth retrying: timeout, connection refused, 429, 5xx.
-    #[error("{channel}: {message} (will retry)")]
+    /// Worth retrying: timeout, connection refused, 429, 5xx. Whether a
+    /// retry is scheduled is the caller's to say (with when).
+    #[error("{channel}: {message}")]
     Transient { channel: &'static str, message: String, retry_after: Option<std::time::Duration> },
     /// Not worth retrying: 4xx, a malformed answer.
     #[error("{channel}: HTTP {status} {code}: {message}")]

@@ -11,15 +11,34 @@ use serde_json::json;
 use sqlx::{MySqlPool, Row};
 
 use super::{retry::RetryPolicy, ChannelError, ItemResult, StockChannel, StockUpdate};
-use crate::events::{self, Event, Severity};
+use crate::{
+    events::{self, Event, Severity},
+    inventory::orders::{LockCheck, MirrorError},
+};
 
 /// What a drain did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Drained {
     pub confirmed: u32,
     pub rejected: u32,
     /// Items left pending for a later run because the channel failed.
     pub deferred: u32,
+    /// Rows whose payload did not decode: failed, never pushed as a quantity.
+    pub bad_rows: u32,
+    /// Products the channel confirmed in this drain.
+    #[serde(skip)]
+    pub confirmed_ids: Vec<u64>,
+}
+
+/// A stored payload, decoded strictly: a row that lacks a field is an error
+/// on that row, never a quantity of 0.
+#[derive(serde::Deserialize)]
+struct Payload {
+    product_id: u64,
+    sku: String,
+    external_id: Option<u64>,
+    parent_id: Option<u64>,
+    quantity: i64,
 }
 
 /// Queues (or replaces) the pending quantity of one product for a channel.
@@ -48,8 +67,35 @@ pub async fn enqueue(pool: &MySqlPool, channel: &str, u: &StockUpdate, not_befor
 
 /// Pushes every due pending row of `channel`, batch by batch.
 pub async fn drain(pool: &MySqlPool, channel: &dyn StockChannel, retry: RetryPolicy) -> Result<Drained, sqlx::Error> {
+    drain_guarded(pool, channel, retry, None).await.map_err(|e| match e {
+        DrainError::Db(e) => e,
+        DrainError::LockLost(name) => sqlx::Error::Protocol(format!("lock {name} lost")),
+    })
+}
+
+/// Why a guarded drain stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum DrainError {
+    #[error("the cycle lost its advisory lock `{0}` before a push; it stopped without pushing")]
+    LockLost(String),
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+/// [`drain`], checking before every batch that `guard`'s advisory lock is still held.
+pub async fn drain_guarded(pool: &MySqlPool, channel: &dyn StockChannel, retry: RetryPolicy, guard: Option<&LockCheck>) -> Result<Drained, DrainError> {
     let mut out = Drained::default();
     loop {
+        if let Some(g) = guard {
+            let mut tx = pool.begin().await?;
+            match g.check(&mut tx).await {
+                Ok(()) => {}
+                Err(MirrorError::LockLost(name)) => return Err(DrainError::LockLost(name)),
+                Err(MirrorError::Db(e)) => return Err(e.into()),
+                Err(e) => return Err(DrainError::Db(sqlx::Error::Protocol(e.to_string()))),
+            }
+            tx.commit().await?;
+        }
         let rows = sqlx::query(
             r#"SELECT id, attempts, payload FROM channel_outbox
                WHERE channel = ? AND status = 'pending' AND next_attempt_at <= UTC_TIMESTAMP(6)
@@ -66,15 +112,22 @@ pub async fn drain(pool: &MySqlPool, channel: &dyn StockChannel, retry: RetryPol
         let mut ids = Vec::with_capacity(rows.len());
         for r in &rows {
             let payload: String = r.try_get("payload")?;
-            let v: serde_json::Value = serde_json::from_str(&payload).unwrap_or_default();
-            ids.push((r.try_get::<u64, _>("id")?, r.try_get::<u32, _>("attempts")?, v["product_id"].as_u64().unwrap_or(0)));
-            batch.push(StockUpdate {
-                product_id: v["product_id"].as_u64().unwrap_or(0),
-                sku: v["sku"].as_str().unwrap_or_default().to_owned(),
-                external_id: v["external_id"].as_u64(),
-                parent_id: v["parent_id"].as_u64(),
-                quantity: v["quantity"].as_i64().unwrap_or(0),
-            });
+            let id: u64 = r.try_get("id")?;
+            let v: Payload = match serde_json::from_str(&payload) {
+                Ok(v) => v,
+                Err(e) => {
+                    let msg = format!("the queued payload does not decode ({e}); nothing was pushed for it");
+                    sqlx::query("UPDATE channel_outbox SET status = 'failed', last_error_code = 'bad_payload', last_error = ? WHERE id = ?").bind(&msg).bind(id).execute(pool).await?;
+                    events::record(pool, Event::info("channel.bad_payload", format!("{} outbox row {id}: {msg}", channel.name())).severity(Severity::Error)).await?;
+                    out.bad_rows += 1;
+                    continue;
+                }
+            };
+            ids.push((id, r.try_get::<u32, _>("attempts")?, v.product_id));
+            batch.push(StockUpdate { product_id: v.product_id, sku: v.sku, external_id: v.external_id, parent_id: v.parent_id, quantity: v.quantity });
+        }
+        if batch.is_empty() {
+            continue;
         }
         match channel.push(&batch).await {
             Ok(results) => {
@@ -97,6 +150,7 @@ pub async fn drain(pool: &MySqlPool, channel: &dyn StockChannel, retry: RetryPol
                             .await?;
                             tx.commit().await?;
                             out.confirmed += 1;
+                            out.confirmed_ids.push(*product_id);
                         }
                         ItemResult::Rejected { code, message, .. } => {
                             sqlx::query("UPDATE channel_outbox SET status = 'failed', attempts = attempts + 1, last_error_code = ?, last_error = ? WHERE id = ?")
@@ -131,7 +185,8 @@ pub async fn drain(pool: &MySqlPool, channel: &dyn StockChannel, retry: RetryPol
                         .await?;
                 }
                 let severity = if matches!(e, ChannelError::Permanent { .. }) { Severity::Error } else { Severity::Warning };
-                events::record(pool, Event::info("channel.push_deferred", format!("{} items kept for retry: {e}", ids.len())).severity(severity)).await?;
+                let when = next.format("%H:%M:%S UTC");
+                events::record(pool, Event::info("channel.push_deferred", format!("{} items kept; next attempt at {when}: {e}", ids.len())).severity(severity)).await?;
                 out.deferred += ids.len() as u32;
                 return Ok(out);
             }
@@ -145,6 +200,17 @@ pub async fn problems(pool: &MySqlPool) -> Result<Vec<(String, String, String, S
         r#"SELECT channel, subject, status, CONCAT(COALESCE(last_error_code, ''), ': ', COALESCE(last_error, ''))
            FROM channel_outbox WHERE status = 'failed' OR (status = 'pending' AND attempts > 0) ORDER BY updated_at DESC LIMIT 100"#,
     )
+    .fetch_all(pool)
+    .await
+}
+
+/// Pushes still waiting for a retry: (SKU, next attempt, last error).
+pub async fn waiting(pool: &MySqlPool, channel: &str) -> Result<Vec<(String, NaiveDateTime, String)>, sqlx::Error> {
+    sqlx::query_as(
+        r#"SELECT subject, next_attempt_at, CONCAT(COALESCE(last_error_code, ''), ': ', COALESCE(last_error, ''))
+           FROM channel_outbox WHERE channel = ? AND status = 'pending' AND attempts > 0 ORDER BY next_attempt_at, id LIMIT 50"#,
+    )
+    .bind(channel)
     .fetch_all(pool)
     .await
 }

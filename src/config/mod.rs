@@ -318,6 +318,9 @@ pub struct WooCommerce {
     pub fix_manage_stock: bool,
     #[serde(default = "default_woo_timeout")]
     pub timeout_seconds: u64,
+    /// Push products that never had stock in Quartermaster (off: a first sync cannot zero a store).
+    #[serde(default)]
+    pub push_unstocked: bool,
 }
 
 fn default_order_statuses() -> Vec<String> {
@@ -487,11 +490,13 @@ pub struct Polling {
     /// Six-field cron (with seconds), in UTC.
     pub inventory_cron: String,
     pub order_overlap_seconds: u32,
+    /// Minutes between full reads of the store's stock (drift correction).
+    pub reconcile_minutes: u32,
 }
 
 impl Default for Polling {
     fn default() -> Self {
-        Self { inventory_cron: "0 */5 * * * *".into(), order_overlap_seconds: 120 }
+        Self { inventory_cron: "0 */5 * * * *".into(), order_overlap_seconds: 120, reconcile_minutes: 60 }
     }
 }
 

@@ -60,6 +60,44 @@ pub async fn connect(options: MySqlConnectOptions, max_connections: u32) -> Resu
         .await
 }
 
+/// Why the database could not be reached or created.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateError {
+    #[error("database `{name}` does not exist and this account may not create it ({reason}). As a MariaDB administrator, run:\n  CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;\n  GRANT ALL PRIVILEGES ON `{name}`.* TO '{user}'@'%';\nthen run `qm migrate` again")]
+    CannotCreate { name: String, user: String, reason: String },
+    #[error("cannot connect to MariaDB at {host}:{port} as `{user}`: {source}")]
+    Connect { host: String, port: u16, user: String, source: sqlx::Error },
+}
+
+/// [`connect`], creating the database first when it does not exist and the
+/// account may create it (`qm migrate` on a fresh server).
+pub async fn connect_creating(options: MySqlConnectOptions, max_connections: u32) -> Result<MySqlPool, CreateError> {
+    let (host, port, user) = (options.get_host().to_owned(), options.get_port(), options.get_username().to_owned());
+    match connect(options.clone(), max_connections).await {
+        Ok(p) => Ok(p),
+        Err(sqlx::Error::Database(d)) if d.code().as_deref() == Some("42000") && d.message().contains("Unknown database") => {
+            let name = options.get_database().unwrap_or_default().to_owned();
+            let server = options.clone().database("");
+            let created = async {
+                use sqlx::{ConnectOptions, Connection};
+                let mut conn = server.connect().await?;
+                let ident = name.replace('`', "``");
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE IF NOT EXISTS `{ident}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"))).execute(&mut conn).await?;
+                conn.close().await
+            }
+            .await;
+            match created {
+                Ok(()) => {
+                    tracing::info!(database = %name, "created the database");
+                    connect(options, max_connections).await.map_err(|source| CreateError::Connect { host, port, user, source })
+                }
+                Err(e) => Err(CreateError::CannotCreate { name, user, reason: e.to_string() }),
+            }
+        }
+        Err(source) => Err(CreateError::Connect { host, port, user, source }),
+    }
+}
+
 /// Applies pending migrations; safe to run any number of times and from
 /// several replicas at once (sqlx serialises them with a database lock).
 pub async fn migrate(pool: &MySqlPool) -> Result<(), sqlx::migrate::MigrateError> {

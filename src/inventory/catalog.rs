@@ -21,11 +21,16 @@ pub struct CatalogSummary {
     pub bad_gtins: Vec<String>,
 }
 
-/// Pulls the whole catalog and upserts it.
+/// Pulls the whole catalog and upserts it. Mirroring never pushes stock.
 pub async fn sync_from_woo(pool: &MySqlPool, woo: &WooClient, currency: &str, fix_manage_stock: bool) -> anyhow::Result<CatalogSummary> {
     let products = woo.all_products().await?;
+    mirror(pool, woo, &products, currency, fix_manage_stock).await
+}
+
+/// Upserts products already read from the store.
+pub async fn mirror(pool: &MySqlPool, woo: &WooClient, products: &[Product], currency: &str, fix_manage_stock: bool) -> anyhow::Result<CatalogSummary> {
     let mut s = CatalogSummary::default();
-    for p in &products {
+    for p in products {
         s.seen += 1;
         if p.sku.is_empty() {
             continue;

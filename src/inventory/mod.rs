@@ -4,6 +4,10 @@
 pub mod catalog;
 pub mod gtin;
 pub mod lookup;
+pub mod onboard;
 pub mod orders;
 pub mod receive;
 pub mod reserve;
+
+/// How far back a fresh tenant's first cycle (and onboarding) reads orders.
+pub const FIRST_LOOKBACK_DAYS: i64 = 30;

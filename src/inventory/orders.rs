@@ -2,8 +2,9 @@
 //! `orders`/`order_lines`, matched to products by WooCommerce id, then SKU.
 
 use chrono::NaiveDateTime;
-use sqlx::{MySqlPool, Row};
+use sqlx::{MySql, MySqlPool, Row, Transaction};
 
+use super::reserve::{self, Outcome};
 use crate::{channels::woocommerce::types::Order, money};
 
 /// Why an order could not be mirrored.
@@ -11,6 +12,8 @@ use crate::{channels::woocommerce::types::Order, money};
 pub enum MirrorError {
     #[error("order {id}: {field} is malformed: {reason}")]
     Malformed { id: u64, field: &'static str, reason: String },
+    #[error("the cycle lost its advisory lock `{0}` (its database connection was killed or the server restarted); it stopped before writing more")]
+    LockLost(String),
     #[error(transparent)]
     Db(#[from] sqlx::Error),
 }
@@ -28,8 +31,73 @@ fn gmt(id: u64, field: &'static str, s: &str) -> Result<NaiveDateTime, MirrorErr
     NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S").map_err(|e| MirrorError::Malformed { id, field, reason: e.to_string() })
 }
 
-/// Upserts an order and its lines. Re-reading the same version changes nothing.
+/// Upserts an order and its lines in a transaction of its own.
 pub async fn upsert(pool: &MySqlPool, o: &Order) -> Result<Mirrored, MirrorError> {
+    let mut tx = pool.begin().await?;
+    let m = upsert_in(&mut tx, o).await?;
+    tx.commit().await?;
+    Ok(m)
+}
+
+/// Mirrors an order and brings its reservations in line, in **one**
+/// transaction: a crash (or a killed connection) leaves either both or
+/// neither, so no order is ever mirrored without its reservation. `guard`
+/// is checked inside the transaction, so a cycle that lost its advisory lock
+/// writes nothing more. Deadlocks and lock-wait timeouts are retried.
+pub async fn mirror_and_reserve(pool: &MySqlPool, o: &Order, reservable: &[String], guard: Option<&LockCheck>) -> Result<(Mirrored, Outcome), MirrorError> {
+    let mut attempt = 0u32;
+    loop {
+        let mut tx = pool.begin().await?;
+        let result = async {
+            if let Some(g) = guard {
+                g.check(&mut tx).await?;
+            }
+            let m = upsert_in(&mut tx, o).await?;
+            let outcome = match m {
+                Mirrored::Changed(id) => reserve::reserve_in(&mut tx, id, reservable).await?,
+                Mirrored::Unchanged(_) => Outcome::default(),
+            };
+            Ok::<_, MirrorError>((m, outcome))
+        }
+        .await;
+        match result {
+            Ok(v) => {
+                tx.commit().await?;
+                return Ok(v);
+            }
+            Err(MirrorError::Db(e)) if attempt < 8 && reserve::is_retryable(&e) => {
+                let _ = tx.rollback().await;
+                attempt += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(5 * (1 << attempt.min(6)))).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// A cycle's advisory lock, checked from any connection: the lock must still
+/// be held by the connection that took it.
+#[derive(Debug, Clone)]
+pub struct LockCheck {
+    pub name: String,
+    pub connection_id: u64,
+}
+
+impl LockCheck {
+    /// `Err(LockLost)` when another connection (or none) holds the lock now.
+    pub async fn check(&self, tx: &mut Transaction<'_, MySql>) -> Result<(), MirrorError> {
+        let holder: Option<i64> = sqlx::query_scalar("SELECT IS_USED_LOCK(?)").bind(&self.name).fetch_one(&mut **tx).await?;
+        if holder.and_then(|h| u64::try_from(h).ok()) == Some(self.connection_id) {
+            Ok(())
+        } else {
+            Err(MirrorError::LockLost(self.name.clone()))
+        }
+    }
+}
+
+/// Upserts an order and its lines inside the caller's transaction. Re-reading
+/// the same version changes nothing.
+pub async fn upsert_in(tx: &mut Transaction<'_, MySql>, o: &Order) -> Result<Mirrored, MirrorError> {
     let modified = gmt(o.id, "date_modified_gmt", &o.date_modified_gmt)?;
     let created = gmt(o.id, "date_created_gmt", &o.date_created_gmt)?;
     let exp = money::exponent(&o.currency);
@@ -45,8 +113,7 @@ pub async fn upsert(pool: &MySqlPool, o: &Order) -> Result<Mirrored, MirrorError
         lines.push((li, qty, amount("line_items.total", &li.total)?));
     }
 
-    let mut tx = pool.begin().await?;
-    let existing = sqlx::query("SELECT id, status, woo_modified_at FROM orders WHERE woo_id = ? FOR UPDATE").bind(o.id).fetch_optional(&mut *tx).await?;
+    let existing = sqlx::query("SELECT id, status, woo_modified_at FROM orders WHERE woo_id = ? FOR UPDATE").bind(o.id).fetch_optional(&mut **tx).await?;
     if let Some(row) = &existing {
         let same_version: NaiveDateTime = row.try_get("woo_modified_at")?;
         let status: String = row.try_get("status")?;
@@ -91,7 +158,7 @@ pub async fn upsert(pool: &MySqlPool, o: &Order) -> Result<Mirrored, MirrorError
     .bind(shipping)
     .bind(created)
     .bind(modified)
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await?;
     let order_id: u64 = match existing {
         Some(row) => row.try_get("id")?,
@@ -104,10 +171,10 @@ pub async fn upsert(pool: &MySqlPool, o: &Order) -> Result<Mirrored, MirrorError
             .bind(woo_item)
             .bind(&sku)
             .bind(woo_item)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut **tx)
             .await?;
         if *qty == 0 {
-            sqlx::query("UPDATE order_lines SET removed = TRUE WHERE order_id = ? AND woo_line_id = ?").bind(order_id).bind(li.id).execute(&mut *tx).await?;
+            sqlx::query("UPDATE order_lines SET removed = TRUE WHERE order_id = ? AND woo_line_id = ?").bind(order_id).bind(li.id).execute(&mut **tx).await?;
             continue;
         }
         sqlx::query(
@@ -126,18 +193,17 @@ pub async fn upsert(pool: &MySqlPool, o: &Order) -> Result<Mirrored, MirrorError
         .bind(qty)
         .bind(line_total / i64::from(*qty))
         .bind(line_total)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
     }
     // Lines WooCommerce no longer lists were removed from the order.
     let keep: Vec<u64> = o.line_items.iter().filter(|l| l.quantity > 0).map(|l| l.id).collect();
-    let existing_lines: Vec<(u64, u64)> = sqlx::query_as("SELECT id, woo_line_id FROM order_lines WHERE order_id = ? AND NOT removed").bind(order_id).fetch_all(&mut *tx).await?;
+    let existing_lines: Vec<(u64, u64)> = sqlx::query_as("SELECT id, woo_line_id FROM order_lines WHERE order_id = ? AND NOT removed").bind(order_id).fetch_all(&mut **tx).await?;
     for (id, woo_line) in existing_lines {
         if !keep.contains(&woo_line) {
-            sqlx::query("UPDATE order_lines SET removed = TRUE WHERE id = ?").bind(id).execute(&mut *tx).await?;
+            sqlx::query("UPDATE order_lines SET removed = TRUE WHERE id = ?").bind(id).execute(&mut **tx).await?;
         }
     }
-    tx.commit().await?;
     Ok(Mirrored::Changed(order_id))
 }
 

@@ -63,7 +63,7 @@ pub async fn reserve_order(pool: &MySqlPool, order_id: u64, reservable: &[String
 }
 
 /// Deadlock (1213) or lock wait timeout (1205).
-fn is_retryable(e: &sqlx::Error) -> bool {
+pub fn is_retryable(e: &sqlx::Error) -> bool {
     match e {
         sqlx::Error::Database(d) => matches!(d.code().as_deref(), Some("40001") | Some("HY000")) && {
             let msg = d.message();
@@ -236,4 +236,74 @@ pub async fn available(pool: &MySqlPool, product_id: u64) -> Result<i64, sqlx::E
         .bind(product_id)
         .fetch_one(pool)
         .await
+}
+
+/// Available units per product: remaining minus reserved over its lots.
+/// The one place the formula is written for set queries.
+pub const AVAILABLE_BY_PRODUCT: &str = "SELECT product_id, SUM(qty_remaining - qty_reserved) AS available FROM inventory_lots GROUP BY product_id";
+
+/// Available units of each of `products` (absent: no lots).
+pub async fn available_many(pool: &MySqlPool, products: &[u64]) -> Result<HashMap<u64, i64>, sqlx::Error> {
+    let mut out = HashMap::new();
+    for chunk in products.chunks(1000) {
+        let mut q = sqlx::QueryBuilder::<MySql>::new("SELECT product_id, CAST(SUM(qty_remaining - qty_reserved) AS SIGNED) AS available FROM inventory_lots WHERE product_id IN (");
+        let mut sep = q.separated(", ");
+        for p in chunk {
+            sep.push_bind(*p);
+        }
+        q.push(") GROUP BY product_id");
+        for r in q.build().fetch_all(pool).await? {
+            out.insert(r.try_get("product_id")?, r.try_get("available")?);
+        }
+    }
+    Ok(out)
+}
+
+/// Orders whose reservations do not match what they want: a reservable
+/// order with a line neither reserved nor backordered in full (or missing
+/// from the pick queue), or an order no longer reservable (or a removed
+/// line) still holding open reservations.
+pub async fn orders_out_of_line(pool: &MySqlPool, reservable: &[String]) -> Result<Vec<u64>, sqlx::Error> {
+    let mut q = sqlx::QueryBuilder::<MySql>::new(
+        r#"SELECT DISTINCT o.id FROM orders o JOIN order_lines l ON l.order_id = o.id
+           LEFT JOIN (SELECT order_line_id, SUM(quantity) AS held, SUM(status = 'open') AS open_rows FROM stock_reservations
+                      WHERE status IN ('open', 'consumed') GROUP BY order_line_id) r ON r.order_line_id = l.id
+           LEFT JOIN pick_queue q ON q.order_id = o.id
+           WHERE "#,
+    );
+    let active = |q: &mut sqlx::QueryBuilder<MySql>| {
+        q.push("o.status IN (");
+        let mut sep = q.separated(", ");
+        for s in reservable {
+            sep.push_bind(s.clone());
+        }
+        if reservable.is_empty() {
+            sep.push("''");
+        }
+        q.push(")");
+    };
+    q.push("((");
+    active(&mut q);
+    q.push(") AND NOT l.removed AND l.product_id IS NOT NULL AND (l.quantity <> COALESCE(r.held, 0) + l.backordered_qty OR q.order_id IS NULL))");
+    q.push(" OR ((NOT (");
+    active(&mut q);
+    q.push(") OR l.removed) AND COALESCE(r.open_rows, 0) > 0)");
+    let ids: Vec<u64> = q.build_query_scalar().fetch_all(pool).await?;
+    Ok(ids)
+}
+
+/// An opening lot (onboarding): the store's stock taken as received now.
+pub async fn insert_opening_lot(tx: &mut Transaction<'_, MySql>, product_id: u64, lot_ref: &str, qty: u32, unit_cost_minor: i64) -> Result<u64, sqlx::Error> {
+    let r = sqlx::query(
+        r#"INSERT INTO inventory_lots (product_id, lot_ref, source, received_at, qty_received, qty_remaining, unit_cost_minor)
+           VALUES (?, ?, 'opening', UTC_TIMESTAMP(6), ?, ?, ?)"#,
+    )
+    .bind(product_id)
+    .bind(lot_ref)
+    .bind(qty)
+    .bind(qty)
+    .bind(unit_cost_minor)
+    .execute(&mut **tx)
+    .await?;
+    Ok(r.last_insert_id())
 }

@@ -1,29 +1,84 @@
-//! The inventory poller: orders in → reservations → quantities out → outbox
-//! drain. Schedule: `polling.inventory_cron` (default every 5 minutes);
-//! `qm sync --once` runs one cycle by hand.
+//! The inventory poller: orders in → reservations → quantities out, verified.
+//! Schedule: `polling.inventory_cron` (default every 5 minutes); `qm sync
+//! --once` runs one cycle by hand.
 //!
-//! A cycle holds the tenant's `qm:<tenant>:poller` advisory lock; a cycle
-//! that finds it held skips and says who holds it. WooCommerce decrements
-//! its own stock when an order is paid, so an absolute quantity push could
-//! erase the decrement of an order placed after the pull: right before
-//! pushing, the cycle re-reads orders modified since its pull began and
-//! folds them in, which shrinks that window to the time between the re-read
-//! and the push; anything later is folded in by the next cycle.
+//! A cycle holds the tenant's `qm:<tenant>:poller` advisory lock (one runner
+//! across replicas; a cycle that finds it held skips and names the holder),
+//! and checks it inside every write transaction, so a cycle whose lock
+//! connection died writes nothing more.
+//!
+//! **Orders.** Orders changed since the watermark (less an overlap) are
+//! mirrored and reserved one order per transaction, so a crash strands
+//! nothing; a repair pass re-reserves any order whose reservations do not
+//! match its lines. If the order read fails, the cycle stops there: nothing
+//! is pushed from an incomplete picture, the run is recorded as failed, and
+//! the next cycle starts from the old watermark.
+//!
+//! **Quantities.** The value written is the truth: remaining minus reserved
+//! over the product's lots. It is written when it differs from what the
+//! store holds, which is known from the store's own answers (batch results)
+//! and re-read for every product an order touched this cycle (WooCommerce
+//! moves stock itself: paid orders lower it, cancellations and restocked
+//! refunds raise it, staff edit it) and, every `polling.reconcile_minutes`,
+//! for the whole catalog. A product that never had stock in Quartermaster is
+//! never pushed (unless `woocommerce.push_unstocked`), so a first sync cannot
+//! zero a store.
+//!
+//! **The decrement race.** WooCommerce lowers its own stock when an order is
+//! paid, and its REST API has only absolute writes: an order paid between
+//! our read of the orders and our write is erased by the write. So every
+//! write is verified: after it, the orders are read again; any order that
+//! changed since (it may have been erased) is folded in, the stock of its
+//! products is read back and corrected, and the loop repeats until a read
+//! after the last write shows no change (at most [`MAX_VERIFY_ROUNDS`]). An
+//! order placed after the last write lowers the stock we wrote, correctly.
 
-use std::{sync::Arc, time::{Duration, Instant}};
+use std::{
+    collections::{BTreeMap, BTreeSet, HashMap},
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use anyhow::Context;
 use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
 use serde::Serialize;
-use sqlx::{mysql::MySqlConnectOptions, MySqlPool, Row};
+use sqlx::{mysql::MySqlConnectOptions, MySql, MySqlPool, QueryBuilder, Row};
 
 use crate::{
-    channels::{ebay::EbayClient, outbox, retry::RetryPolicy, woocommerce::WooClient, StockChannel, StockUpdate},
+    channels::{
+        ebay::EbayClient,
+        outbox::{self, DrainError},
+        retry::RetryPolicy,
+        woocommerce::{types::Order, WooClient},
+        StockChannel, StockUpdate,
+    },
     db::lock::{self, LockError, LockName},
     events::{self, Event, Severity},
-    inventory::{orders, reserve},
+    inventory::{
+        orders::{self, LockCheck, MirrorError},
+        reserve,
+    },
     web::AppState,
 };
+
+/// A point of the cycle where tests may act (place an order, kill a connection).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// Orders were read in round N (0: the cycle's first read).
+    Pulled(u32),
+    /// Round N's orders are mirrored and reserved.
+    Reserved(u32),
+    /// Round N read the store's stock of the products to check.
+    Observed(u32),
+    /// Round N's pushes are written.
+    Pushed(u32),
+}
+
+/// Called at each [`Step`].
+pub type Hook = Arc<dyn Fn(Step) -> futures::future::BoxFuture<'static, ()> + Send + Sync>;
+
+/// Verify rounds after the first write; a write still unverified then is left for the next cycle.
+pub const MAX_VERIFY_ROUNDS: u32 = 5;
 
 /// Everything one cycle needs.
 pub struct Poller {
@@ -37,11 +92,12 @@ pub struct Poller {
     pub retry: RetryPolicy,
     /// Take the advisory lock (true in production; tests also run without it).
     pub use_lock: bool,
-    /// Re-read orders right before pushing (true in production; a test turns
-    /// it off to reproduce the oversell it prevents).
-    pub fold_in: bool,
-    /// Called between the first pull and the re-read (tests reproduce the race here).
-    pub after_pull: Option<Arc<dyn Fn() -> futures::future::BoxFuture<'static, ()> + Send + Sync>>,
+    /// Push products that never had stock in Quartermaster (`woocommerce.push_unstocked`).
+    pub push_unstocked: bool,
+    /// How often the whole catalog's store stock is read and corrected.
+    pub reconcile_every: TimeDelta,
+    /// Test hook, called at each step.
+    pub hook: Option<Hook>,
 }
 
 /// What one cycle did.
@@ -51,15 +107,29 @@ pub struct Summary {
     pub skipped: Option<String>,
     pub orders_seen: u32,
     pub orders_changed: u32,
-    /// Orders that arrived during the cycle and were folded in before pushing.
+    /// Orders that changed while the cycle ran, folded in by its verify reads.
     pub orders_folded_in: u32,
+    /// Orders whose reservations did not match their lines (a crashed run's), re-reserved.
+    pub orders_repaired: u32,
     pub units_reserved: u32,
     pub units_released: u32,
     pub backordered_units: u32,
+    /// Products whose store stock was read back.
+    pub skus_checked: u32,
+    /// Products whose store stock differed from what Quartermaster last knew, corrected.
+    pub drift_corrected: u32,
     pub skus_queued: u32,
     pub skus_pushed: u32,
     pub items_rejected: u32,
     pub items_deferred: u32,
+    /// Read-after-write rounds this cycle needed.
+    pub verify_rounds: u32,
+    /// Products whose last write is still unverified (orders kept arriving): the next cycle checks them.
+    pub unverified: u32,
+    /// Whether this cycle read the whole catalog's stock.
+    pub reconciled: bool,
+    /// Pushes waiting for a retry: "SKU at HH:MM:SS UTC (error)".
+    pub waiting: Vec<String>,
     pub requests: u64,
     pub errors: Vec<String>,
     pub duration_ms: u64,
@@ -72,36 +142,60 @@ impl std::fmt::Display for Summary {
         }
         write!(
             f,
-            "orders seen {} (changed {}, folded in {}), units reserved {} released {} backordered {}, SKUs queued {} pushed {} rejected {} deferred {}, requests {}, errors {}, {} ms",
+            "orders seen {} (changed {}, folded in {}, repaired {}), units reserved {} released {} backordered {}, SKUs checked {} (drift corrected {}{}), queued {} pushed {} rejected {} deferred {}, verify rounds {}{}, requests {}, errors {}, {} ms",
             self.orders_seen,
             self.orders_changed,
             self.orders_folded_in,
+            self.orders_repaired,
             self.units_reserved,
             self.units_released,
             self.backordered_units,
+            self.skus_checked,
+            self.drift_corrected,
+            if self.reconciled { ", full reconciliation" } else { "" },
             self.skus_queued,
             self.skus_pushed,
             self.items_rejected,
             self.items_deferred,
+            self.verify_rounds,
+            if self.unverified > 0 { format!(" ({} left for the next cycle)", self.unverified) } else { String::new() },
             self.requests,
             self.errors.len(),
             self.duration_ms
-        )
+        )?;
+        for w in &self.waiting {
+            write!(f, "\n  waiting for retry: {w}")?;
+        }
+        Ok(())
     }
 }
 
+/// A cycle that stopped: the summary so far and why.
+#[derive(Debug, thiserror::Error)]
+#[error("{reason}")]
+pub struct CycleFailed {
+    pub reason: String,
+    pub summary: Box<Summary>,
+}
+
 const WATERMARK: &str = "woo.orders.modified_after";
-/// A fresh tenant imports orders changed in the last 30 days.
-const FIRST_LOOKBACK_DAYS: i64 = 30;
+const RECONCILED: &str = "woo.stock.reconciled_at";
+use crate::inventory::FIRST_LOOKBACK_DAYS;
 /// eBay allows ~250 revisions a listing a day: increases wait this long after the last push.
 const EBAY_MIN_INTERVAL: TimeDelta = TimeDelta::minutes(15);
+/// A run row older than this, still `running` while this cycle holds the lock, died.
+const ABANDONED_AFTER: TimeDelta = TimeDelta::seconds(2);
+
+/// Statuses in which WooCommerce holds an order's stock reduced.
+fn holds_stock(status: &str) -> bool {
+    matches!(status, "processing" | "completed" | "on-hold")
+}
 
 impl Poller {
     /// The poller for a running app (WooCommerce always, eBay when enabled).
     pub fn from_state(state: &AppState) -> anyhow::Result<Self> {
         let c = &state.config;
         let secret = |k: &str| state.secrets.get(k).cloned().with_context(|| format!("{k} did not resolve"));
-        let woo = WooClient::new(&c.woocommerce.base_url, secret("woocommerce.consumer_key")?, secret("woocommerce.consumer_secret")?, Duration::from_secs(c.woocommerce.timeout_seconds))?;
         let ebay = match (&c.ebay, c.modules.ebay) {
             (Some(e), true) => {
                 let base = e.api_base_url.clone().unwrap_or_else(|| if e.environment == "sandbox" { "https://api.sandbox.ebay.com".into() } else { "https://api.ebay.com".into() });
@@ -115,16 +209,24 @@ impl Poller {
             tenant: c.tenant.id.to_string(),
             reservable: c.woocommerce.order_statuses.clone(),
             overlap: TimeDelta::seconds(i64::from(c.polling.order_overlap_seconds)),
-            woo: Arc::new(woo),
+            woo: state.woo.clone(),
             ebay,
             retry: RetryPolicy::default(),
             use_lock: true,
-            fold_in: true,
-            after_pull: None,
+            push_unstocked: c.woocommerce.push_unstocked,
+            reconcile_every: TimeDelta::minutes(i64::from(c.polling.reconcile_minutes)),
+            hook: None,
         })
     }
 
-    /// One full cycle.
+    async fn at(&self, step: Step) {
+        if let Some(h) = &self.hook {
+            h(step).await;
+        }
+    }
+
+    /// One full cycle. `Err(CycleFailed)` (inside the anyhow error) when it
+    /// stopped before finishing: nothing after the failure was written.
     #[tracing::instrument(skip_all, fields(tenant = %self.tenant))]
     pub async fn run_once(&self) -> anyhow::Result<Summary> {
         let started = Instant::now();
@@ -142,110 +244,315 @@ impl Poller {
                 Err(e) => return Err(e.into()),
             }
         }
+        let check = guard.as_ref().map(|g| LockCheck { name: g.name().to_string(), connection_id: g.connection_id() });
         let mut s = Summary::default();
-
-        // 1. Orders in.
-        let pull_started = Utc::now();
-        let watermark = self.watermark().await?;
-        let since = watermark.unwrap_or(pull_started - TimeDelta::days(FIRST_LOOKBACK_DAYS)) - self.overlap;
-        let pulled = self.woo.orders_modified_after(since).await;
-        let newest = match pulled {
-            Ok(list) => self.fold(&list, &mut s, false).await?,
-            Err(e) => {
-                s.errors.push(e.to_string());
-                None
-            }
-        };
-        if let Some(hook) = &self.after_pull {
-            hook().await;
-        }
-        // 2. Re-read what changed since this cycle's pull began, just before pushing.
-        if s.errors.is_empty() && self.fold_in {
-            match self.woo.orders_modified_after(pull_started - self.overlap).await {
-                Ok(late) => {
-                    self.fold(&late, &mut s, true).await?;
+        let outcome = self.cycle(check.as_ref(), &mut s).await;
+        s.requests = self.requests() - requests_before;
+        s.duration_ms = started.elapsed().as_millis() as u64;
+        match outcome {
+            Ok(()) => {
+                let severity = if s.errors.is_empty() { Severity::Info } else { Severity::Warning };
+                events::record(&self.pool, Event::info("sync.cycle", s.to_string()).severity(severity)).await?;
+                if let Some(g) = guard {
+                    g.release().await?;
                 }
-                Err(e) => s.errors.push(e.to_string()),
+                Ok(s)
+            }
+            Err(reason) => {
+                let msg = format!("sync cycle failed, nothing more was pushed: {reason}");
+                tracing::error!(error = %msg, "sync cycle failed");
+                // The event is best effort: the database may be what failed.
+                let _ = events::record(&self.pool, Event::info("sync.cycle_failed", format!("{msg} ({s})")).severity(Severity::Error)).await;
+                drop(guard);
+                Err(CycleFailed { reason, summary: Box::new(s) }.into())
             }
         }
-        if let Some(g) = guard.as_mut() {
-            g.ensure_held().await?;
+    }
+
+    async fn cycle(&self, check: Option<&LockCheck>, s: &mut Summary) -> Result<(), String> {
+        let db = |e: sqlx::Error| format!("database: {e}");
+        self.close_abandoned().await.map_err(db)?;
+        let pull_started = Utc::now();
+        let watermark = self.watermark().await.map_err(db)?;
+        let since = watermark.unwrap_or(pull_started - TimeDelta::days(FIRST_LOOKBACK_DAYS)) - self.overlap;
+
+        // Round 0: the orders changed since the watermark.
+        let list = self.woo.orders_modified_after(since).await.map_err(|e| format!("reading orders changed since {} (GMT): {e}", since.format("%Y-%m-%d %H:%M:%S")))?;
+        self.at(Step::Pulled(0)).await;
+        let mut unsettled: HashMap<u64, BTreeSet<u64>> = HashMap::new();
+        let folded = self.fold(&list, s, check, false, &mut unsettled).await?;
+        s.orders_repaired = self.repair(check).await?;
+        self.at(Step::Reserved(0)).await;
+
+        // Products to read back: those orders touched, or the whole catalog when due.
+        let mut to_check = folded.touched;
+        s.reconciled = self.reconcile_due().await.map_err(db)?;
+        if s.reconciled {
+            to_check = self.pushable_products(None).await.map_err(db)?;
+        }
+        let mut written = self.observe_and_push(&to_check, s, check, 0).await?;
+        if s.reconciled {
+            self.set_state(RECONCILED, &Utc::now().to_rfc3339()).await.map_err(db)?;
         }
 
-        // 3. Quantities out: queue what differs from what each channel confirmed, then drain.
-        s.skus_queued += self.queue_changes("woocommerce", "p.woo_id IS NOT NULL AND p.manage_stock", None).await?;
-        let d = outbox::drain(&self.pool, self.woo.as_ref(), self.retry).await?;
-        s.skus_pushed += d.confirmed;
-        s.items_rejected += d.rejected;
-        s.items_deferred += d.deferred;
+        // Verify: read the orders again after every write; fold in what changed and correct it.
+        let mut round = 0;
+        while !written.is_empty() {
+            if round == MAX_VERIFY_ROUNDS {
+                s.unverified = written.len() as u32;
+                break;
+            }
+            round += 1;
+            s.verify_rounds = round;
+            let late = self.woo.orders_modified_after(pull_started - self.overlap).await.map_err(|e| format!("re-reading orders after a push (verify round {round}): {e}"))?;
+            self.at(Step::Pulled(round)).await;
+            let before: HashMap<u64, BTreeSet<u64>> = unsettled.clone();
+            let f = self.fold(&late, s, check, true, &mut unsettled).await?;
+            self.at(Step::Reserved(round)).await;
+            // Products of orders that changed, and of orders whose stock move has landed since.
+            let mut changed = f.changed_products;
+            for (order, products) in &before {
+                if !unsettled.contains_key(order) {
+                    changed.extend(products);
+                }
+            }
+            if changed.is_empty() {
+                break;
+            }
+            written = self.observe_and_push(&changed, s, check, round).await?;
+        }
+
+        // eBay: what differs from what it confirmed.
         if let Some(ebay) = &self.ebay {
-            s.skus_queued += self.queue_changes("ebay", "p.ebay_listed", Some(EBAY_MIN_INTERVAL)).await?;
-            let d = outbox::drain(&self.pool, ebay.as_ref(), self.retry).await?;
+            s.skus_queued += self.queue_changes("ebay", "p.ebay_listed", Some(EBAY_MIN_INTERVAL)).await.map_err(db)?;
+            let d = outbox::drain_guarded(&self.pool, ebay.as_ref(), self.retry, check).await.map_err(drain_err)?;
             s.skus_pushed += d.confirmed;
             s.items_rejected += d.rejected;
             s.items_deferred += d.deferred;
         }
+        for (sku, at, err) in outbox::waiting(&self.pool, "woocommerce").await.map_err(db)? {
+            s.waiting.push(format!("{sku} at {} ({err})", at.format("%H:%M:%S UTC")));
+        }
 
-        // 4. Advance the watermark only when the pull succeeded.
+        // Advance the watermark only past orders mirrored without error.
         if s.errors.is_empty() {
-            let mark = newest.map(|n| n.and_utc()).unwrap_or(pull_started).min(pull_started);
-            self.set_watermark(mark).await?;
+            let mark = folded.newest.map(|n| n.and_utc()).unwrap_or(pull_started).min(pull_started);
+            self.set_state(WATERMARK, &mark.to_rfc3339()).await.map_err(db)?;
         }
-        s.requests = self.requests() - requests_before;
-        s.duration_ms = started.elapsed().as_millis() as u64;
-        let severity = if s.errors.is_empty() { Severity::Info } else { Severity::Warning };
-        events::record(&self.pool, Event::info("sync.cycle", s.to_string()).severity(severity)).await?;
-        if let Some(g) = guard {
-            g.release().await?;
+        Ok(())
+    }
+
+    /// Reads the store's stock of `products`, records it as what the store
+    /// holds, queues every pushable product whose truth differs, and pushes.
+    /// Returns the products written.
+    async fn observe_and_push(&self, products: &BTreeSet<u64>, s: &mut Summary, check: Option<&LockCheck>, round: u32) -> Result<Vec<u64>, String> {
+        let db = |e: sqlx::Error| format!("database: {e}");
+        if !products.is_empty() {
+            let items = self.woo_items(products).await.map_err(db)?;
+            let keys: Vec<(u64, Option<u64>)> = items.iter().map(|(_, ext, parent)| (*ext, *parent)).collect();
+            match self.woo.stock_of(&keys).await {
+                Ok(found) => {
+                    s.skus_checked += items.len() as u32;
+                    let observed: Vec<(u64, i64)> = items.iter().filter_map(|(pid, ext, _)| found.get(ext).copied().flatten().map(|q| (*pid, q))).collect();
+                    s.drift_corrected += self.record_observed(&observed).await.map_err(db)?;
+                }
+                // Without the read, what the store confirmed last stands; the next cycle reads again.
+                Err(e) => s.errors.push(format!("reading store stock of {} products: {e}", items.len())),
+            }
         }
-        Ok(s)
+        self.at(Step::Observed(round)).await;
+        s.skus_queued += self.queue_changes("woocommerce", if self.push_unstocked { "p.woo_id IS NOT NULL AND p.manage_stock" } else { STOCKED }, None).await.map_err(db)?;
+        let d = outbox::drain_guarded(&self.pool, self.woo.as_ref(), self.retry, check).await.map_err(drain_err)?;
+        s.skus_pushed += d.confirmed;
+        s.items_rejected += d.rejected;
+        s.items_deferred += d.deferred;
+        self.at(Step::Pushed(round)).await;
+        Ok(d.confirmed_ids)
     }
 
     fn requests(&self) -> u64 {
         self.woo.requests() + self.ebay.as_ref().map_or(0, |e| e.requests())
     }
 
-    /// Mirrors and reserves a list of orders; returns the newest modification time.
-    async fn fold(&self, list: &[crate::channels::woocommerce::types::Order], s: &mut Summary, late: bool) -> anyhow::Result<Option<NaiveDateTime>> {
-        let mut newest: Option<NaiveDateTime> = None;
+    /// Mirrors and reserves a list of orders (one transaction each). Orders
+    /// WooCommerce has not moved stock for yet (a paid order without
+    /// `_reduced_stock`, a cancelled one still with it) are tracked in
+    /// `unsettled` by order id, with the products they touch.
+    async fn fold(&self, list: &[Order], s: &mut Summary, check: Option<&LockCheck>, late: bool, unsettled: &mut HashMap<u64, BTreeSet<u64>>) -> Result<Folded, String> {
+        let mut out = Folded::default();
+        let woo_ids: BTreeSet<u64> = list.iter().flat_map(|o| o.line_items.iter().map(|l| if l.variation_id > 0 { l.variation_id } else { l.product_id })).collect();
+        let by_woo = self.products_by_woo_id(&woo_ids).await.map_err(|e| format!("database: {e}"))?;
         for o in list {
             if !late {
                 s.orders_seen += 1;
             }
-            match orders::upsert(&self.pool, o).await {
-                Ok(orders::Mirrored::Changed(id)) => {
+            let products: BTreeSet<u64> = o.line_items.iter().filter_map(|l| by_woo.get(&if l.variation_id > 0 { l.variation_id } else { l.product_id }).copied()).collect();
+            let pending: BTreeSet<u64> = o
+                .line_items
+                .iter()
+                .filter(|l| l.quantity > 0 && holds_stock(&o.status) != (l.reduced_stock() > 0))
+                .filter_map(|l| by_woo.get(&if l.variation_id > 0 { l.variation_id } else { l.product_id }).copied())
+                .collect();
+            if pending.is_empty() {
+                unsettled.remove(&o.id);
+            } else {
+                unsettled.insert(o.id, pending.clone());
+                out.touched.extend(pending);
+            }
+            match orders::mirror_and_reserve(&self.pool, o, &self.reservable, check).await {
+                Ok((orders::Mirrored::Changed(_), r)) => {
                     if late {
                         s.orders_folded_in += 1;
                     } else {
                         s.orders_changed += 1;
                     }
-                    let out = reserve::reserve_order(&self.pool, id, &self.reservable).await?;
-                    s.units_reserved += out.units_reserved;
-                    s.units_released += out.units_released;
-                    s.backordered_units += out.backordered;
+                    s.units_reserved += r.units_reserved;
+                    s.units_released += r.units_released;
+                    s.backordered_units += r.backordered;
+                    out.touched.extend(&products);
+                    out.changed_products.extend(&products);
                 }
-                Ok(orders::Mirrored::Unchanged(_)) => {}
-                Err(orders::MirrorError::Malformed { id, field, reason }) => {
+                Ok((orders::Mirrored::Unchanged(_), _)) => {}
+                Err(MirrorError::Malformed { id, field, reason }) => {
                     let msg = format!("order {id}: {field}: {reason}");
-                    events::record(&self.pool, Event::info("sync.order_malformed", msg.clone()).severity(Severity::Error).about("woo_order", id)).await?;
+                    events::record(&self.pool, Event::info("sync.order_malformed", msg.clone()).severity(Severity::Error).about("woo_order", id)).await.map_err(|e| format!("database: {e}"))?;
                     s.errors.push(msg);
                 }
-                Err(orders::MirrorError::Db(e)) => return Err(e.into()),
+                Err(e @ MirrorError::LockLost(_)) => return Err(e.to_string()),
+                Err(MirrorError::Db(e)) => return Err(format!("mirroring order {}: database: {e}", o.id)),
             }
-            if let Ok(m) = NaiveDateTime::parse_from_str(&o.date_modified_gmt, "%Y-%m-%dT%H:%M:%S") {
-                newest = newest.max(Some(m));
+            if !late {
+                if let Ok(m) = NaiveDateTime::parse_from_str(&o.date_modified_gmt, "%Y-%m-%dT%H:%M:%S") {
+                    out.newest = out.newest.max(Some(m));
+                }
             }
         }
-        Ok(newest)
+        Ok(out)
+    }
+
+    /// Re-reserves every order whose reservations do not match its lines:
+    /// what a run killed between two writes of older versions could leave.
+    async fn repair(&self, check: Option<&LockCheck>) -> Result<u32, String> {
+        let ids = reserve::orders_out_of_line(&self.pool, &self.reservable).await.map_err(|e| format!("database: {e}"))?;
+        for id in &ids {
+            if let Some(c) = check {
+                let mut tx = self.pool.begin().await.map_err(|e| format!("database: {e}"))?;
+                c.check(&mut tx).await.map_err(|e| e.to_string())?;
+            }
+            reserve::reserve_order(&self.pool, *id, &self.reservable).await.map_err(|e| format!("re-reserving order {id}: database: {e}"))?;
+        }
+        Ok(ids.len() as u32)
+    }
+
+    /// Marks runs that died (killed, connection lost) as `abandoned`: while
+    /// this cycle holds the lock, no other run of the poller can be working.
+    async fn close_abandoned(&self) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            r#"UPDATE job_runs SET status = 'abandoned', finished_at = UTC_TIMESTAMP(6),
+                   error = 'the run ended without finishing (killed, or its database connection was lost); the next run took over'
+               WHERE job = 'inventory_poll' AND status = 'running' AND started_at < ?"#,
+        )
+        .bind((Utc::now() - ABANDONED_AFTER).naive_utc())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn reconcile_due(&self) -> Result<bool, sqlx::Error> {
+        let last: Option<String> = sqlx::query_scalar("SELECT value FROM sync_state WHERE name = ?").bind(RECONCILED).fetch_optional(&self.pool).await?;
+        let last = last.and_then(|v| DateTime::parse_from_rfc3339(&v).ok()).map(|d| d.with_timezone(&Utc));
+        Ok(last.is_none_or(|l| Utc::now() - l >= self.reconcile_every))
+    }
+
+    /// Quartermaster's product ids for WooCommerce ids (of products that manage stock).
+    async fn products_by_woo_id(&self, woo_ids: &BTreeSet<u64>) -> Result<HashMap<u64, u64>, sqlx::Error> {
+        let mut out = HashMap::new();
+        let ids: Vec<u64> = woo_ids.iter().copied().collect();
+        for chunk in ids.chunks(1000) {
+            let mut q = QueryBuilder::<MySql>::new("SELECT woo_id, id FROM products WHERE manage_stock AND woo_id IN (");
+            let mut sep = q.separated(", ");
+            for id in chunk {
+                sep.push_bind(*id);
+            }
+            q.push(")");
+            for r in q.build().fetch_all(&self.pool).await? {
+                out.insert(r.try_get("woo_id")?, r.try_get("id")?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every product this cycle may push (or `only` those).
+    async fn pushable_products(&self, only: Option<&BTreeSet<u64>>) -> Result<BTreeSet<u64>, sqlx::Error> {
+        let filter = if self.push_unstocked { "p.woo_id IS NOT NULL AND p.manage_stock" } else { STOCKED };
+        let sql = format!("SELECT p.id FROM products p WHERE p.status = 'active' AND {filter}");
+        let ids: Vec<u64> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_all(&self.pool).await?;
+        Ok(ids.into_iter().filter(|i| only.is_none_or(|o| o.contains(i))).collect())
+    }
+
+    /// (product, WooCommerce id, parent) of pushable products among `products`.
+    async fn woo_items(&self, products: &BTreeSet<u64>) -> Result<Vec<(u64, u64, Option<u64>)>, sqlx::Error> {
+        let mut out = Vec::new();
+        let ids: Vec<u64> = products.iter().copied().collect();
+        for chunk in ids.chunks(1000) {
+            let mut q = QueryBuilder::<MySql>::new("SELECT p.id, p.woo_id, p.woo_parent_id FROM products p WHERE p.woo_id IS NOT NULL AND p.manage_stock AND p.id IN (");
+            let mut sep = q.separated(", ");
+            for id in chunk {
+                sep.push_bind(*id);
+            }
+            q.push(")");
+            for r in q.build().fetch_all(&self.pool).await? {
+                out.push((r.try_get("id")?, r.try_get("woo_id")?, r.try_get("woo_parent_id")?));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Records what the store holds now; returns how many differ from the
+    /// truth although Quartermaster believed the store agreed (drift).
+    async fn record_observed(&self, observed: &[(u64, i64)]) -> Result<u32, sqlx::Error> {
+        if observed.is_empty() {
+            return Ok(0);
+        }
+        let mut drift = 0;
+        let truth = reserve::available_many(&self.pool, &observed.iter().map(|(p, _)| *p).collect::<Vec<_>>()).await?;
+        let known: HashMap<u64, i64> = {
+            let mut q = QueryBuilder::<MySql>::new("SELECT product_id, confirmed_qty FROM channel_stock WHERE channel = 'woocommerce' AND product_id IN (");
+            let mut sep = q.separated(", ");
+            for (p, _) in observed {
+                sep.push_bind(*p);
+            }
+            q.push(")");
+            let mut m = HashMap::new();
+            for r in q.build().fetch_all(&self.pool).await? {
+                m.insert(r.try_get::<u64, _>("product_id")?, i64::from(r.try_get::<i32, _>("confirmed_qty")?));
+            }
+            m
+        };
+        for (product, store) in observed {
+            let t = truth.get(product).copied().unwrap_or(0);
+            if known.get(product) == Some(&t) && *store != t {
+                drift += 1;
+            }
+            sqlx::query(
+                r#"INSERT INTO channel_stock (channel, product_id, confirmed_qty, confirmed_at) VALUES ('woocommerce', ?, ?, UTC_TIMESTAMP(6))
+                   ON DUPLICATE KEY UPDATE confirmed_qty = VALUES(confirmed_qty), confirmed_at = VALUES(confirmed_at)"#,
+            )
+            .bind(product)
+            .bind(i32::try_from(*store).unwrap_or(if *store < 0 { i32::MIN } else { i32::MAX }))
+            .execute(&self.pool)
+            .await?;
+        }
+        Ok(drift)
     }
 
     /// Queues every product whose available quantity differs from what the
-    /// channel last confirmed. Returns how many were queued.
-    async fn queue_changes(&self, channel: &str, filter: &'static str, min_interval: Option<TimeDelta>) -> anyhow::Result<u32> {
+    /// channel last confirmed (or showed). Returns how many were queued.
+    async fn queue_changes(&self, channel: &str, filter: &str, min_interval: Option<TimeDelta>) -> Result<u32, sqlx::Error> {
         let sql = format!(
             r#"SELECT p.id, p.sku, p.woo_id, p.woo_parent_id, CAST(COALESCE(a.available, 0) AS SIGNED) AS available, cs.confirmed_qty, cs.confirmed_at
                FROM products p
-               LEFT JOIN (SELECT product_id, SUM(qty_remaining - qty_reserved) AS available FROM inventory_lots GROUP BY product_id) a ON a.product_id = p.id
+               LEFT JOIN ({AVAILABLE_BY_PRODUCT}) a ON a.product_id = p.id
                LEFT JOIN channel_stock cs ON cs.channel = ? AND cs.product_id = p.id
                WHERE p.status = 'active' AND {filter} AND (cs.confirmed_qty IS NULL OR cs.confirmed_qty <> COALESCE(a.available, 0))"#
         );
@@ -272,17 +579,57 @@ impl Poller {
         Ok(rows.len() as u32)
     }
 
-    async fn watermark(&self) -> anyhow::Result<Option<DateTime<Utc>>> {
+    /// What a cycle would push now, per product: (SKU, store value as last
+    /// known or read, new value). Reads the store's stock; writes nothing.
+    pub async fn dry_run(&self) -> anyhow::Result<Vec<(String, Option<i64>, i64)>> {
+        let products = self.pushable_products(None).await?;
+        let items = self.woo_items(&products).await?;
+        let keys: Vec<(u64, Option<u64>)> = items.iter().map(|(_, e, p)| (*e, *p)).collect();
+        let store = self.woo.stock_of(&keys).await?;
+        let truth = reserve::available_many(&self.pool, &items.iter().map(|(p, _, _)| *p).collect::<Vec<_>>()).await?;
+        let skus: BTreeMap<u64, String> = {
+            let rows: Vec<(u64, String)> = sqlx::query_as("SELECT id, sku FROM products WHERE woo_id IS NOT NULL").fetch_all(&self.pool).await?;
+            rows.into_iter().collect()
+        };
+        let mut out = Vec::new();
+        for (pid, ext, _) in &items {
+            let now = store.get(ext).copied().flatten();
+            let t = truth.get(pid).copied().unwrap_or(0);
+            if now != Some(t) {
+                out.push((skus.get(pid).cloned().unwrap_or_default(), now, t));
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    async fn watermark(&self) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
         let v: Option<String> = sqlx::query_scalar("SELECT value FROM sync_state WHERE name = ?").bind(WATERMARK).fetch_optional(&self.pool).await?;
         Ok(v.and_then(|v| DateTime::parse_from_rfc3339(&v).ok()).map(|d| d.with_timezone(&Utc)))
     }
 
-    async fn set_watermark(&self, at: DateTime<Utc>) -> anyhow::Result<()> {
-        sqlx::query("INSERT INTO sync_state (name, value) VALUES (?, ?) ON DUPLICATE KEY UPDATE value = VALUES(value)")
-            .bind(WATERMARK)
-            .bind(at.to_rfc3339())
-            .execute(&self.pool)
-            .await?;
+    async fn set_state(&self, name: &str, value: &str) -> Result<(), sqlx::Error> {
+        sqlx::query("INSERT INTO sync_state (name, value) VALUES (?, ?) ON DUPLICATE KEY UPDATE value = VALUES(value)").bind(name).bind(value).execute(&self.pool).await?;
         Ok(())
     }
+}
+
+/// Products that have had stock in Quartermaster (a lot, even an empty one)
+/// and manage stock in WooCommerce: the only ones pushed by default.
+const STOCKED: &str = "p.woo_id IS NOT NULL AND p.manage_stock AND EXISTS (SELECT 1 FROM inventory_lots l WHERE l.product_id = p.id)";
+
+/// Available units per product (the inventory module's formula).
+const AVAILABLE_BY_PRODUCT: &str = reserve::AVAILABLE_BY_PRODUCT;
+
+fn drain_err(e: DrainError) -> String {
+    e.to_string()
+}
+
+#[derive(Default)]
+struct Folded {
+    newest: Option<NaiveDateTime>,
+    /// Products of changed or unsettled orders.
+    touched: BTreeSet<u64>,
+    /// Products of changed orders only.
+    changed_products: BTreeSet<u64>,
 }

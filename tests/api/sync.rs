@@ -53,8 +53,9 @@ fn poller(db: &TestDb, woo: WooClient, ebay: Option<EbayClient>) -> Poller {
         ebay: ebay.map(Arc::new),
         retry: fast(),
         use_lock: true,
-        fold_in: true,
-        after_pull: None,
+        push_unstocked: false,
+        reconcile_every: chrono::TimeDelta::minutes(60),
+        hook: None,
     }
 }
 
@@ -179,33 +180,37 @@ async fn a_cycle_reserves_orders_and_makes_woocommerce_show_true_quantities() {
 }
 
 #[tokio::test]
-async fn an_order_placed_during_the_cycle_is_folded_in_before_the_push() {
-    for fold_in in [false, true] {
-        let db = TestDb::migrated().await;
-        let (w, base) = store().await;
-        let a = w.add_product("PRX-10010", 0, true);
-        stock_up(&db.pool, &client(&base, SECRET), 10).await;
-        let mut p = poller(&db, client(&base, SECRET), None);
-        p.run_once().await.expect("baseline");
-        assert_eq!(w.stock(a), Some(10));
-        // An order before the cycle (WooCommerce at 8), which the cycle will push…
-        w.create_order(&[(a, 2)], "processing");
-        // …and a customer who checks out between the pull and the push (WooCommerce at 5).
-        let w2 = w.clone();
-        p.after_pull = Some(Arc::new(move || {
-            let w = w2.clone();
-            Box::pin(async move {
-                w.create_order(&[(a, 3)], "processing");
-            })
-        }));
-        p.fold_in = fold_in;
-        p.run_once().await.expect("racing cycle");
-        if fold_in {
-            assert_eq!(w.stock(a), Some(5), "the late order was folded in, so the push keeps its decrement");
-        } else {
-            assert_eq!(w.stock(a), Some(8), "without the re-read the push erases WooCommerce's decrement: 3 units could be oversold");
-        }
-    }
+async fn orders_placed_between_any_two_steps_of_a_cycle_leave_no_sku_over_stated() {
+    let db = TestDb::migrated().await;
+    let (w, base) = store().await;
+    let a = w.add_product("PRX-10010", 0, true);
+    stock_up(&db.pool, &client(&base, SECRET), 40).await;
+    let mut p = poller(&db, client(&base, SECRET), None);
+    p.run_once().await.expect("baseline");
+    assert_eq!(w.stock(a), Some(40));
+    // An order before the cycle, then one more at every step the cycle passes.
+    w.create_order(&[(a, 2)], "processing");
+    let placed = Arc::new(std::sync::atomic::AtomicI64::new(2));
+    let (w2, placed2) = (w.clone(), placed.clone());
+    p.hook = Some(Arc::new(move |_step| {
+        let (w, placed) = (w2.clone(), placed2.clone());
+        Box::pin(async move {
+            if placed.load(std::sync::atomic::Ordering::SeqCst) < 14 {
+                w.create_order(&[(a, 1)], "processing");
+                placed.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+        })
+    }));
+    let s = p.run_once().await.expect("racing cycle");
+    let sold = placed.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(sold >= 6, "orders were placed at every step: {sold}");
+    assert_eq!(w.stock(a), Some(40 - sold), "after the cycle the store holds the truth ({s})");
+    assert!(s.verify_rounds >= 1, "{s}");
+    p.hook = None;
+    let next = p.run_once().await.expect("next cycle");
+    assert_eq!(w.stock(a), Some(40 - sold), "{next}");
+    let pid = product_id(&db.pool, "PRX-10010").await;
+    assert_eq!(reserve::available(&db.pool, pid).await.expect("available"), 40 - sold, "every order reserved");
 }
 
 #[tokio::test]

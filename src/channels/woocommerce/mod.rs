@@ -75,12 +75,12 @@ impl WooClient {
         self.requests.fetch_add(1, Ordering::Relaxed);
         let resp = req.send().await.map_err(|e| ChannelError::Transient {
             channel: CHANNEL,
-            message: if e.is_timeout() { format!("{method} {path}: timed out") } else { format!("{method} {path}: {}", without_url(e)) },
+            message: format!("{method} {} {path}: {}", self.base, describe(e)),
             retry_after: None,
         })?;
         let status = resp.status();
         let headers = resp.headers().clone();
-        let text = resp.text().await.map_err(|e| ChannelError::Transient { channel: CHANNEL, message: format!("{method} {path}: reading body: {}", without_url(e)), retry_after: None })?;
+        let text = resp.text().await.map_err(|e| ChannelError::Transient { channel: CHANNEL, message: format!("{method} {} {path}: reading the answer: {}", self.base, describe(e)), retry_after: None })?;
         if status.is_success() {
             let value = serde_json::from_str(&text).map_err(|e| ChannelError::Permanent { channel: CHANNEL, status: status.as_u16(), code: "invalid_json".into(), message: format!("{method} {path}: {e}") })?;
             return Ok((headers, value));
@@ -91,6 +91,7 @@ impl WooClient {
             let retry_after = headers.get("retry-after").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok()).map(Duration::from_secs);
             return Err(ChannelError::Transient { channel: CHANNEL, message: format!("{method} {path}: HTTP {} {code}", status.as_u16()), retry_after });
         }
+        let message = format!("{method} {} {path}: {message}{}", self.base, hint(status.as_u16(), &code, &message, url.starts_with("https://")));
         Err(ChannelError::Permanent { channel: CHANNEL, status: status.as_u16(), code, message })
     }
 
@@ -134,6 +135,29 @@ impl WooClient {
             ("order".into(), "asc".into()),
         ];
         self.list("orders", &q).await
+    }
+
+    /// The stock the store holds now for these items (id, parent for a
+    /// variation), at most 100 ids a request (`include=`). An item the store
+    /// does not list is absent from the answer.
+    pub async fn stock_of(&self, items: &[(u64, Option<u64>)]) -> Result<BTreeMap<u64, Option<i64>>, ChannelError> {
+        let mut groups: BTreeMap<Option<u64>, Vec<u64>> = BTreeMap::new();
+        for (id, parent) in items {
+            groups.entry(*parent).or_default().push(*id);
+        }
+        let mut out = BTreeMap::new();
+        for (parent, ids) in groups {
+            let path = parent.map_or_else(|| "products".to_owned(), |p| format!("products/{p}/variations"));
+            for chunk in ids.chunks(MAX_BATCH) {
+                let include = chunk.iter().map(u64::to_string).collect::<Vec<_>>().join(",");
+                let q = vec![("include".into(), include), ("status".into(), "any".into())];
+                let found: Vec<Product> = self.list(&path, &q).await?;
+                for p in found {
+                    out.insert(p.id, p.stock_quantity);
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// Products and variations with this SKU (`?sku=` matches variations too).
@@ -276,9 +300,39 @@ impl WooClient {
     }
 }
 
-/// reqwest errors print the URL, which carries the OAuth query: drop it.
-fn without_url(e: reqwest::Error) -> String {
-    e.without_url().to_string()
+/// A transport error with its causes ("connection refused", "dns error",
+/// "timed out"), without the URL: it carries the OAuth query.
+fn describe(e: reqwest::Error) -> String {
+    let timed_out = e.is_timeout();
+    let e = e.without_url();
+    let mut parts = vec![e.to_string()];
+    let mut source = std::error::Error::source(&e);
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = s.source();
+    }
+    if timed_out {
+        parts.push("the store did not answer within the timeout (woocommerce.timeout_seconds)".into());
+    }
+    parts.join(": ")
+}
+
+/// What to do about a refusal, for the errors users meet first.
+fn hint(status: u16, code: &str, message: &str, https: bool) -> &'static str {
+    match (status, code) {
+        (401, "woocommerce_rest_authentication_error") if message.contains("signature") => {
+            " — the store refused the OAuth signature: check that woocommerce.consumer_secret is this key's secret (and not another key's), and that this machine's clock is within 15 minutes of the store's"
+        }
+        (401, "woocommerce_rest_authentication_error") if message.contains("timestamp") => " — this machine's clock differs from the store's by more than 15 minutes; fix the clock (NTP)",
+        (401, "woocommerce_rest_authentication_error") => " — check woocommerce.consumer_key: the store does not know this key",
+        (401, "woocommerce_rest_cannot_view") if !https => " — over plain http WooCommerce ignores Basic auth; Quartermaster signs with OAuth, so this usually means a proxy stripped the oauth_* query",
+        (401 | 403, _) => " — check that the REST key exists and has read/write permission (WooCommerce → Settings → Advanced → REST API)",
+        (404, "rest_no_route") => " — the store has no WooCommerce REST API here: check woocommerce.base_url and that WooCommerce is active",
+        _ => "",
+    }
 }
 
 #[async_trait]
