@@ -261,8 +261,9 @@ pub async fn available_many(pool: &MySqlPool, products: &[u64]) -> Result<HashMa
 
 /// Orders whose reservations do not match what they want: a reservable
 /// order with a line neither reserved nor backordered in full (or missing
-/// from the pick queue), or an order no longer reservable (or a removed
-/// line) still holding open reservations.
+/// from the pick queue, or backordered while its product has free stock),
+/// or an order no longer reservable (or a removed line) still holding open
+/// reservations.
 pub async fn orders_out_of_line(pool: &MySqlPool, reservable: &[String]) -> Result<Vec<u64>, sqlx::Error> {
     let mut q = sqlx::QueryBuilder::<MySql>::new(
         r#"SELECT DISTINCT o.id FROM orders o JOIN order_lines l ON l.order_id = o.id
@@ -284,7 +285,9 @@ pub async fn orders_out_of_line(pool: &MySqlPool, reservable: &[String]) -> Resu
     };
     q.push("((");
     active(&mut q);
-    q.push(") AND NOT l.removed AND l.product_id IS NOT NULL AND (l.quantity <> COALESCE(r.held, 0) + l.backordered_qty OR q.order_id IS NULL))");
+    q.push(") AND NOT l.removed AND l.product_id IS NOT NULL AND (l.quantity <> COALESCE(r.held, 0) + l.backordered_qty OR q.order_id IS NULL");
+    // A backordered line whose product has free stock again (a receipt, an opening lot) fills up.
+    q.push(" OR (l.backordered_qty > 0 AND EXISTS (SELECT 1 FROM inventory_lots x WHERE x.product_id = l.product_id AND x.qty_remaining > x.qty_reserved))))");
     q.push(" OR ((NOT (");
     active(&mut q);
     q.push(") OR l.removed) AND COALESCE(r.open_rows, 0) > 0)");

@@ -19,6 +19,7 @@ mod redaction;
 mod reservations;
 mod station;
 mod sync;
+mod sync_real;
 mod schema;
 mod vault;
 mod woo_contract;

@@ -89,7 +89,7 @@ impl WooClient {
         let (code, message) = err.map(|e| (e.code, e.message)).unwrap_or_else(|| ("http_error".into(), text.chars().take(200).collect()));
         if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
             let retry_after = headers.get("retry-after").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok()).map(Duration::from_secs);
-            return Err(ChannelError::Transient { channel: CHANNEL, message: format!("{method} {path}: HTTP {} {code}", status.as_u16()), retry_after });
+            return Err(ChannelError::Transient { channel: CHANNEL, message: format!("{method} {} {path}: HTTP {} {code}", self.base, status.as_u16()), retry_after });
         }
         let message = format!("{method} {} {path}: {message}{}", self.base, hint(status.as_u16(), &code, &message, url.starts_with("https://")));
         Err(ChannelError::Permanent { channel: CHANNEL, status: status.as_u16(), code, message })

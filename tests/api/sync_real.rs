@@ -1,0 +1,267 @@
+//! The sync engine against a real WooCommerce 11.0.1 (and the same tests
+//! against the stand-in): OAuth over plain http, onboarding that leaves the
+//! store as it was, no push after a failed order read, orders placed at any
+//! moment of a cycle (the store's delay hooks hold a stock batch open), and
+//! randomised order timing over many cycles.
+
+use std::{
+    sync::{
+        atomic::{AtomicBool, AtomicI64, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
+
+use quartermaster::{
+    channels::retry::RetryPolicy,
+    inventory::{catalog, receive, reserve},
+    jobs::{self, inventory_poll::Poller},
+};
+use rand::Rng;
+use sqlx::MySqlPool;
+
+use crate::{
+    helpers::{TenantDir, TestDb},
+    shop::{self, Shop},
+};
+
+fn poller(db: &TestDb, shop: &Shop) -> Poller {
+    Poller {
+        pool: db.pool.clone(),
+        db_options: db.options(),
+        tenant: db.name.replace('_', "-"),
+        reservable: vec!["processing".into(), "on-hold".into()],
+        overlap: chrono::TimeDelta::seconds(120),
+        woo: Arc::new(shop.client()),
+        ebay: None,
+        retry: RetryPolicy { attempts: 3, base: Duration::from_millis(20), max_wait: Duration::from_millis(500) },
+        use_lock: true,
+        push_unstocked: false,
+        reconcile_every: chrono::TimeDelta::minutes(60),
+        hook: None,
+    }
+}
+
+/// Receives `qty` of each SKU as a supplier invoice.
+async fn receive(pool: &MySqlPool, skus: &[&str], qty: u32, reference: &str) {
+    let csv = std::iter::once("sku,qty,unit_cost,lot_ref".to_owned()).chain(skus.iter().map(|s| format!("{s},{qty},4.25,{reference}"))).collect::<Vec<_>>().join("\n");
+    let rows = receive::parse_csv(pool, &csv, "USD").await.expect("db").expect("valid csv");
+    let invoice = receive::Invoice { supplier: "Midwest Fastener".into(), reference: reference.into(), date: chrono::Utc::now().date_naive(), currency: "USD".into() };
+    receive::apply(pool, &invoice, &rows, None, &|_, _| {}).await.expect("receive");
+}
+
+/// Runs the real `qm` binary without blocking the runtime (the stand-in answers on it).
+async fn qm(args: &[&str], config: &std::path::Path) -> (bool, String) {
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_qm")).args(args).arg("--config").arg(config).env("NO_COLOR", "1").output().await.expect("run qm");
+    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
+async fn available(pool: &MySqlPool, sku: &str) -> i64 {
+    let id: u64 = sqlx::query_scalar("SELECT id FROM products WHERE sku = ?").bind(sku).fetch_one(pool).await.expect("product");
+    reserve::available(pool, id).await.expect("available")
+}
+
+#[tokio::test]
+async fn a_cycle_over_plain_http_reads_orders_reserves_them_and_pushes_the_truth() {
+    for shop in shop::both("cycle_over_plain_http").await {
+        let db = TestDb::migrated().await;
+        let a = shop.product("RW-A", Some(0)).await;
+        let b = shop.product("RW-B", Some(0)).await;
+        catalog::sync_from_woo(&db.pool, &shop.client(), "USD", false).await.expect("catalog");
+        receive(&db.pool, &["RW-A", "RW-B"], 20, "LOT-1").await;
+        let p = poller(&db, &shop);
+        let first = p.run_once().await.expect("first cycle");
+        assert_eq!((shop.stock(a).await, shop.stock(b).await), (Some(20), Some(20)), "{:?}: {first}", shop.kind);
+        let o = shop.order(&[(a, 0, 3), (b, 0, 1)], "processing").await;
+        let second = p.run_once().await.expect("second cycle");
+        assert_eq!(second.orders_changed, 1, "{:?}: {second}", shop.kind);
+        assert_eq!(second.units_reserved, 4, "{:?}: {second}", shop.kind);
+        assert_eq!((shop.stock(a).await, shop.stock(b).await), (Some(17), Some(19)), "{:?}", shop.kind);
+        assert_eq!(available(&db.pool, "RW-A").await, 17);
+        // The store's own restock on cancel and ours agree.
+        shop.set_status(o, "cancelled").await;
+        let third = p.run_once().await.expect("third cycle");
+        assert_eq!(third.units_released, 4, "{:?}: {third}", shop.kind);
+        assert_eq!((shop.stock(a).await, shop.stock(b).await), (Some(20), Some(20)), "{:?}: {third}", shop.kind);
+        if shop.kind == shop::Kind::Real {
+            assert!(shop.rest_log().lines().any(|l| l.contains("GET /wc/v3/orders 200") && l.contains("auth=oauth")), "orders were read with OAuth over http");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_first_sync_and_onboarding_leave_the_store_as_it_was() {
+    for shop in shop::both("first_sync_leaves_store").await {
+        let db = TestDb::migrated().await;
+        let mut ids = Vec::new();
+        for i in 0..12 {
+            ids.push(shop.product(&format!("OB-{i:02}"), Some(20)).await);
+        }
+        let (_parent, vars) = shop.variable("OB-VAR", None, &[("OB-VAR-S", Some(5)), ("OB-VAR-M", Some(6)), ("OB-VAR-L", Some(7))]).await;
+        // An open paid order: the store already took its 2 units.
+        shop.order(&[(ids[0], 0, 2)], "processing").await;
+        assert_eq!(shop.stock(ids[0]).await, Some(18));
+        // `qm sync --once --catalog` before anything was received: nothing is pushed.
+        let tenant = TenantDir::write_with(&db, "", "", &shop.url, (&shop.ck, &shop.cs), "");
+        let (ok, text) = qm(&["sync", "--once", "--catalog"], &tenant.config_path()).await;
+        assert!(ok, "{:?}: {text}", shop.kind);
+        assert!(text.contains("pushed 0"), "{:?}: {text}", shop.kind);
+        assert!(!text.contains('\u{1b}'), "no colour codes off a terminal: {text}");
+        for id in ids.iter().skip(1) {
+            assert_eq!(shop.stock(*id).await, Some(20), "{:?}: a first sync must not zero the store", shop.kind);
+        }
+        assert_eq!(shop.stock(ids[0]).await, Some(18), "{:?}", shop.kind);
+        for (v, q) in vars.iter().zip([5, 6, 7]) {
+            assert_eq!(shop.stock(*v).await, Some(q), "{:?}: variations untouched", shop.kind);
+        }
+        // Dry run: says what it would create, writes nothing.
+        let (ok, dry_text) = qm(&["onboard", "--dry-run", "--default-unit-cost", "3.10"], &tenant.config_path()).await;
+        assert!(ok, "{dry_text}");
+        assert!(dry_text.contains("OB-00: store 18 + open orders 2 → opening lot 20 @ 3.10 (default)"), "{:?}: {dry_text}", shop.kind);
+        assert!(dry_text.contains("OB-VAR-M: store 6 + open orders 0 → opening lot 6"), "{dry_text}");
+        let (lots,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM inventory_lots").fetch_one(&db.pool).await.expect("count");
+        assert_eq!(lots, 0, "a dry run writes nothing");
+        // Onboard with a costs file for one SKU.
+        let costs = tenant.dir.path().join("costs.csv");
+        std::fs::write(&costs, "sku,unit_cost\nOB-01,7.35\n").expect("write");
+        let costs = costs.display().to_string();
+        let (ok, ob_text) = qm(&["onboard", "--default-unit-cost", "3.10", "--costs", &costs], &tenant.config_path()).await;
+        assert!(ok, "{ob_text}");
+        assert!(ob_text.contains("onboarded: 15 opening lot(s)"), "{:?}: {ob_text}", shop.kind);
+        assert!(ob_text.contains("OB-01: store 20 + open orders 0 → opening lot 20 @ 7.35 (costs file)"), "{ob_text}");
+        assert!(ob_text.contains("pushed 0"), "{:?}: the first cycle after onboarding pushes nothing: {ob_text}", shop.kind);
+        let (cost, source): (i64, String) = sqlx::query_as("SELECT l.unit_cost_minor, l.source FROM inventory_lots l JOIN products p ON p.id = l.product_id WHERE p.sku = 'OB-01'").fetch_one(&db.pool).await.expect("lot");
+        assert_eq!((cost, source.as_str()), (735, "opening"));
+        assert_eq!(available(&db.pool, "OB-00").await, 18, "the open order is reserved from the opening lot");
+        for id in ids.iter().skip(1) {
+            assert_eq!(shop.stock(*id).await, Some(20), "{:?}", shop.kind);
+        }
+        assert_eq!(shop.stock(ids[0]).await, Some(18));
+        // From now on the store follows Quartermaster.
+        shop.order(&[(ids[3], 0, 4)], "processing").await;
+        let p = poller(&db, &shop);
+        let s = p.run_once().await.expect("cycle");
+        assert_eq!(shop.stock(ids[3]).await, Some(16), "{:?}: {s}", shop.kind);
+        assert_eq!(available(&db.pool, "OB-03").await, 16);
+    }
+}
+
+#[tokio::test]
+async fn a_cycle_whose_order_read_fails_pushes_nothing_and_is_recorded_failed() {
+    let Some(shop) = Shop::real("order_read_fails", &[]).await else { return };
+    let db = TestDb::migrated().await;
+    let a = shop.product("FAIL-A", Some(0)).await;
+    catalog::sync_from_woo(&db.pool, &shop.client(), "USD", false).await.expect("catalog");
+    receive(&db.pool, &["FAIL-A"], 20, "LOT-1").await;
+    let p = poller(&db, &shop);
+    p.run_once().await.expect("first");
+    assert_eq!(shop.stock(a).await, Some(20));
+    // A sale in the store, and a receipt here: the truth is 20 - 2 + 5 = 23.
+    shop.order(&[(a, 0, 2)], "processing").await;
+    receive(&db.pool, &["FAIL-A"], 5, "LOT-2").await;
+    // The order read fails: every attempt of the retry policy gets a 503.
+    shop.hook("fail_next", "3");
+    let failed = jobs::record(&db.pool, "inventory_poll", async { p.run_once().await.map(|s| serde_json::to_value(s).unwrap_or_default()) }).await;
+    let err = format!("{:#}", failed.expect_err("the cycle fails"));
+    assert!(err.contains("reading orders") && err.contains("503"), "{err}");
+    assert!(err.contains(&shop.url), "the error names the host: {err}");
+    assert_eq!(shop.stock(a).await, Some(18), "nothing was pushed from the incomplete picture (a push would have written 25)");
+    let (status, error): (String, Option<String>) = sqlx::query_as("SELECT status, error FROM job_runs ORDER BY id DESC LIMIT 1").fetch_one(&db.pool).await.expect("run");
+    assert_eq!(status, "failed");
+    assert!(error.unwrap_or_default().contains("503"));
+    let (events,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM event_log WHERE kind = 'sync.cycle_failed'").fetch_one(&db.pool).await.expect("events");
+    assert_eq!(events, 1);
+    // The next cycle starts from the old watermark: the order is not lost.
+    let next = p.run_once().await.expect("next");
+    assert_eq!(next.orders_changed, 1, "{next}");
+    assert_eq!(shop.stock(a).await, Some(23), "{next}");
+}
+
+#[tokio::test]
+async fn an_order_placed_while_a_stock_batch_is_held_is_not_erased() {
+    let Some(shop) = Shop::real("order_during_held_batch", &[]).await else { return };
+    let db = TestDb::migrated().await;
+    let a = shop.product("HOLD-A", Some(0)).await;
+    catalog::sync_from_woo(&db.pool, &shop.client(), "USD", false).await.expect("catalog");
+    receive(&db.pool, &["HOLD-A"], 30, "LOT-1").await;
+    let mut p = poller(&db, &shop);
+    p.run_once().await.expect("first");
+    assert_eq!(shop.stock(a).await, Some(30));
+    // A receipt makes the next cycle write; WooCommerce holds that batch 1.5 s,
+    // and a customer checks out while it is held.
+    receive(&db.pool, &["HOLD-A"], 10, "LOT-2").await;
+    shop.hook("delay_stock_batch", "1.5");
+    let shop = Arc::new(shop);
+    let s2 = shop.clone();
+    let once = Arc::new(AtomicBool::new(false));
+    p.hook = Some(Arc::new(move |step| {
+        let (shop, once) = (s2.clone(), once.clone());
+        Box::pin(async move {
+            if step == quartermaster::jobs::inventory_poll::Step::Observed(0) && !once.swap(true, Ordering::SeqCst) {
+                tokio::spawn(async move {
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    shop.order(&[(a, 0, 3)], "processing").await;
+                });
+            }
+        })
+    }));
+    let s = p.run_once().await.expect("cycle");
+    shop.unhook("delay_stock_batch");
+    assert!(shop.rest_log().contains("DELAY"), "the batch was held");
+    assert_eq!(shop.stock(a).await, Some(37), "the batch's absolute 40 erased the order's decrement, and the verify read put it back: {s}");
+    assert!(s.verify_rounds >= 1, "{s}");
+    assert_eq!(available(&db.pool, "HOLD-A").await, 37);
+}
+
+#[tokio::test]
+async fn randomly_timed_orders_over_fifty_cycles_never_leave_a_sku_over_stated() {
+    let shop = match Shop::real("random_orders_fifty_cycles", &[]).await {
+        Some(s) => s,
+        None => Shop::standin().await,
+    };
+    let db = TestDb::migrated().await;
+    let skus: Vec<String> = (0..4).map(|i| format!("RND-{i}")).collect();
+    let mut ids = Vec::new();
+    for s in &skus {
+        ids.push(shop.product(s, Some(0)).await);
+    }
+    catalog::sync_from_woo(&db.pool, &shop.client(), "USD", false).await.expect("catalog");
+    let refs: Vec<&str> = skus.iter().map(String::as_str).collect();
+    receive(&db.pool, &refs, 500, "LOT-1").await;
+    let p = poller(&db, &shop);
+    p.run_once().await.expect("first");
+    let shop = Arc::new(shop);
+    let sold: Arc<Vec<AtomicI64>> = Arc::new((0..ids.len()).map(|_| AtomicI64::new(0)).collect());
+    let mut over = Vec::new();
+    let cycles = std::env::var("QM_RACE_CYCLES").ok().and_then(|v| v.parse().ok()).unwrap_or(50);
+    for cycle in 0..cycles {
+        // Orders at random moments while the cycle runs.
+        let (s2, sold2, ids2) = (shop.clone(), sold.clone(), ids.clone());
+        let placer = tokio::spawn(async move {
+            let n = rand::rng().random_range(0..3);
+            for _ in 0..n {
+                let (delay, which, q) = { let mut r = rand::rng(); (r.random_range(0..400), r.random_range(0..ids2.len()), r.random_range(1..3)) };
+                tokio::time::sleep(Duration::from_millis(delay)).await;
+                s2.order(&[(ids2[which], 0, q)], "processing").await;
+                sold2[which].fetch_add(q, Ordering::SeqCst);
+            }
+        });
+        let s = p.run_once().await.expect("cycle");
+        placer.await.expect("placer");
+        // The truth counts every order placed, seen by this cycle or not: the
+        // store lowers its own stock for the ones placed after the last read.
+        for (i, id) in ids.iter().enumerate() {
+            let truth = 500 - sold[i].load(Ordering::SeqCst);
+            let store = shop.stock(*id).await.unwrap_or(0);
+            if store > truth {
+                over.push(format!("cycle {cycle}: {} store {store} > truth {truth} ({s})", skus[i]));
+            }
+        }
+    }
+    assert!(over.is_empty(), "over-stated after a cycle: {over:#?}");
+    // And a quiet cycle converges exactly.
+    p.run_once().await.expect("quiet");
+    for (i, id) in ids.iter().enumerate() {
+        assert_eq!(shop.stock(*id).await, Some(500 - sold[i].load(Ordering::SeqCst)), "{}", skus[i]);
+    }
+}
