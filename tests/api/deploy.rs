@@ -49,7 +49,7 @@ fn env_value<'a>(env: &'a str, key: &str) -> &'a str {
 
 #[test]
 fn the_stack_matches_the_compose_specification() {
-    let schema: Value = serde_json::from_str(&std::fs::read_to_string(format!("{ROOT}/../shared/fixtures/compose/compose-spec.json")).expect("compose-spec.json beside the repo")).expect("json");
+    let schema: Value = serde_json::from_str(&std::fs::read_to_string(format!("{ROOT}/tests/fixtures/compose-spec.json")).expect("tests/fixtures/compose-spec.json")).expect("json");
     let validator = jsonschema::validator_for(&schema).expect("schema compiles");
     let doc = compose();
     let errors: Vec<String> = validator.iter_errors(&doc).map(|e| format!("{}: {e}", e.instance_path())).collect();

@@ -265,3 +265,127 @@ async fn randomly_timed_orders_over_fifty_cycles_never_leave_a_sku_over_stated()
         assert_eq!(shop.stock(*id).await, Some(500 - sold[i].load(Ordering::SeqCst)), "{}", skus[i]);
     }
 }
+
+/// Kill -9 at random moments: concurrent `qm sync --once` processes against
+/// the stand-in, all still running killed after a random delay, over many
+/// rounds with orders placed and cancelled between them. Afterwards one
+/// clean cycle must leave every invariant true.
+#[tokio::test]
+async fn cycles_killed_at_random_moments_strand_nothing() {
+    let db = TestDb::migrated().await;
+    let shop = Shop::standin().await;
+    let w = shop.standin.clone().expect("stand-in");
+    let items: Vec<u64> = (0..6).map(|i| w.add_product(&format!("KILL-{i}"), 0, true)).collect();
+    catalog::sync_from_woo(&db.pool, &shop.client(), "USD", false).await.expect("catalog");
+    let skus: Vec<String> = (0..6).map(|i| format!("KILL-{i}")).collect();
+    receive(&db.pool, &skus.iter().map(String::as_str).collect::<Vec<_>>(), 60, "LOT-1").await;
+    let tenant = TenantDir::write_with(&db, "", "", &shop.url, (&shop.ck, &shop.cs), "");
+    // A little latency per request, so a kill lands inside a cycle more often than after it.
+    w.set_latency(Duration::from_millis(15));
+    let rounds: usize = std::env::var("QM_TORTURE_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(40);
+    let procs: usize = std::env::var("QM_TORTURE_PROCS").ok().and_then(|v| v.parse().ok()).unwrap_or(4);
+    let (mut killed, mut orders) = (0, Vec::new());
+    for _ in 0..rounds {
+        let (n, cancel, kill_after) = {
+            let mut r = rand::rng();
+            (r.random_range(0..4), r.random_bool(0.3), r.random_range(10..400))
+        };
+        for _ in 0..n {
+            let (a, b, q) = {
+                let mut r = rand::rng();
+                (r.random_range(0..items.len()), r.random_range(0..items.len()), r.random_range(1..4))
+            };
+            orders.push(w.create_order(&[(items[a], q), (items[b], 1)], "processing"));
+        }
+        if cancel && !orders.is_empty() {
+            let i = rand::rng().random_range(0..orders.len());
+            w.set_order_status(orders[i], "cancelled");
+        }
+        let mut children: Vec<tokio::process::Child> = (0..procs)
+            .map(|_| {
+                tokio::process::Command::new(env!("CARGO_BIN_EXE_qm"))
+                    .args(["sync", "--once", "--config"])
+                    .arg(tenant.config_path())
+                    .env("NO_COLOR", "1")
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .spawn()
+                    .expect("spawn qm")
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(kill_after)).await;
+        for c in &mut children {
+            if c.try_wait().ok().flatten().is_none() {
+                let _ = c.start_kill(); // SIGKILL
+                killed += 1;
+            }
+        }
+        for c in &mut children {
+            let _ = c.wait().await;
+        }
+    }
+    assert!(killed > 0, "some runs were killed mid-cycle");
+    // Runs younger than 2 s may be alive elsewhere; past that, the next run closes them.
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let (ok, text) = qm(&["sync", "--once"], &tenant.config_path()).await;
+    assert!(ok, "{text}");
+    let reservable = vec!["processing".to_owned(), "on-hold".to_owned()];
+    assert_eq!(reserve::orders_out_of_line(&db.pool, &reservable).await.expect("query"), Vec::<u64>::new(), "every reservable line reserved or backordered exactly");
+    let bad_lots: Vec<(u64, i64, i64)> = sqlx::query_as(
+        r#"SELECT id, reserved, held FROM (
+               SELECT l.id, CAST(l.qty_reserved AS SIGNED) AS reserved, CAST(COALESCE(SUM(r.quantity), 0) AS SIGNED) AS held FROM inventory_lots l
+               LEFT JOIN stock_reservations r ON r.lot_id = l.id AND r.status = 'open' GROUP BY l.id, l.qty_reserved) t
+           WHERE reserved <> held"#,
+    )
+    .fetch_all(&db.pool)
+    .await
+    .expect("lots");
+    assert!(bad_lots.is_empty(), "qty_reserved equals the open reservations: {bad_lots:?}");
+    let missing: Vec<u64> = sqlx::query_scalar("SELECT o.woo_id FROM orders o LEFT JOIN pick_queue q ON q.order_id = o.id WHERE o.status IN ('processing', 'on-hold') AND q.order_id IS NULL").fetch_all(&db.pool).await.expect("queue");
+    assert!(missing.is_empty(), "every reservable order is in the pick queue: {missing:?}");
+    let mirrored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM orders").fetch_one(&db.pool).await.expect("orders");
+    assert_eq!(mirrored, orders.len() as i64, "every order mirrored");
+    let running: Vec<(u64, String)> = sqlx::query_as("SELECT id, status FROM job_runs WHERE status = 'running'").fetch_all(&db.pool).await.expect("runs");
+    assert!(running.is_empty(), "no run left running: {running:?}");
+    let abandoned: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM job_runs WHERE status = 'abandoned'").fetch_one(&db.pool).await.expect("runs");
+    assert!(abandoned > 0, "killed runs are closed as abandoned");
+    for (i, item) in items.iter().enumerate() {
+        assert_eq!(w.stock(*item), Some(available(&db.pool, &skus[i]).await), "{} in the store equals the truth", skus[i]);
+    }
+    eprintln!("torture: {rounds} rounds × {procs} processes, {killed} killed mid-run, {} orders, {abandoned} runs abandoned", orders.len());
+}
+
+#[tokio::test]
+async fn a_cycle_whose_lock_connection_is_killed_stops_before_its_next_write() {
+    let db = TestDb::migrated().await;
+    let shop = Shop::standin().await;
+    let w = shop.standin.clone().expect("stand-in");
+    let a = w.add_product("LOCK-A", 0, true);
+    catalog::sync_from_woo(&db.pool, &shop.client(), "USD", false).await.expect("catalog");
+    receive(&db.pool, &["LOCK-A"], 10, "LOT-1").await;
+    let mut p = poller(&db, &shop);
+    let lock_name = format!("qm:{}:poller", p.tenant);
+    // Between the order read and the push, the server kills the lock's connection.
+    let pool = db.pool.clone();
+    p.hook = Some(Arc::new(move |step| {
+        let (pool, name) = (pool.clone(), lock_name.clone());
+        Box::pin(async move {
+            if step == quartermaster::jobs::inventory_poll::Step::Pulled(0) {
+                let holder: Option<i64> = sqlx::query_scalar("SELECT IS_USED_LOCK(?)").bind(&name).fetch_one(&pool).await.expect("holder");
+                let id = holder.expect("the cycle holds its lock");
+                let mut admin = crate::helpers::admin().await;
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!("KILL CONNECTION {id}"))).execute(&mut admin).await.expect("kill");
+            }
+        })
+    }));
+    w.create_order(&[(a, 2)], "processing");
+    let err = format!("{:#}", p.run_once().await.expect_err("the cycle stops"));
+    assert!(err.contains("lost its advisory lock"), "{err}");
+    let (orders,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM orders").fetch_one(&db.pool).await.expect("count");
+    assert_eq!(orders, 0, "nothing was mirrored after the lock was lost");
+    assert_eq!(w.stock(a), Some(-2), "nothing was pushed (the store took its own 2 units from 0)");
+    // The next cycle, with its own lock, does the work.
+    p.hook = None;
+    let s = p.run_once().await.expect("next cycle");
+    assert_eq!(w.stock(a), Some(8), "{s}");
+}
