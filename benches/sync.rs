@@ -101,15 +101,26 @@ async fn bench_cycle(server: &str) -> Vec<(String, String)> {
         reconcile_every: chrono::TimeDelta::minutes(60),
         hook: None,
     };
+    // An ordinary cycle: the hourly full reconciliation is not due.
+    sqlx::query("INSERT INTO sync_state (name, value) VALUES ('woo.stock.reconciled_at', ?)").bind(chrono::Utc::now().to_rfc3339()).execute(&pool).await.expect("state");
     let (cpu0, _) = cpu_and_peak();
     let t = Instant::now();
     let s = poller.run_once().await.expect("cycle");
     let wall = t.elapsed();
     let (cpu1, peak) = cpu_and_peak();
     let changed = s.skus_pushed as u64;
-    let floor = changed.div_ceil(100) + 2; // batches + the order page + the re-read page
+    // batches + the order page + one stock read of the 40 touched SKUs + the verify read
+    let floor = changed.div_ceil(100) + 3;
+    // The full reconciliation pass (hourly by default): every product's stock read back.
+    sqlx::query("DELETE FROM sync_state WHERE name = 'woo.stock.reconciled_at'").execute(&pool).await.expect("state");
+    let (cpu2, _) = cpu_and_peak();
+    let t = Instant::now();
+    let full = poller.run_once().await.expect("reconciling cycle");
+    let full_wall = t.elapsed();
+    let (cpu3, _) = cpu_and_peak();
     drop_db(server, "qm_bench_sync").await;
     vec![
+        ("full reconciliation: SKUs checked / requests / wall / CPU".into(), format!("{} / {} / {:.0} ms / {:.0} ms", full.skus_checked, full.requests, full_wall.as_secs_f64() * 1e3, (cpu3 - cpu2) * 1e3)),
         ("catalog / changed SKUs".into(), format!("{SKUS} / {changed} ({} queued)", s.skus_queued)),
         ("requests made (floor)".into(), format!("{} ({floor})", s.requests)),
         ("cycle wall time, 20 ms per request".into(), format!("{:.0} ms", wall.as_secs_f64() * 1e3)),

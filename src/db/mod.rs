@@ -63,10 +63,10 @@ pub async fn connect(options: MySqlConnectOptions, max_connections: u32) -> Resu
 /// Why the database could not be reached or created.
 #[derive(Debug, thiserror::Error)]
 pub enum CreateError {
-    #[error("database `{name}` does not exist and this account may not create it ({reason}). As a MariaDB administrator, run:\n  CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;\n  GRANT ALL PRIVILEGES ON `{name}`.* TO '{user}'@'%';\nthen run `qm migrate` again")]
+    #[error("database `{name}` does not exist (or this account has no rights on it), and this account may not create it ({reason}). As a MariaDB administrator, run:\n  CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;\n  GRANT ALL PRIVILEGES ON `{name}`.* TO '{user}'@'%';\nthen run `qm migrate` again")]
     CannotCreate { name: String, user: String, reason: String },
-    #[error("cannot connect to MariaDB at {host}:{port} as `{user}`: {source}")]
-    Connect { host: String, port: u16, user: String, source: sqlx::Error },
+    #[error("cannot connect to MariaDB at {host}:{port} as `{user}`: {reason}")]
+    Connect { host: String, port: u16, user: String, reason: String },
 }
 
 /// [`connect`], creating the database first when it does not exist and the
@@ -75,7 +75,9 @@ pub async fn connect_creating(options: MySqlConnectOptions, max_connections: u32
     let (host, port, user) = (options.get_host().to_owned(), options.get_port(), options.get_username().to_owned());
     match connect(options.clone(), max_connections).await {
         Ok(p) => Ok(p),
-        Err(sqlx::Error::Database(d)) if d.code().as_deref() == Some("42000") && d.message().contains("Unknown database") => {
+        // 1049 Unknown database; 1044 Access denied to a database (MariaDB says
+        // that, too, when the database is missing and the account has no global rights).
+        Err(sqlx::Error::Database(d)) if d.code().as_deref() == Some("42000") && (d.message().contains("Unknown database") || d.message().contains("to database")) => {
             let name = options.get_database().unwrap_or_default().to_owned();
             let server = options.clone().database("");
             let created = async {
@@ -89,12 +91,20 @@ pub async fn connect_creating(options: MySqlConnectOptions, max_connections: u32
             match created {
                 Ok(()) => {
                     tracing::info!(database = %name, "created the database");
-                    connect(options, max_connections).await.map_err(|source| CreateError::Connect { host, port, user, source })
+                    connect(options, max_connections).await.map_err(|e| CreateError::Connect { host, port, user, reason: db_reason(&e) })
                 }
-                Err(e) => Err(CreateError::CannotCreate { name, user, reason: e.to_string() }),
+                Err(e) => Err(CreateError::CannotCreate { name, user, reason: db_reason(&e) }),
             }
         }
-        Err(source) => Err(CreateError::Connect { host, port, user, source }),
+        Err(e) => Err(CreateError::Connect { host, port, user, reason: db_reason(&e) }),
+    }
+}
+
+/// A database error's own message, once (sqlx's Display repeats the chain).
+fn db_reason(e: &sqlx::Error) -> String {
+    match e {
+        sqlx::Error::Database(d) => format!("{} ({})", d.message(), d.code().unwrap_or_default()),
+        other => other.to_string(),
     }
 }
 

@@ -389,3 +389,91 @@ async fn a_cycle_whose_lock_connection_is_killed_stops_before_its_next_write() {
     let s = p.run_once().await.expect("next cycle");
     assert_eq!(w.stock(a), Some(8), "{s}");
 }
+
+#[tokio::test]
+async fn failures_name_the_host_the_cause_and_the_fix() {
+    for shop in shop::both("failures_name_cause").await {
+        let bad = shop.client_with("cs_0000000000000000000000000000000000000000").orders_modified_after(chrono::Utc::now()).await.expect_err("refused");
+        let msg = bad.to_string();
+        assert!(msg.contains(&shop.url), "{:?}: the host: {msg}", shop.kind);
+        assert!(msg.contains("woocommerce.consumer_secret") && msg.contains("clock"), "{:?}: the usual causes: {msg}", shop.kind);
+    }
+    // Nobody listens: the host and the cause, and no promise of a retry.
+    let port = crate::helpers::free_port();
+    let woo = quartermaster::channels::woocommerce::WooClient::new(&format!("http://127.0.0.1:{port}"), quartermaster::config::Secret::new("ck"), quartermaster::config::Secret::new("cs"), Duration::from_secs(2))
+        .expect("client")
+        .with_retry(RetryPolicy { attempts: 2, base: Duration::from_millis(10), max_wait: Duration::from_millis(20) });
+    let msg = woo.orders_modified_after(chrono::Utc::now()).await.expect_err("refused").to_string();
+    assert!(msg.contains(&format!("127.0.0.1:{port}")) && msg.to_lowercase().contains("connection refused"), "{msg}");
+    assert!(!msg.contains("will retry"), "the retries are used up: {msg}");
+}
+
+#[tokio::test]
+async fn a_payload_that_does_not_decode_is_an_error_on_its_row_never_a_quantity() {
+    let db = TestDb::migrated().await;
+    let shop = Shop::standin().await;
+    let w = shop.standin.clone().expect("stand-in");
+    let a = w.add_product("PAY-A", 9, true);
+    catalog::sync_from_woo(&db.pool, &shop.client(), "USD", false).await.expect("catalog");
+    let pid: u64 = sqlx::query_scalar("SELECT id FROM products WHERE sku = 'PAY-A'").fetch_one(&db.pool).await.expect("product");
+    // A row missing its quantity (read as 0 before, which zeroed the product).
+    let payload = serde_json::json!({ "product_id": pid, "sku": "PAY-A", "external_id": a, "parent_id": null }).to_string();
+    sqlx::query("INSERT INTO channel_outbox (channel, kind, subject, product_id, payload, next_attempt_at) VALUES ('woocommerce', 'stock', 'PAY-A', ?, ?, UTC_TIMESTAMP(6))")
+        .bind(pid)
+        .bind(payload)
+        .execute(&db.pool)
+        .await
+        .expect("row");
+    let before = w.requests().len();
+    let d = quartermaster::channels::outbox::drain(&db.pool, &shop.client(), RetryPolicy::default()).await.expect("drain");
+    assert_eq!((d.bad_rows, d.confirmed), (1, 0));
+    assert_eq!(w.requests().len(), before, "nothing was sent");
+    assert_eq!(w.stock(a), Some(9));
+    let (status, code): (String, String) = sqlx::query_as("SELECT status, last_error_code FROM channel_outbox WHERE subject = 'PAY-A'").fetch_one(&db.pool).await.expect("row");
+    assert_eq!((status.as_str(), code.as_str()), ("failed", "bad_payload"));
+}
+
+#[tokio::test]
+async fn receiving_before_the_catalog_names_the_unknown_skus_once_with_the_fix() {
+    let db = TestDb::migrated().await;
+    let tenant = TenantDir::write(&db, "", "");
+    let csv = tenant.dir.path().join("invoice.csv");
+    let body: String = std::iter::once("sku,qty,unit_cost,lot_ref".to_owned()).chain((0..250).map(|i| format!("NEW-{i},5,1.00,L1"))).collect::<Vec<_>>().join("\n");
+    std::fs::write(&csv, body).expect("write");
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_qm"))
+        .args(["inventory", "receive"])
+        .arg(&csv)
+        .args(["--supplier", "Acme", "--invoice", "INV-9", "--config"])
+        .arg(tenant.config_path())
+        .output()
+        .await
+        .expect("qm");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("250 line(s) name products Quartermaster does not know: NEW-0, NEW-1"), "{text}");
+    assert!(text.contains("and 240 more") && text.contains("qm sync --once --catalog"), "{text}");
+    assert!(text.lines().count() <= 3, "one line, not 250: {text}");
+}
+
+#[tokio::test]
+async fn migrate_creates_a_missing_database_or_prints_the_sql_to_run() {
+    // An account that may create databases: it does.
+    let name = format!("qmt_new_{}", crate::helpers::random_hex(4));
+    let url = format!("{}/{name}", crate::helpers::server_url());
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_qm")).arg("migrate").env("QM_DATABASE_URL", &url).env_remove("QM_CONFIG").output().await.expect("qm");
+    let mut admin = crate::helpers::admin().await;
+    let exists: Option<String> = sqlx::query_scalar("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?").bind(&name).fetch_optional(&mut admin).await.expect("query");
+    let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS `{name}`"))).execute(&mut admin).await;
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(exists.as_deref(), Some(name.as_str()), "the database was created");
+    // An account that may not: the exact SQL to run, once.
+    let db = TestDb::empty().await;
+    let (host, port) = crate::helpers::server_host_port();
+    let url = format!("mysql://{}:{}@{host}:{port}/{}_other", db.user, db.password, db.name);
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_qm")).arg("migrate").env("QM_DATABASE_URL", &url).env_remove("QM_CONFIG").output().await.expect("qm");
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains(&format!("CREATE DATABASE `{}_other`", db.name)) && err.contains("GRANT ALL PRIVILEGES"), "{err}");
+    assert_eq!(err.matches("does not exist").count(), 1, "said once: {err}");
+    assert!(!err.contains(&db.password), "no password in the message");
+}
