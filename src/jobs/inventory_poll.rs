@@ -32,6 +32,10 @@
 //! products is read back and corrected, and the loop repeats until a read
 //! after the last write shows no change (at most [`MAX_VERIFY_ROUNDS`]). An
 //! order placed after the last write lowers the stock we wrote, correctly.
+//! An order whose stock move is still in flight in WooCommerce (paid but no
+//! `_reduced_stock` on its lines yet, or cancelled with it still there) keeps
+//! the loop reading until the move has landed, and its products are read
+//! back again by the next cycle.
 
 use std::{
     collections::{BTreeMap, BTreeSet, HashMap},
@@ -291,16 +295,28 @@ impl Poller {
             to_check = self.pushable_products(None).await.map_err(db)?;
         }
         let mut written = self.observe_and_push(&to_check, s, check, 0).await?;
+        let mut written_all: BTreeSet<u64> = written.iter().copied().collect();
         if s.reconciled {
             self.set_state(RECONCILED, &Utc::now().to_rfc3339()).await.map_err(db)?;
         }
 
-        // Verify: read the orders again after every write; fold in what changed and correct it.
+        // Verify: read the orders again after every write; fold in what changed
+        // and correct it. Also while an order whose stock move WooCommerce has
+        // not finished touches a product written this cycle: its move may land
+        // after our write (a cancellation's restock would then over-state it).
         let mut round = 0;
-        while !written.is_empty() {
-            if round == MAX_VERIFY_ROUNDS {
-                s.unverified = written.len() as u32;
+        loop {
+            let in_flight = unsettled.values().flatten().any(|p| written_all.contains(p));
+            if written.is_empty() && !in_flight {
                 break;
+            }
+            if round == MAX_VERIFY_ROUNDS {
+                s.unverified = if written.is_empty() { unsettled.values().flatten().filter(|p| written_all.contains(p)).count() } else { written.len() } as u32;
+                break;
+            }
+            if written.is_empty() {
+                // Only a move in flight: give WooCommerce's request a moment to finish.
+                tokio::time::sleep(Duration::from_millis(100)).await;
             }
             round += 1;
             s.verify_rounds = round;
@@ -317,9 +333,11 @@ impl Poller {
                 }
             }
             if changed.is_empty() {
-                break;
+                written.clear();
+                continue;
             }
             written = self.observe_and_push(&changed, s, check, round).await?;
+            written_all.extend(&written);
         }
 
         // eBay: what differs from what it confirmed.

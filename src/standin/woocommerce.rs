@@ -446,6 +446,11 @@ fn order_json(o: &SimOrder, items: &BTreeMap<u64, Item>) -> Value {
     v
 }
 
+/// The ids of an `include=1,2,3` filter.
+fn included(q: &BTreeMap<String, String>) -> Option<HashSet<u64>> {
+    q.get("include").map(|v| v.split(',').filter_map(|x| x.trim().parse().ok()).collect())
+}
+
 /// Pages a list as WooCommerce does.
 fn page(list: Vec<Value>, q: &BTreeMap<String, String>, path: &str) -> Response {
     let per_page: i64 = q.get("per_page").and_then(|p| p.parse().ok()).unwrap_or(10);
@@ -601,8 +606,16 @@ async fn list_products(State(w): State<WooStandin>, method: Method, OriginalUri(
         return r;
     }
     let sku = q.get("sku").cloned();
-    // `?sku=` matches variations too; a plain list shows top-level products only.
-    let list = w.with(|s| s.items.values().filter(|i| match &sku { Some(k) => &i.sku == k, None => i.parent_id == 0 }).map(|i| product_json_in(&s.items, i)).collect());
+    let include = included(&q);
+    // `?sku=` matches variations too; a plain list shows top-level products only, as does `include=`.
+    let list = w.with(|s| {
+        s.items
+            .values()
+            .filter(|i| match &sku { Some(k) => &i.sku == k, None => i.parent_id == 0 })
+            .filter(|i| include.as_ref().is_none_or(|ids| ids.contains(&i.id)))
+            .map(|i| product_json_in(&s.items, i))
+            .collect()
+    });
     page(list, &q, uri.path())
 }
 
@@ -610,7 +623,8 @@ async fn list_variations(State(w): State<WooStandin>, method: Method, OriginalUr
     if let Err(r) = gate(&w, &method, &uri, &headers, &q).await {
         return r;
     }
-    let list = w.with(|s| s.items.values().filter(|i| i.parent_id == id).map(|i| product_json_in(&s.items, i)).collect());
+    let include = included(&q);
+    let list = w.with(|s| s.items.values().filter(|i| i.parent_id == id && include.as_ref().is_none_or(|ids| ids.contains(&i.id))).map(|i| product_json_in(&s.items, i)).collect());
     page(list, &q, uri.path())
 }
 

@@ -41,7 +41,7 @@ fn client(base: &str, secret: &str) -> WooClient {
     WooClient::new(base, Secret::new(KEY), Secret::new(secret), Duration::from_secs(2)).expect("client").with_retry(fast())
 }
 
-fn poller(db: &TestDb, woo: WooClient, ebay: Option<EbayClient>) -> Poller {
+pub fn poller(db: &TestDb, woo: WooClient, ebay: Option<EbayClient>) -> Poller {
     Poller {
         pool: db.pool.clone(),
         db_options: db.options(),

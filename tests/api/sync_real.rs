@@ -26,20 +26,7 @@ use crate::{
 };
 
 fn poller(db: &TestDb, shop: &Shop) -> Poller {
-    Poller {
-        pool: db.pool.clone(),
-        db_options: db.options(),
-        tenant: db.name.replace('_', "-"),
-        reservable: vec!["processing".into(), "on-hold".into()],
-        overlap: chrono::TimeDelta::seconds(120),
-        woo: Arc::new(shop.client()),
-        ebay: None,
-        retry: RetryPolicy { attempts: 3, base: Duration::from_millis(20), max_wait: Duration::from_millis(500) },
-        use_lock: true,
-        push_unstocked: false,
-        reconcile_every: chrono::TimeDelta::minutes(60),
-        hook: None,
-    }
+    crate::sync::poller(db, shop.client(), None)
 }
 
 /// Receives `qty` of each SKU as a supplier invoice.
@@ -476,4 +463,25 @@ async fn migrate_creates_a_missing_database_or_prints_the_sql_to_run() {
     assert!(err.contains(&format!("CREATE DATABASE `{}_other`", db.name)) && err.contains("GRANT ALL PRIVILEGES"), "{err}");
     assert_eq!(err.matches("does not exist").count(), 1, "said once: {err}");
     assert!(!err.contains(&db.password), "no password in the message");
+}
+
+#[tokio::test]
+async fn sync_dry_run_prints_store_value_and_new_value_and_writes_nothing() {
+    for shop in shop::both("sync_dry_run").await {
+        let db = TestDb::migrated().await;
+        let a = shop.product("DRY-A", Some(20)).await;
+        let b = shop.product("DRY-B", Some(7)).await;
+        catalog::sync_from_woo(&db.pool, &shop.client(), "USD", false).await.expect("catalog");
+        receive(&db.pool, &["DRY-A"], 25, "LOT-1").await;
+        receive(&db.pool, &["DRY-B"], 7, "LOT-2").await;
+        let tenant = TenantDir::write_with(&db, "", "", &shop.url, (&shop.ck, &shop.cs), "");
+        let (ok, text) = qm(&["sync", "--dry-run"], &tenant.config_path()).await;
+        assert!(ok, "{text}");
+        assert!(text.contains("DRY-A: 20 → 25"), "{:?}: {text}", shop.kind);
+        assert!(!text.contains("DRY-B"), "{:?}: an agreeing SKU is not listed: {text}", shop.kind);
+        assert!(text.contains("1 SKU(s) would be pushed; nothing was written"), "{text}");
+        assert_eq!((shop.stock(a).await, shop.stock(b).await), (Some(20), Some(7)), "{:?}", shop.kind);
+        let (rows,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM channel_outbox").fetch_one(&db.pool).await.expect("count");
+        assert_eq!(rows, 0);
+    }
 }

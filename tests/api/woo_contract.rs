@@ -160,3 +160,16 @@ async fn modified_after_is_exclusive_and_gmt_in_any_time_zone() {
         modified_after_contract(&real).await;
     }
 }
+
+#[tokio::test]
+async fn stock_is_read_back_by_id_for_products_and_variations() {
+    for shop in shop::both("stock_read_back").await {
+        let a = shop.product("RB-A", Some(4)).await;
+        let b = shop.product("RB-B", Some(-3)).await;
+        let _other = shop.product("RB-C", Some(9)).await;
+        let (parent, vars) = shop.variable("RB-V", None, &[("RB-V-S", Some(2)), ("RB-V-M", Some(8))]).await;
+        let got = shop.client().stock_of(&[(a, None), (b, None), (vars[1], Some(parent)), (999_999, None)]).await.expect("stock_of");
+        assert_eq!(got.len(), 3, "{:?}: only what was asked for, and an unknown id is absent: {got:?}", shop.kind);
+        assert_eq!((got.get(&a), got.get(&b), got.get(&vars[1])), (Some(&Some(4)), Some(&Some(-3)), Some(&Some(8))), "{:?}: negative stock as it is", shop.kind);
+    }
+}
