@@ -19,6 +19,12 @@ pub struct CatalogSummary {
     pub not_managing_stock: Vec<String>,
     pub fixed_manage_stock: u32,
     pub bad_gtins: Vec<String>,
+    /// Variations whose stock is their parent's (`manage_stock: "parent"`): not synced.
+    pub stock_on_parent: Vec<String>,
+    /// SKUs WooCommerce holds more than once: only the first is mirrored.
+    pub duplicate_skus: Vec<String>,
+    /// Products without a SKU: not mirrored (give them one to track them).
+    pub without_sku: u32,
 }
 
 /// Pulls the whole catalog and upserts it. Mirroring never pushes stock.
@@ -30,9 +36,15 @@ pub async fn sync_from_woo(pool: &MySqlPool, woo: &WooClient, currency: &str, fi
 /// Upserts products already read from the store.
 pub async fn mirror(pool: &MySqlPool, woo: &WooClient, products: &[Product], currency: &str, fix_manage_stock: bool) -> anyhow::Result<CatalogSummary> {
     let mut s = CatalogSummary::default();
+    let mut skus = std::collections::HashSet::new();
     for p in products {
         s.seen += 1;
         if p.sku.is_empty() {
+            s.without_sku += 1;
+            continue;
+        }
+        if !skus.insert(p.sku.as_str()) {
+            s.duplicate_skus.push(p.sku.clone());
             continue;
         }
         let (upc, gtin) = match gtin_columns(&p.global_unique_id) {
@@ -43,7 +55,11 @@ pub async fn mirror(pool: &MySqlPool, woo: &WooClient, products: &[Product], cur
             }
         };
         let mut manage = p.manage_stock.is_on();
-        if !manage {
+        if p.manage_stock.on_parent() {
+            // Turning manage_stock on here would give the variation a stock of
+            // its own (0) and take it off its parent's: never "fix" it.
+            s.stock_on_parent.push(p.sku.clone());
+        } else if !manage {
             if fix_manage_stock {
                 woo.enable_manage_stock(p.id, (p.parent_id > 0).then_some(p.parent_id)).await?;
                 s.fixed_manage_stock += 1;
@@ -67,6 +83,15 @@ pub async fn mirror(pool: &MySqlPool, woo: &WooClient, products: &[Product], cur
             .severity(Severity::Warning),
         )
         .await?;
+    }
+    for (kind, list, what) in [
+        ("catalog.duplicate_sku", &s.duplicate_skus, "SKUs are used by more than one WooCommerce product; only the first of each is tracked, give the others their own SKU"),
+        ("catalog.stock_on_parent", &s.stock_on_parent, "variations keep their stock on the parent product, which Quartermaster does not sync yet; give each variation its own stock (manage stock at variation level) to track it"),
+    ] {
+        if !list.is_empty() {
+            let names: Vec<&str> = list.iter().take(20).map(String::as_str).collect();
+            events::record(pool, Event::info(kind, format!("{} {what}: {}", list.len(), names.join(", "))).severity(Severity::Warning)).await?;
+        }
     }
     Ok(s)
 }

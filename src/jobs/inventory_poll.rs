@@ -534,32 +534,32 @@ impl Poller {
         }
         let mut drift = 0;
         let truth = reserve::available_many(&self.pool, &observed.iter().map(|(p, _)| *p).collect::<Vec<_>>()).await?;
-        let known: HashMap<u64, i64> = {
+        let mut known: HashMap<u64, i64> = HashMap::new();
+        for chunk in observed.chunks(1000) {
             let mut q = QueryBuilder::<MySql>::new("SELECT product_id, confirmed_qty FROM channel_stock WHERE channel = 'woocommerce' AND product_id IN (");
             let mut sep = q.separated(", ");
-            for (p, _) in observed {
+            for (p, _) in chunk {
                 sep.push_bind(*p);
             }
             q.push(")");
-            let mut m = HashMap::new();
             for r in q.build().fetch_all(&self.pool).await? {
-                m.insert(r.try_get::<u64, _>("product_id")?, i64::from(r.try_get::<i32, _>("confirmed_qty")?));
+                known.insert(r.try_get::<u64, _>("product_id")?, i64::from(r.try_get::<i32, _>("confirmed_qty")?));
             }
-            m
-        };
+        }
         for (product, store) in observed {
             let t = truth.get(product).copied().unwrap_or(0);
             if known.get(product) == Some(&t) && *store != t {
                 drift += 1;
             }
-            sqlx::query(
-                r#"INSERT INTO channel_stock (channel, product_id, confirmed_qty, confirmed_at) VALUES ('woocommerce', ?, ?, UTC_TIMESTAMP(6))
-                   ON DUPLICATE KEY UPDATE confirmed_qty = VALUES(confirmed_qty), confirmed_at = VALUES(confirmed_at)"#,
-            )
-            .bind(product)
-            .bind(i32::try_from(*store).unwrap_or(if *store < 0 { i32::MIN } else { i32::MAX }))
-            .execute(&self.pool)
-            .await?;
+        }
+        // One statement per thousand products (a full reconciliation reads the whole catalog).
+        for chunk in observed.chunks(1000) {
+            let mut q = QueryBuilder::<MySql>::new("INSERT INTO channel_stock (channel, product_id, confirmed_qty, confirmed_at) ");
+            q.push_values(chunk, |mut b, (product, store)| {
+                b.push_bind("woocommerce").push_bind(*product).push_bind(i32::try_from(*store).unwrap_or(if *store < 0 { i32::MIN } else { i32::MAX })).push("UTC_TIMESTAMP(6)");
+            });
+            q.push(" ON DUPLICATE KEY UPDATE confirmed_qty = VALUES(confirmed_qty), confirmed_at = VALUES(confirmed_at)");
+            q.build().execute(&self.pool).await?;
         }
         Ok(drift)
     }

@@ -485,3 +485,27 @@ async fn sync_dry_run_prints_store_value_and_new_value_and_writes_nothing() {
         assert_eq!(rows, 0);
     }
 }
+
+#[tokio::test]
+async fn odd_catalogs_are_reported_not_guessed() {
+    let db = TestDb::migrated().await;
+    let shop = Shop::standin().await;
+    let (parent, vars) = shop.variable("ODD-V", Some(9), &[("ODD-V-S", None)]).await;
+    let mut products = shop.client().all_products().await.expect("all");
+    assert!(products.iter().any(|p| p.id == vars[0] && p.parent_id == parent && p.manage_stock.on_parent()));
+    // Duplicate SKUs and products without one come from imports WooCommerce's REST API would refuse.
+    let mut dup = products[0].clone();
+    dup.id = 777_001;
+    let mut nosku = products[0].clone();
+    nosku.id = 777_002;
+    nosku.sku.clear();
+    products.extend([dup, nosku]);
+    let s = catalog::mirror(&db.pool, &shop.client(), &products, "USD", true).await.expect("mirror");
+    assert_eq!(s.stock_on_parent, vec!["ODD-V-S".to_owned()], "{s:?}");
+    assert_eq!(s.fixed_manage_stock, 0, "a parent-managed variation is never switched to its own stock: {s:?}");
+    assert_eq!(s.duplicate_skus, vec![products[0].sku.clone()]);
+    assert_eq!(s.without_sku, 1);
+    let (events,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM event_log WHERE kind IN ('catalog.duplicate_sku', 'catalog.stock_on_parent')").fetch_one(&db.pool).await.expect("events");
+    assert_eq!(events, 2);
+    assert_eq!(shop.stock(parent).await, Some(9), "the parent's stock untouched");
+}
