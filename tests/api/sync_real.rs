@@ -509,3 +509,36 @@ async fn odd_catalogs_are_reported_not_guessed() {
     assert_eq!(events, 2);
     assert_eq!(shop.stock(parent).await, Some(9), "the parent's stock untouched");
 }
+
+#[tokio::test]
+async fn the_stores_own_changes_are_seen_and_corrected_in_the_cycle_that_sees_them() {
+    for shop in shop::both("stores_own_changes").await {
+        let db = TestDb::migrated().await;
+        let a = shop.product("OWN-A", Some(0)).await;
+        let b = shop.product("OWN-B", Some(0)).await;
+        catalog::sync_from_woo(&db.pool, &shop.client(), "USD", false).await.expect("catalog");
+        receive(&db.pool, &["OWN-A"], 20, "LOT-1").await;
+        receive(&db.pool, &["OWN-B"], 2, "LOT-2").await;
+        let mut p = poller(&db, &shop);
+        p.run_once().await.expect("first");
+        assert_eq!((shop.stock(a).await, shop.stock(b).await), (Some(20), Some(2)), "{:?}", shop.kind);
+        // Scarce stock: an order of 5 where 2 exist takes the store to -3; the cycle writes 0.
+        let o = shop.order(&[(b, 0, 5)], "processing").await;
+        assert_eq!(shop.stock(b).await, Some(-3));
+        let s = p.run_once().await.expect("backorder cycle");
+        assert_eq!(s.backordered_units, 3, "{s}");
+        assert_eq!(shop.stock(b).await, Some(0), "{:?}: no phantom or negative stock: {s}", shop.kind);
+        // The cancellation makes WooCommerce add its 5 back; only 2 exist.
+        shop.set_status(o, "cancelled").await;
+        assert_eq!(shop.stock(b).await, Some(5));
+        let s = p.run_once().await.expect("cancel cycle");
+        assert_eq!(shop.stock(b).await, Some(2), "{:?}: the store's restock corrected in the same cycle: {s}", shop.kind);
+        // A staff edit in wp-admin is found by the full reconciliation and corrected.
+        shop.set_stock(a, 50).await;
+        p.reconcile_every = chrono::TimeDelta::zero();
+        let s = p.run_once().await.expect("reconciling cycle");
+        assert!(s.reconciled && s.drift_corrected >= 1, "{:?}: {s}", shop.kind);
+        assert!(s.to_string().contains("drift corrected"), "{s}");
+        assert_eq!(shop.stock(a).await, Some(20), "{:?}: {s}", shop.kind);
+    }
+}
