@@ -56,6 +56,7 @@ pub async fn mirror(pool: &MySqlPool, woo: &WooClient, products: &[Product], cur
         };
         let mut manage = p.manage_stock.is_on();
         if p.manage_stock.on_parent() {
+            // Its stock is the parent's: the parent row is pushed for the family.
             // Turning manage_stock on here would give the variation a stock of
             // its own (0) and take it off its parent's: never "fix" it.
             s.stock_on_parent.push(p.sku.clone());
@@ -84,9 +85,12 @@ pub async fn mirror(pool: &MySqlPool, woo: &WooClient, products: &[Product], cur
         )
         .await?;
     }
+    // Variations that keep stock on their parent point at the parent's row.
+    let on_parent: Vec<u64> = products.iter().filter(|p| p.manage_stock.on_parent() && p.parent_id > 0 && !p.sku.is_empty()).map(|p| p.id).collect();
+    link_stock_holders(pool, &on_parent).await?;
     for (kind, list, what) in [
         ("catalog.duplicate_sku", &s.duplicate_skus, "SKUs are used by more than one WooCommerce product; only the first of each is tracked, give the others their own SKU"),
-        ("catalog.stock_on_parent", &s.stock_on_parent, "variations keep their stock on the parent product, which Quartermaster does not sync yet; give each variation its own stock (manage stock at variation level) to track it"),
+        ("catalog.stock_on_parent", &s.stock_on_parent, "variations keep their stock on the parent product; the parent is pushed the sum of the family's available units, and a variation's order may reserve from the parent's (opening) lots"),
     ] {
         if !list.is_empty() {
             let names: Vec<&str> = list.iter().take(20).map(String::as_str).collect();
@@ -94,6 +98,23 @@ pub async fn mirror(pool: &MySqlPool, woo: &WooClient, products: &[Product], cur
         }
     }
     Ok(s)
+}
+
+/// Points each listed variation (by WooCommerce id) at its parent's row,
+/// and clears the link of every other product.
+async fn link_stock_holders(pool: &MySqlPool, on_parent: &[u64]) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("UPDATE products SET stock_holder_id = NULL WHERE stock_holder_id IS NOT NULL").execute(&mut *tx).await?;
+    for chunk in on_parent.chunks(1000) {
+        let mut q = sqlx::QueryBuilder::<sqlx::MySql>::new("UPDATE products c JOIN products p ON p.woo_id = c.woo_parent_id AND p.woo_parent_id IS NULL SET c.stock_holder_id = p.id WHERE c.woo_id IN (");
+        let mut sep = q.separated(", ");
+        for id in chunk {
+            sep.push_bind(*id);
+        }
+        q.push(")");
+        q.build().execute(&mut *tx).await?;
+    }
+    tx.commit().await
 }
 
 /// (upc, gtin) columns from WooCommerce's GTIN field; `Err` when malformed.

@@ -77,11 +77,13 @@ pub fn read_costs(file: &str, text: &str, currency: &str) -> Result<HashMap<Stri
 pub async fn plan(pool: &MySqlPool, woo: &WooClient, reservable: &[String], costs: &HashMap<String, i64>, default_cost: Option<i64>) -> anyhow::Result<(Plan, Vec<crate::channels::woocommerce::types::Product>)> {
     let products = woo.all_products().await?;
     let orders = woo.orders_modified_after(Utc::now() - TimeDelta::days(super::FIRST_LOOKBACK_DAYS)).await?;
+    // A variation whose stock is its parent's counts its open orders under the parent.
+    let holder: HashMap<u64, u64> = products.iter().filter(|p| p.manage_stock.on_parent() && p.parent_id > 0).map(|p| (p.id, p.parent_id)).collect();
     let mut open: HashMap<u64, i64> = HashMap::new();
     for o in orders.iter().filter(|o| reservable.contains(&o.status)) {
         for l in &o.line_items {
             let item = if l.variation_id > 0 { l.variation_id } else { l.product_id };
-            *open.entry(item).or_default() += l.quantity.max(0);
+            *open.entry(holder.get(&item).copied().unwrap_or(item)).or_default() += l.quantity.max(0);
         }
     }
     let stocked: Vec<String> = sqlx::query_scalar("SELECT DISTINCT p.sku FROM products p JOIN inventory_lots l ON l.product_id = p.id").fetch_all(pool).await?;
@@ -90,6 +92,8 @@ pub async fn plan(pool: &MySqlPool, woo: &WooClient, reservable: &[String], cost
         plan.products_seen += 1;
         let why = if p.sku.is_empty() {
             Some("no SKU in WooCommerce (give it one to track its stock)".to_owned())
+        } else if p.manage_stock.on_parent() {
+            Some(format!("its stock is kept on its parent (WooCommerce id {}): the parent's opening lot counts it", p.parent_id))
         } else if !p.manage_stock.is_on() {
             Some("does not manage stock in WooCommerce".to_owned())
         } else if stocked.contains(&p.sku) {

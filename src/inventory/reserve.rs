@@ -76,6 +76,8 @@ pub fn is_retryable(e: &sqlx::Error) -> bool {
 struct Line {
     id: u64,
     product_id: Option<u64>,
+    /// The parent holding this variation's stock in WooCommerce: its lots serve after the variation's own.
+    holder: Option<u64>,
     quantity: u32,
     held: u32,
 }
@@ -106,15 +108,33 @@ pub async fn reserve_in(tx: &mut Transaction<'_, MySql>, order_id: u64, reservab
             Ok(Line {
                 id: r.try_get("id")?,
                 product_id: r.try_get("product_id")?,
+                holder: None,
                 quantity: u32::try_from(r.try_get::<u64, _>("quantity")?).unwrap_or(u32::MAX),
                 held: u32::try_from(r.try_get::<u64, _>("held")?).unwrap_or(u32::MAX),
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
 
+    // Variations whose stock WooCommerce keeps on the parent may also take
+    // the parent's lots (read without a lock: the link changes only with the catalog).
+    let mut lines = lines;
+    let line_products: Vec<u64> = lines.iter().filter_map(|l| l.product_id).collect();
+    if !line_products.is_empty() {
+        let mut q = sqlx::QueryBuilder::<MySql>::new("SELECT id, stock_holder_id FROM products WHERE stock_holder_id IS NOT NULL AND id IN (");
+        let mut sep = q.separated(", ");
+        for p in &line_products {
+            sep.push_bind(*p);
+        }
+        q.push(")");
+        let holders: HashMap<u64, u64> = q.build_query_as::<(u64, u64)>().fetch_all(&mut **tx).await?.into_iter().collect();
+        for l in &mut lines {
+            l.holder = l.product_id.and_then(|p| holders.get(&p).copied());
+        }
+    }
+
     // Lock, in one statement and a global order, every lot with free stock
     // for the products this order still needs.
-    let mut need_products: Vec<u64> = lines.iter().filter(|l| active && l.quantity > l.held).filter_map(|l| l.product_id).collect();
+    let mut need_products: Vec<u64> = lines.iter().filter(|l| active && l.quantity > l.held).flat_map(|l| l.product_id.into_iter().chain(l.holder)).collect();
     need_products.sort_unstable();
     need_products.dedup();
     let mut lots: HashMap<u64, Vec<Lot>> = HashMap::new();
@@ -138,7 +158,8 @@ pub async fn reserve_in(tx: &mut Transaction<'_, MySql>, order_id: u64, reservab
         let mut backordered = 0;
         if wanted > line.held {
             let mut need = wanted - line.held;
-            if let Some(product) = line.product_id {
+            // The variation's own lots first, then its stock holder's.
+            for product in line.product_id.into_iter().chain(line.holder) {
                 for lot in lots.get_mut(&product).into_iter().flatten() {
                     if need == 0 {
                         break;
@@ -240,18 +261,25 @@ pub async fn available(pool: &MySqlPool, product_id: u64) -> Result<i64, sqlx::E
 
 /// Available units per product: remaining minus reserved over its lots.
 /// The one place the formula is written for set queries.
-pub const AVAILABLE_BY_PRODUCT: &str = "SELECT product_id, SUM(qty_remaining - qty_reserved) AS available FROM inventory_lots GROUP BY product_id";
+/// A variation whose stock is its parent's counts under the parent (its
+/// stock holder), which is what WooCommerce is told.
+pub const AVAILABLE_BY_PRODUCT: &str = "SELECT COALESCE(c.stock_holder_id, l.product_id) AS product_id, SUM(l.qty_remaining - l.qty_reserved) AS available \
+     FROM inventory_lots l JOIN products c ON c.id = l.product_id GROUP BY COALESCE(c.stock_holder_id, l.product_id)";
 
-/// Available units of each of `products` (absent: no lots).
+/// Available units of each of `products` as its channels see it (a stock
+/// holder counts its family; absent: no lots).
 pub async fn available_many(pool: &MySqlPool, products: &[u64]) -> Result<HashMap<u64, i64>, sqlx::Error> {
     let mut out = HashMap::new();
     for chunk in products.chunks(1000) {
-        let mut q = sqlx::QueryBuilder::<MySql>::new("SELECT product_id, CAST(SUM(qty_remaining - qty_reserved) AS SIGNED) AS available FROM inventory_lots WHERE product_id IN (");
+        let mut q = sqlx::QueryBuilder::<MySql>::new(
+            "SELECT COALESCE(c.stock_holder_id, l.product_id) AS product_id, CAST(SUM(l.qty_remaining - l.qty_reserved) AS SIGNED) AS available \
+             FROM inventory_lots l JOIN products c ON c.id = l.product_id WHERE COALESCE(c.stock_holder_id, l.product_id) IN (",
+        );
         let mut sep = q.separated(", ");
         for p in chunk {
             sep.push_bind(*p);
         }
-        q.push(") GROUP BY product_id");
+        q.push(") GROUP BY COALESCE(c.stock_holder_id, l.product_id)");
         for r in q.build().fetch_all(pool).await? {
             out.insert(r.try_get("product_id")?, r.try_get("available")?);
         }

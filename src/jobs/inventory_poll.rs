@@ -482,12 +482,14 @@ impl Poller {
         Ok(last.is_none_or(|l| Utc::now() - l >= self.reconcile_every))
     }
 
-    /// Quartermaster's product ids for WooCommerce ids (of products that manage stock).
+    /// The product holding the stock, for WooCommerce ids (of products that manage stock,
+    /// and of variations whose parent holds it).
     async fn products_by_woo_id(&self, woo_ids: &BTreeSet<u64>) -> Result<HashMap<u64, u64>, sqlx::Error> {
         let mut out = HashMap::new();
         let ids: Vec<u64> = woo_ids.iter().copied().collect();
         for chunk in ids.chunks(1000) {
-            let mut q = QueryBuilder::<MySql>::new("SELECT woo_id, id FROM products WHERE manage_stock AND woo_id IN (");
+            // A parent-managed variation's stock is its holder's.
+            let mut q = QueryBuilder::<MySql>::new("SELECT woo_id, COALESCE(stock_holder_id, id) AS id FROM products WHERE (manage_stock OR stock_holder_id IS NOT NULL) AND woo_id IN (");
             let mut sep = q.separated(", ");
             for id in chunk {
                 sep.push_bind(*id);
@@ -634,7 +636,7 @@ impl Poller {
 
 /// Products that have had stock in Quartermaster (a lot, even an empty one)
 /// and manage stock in WooCommerce: the only ones pushed by default.
-const STOCKED: &str = "p.woo_id IS NOT NULL AND p.manage_stock AND EXISTS (SELECT 1 FROM inventory_lots l WHERE l.product_id = p.id)";
+const STOCKED: &str = "p.woo_id IS NOT NULL AND p.manage_stock AND EXISTS (SELECT 1 FROM inventory_lots l JOIN products c ON c.id = l.product_id WHERE COALESCE(c.stock_holder_id, c.id) = p.id)";
 
 /// Available units per product (the inventory module's formula).
 const AVAILABLE_BY_PRODUCT: &str = reserve::AVAILABLE_BY_PRODUCT;

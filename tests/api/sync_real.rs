@@ -542,3 +542,34 @@ async fn the_stores_own_changes_are_seen_and_corrected_in_the_cycle_that_sees_th
         assert_eq!(shop.stock(a).await, Some(20), "{:?}: {s}", shop.kind);
     }
 }
+
+#[tokio::test]
+async fn variations_whose_stock_is_the_parents_are_synced_through_the_parent() {
+    for shop in shop::both("stock_on_parent").await {
+        let db = TestDb::migrated().await;
+        let (parent, vars) = shop.variable("FAM", Some(7), &[("FAM-S", None), ("FAM-M", None), ("FAM-L", Some(4))]).await;
+        shop.order(&[(parent, vars[1], 2)], "processing").await;
+        assert_eq!(shop.stock(parent).await, Some(5), "{:?}: the store took M's 2 from the parent", shop.kind);
+        let tenant = TenantDir::write_with(&db, "", "", &shop.url, (&shop.ck, &shop.cs), "");
+        let (ok, text) = qm(&["onboard", "--default-unit-cost", "1.00"], &tenant.config_path()).await;
+        assert!(ok, "{text}");
+        assert!(text.contains("FAM: store 5 + open orders 2 → opening lot 7"), "{:?}: the family's stock and open orders are the parent's: {text}", shop.kind);
+        assert!(text.contains("FAM-L: store 4 + open orders 0 → opening lot 4"), "{text}");
+        assert!(text.contains("FAM-M: no lot: its stock is kept on its parent"), "{text}");
+        assert!(text.contains("pushed 0"), "{:?}: {text}", shop.kind);
+        assert_eq!((shop.stock(parent).await, shop.stock(vars[2]).await), (Some(5), Some(4)), "{:?}", shop.kind);
+        // An order of S: the store lowers the parent; S reserves from the parent's lot.
+        shop.order(&[(parent, vars[0], 1)], "processing").await;
+        let p = poller(&db, &shop);
+        let s = p.run_once().await.expect("cycle");
+        assert_eq!(s.backordered_units, 0, "{:?}: S took from the parent's lot: {s}", shop.kind);
+        assert_eq!(shop.stock(parent).await, Some(4), "{:?}: {s}", shop.kind);
+        // Six S arrive as a variation's own lot: the parent is told the family's 4 + 6.
+        receive(&db.pool, &["FAM-S"], 6, "LOT-S").await;
+        let s = p.run_once().await.expect("cycle");
+        assert_eq!(shop.stock(parent).await, Some(10), "{:?}: {s}", shop.kind);
+        assert_eq!(shop.stock(vars[2]).await, Some(4), "{:?}: the variation with its own stock is its own", shop.kind);
+        let (ok, text) = qm(&["sync", "--dry-run"], &tenant.config_path()).await;
+        assert!(ok && text.contains("0 SKU(s) would be pushed"), "{:?}: {text}", shop.kind);
+    }
+}

@@ -165,7 +165,8 @@ impl WooClient {
         self.list("products", &[("sku".into(), sku.into())]).await
     }
 
-    /// The whole catalog: products, and the variations of variable products.
+    /// The whole catalog: products, the variations of variable products, and
+    /// variable products that keep their variations' stock.
     pub async fn all_products(&self) -> Result<Vec<Product>, ChannelError> {
         let products: Vec<Product> = self.list("products", &[]).await?;
         let mut all = Vec::with_capacity(products.len());
@@ -178,7 +179,8 @@ impl WooClient {
                 all.extend(vars);
             }
         }
-        all.extend(products.into_iter().filter(|p| p.kind != "variable"));
+        // A variable product that manages stock holds its family's stock itself.
+        all.extend(products.into_iter().filter(|p| p.kind != "variable" || p.manage_stock.is_on()));
         Ok(all)
     }
 
