@@ -173,3 +173,28 @@ async fn stock_is_read_back_by_id_for_products_and_variations() {
         assert_eq!((got.get(&a), got.get(&b), got.get(&vars[1])), (Some(&Some(4)), Some(&Some(-3)), Some(&Some(8))), "{:?}: negative stock as it is", shop.kind);
     }
 }
+
+#[tokio::test]
+async fn drafts_private_and_backorderable_products_are_listed_and_take_stock() {
+    for shop in shop::both("drafts_private_backorders").await {
+        let mut ids = Vec::new();
+        for (sku, extra) in [("DR-1", json!({ "status": "draft" })), ("PR-1", json!({ "status": "private", "backorders": "yes" }))] {
+            let mut body = json!({ "name": sku, "sku": sku, "regular_price": "3.00", "manage_stock": true, "stock_quantity": 2 });
+            for (k, v) in extra.as_object().into_iter().flatten() {
+                body[k] = v.clone();
+            }
+            let (status, v) = shop.admin(Method::POST, "products", Some(body)).await;
+            assert_eq!(status, 201, "{:?}: {v}", shop.kind);
+            ids.push(v["id"].as_u64().expect("id"));
+        }
+        let woo = shop.client();
+        let all = woo.all_products().await.expect("all");
+        for id in &ids {
+            assert!(all.iter().any(|p| p.id == *id), "{:?}: drafts and private products are listed: {id}", shop.kind);
+        }
+        let res = woo.push(&[StockUpdate { product_id: 1, sku: "PR-1".into(), external_id: Some(ids[1]), parent_id: None, quantity: 5 }]).await.expect("push");
+        assert_eq!(res, vec![ItemResult::Confirmed { product_id: 1, quantity: 5 }], "{:?}", shop.kind);
+        shop.order(&[(ids[1], 0, 8)], "processing").await;
+        assert_eq!(shop.stock(ids[1]).await, Some(-3), "{:?}: a backorderable product goes below zero", shop.kind);
+    }
+}
