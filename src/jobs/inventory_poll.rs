@@ -187,6 +187,8 @@ const RECONCILED: &str = "woo.stock.reconciled_at";
 use crate::inventory::FIRST_LOOKBACK_DAYS;
 /// eBay allows ~250 revisions a listing a day: increases wait this long after the last push.
 const EBAY_MIN_INTERVAL: TimeDelta = TimeDelta::minutes(15);
+/// How long after an order's change WooCommerce may still be moving its stock.
+const IN_FLIGHT_WINDOW: TimeDelta = TimeDelta::minutes(10);
 /// A run row older than this, still `running` while this cycle holds the lock, died.
 const ABANDONED_AFTER: TimeDelta = TimeDelta::seconds(2);
 
@@ -405,10 +407,13 @@ impl Poller {
                 s.orders_seen += 1;
             }
             let products: BTreeSet<u64> = o.line_items.iter().filter_map(|l| by_woo.get(&if l.variation_id > 0 { l.variation_id } else { l.product_id }).copied()).collect();
+            // Only a recent change can still have its stock move in flight; an
+            // old order without one (paid before the product managed stock) never will.
+            let recent = NaiveDateTime::parse_from_str(&o.date_modified_gmt, "%Y-%m-%dT%H:%M:%S").is_ok_and(|m| Utc::now().naive_utc() - m < IN_FLIGHT_WINDOW);
             let pending: BTreeSet<u64> = o
                 .line_items
                 .iter()
-                .filter(|l| l.quantity > 0 && holds_stock(&o.status) != (l.reduced_stock() > 0))
+                .filter(|l| recent && l.quantity > 0 && holds_stock(&o.status) != (l.reduced_stock() > 0))
                 .filter_map(|l| by_woo.get(&if l.variation_id > 0 { l.variation_id } else { l.product_id }).copied())
                 .collect();
             if pending.is_empty() {
