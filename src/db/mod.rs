@@ -108,6 +108,17 @@ fn db_reason(e: &sqlx::Error) -> String {
     }
 }
 
+/// Appends `(?, ?, …)` binding `ids` to a statement ending in `IN `. Callers
+/// keep a list to at most a thousand ids (`ids.chunks(1000)`).
+pub fn push_id_list(q: &mut sqlx::QueryBuilder<sqlx::MySql>, ids: &[u64]) {
+    q.push("(");
+    let mut sep = q.separated(", ");
+    for id in ids {
+        sep.push_bind(*id);
+    }
+    q.push(")");
+}
+
 /// Applies pending migrations; safe to run any number of times and from
 /// several replicas at once (sqlx serialises them with a database lock).
 pub async fn migrate(pool: &MySqlPool) -> Result<(), sqlx::migrate::MigrateError> {

@@ -106,12 +106,8 @@ async fn link_stock_holders(pool: &MySqlPool, on_parent: &[u64]) -> Result<(), s
     let mut tx = pool.begin().await?;
     sqlx::query("UPDATE products SET stock_holder_id = NULL WHERE stock_holder_id IS NOT NULL").execute(&mut *tx).await?;
     for chunk in on_parent.chunks(1000) {
-        let mut q = sqlx::QueryBuilder::<sqlx::MySql>::new("UPDATE products c JOIN products p ON p.woo_id = c.woo_parent_id AND p.woo_parent_id IS NULL SET c.stock_holder_id = p.id WHERE c.woo_id IN (");
-        let mut sep = q.separated(", ");
-        for id in chunk {
-            sep.push_bind(*id);
-        }
-        q.push(")");
+        let mut q = sqlx::QueryBuilder::<sqlx::MySql>::new("UPDATE products c JOIN products p ON p.woo_id = c.woo_parent_id AND p.woo_parent_id IS NULL SET c.stock_holder_id = p.id WHERE c.woo_id IN ");
+        crate::db::push_id_list(&mut q, chunk);
         q.build().execute(&mut *tx).await?;
     }
     tx.commit().await

@@ -120,12 +120,8 @@ pub async fn reserve_in(tx: &mut Transaction<'_, MySql>, order_id: u64, reservab
     let mut lines = lines;
     let line_products: Vec<u64> = lines.iter().filter_map(|l| l.product_id).collect();
     if !line_products.is_empty() {
-        let mut q = sqlx::QueryBuilder::<MySql>::new("SELECT id, stock_holder_id FROM products WHERE stock_holder_id IS NOT NULL AND id IN (");
-        let mut sep = q.separated(", ");
-        for p in &line_products {
-            sep.push_bind(*p);
-        }
-        q.push(")");
+        let mut q = sqlx::QueryBuilder::<MySql>::new("SELECT id, stock_holder_id FROM products WHERE stock_holder_id IS NOT NULL AND id IN ");
+        crate::db::push_id_list(&mut q, &line_products);
         let holders: HashMap<u64, u64> = q.build_query_as::<(u64, u64)>().fetch_all(&mut **tx).await?.into_iter().collect();
         for l in &mut lines {
             l.holder = l.product_id.and_then(|p| holders.get(&p).copied());
@@ -139,12 +135,9 @@ pub async fn reserve_in(tx: &mut Transaction<'_, MySql>, order_id: u64, reservab
     need_products.dedup();
     let mut lots: HashMap<u64, Vec<Lot>> = HashMap::new();
     if !need_products.is_empty() {
-        let mut q = sqlx::QueryBuilder::<MySql>::new("SELECT id, product_id, CAST(qty_remaining - qty_reserved AS SIGNED) AS free FROM inventory_lots WHERE qty_remaining > qty_reserved AND product_id IN (");
-        let mut sep = q.separated(", ");
-        for p in &need_products {
-            sep.push_bind(*p);
-        }
-        q.push(") ORDER BY product_id, received_at, id FOR UPDATE");
+        let mut q = sqlx::QueryBuilder::<MySql>::new("SELECT id, product_id, CAST(qty_remaining - qty_reserved AS SIGNED) AS free FROM inventory_lots WHERE qty_remaining > qty_reserved AND product_id IN ");
+        crate::db::push_id_list(&mut q, &need_products);
+        q.push(" ORDER BY product_id, received_at, id FOR UPDATE");
         for r in q.build().fetch_all(&mut **tx).await? {
             let product: u64 = r.try_get("product_id")?;
             let free: i64 = r.try_get("free")?;
@@ -273,13 +266,10 @@ pub async fn available_many(pool: &MySqlPool, products: &[u64]) -> Result<HashMa
     for chunk in products.chunks(1000) {
         let mut q = sqlx::QueryBuilder::<MySql>::new(
             "SELECT COALESCE(c.stock_holder_id, l.product_id) AS product_id, CAST(SUM(l.qty_remaining - l.qty_reserved) AS SIGNED) AS available \
-             FROM inventory_lots l JOIN products c ON c.id = l.product_id WHERE COALESCE(c.stock_holder_id, l.product_id) IN (",
+             FROM inventory_lots l JOIN products c ON c.id = l.product_id WHERE COALESCE(c.stock_holder_id, l.product_id) IN ",
         );
-        let mut sep = q.separated(", ");
-        for p in chunk {
-            sep.push_bind(*p);
-        }
-        q.push(") GROUP BY COALESCE(c.stock_holder_id, l.product_id)");
+        crate::db::push_id_list(&mut q, chunk);
+        q.push(" GROUP BY COALESCE(c.stock_holder_id, l.product_id)");
         for r in q.build().fetch_all(pool).await? {
             out.insert(r.try_get("product_id")?, r.try_get("available")?);
         }

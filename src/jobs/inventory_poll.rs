@@ -494,12 +494,8 @@ impl Poller {
         let ids: Vec<u64> = woo_ids.iter().copied().collect();
         for chunk in ids.chunks(1000) {
             // A parent-managed variation's stock is its holder's.
-            let mut q = QueryBuilder::<MySql>::new("SELECT woo_id, COALESCE(stock_holder_id, id) AS id FROM products WHERE (manage_stock OR stock_holder_id IS NOT NULL) AND woo_id IN (");
-            let mut sep = q.separated(", ");
-            for id in chunk {
-                sep.push_bind(*id);
-            }
-            q.push(")");
+            let mut q = QueryBuilder::<MySql>::new("SELECT woo_id, COALESCE(stock_holder_id, id) AS id FROM products WHERE (manage_stock OR stock_holder_id IS NOT NULL) AND woo_id IN ");
+            crate::db::push_id_list(&mut q, chunk);
             for r in q.build().fetch_all(&self.pool).await? {
                 out.insert(r.try_get("woo_id")?, r.try_get("id")?);
             }
@@ -520,12 +516,8 @@ impl Poller {
         let mut out = Vec::new();
         let ids: Vec<u64> = products.iter().copied().collect();
         for chunk in ids.chunks(1000) {
-            let mut q = QueryBuilder::<MySql>::new("SELECT p.id, p.woo_id, p.woo_parent_id FROM products p WHERE p.woo_id IS NOT NULL AND p.manage_stock AND p.id IN (");
-            let mut sep = q.separated(", ");
-            for id in chunk {
-                sep.push_bind(*id);
-            }
-            q.push(")");
+            let mut q = QueryBuilder::<MySql>::new("SELECT p.id, p.woo_id, p.woo_parent_id FROM products p WHERE p.woo_id IS NOT NULL AND p.manage_stock AND p.id IN ");
+            crate::db::push_id_list(&mut q, chunk);
             for r in q.build().fetch_all(&self.pool).await? {
                 out.push((r.try_get("id")?, r.try_get("woo_id")?, r.try_get("woo_parent_id")?));
             }
@@ -543,12 +535,8 @@ impl Poller {
         let truth = reserve::available_many(&self.pool, &observed.iter().map(|(p, _)| *p).collect::<Vec<_>>()).await?;
         let mut known: HashMap<u64, i64> = HashMap::new();
         for chunk in observed.chunks(1000) {
-            let mut q = QueryBuilder::<MySql>::new("SELECT product_id, confirmed_qty FROM channel_stock WHERE channel = 'woocommerce' AND product_id IN (");
-            let mut sep = q.separated(", ");
-            for (p, _) in chunk {
-                sep.push_bind(*p);
-            }
-            q.push(")");
+            let mut q = QueryBuilder::<MySql>::new("SELECT product_id, confirmed_qty FROM channel_stock WHERE channel = 'woocommerce' AND product_id IN ");
+            crate::db::push_id_list(&mut q, &chunk.iter().map(|(p, _)| *p).collect::<Vec<_>>());
             for r in q.build().fetch_all(&self.pool).await? {
                 known.insert(r.try_get::<u64, _>("product_id")?, i64::from(r.try_get::<i32, _>("confirmed_qty")?));
             }
