@@ -8,7 +8,7 @@ use std::{
 };
 
 use quartermaster::{config::check, db::lock};
-use sqlx::{mysql::MySqlConnectOptions, ConnectOptions, Connection};
+use sqlx::{ConnectOptions, Connection, mysql::MySqlConnectOptions};
 
 struct Row {
     what: String,
@@ -22,13 +22,7 @@ fn summarise(what: &str, mut samples: Vec<Duration>) -> Row {
     samples.sort();
     let n = samples.len();
     let total: Duration = samples.iter().sum();
-    Row {
-        what: what.to_owned(),
-        n,
-        p50: samples[n / 2],
-        p99: samples[(n * 99 / 100).min(n - 1)],
-        per_sec: n as f64 / total.as_secs_f64(),
-    }
+    Row { what: what.to_owned(), n, p50: samples[n / 2], p99: samples[(n * 99 / 100).min(n - 1)], per_sec: n as f64 / total.as_secs_f64() }
 }
 
 fn main() {
@@ -47,7 +41,8 @@ fn main() {
 
     let server = std::env::var("QM_TEST_DATABASE_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".into());
     let lock_rows = rt.block_on(async {
-        let mut admin = MySqlConnectOptions::from_str(&server).expect("url").connect().await.expect("MariaDB reachable (run scripts/bench)");
+        let mut admin =
+            MySqlConnectOptions::from_str(&server).expect("url").connect().await.expect("MariaDB reachable (run scripts/bench)");
         sqlx::raw_sql("CREATE DATABASE IF NOT EXISTS qm_bench").execute(&mut admin).await.expect("db");
         let opts = MySqlConnectOptions::from_str(&server).expect("url").database("qm_bench");
         let name = lock::LockName::new("bench", "poller").expect("name");
@@ -77,7 +72,14 @@ fn main() {
 
     let mut table = String::from("| benchmark | n | p50 | p99 | per second |\n|---|---:|---:|---:|---:|\n");
     for r in &rows {
-        table.push_str(&format!("| {} | {} | {:.3} ms | {:.3} ms | {:.0} |\n", r.what, r.n, r.p50.as_secs_f64() * 1e3, r.p99.as_secs_f64() * 1e3, r.per_sec));
+        table.push_str(&format!(
+            "| {} | {} | {:.3} ms | {:.3} ms | {:.0} |\n",
+            r.what,
+            r.n,
+            r.p50.as_secs_f64() * 1e3,
+            r.p99.as_secs_f64() * 1e3,
+            r.per_sec
+        ));
     }
     println!("\n{table}");
     let _ = std::fs::create_dir_all("target/bench");

@@ -21,7 +21,7 @@ use quartermaster::{
         render,
     },
 };
-use sqlx::{mysql::MySqlConnectOptions, ConnectOptions, MySql, QueryBuilder};
+use sqlx::{ConnectOptions, MySql, QueryBuilder, mysql::MySqlConnectOptions};
 
 fn snapshot(lines: usize) -> Snapshot {
     let now = Utc::now().naive_utc();
@@ -30,7 +30,14 @@ fn snapshot(lines: usize) -> Snapshot {
         version_no: 1,
         template_version: "v1".into(),
         currency: "USD".into(),
-        customer: Customer { name: "Dana Whitfield".into(), email: "dana@buyer.example".into(), company: Some("Buyer Co".into()), country: "US".into(), state: "CA".into(), postcode: "94103".into() },
+        customer: Customer {
+            name: "Dana Whitfield".into(),
+            email: "dana@buyer.example".into(),
+            company: Some("Buyer Co".into()),
+            country: "US".into(),
+            state: "CA".into(),
+            postcode: "94103".into(),
+        },
         sender_name: "Bench Industrial Supply".into(),
         sender_email: Some("sales@bench.example".into()),
         primary_color: "#1F3A5F".into(),
@@ -69,7 +76,12 @@ fn pages(pdf: &[u8]) -> usize {
     let p = dir.path().join("q.pdf");
     std::fs::write(&p, pdf).expect("write");
     let out = std::process::Command::new("pdfinfo").arg(&p).output().expect("pdfinfo");
-    String::from_utf8_lossy(&out.stdout).lines().find(|l| l.starts_with("Pages:")).and_then(|l| l.split_whitespace().last()).and_then(|n| n.parse().ok()).unwrap_or(0)
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find(|l| l.starts_with("Pages:"))
+        .and_then(|l| l.split_whitespace().last())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
 }
 
 fn render_bench(lines: usize, runs: usize) -> (String, String) {
@@ -85,13 +97,19 @@ fn render_bench(lines: usize, runs: usize) -> (String, String) {
     }
     times.sort();
     let ms = |d: Duration| format!("{:.0} ms", d.as_secs_f64() * 1000.0);
-    (format!("quote PDF, {lines} lines ({n_pages} page(s)), cold weasyprint: p50 / max of {runs}"), format!("{} / {}", ms(times[runs / 2]), ms(times[runs - 1])))
+    (
+        format!("quote PDF, {lines} lines ({n_pages} page(s)), cold weasyprint: p50 / max of {runs}"),
+        format!("{} / {}", ms(times[runs / 2]), ms(times[runs - 1])),
+    )
 }
 
 async fn pricing_bench(server: &str) -> (String, String) {
     let name = "qm_bench_quotes";
     let mut admin = MySqlConnectOptions::from_str(server).expect("url").connect().await.expect("MariaDB reachable (run scripts/bench)");
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name}; CREATE DATABASE {name}"))).execute(&mut admin).await.expect("db");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name}; CREATE DATABASE {name}")))
+        .execute(&mut admin)
+        .await
+        .expect("db");
     let pool = quartermaster::db::connect(MySqlConnectOptions::from_str(server).expect("url").database(name), 4).await.expect("pool");
     quartermaster::db::migrate(&pool).await.expect("migrate");
     // 200 products: a third in stock, a third with fresh supplier costs, a third priced from comparables.
@@ -131,7 +149,8 @@ async fn pricing_bench(server: &str) -> (String, String) {
         }
     }
     let comps = Comparables::parse(feed.as_bytes(), "csv", "USD", "bench").expect("feed");
-    let pricing = Pricing { markup_percent: Percent::parse("35").expect("pct"), cost_freshness_days: 30, quote_validity_days: 30, comps: None };
+    let pricing =
+        Pricing { markup_percent: Percent::parse("35").expect("pct"), cost_freshness_days: 30, quote_validity_days: 30, comps: None };
     let pricer = Pricer { pool: &pool, pricing: &pricing, comps: &comps, currency: "USD", now: Utc::now().naive_utc() };
     let mut times = Vec::new();
     for _ in 0..5 {
@@ -148,7 +167,10 @@ async fn pricing_bench(server: &str) -> (String, String) {
     times.sort();
     drop(pool);
     let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name}"))).execute(&mut admin).await;
-    ("pricing a 200-line RFQ (stock / supplier / comparables): p50 / max of 5".into(), format!("{:.0} ms / {:.0} ms", times[2].as_secs_f64() * 1000.0, times[4].as_secs_f64() * 1000.0))
+    (
+        "pricing a 200-line RFQ (stock / supplier / comparables): p50 / max of 5".into(),
+        format!("{:.0} ms / {:.0} ms", times[2].as_secs_f64() * 1000.0, times[4].as_secs_f64() * 1000.0),
+    )
 }
 
 fn main() {

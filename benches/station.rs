@@ -20,11 +20,17 @@ use quartermaster::{
     standin::cups::{LocalCups, RawPrinter},
     startup::{self, Application},
 };
-use sqlx::{mysql::MySqlConnectOptions, ConnectOptions};
+use sqlx::{ConnectOptions, mysql::MySqlConnectOptions};
 
 fn rss_mib() -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0) / 1024.0
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or(0.0)
+        / 1024.0
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -46,7 +52,9 @@ fn wrk(url: &str, cookie: &str) -> (String, String, String) {
         .output()
         .expect("wrk (apt-get install wrk)");
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let find = |prefix: &str| text.lines().map(str::trim).find(|l| l.starts_with(prefix)).and_then(|l| l.split_whitespace().last()).unwrap_or("?").to_owned();
+    let find = |prefix: &str| {
+        text.lines().map(str::trim).find(|l| l.starts_with(prefix)).and_then(|l| l.split_whitespace().last()).unwrap_or("?").to_owned()
+    };
     let non2xx = text.lines().find(|l| l.contains("Non-2xx")).map(str::trim).unwrap_or("");
     assert!(non2xx.is_empty(), "the pick page must answer 200 under load: {non2xx}\n{text}");
     (find("Requests/sec:"), find("50%"), find("99%"))
@@ -63,7 +71,15 @@ fn nginx(app_port: u16, dir: &std::path::Path) -> (std::process::Child, u16) {
         d = dir.display()
     );
     std::fs::write(dir.join("nginx.conf"), conf).expect("nginx.conf");
-    let child = Command::new("/usr/sbin/nginx").args(["-p"]).arg(dir).args(["-c"]).arg(dir.join("nginx.conf")).args(["-g", "daemon off;"]).stderr(Stdio::inherit()).spawn().expect("nginx");
+    let child = Command::new("/usr/sbin/nginx")
+        .args(["-p"])
+        .arg(dir)
+        .args(["-c"])
+        .arg(dir.join("nginx.conf"))
+        .args(["-g", "daemon off;"])
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("nginx");
     let deadline = Instant::now() + Duration::from_secs(10);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(Instant::now() < deadline, "nginx did not start");
@@ -161,14 +177,35 @@ async fn run(server: &str) -> Vec<(String, String)> {
 
     // Sign in and claim both orders.
     let username = quartermaster::operators::Username::parse("bench").expect("name");
-    let operator = quartermaster::operators::create(&pool, &username, "", quartermaster::operators::Role::Picker, &quartermaster::config::Secret::new("bench password 1")).await.expect("operator");
+    let operator = quartermaster::operators::create(
+        &pool,
+        &username,
+        "",
+        quartermaster::operators::Role::Picker,
+        &quartermaster::config::Secret::new("bench password 1"),
+    )
+    .await
+    .expect("operator");
     let client = reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().expect("client");
     let base = format!("http://127.0.0.1:{port}");
     let page = client.get(format!("{base}/sign-in")).send().await.expect("sign-in").text().await.expect("page");
     let csrf_re = regex::Regex::new(r#"name="csrf" value="([0-9a-f]{64})""#).expect("re");
     let csrf = csrf_re.captures(&page).map(|c| c[1].to_owned()).expect("csrf");
-    let r = client.post(format!("{base}/sign-in")).form(&[("csrf", csrf.as_str()), ("username", "bench"), ("password", "bench password 1")]).send().await.expect("sign in");
-    let cookie = r.headers().get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()).find(|c| c.starts_with("qm_session=")).and_then(|c| c.split(';').next()).expect("session cookie").to_owned();
+    let r = client
+        .post(format!("{base}/sign-in"))
+        .form(&[("csrf", csrf.as_str()), ("username", "bench"), ("password", "bench password 1")])
+        .send()
+        .await
+        .expect("sign in");
+    let cookie = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("qm_session="))
+        .and_then(|c| c.split(';').next())
+        .expect("session cookie")
+        .to_owned();
     let queue = client.get(format!("{base}/pick")).send().await.expect("queue").text().await.expect("page");
     let csrf = csrf_re.captures(&queue).map(|c| c[1].to_owned()).expect("csrf");
     quartermaster::station::queue::claim(&pool, 1, operator, "bench-1").await.expect("claim 1");
@@ -214,11 +251,17 @@ async fn run(server: &str) -> Vec<(String, String)> {
     let (mut total, mut scan_only) = (Vec::new(), Vec::new());
     for i in 0..200 {
         let t0 = Instant::now();
-        let r = client.post(format!("{base}/pick/2/scan")).form(&[("csrf", csrf.as_str()), ("code", upc.as_str()), ("count", "1")]).send().await.expect("scan");
+        let r = client
+            .post(format!("{base}/pick/2/scan"))
+            .form(&[("csrf", csrf.as_str()), ("code", upc.as_str()), ("count", "1")])
+            .send()
+            .await
+            .expect("scan");
         assert_eq!(r.status().as_u16(), 303, "scan {i} counted");
         scan_only.push(t0.elapsed());
         let label = zpl::serial_label("SKU-030", &format!("SN-{i:05}"));
-        let (_, attempt) = ipp::submit(&pool, &target, ipp::DocumentKind::SerialLabel, label, Some((operator, "bench"))).await.expect("submit");
+        let (_, attempt) =
+            ipp::submit(&pool, &target, ipp::DocumentKind::SerialLabel, label, Some((operator, "bench"))).await.expect("submit");
         assert!(matches!(attempt, ipp::Attempt::Sent { .. }), "{attempt:?}");
         let got = printer.wait_for(i + 1, Duration::from_secs(30)).await;
         assert_eq!(got.len(), i + 1, "label {i} reached the printer");
@@ -227,11 +270,21 @@ async fn run(server: &str) -> Vec<(String, String)> {
     total.sort();
     scan_only.sort();
     let ms = |d: Duration| format!("{:.1} ms", d.as_secs_f64() * 1000.0);
-    rows.push(("scan (HTTP POST, counted): p50 / p99".into(), format!("{} / {}", ms(percentile(&scan_only, 0.5)), ms(percentile(&scan_only, 0.99)))));
-    rows.push(("scan → label bytes at printer (200 prints): p50 / p99".into(), format!("{} / {}", ms(percentile(&total, 0.5)), ms(percentile(&total, 0.99)))));
+    rows.push((
+        "scan (HTTP POST, counted): p50 / p99".into(),
+        format!("{} / {}", ms(percentile(&scan_only, 0.5)), ms(percentile(&scan_only, 0.99))),
+    ));
+    rows.push((
+        "scan → label bytes at printer (200 prints): p50 / p99".into(),
+        format!("{} / {}", ms(percentile(&total, 0.5)), ms(percentile(&total, 0.99))),
+    ));
     rows.push(("scan → label: max".into(), ms(total.last().copied().unwrap_or_default())));
     drop(pool);
-    let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name}; DROP USER IF EXISTS 'qm_bench'@'localhost'; DROP USER IF EXISTS 'qm_bench'@'127.0.0.1'"))).execute(&mut admin).await;
+    let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name}; DROP USER IF EXISTS 'qm_bench'@'localhost'; DROP USER IF EXISTS 'qm_bench'@'127.0.0.1'"
+    )))
+    .execute(&mut admin)
+    .await;
     rows
 }
 

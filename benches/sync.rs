@@ -19,7 +19,7 @@ use quartermaster::{
     jobs::inventory_poll::Poller,
     standin::{self, woocommerce::WooStandin},
 };
-use sqlx::{mysql::MySqlConnectOptions, ConnectOptions, MySql, MySqlPool, QueryBuilder};
+use sqlx::{ConnectOptions, MySql, MySqlPool, QueryBuilder, mysql::MySqlConnectOptions};
 
 const SKUS: usize = 50_000;
 
@@ -30,13 +30,21 @@ fn cpu_and_peak() -> (f64, f64) {
     let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
     let cpu = (ticks(11) + ticks(12)) / 100.0;
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let hwm = status.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    let hwm = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or(0.0);
     (cpu, hwm / 1024.0)
 }
 
 async fn fresh_db(server: &str, name: &str) -> (MySqlPool, MySqlConnectOptions) {
     let mut admin = MySqlConnectOptions::from_str(server).expect("url").connect().await.expect("MariaDB reachable (run scripts/bench)");
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name}; CREATE DATABASE {name}"))).execute(&mut admin).await.expect("db");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name}; CREATE DATABASE {name}")))
+        .execute(&mut admin)
+        .await
+        .expect("db");
     let opts = MySqlConnectOptions::from_str(server).expect("url").database(name);
     let pool = quartermaster::db::connect(opts.clone(), 12).await.expect("pool");
     quartermaster::db::migrate(&pool).await.expect("migrate");
@@ -56,12 +64,23 @@ async fn big_catalog(pool: &MySqlPool, store: &WooStandin) {
         q.push_values(chunk, |mut b, i| {
             let body = format!("7{:010}", i);
             let upc = format!("{body}{}", gtin::check_digit(&body).unwrap_or(0));
-            b.push_bind(*i as u64 + 1).push_bind(100_000 + *i as u64).push_bind(format!("SKU-{i:06}")).push_bind(format!("Item {i}")).push_bind(upc);
+            b.push_bind(*i as u64 + 1)
+                .push_bind(100_000 + *i as u64)
+                .push_bind(format!("SKU-{i:06}"))
+                .push_bind(format!("Item {i}"))
+                .push_bind(upc);
         });
         q.build().execute(pool).await.expect("products");
-        let mut q = QueryBuilder::<MySql>::new("INSERT INTO inventory_lots (product_id, lot_ref, received_at, qty_received, qty_remaining, unit_cost_minor) ");
+        let mut q = QueryBuilder::<MySql>::new(
+            "INSERT INTO inventory_lots (product_id, lot_ref, received_at, qty_received, qty_remaining, unit_cost_minor) ",
+        );
         q.push_values(chunk, |mut b, i| {
-            b.push_bind(*i as u64 + 1).push_bind("L1").push_bind(chrono::Utc::now().naive_utc()).push_bind(50u32).push_bind(50u32).push_bind(100i64);
+            b.push_bind(*i as u64 + 1)
+                .push_bind("L1")
+                .push_bind(chrono::Utc::now().naive_utc())
+                .push_bind(50u32)
+                .push_bind(50u32)
+                .push_bind(100i64);
         });
         q.build().execute(pool).await.expect("lots");
         let mut q = QueryBuilder::<MySql>::new("INSERT INTO channel_stock (channel, product_id, confirmed_qty, confirmed_at) ");
@@ -82,11 +101,15 @@ async fn bench_cycle(server: &str) -> Vec<(String, String)> {
     let addr = standin::serve(store.router(), "127.0.0.1:0").await.expect("serve");
     store.set_latency(Duration::from_millis(20));
     // 1% changed: 500 SKUs counted down by one, plus 20 new orders (40 lines).
-    sqlx::query("UPDATE inventory_lots SET qty_remaining = qty_remaining - 1 WHERE product_id % 100 = 0").execute(&pool).await.expect("count");
+    sqlx::query("UPDATE inventory_lots SET qty_remaining = qty_remaining - 1 WHERE product_id % 100 = 0")
+        .execute(&pool)
+        .await
+        .expect("count");
     for o in 0..20u64 {
         store.create_order(&[(100_000 + o * 7 + 1, 1), (100_000 + o * 7 + 3, 2)], "processing");
     }
-    let woo = WooClient::new(&format!("http://{addr}"), Secret::new("ck_bench"), Secret::new("cs_bench"), Duration::from_secs(30)).expect("client");
+    let woo = WooClient::new(&format!("http://{addr}"), Secret::new("ck_bench"), Secret::new("cs_bench"), Duration::from_secs(30))
+        .expect("client");
     let poller = Poller {
         pool: pool.clone(),
         db_options: opts,
@@ -102,7 +125,11 @@ async fn bench_cycle(server: &str) -> Vec<(String, String)> {
         hook: None,
     };
     // An ordinary cycle: the hourly full reconciliation is not due.
-    sqlx::query("INSERT INTO sync_state (name, value) VALUES ('woo.stock.reconciled_at', ?)").bind(chrono::Utc::now().to_rfc3339()).execute(&pool).await.expect("state");
+    sqlx::query("INSERT INTO sync_state (name, value) VALUES ('woo.stock.reconciled_at', ?)")
+        .bind(chrono::Utc::now().to_rfc3339())
+        .execute(&pool)
+        .await
+        .expect("state");
     let (cpu0, _) = cpu_and_peak();
     let t = Instant::now();
     let s = poller.run_once().await.expect("cycle");
@@ -120,7 +147,10 @@ async fn bench_cycle(server: &str) -> Vec<(String, String)> {
     let (cpu3, _) = cpu_and_peak();
     drop_db(server, "qm_bench_sync").await;
     vec![
-        ("full reconciliation: SKUs checked / requests / wall / CPU".into(), format!("{} / {} / {:.0} ms / {:.0} ms", full.skus_checked, full.requests, full_wall.as_secs_f64() * 1e3, (cpu3 - cpu2) * 1e3)),
+        (
+            "full reconciliation: SKUs checked / requests / wall / CPU".into(),
+            format!("{} / {} / {:.0} ms / {:.0} ms", full.skus_checked, full.requests, full_wall.as_secs_f64() * 1e3, (cpu3 - cpu2) * 1e3),
+        ),
         ("catalog / changed SKUs".into(), format!("{SKUS} / {changed} ({} queued)", s.skus_queued)),
         ("requests made (floor)".into(), format!("{} ({floor})", s.requests)),
         ("cycle wall time, 20 ms per request".into(), format!("{:.0} ms", wall.as_secs_f64() * 1e3)),
@@ -139,9 +169,16 @@ async fn bench_reservations(server: &str, runs: usize) -> (String, String) {
         b.push_bind(i).push_bind(format!("P{i}")).push_bind("p");
     });
     q.build().execute(&pool).await.expect("products");
-    let mut q = QueryBuilder::<MySql>::new("INSERT INTO inventory_lots (product_id, lot_ref, received_at, qty_received, qty_remaining, unit_cost_minor) ");
+    let mut q = QueryBuilder::<MySql>::new(
+        "INSERT INTO inventory_lots (product_id, lot_ref, received_at, qty_received, qty_remaining, unit_cost_minor) ",
+    );
     q.push_values((1..=products).flat_map(|p| (0..3).map(move |l| (p, l))), |mut b, (p, l)| {
-        b.push_bind(p).push_bind(format!("L{l}")).push_bind(chrono::Utc::now().naive_utc() - chrono::TimeDelta::days(l)).push_bind(40u32).push_bind(40u32).push_bind(100i64);
+        b.push_bind(p)
+            .push_bind(format!("L{l}"))
+            .push_bind(chrono::Utc::now().naive_utc() - chrono::TimeDelta::days(l))
+            .push_bind(40u32)
+            .push_bind(40u32)
+            .push_bind(100i64);
     });
     q.build().execute(&pool).await.expect("lots");
     let mut lines = 0u64;
@@ -210,7 +247,13 @@ fn bench_lookup() -> (String, String) {
     }
     let ns = t.elapsed().as_nanos() as f64 / (rounds * SKUS) as f64;
     // Normalising a scan (what a scanner sends → key) too:
-    let raw: Vec<String> = codes.iter().map(|c| match c { gtin::Code::UpcA(u) => format!("00{u}"), _ => String::new() }).collect();
+    let raw: Vec<String> = codes
+        .iter()
+        .map(|c| match c {
+            gtin::Code::UpcA(u) => format!("00{u}"),
+            _ => String::new(),
+        })
+        .collect();
     let t = Instant::now();
     for r in &raw {
         let c = gtin::normalize(r).expect("valid");

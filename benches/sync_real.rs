@@ -13,13 +13,13 @@ use std::{
 };
 
 use quartermaster::{
-    channels::{retry::RetryPolicy, woocommerce::WooClient, StockChannel},
+    channels::{StockChannel, retry::RetryPolicy, woocommerce::WooClient},
     config::Secret,
     inventory::onboard,
     jobs::inventory_poll::Poller,
 };
 use serde_json::json;
-use sqlx::{mysql::MySqlConnectOptions, ConnectOptions};
+use sqlx::{ConnectOptions, mysql::MySqlConnectOptions};
 
 struct Store {
     tool: PathBuf,
@@ -36,7 +36,9 @@ impl Drop for Store {
 }
 
 fn start(server: &MySqlConnectOptions, tag: &str) -> Option<Store> {
-    let tool = std::env::var_os("QM_WOO_REAL").map(PathBuf::from).unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/woocommerce-real"));
+    let tool = std::env::var_os("QM_WOO_REAL")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/woocommerce-real"));
     if !tool.join("start").is_file() {
         return None;
     }
@@ -51,7 +53,9 @@ fn start(server: &MySqlConnectOptions, tag: &str) -> Option<Store> {
         .expect("start");
     assert!(out.status.success(), "start: {}", String::from_utf8_lossy(&out.stderr));
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let get = |k: &str| text.lines().find_map(|l| l.strip_prefix(&format!("{k}="))).map(|v| v.trim_matches('"').to_owned()).expect("start output");
+    let get = |k: &str| {
+        text.lines().find_map(|l| l.strip_prefix(&format!("{k}="))).map(|v| v.trim_matches('"').to_owned()).expect("start output")
+    };
     Some(Store { url: get("WOO_URL"), ck: get("WOO_CK"), cs: get("WOO_CS"), tool, dir })
 }
 
@@ -83,7 +87,8 @@ async fn bench_size(server_url: &str, n: usize) -> Vec<(String, String)> {
     let opts = server.clone().database(&db);
     let pool = quartermaster::db::connect(opts.clone(), 8).await.expect("pool");
     quartermaster::db::migrate(&pool).await.expect("migrate");
-    let woo = Arc::new(WooClient::new(&store.url, Secret::new(&store.ck), Secret::new(&store.cs), Duration::from_secs(120)).expect("client"));
+    let woo =
+        Arc::new(WooClient::new(&store.url, Secret::new(&store.ck), Secret::new(&store.cs), Duration::from_secs(120)).expect("client"));
     let reservable = vec!["processing".to_owned(), "on-hold".to_owned()];
 
     // Onboarding: read the catalog and open orders, create the opening lots.
@@ -117,7 +122,11 @@ async fn bench_size(server_url: &str, n: usize) -> Vec<(String, String)> {
     let idle_time = t.elapsed();
     // 1% changed: that many lots counted down by one.
     let every = 100;
-    sqlx::query("UPDATE inventory_lots SET qty_remaining = qty_remaining - 1 WHERE id % ? = 0").bind(every).execute(&pool).await.expect("count");
+    sqlx::query("UPDATE inventory_lots SET qty_remaining = qty_remaining - 1 WHERE id % ? = 0")
+        .bind(every)
+        .execute(&pool)
+        .await
+        .expect("count");
     let t = Instant::now();
     let changed = poller.run_once().await.expect("1% cycle");
     let changed_time = t.elapsed();
@@ -126,16 +135,26 @@ async fn bench_size(server_url: &str, n: usize) -> Vec<(String, String)> {
     let ms = |d: Duration| format!("{:.0} ms", d.as_secs_f64() * 1e3);
     vec![
         (format!("{n} products: made in the store (setup, not measured)"), ms(made)),
-        (format!("{n}: onboarding (catalog + orders read, {created} opening lots)"), format!("{} / {onboard_requests} requests", ms(onboard_time))),
-        (format!("{n}: first cycle (full reconciliation, {} checked, pushed {})", first.skus_checked, first.skus_pushed), format!("{} / {} requests", ms(first_time), first.requests)),
+        (
+            format!("{n}: onboarding (catalog + orders read, {created} opening lots)"),
+            format!("{} / {onboard_requests} requests", ms(onboard_time)),
+        ),
+        (
+            format!("{n}: first cycle (full reconciliation, {} checked, pushed {})", first.skus_checked, first.skus_pushed),
+            format!("{} / {} requests", ms(first_time), first.requests),
+        ),
         (format!("{n}: cycle, nothing changed (pushed {})", idle.skus_pushed), format!("{} / {} requests", ms(idle_time), idle.requests)),
-        (format!("{n}: cycle, 1% changed (pushed {}, verify rounds {})", changed.skus_pushed, changed.verify_rounds), format!("{} / {} requests", ms(changed_time), changed.requests)),
+        (
+            format!("{n}: cycle, 1% changed (pushed {}, verify rounds {})", changed.skus_pushed, changed.verify_rounds),
+            format!("{} / {} requests", ms(changed_time), changed.requests),
+        ),
     ]
 }
 
 fn main() {
     let server = std::env::var("QM_TEST_DATABASE_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".into());
-    let sizes: Vec<usize> = std::env::var("QM_BENCH_SIZES").unwrap_or_else(|_| "1000,5000".into()).split(',').filter_map(|v| v.trim().parse().ok()).collect();
+    let sizes: Vec<usize> =
+        std::env::var("QM_BENCH_SIZES").unwrap_or_else(|_| "1000,5000".into()).split(',').filter_map(|v| v.trim().parse().ok()).collect();
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let mut rows = Vec::new();
     for n in sizes {

@@ -12,7 +12,10 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 use crate::{
-    config::{check, resolve::{Resolver, Secrets}, ConfigError, LoadedConfig, Secret},
+    config::{
+        ConfigError, LoadedConfig, Secret, check,
+        resolve::{Resolver, Secrets},
+    },
     db, demo, jobs,
     operators::{self, Role, Username},
     startup::{self, Application},
@@ -326,7 +329,9 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             let catalog_requests_before = crate::channels::StockChannel::requests(poller.woo.as_ref());
             if catalog {
                 let c = &state.config;
-                let summary = crate::inventory::catalog::sync_from_woo(&state.pool, &poller.woo, &c.tenant.currency, c.woocommerce.fix_manage_stock).await?;
+                let summary =
+                    crate::inventory::catalog::sync_from_woo(&state.pool, &poller.woo, &c.tenant.currency, c.woocommerce.fix_manage_stock)
+                        .await?;
                 println!(
                     "catalog: {} seen, {} upserted, {} not managing stock, {} fixed, {} bad GTINs, {} requests (nothing pushed)",
                     summary.seen,
@@ -337,7 +342,10 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                     crate::channels::StockChannel::requests(poller.woo.as_ref()) - catalog_requests_before
                 );
             }
-            let summary = jobs::record(&state.pool, "inventory_poll", async { poller.run_once().await.map(|s| serde_json::to_value(s).unwrap_or_default()) }).await?;
+            let summary = jobs::record(&state.pool, "inventory_poll", async {
+                poller.run_once().await.map(|s| serde_json::to_value(s).unwrap_or_default())
+            })
+            .await?;
             let summary: crate::jobs::inventory_poll::Summary = serde_json::from_value(summary).map_err(anyhow::Error::from)?;
             println!("{summary}");
             for e in &summary.errors {
@@ -353,18 +361,23 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             let costs = match &costs {
                 Some(path) => {
                     let text = std::fs::read_to_string(path).map_err(|e| Failure::Usage(format!("{}: {e}", path.display())))?;
-                    crate::inventory::onboard::read_costs(&path.display().to_string(), &text, &currency).map_err(|e| Failure::Usage(e.to_string()))?
+                    crate::inventory::onboard::read_costs(&path.display().to_string(), &text, &currency)
+                        .map_err(|e| Failure::Usage(e.to_string()))?
                 }
                 None => Default::default(),
             };
             let default_cost = match &default_unit_cost {
-                Some(v) => Some(crate::money::parse_minor(v, crate::money::exponent(&currency)).map_err(|e| Failure::Usage(format!("--default-unit-cost `{v}`: {e}")))?),
+                Some(v) => Some(
+                    crate::money::parse_minor(v, crate::money::exponent(&currency))
+                        .map_err(|e| Failure::Usage(format!("--default-unit-cost `{v}`: {e}")))?,
+                ),
                 None => None,
             };
             if costs.is_empty() && default_cost.is_none() {
                 return Err(Failure::Usage("give the opening lots a unit cost: --costs FILE.csv (columns sku,unit_cost) and/or --default-unit-cost AMOUNT (e.g. 0.00)".into()));
             }
-            let (plan, products) = crate::inventory::onboard::plan(&state.pool, &state.woo, &c.woocommerce.order_statuses, &costs, default_cost).await?;
+            let (plan, products) =
+                crate::inventory::onboard::plan(&state.pool, &state.woo, &c.woocommerce.order_statuses, &costs, default_cost).await?;
             let exp = crate::money::exponent(&currency);
             for l in &plan.lots {
                 println!(
@@ -381,13 +394,21 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 println!("{sku}: no lot: {why}");
             }
             if dry_run {
-                println!("dry run: {} product(s) seen, {} opening lot(s) would be created, {} skipped; no stock would be pushed (each product's available quantity equals the store's); nothing was written", plan.products_seen, plan.lots.len(), plan.skipped.len());
+                println!(
+                    "dry run: {} product(s) seen, {} opening lot(s) would be created, {} skipped; no stock would be pushed (each product's available quantity equals the store's); nothing was written",
+                    plan.products_seen,
+                    plan.lots.len(),
+                    plan.skipped.len()
+                );
                 return Ok(());
             }
             let created = crate::inventory::onboard::apply(&state.pool, &state.woo, &products, &plan, &currency).await?;
             println!("onboarded: {created} opening lot(s) created, {} skipped", plan.skipped.len());
             let poller = crate::jobs::inventory_poll::Poller::from_state(&state)?;
-            let summary = jobs::record(&state.pool, "inventory_poll", async { poller.run_once().await.map(|s| serde_json::to_value(s).unwrap_or_default()) }).await?;
+            let summary = jobs::record(&state.pool, "inventory_poll", async {
+                poller.run_once().await.map(|s| serde_json::to_value(s).unwrap_or_default())
+            })
+            .await?;
             let summary: crate::jobs::inventory_poll::Summary = serde_json::from_value(summary).map_err(anyhow::Error::from)?;
             println!("first cycle: {summary}");
             Ok(())
@@ -415,12 +436,14 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 Ok(rows) => rows,
                 Err(errors) => {
                     // Unknown products are named once, with the fix, not line by line.
-                    let (unknown, other): (Vec<_>, Vec<_>) = errors.iter().partition(|e| e.message.starts_with("no product with sku or gtin"));
+                    let (unknown, other): (Vec<_>, Vec<_>) =
+                        errors.iter().partition(|e| e.message.starts_with("no product with sku or gtin"));
                     for e in &other {
                         println!("{}:{e}", file.display());
                     }
                     if !unknown.is_empty() {
-                        let names: Vec<String> = unknown.iter().take(10).map(|e| e.message.rsplit('`').nth(1).unwrap_or_default().to_owned()).collect();
+                        let names: Vec<String> =
+                            unknown.iter().take(10).map(|e| e.message.rsplit('`').nth(1).unwrap_or_default().to_owned()).collect();
                         let more = if unknown.len() > 10 { format!(" and {} more", unknown.len() - 10) } else { String::new() };
                         let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM products").fetch_one(&pool).await.unwrap_or(0);
                         let fix = if count == 0 {
@@ -428,17 +451,34 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                         } else {
                             "add them in WooCommerce (with these SKUs or GTINs), then mirror the catalog with `qm sync --once --catalog --config FILE`"
                         };
-                        println!("{}: {} line(s) name products Quartermaster does not know: {}{more}. {fix}", file.display(), unknown.len(), names.join(", "));
+                        println!(
+                            "{}: {} line(s) name products Quartermaster does not know: {}{more}. {fix}",
+                            file.display(),
+                            unknown.len(),
+                            names.join(", ")
+                        );
                     }
                     println!("{} problem(s); nothing was received", errors.len());
                     return Err(Failure::Reported);
                 }
             };
-            let invoice = crate::inventory::receive::Invoice { supplier, reference: invoice, date: date.unwrap_or_else(|| chrono::Utc::now().date_naive()), currency };
+            let invoice = crate::inventory::receive::Invoice {
+                supplier,
+                reference: invoice,
+                date: date.unwrap_or_else(|| chrono::Utc::now().date_naive()),
+                currency,
+            };
             let progress = |done: usize, total: usize| eprint!("\rreceiving: {done}/{total} rows");
             let r = crate::inventory::receive::apply(&pool, &invoice, &rows, None, &progress).await.map_err(anyhow::Error::from)?;
             eprintln!();
-            println!("received invoice {} (id {}): {} lots, {} units, total {}", invoice.reference, r.invoice_id, r.lots, r.units, crate::money::format_minor(r.total_minor, crate::money::exponent(&invoice.currency)));
+            println!(
+                "received invoice {} (id {}): {} lots, {} units, total {}",
+                invoice.reference,
+                r.invoice_id,
+                r.lots,
+                r.units,
+                crate::money::format_minor(r.total_minor, crate::money::exponent(&invoice.currency))
+            );
             Ok(())
         }
         Command::Rfq(RfqCommand::Import { config, file }) => {
@@ -446,7 +486,9 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             let loaded = load(&config)?;
             let pool = connect(Some(&config)).await?;
             let lookup = crate::inventory::lookup::CodeLookup::open(&loaded.data_dir());
-            let stored = crate::quotes::rfq::store(&pool, &lookup, "email", &raw, crate::quotes::rfq::parse_email(&raw)).await.map_err(anyhow::Error::from)?;
+            let stored = crate::quotes::rfq::store(&pool, &lookup, "email", &raw, crate::quotes::rfq::parse_email(&raw))
+                .await
+                .map_err(anyhow::Error::from)?;
             match &stored.malformed {
                 Some(m) => {
                     println!("{}: {m}; kept as RFQ {} (unparseable) for inspection", file.display(), stored.id);
@@ -461,7 +503,8 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Inventory(InventoryCommand::Adjust { config, lot, delta, reason, note }) => {
             let pool = connect(Some(&config)).await?;
-            let left = crate::inventory::receive::adjust(&pool, lot, delta, &reason, note.as_deref(), None).await.map_err(anyhow::Error::from)?;
+            let left =
+                crate::inventory::receive::adjust(&pool, lot, delta, &reason, note.as_deref(), None).await.map_err(anyhow::Error::from)?;
             println!("lot {lot}: {left} remaining");
             Ok(())
         }
@@ -503,7 +546,8 @@ async fn connect(config: Option<&Path>) -> Result<sqlx::MySqlPool, Failure> {
     let mut secrets = Secrets::default();
     if let (Some(l), false) = (&loaded, db::url_from_env()) {
         let mut resolver = Resolver::for_config(l);
-        let password = resolver.resolve(&l.config.database.password).await.map_err(|e| Failure::Failed(anyhow::anyhow!("database.password: {e}")))?;
+        let password =
+            resolver.resolve(&l.config.database.password).await.map_err(|e| Failure::Failed(anyhow::anyhow!("database.password: {e}")))?;
         secrets.insert("database.password", password);
     }
     let options = db::connect_options(loaded.as_ref(), &secrets).map_err(|e| Failure::Usage(e.to_string()))?;

@@ -4,7 +4,7 @@
 //! refuses to touch a database that already has products.
 
 use chrono::{TimeDelta, Utc};
-use rand::{rngs::StdRng, Rng, SeedableRng};
+use rand::{Rng, SeedableRng, rngs::StdRng};
 use sqlx::MySqlPool;
 
 use crate::inventory::gtin;
@@ -23,7 +23,8 @@ const KINDS: &[(&str, &str, i64)] = &[
     ("Proximity sensor", "PRX", 4850),
     ("Torque wrench", "TQW", 12900),
 ];
-const SIZES: &[&str] = &["M4", "M5", "M6", "M8", "M10", "M12", "1/4\"", "5/16\"", "3/8\"", "1/2\"", "S", "M", "L", "XL", "6200", "6203", "A42", "B55"];
+const SIZES: &[&str] =
+    &["M4", "M5", "M6", "M8", "M10", "M12", "1/4\"", "5/16\"", "3/8\"", "1/2\"", "S", "M", "L", "XL", "6200", "6203", "A42", "B55"];
 const FINISHES: &[&str] = &["zinc", "stainless", "black oxide", "galvanized", "plain"];
 const FIRST: &[&str] = &["Dana", "Luis", "Priya", "Tom", "Mei", "Ahmed", "Grace", "Olek", "Rosa", "Sam"];
 const LAST: &[&str] = &["Whitfield", "Okafor", "Nguyen", "Garcia", "Kowalski", "Brennan", "Haddad", "Lindqvist"];
@@ -146,7 +147,11 @@ pub async fn seed(pool: &MySqlPool, products: u32) -> anyhow::Result<String> {
         sqlx::query("UPDATE orders SET total_minor = ? WHERE id = ?").bind(total).bind(order_id).execute(&mut *tx).await?;
     }
     let order_ids: Vec<u64> = sqlx::query_scalar("SELECT id FROM orders").fetch_all(&mut *tx).await?;
-    crate::events::record(&mut *tx, crate::events::Event::info("demo.seeded", format!("demo data: {products} products, {lots} lots, {orders} orders"))).await?;
+    crate::events::record(
+        &mut *tx,
+        crate::events::Event::info("demo.seeded", format!("demo data: {products} products, {lots} lots, {orders} orders")),
+    )
+    .await?;
     tx.commit().await?;
     let statuses = ["processing".to_owned(), "on-hold".to_owned()];
     for id in order_ids {
@@ -160,8 +165,8 @@ pub async fn seed(pool: &MySqlPool, products: u32) -> anyhow::Result<String> {
 /// every `every` seconds, until Ctrl-C.
 #[cfg(feature = "standin")]
 pub async fn run_standin(state: &crate::web::AppState, listen: &str, ups_listen: &str, every: u64) -> anyhow::Result<()> {
-    use anyhow::Context;
     use crate::standin::woocommerce::WooStandin;
+    use anyhow::Context;
     let key = state.secrets.get("woocommerce.consumer_key").context("woocommerce.consumer_key did not resolve")?;
     let secret = state.secrets.get("woocommerce.consumer_secret").context("woocommerce.consumer_secret did not resolve")?;
     let store = WooStandin::new(key.expose(), secret.expose());
@@ -175,7 +180,8 @@ pub async fn run_standin(state: &crate::web::AppState, listen: &str, ups_listen:
     for (id, sku, name, price, stock) in &rows {
         store.put_product(*id, sku, name, *stock, &crate::money::format_minor(*price, 2));
     }
-    let (last_order,): (u64,) = sqlx::query_as("SELECT CAST(COALESCE(MAX(woo_id), 0) AS UNSIGNED) FROM orders").fetch_one(&state.pool).await?;
+    let (last_order,): (u64,) =
+        sqlx::query_as("SELECT CAST(COALESCE(MAX(woo_id), 0) AS UNSIGNED) FROM orders").fetch_one(&state.pool).await?;
     store.skip_ids_past(last_order);
     if state.config.ups.is_some() {
         let id = state.secrets.get("ups.client_id").context("ups.client_id did not resolve")?;

@@ -10,7 +10,7 @@ use tokio::net::TcpListener;
 
 use crate::{
     channels::woocommerce::WooClient,
-    config::{resolve::Resolver, LoadedConfig},
+    config::{LoadedConfig, resolve::Resolver},
     db,
     fulfillment::{carrier::Carrier, ups::UpsClient},
     printing::pdf::WeasyPrint,
@@ -42,11 +42,25 @@ pub async fn prepare(loaded: LoadedConfig) -> anyhow::Result<AppState> {
     let lookup = Arc::new(crate::inventory::lookup::CodeLookup::open(&data_dir));
     let c = &loaded.config;
     let secret = |k: &str| secrets.get(k).cloned().with_context(|| format!("{k} did not resolve"));
-    let woo = Arc::new(WooClient::new(&c.woocommerce.base_url, secret("woocommerce.consumer_key")?, secret("woocommerce.consumer_secret")?, Duration::from_secs(c.woocommerce.timeout_seconds))?);
+    let woo = Arc::new(WooClient::new(
+        &c.woocommerce.base_url,
+        secret("woocommerce.consumer_key")?,
+        secret("woocommerce.consumer_secret")?,
+        Duration::from_secs(c.woocommerce.timeout_seconds),
+    )?);
     let carrier: Option<Arc<dyn Carrier>> = match (&c.ups, c.modules.fulfillment) {
         (Some(u), true) => {
-            let base = u.api_base_url.clone().unwrap_or_else(|| if u.environment == "production" { "https://onlinetools.ups.com".into() } else { "https://wwwcie.ups.com".into() });
-            Some(Arc::new(UpsClient::new(&base, &u.account_number, secret("ups.client_id")?, secret("ups.client_secret")?, u.shipper.clone(), Duration::from_secs(30))?))
+            let base = u.api_base_url.clone().unwrap_or_else(|| {
+                if u.environment == "production" { "https://onlinetools.ups.com".into() } else { "https://wwwcie.ups.com".into() }
+            });
+            Some(Arc::new(UpsClient::new(
+                &base,
+                &u.account_number,
+                secret("ups.client_id")?,
+                secret("ups.client_secret")?,
+                u.shipper.clone(),
+                Duration::from_secs(30),
+            )?))
         }
         _ => None,
     };

@@ -2,7 +2,7 @@
 //! `QM_LOG_FORMAT=json`; the filter comes from `QM_LOG` (default `info`).
 //! Logs go to stderr so command output on stdout stays clean.
 
-use tracing_subscriber::{fmt, prelude::*, EnvFilter};
+use tracing_subscriber::{EnvFilter, fmt, prelude::*};
 
 /// Installs the global subscriber once; later calls are no-ops.
 pub fn init() {

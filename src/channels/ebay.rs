@@ -10,10 +10,13 @@ use std::{
 
 use async_trait::async_trait;
 use base64::Engine;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
-use super::{retry::{with_retry, RetryPolicy}, ChannelError, ItemResult, StockChannel, StockUpdate};
+use super::{
+    ChannelError, ItemResult, StockChannel, StockUpdate,
+    retry::{RetryPolicy, with_retry},
+};
 use crate::config::Secret;
 
 const CHANNEL: &str = "ebay";
@@ -35,7 +38,13 @@ pub struct EbayClient {
 
 impl EbayClient {
     /// `api_base` is `https://api.ebay.com` (or the sandbox, or a stand-in).
-    pub fn new(api_base: &str, client_id: Secret, client_secret: Secret, refresh_token: Secret, timeout: Duration) -> Result<Self, reqwest::Error> {
+    pub fn new(
+        api_base: &str,
+        client_id: Secret,
+        client_secret: Secret,
+        refresh_token: Secret,
+        timeout: Duration,
+    ) -> Result<Self, reqwest::Error> {
         Ok(Self {
             http: reqwest::Client::builder().timeout(timeout).build()?,
             api_base: api_base.trim_end_matches('/').to_owned(),
@@ -61,7 +70,8 @@ impl EbayClient {
                 return Ok(t.clone());
             }
         }
-        let basic = base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", self.client_id.expose(), self.client_secret.expose()));
+        let basic =
+            base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", self.client_id.expose(), self.client_secret.expose()));
         self.requests.fetch_add(1, Ordering::Relaxed);
         let resp = self
             .http
@@ -76,7 +86,11 @@ impl EbayClient {
         if !status.is_success() {
             let code = body.get("error").and_then(Value::as_str).unwrap_or("oauth_error").to_owned();
             let message = body.get("error_description").and_then(Value::as_str).unwrap_or("token refresh refused").to_owned();
-            return Err(if status.is_server_error() { transient(format!("token refresh: HTTP {status}")) } else { ChannelError::Permanent { channel: CHANNEL, status: status.as_u16(), code, message } });
+            return Err(if status.is_server_error() {
+                transient(format!("token refresh: HTTP {status}"))
+            } else {
+                ChannelError::Permanent { channel: CHANNEL, status: status.as_u16(), code, message }
+            });
         }
         let token = body.get("access_token").and_then(Value::as_str).ok_or_else(|| ChannelError::Permanent {
             channel: CHANNEL,
@@ -92,7 +106,8 @@ impl EbayClient {
 
     async fn bulk_once(&self, batch: &[StockUpdate], force_token: bool) -> Result<(u16, Value), ChannelError> {
         let token = self.access_token(force_token).await?;
-        let requests: Vec<Value> = batch.iter().map(|u| json!({ "sku": u.sku, "shipToLocationAvailability": { "quantity": u.quantity.max(0) } })).collect();
+        let requests: Vec<Value> =
+            batch.iter().map(|u| json!({ "sku": u.sku, "shipToLocationAvailability": { "quantity": u.quantity.max(0) } })).collect();
         self.requests.fetch_add(1, Ordering::Relaxed);
         let resp = self
             .http
@@ -101,14 +116,19 @@ impl EbayClient {
             .json(&json!({ "requests": requests }))
             .send()
             .await
-            .map_err(|e| transient(if e.is_timeout() { "bulk update timed out".into() } else { format!("bulk update: {}", e.without_url()) }))?;
+            .map_err(|e| {
+                transient(if e.is_timeout() { "bulk update timed out".into() } else { format!("bulk update: {}", e.without_url()) })
+            })?;
         let status = resp.status().as_u16();
-        let retry_after = resp.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()).map(Duration::from_secs);
+        let retry_after =
+            resp.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()).map(Duration::from_secs);
         let body: Value = resp.json().await.unwrap_or(Value::Null);
         match status {
             200 | 207 => Ok((status, body)),
             401 => Err(ChannelError::Permanent { channel: CHANNEL, status, code: "1001".into(), message: first_error(&body) }),
-            429 | 500..=599 => Err(ChannelError::Transient { channel: CHANNEL, message: format!("bulk update: HTTP {status}"), retry_after }),
+            429 | 500..=599 => {
+                Err(ChannelError::Transient { channel: CHANNEL, message: format!("bulk update: HTTP {status}"), retry_after })
+            }
             _ => Err(ChannelError::Permanent { channel: CHANNEL, status, code: first_error_id(&body), message: first_error(&body) }),
         }
     }
@@ -153,7 +173,11 @@ impl StockChannel for EbayClient {
                 let mine: Vec<&Value> = rows.iter().filter(|r| r.get("sku").and_then(Value::as_str) == Some(u.sku.as_str())).collect();
                 let failed = mine.iter().find(|r| r.get("statusCode").and_then(Value::as_u64).is_some_and(|s| s >= 300));
                 results.push(match (mine.is_empty(), failed) {
-                    (true, _) => ItemResult::Rejected { product_id: u.product_id, code: "missing_from_answer".into(), message: "eBay's answer did not mention this SKU".into() },
+                    (true, _) => ItemResult::Rejected {
+                        product_id: u.product_id,
+                        code: "missing_from_answer".into(),
+                        message: "eBay's answer did not mention this SKU".into(),
+                    },
                     (false, Some(r)) => ItemResult::Rejected {
                         product_id: u.product_id,
                         code: r.pointer("/errors/0/errorId").map(|v| v.to_string()).unwrap_or_else(|| "error".into()),

@@ -10,7 +10,7 @@ use chrono::{NaiveDateTime, TimeDelta, Utc};
 use serde_json::json;
 use sqlx::{MySqlPool, Row};
 
-use super::{retry::RetryPolicy, ChannelError, ItemResult, StockChannel, StockUpdate};
+use super::{ChannelError, ItemResult, StockChannel, StockUpdate, retry::RetryPolicy};
 use crate::{
     events::{self, Event, Severity},
     inventory::orders::{LockCheck, MirrorError},
@@ -43,7 +43,8 @@ struct Payload {
 
 /// Queues (or replaces) the pending quantity of one product for a channel.
 pub async fn enqueue(pool: &MySqlPool, channel: &str, u: &StockUpdate, not_before: Option<NaiveDateTime>) -> Result<(), sqlx::Error> {
-    let payload = json!({ "product_id": u.product_id, "sku": u.sku, "external_id": u.external_id, "parent_id": u.parent_id, "quantity": u.quantity });
+    let payload =
+        json!({ "product_id": u.product_id, "sku": u.sku, "external_id": u.external_id, "parent_id": u.parent_id, "quantity": u.quantity });
     let due = not_before.unwrap_or_else(|| Utc::now().naive_utc());
     sqlx::query(
         r#"INSERT INTO channel_outbox (channel, kind, subject, product_id, payload, next_attempt_at) VALUES (?, 'stock', ?, ?, ?, ?)
@@ -83,7 +84,12 @@ pub enum DrainError {
 }
 
 /// [`drain`], checking before every batch that `guard`'s advisory lock is still held.
-pub async fn drain_guarded(pool: &MySqlPool, channel: &dyn StockChannel, retry: RetryPolicy, guard: Option<&LockCheck>) -> Result<Drained, DrainError> {
+pub async fn drain_guarded(
+    pool: &MySqlPool,
+    channel: &dyn StockChannel,
+    retry: RetryPolicy,
+    guard: Option<&LockCheck>,
+) -> Result<Drained, DrainError> {
     let mut out = Drained::default();
     loop {
         if let Some(g) = guard {
@@ -117,14 +123,30 @@ pub async fn drain_guarded(pool: &MySqlPool, channel: &dyn StockChannel, retry: 
                 Ok(v) => v,
                 Err(e) => {
                     let msg = format!("the queued payload does not decode ({e}); nothing was pushed for it");
-                    sqlx::query("UPDATE channel_outbox SET status = 'failed', last_error_code = 'bad_payload', last_error = ? WHERE id = ?").bind(&msg).bind(id).execute(pool).await?;
-                    events::record(pool, Event::info("channel.bad_payload", format!("{} outbox row {id}: {msg}", channel.name())).severity(Severity::Error)).await?;
+                    sqlx::query(
+                        "UPDATE channel_outbox SET status = 'failed', last_error_code = 'bad_payload', last_error = ? WHERE id = ?",
+                    )
+                    .bind(&msg)
+                    .bind(id)
+                    .execute(pool)
+                    .await?;
+                    events::record(
+                        pool,
+                        Event::info("channel.bad_payload", format!("{} outbox row {id}: {msg}", channel.name())).severity(Severity::Error),
+                    )
+                    .await?;
                     out.bad_rows += 1;
                     continue;
                 }
             };
             ids.push((id, r.try_get::<u32, _>("attempts")?, v.product_id));
-            batch.push(StockUpdate { product_id: v.product_id, sku: v.sku, external_id: v.external_id, parent_id: v.parent_id, quantity: v.quantity });
+            batch.push(StockUpdate {
+                product_id: v.product_id,
+                sku: v.sku,
+                external_id: v.external_id,
+                parent_id: v.parent_id,
+                quantity: v.quantity,
+            });
         }
         if batch.is_empty() {
             continue;
@@ -162,7 +184,12 @@ pub async fn drain_guarded(pool: &MySqlPool, channel: &dyn StockChannel, retry: 
                             let sku = batch.iter().find(|u| u.product_id == *product_id).map(|u| u.sku.clone()).unwrap_or_default();
                             events::record(
                                 pool,
-                                Event::info("channel.item_rejected", format!("{} refused stock for {sku}: {code}: {message}", channel.name())).severity(Severity::Warning).about("product", product_id),
+                                Event::info(
+                                    "channel.item_rejected",
+                                    format!("{} refused stock for {sku}: {code}: {message}", channel.name()),
+                                )
+                                .severity(Severity::Warning)
+                                .about("product", product_id),
                             )
                             .await?;
                             out.rejected += 1;
@@ -186,7 +213,12 @@ pub async fn drain_guarded(pool: &MySqlPool, channel: &dyn StockChannel, retry: 
                 }
                 let severity = if matches!(e, ChannelError::Permanent { .. }) { Severity::Error } else { Severity::Warning };
                 let when = next.format("%H:%M:%S UTC");
-                events::record(pool, Event::info("channel.push_deferred", format!("{} items kept; next attempt at {when}: {e}", ids.len())).severity(severity)).await?;
+                events::record(
+                    pool,
+                    Event::info("channel.push_deferred", format!("{} items kept; next attempt at {when}: {e}", ids.len()))
+                        .severity(severity),
+                )
+                .await?;
                 out.deferred += ids.len() as u32;
                 return Ok(out);
             }

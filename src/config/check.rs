@@ -10,8 +10,7 @@ use std::{fmt, path::PathBuf};
 use jsonschema::error::{TypeKind, ValidationErrorKind};
 use serde_json::Value;
 
-use super::{lines::LineIndex, TenantConfig};
-
+use super::{TenantConfig, lines::LineIndex};
 
 /// One thing wrong with a tenant file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -228,11 +227,8 @@ fn json_type(v: &Value) -> &'static str {
 /// The keys allowed by the object schema that owns an `additionalProperties`.
 fn allowed_keys(schema: &Value, schema_path: &str) -> Vec<String> {
     let parent = schema_path.strip_suffix("/additionalProperties").unwrap_or(schema_path);
-    let mut keys: Vec<String> = schema
-        .pointer(&format!("{parent}/properties"))
-        .and_then(Value::as_object)
-        .map(|m| m.keys().cloned().collect())
-        .unwrap_or_default();
+    let mut keys: Vec<String> =
+        schema.pointer(&format!("{parent}/properties")).and_then(Value::as_object).map(|m| m.keys().cloned().collect()).unwrap_or_default();
     keys.sort();
     keys
 }
@@ -259,7 +255,10 @@ fn pattern_message(schema_path: &str, pointer: &str, tenant: &str, instance: &Va
             format!("a literal secret is not allowed here; use ref+vault://secret/tenants/{tenant}/{section}#/{key}")
         }
         "secretRef" => "malformed reference; expected ref+vault://MOUNT/PATH[?version=N]#/KEY, ref+env://NAME or ref+file://PATH".into(),
-        "bootstrapRef" => "Vault login credentials must be ref+file://PATH (a Docker secret) or ref+env://NAME, never a literal or a vault reference".into(),
+        "bootstrapRef" => {
+            "Vault login credentials must be ref+file://PATH (a Docker secret) or ref+env://NAME, never a literal or a vault reference"
+                .into()
+        }
         "color" => "expected a colour as #RRGGBB".into(),
         "email" => "expected an e-mail address".into(),
         "hostname" => "expected a host name such as shop.example.com (no scheme, no path)".into(),
@@ -299,7 +298,9 @@ fn cross_field_problems(r: &mut Reporter<'_>, doc: &Value) {
             r.at("/tenant/currency", format!("currency not supported yet; supported: {}", SUPPORTED_CURRENCIES.join(" ")));
         }
     }
-    let ids = |items: &[Value], key: &str| -> Vec<Option<String>> { items.iter().map(|i| i.get(key).and_then(Value::as_str).map(str::to_owned)).collect() };
+    let ids = |items: &[Value], key: &str| -> Vec<Option<String>> {
+        items.iter().map(|i| i.get(key).and_then(Value::as_str).map(str::to_owned)).collect()
+    };
     let stations = ids(&list("/stations"), "id");
     duplicates(r, "/stations", "id", &stations);
     duplicates(r, "/printers", "name", &ids(&list("/printers"), "name"));
@@ -318,7 +319,10 @@ fn cross_field_problems(r: &mut Reporter<'_>, doc: &Value) {
         r.at("/modules/ebay", "the eBay module is on but there is no `ebay` section; add it or set modules.ebay: false");
     }
     if on("accounting") != Some(false) && doc.get("modules").is_some() && doc.get("accounting").is_none() {
-        r.at("/modules/accounting", "the accounting module is on but there is no `accounting` section; add it or set modules.accounting: false");
+        r.at(
+            "/modules/accounting",
+            "the accounting module is on but there is no `accounting` section; add it or set modules.accounting: false",
+        );
     }
     let mut uses_vault = false;
     visit_strings(doc, &mut |s| uses_vault |= s.starts_with("ref+vault://"));

@@ -5,9 +5,9 @@
 use std::collections::HashMap;
 
 use yaml_rust2::{
+    Event, ScanError,
     parser::{MarkedEventReceiver, Parser},
     scanner::Marker,
-    Event, ScanError,
 };
 
 /// Line numbers of every node in one YAML document.

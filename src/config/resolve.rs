@@ -156,10 +156,7 @@ async fn login(vault: &Vault, base_dir: &Path) -> Result<VaultClient, ResolveErr
         VaultAuth::Approle { .. } => Secret::new(""),
     };
     let mut settings = VaultClientSettingsBuilder::default();
-    settings
-        .address(&vault.address)
-        .token(token.expose())
-        .timeout(Some(Duration::from_secs(vault.timeout_seconds)));
+    settings.address(&vault.address).token(token.expose()).timeout(Some(Duration::from_secs(vault.timeout_seconds)));
     if let Some(ns) = &vault.namespace {
         settings.namespace(Some(ns.clone()));
     }
@@ -168,9 +165,8 @@ async fn login(vault: &Vault, base_dir: &Path) -> Result<VaultClient, ResolveErr
     if let VaultAuth::Approle { mount, role_id, secret_id } = &vault.auth {
         let role_id = read_local(role_id, base_dir).map_err(|e| fail(e.to_string()))?;
         let secret_id = read_local(secret_id, base_dir).map_err(|e| fail(e.to_string()))?;
-        let auth = vaultrs::auth::approle::login(&client, mount, role_id.expose(), secret_id.expose())
-            .await
-            .map_err(|e| fail(describe(&e)))?;
+        let auth =
+            vaultrs::auth::approle::login(&client, mount, role_id.expose(), secret_id.expose()).await.map_err(|e| fail(describe(&e)))?;
         client.set_token(&auth.client_token);
     }
     Ok(client)
@@ -184,8 +180,11 @@ fn read_local(reference: &SecretRef, base_dir: &Path) -> Result<Secret, ResolveE
             .map_err(|_| ResolveError::EnvMissing { reference: reference.to_string(), name: name.clone() }),
         SecretRef::File { path } => {
             let full = if path.is_absolute() { path.clone() } else { base_dir.join(path) };
-            let text = std::fs::read_to_string(&full)
-                .map_err(|e| ResolveError::File { reference: reference.to_string(), path: full.clone(), reason: e.kind().to_string() })?;
+            let text = std::fs::read_to_string(&full).map_err(|e| ResolveError::File {
+                reference: reference.to_string(),
+                path: full.clone(),
+                reason: e.kind().to_string(),
+            })?;
             // Docker secrets and `echo x > file` end with a newline that is not part of the secret.
             let trimmed = text.strip_suffix('\n').map(|t| t.strip_suffix('\r').unwrap_or(t)).unwrap_or(&text);
             Ok(Secret::new(trimmed))
@@ -200,7 +199,9 @@ fn read_local(reference: &SecretRef, base_dir: &Path) -> Result<Secret, ResolveE
 /// Vault's answer in words: status and its error list, nothing of the request.
 fn describe(e: &ClientError) -> String {
     match e {
-        ClientError::APIError { code: 404, errors } if errors.is_empty() => "HTTP 404: no secret at that path (or that version was deleted)".into(),
+        ClientError::APIError { code: 404, errors } if errors.is_empty() => {
+            "HTTP 404: no secret at that path (or that version was deleted)".into()
+        }
         ClientError::APIError { code, errors } => format!("HTTP {code}: {}", errors.join("; ")),
         ClientError::RestClientError { source } => format!("cannot reach vault: {source}"),
         other => other.to_string(),

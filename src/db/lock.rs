@@ -11,7 +11,7 @@
 
 use std::time::Duration;
 
-use sqlx::{mysql::MySqlConnectOptions, ConnectOptions, Connection, MySqlConnection};
+use sqlx::{ConnectOptions, Connection, MySqlConnection, mysql::MySqlConnectOptions};
 
 /// MariaDB's limit on a user lock's name.
 pub const MAX_NAME_LEN: usize = 64;

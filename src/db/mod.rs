@@ -6,12 +6,12 @@ pub mod lock;
 use std::{str::FromStr, time::Duration};
 
 use sqlx::{
+    MySqlPool,
     migrate::Migrator,
     mysql::{MySqlConnectOptions, MySqlPoolOptions},
-    MySqlPool,
 };
 
-use crate::config::{resolve::Secrets, LoadedConfig};
+use crate::config::{LoadedConfig, resolve::Secrets};
 
 /// The schema, embedded from `migrations/` and applied by `qm migrate` and at
 /// server start; append-only, never edited once applied.
@@ -37,12 +37,7 @@ pub fn connect_options(config: Option<&LoadedConfig>, secrets: &Secrets) -> Resu
     }
     let db = &config.ok_or(DbTargetError::Missing)?.config.database;
     let password = secrets.get("database.password").ok_or(DbTargetError::PasswordUnresolved)?;
-    Ok(MySqlConnectOptions::new()
-        .host(&db.host)
-        .port(db.port)
-        .username(&db.user)
-        .password(password.expose())
-        .database(&db.name))
+    Ok(MySqlConnectOptions::new().host(&db.host).port(db.port).username(&db.user).password(password.expose()).database(&db.name))
 }
 
 /// Whether the options come from `QM_DATABASE_URL` (then the tenant file's
@@ -63,7 +58,9 @@ pub async fn connect(options: MySqlConnectOptions, max_connections: u32) -> Resu
 /// Why the database could not be reached or created.
 #[derive(Debug, thiserror::Error)]
 pub enum CreateError {
-    #[error("database `{name}` does not exist (or this account has no rights on it), and this account may not create it ({reason}). As a MariaDB administrator, run:\n  CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;\n  GRANT ALL PRIVILEGES ON `{name}`.* TO '{user}'@'%';\nthen run `qm migrate` again")]
+    #[error(
+        "database `{name}` does not exist (or this account has no rights on it), and this account may not create it ({reason}). As a MariaDB administrator, run:\n  CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;\n  GRANT ALL PRIVILEGES ON `{name}`.* TO '{user}'@'%';\nthen run `qm migrate` again"
+    )]
     CannotCreate { name: String, user: String, reason: String },
     #[error("cannot connect to MariaDB at {host}:{port} as `{user}`: {reason}")]
     Connect { host: String, port: u16, user: String, reason: String },
@@ -77,14 +74,21 @@ pub async fn connect_creating(options: MySqlConnectOptions, max_connections: u32
         Ok(p) => Ok(p),
         // 1049 Unknown database; 1044 Access denied to a database (MariaDB says
         // that, too, when the database is missing and the account has no global rights).
-        Err(sqlx::Error::Database(d)) if d.code().as_deref() == Some("42000") && (d.message().contains("Unknown database") || d.message().contains("to database")) => {
+        Err(sqlx::Error::Database(d))
+            if d.code().as_deref() == Some("42000")
+                && (d.message().contains("Unknown database") || d.message().contains("to database")) =>
+        {
             let name = options.get_database().unwrap_or_default().to_owned();
             let server = options.clone().database("");
             let created = async {
                 use sqlx::{ConnectOptions, Connection};
                 let mut conn = server.connect().await?;
                 let ident = name.replace('`', "``");
-                sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE IF NOT EXISTS `{ident}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"))).execute(&mut conn).await?;
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                    "CREATE DATABASE IF NOT EXISTS `{ident}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+                )))
+                .execute(&mut conn)
+                .await?;
                 conn.close().await
             }
             .await;
@@ -127,9 +131,7 @@ pub async fn migrate(pool: &MySqlPool) -> Result<(), sqlx::migrate::MigrateError
 
 /// True when every embedded migration is applied and none failed.
 pub async fn migrations_current(pool: &MySqlPool) -> Result<bool, sqlx::Error> {
-    let applied: Vec<(i64,)> = sqlx::query_as("SELECT version FROM _sqlx_migrations WHERE success = 1")
-        .fetch_all(pool)
-        .await?;
+    let applied: Vec<(i64,)> = sqlx::query_as("SELECT version FROM _sqlx_migrations WHERE success = 1").fetch_all(pool).await?;
     Ok(MIGRATOR.iter().filter(|m| m.migration_type.is_up_migration()).all(|m| applied.iter().any(|(v,)| *v == m.version)))
 }
 
@@ -138,7 +140,9 @@ pub async fn migrations_current(pool: &MySqlPool) -> Result<bool, sqlx::Error> {
 /// mix two tenants' data.
 #[derive(Debug, thiserror::Error)]
 pub enum ClaimError {
-    #[error("this database belongs to tenant `{owner}`, but the config is for tenant `{wanted}`; point database.name at the right database")]
+    #[error(
+        "this database belongs to tenant `{owner}`, but the config is for tenant `{wanted}`; point database.name at the right database"
+    )]
     OtherTenant { owner: String, wanted: String },
     #[error(transparent)]
     Db(#[from] sqlx::Error),

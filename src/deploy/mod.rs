@@ -57,7 +57,9 @@ pub fn render(loaded: &LoadedConfig, root: &Path, repo: &Path) -> Result<PathBuf
         }
         None => {
             // Keep the port a tenant already has; otherwise the first free one.
-            let own = fs::read_to_string(root.join(tenant).join(".env")).ok().and_then(|e| e.lines().find_map(|l| l.strip_prefix("QM_HTTP_PORT=")).and_then(|p| p.trim().parse().ok()));
+            let own = fs::read_to_string(root.join(tenant).join(".env"))
+                .ok()
+                .and_then(|e| e.lines().find_map(|l| l.strip_prefix("QM_HTTP_PORT=")).and_then(|p| p.trim().parse().ok()));
             match own.filter(|p| !taken.values().any(|q| q == p)) {
                 Some(p) => p,
                 None => (FIRST_PORT..u16::MAX).find(|p| !taken.values().any(|q| q == p)).ok_or(RenderError::NoPort)?,

@@ -10,10 +10,10 @@ use std::{
 
 use async_trait::async_trait;
 use base64::Engine;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
-use super::carrier::{grams_to_lbs, mm_to_in, Carrier, CarrierError, Label, Shipment, ShipmentRequest, TrackStatus};
+use super::carrier::{Carrier, CarrierError, Label, Shipment, ShipmentRequest, TrackStatus, grams_to_lbs, mm_to_in};
 use crate::config::{Address, Secret};
 
 const NAME: &str = "ups";
@@ -60,7 +60,14 @@ fn refused(status: u16, body: &Value) -> CarrierError {
 
 impl UpsClient {
     /// `base` is `https://onlinetools.ups.com`, `https://wwwcie.ups.com` or a stand-in.
-    pub fn new(base: &str, account: &str, client_id: Secret, client_secret: Secret, shipper: Address, timeout: Duration) -> Result<Self, reqwest::Error> {
+    pub fn new(
+        base: &str,
+        account: &str,
+        client_id: Secret,
+        client_secret: Secret,
+        shipper: Address,
+        timeout: Duration,
+    ) -> Result<Self, reqwest::Error> {
         Ok(Self {
             http: reqwest::Client::builder().timeout(timeout).build()?,
             base: base.trim_end_matches('/').to_owned(),
@@ -165,8 +172,15 @@ pub fn parse_shipment(body: &Value) -> Result<Shipment, CarrierError> {
         })?;
         labels.push(Label { tracking_number: tracking, format, bytes });
     }
-    let master = results.get("ShipmentIdentificationNumber").and_then(Value::as_str).map(str::to_owned).or_else(|| labels.first().map(|l| l.tracking_number.clone())).unwrap_or_default();
-    let total = results.pointer("/ShipmentCharges/TotalCharges").and_then(|t| Some((t.get("CurrencyCode")?.as_str()?.to_owned(), t.get("MonetaryValue")?.as_str()?.to_owned())));
+    let master = results
+        .get("ShipmentIdentificationNumber")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .or_else(|| labels.first().map(|l| l.tracking_number.clone()))
+        .unwrap_or_default();
+    let total = results
+        .pointer("/ShipmentCharges/TotalCharges")
+        .and_then(|t| Some((t.get("CurrencyCode")?.as_str()?.to_owned(), t.get("MonetaryValue")?.as_str()?.to_owned())));
     Ok(Shipment { master_tracking: master, labels, total_charge: total })
 }
 
@@ -190,8 +204,15 @@ impl Carrier for UpsClient {
             .await;
         let resp = match sent {
             Ok(r) => r,
-            Err(e) if e.is_connect() => return Err(CarrierError::Transient { carrier: NAME, message: format!("ship: {}", e.without_url()) }),
-            Err(e) => return Err(CarrierError::Unknown { carrier: NAME, message: if e.is_timeout() { "ship timed out".into() } else { format!("ship: {}", e.without_url()) } }),
+            Err(e) if e.is_connect() => {
+                return Err(CarrierError::Transient { carrier: NAME, message: format!("ship: {}", e.without_url()) });
+            }
+            Err(e) => {
+                return Err(CarrierError::Unknown {
+                    carrier: NAME,
+                    message: if e.is_timeout() { "ship timed out".into() } else { format!("ship: {}", e.without_url()) },
+                });
+            }
         };
         let status = resp.status().as_u16();
         let body: Value = resp.json().await.unwrap_or(Value::Null);

@@ -6,7 +6,7 @@ use sqlx::MySqlPool;
 
 use super::gtin::{self, Code};
 use crate::{
-    channels::woocommerce::{types::Product, WooClient},
+    channels::woocommerce::{WooClient, types::Product},
     events::{self, Event, Severity},
     money,
 };
@@ -34,7 +34,13 @@ pub async fn sync_from_woo(pool: &MySqlPool, woo: &WooClient, currency: &str, fi
 }
 
 /// Upserts products already read from the store.
-pub async fn mirror(pool: &MySqlPool, woo: &WooClient, products: &[Product], currency: &str, fix_manage_stock: bool) -> anyhow::Result<CatalogSummary> {
+pub async fn mirror(
+    pool: &MySqlPool,
+    woo: &WooClient,
+    products: &[Product],
+    currency: &str,
+    fix_manage_stock: bool,
+) -> anyhow::Result<CatalogSummary> {
     let mut s = CatalogSummary::default();
     let mut skus = std::collections::HashSet::new();
     for p in products {
@@ -79,22 +85,36 @@ pub async fn mirror(pool: &MySqlPool, woo: &WooClient, products: &[Product], cur
             pool,
             Event::info(
                 "catalog.manage_stock_off",
-                format!("{} products do not manage stock in WooCommerce, so stock pushes to them are ignored: {}", s.not_managing_stock.len(), list.join(", ")),
+                format!(
+                    "{} products do not manage stock in WooCommerce, so stock pushes to them are ignored: {}",
+                    s.not_managing_stock.len(),
+                    list.join(", ")
+                ),
             )
             .severity(Severity::Warning),
         )
         .await?;
     }
     // Variations that keep stock on their parent point at the parent's row.
-    let on_parent: Vec<u64> = products.iter().filter(|p| p.manage_stock.on_parent() && p.parent_id > 0 && !p.sku.is_empty()).map(|p| p.id).collect();
+    let on_parent: Vec<u64> =
+        products.iter().filter(|p| p.manage_stock.on_parent() && p.parent_id > 0 && !p.sku.is_empty()).map(|p| p.id).collect();
     link_stock_holders(pool, &on_parent).await?;
     for (kind, list, what) in [
-        ("catalog.duplicate_sku", &s.duplicate_skus, "SKUs are used by more than one WooCommerce product; only the first of each is tracked, give the others their own SKU"),
-        ("catalog.stock_on_parent", &s.stock_on_parent, "variations keep their stock on the parent product; the parent is pushed the sum of the family's available units, and a variation's order may reserve from the parent's (opening) lots"),
+        (
+            "catalog.duplicate_sku",
+            &s.duplicate_skus,
+            "SKUs are used by more than one WooCommerce product; only the first of each is tracked, give the others their own SKU",
+        ),
+        (
+            "catalog.stock_on_parent",
+            &s.stock_on_parent,
+            "variations keep their stock on the parent product; the parent is pushed the sum of the family's available units, and a variation's order may reserve from the parent's (opening) lots",
+        ),
     ] {
         if !list.is_empty() {
             let names: Vec<&str> = list.iter().take(20).map(String::as_str).collect();
-            events::record(pool, Event::info(kind, format!("{} {what}: {}", list.len(), names.join(", "))).severity(Severity::Warning)).await?;
+            events::record(pool, Event::info(kind, format!("{} {what}: {}", list.len(), names.join(", "))).severity(Severity::Warning))
+                .await?;
         }
     }
     Ok(s)
@@ -106,7 +126,9 @@ async fn link_stock_holders(pool: &MySqlPool, on_parent: &[u64]) -> Result<(), s
     let mut tx = pool.begin().await?;
     sqlx::query("UPDATE products SET stock_holder_id = NULL WHERE stock_holder_id IS NOT NULL").execute(&mut *tx).await?;
     for chunk in on_parent.chunks(1000) {
-        let mut q = sqlx::QueryBuilder::<sqlx::MySql>::new("UPDATE products c JOIN products p ON p.woo_id = c.woo_parent_id AND p.woo_parent_id IS NULL SET c.stock_holder_id = p.id WHERE c.woo_id IN ");
+        let mut q = sqlx::QueryBuilder::<sqlx::MySql>::new(
+            "UPDATE products c JOIN products p ON p.woo_id = c.woo_parent_id AND p.woo_parent_id IS NULL SET c.stock_holder_id = p.id WHERE c.woo_id IN ",
+        );
         crate::db::push_id_list(&mut q, chunk);
         q.build().execute(&mut *tx).await?;
     }
@@ -125,7 +147,14 @@ fn gtin_columns(raw: &str) -> Result<(Option<String>, Option<String>), ()> {
     }
 }
 
-async fn upsert(pool: &MySqlPool, p: &Product, upc: Option<&str>, gtin: Option<&str>, price: Option<i64>, manage: bool) -> Result<(), sqlx::Error> {
+async fn upsert(
+    pool: &MySqlPool,
+    p: &Product,
+    upc: Option<&str>,
+    gtin: Option<&str>,
+    price: Option<i64>,
+    manage: bool,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         r#"INSERT INTO products (woo_id, woo_parent_id, sku, name, gtin, upc, price_minor, manage_stock)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?)

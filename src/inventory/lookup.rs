@@ -135,7 +135,13 @@ async fn query_one(pool: &MySqlPool, code: &Code) -> Result<Option<Hit>, sqlx::E
         ),
         Code::Ean13(c) | Code::Gtin8(c) | Code::VariableMeasure(c) => {
             let padded = format!("{c:0>14}");
-            unit(sqlx::query_scalar("SELECT id FROM products WHERE gtin IN (?, ?) LIMIT 1").bind(c).bind(padded).fetch_optional(pool).await?)
+            unit(
+                sqlx::query_scalar("SELECT id FROM products WHERE gtin IN (?, ?) LIMIT 1")
+                    .bind(c)
+                    .bind(padded)
+                    .fetch_optional(pool)
+                    .await?,
+            )
         }
         Code::CasePack(c) => sqlx::query("SELECT product_id, units FROM product_packs WHERE gtin14 = ?")
             .bind(c)

@@ -56,15 +56,25 @@ pub fn read_costs(file: &str, text: &str, currency: &str) -> Result<HashMap<Stri
     let mut out = HashMap::new();
     let mut r = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(text.as_bytes());
     let headers = r.headers().map_err(|e| OnboardError::Costs { file: file.into(), line: 1, message: e.to_string() })?.clone();
-    let (Some(sku_col), Some(cost_col)) = (headers.iter().position(|h| h.eq_ignore_ascii_case("sku")), headers.iter().position(|h| h.eq_ignore_ascii_case("unit_cost"))) else {
-        return Err(OnboardError::Costs { file: file.into(), line: 1, message: "the header must name the columns `sku` and `unit_cost`".into() });
+    let (Some(sku_col), Some(cost_col)) =
+        (headers.iter().position(|h| h.eq_ignore_ascii_case("sku")), headers.iter().position(|h| h.eq_ignore_ascii_case("unit_cost")))
+    else {
+        return Err(OnboardError::Costs {
+            file: file.into(),
+            line: 1,
+            message: "the header must name the columns `sku` and `unit_cost`".into(),
+        });
     };
     for (i, rec) in r.records().enumerate() {
         let line = i + 2;
         let rec = rec.map_err(|e| OnboardError::Costs { file: file.into(), line, message: e.to_string() })?;
         let sku = rec.get(sku_col).unwrap_or_default().to_owned();
         let cost = rec.get(cost_col).unwrap_or_default();
-        let minor = money::parse_minor(cost, money::exponent(currency)).map_err(|e| OnboardError::Costs { file: file.into(), line, message: format!("unit_cost `{cost}`: {e}") })?;
+        let minor = money::parse_minor(cost, money::exponent(currency)).map_err(|e| OnboardError::Costs {
+            file: file.into(),
+            line,
+            message: format!("unit_cost `{cost}`: {e}"),
+        })?;
         if minor < 0 {
             return Err(OnboardError::Costs { file: file.into(), line, message: format!("unit_cost `{cost}` is negative") });
         }
@@ -74,11 +84,18 @@ pub fn read_costs(file: &str, text: &str, currency: &str) -> Result<HashMap<Stri
 }
 
 /// Reads the store (catalog and open orders) and plans the opening lots. Writes nothing.
-pub async fn plan(pool: &MySqlPool, woo: &WooClient, reservable: &[String], costs: &HashMap<String, i64>, default_cost: Option<i64>) -> anyhow::Result<(Plan, Vec<crate::channels::woocommerce::types::Product>)> {
+pub async fn plan(
+    pool: &MySqlPool,
+    woo: &WooClient,
+    reservable: &[String],
+    costs: &HashMap<String, i64>,
+    default_cost: Option<i64>,
+) -> anyhow::Result<(Plan, Vec<crate::channels::woocommerce::types::Product>)> {
     let products = woo.all_products().await?;
     let orders = woo.orders_modified_after(Utc::now() - TimeDelta::days(super::FIRST_LOOKBACK_DAYS)).await?;
     // A variation whose stock is its parent's counts its open orders under the parent.
-    let holder: HashMap<u64, u64> = products.iter().filter(|p| p.manage_stock.on_parent() && p.parent_id > 0).map(|p| (p.id, p.parent_id)).collect();
+    let holder: HashMap<u64, u64> =
+        products.iter().filter(|p| p.manage_stock.on_parent() && p.parent_id > 0).map(|p| (p.id, p.parent_id)).collect();
     let mut open: HashMap<u64, i64> = HashMap::new();
     for o in orders.iter().filter(|o| reservable.contains(&o.status)) {
         for l in &o.line_items {
@@ -86,7 +103,8 @@ pub async fn plan(pool: &MySqlPool, woo: &WooClient, reservable: &[String], cost
             *open.entry(holder.get(&item).copied().unwrap_or(item)).or_default() += l.quantity.max(0);
         }
     }
-    let stocked: Vec<String> = sqlx::query_scalar("SELECT DISTINCT p.sku FROM products p JOIN inventory_lots l ON l.product_id = p.id").fetch_all(pool).await?;
+    let stocked: Vec<String> =
+        sqlx::query_scalar("SELECT DISTINCT p.sku FROM products p JOIN inventory_lots l ON l.product_id = p.id").fetch_all(pool).await?;
     let mut plan = Plan::default();
     for p in &products {
         plan.products_seen += 1;
@@ -123,9 +141,16 @@ pub async fn plan(pool: &MySqlPool, woo: &WooClient, reservable: &[String], cost
 
 /// Mirrors the catalog and creates the planned lots (one transaction), and
 /// records the store's stock as what WooCommerce holds. Returns lots created.
-pub async fn apply(pool: &MySqlPool, woo: &WooClient, products: &[crate::channels::woocommerce::types::Product], plan: &Plan, currency: &str) -> anyhow::Result<u32> {
+pub async fn apply(
+    pool: &MySqlPool,
+    woo: &WooClient,
+    products: &[crate::channels::woocommerce::types::Product],
+    plan: &Plan,
+    currency: &str,
+) -> anyhow::Result<u32> {
     catalog::mirror(pool, woo, products, currency, false).await?;
-    let ids: BTreeMap<String, u64> = sqlx::query_as::<_, (String, u64)>("SELECT sku, id FROM products").fetch_all(pool).await?.into_iter().collect();
+    let ids: BTreeMap<String, u64> =
+        sqlx::query_as::<_, (String, u64)>("SELECT sku, id FROM products").fetch_all(pool).await?.into_iter().collect();
     let lot_ref = format!("OPENING-{}", Utc::now().format("%Y%m%d"));
     let mut tx = pool.begin().await?;
     let mut created = 0;

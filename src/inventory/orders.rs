@@ -12,7 +12,9 @@ use crate::{channels::woocommerce::types::Order, money};
 pub enum MirrorError {
     #[error("order {id}: {field} is malformed: {reason}")]
     Malformed { id: u64, field: &'static str, reason: String },
-    #[error("the cycle lost its advisory lock `{0}` (its database connection was killed or the server restarted); it stopped before writing more")]
+    #[error(
+        "the cycle lost its advisory lock `{0}` (its database connection was killed or the server restarted); it stopped before writing more"
+    )]
     LockLost(String),
     #[error(transparent)]
     Db(#[from] sqlx::Error),
@@ -44,7 +46,12 @@ pub async fn upsert(pool: &MySqlPool, o: &Order) -> Result<Mirrored, MirrorError
 /// neither, so no order is ever mirrored without its reservation. `guard`
 /// is checked inside the transaction, so a cycle that lost its advisory lock
 /// writes nothing more. Deadlocks and lock-wait timeouts are retried.
-pub async fn mirror_and_reserve(pool: &MySqlPool, o: &Order, reservable: &[String], guard: Option<&LockCheck>) -> Result<(Mirrored, Outcome), MirrorError> {
+pub async fn mirror_and_reserve(
+    pool: &MySqlPool,
+    o: &Order,
+    reservable: &[String],
+    guard: Option<&LockCheck>,
+) -> Result<(Mirrored, Outcome), MirrorError> {
     let mut attempt = 0u32;
     loop {
         let mut tx = pool.begin().await?;
@@ -102,18 +109,29 @@ pub async fn upsert_in(tx: &mut Transaction<'_, MySql>, o: &Order) -> Result<Mir
     let created = gmt(o.id, "date_created_gmt", &o.date_created_gmt)?;
     let exp = money::exponent(&o.currency);
     let amount = |field: &'static str, s: &str| -> Result<i64, MirrorError> {
-        if s.is_empty() { Ok(0) } else { money::parse_minor(s, exp).map_err(|e| MirrorError::Malformed { id: o.id, field, reason: e.to_string() }) }
+        if s.is_empty() {
+            Ok(0)
+        } else {
+            money::parse_minor(s, exp).map_err(|e| MirrorError::Malformed { id: o.id, field, reason: e.to_string() })
+        }
     };
     let total = amount("total", &o.total)?;
     let tax = amount("total_tax", &o.total_tax)?;
     let shipping = amount("shipping_total", &o.shipping_total)?;
     let mut lines = Vec::with_capacity(o.line_items.len());
     for li in &o.line_items {
-        let qty = u32::try_from(li.quantity).map_err(|_| MirrorError::Malformed { id: o.id, field: "line_items.quantity", reason: format!("{} is not a positive count", li.quantity) })?;
+        let qty = u32::try_from(li.quantity).map_err(|_| MirrorError::Malformed {
+            id: o.id,
+            field: "line_items.quantity",
+            reason: format!("{} is not a positive count", li.quantity),
+        })?;
         lines.push((li, qty, amount("line_items.total", &li.total)?));
     }
 
-    let existing = sqlx::query("SELECT id, status, woo_modified_at FROM orders WHERE woo_id = ? FOR UPDATE").bind(o.id).fetch_optional(&mut **tx).await?;
+    let existing = sqlx::query("SELECT id, status, woo_modified_at FROM orders WHERE woo_id = ? FOR UPDATE")
+        .bind(o.id)
+        .fetch_optional(&mut **tx)
+        .await?;
     if let Some(row) = &existing {
         let same_version: NaiveDateTime = row.try_get("woo_modified_at")?;
         let status: String = row.try_get("status")?;
@@ -167,14 +185,19 @@ pub async fn upsert_in(tx: &mut Transaction<'_, MySql>, o: &Order) -> Result<Mir
     for (li, qty, line_total) in &lines {
         let woo_item = if li.variation_id > 0 { li.variation_id } else { li.product_id };
         let sku = li.sku.clone().unwrap_or_default();
-        let product_id: Option<u64> = sqlx::query_scalar("SELECT id FROM products WHERE woo_id = ? OR (sku = ? AND sku <> '') ORDER BY woo_id = ? DESC LIMIT 1")
-            .bind(woo_item)
-            .bind(&sku)
-            .bind(woo_item)
-            .fetch_optional(&mut **tx)
-            .await?;
+        let product_id: Option<u64> =
+            sqlx::query_scalar("SELECT id FROM products WHERE woo_id = ? OR (sku = ? AND sku <> '') ORDER BY woo_id = ? DESC LIMIT 1")
+                .bind(woo_item)
+                .bind(&sku)
+                .bind(woo_item)
+                .fetch_optional(&mut **tx)
+                .await?;
         if *qty == 0 {
-            sqlx::query("UPDATE order_lines SET removed = TRUE WHERE order_id = ? AND woo_line_id = ?").bind(order_id).bind(li.id).execute(&mut **tx).await?;
+            sqlx::query("UPDATE order_lines SET removed = TRUE WHERE order_id = ? AND woo_line_id = ?")
+                .bind(order_id)
+                .bind(li.id)
+                .execute(&mut **tx)
+                .await?;
             continue;
         }
         sqlx::query(
@@ -198,7 +221,10 @@ pub async fn upsert_in(tx: &mut Transaction<'_, MySql>, o: &Order) -> Result<Mir
     }
     // Lines WooCommerce no longer lists were removed from the order.
     let keep: Vec<u64> = o.line_items.iter().filter(|l| l.quantity > 0).map(|l| l.id).collect();
-    let existing_lines: Vec<(u64, u64)> = sqlx::query_as("SELECT id, woo_line_id FROM order_lines WHERE order_id = ? AND NOT removed").bind(order_id).fetch_all(&mut **tx).await?;
+    let existing_lines: Vec<(u64, u64)> = sqlx::query_as("SELECT id, woo_line_id FROM order_lines WHERE order_id = ? AND NOT removed")
+        .bind(order_id)
+        .fetch_all(&mut **tx)
+        .await?;
     for (id, woo_line) in existing_lines {
         if !keep.contains(&woo_line) {
             sqlx::query("UPDATE order_lines SET removed = TRUE WHERE id = ?").bind(id).execute(&mut **tx).await?;

@@ -62,7 +62,10 @@ pub async fn parse_csv(pool: &MySqlPool, text: &str, currency: &str) -> Result<R
     let mut errors = Vec::new();
     for (name, c) in [("qty", qty_col), ("unit_cost", cost_col), ("lot_ref", lot_col)] {
         if c.is_none() {
-            errors.push(RowError { line: 1, message: format!("missing column `{name}` (columns: sku or gtin, qty, unit_cost, lot_ref, location, expires_on)") });
+            errors.push(RowError {
+                line: 1,
+                message: format!("missing column `{name}` (columns: sku or gtin, qty, unit_cost, lot_ref, location, expires_on)"),
+            });
         }
     }
     if sku_col.is_none() && gtin_col.is_none() {
@@ -92,7 +95,9 @@ pub async fn parse_csv(pool: &MySqlPool, text: &str, currency: &str) -> Result<R
         };
         let product_id: Option<u64> = match gtin::normalize(&ident) {
             Ok(gtin::Code::Sku(s)) => sqlx::query_scalar("SELECT id FROM products WHERE sku = ?").bind(s).fetch_optional(pool).await?,
-            Ok(gtin::Code::UpcA(u)) => sqlx::query_scalar("SELECT id FROM products WHERE upc = ? LIMIT 1").bind(u).fetch_optional(pool).await?,
+            Ok(gtin::Code::UpcA(u)) => {
+                sqlx::query_scalar("SELECT id FROM products WHERE upc = ? LIMIT 1").bind(u).fetch_optional(pool).await?
+            }
             Ok(gtin::Code::Ean13(c) | gtin::Code::Gtin8(c) | gtin::Code::CasePack(c) | gtin::Code::VariableMeasure(c)) => {
                 sqlx::query_scalar("SELECT id FROM products WHERE gtin = ? LIMIT 1").bind(c).fetch_optional(pool).await?
             }
@@ -157,19 +162,28 @@ pub enum ReceiveError {
 
 /// Writes an invoice and its lots in one transaction; `progress(done, total)`
 /// is called as rows are written.
-pub async fn apply(pool: &MySqlPool, invoice: &Invoice, rows: &[ReceiptRow], operator_id: Option<u64>, progress: &(dyn Fn(usize, usize) + Sync)) -> Result<Received, ReceiveError> {
+pub async fn apply(
+    pool: &MySqlPool,
+    invoice: &Invoice,
+    rows: &[ReceiptRow],
+    operator_id: Option<u64>,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<Received, ReceiveError> {
     let mut tx = pool.begin().await?;
     sqlx::query("INSERT IGNORE INTO suppliers (name) VALUES (?)").bind(&invoice.supplier).execute(&mut *tx).await?;
-    let supplier_id: u64 = sqlx::query_scalar("SELECT id FROM suppliers WHERE name = ?").bind(&invoice.supplier).fetch_one(&mut *tx).await?;
+    let supplier_id: u64 =
+        sqlx::query_scalar("SELECT id FROM suppliers WHERE name = ?").bind(&invoice.supplier).fetch_one(&mut *tx).await?;
     let total: i64 = rows.iter().map(|r| r.unit_cost_minor * i64::from(r.quantity)).sum();
-    let invoice_id = match sqlx::query("INSERT INTO supplier_invoices (supplier_id, invoice_ref, invoice_date, currency, total_minor) VALUES (?, ?, ?, ?, ?)")
-        .bind(supplier_id)
-        .bind(&invoice.reference)
-        .bind(invoice.date)
-        .bind(&invoice.currency)
-        .bind(total)
-        .execute(&mut *tx)
-        .await
+    let invoice_id = match sqlx::query(
+        "INSERT INTO supplier_invoices (supplier_id, invoice_ref, invoice_date, currency, total_minor) VALUES (?, ?, ?, ?, ?)",
+    )
+    .bind(supplier_id)
+    .bind(&invoice.reference)
+    .bind(invoice.date)
+    .bind(&invoice.currency)
+    .bind(total)
+    .execute(&mut *tx)
+    .await
     {
         Ok(r) => r.last_insert_id(),
         Err(sqlx::Error::Database(e)) if e.is_unique_violation() => return Err(ReceiveError::Duplicate(invoice.reference.clone())),
@@ -194,7 +208,9 @@ pub async fn apply(pool: &MySqlPool, invoice: &Invoice, rows: &[ReceiptRow], ope
         .await;
         match inserted {
             Ok(_) => {}
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => return Err(ReceiveError::LotExists { line: r.line, lot: r.lot_ref.clone() }),
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                return Err(ReceiveError::LotExists { line: r.line, lot: r.lot_ref.clone() });
+            }
             Err(e) => return Err(e.into()),
         }
         sqlx::query("INSERT INTO supplier_costs (supplier_id, product_id, unit_cost_minor, currency, observed_at, source) VALUES (?, ?, ?, ?, ?, 'invoice') ON DUPLICATE KEY UPDATE unit_cost_minor = VALUES(unit_cost_minor)")
@@ -210,8 +226,11 @@ pub async fn apply(pool: &MySqlPool, invoice: &Invoice, rows: &[ReceiptRow], ope
         }
     }
     let units: u64 = rows.iter().map(|r| u64::from(r.quantity)).sum();
-    let mut event = crate::events::Event::info("inventory.received", format!("received invoice {} from {}: {} lots, {units} units", invoice.reference, invoice.supplier, rows.len()))
-        .about("supplier_invoice", invoice_id);
+    let mut event = crate::events::Event::info(
+        "inventory.received",
+        format!("received invoice {} from {}: {} lots, {units} units", invoice.reference, invoice.supplier, rows.len()),
+    )
+    .about("supplier_invoice", invoice_id);
     if let Some(op) = operator_id {
         event = event.by(op);
     }
@@ -239,7 +258,14 @@ pub enum AdjustError {
 pub const REASONS: &[&str] = &["count", "damage", "loss", "found", "return", "other"];
 
 /// Changes a lot's remaining quantity by `delta`, recording why and who.
-pub async fn adjust(pool: &MySqlPool, lot_id: u64, delta: i32, reason: &str, note: Option<&str>, operator_id: Option<u64>) -> Result<u32, AdjustError> {
+pub async fn adjust(
+    pool: &MySqlPool,
+    lot_id: u64,
+    delta: i32,
+    reason: &str,
+    note: Option<&str>,
+    operator_id: Option<u64>,
+) -> Result<u32, AdjustError> {
     if delta == 0 {
         return Err(AdjustError::Zero);
     }
@@ -249,7 +275,8 @@ pub async fn adjust(pool: &MySqlPool, lot_id: u64, delta: i32, reason: &str, not
         .fetch_optional(&mut *tx)
         .await?
         .ok_or(AdjustError::NoLot(lot_id))?;
-    let (received, remaining, reserved): (u32, u32, u32) = (row.try_get("qty_received")?, row.try_get("qty_remaining")?, row.try_get("qty_reserved")?);
+    let (received, remaining, reserved): (u32, u32, u32) =
+        (row.try_get("qty_received")?, row.try_get("qty_remaining")?, row.try_get("qty_reserved")?);
     let wanted = i64::from(remaining) + i64::from(delta);
     if wanted < i64::from(reserved) {
         return Err(AdjustError::BelowReserved { remaining, reserved, wanted });

@@ -65,10 +65,12 @@ pub async fn reserve_order(pool: &MySqlPool, order_id: u64, reservable: &[String
 /// Deadlock (1213) or lock wait timeout (1205).
 pub fn is_retryable(e: &sqlx::Error) -> bool {
     match e {
-        sqlx::Error::Database(d) => matches!(d.code().as_deref(), Some("40001") | Some("HY000")) && {
-            let msg = d.message();
-            msg.contains("Deadlock") || msg.contains("Lock wait timeout")
-        },
+        sqlx::Error::Database(d) => {
+            matches!(d.code().as_deref(), Some("40001") | Some("HY000")) && {
+                let msg = d.message();
+                msg.contains("Deadlock") || msg.contains("Lock wait timeout")
+            }
+        }
         _ => false,
     }
 }
@@ -89,7 +91,9 @@ struct Lot {
 
 /// The reservation work inside a caller's transaction.
 pub async fn reserve_in(tx: &mut Transaction<'_, MySql>, order_id: u64, reservable: &[String]) -> Result<Outcome, sqlx::Error> {
-    let Some(status): Option<String> = sqlx::query_scalar("SELECT status FROM orders WHERE id = ? FOR UPDATE").bind(order_id).fetch_optional(&mut **tx).await? else {
+    let Some(status): Option<String> =
+        sqlx::query_scalar("SELECT status FROM orders WHERE id = ? FOR UPDATE").bind(order_id).fetch_optional(&mut **tx).await?
+    else {
         return Ok(Outcome::default());
     };
     let active = reservable.iter().any(|s| s == &status);
@@ -120,7 +124,8 @@ pub async fn reserve_in(tx: &mut Transaction<'_, MySql>, order_id: u64, reservab
     let mut lines = lines;
     let line_products: Vec<u64> = lines.iter().filter_map(|l| l.product_id).collect();
     if !line_products.is_empty() {
-        let mut q = sqlx::QueryBuilder::<MySql>::new("SELECT id, stock_holder_id FROM products WHERE stock_holder_id IS NOT NULL AND id IN ");
+        let mut q =
+            sqlx::QueryBuilder::<MySql>::new("SELECT id, stock_holder_id FROM products WHERE stock_holder_id IS NOT NULL AND id IN ");
         crate::db::push_id_list(&mut q, &line_products);
         let holders: HashMap<u64, u64> = q.build_query_as::<(u64, u64)>().fetch_all(&mut **tx).await?.into_iter().collect();
         for l in &mut lines {
@@ -130,12 +135,15 @@ pub async fn reserve_in(tx: &mut Transaction<'_, MySql>, order_id: u64, reservab
 
     // Lock, in one statement and a global order, every lot with free stock
     // for the products this order still needs.
-    let mut need_products: Vec<u64> = lines.iter().filter(|l| active && l.quantity > l.held).flat_map(|l| l.product_id.into_iter().chain(l.holder)).collect();
+    let mut need_products: Vec<u64> =
+        lines.iter().filter(|l| active && l.quantity > l.held).flat_map(|l| l.product_id.into_iter().chain(l.holder)).collect();
     need_products.sort_unstable();
     need_products.dedup();
     let mut lots: HashMap<u64, Vec<Lot>> = HashMap::new();
     if !need_products.is_empty() {
-        let mut q = sqlx::QueryBuilder::<MySql>::new("SELECT id, product_id, CAST(qty_remaining - qty_reserved AS SIGNED) AS free FROM inventory_lots WHERE qty_remaining > qty_reserved AND product_id IN ");
+        let mut q = sqlx::QueryBuilder::<MySql>::new(
+            "SELECT id, product_id, CAST(qty_remaining - qty_reserved AS SIGNED) AS free FROM inventory_lots WHERE qty_remaining > qty_reserved AND product_id IN ",
+        );
         crate::db::push_id_list(&mut q, &need_products);
         q.push(" ORDER BY product_id, received_at, id FOR UPDATE");
         for r in q.build().fetch_all(&mut **tx).await? {
@@ -167,7 +175,11 @@ pub async fn reserve_in(tx: &mut Transaction<'_, MySql>, order_id: u64, reservab
                         .bind(take)
                         .execute(&mut **tx)
                         .await?;
-                    sqlx::query("UPDATE inventory_lots SET qty_reserved = qty_reserved + ? WHERE id = ?").bind(take).bind(lot.id).execute(&mut **tx).await?;
+                    sqlx::query("UPDATE inventory_lots SET qty_reserved = qty_reserved + ? WHERE id = ?")
+                        .bind(take)
+                        .bind(lot.id)
+                        .execute(&mut **tx)
+                        .await?;
                     lot.free -= take;
                     need -= take;
                     out.units_reserved += take;
@@ -211,7 +223,10 @@ pub async fn reserve_in(tx: &mut Transaction<'_, MySql>, order_id: u64, reservab
         .execute(&mut **tx)
         .await?;
     } else {
-        sqlx::query("DELETE FROM pick_queue WHERE order_id = ? AND status IN ('queued', 'backordered', 'on_hold')").bind(order_id).execute(&mut **tx).await?;
+        sqlx::query("DELETE FROM pick_queue WHERE order_id = ? AND status IN ('queued', 'backordered', 'on_hold')")
+            .bind(order_id)
+            .execute(&mut **tx)
+            .await?;
     }
     Ok(out)
 }
@@ -236,9 +251,17 @@ async fn release_newest_first(tx: &mut Transaction<'_, MySql>, line_id: u64, amo
         if take == qty {
             sqlx::query("UPDATE stock_reservations SET status = 'released' WHERE id = ?").bind(id).execute(&mut **tx).await?;
         } else {
-            sqlx::query("UPDATE stock_reservations SET quantity = quantity - ? WHERE id = ?").bind(take).bind(id).execute(&mut **tx).await?;
+            sqlx::query("UPDATE stock_reservations SET quantity = quantity - ? WHERE id = ?")
+                .bind(take)
+                .bind(id)
+                .execute(&mut **tx)
+                .await?;
         }
-        sqlx::query("UPDATE inventory_lots SET qty_reserved = qty_reserved - ? WHERE id = ?").bind(take).bind(lot).execute(&mut **tx).await?;
+        sqlx::query("UPDATE inventory_lots SET qty_reserved = qty_reserved - ? WHERE id = ?")
+            .bind(take)
+            .bind(lot)
+            .execute(&mut **tx)
+            .await?;
         left -= take;
     }
     Ok(amount - left)
@@ -303,7 +326,9 @@ pub async fn orders_out_of_line(pool: &MySqlPool, reservable: &[String]) -> Resu
     };
     q.push("((");
     active(&mut q);
-    q.push(") AND NOT l.removed AND l.product_id IS NOT NULL AND (l.quantity <> COALESCE(r.held, 0) + l.backordered_qty OR q.order_id IS NULL");
+    q.push(
+        ") AND NOT l.removed AND l.product_id IS NOT NULL AND (l.quantity <> COALESCE(r.held, 0) + l.backordered_qty OR q.order_id IS NULL",
+    );
     // A backordered line whose product has free stock again (a receipt, an opening lot) fills up.
     q.push(" OR (l.backordered_qty > 0 AND EXISTS (SELECT 1 FROM inventory_lots x WHERE x.product_id = l.product_id AND x.qty_remaining > x.qty_reserved))))");
     q.push(" OR ((NOT (");
@@ -314,7 +339,13 @@ pub async fn orders_out_of_line(pool: &MySqlPool, reservable: &[String]) -> Resu
 }
 
 /// An opening lot (onboarding): the store's stock taken as received now.
-pub async fn insert_opening_lot(tx: &mut Transaction<'_, MySql>, product_id: u64, lot_ref: &str, qty: u32, unit_cost_minor: i64) -> Result<u64, sqlx::Error> {
+pub async fn insert_opening_lot(
+    tx: &mut Transaction<'_, MySql>,
+    product_id: u64,
+    lot_ref: &str,
+    qty: u32,
+    unit_cost_minor: i64,
+) -> Result<u64, sqlx::Error> {
     let r = sqlx::query(
         r#"INSERT INTO inventory_lots (product_id, lot_ref, source, received_at, qty_received, qty_remaining, unit_cost_minor)
            VALUES (?, ?, 'opening', UTC_TIMESTAMP(6), ?, ?, ?)"#,

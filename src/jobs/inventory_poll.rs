@@ -46,15 +46,15 @@ use std::{
 use anyhow::Context;
 use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
 use serde::Serialize;
-use sqlx::{mysql::MySqlConnectOptions, MySql, MySqlPool, QueryBuilder, Row};
+use sqlx::{MySql, MySqlPool, QueryBuilder, Row, mysql::MySqlConnectOptions};
 
 use crate::{
     channels::{
+        StockChannel, StockUpdate,
         ebay::EbayClient,
         outbox::{self, DrainError},
         retry::RetryPolicy,
-        woocommerce::{types::Order, WooClient},
-        StockChannel, StockUpdate,
+        woocommerce::{WooClient, types::Order},
     },
     db::lock::{self, LockError, LockName},
     events::{self, Event, Severity},
@@ -204,8 +204,16 @@ impl Poller {
         let secret = |k: &str| state.secrets.get(k).cloned().with_context(|| format!("{k} did not resolve"));
         let ebay = match (&c.ebay, c.modules.ebay) {
             (Some(e), true) => {
-                let base = e.api_base_url.clone().unwrap_or_else(|| if e.environment == "sandbox" { "https://api.sandbox.ebay.com".into() } else { "https://api.ebay.com".into() });
-                Some(Arc::new(EbayClient::new(&base, secret("ebay.client_id")?, secret("ebay.client_secret")?, secret("ebay.refresh_token")?, Duration::from_secs(30))?))
+                let base = e.api_base_url.clone().unwrap_or_else(|| {
+                    if e.environment == "sandbox" { "https://api.sandbox.ebay.com".into() } else { "https://api.ebay.com".into() }
+                });
+                Some(Arc::new(EbayClient::new(
+                    &base,
+                    secret("ebay.client_id")?,
+                    secret("ebay.client_secret")?,
+                    secret("ebay.refresh_token")?,
+                    Duration::from_secs(30),
+                )?))
             }
             _ => None,
         };
@@ -268,7 +276,8 @@ impl Poller {
                 let msg = format!("sync cycle failed, nothing more was pushed: {reason}");
                 tracing::error!(error = %msg, "sync cycle failed");
                 // The event is best effort: the database may be what failed.
-                let _ = events::record(&self.pool, Event::info("sync.cycle_failed", format!("{msg} ({s})")).severity(Severity::Error)).await;
+                let _ =
+                    events::record(&self.pool, Event::info("sync.cycle_failed", format!("{msg} ({s})")).severity(Severity::Error)).await;
                 drop(guard);
                 Err(CycleFailed { reason, summary: Box::new(s) }.into())
             }
@@ -283,7 +292,11 @@ impl Poller {
         let since = watermark.unwrap_or(pull_started - TimeDelta::days(FIRST_LOOKBACK_DAYS)) - self.overlap;
 
         // Round 0: the orders changed since the watermark.
-        let list = self.woo.orders_modified_after(since).await.map_err(|e| format!("reading orders changed since {} (GMT): {e}", since.format("%Y-%m-%d %H:%M:%S")))?;
+        let list = self
+            .woo
+            .orders_modified_after(since)
+            .await
+            .map_err(|e| format!("reading orders changed since {} (GMT): {e}", since.format("%Y-%m-%d %H:%M:%S")))?;
         self.at(Step::Pulled(0)).await;
         let mut unsettled: HashMap<u64, BTreeSet<u64>> = HashMap::new();
         let folded = self.fold(&list, s, check, false, &mut unsettled).await?;
@@ -313,7 +326,11 @@ impl Poller {
                 break;
             }
             if round == MAX_VERIFY_ROUNDS {
-                s.unverified = if written.is_empty() { unsettled.values().flatten().filter(|p| written_all.contains(p)).count() } else { written.len() } as u32;
+                s.unverified = if written.is_empty() {
+                    unsettled.values().flatten().filter(|p| written_all.contains(p)).count()
+                } else {
+                    written.len()
+                } as u32;
                 break;
             }
             if written.is_empty() {
@@ -322,7 +339,11 @@ impl Poller {
             }
             round += 1;
             s.verify_rounds = round;
-            let late = self.woo.orders_modified_after(pull_started - self.overlap).await.map_err(|e| format!("re-reading orders after a push (verify round {round}): {e}"))?;
+            let late = self
+                .woo
+                .orders_modified_after(pull_started - self.overlap)
+                .await
+                .map_err(|e| format!("re-reading orders after a push (verify round {round}): {e}"))?;
             self.at(Step::Pulled(round)).await;
             let before: HashMap<u64, BTreeSet<u64>> = unsettled.clone();
             let f = self.fold(&late, s, check, true, &mut unsettled).await?;
@@ -365,7 +386,13 @@ impl Poller {
     /// Reads the store's stock of `products`, records it as what the store
     /// holds, queues every pushable product whose truth differs, and pushes.
     /// Returns the products written.
-    async fn observe_and_push(&self, products: &BTreeSet<u64>, s: &mut Summary, check: Option<&LockCheck>, round: u32) -> Result<Vec<u64>, String> {
+    async fn observe_and_push(
+        &self,
+        products: &BTreeSet<u64>,
+        s: &mut Summary,
+        check: Option<&LockCheck>,
+        round: u32,
+    ) -> Result<Vec<u64>, String> {
         let db = |e: sqlx::Error| format!("database: {e}");
         if !products.is_empty() {
             let items = self.woo_items(products).await.map_err(db)?;
@@ -373,7 +400,8 @@ impl Poller {
             match self.woo.stock_of(&keys).await {
                 Ok(found) => {
                     s.skus_checked += items.len() as u32;
-                    let observed: Vec<(u64, i64)> = items.iter().filter_map(|(pid, ext, _)| found.get(ext).copied().flatten().map(|q| (*pid, q))).collect();
+                    let observed: Vec<(u64, i64)> =
+                        items.iter().filter_map(|(pid, ext, _)| found.get(ext).copied().flatten().map(|q| (*pid, q))).collect();
                     s.drift_corrected += self.record_observed(&observed).await.map_err(db)?;
                 }
                 // Without the read, what the store confirmed last stands; the next cycle reads again.
@@ -381,7 +409,10 @@ impl Poller {
             }
         }
         self.at(Step::Observed(round)).await;
-        s.skus_queued += self.queue_changes("woocommerce", if self.push_unstocked { "p.woo_id IS NOT NULL AND p.manage_stock" } else { STOCKED }, None).await.map_err(db)?;
+        s.skus_queued += self
+            .queue_changes("woocommerce", if self.push_unstocked { "p.woo_id IS NOT NULL AND p.manage_stock" } else { STOCKED }, None)
+            .await
+            .map_err(db)?;
         let d = outbox::drain_guarded(&self.pool, self.woo.as_ref(), self.retry, check).await.map_err(drain_err)?;
         s.skus_pushed += d.confirmed;
         s.items_rejected += d.rejected;
@@ -398,18 +429,31 @@ impl Poller {
     /// WooCommerce has not moved stock for yet (a paid order without
     /// `_reduced_stock`, a cancelled one still with it) are tracked in
     /// `unsettled` by order id, with the products they touch.
-    async fn fold(&self, list: &[Order], s: &mut Summary, check: Option<&LockCheck>, late: bool, unsettled: &mut HashMap<u64, BTreeSet<u64>>) -> Result<Folded, String> {
+    async fn fold(
+        &self,
+        list: &[Order],
+        s: &mut Summary,
+        check: Option<&LockCheck>,
+        late: bool,
+        unsettled: &mut HashMap<u64, BTreeSet<u64>>,
+    ) -> Result<Folded, String> {
         let mut out = Folded::default();
-        let woo_ids: BTreeSet<u64> = list.iter().flat_map(|o| o.line_items.iter().map(|l| if l.variation_id > 0 { l.variation_id } else { l.product_id })).collect();
+        let woo_ids: BTreeSet<u64> =
+            list.iter().flat_map(|o| o.line_items.iter().map(|l| if l.variation_id > 0 { l.variation_id } else { l.product_id })).collect();
         let by_woo = self.products_by_woo_id(&woo_ids).await.map_err(|e| format!("database: {e}"))?;
         for o in list {
             if !late {
                 s.orders_seen += 1;
             }
-            let products: BTreeSet<u64> = o.line_items.iter().filter_map(|l| by_woo.get(&if l.variation_id > 0 { l.variation_id } else { l.product_id }).copied()).collect();
+            let products: BTreeSet<u64> = o
+                .line_items
+                .iter()
+                .filter_map(|l| by_woo.get(&if l.variation_id > 0 { l.variation_id } else { l.product_id }).copied())
+                .collect();
             // Only a recent change can still have its stock move in flight; an
             // old order without one (paid before the product managed stock) never will.
-            let recent = NaiveDateTime::parse_from_str(&o.date_modified_gmt, "%Y-%m-%dT%H:%M:%S").is_ok_and(|m| Utc::now().naive_utc() - m < IN_FLIGHT_WINDOW);
+            let recent = NaiveDateTime::parse_from_str(&o.date_modified_gmt, "%Y-%m-%dT%H:%M:%S")
+                .is_ok_and(|m| Utc::now().naive_utc() - m < IN_FLIGHT_WINDOW);
             let pending: BTreeSet<u64> = o
                 .line_items
                 .iter()
@@ -438,7 +482,12 @@ impl Poller {
                 Ok((orders::Mirrored::Unchanged(_), _)) => {}
                 Err(MirrorError::Malformed { id, field, reason }) => {
                     let msg = format!("order {id}: {field}: {reason}");
-                    events::record(&self.pool, Event::info("sync.order_malformed", msg.clone()).severity(Severity::Error).about("woo_order", id)).await.map_err(|e| format!("database: {e}"))?;
+                    events::record(
+                        &self.pool,
+                        Event::info("sync.order_malformed", msg.clone()).severity(Severity::Error).about("woo_order", id),
+                    )
+                    .await
+                    .map_err(|e| format!("database: {e}"))?;
                     s.errors.push(msg);
                 }
                 Err(e @ MirrorError::LockLost(_)) => return Err(e.to_string()),
@@ -462,7 +511,9 @@ impl Poller {
                 let mut tx = self.pool.begin().await.map_err(|e| format!("database: {e}"))?;
                 c.check(&mut tx).await.map_err(|e| e.to_string())?;
             }
-            reserve::reserve_order(&self.pool, *id, &self.reservable).await.map_err(|e| format!("re-reserving order {id}: database: {e}"))?;
+            reserve::reserve_order(&self.pool, *id, &self.reservable)
+                .await
+                .map_err(|e| format!("re-reserving order {id}: database: {e}"))?;
         }
         Ok(ids.len() as u32)
     }
@@ -482,7 +533,8 @@ impl Poller {
     }
 
     async fn reconcile_due(&self) -> Result<bool, sqlx::Error> {
-        let last: Option<String> = sqlx::query_scalar("SELECT value FROM sync_state WHERE name = ?").bind(RECONCILED).fetch_optional(&self.pool).await?;
+        let last: Option<String> =
+            sqlx::query_scalar("SELECT value FROM sync_state WHERE name = ?").bind(RECONCILED).fetch_optional(&self.pool).await?;
         let last = last.and_then(|v| DateTime::parse_from_rfc3339(&v).ok()).map(|d| d.with_timezone(&Utc));
         Ok(last.is_none_or(|l| Utc::now() - l >= self.reconcile_every))
     }
@@ -494,7 +546,9 @@ impl Poller {
         let ids: Vec<u64> = woo_ids.iter().copied().collect();
         for chunk in ids.chunks(1000) {
             // A parent-managed variation's stock is its holder's.
-            let mut q = QueryBuilder::<MySql>::new("SELECT woo_id, COALESCE(stock_holder_id, id) AS id FROM products WHERE (manage_stock OR stock_holder_id IS NOT NULL) AND woo_id IN ");
+            let mut q = QueryBuilder::<MySql>::new(
+                "SELECT woo_id, COALESCE(stock_holder_id, id) AS id FROM products WHERE (manage_stock OR stock_holder_id IS NOT NULL) AND woo_id IN ",
+            );
             crate::db::push_id_list(&mut q, chunk);
             for r in q.build().fetch_all(&self.pool).await? {
                 out.insert(r.try_get("woo_id")?, r.try_get("id")?);
@@ -516,7 +570,9 @@ impl Poller {
         let mut out = Vec::new();
         let ids: Vec<u64> = products.iter().copied().collect();
         for chunk in ids.chunks(1000) {
-            let mut q = QueryBuilder::<MySql>::new("SELECT p.id, p.woo_id, p.woo_parent_id FROM products p WHERE p.woo_id IS NOT NULL AND p.manage_stock AND p.id IN ");
+            let mut q = QueryBuilder::<MySql>::new(
+                "SELECT p.id, p.woo_id, p.woo_parent_id FROM products p WHERE p.woo_id IS NOT NULL AND p.manage_stock AND p.id IN ",
+            );
             crate::db::push_id_list(&mut q, chunk);
             for r in q.build().fetch_all(&self.pool).await? {
                 out.push((r.try_get("id")?, r.try_get("woo_id")?, r.try_get("woo_parent_id")?));
@@ -535,7 +591,9 @@ impl Poller {
         let truth = reserve::available_many(&self.pool, &observed.iter().map(|(p, _)| *p).collect::<Vec<_>>()).await?;
         let mut known: HashMap<u64, i64> = HashMap::new();
         for chunk in observed.chunks(1000) {
-            let mut q = QueryBuilder::<MySql>::new("SELECT product_id, confirmed_qty FROM channel_stock WHERE channel = 'woocommerce' AND product_id IN ");
+            let mut q = QueryBuilder::<MySql>::new(
+                "SELECT product_id, confirmed_qty FROM channel_stock WHERE channel = 'woocommerce' AND product_id IN ",
+            );
             crate::db::push_id_list(&mut q, &chunk.iter().map(|(p, _)| *p).collect::<Vec<_>>());
             for r in q.build().fetch_all(&self.pool).await? {
                 known.insert(r.try_get::<u64, _>("product_id")?, i64::from(r.try_get::<i32, _>("confirmed_qty")?));
@@ -551,7 +609,10 @@ impl Poller {
         for chunk in observed.chunks(1000) {
             let mut q = QueryBuilder::<MySql>::new("INSERT INTO channel_stock (channel, product_id, confirmed_qty, confirmed_at) ");
             q.push_values(chunk, |mut b, (product, store)| {
-                b.push_bind("woocommerce").push_bind(*product).push_bind(i32::try_from(*store).unwrap_or(if *store < 0 { i32::MIN } else { i32::MAX })).push("UTC_TIMESTAMP(6)");
+                b.push_bind("woocommerce")
+                    .push_bind(*product)
+                    .push_bind(i32::try_from(*store).unwrap_or(if *store < 0 { i32::MIN } else { i32::MAX }))
+                    .push("UTC_TIMESTAMP(6)");
             });
             q.push(" ON DUPLICATE KEY UPDATE confirmed_qty = VALUES(confirmed_qty), confirmed_at = VALUES(confirmed_at)");
             q.build().execute(&self.pool).await?;
@@ -601,7 +662,8 @@ impl Poller {
         let store = self.woo.stock_of(&keys).await?;
         let truth = reserve::available_many(&self.pool, &items.iter().map(|(p, _, _)| *p).collect::<Vec<_>>()).await?;
         let skus: BTreeMap<u64, String> = {
-            let rows: Vec<(u64, String)> = sqlx::query_as("SELECT id, sku FROM products WHERE woo_id IS NOT NULL").fetch_all(&self.pool).await?;
+            let rows: Vec<(u64, String)> =
+                sqlx::query_as("SELECT id, sku FROM products WHERE woo_id IS NOT NULL").fetch_all(&self.pool).await?;
             rows.into_iter().collect()
         };
         let mut out = Vec::new();
@@ -617,12 +679,17 @@ impl Poller {
     }
 
     async fn watermark(&self) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
-        let v: Option<String> = sqlx::query_scalar("SELECT value FROM sync_state WHERE name = ?").bind(WATERMARK).fetch_optional(&self.pool).await?;
+        let v: Option<String> =
+            sqlx::query_scalar("SELECT value FROM sync_state WHERE name = ?").bind(WATERMARK).fetch_optional(&self.pool).await?;
         Ok(v.and_then(|v| DateTime::parse_from_rfc3339(&v).ok()).map(|d| d.with_timezone(&Utc)))
     }
 
     async fn set_state(&self, name: &str, value: &str) -> Result<(), sqlx::Error> {
-        sqlx::query("INSERT INTO sync_state (name, value) VALUES (?, ?) ON DUPLICATE KEY UPDATE value = VALUES(value)").bind(name).bind(value).execute(&self.pool).await?;
+        sqlx::query("INSERT INTO sync_state (name, value) VALUES (?, ?) ON DUPLICATE KEY UPDATE value = VALUES(value)")
+            .bind(name)
+            .bind(value)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 }

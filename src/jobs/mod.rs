@@ -23,8 +23,10 @@ pub async fn start(state: AppState) -> anyhow::Result<JobScheduler> {
         .add(Job::new_async("30 */15 * * * *", move |_id, _lock| {
             let pool = pool.clone();
             Box::pin(async move {
-                let _ = record(&pool, "session_sweep", async { session_sweep::run_once(&pool).await.map(|n| serde_json::json!({ "deleted": n })) })
-                    .await;
+                let _ = record(&pool, "session_sweep", async {
+                    session_sweep::run_once(&pool).await.map(|n| serde_json::json!({ "deleted": n }))
+                })
+                .await;
             })
         })?)
         .await?;
@@ -38,7 +40,8 @@ pub async fn start(state: AppState) -> anyhow::Result<JobScheduler> {
         .add(Job::new_async("45 */10 * * * *", move |_id, _lock| {
             let (lookup, pool) = (lookup.clone(), pool.clone());
             Box::pin(async move {
-                let _ = record(&pool, "code_lookup_refresh", async { Ok(serde_json::json!({ "codes": lookup.refresh(&pool).await? })) }).await;
+                let _ =
+                    record(&pool, "code_lookup_refresh", async { Ok(serde_json::json!({ "codes": lookup.refresh(&pool).await? })) }).await;
             })
         })?)
         .await?;
@@ -48,7 +51,9 @@ pub async fn start(state: AppState) -> anyhow::Result<JobScheduler> {
             .add(Job::new_async("15 * * * * *", move |_id, _lock| {
                 let (pool, printers) = (pool.clone(), printers.clone());
                 Box::pin(async move {
-                    let _ = record(&pool, "print_retry", async { Ok(serde_json::to_value(print_retry::run_once(&pool, &printers).await?)?) }).await;
+                    let _ =
+                        record(&pool, "print_retry", async { Ok(serde_json::to_value(print_retry::run_once(&pool, &printers).await?)?) })
+                            .await;
                 })
             })?)
             .await?;
@@ -76,7 +81,10 @@ pub async fn start(state: AppState) -> anyhow::Result<JobScheduler> {
             .add(Job::new_async("0 5 * * * *", move |_id, _lock| {
                 let pool = pool.clone();
                 Box::pin(async move {
-                    let _ = record(&pool, "quote_expiry", async { Ok(serde_json::json!({ "expired": crate::quotes::quote::expire_due(&pool).await? })) }).await;
+                    let _ = record(&pool, "quote_expiry", async {
+                        Ok(serde_json::json!({ "expired": crate::quotes::quote::expire_due(&pool).await? }))
+                    })
+                    .await;
                 })
             })?)
             .await?;
@@ -85,7 +93,8 @@ pub async fn start(state: AppState) -> anyhow::Result<JobScheduler> {
         // One poller per process; the advisory lock keeps replicas from overlapping.
         let poller = std::sync::Arc::new(inventory_poll::Poller::from_state(&state)?);
         // The catalog mirror (products, variations, GTINs, manage_stock) hourly at :17.
-        let (p2, pool2, currency, fix) = (poller.clone(), state.pool.clone(), state.config.tenant.currency.clone(), state.config.woocommerce.fix_manage_stock);
+        let (p2, pool2, currency, fix) =
+            (poller.clone(), state.pool.clone(), state.config.tenant.currency.clone(), state.config.woocommerce.fix_manage_stock);
         scheduler
             .add(Job::new_async("0 17 * * * *", move |_id, _lock| {
                 let (p, pool, currency) = (p2.clone(), pool2.clone(), currency.clone());
@@ -104,7 +113,10 @@ pub async fn start(state: AppState) -> anyhow::Result<JobScheduler> {
             .add(Job::new_async(cron.as_str(), move |_id, _lock| {
                 let (poller, pool) = (poller.clone(), pool.clone());
                 Box::pin(async move {
-                    let _ = record(&pool, "inventory_poll", async { poller.run_once().await.map(|s| serde_json::to_value(s).unwrap_or_default()) }).await;
+                    let _ = record(&pool, "inventory_poll", async {
+                        poller.run_once().await.map(|s| serde_json::to_value(s).unwrap_or_default())
+                    })
+                    .await;
                 })
             })?)
             .await?;

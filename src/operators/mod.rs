@@ -89,7 +89,13 @@ pub enum OperatorError {
 }
 
 /// Creates an operator; the password is hashed with argon2id.
-pub async fn create(pool: &MySqlPool, username: &Username, display_name: &str, role: Role, password: &Secret) -> Result<u64, OperatorError> {
+pub async fn create(
+    pool: &MySqlPool,
+    username: &Username,
+    display_name: &str,
+    role: Role,
+    password: &Secret,
+) -> Result<u64, OperatorError> {
     if password.expose().chars().count() < 10 {
         return Err(OperatorError::WeakPassword);
     }
@@ -172,7 +178,11 @@ pub async fn authenticate(pool: &MySqlPool, username: &str, password: &Secret, p
     let failures: u32 = row.try_get::<u32, _>("failed_attempts")? + 1;
     let outcome = if failures >= policy.max_failures {
         let until = now + policy.lockout;
-        sqlx::query("UPDATE operators SET failed_attempts = 0, locked_until = ? WHERE id = ?").bind(until).bind(id).execute(&mut *tx).await?;
+        sqlx::query("UPDATE operators SET failed_attempts = 0, locked_until = ? WHERE id = ?")
+            .bind(until)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         SignIn::LockedOut { until }
     } else {
         sqlx::query("UPDATE operators SET failed_attempts = ? WHERE id = ?").bind(failures).bind(id).execute(&mut *tx).await?;
@@ -184,7 +194,10 @@ pub async fn authenticate(pool: &MySqlPool, username: &str, password: &Secret, p
 
 /// Loads an operator by id (for sessions).
 pub async fn by_id(pool: &MySqlPool, id: u64) -> Result<Option<Operator>, sqlx::Error> {
-    let row = sqlx::query("SELECT id, username, display_name, role FROM operators WHERE id = ? AND NOT disabled").bind(id).fetch_optional(pool).await?;
+    let row = sqlx::query("SELECT id, username, display_name, role FROM operators WHERE id = ? AND NOT disabled")
+        .bind(id)
+        .fetch_optional(pool)
+        .await?;
     row.map(|r| from_row(&r)).transpose()
 }
 

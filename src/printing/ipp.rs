@@ -58,12 +58,25 @@ pub enum Attempt {
 }
 
 /// Records a job and tries to send it at once; returns the print_jobs id and the attempt.
-pub async fn submit(pool: &MySqlPool, printer: &PrinterTarget, kind: DocumentKind, bytes: Vec<u8>, operator: Option<(u64, &str)>) -> Result<(u64, Attempt), sqlx::Error> {
+pub async fn submit(
+    pool: &MySqlPool,
+    printer: &PrinterTarget,
+    kind: DocumentKind,
+    bytes: Vec<u8>,
+    operator: Option<(u64, &str)>,
+) -> Result<(u64, Attempt), sqlx::Error> {
     submit_for(pool, printer, kind, bytes, operator, None).await
 }
 
 /// [`submit`] for a document that belongs to a shipment (so the station can reprint it).
-pub async fn submit_for(pool: &MySqlPool, printer: &PrinterTarget, kind: DocumentKind, bytes: Vec<u8>, operator: Option<(u64, &str)>, shipment: Option<u64>) -> Result<(u64, Attempt), sqlx::Error> {
+pub async fn submit_for(
+    pool: &MySqlPool,
+    printer: &PrinterTarget,
+    kind: DocumentKind,
+    bytes: Vec<u8>,
+    operator: Option<(u64, &str)>,
+    shipment: Option<u64>,
+) -> Result<(u64, Attempt), sqlx::Error> {
     let sha = Sha256::digest(&bytes).to_vec();
     let id = sqlx::query("INSERT INTO print_jobs (printer, document_kind, sha256, bytes_len, document, operator_id, shipment_id) VALUES (?, ?, ?, ?, ?, ?, ?)")
         .bind(&printer.name)
@@ -98,7 +111,14 @@ pub async fn due(pool: &MySqlPool) -> Result<Vec<(u64, String)>, sqlx::Error> {
     sqlx::query_as("SELECT id, printer FROM print_jobs WHERE state = 'queued' AND (next_attempt_at IS NULL OR next_attempt_at <= UTC_TIMESTAMP(6)) ORDER BY id").fetch_all(pool).await
 }
 
-async fn attempt(pool: &MySqlPool, id: u64, printer: &PrinterTarget, kind: DocumentKind, bytes: Vec<u8>, user: &str) -> Result<Attempt, sqlx::Error> {
+async fn attempt(
+    pool: &MySqlPool,
+    id: u64,
+    printer: &PrinterTarget,
+    kind: DocumentKind,
+    bytes: Vec<u8>,
+    user: &str,
+) -> Result<Attempt, sqlx::Error> {
     let outcome = send(printer, kind, bytes, user, id).await;
     match outcome {
         Ok(job) => {
@@ -112,14 +132,21 @@ async fn attempt(pool: &MySqlPool, id: u64, printer: &PrinterTarget, kind: Docum
         Err(error) => {
             let attempts: u32 = sqlx::query_scalar("SELECT attempts FROM print_jobs WHERE id = ?").bind(id).fetch_one(pool).await?;
             let retry_in = TimeDelta::seconds(5 * (1i64 << attempts.min(6)));
-            sqlx::query("UPDATE print_jobs SET state = 'queued', attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE id = ?")
-                .bind(error.chars().take(512).collect::<String>())
-                .bind(Utc::now().naive_utc() + retry_in)
-                .bind(id)
-                .execute(pool)
-                .await?;
-            events::record(pool, Event::info("print.queued", format!("printer {} did not take job {id}: {error}; it stays queued", printer.name)).severity(Severity::Warning).about("print_job", id))
-                .await?;
+            sqlx::query(
+                "UPDATE print_jobs SET state = 'queued', attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE id = ?",
+            )
+            .bind(error.chars().take(512).collect::<String>())
+            .bind(Utc::now().naive_utc() + retry_in)
+            .bind(id)
+            .execute(pool)
+            .await?;
+            events::record(
+                pool,
+                Event::info("print.queued", format!("printer {} did not take job {id}: {error}; it stays queued", printer.name))
+                    .severity(Severity::Warning)
+                    .about("print_job", id),
+            )
+            .await?;
             Ok(Attempt::Queued { error, retry_in })
         }
     }

@@ -34,7 +34,10 @@ pub struct WeasyPrint {
 
 impl Default for WeasyPrint {
     fn default() -> Self {
-        Self { program: std::env::var_os("QM_WEASYPRINT").map_or_else(|| PathBuf::from("weasyprint"), PathBuf::from), timeout: Duration::from_secs(60) }
+        Self {
+            program: std::env::var_os("QM_WEASYPRINT").map_or_else(|| PathBuf::from("weasyprint"), PathBuf::from),
+            timeout: Duration::from_secs(60),
+        }
     }
 }
 

@@ -176,10 +176,19 @@ impl Pricer<'_> {
     /// The first source that can price `quantity` of the product.
     pub async fn price(&self, product_id: Option<u64>, quantity: u32) -> Result<Priced, sqlx::Error> {
         let Some(product) = product_id else {
-            return Ok(Priced { unit_price_minor: None, source: PriceSource::Unpriced, reason: "no product matched: map the line to a product or price it by hand".into() });
+            return Ok(Priced {
+                unit_price_minor: None,
+                source: PriceSource::Unpriced,
+                reason: "no product matched: map the line to a product or price it by hand".into(),
+            });
         };
-        let Some(p) = sqlx::query("SELECT sku, price_minor FROM products WHERE id = ?").bind(product).fetch_optional(self.pool).await? else {
-            return Ok(Priced { unit_price_minor: None, source: PriceSource::Unpriced, reason: format!("product {product} no longer exists") });
+        let Some(p) = sqlx::query("SELECT sku, price_minor FROM products WHERE id = ?").bind(product).fetch_optional(self.pool).await?
+        else {
+            return Ok(Priced {
+                unit_price_minor: None,
+                source: PriceSource::Unpriced,
+                reason: format!("product {product} no longer exists"),
+            });
         };
         let sku: String = p.try_get("sku")?;
         let list: Option<i64> = p.try_get("price_minor")?;
@@ -206,7 +215,9 @@ impl Pricer<'_> {
             }
             let unit_cost = (cost + i64::from(quantity) - 1).div_euclid(i64::from(quantity).max(1));
             return Ok(match list {
-                Some(price) => Priced { unit_price_minor: Some(price), source: PriceSource::InStock, reason: format!("{free} in stock; list price") },
+                Some(price) => {
+                    Priced { unit_price_minor: Some(price), source: PriceSource::InStock, reason: format!("{free} in stock; list price") }
+                }
                 None => Priced {
                     unit_price_minor: Some(mark_up(unit_cost, markup)),
                     source: PriceSource::InStock,
@@ -230,10 +241,18 @@ impl Pricer<'_> {
                 return Ok(Priced {
                     unit_price_minor: Some(mark_up(*cost, markup)),
                     source: PriceSource::Supplier,
-                    reason: format!("{}; {supplier} cost {} on {} + {}", why.join("; "), self.money(*cost), at.date(), self.pricing.markup_percent),
+                    reason: format!(
+                        "{}; {supplier} cost {} on {} + {}",
+                        why.join("; "),
+                        self.money(*cost),
+                        at.date(),
+                        self.pricing.markup_percent
+                    ),
                 });
             }
-            Some((_, at, supplier)) => why.push(format!("{supplier} cost from {} is older than {} days", at.date(), self.pricing.cost_freshness_days)),
+            Some((_, at, supplier)) => {
+                why.push(format!("{supplier} cost from {} is older than {} days", at.date(), self.pricing.cost_freshness_days))
+            }
             None => why.push("no supplier cost".into()),
         }
 
@@ -256,7 +275,11 @@ impl Pricer<'_> {
             }
             None => {
                 why.push("no comparables".into());
-                Ok(Priced { unit_price_minor: None, source: PriceSource::Unpriced, reason: format!("{}: price it by hand", why.join("; ")) })
+                Ok(Priced {
+                    unit_price_minor: None,
+                    source: PriceSource::Unpriced,
+                    reason: format!("{}: price it by hand", why.join("; ")),
+                })
             }
         }
     }
@@ -279,7 +302,13 @@ mod tests {
 
     #[test]
     fn the_median_uses_only_the_most_recent() {
-        let obs = vec![(at("2026-01-01"), 100_000), (at("2026-11-01"), 1200), (at("2026-11-02"), 1000), (at("2026-11-03"), 1100), (at("2026-11-04"), 900)];
+        let obs = vec![
+            (at("2026-01-01"), 100_000),
+            (at("2026-11-01"), 1200),
+            (at("2026-11-02"), 1000),
+            (at("2026-11-03"), 1100),
+            (at("2026-11-04"), 900),
+        ];
         assert_eq!(recent_median(&obs, 3), Some(1000), "the old outlier is not among the 3 newest");
         assert_eq!(recent_median(&obs, 4), Some(1050));
         assert_eq!(recent_median(&[], 5), None);

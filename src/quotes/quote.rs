@@ -16,7 +16,7 @@ use sqlx::{MySqlPool, Row};
 use super::{
     pricing::{Comparables, PriceSource, Pricer},
     render,
-    tax::{tax_on, NativeTax, TaxProvider, TaxQuery},
+    tax::{NativeTax, TaxProvider, TaxQuery, tax_on},
 };
 use crate::{
     channels::woocommerce::WooClient,
@@ -137,7 +137,15 @@ impl Snapshot {
 }
 
 /// Prices lines (fall-through), applies tax and totals: a draft snapshot.
-async fn build(ctx: &Ctx<'_>, number: &str, version_no: u32, customer: &Customer, inputs: &[LineInput], shipping_minor: i64, note: Option<String>) -> Result<Snapshot, QuoteError> {
+async fn build(
+    ctx: &Ctx<'_>,
+    number: &str,
+    version_no: u32,
+    customer: &Customer,
+    inputs: &[LineInput],
+    shipping_minor: i64,
+    note: Option<String>,
+) -> Result<Snapshot, QuoteError> {
     if shipping_minor < 0 {
         return Err(invalid("shipping", "cannot be negative"));
     }
@@ -153,7 +161,8 @@ async fn build(ctx: &Ctx<'_>, number: &str, version_no: u32, customer: &Customer
         Ok(comps) => comps,
         Err(e) => {
             // The quote still prices from stock and suppliers; the problem is visible.
-            events::record(ctx.pool, Event::info("quote.comparables_unreadable", e.to_string()).severity(events::Severity::Warning)).await?;
+            events::record(ctx.pool, Event::info("quote.comparables_unreadable", e.to_string()).severity(events::Severity::Warning))
+                .await?;
             Comparables::default()
         }
     };
@@ -166,7 +175,9 @@ async fn build(ctx: &Ctx<'_>, number: &str, version_no: u32, customer: &Customer
             return Err(invalid("lines", format!("line {}: quantity must be at least 1", i + 1)));
         }
         let product = match input.product_id {
-            Some(id) => sqlx::query("SELECT sku, name, woo_id, tax_class FROM products WHERE id = ?").bind(id).fetch_optional(ctx.pool).await?,
+            Some(id) => {
+                sqlx::query("SELECT sku, name, woo_id, tax_class FROM products WHERE id = ?").bind(id).fetch_optional(ctx.pool).await?
+            }
             None => None,
         };
         if input.product_id.is_some() && product.is_none() {
@@ -177,14 +188,26 @@ async fn build(ctx: &Ctx<'_>, number: &str, version_no: u32, customer: &Customer
         let woo_id: Option<u64> = product.as_ref().map(|p| p.try_get("woo_id")).transpose()?.flatten();
         let tax_class: String = product.as_ref().map(|p| p.try_get("tax_class")).transpose()?.unwrap_or_else(|| "standard".into());
         let priced = match &input.manual_price {
-            Some((price, reason)) if reason.trim().is_empty() => return Err(invalid("lines", format!("line {}: a hand-set price needs a reason", i + 1))),
+            Some((price, reason)) if reason.trim().is_empty() => {
+                return Err(invalid("lines", format!("line {}: a hand-set price needs a reason", i + 1)));
+            }
             Some((price, _)) if *price < 0 => return Err(invalid("lines", format!("line {}: price cannot be negative", i + 1))),
-            Some((price, reason)) => super::pricing::Priced { unit_price_minor: Some(*price), source: PriceSource::Manual, reason: reason.trim().chars().take(255).collect() },
+            Some((price, reason)) => super::pricing::Priced {
+                unit_price_minor: Some(*price),
+                source: PriceSource::Manual,
+                reason: reason.trim().chars().take(255).collect(),
+            },
             None => pricer.price(input.product_id, input.quantity).await?,
         };
-        let rate = taxes.rate(&TaxQuery { country: customer.country.clone(), state: customer.state.clone(), postcode: customer.postcode.clone(), tax_class });
+        let rate = taxes.rate(&TaxQuery {
+            country: customer.country.clone(),
+            state: customer.state.clone(),
+            postcode: customer.postcode.clone(),
+            tax_class,
+        });
         let total = priced.unit_price_minor.map_or(0, |p| p.saturating_mul(i64::from(input.quantity)));
-        let description = if input.description.trim().is_empty() { name.clone().unwrap_or_default() } else { input.description.trim().to_owned() };
+        let description =
+            if input.description.trim().is_empty() { name.clone().unwrap_or_default() } else { input.description.trim().to_owned() };
         lines.push(Line {
             line_no: (i + 1) as u16,
             product_id: input.product_id,
@@ -203,7 +226,12 @@ async fn build(ctx: &Ctx<'_>, number: &str, version_no: u32, customer: &Customer
     }
     let subtotal: i64 = lines.iter().map(|l| l.total_minor).sum();
     let shipping_tax = if taxes.shipping_taxable() {
-        let rate = taxes.rate(&TaxQuery { country: customer.country.clone(), state: customer.state.clone(), postcode: customer.postcode.clone(), tax_class: "standard".into() });
+        let rate = taxes.rate(&TaxQuery {
+            country: customer.country.clone(),
+            state: customer.state.clone(),
+            postcode: customer.postcode.clone(),
+            tax_class: "standard".into(),
+        });
         tax_on(shipping_minor, rate.ppm)
     } else {
         0
@@ -233,7 +261,12 @@ async fn build(ctx: &Ctx<'_>, number: &str, version_no: u32, customer: &Customer
 }
 
 /// Stores a snapshot as a new draft version; returns its id.
-async fn insert_version(tx: &mut sqlx::Transaction<'_, sqlx::MySql>, quote_id: u64, s: &Snapshot, operator: Option<u64>) -> Result<u64, sqlx::Error> {
+async fn insert_version(
+    tx: &mut sqlx::Transaction<'_, sqlx::MySql>,
+    quote_id: u64,
+    s: &Snapshot,
+    operator: Option<u64>,
+) -> Result<u64, sqlx::Error> {
     let id = sqlx::query(
         r#"INSERT INTO quote_versions (quote_id, version_no, state, template_version, currency, valid_from, valid_until, subtotal_minor, tax_minor, total_minor, snapshot, created_by, change_note)
            VALUES (?, ?, 'draft', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"#,
@@ -279,7 +312,11 @@ async fn insert_version(tx: &mut sqlx::Transaction<'_, sqlx::MySql>, quote_id: u
 
 /// The next quote number: tenant prefix + a gap-free sequence.
 async fn next_number(tx: &mut sqlx::Transaction<'_, sqlx::MySql>, config: &TenantConfig) -> Result<String, sqlx::Error> {
-    sqlx::query("INSERT INTO counters (name, value) VALUES ('quote', LAST_INSERT_ID(1)) ON DUPLICATE KEY UPDATE value = LAST_INSERT_ID(value + 1)").execute(&mut **tx).await?;
+    sqlx::query(
+        "INSERT INTO counters (name, value) VALUES ('quote', LAST_INSERT_ID(1)) ON DUPLICATE KEY UPDATE value = LAST_INSERT_ID(value + 1)",
+    )
+    .execute(&mut **tx)
+    .await?;
     let n: u64 = sqlx::query_scalar("SELECT LAST_INSERT_ID()").fetch_one(&mut **tx).await?;
     let prefix = config.tenant.quote_prefix.clone().unwrap_or_else(|| config.tenant.id.to_string().to_uppercase());
     Ok(format!("{prefix}-{n:05}"))
@@ -299,7 +336,13 @@ fn check_customer(c: &Customer) -> Result<(), QuoteError> {
 }
 
 /// A new quote with a first draft version; returns (quote id, number).
-pub async fn create(ctx: &Ctx<'_>, customer: &Customer, lines: &[LineInput], rfq_id: Option<u64>, operator: Option<u64>) -> Result<(u64, String), QuoteError> {
+pub async fn create(
+    ctx: &Ctx<'_>,
+    customer: &Customer,
+    lines: &[LineInput],
+    rfq_id: Option<u64>,
+    operator: Option<u64>,
+) -> Result<(u64, String), QuoteError> {
     check_customer(customer)?;
     // Price before taking the numbering lock.
     let draft = build(ctx, "", 1, customer, lines, 0, Some("first version".into())).await?;
@@ -325,7 +368,11 @@ pub async fn create(ctx: &Ctx<'_>, customer: &Customer, lines: &[LineInput], rfq
     if let Some(rfq) = rfq_id {
         sqlx::query("UPDATE rfqs SET status = 'quoted' WHERE id = ?").bind(rfq).execute(&mut *tx).await?;
     }
-    let mut e = Event::info("quote.created", format!("quote {number} for {} ({} lines, {} unpriced)", customer.email, snapshot.lines.len(), snapshot.unpriced())).about("quote", id);
+    let mut e = Event::info(
+        "quote.created",
+        format!("quote {number} for {} ({} lines, {} unpriced)", customer.email, snapshot.lines.len(), snapshot.unpriced()),
+    )
+    .about("quote", id);
     if let Some(op) = operator {
         e = e.by(op);
     }
@@ -335,16 +382,37 @@ pub async fn create(ctx: &Ctx<'_>, customer: &Customer, lines: &[LineInput], rfq
 }
 
 /// A quote from an RFQ: its sender, and one line per requested item.
-pub async fn create_from_rfq(ctx: &Ctx<'_>, rfq_id: u64, destination: (&str, &str, &str), operator: Option<u64>) -> Result<(u64, String), QuoteError> {
-    let r = sqlx::query("SELECT sender_email, sender_name, sender_company, CAST(status AS CHAR) AS status FROM rfqs WHERE id = ?").bind(rfq_id).fetch_optional(ctx.pool).await?.ok_or_else(|| QuoteError::NotFound(format!("RFQ {rfq_id}")))?;
+pub async fn create_from_rfq(
+    ctx: &Ctx<'_>,
+    rfq_id: u64,
+    destination: (&str, &str, &str),
+    operator: Option<u64>,
+) -> Result<(u64, String), QuoteError> {
+    let r = sqlx::query("SELECT sender_email, sender_name, sender_company, CAST(status AS CHAR) AS status FROM rfqs WHERE id = ?")
+        .bind(rfq_id)
+        .fetch_optional(ctx.pool)
+        .await?
+        .ok_or_else(|| QuoteError::NotFound(format!("RFQ {rfq_id}")))?;
     let status: String = r.try_get("status")?;
     if status == "unparseable" {
         return Err(invalid("rfq", "this RFQ could not be read; look at its raw message and enter the quote by hand"));
     }
     let email: Option<String> = r.try_get("sender_email")?;
     let name: Option<String> = r.try_get("sender_name")?;
-    let items: Vec<(Option<u64>, String, u32)> = sqlx::query_as("SELECT product_id, raw_text, quantity FROM rfq_items WHERE rfq_id = ? ORDER BY line_no").bind(rfq_id).fetch_all(ctx.pool).await?;
-    let lines: Vec<LineInput> = items.into_iter().map(|(product_id, raw, quantity)| LineInput { product_id, description: if product_id.is_some() { String::new() } else { raw }, quantity, manual_price: None }).collect();
+    let items: Vec<(Option<u64>, String, u32)> =
+        sqlx::query_as("SELECT product_id, raw_text, quantity FROM rfq_items WHERE rfq_id = ? ORDER BY line_no")
+            .bind(rfq_id)
+            .fetch_all(ctx.pool)
+            .await?;
+    let lines: Vec<LineInput> = items
+        .into_iter()
+        .map(|(product_id, raw, quantity)| LineInput {
+            product_id,
+            description: if product_id.is_some() { String::new() } else { raw },
+            quantity,
+            manual_price: None,
+        })
+        .collect();
     let email = email.unwrap_or_default();
     let customer = Customer {
         name: name.unwrap_or_else(|| email.clone()),
@@ -398,13 +466,22 @@ pub async fn versions(pool: &MySqlPool, quote_id: u64) -> Result<Vec<Version>, Q
 
 /// (id, number, status) of a quote by id.
 async fn head(pool: &MySqlPool, quote_id: u64) -> Result<(String, String), QuoteError> {
-    let row: Option<(String, String)> = sqlx::query_as("SELECT number, CAST(status AS CHAR) FROM quotes WHERE id = ?").bind(quote_id).fetch_optional(pool).await?;
+    let row: Option<(String, String)> =
+        sqlx::query_as("SELECT number, CAST(status AS CHAR) FROM quotes WHERE id = ?").bind(quote_id).fetch_optional(pool).await?;
     row.ok_or_else(|| QuoteError::NotFound(quote_id.to_string()))
 }
 
 /// A change: a new draft version with these lines and shipping charge
 /// (prices re-run, hand-set prices kept).
-pub async fn revise(ctx: &Ctx<'_>, quote_id: u64, customer: &Customer, lines: &[LineInput], shipping_minor: i64, note: &str, operator: u64) -> Result<u64, QuoteError> {
+pub async fn revise(
+    ctx: &Ctx<'_>,
+    quote_id: u64,
+    customer: &Customer,
+    lines: &[LineInput],
+    shipping_minor: i64,
+    note: &str,
+    operator: u64,
+) -> Result<u64, QuoteError> {
     check_customer(customer)?;
     let (number, status) = head(ctx.pool, quote_id).await?;
     if matches!(status.as_str(), "accepted" | "cancelled") {
@@ -413,7 +490,10 @@ pub async fn revise(ctx: &Ctx<'_>, quote_id: u64, customer: &Customer, lines: &[
     if note.trim().is_empty() {
         return Err(invalid("note", "say what changed (it is kept in the history)"));
     }
-    let next: u32 = sqlx::query_scalar("SELECT CAST(COALESCE(MAX(version_no), 0) + 1 AS UNSIGNED) FROM quote_versions WHERE quote_id = ?").bind(quote_id).fetch_one(ctx.pool).await?;
+    let next: u32 = sqlx::query_scalar("SELECT CAST(COALESCE(MAX(version_no), 0) + 1 AS UNSIGNED) FROM quote_versions WHERE quote_id = ?")
+        .bind(quote_id)
+        .fetch_one(ctx.pool)
+        .await?;
     let snapshot = build(ctx, &number, next, customer, lines, shipping_minor, Some(note.trim().chars().take(255).collect())).await?;
     let mut tx = ctx.pool.begin().await?;
     sqlx::query("SELECT id FROM quotes WHERE id = ? FOR UPDATE").bind(quote_id).execute(&mut *tx).await?;
@@ -428,7 +508,11 @@ pub async fn revise(ctx: &Ctx<'_>, quote_id: u64, customer: &Customer, lines: &[
         .bind(quote_id)
         .execute(&mut *tx)
         .await?;
-    events::record(&mut *tx, Event::info("quote.revised", format!("quote {number} version {next}: {}", note.trim())).by(operator).about("quote", quote_id)).await?;
+    events::record(
+        &mut *tx,
+        Event::info("quote.revised", format!("quote {number} version {next}: {}", note.trim())).by(operator).about("quote", quote_id),
+    )
+    .await?;
     tx.commit().await?;
     Ok(id)
 }
@@ -448,12 +532,14 @@ pub async fn reissue(ctx: &Ctx<'_>, quote_id: u64, operator: u64) -> Result<u64,
             manual_price: (l.price_source == PriceSource::Manual).then(|| (l.unit_price_minor.unwrap_or(0), l.price_reason.clone())),
         })
         .collect();
-    revise(ctx, quote_id, &last.snapshot.customer.clone(), &lines, last.snapshot.shipping_minor, "re-issued with fresh prices", operator).await
+    revise(ctx, quote_id, &last.snapshot.customer.clone(), &lines, last.snapshot.shipping_minor, "re-issued with fresh prices", operator)
+        .await
 }
 
 /// The PDF of a snapshot with the template version it names.
 pub async fn render_pdf(ctx: &Ctx<'_>, s: &Snapshot, revision: Option<u32>) -> Result<Vec<u8>, QuoteError> {
-    let html = render::html(s, revision, ctx.config.branding.logo.as_ref().map(|l| ctx.base_dir.join(l))).map_err(|e| QuoteError::Pdf(e.to_string()))?;
+    let html = render::html(s, revision, ctx.config.branding.logo.as_ref().map(|l| ctx.base_dir.join(l)))
+        .map_err(|e| QuoteError::Pdf(e.to_string()))?;
     ctx.weasy.render(html, Some(ctx.base_dir)).await.map_err(|e| QuoteError::Pdf(e.to_string()))
 }
 
@@ -475,15 +561,26 @@ pub async fn send(ctx: &Ctx<'_>, quote_id: u64, operator: u64) -> Result<Sent, Q
     }
     let vs = versions(ctx.pool, quote_id).await?;
     let Some(draft) = vs.last().filter(|v| v.state == "draft") else {
-        return Err(QuoteError::WrongState { number, status, message: "the latest version was already sent; change something to make a new version".into() });
+        return Err(QuoteError::WrongState {
+            number,
+            status,
+            message: "the latest version was already sent; change something to make a new version".into(),
+        });
     };
     if draft.snapshot.unpriced() > 0 {
-        return Err(invalid("lines", format!("{} line(s) have no price: price them (with a reason) before sending", draft.snapshot.unpriced())));
+        return Err(invalid(
+            "lines",
+            format!("{} line(s) have no price: price them (with a reason) before sending", draft.snapshot.unpriced()),
+        ));
     }
     if draft.snapshot.valid_until <= Utc::now().naive_utc() {
         return Err(QuoteError::Expired { number, until: draft.snapshot.valid_until });
     }
-    let revision: u32 = sqlx::query_scalar("SELECT CAST(COALESCE(MAX(revision) + 1, 0) AS UNSIGNED) FROM quote_versions WHERE quote_id = ?").bind(quote_id).fetch_one(ctx.pool).await?;
+    let revision: u32 =
+        sqlx::query_scalar("SELECT CAST(COALESCE(MAX(revision) + 1, 0) AS UNSIGNED) FROM quote_versions WHERE quote_id = ?")
+            .bind(quote_id)
+            .fetch_one(ctx.pool)
+            .await?;
     let pdf = render_pdf(ctx, &draft.snapshot, Some(revision)).await?;
     let sha = Sha256::digest(&pdf).to_vec();
     let token = crate::web::session::random_token();
@@ -501,7 +598,12 @@ pub async fn send(ctx: &Ctx<'_>, quote_id: u64, operator: u64) -> Result<Sent, Q
     if done != 1 {
         return Err(QuoteError::WrongState { number, status, message: "someone else sent it a moment ago".into() });
     }
-    sqlx::query("INSERT INTO quote_pdfs (quote_version_id, sha256, pdf) VALUES (?, ?, ?)").bind(draft.id).bind(&sha).bind(&pdf).execute(&mut *tx).await?;
+    sqlx::query("INSERT INTO quote_pdfs (quote_version_id, sha256, pdf) VALUES (?, ?, ?)")
+        .bind(draft.id)
+        .bind(&sha)
+        .bind(&pdf)
+        .execute(&mut *tx)
+        .await?;
     sqlx::query("UPDATE quotes SET status = 'sent', revision = ?, accept_token_hash = ?, accept_token_expires_at = ? WHERE id = ?")
         .bind(revision)
         .bind(&token_hash)
@@ -510,9 +612,25 @@ pub async fn send(ctx: &Ctx<'_>, quote_id: u64, operator: u64) -> Result<Sent, Q
         .execute(&mut *tx)
         .await?;
     let domain = draft.snapshot.customer.email.rsplit_once('@').map(|(_, d)| d.to_ascii_lowercase()).unwrap_or_default();
-    sqlx::query("INSERT INTO sender_domains (domain, quotes_sent) VALUES (?, 1) ON DUPLICATE KEY UPDATE quotes_sent = quotes_sent + 1").bind(&domain).execute(&mut *tx).await?;
-    events::record(&mut *tx, Event::info("quote.sent", format!("quote {number} R{revision} sent to {} ({} {})", draft.snapshot.customer.email, money::format_minor(draft.snapshot.total_minor, money::exponent(&draft.snapshot.currency)), draft.snapshot.currency)).by(operator).about("quote", quote_id))
+    sqlx::query("INSERT INTO sender_domains (domain, quotes_sent) VALUES (?, 1) ON DUPLICATE KEY UPDATE quotes_sent = quotes_sent + 1")
+        .bind(&domain)
+        .execute(&mut *tx)
         .await?;
+    events::record(
+        &mut *tx,
+        Event::info(
+            "quote.sent",
+            format!(
+                "quote {number} R{revision} sent to {} ({} {})",
+                draft.snapshot.customer.email,
+                money::format_minor(draft.snapshot.total_minor, money::exponent(&draft.snapshot.currency)),
+                draft.snapshot.currency
+            ),
+        )
+        .by(operator)
+        .about("quote", quote_id),
+    )
+    .await?;
     tx.commit().await?;
     Ok(Sent { version_id: draft.id, revision, pdf, accept_token: token })
 }
@@ -522,14 +640,20 @@ pub async fn send(ctx: &Ctx<'_>, quote_id: u64, operator: u64) -> Result<Sent, Q
 pub enum Acceptor<'a> {
     BackOffice(u64),
     /// The buyer, through the signed link.
-    Buyer { number: &'a str, token: &'a str },
+    Buyer {
+        number: &'a str,
+        token: &'a str,
+    },
 }
 
 /// The quote a buyer's link opens: the number and token must match an
 /// unexpired acceptance token (compared by hash, in constant time).
 pub async fn quote_for_link(pool: &MySqlPool, number: &str, token: &str) -> Result<u64, QuoteError> {
     let row: Option<(u64, Option<Vec<u8>>, Option<NaiveDateTime>)> =
-        sqlx::query_as("SELECT id, accept_token_hash, accept_token_expires_at FROM quotes WHERE number = ?").bind(number).fetch_optional(pool).await?;
+        sqlx::query_as("SELECT id, accept_token_hash, accept_token_expires_at FROM quotes WHERE number = ?")
+            .bind(number)
+            .fetch_optional(pool)
+            .await?;
     let Some((id, stored, expires)) = row else { return Err(QuoteError::BadToken) };
     let given = Sha256::digest(token.as_bytes()).to_vec();
     use subtle::ConstantTimeEq;
@@ -563,7 +687,11 @@ pub async fn accept(ctx: &Ctx<'_>, quote_id: u64, by: Acceptor<'_>) -> Result<u6
         return Err(QuoteError::WrongState { number, status, message: "only a sent quote can be accepted".into() });
     }
     let vs = versions(ctx.pool, quote_id).await?;
-    let sent = vs.iter().rev().find(|v| v.state == "sent").ok_or_else(|| QuoteError::WrongState { number: number.clone(), status: status.clone(), message: "nothing was sent".into() })?;
+    let sent = vs.iter().rev().find(|v| v.state == "sent").ok_or_else(|| QuoteError::WrongState {
+        number: number.clone(),
+        status: status.clone(),
+        message: "nothing was sent".into(),
+    })?;
     let s = &sent.snapshot;
     if s.valid_until <= Utc::now().naive_utc() {
         sqlx::query("UPDATE quotes SET status = 'expired' WHERE id = ? AND status = 'sent'").bind(quote_id).execute(ctx.pool).await?;
@@ -584,8 +712,12 @@ pub async fn accept(ctx: &Ctx<'_>, quote_id: u64, by: Acceptor<'_>) -> Result<u6
         .execute(&mut *tx)
         .await?;
     let domain = s.customer.email.rsplit_once('@').map(|(_, d)| d.to_ascii_lowercase()).unwrap_or_default();
-    sqlx::query("INSERT INTO sender_domains (domain, quotes_won) VALUES (?, 1) ON DUPLICATE KEY UPDATE quotes_won = quotes_won + 1").bind(&domain).execute(&mut *tx).await?;
-    let mut e = Event::info("quote.accepted", format!("quote {number} R{revision} accepted by {who}: WooCommerce order {woo_order}")).about("quote", quote_id);
+    sqlx::query("INSERT INTO sender_domains (domain, quotes_won) VALUES (?, 1) ON DUPLICATE KEY UPDATE quotes_won = quotes_won + 1")
+        .bind(&domain)
+        .execute(&mut *tx)
+        .await?;
+    let mut e = Event::info("quote.accepted", format!("quote {number} R{revision} accepted by {who}: WooCommerce order {woo_order}"))
+        .about("quote", quote_id);
     if let Acceptor::BackOffice(op) = by {
         e = e.by(op);
     }
@@ -607,7 +739,11 @@ pub async fn mark_lost(pool: &MySqlPool, quote_id: u64, reason: &str, operator: 
     let mut tx = pool.begin().await?;
     sqlx::query("UPDATE quotes SET status = 'lost', accept_token_hash = NULL WHERE id = ?").bind(quote_id).execute(&mut *tx).await?;
     sqlx::query("UPDATE sender_domains d JOIN quotes q ON d.domain = SUBSTRING_INDEX(q.customer_email, '@', -1) SET d.quotes_lost = d.quotes_lost + 1 WHERE q.id = ?").bind(quote_id).execute(&mut *tx).await?;
-    events::record(&mut *tx, Event::info("quote.lost", format!("quote {number} lost: {}", reason.trim())).by(operator).about("quote", quote_id)).await?;
+    events::record(
+        &mut *tx,
+        Event::info("quote.lost", format!("quote {number} lost: {}", reason.trim())).by(operator).about("quote", quote_id),
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -623,7 +759,11 @@ pub async fn expire_due(pool: &MySqlPool) -> Result<u64, sqlx::Error> {
     .await?
     .rows_affected();
     if done > 0 {
-        events::record(pool, Event::info("quote.expired", format!("{done} quote(s) passed their validity window; re-issue them with fresh prices"))).await?;
+        events::record(
+            pool,
+            Event::info("quote.expired", format!("{done} quote(s) passed their validity window; re-issue them with fresh prices")),
+        )
+        .await?;
     }
     Ok(done)
 }
@@ -659,7 +799,13 @@ pub fn diff(a: &Snapshot, b: &Snapshot) -> Vec<String> {
                     out.push(format!("~ {}: quantity {} → {}", lb.description, la.quantity, lb.quantity));
                 }
                 if la.unit_price_minor != lb.unit_price_minor {
-                    out.push(format!("~ {}: price {} → {} ({})", lb.description, price(la.unit_price_minor), price(lb.unit_price_minor), lb.price_reason));
+                    out.push(format!(
+                        "~ {}: price {} → {} ({})",
+                        lb.description,
+                        price(la.unit_price_minor),
+                        price(lb.unit_price_minor),
+                        lb.price_reason
+                    ));
                 }
             }
         }
@@ -670,7 +816,10 @@ pub fn diff(a: &Snapshot, b: &Snapshot) -> Vec<String> {
         }
     }
     if a.customer != b.customer {
-        out.push(format!("~ customer/destination: {} {} {} → {} {} {}", a.customer.email, a.customer.state, a.customer.postcode, b.customer.email, b.customer.state, b.customer.postcode));
+        out.push(format!(
+            "~ customer/destination: {} {} {} → {} {} {}",
+            a.customer.email, a.customer.state, a.customer.postcode, b.customer.email, b.customer.state, b.customer.postcode
+        ));
     }
     if a.total_minor != b.total_minor {
         out.push(format!("~ total {} → {}", money::format_minor(a.total_minor, exp), money::format_minor(b.total_minor, exp)));

@@ -98,10 +98,14 @@ pub fn score(e: &Evidence<'_>, h: History) -> Reputation {
         // A display name that names another domain ("billing@bank.com" <x@evil.example>).
         let claimed: Vec<&str> = name
             .split(|c: char| c.is_whitespace() || c == '<' || c == '>' || c == '"' || c == '(' || c == ')')
-            .filter(|w| w.contains('.') && w.rsplit('.').next().is_some_and(|tld| tld.len() >= 2 && tld.chars().all(|c| c.is_ascii_alphabetic())))
+            .filter(|w| {
+                w.contains('.') && w.rsplit('.').next().is_some_and(|tld| tld.len() >= 2 && tld.chars().all(|c| c.is_ascii_alphabetic()))
+            })
             .map(|w| w.rsplit('@').next().unwrap_or(w))
             .collect();
-        if let Some(other) = claimed.iter().find(|d| !d.eq_ignore_ascii_case(&domain) && !domain.ends_with(&format!(".{}", d.to_ascii_lowercase()))) {
+        if let Some(other) =
+            claimed.iter().find(|d| !d.eq_ignore_ascii_case(&domain) && !domain.ends_with(&format!(".{}", d.to_ascii_lowercase())))
+        {
             add("display_name_mismatch", -15, format!("the display name names {other}, the address is at {domain}"));
         }
     }
@@ -124,14 +128,18 @@ pub fn score(e: &Evidence<'_>, h: History) -> Reputation {
 /// The domain's history, creating its row on first sight; a domain is a
 /// known customer when an order came from it.
 pub async fn history(pool: &MySqlPool, domain: &str) -> Result<History, sqlx::Error> {
-    let known: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM orders WHERE customer_email LIKE CONCAT('%@', ?)").bind(domain).fetch_one(pool).await?;
+    let known: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM orders WHERE customer_email LIKE CONCAT('%@', ?)").bind(domain).fetch_one(pool).await?;
     sqlx::query("INSERT INTO sender_domains (domain, known_customer) VALUES (?, ?) ON DUPLICATE KEY UPDATE known_customer = known_customer OR VALUES(known_customer)")
         .bind(domain)
         .bind(known > 0)
         .execute(pool)
         .await?;
     let (known_customer, quotes_sent, quotes_won, quotes_lost, bounces): (bool, u32, u32, u32, u32) =
-        sqlx::query_as("SELECT known_customer, quotes_sent, quotes_won, quotes_lost, bounces FROM sender_domains WHERE domain = ?").bind(domain).fetch_one(pool).await?;
+        sqlx::query_as("SELECT known_customer, quotes_sent, quotes_won, quotes_lost, bounces FROM sender_domains WHERE domain = ?")
+            .bind(domain)
+            .fetch_one(pool)
+            .await?;
     Ok(History { known_customer, quotes_sent, quotes_won, quotes_lost, bounces })
 }
 
@@ -145,9 +153,17 @@ mod tests {
 
     #[test]
     fn an_authenticated_customer_scores_high_and_a_spoof_scores_low() {
-        let good = score(&ev("acme-buyer.example", Some("Dana Whitfield"), &["mx.example; spf=pass smtp.mailfrom=acme-buyer.example; dkim=pass header.d=acme-buyer.example; dmarc=pass"]), History { known_customer: true, quotes_won: 2, ..History::default() });
+        let good = score(
+            &ev(
+                "acme-buyer.example",
+                Some("Dana Whitfield"),
+                &["mx.example; spf=pass smtp.mailfrom=acme-buyer.example; dkim=pass header.d=acme-buyer.example; dmarc=pass"],
+            ),
+            History { known_customer: true, quotes_won: 2, ..History::default() },
+        );
         assert_eq!(good.score, 100);
-        let spoof = score(&ev("mailinator.com", Some("billing@bigcorp.com"), &["mx.example; spf=fail; dkim=none; dmarc=fail"]), History::default());
+        let spoof =
+            score(&ev("mailinator.com", Some("billing@bigcorp.com"), &["mx.example; spf=fail; dkim=none; dmarc=fail"]), History::default());
         assert!(spoof.low(), "{spoof:?}");
         let names: Vec<&str> = spoof.factors.iter().map(|f| f.name.as_str()).collect();
         assert_eq!(names, vec!["spf", "dkim", "dmarc", "disposable", "display_name_mismatch"]);

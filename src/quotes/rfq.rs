@@ -65,7 +65,12 @@ pub struct Stored {
 
 fn valid_email(e: &str) -> bool {
     let Some((local, domain)) = e.rsplit_once('@') else { return false };
-    !local.is_empty() && e.len() <= 254 && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.') && !e.chars().any(|c| c.is_whitespace() || c == '<' || c == '>')
+    !local.is_empty()
+        && e.len() <= 254
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !e.chars().any(|c| c.is_whitespace() || c == '<' || c == '>')
 }
 
 /// Parses an RFC 822 message.
@@ -79,7 +84,13 @@ pub fn parse_email(raw: &[u8]) -> Result<Request, Malformed> {
     let body = msg.body_text(0).map(|b| b.into_owned()).unwrap_or_default();
     let attachments = msg
         .attachments()
-        .map(|a| (a.attachment_name().unwrap_or("attachment").to_owned(), a.content_type().map(|c| format!("{}/{}", c.ctype(), c.subtype().unwrap_or(""))).unwrap_or_default(), a.contents().to_vec()))
+        .map(|a| {
+            (
+                a.attachment_name().unwrap_or("attachment").to_owned(),
+                a.content_type().map(|c| format!("{}/{}", c.ctype(), c.subtype().unwrap_or(""))).unwrap_or_default(),
+                a.contents().to_vec(),
+            )
+        })
         .collect();
     let authentication_results = msg.header_values("Authentication-Results").filter_map(|v| v.as_text().map(str::to_owned)).collect();
     Ok(Request {
@@ -172,7 +183,14 @@ impl FormRequest {
 /// Where a signature or quoted reply starts, nothing below is a request.
 fn ends_request(line: &str) -> bool {
     let l = line.trim().to_ascii_lowercase();
-    l == "--" || l.starts_with("-- ") || l.starts_with("regards") || l.starts_with("best regards") || l.starts_with("thanks") || l.starts_with("thank you") || l.starts_with("sent from") || l.starts_with("on ") && l.ends_with("wrote:")
+    l == "--"
+        || l.starts_with("-- ")
+        || l.starts_with("regards")
+        || l.starts_with("best regards")
+        || l.starts_with("thanks")
+        || l.starts_with("thank you")
+        || l.starts_with("sent from")
+        || l.starts_with("on ") && l.ends_with("wrote:")
 }
 
 /// A quantity token: `12`, `12x`, `x12`, `12pcs`, `qty:12`, `(12)`.
@@ -199,7 +217,8 @@ pub async fn extract(pool: &MySqlPool, lookup: &CodeLookup, text: &str) -> Resul
         if line.is_empty() || line.starts_with('>') || line.len() > 200 || !line.chars().any(|c| c.is_ascii_digit()) {
             continue;
         }
-        let tokens: Vec<&str> = line.split(|c: char| c.is_whitespace() || c == ',' || c == ';' || c == '\t').filter(|t| !t.is_empty()).collect();
+        let tokens: Vec<&str> =
+            line.split(|c: char| c.is_whitespace() || c == ',' || c == ';' || c == '\t').filter(|t| !t.is_empty()).collect();
         let mut found: Option<(usize, String, u64)> = None;
         for (i, tok) in tokens.iter().enumerate() {
             let tok = tok.trim_matches(|c: char| matches!(c, '(' | ')' | ':' | '.' | '"' | '\''));
@@ -213,7 +232,12 @@ pub async fn extract(pool: &MySqlPool, lookup: &CodeLookup, text: &str) -> Resul
         }
         let qty = tokens.iter().enumerate().filter(|(i, _)| found.as_ref().is_none_or(|f| f.0 != *i)).find_map(|(_, t)| quantity_of(t));
         match (found, qty) {
-            (Some((_, code, product)), q) => items.push(Item { raw_text: line.chars().take(255).collect(), code: Some(code), product_id: Some(product), quantity: q.unwrap_or(1) }),
+            (Some((_, code, product)), q) => items.push(Item {
+                raw_text: line.chars().take(255).collect(),
+                code: Some(code),
+                product_id: Some(product),
+                quantity: q.unwrap_or(1),
+            }),
             (None, Some(q)) => items.push(Item { raw_text: line.chars().take(255).collect(), code: None, product_id: None, quantity: q }),
             (None, None) => {}
         }
@@ -227,27 +251,52 @@ fn csv_lines(bytes: &[u8]) -> String {
     let rows: Vec<csv::StringRecord> = r.records().filter_map(Result::ok).collect();
     let Some(first) = rows.first() else { return String::new() };
     let find = |names: &[&str]| first.iter().position(|h| names.contains(&h.to_ascii_lowercase().as_str()));
-    let (code, qty, skip) = match (find(&["sku", "part", "part number", "code", "item", "gtin", "upc"]), find(&["qty", "quantity", "amount"])) {
-        (Some(c), Some(q)) => (c, q, 1),
-        _ => (0, 1, 0),
-    };
+    let (code, qty, skip) =
+        match (find(&["sku", "part", "part number", "code", "item", "gtin", "upc"]), find(&["qty", "quantity", "amount"])) {
+            (Some(c), Some(q)) => (c, q, 1),
+            _ => (0, 1, 0),
+        };
     rows.iter().skip(skip).map(|r| format!("{} x {}", r.get(code).unwrap_or(""), r.get(qty).unwrap_or(""))).collect::<Vec<_>>().join("\n")
 }
 
 /// Stores a received RFQ: raw bytes first, then what could be read of it.
-pub async fn store(pool: &MySqlPool, lookup: &CodeLookup, source: &str, raw: &[u8], parsed: Result<Request, Malformed>) -> Result<Stored, sqlx::Error> {
-    let id = sqlx::query("INSERT INTO rfqs (source, status, raw) VALUES (?, 'unparseable', ?)").bind(source).bind(raw).execute(pool).await?.last_insert_id();
+pub async fn store(
+    pool: &MySqlPool,
+    lookup: &CodeLookup,
+    source: &str,
+    raw: &[u8],
+    parsed: Result<Request, Malformed>,
+) -> Result<Stored, sqlx::Error> {
+    let id = sqlx::query("INSERT INTO rfqs (source, status, raw) VALUES (?, 'unparseable', ?)")
+        .bind(source)
+        .bind(raw)
+        .execute(pool)
+        .await?
+        .last_insert_id();
     let req = match parsed {
         Ok(r) => r,
         Err(m) => {
-            sqlx::query("UPDATE rfqs SET parse_error = ? WHERE id = ?").bind(m.to_string().chars().take(512).collect::<String>()).bind(id).execute(pool).await?;
-            events::record(pool, Event::info("rfq.unparseable", format!("RFQ {id} from the {source} could not be read: {m}; kept for inspection")).severity(Severity::Warning).about("rfq", id)).await?;
+            sqlx::query("UPDATE rfqs SET parse_error = ? WHERE id = ?")
+                .bind(m.to_string().chars().take(512).collect::<String>())
+                .bind(id)
+                .execute(pool)
+                .await?;
+            events::record(
+                pool,
+                Event::info("rfq.unparseable", format!("RFQ {id} from the {source} could not be read: {m}; kept for inspection"))
+                    .severity(Severity::Warning)
+                    .about("rfq", id),
+            )
+            .await?;
             return Ok(Stored { id, malformed: Some(m), items: 0, unmatched: 0, reputation: None });
         }
     };
     let domain = req.sender_email.rsplit_once('@').map(|(_, d)| d.to_ascii_lowercase()).unwrap_or_default();
     let history = reputation::history(pool, &domain).await?;
-    let rep = reputation::score(&Evidence { domain: &domain, display_name: req.sender_name.as_deref(), authentication_results: req.authentication_results.clone() }, history);
+    let rep = reputation::score(
+        &Evidence { domain: &domain, display_name: req.sender_name.as_deref(), authentication_results: req.authentication_results.clone() },
+        history,
+    );
     // The body (up to its signature), then each CSV line list on its own.
     let mut items = extract(pool, lookup, &req.body).await?;
     for (name, ctype, bytes) in &req.attachments {
@@ -255,7 +304,8 @@ pub async fn store(pool: &MySqlPool, lookup: &CodeLookup, source: &str, raw: &[u
             items.extend(extract(pool, lookup, &csv_lines(bytes)).await?);
         }
     }
-    let attachments: Vec<serde_json::Value> = req.attachments.iter().map(|(n, t, b)| serde_json::json!({ "name": n, "type": t, "bytes": b.len() })).collect();
+    let attachments: Vec<serde_json::Value> =
+        req.attachments.iter().map(|(n, t, b)| serde_json::json!({ "name": n, "type": t, "bytes": b.len() })).collect();
     let mut tx = pool.begin().await?;
     sqlx::query(
         r#"UPDATE rfqs SET status = 'new', sender_email = ?, sender_name = ?, sender_domain = ?, sender_company = ?, subject = ?, body = ?, attachments = ?,
@@ -288,9 +338,12 @@ pub async fn store(pool: &MySqlPool, lookup: &CodeLookup, source: &str, raw: &[u
     let flag = if rep.low() { " (low reputation: check before quoting)" } else { "" };
     events::record(
         &mut *tx,
-        Event::info("rfq.received", format!("RFQ {id} from {domain} by {source}: {} item(s), {unmatched} to map; reputation {}{flag}", items.len(), rep.score))
-            .severity(if rep.low() { Severity::Warning } else { Severity::Info })
-            .about("rfq", id),
+        Event::info(
+            "rfq.received",
+            format!("RFQ {id} from {domain} by {source}: {} item(s), {unmatched} to map; reputation {}{flag}", items.len(), rep.score),
+        )
+        .severity(if rep.low() { Severity::Warning } else { Severity::Info })
+        .about("rfq", id),
     )
     .await?;
     tx.commit().await?;
@@ -303,7 +356,17 @@ mod tests {
 
     #[test]
     fn quantities_read_the_ways_buyers_write_them() {
-        for (t, q) in [("12", Some(12)), ("12x", Some(12)), ("x12", Some(12)), ("12pcs", Some(12)), ("qty:7", Some(7)), ("(3)", Some(3)), ("0", None), ("M8", None), ("12mm", None)] {
+        for (t, q) in [
+            ("12", Some(12)),
+            ("12x", Some(12)),
+            ("x12", Some(12)),
+            ("12pcs", Some(12)),
+            ("qty:7", Some(7)),
+            ("(3)", Some(3)),
+            ("0", None),
+            ("M8", None),
+            ("12mm", None),
+        ] {
             assert_eq!(quantity_of(t), q, "{t}");
         }
     }
@@ -312,7 +375,10 @@ mod tests {
     fn a_message_without_a_sender_is_malformed_and_says_so() {
         let e = parse_email(b"Subject: hi\r\n\r\nbody").expect_err("no from");
         assert_eq!(e.field, "From");
-        let ok = parse_email(b"From: \"Dana W\" <dana@buyer.example>\r\nSubject: RFQ\r\nAuthentication-Results: mx; spf=pass\r\n\r\nHXB-1 x 12\r\n").expect("parsed");
+        let ok = parse_email(
+            b"From: \"Dana W\" <dana@buyer.example>\r\nSubject: RFQ\r\nAuthentication-Results: mx; spf=pass\r\n\r\nHXB-1 x 12\r\n",
+        )
+        .expect("parsed");
         assert_eq!((ok.sender_email.as_str(), ok.sender_name.as_deref()), ("dana@buyer.example", Some("Dana W")));
         assert_eq!(ok.authentication_results.len(), 1);
     }

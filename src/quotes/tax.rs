@@ -74,7 +74,14 @@ impl TaxProvider for NativeTax {
             .filter(|r| r.tax_class.as_deref().is_none_or(|c| c == q.tax_class))
             .max_by_key(|r| Self::specificity(r));
         match best.and_then(|r| percent_to_ppm(&r.rate).ok().map(|ppm| (r, ppm))) {
-            Some((r, ppm)) => Rate { ppm, source: format!("native: {} {}%", r.name.clone().unwrap_or_else(|| [r.country.as_str(), r.state.as_deref().unwrap_or("")].join(" ").trim().to_owned()), r.rate) },
+            Some((r, ppm)) => Rate {
+                ppm,
+                source: format!(
+                    "native: {} {}%",
+                    r.name.clone().unwrap_or_else(|| [r.country.as_str(), r.state.as_deref().unwrap_or("")].join(" ").trim().to_owned()),
+                    r.rate
+                ),
+            },
             None => Rate { ppm: 0, source: format!("native: no rate for {} {} {}", q.country, q.state, q.postcode).trim().to_owned() },
         }
     }
@@ -90,7 +97,14 @@ mod tests {
     use proptest::prelude::*;
 
     fn rate(country: &str, state: Option<&str>, prefix: Option<&str>, r: &str) -> TaxRate {
-        TaxRate { country: country.into(), state: state.map(str::to_owned), postcode_prefix: prefix.map(str::to_owned), tax_class: None, rate: r.into(), name: None }
+        TaxRate {
+            country: country.into(),
+            state: state.map(str::to_owned),
+            postcode_prefix: prefix.map(str::to_owned),
+            tax_class: None,
+            rate: r.into(),
+            name: None,
+        }
     }
 
     #[test]
@@ -114,8 +128,16 @@ mod tests {
 
     #[test]
     fn the_most_specific_rate_wins() {
-        let t = NativeTax::new(Tax { shipping_taxable: false, rates: vec![rate("US", Some("CA"), None, "7.25"), rate("US", Some("CA"), Some("941"), "8.625"), rate("US", None, None, "0")] });
-        let q = |state: &str, zip: &str| TaxQuery { country: "US".into(), state: state.into(), postcode: zip.into(), tax_class: "standard".into() };
+        let t = NativeTax::new(Tax {
+            shipping_taxable: false,
+            rates: vec![rate("US", Some("CA"), None, "7.25"), rate("US", Some("CA"), Some("941"), "8.625"), rate("US", None, None, "0")],
+        });
+        let q = |state: &str, zip: &str| TaxQuery {
+            country: "US".into(),
+            state: state.into(),
+            postcode: zip.into(),
+            tax_class: "standard".into(),
+        };
         assert_eq!(t.rate(&q("CA", "94103")).ppm, 86_250);
         assert_eq!(t.rate(&q("CA", "90001")).ppm, 72_500);
         assert_eq!(t.rate(&q("OR", "97201")).ppm, 0);

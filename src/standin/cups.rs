@@ -64,7 +64,10 @@ impl LocalCups {
         // cupsd insists on owner-only writable config and lp-writable spool folders.
         let status = Command::new("sh")
             .arg("-c")
-            .arg(format!("chmod 755 {d} && chmod 644 {d}/*.conf && chown -R root:lp {d} && chmod 775 {d}/spool {d}/cache {d}/state {d}/log", d = d.display()))
+            .arg(format!(
+                "chmod 755 {d} && chmod 644 {d}/*.conf && chown -R root:lp {d} && chmod 775 {d}/spool {d}/cache {d}/state {d}/log",
+                d = d.display()
+            ))
             .status()?;
         anyhow::ensure!(status.success(), "could not prepare the CUPS folder {}", d.display());
         let bin = std::env::var("QM_CUPSD_BIN").unwrap_or_else(|_| "/usr/sbin/cupsd".into());
@@ -87,7 +90,17 @@ impl LocalCups {
     /// Adds a raw queue whose device is `socket://127.0.0.1:<device_port>`.
     pub fn add_raw_queue(&self, name: &str, device_port: u16) -> anyhow::Result<()> {
         let out = Command::new("lpadmin")
-            .args(["-h", &format!("127.0.0.1:{}", self.port), "-p", name, "-E", "-v", &format!("socket://127.0.0.1:{device_port}"), "-m", "raw"])
+            .args([
+                "-h",
+                &format!("127.0.0.1:{}", self.port),
+                "-p",
+                name,
+                "-E",
+                "-v",
+                &format!("socket://127.0.0.1:{device_port}"),
+                "-m",
+                "raw",
+            ])
             .output()?;
         anyhow::ensure!(out.status.success(), "lpadmin: {}", String::from_utf8_lossy(&out.stderr));
         Ok(())

@@ -9,14 +9,14 @@ use std::{
 };
 
 use axum::{
+    Json, Router,
     body::Bytes,
     extract::State,
     http::{HeaderMap, StatusCode},
     response::{IntoResponse, Response},
     routing::post,
-    Json, Router,
 };
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 const TOKEN: &str = include_str!("fixtures/ebay/oauth-refresh-token-response.json");
 const INVALID_GRANT: &str = include_str!("fixtures/ebay/oauth-token-error-invalid-grant.json");
@@ -41,7 +41,12 @@ pub struct EbayStandin {
 
 impl EbayStandin {
     pub fn new(client_id: &str, client_secret: &str, refresh_token: &str) -> Self {
-        let acct = Account { client_id: client_id.into(), client_secret: client_secret.into(), refresh_token: refresh_token.into(), ..Account::default() };
+        let acct = Account {
+            client_id: client_id.into(),
+            client_secret: client_secret.into(),
+            refresh_token: refresh_token.into(),
+            ..Account::default()
+        };
         Self { acct: Arc::new(Mutex::new(acct)) }
     }
 
@@ -83,7 +88,11 @@ async fn token(State(e): State<EbayStandin>, headers: HeaderMap, body: Bytes) ->
     let form: BTreeMap<String, String> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
     let basic = headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Basic ")).unwrap_or_default();
     let creds = base64::engine::general_purpose::STANDARD.decode(basic).ok().and_then(|b| String::from_utf8(b).ok()).unwrap_or_default();
-    let ok = e.with(|a| creds == format!("{}:{}", a.client_id, a.client_secret) && form.get("grant_type").map(String::as_str) == Some("refresh_token") && form.get("refresh_token") == Some(&a.refresh_token));
+    let ok = e.with(|a| {
+        creds == format!("{}:{}", a.client_id, a.client_secret)
+            && form.get("grant_type").map(String::as_str) == Some("refresh_token")
+            && form.get("refresh_token") == Some(&a.refresh_token)
+    });
     if !ok {
         return (StatusCode::BAD_REQUEST, [("content-type", "application/json")], INVALID_GRANT).into_response();
     }
@@ -95,7 +104,8 @@ async fn token(State(e): State<EbayStandin>, headers: HeaderMap, body: Bytes) ->
 }
 
 async fn bulk(State(e): State<EbayStandin>, headers: HeaderMap, body: Bytes) -> Response {
-    let bearer = headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).unwrap_or_default().to_owned();
+    let bearer =
+        headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).unwrap_or_default().to_owned();
     if !e.with(|a| a.issued.contains(&bearer)) {
         return (StatusCode::UNAUTHORIZED, [("content-type", "application/json")], BAD_TOKEN).into_response();
     }

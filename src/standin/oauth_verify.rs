@@ -11,8 +11,8 @@ use std::{fmt, num::NonZeroU64};
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use oauth1_request::{
-    signature_method::{Sign, SignatureMethod, HMAC_SHA1},
     Builder, Credentials, ParameterList,
+    signature_method::{HMAC_SHA1, Sign, SignatureMethod},
 };
 use sha2::Sha256;
 
@@ -35,7 +35,13 @@ impl SignatureMethod for HmacSha256 {
     type Sign = HmacSha256Sign;
 
     fn sign_with(self, client_secret: &str, token_secret: Option<&str>) -> HmacSha256Sign {
-        let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>().replace('+', "%20").replace('*', "%2A").replace("%7E", "~");
+        let enc = |s: &str| {
+            url::form_urlencoded::byte_serialize(s.as_bytes())
+                .collect::<String>()
+                .replace('+', "%20")
+                .replace('*', "%2A")
+                .replace("%7E", "~")
+        };
         let key = format!("{}&{}", enc(client_secret), token_secret.map(enc).unwrap_or_default());
         HmacSha256Sign(Hmac::<Sha256>::new_from_slice(key.as_bytes()).unwrap_or_else(|_| unreachable!("HMAC takes any key length")))
     }
@@ -70,7 +76,9 @@ impl Sign for HmacSha256Sign {
 /// query parameters, `oauth_*` included. `url` is `http://host/path`.
 pub fn verify(method: &str, url: &str, params: &[(String, String)], consumer_key: &str, consumer_secret: &str) -> bool {
     let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
-    let (Some(sig), Some(nonce), Some(ts), Some(sm)) = (get("oauth_signature"), get("oauth_nonce"), get("oauth_timestamp"), get("oauth_signature_method")) else {
+    let (Some(sig), Some(nonce), Some(ts), Some(sm)) =
+        (get("oauth_signature"), get("oauth_nonce"), get("oauth_timestamp"), get("oauth_signature_method"))
+    else {
         return false;
     };
     let Some(ts) = ts.parse::<u64>().ok().and_then(NonZeroU64::new) else { return false };
@@ -79,8 +87,16 @@ pub fn verify(method: &str, url: &str, params: &[(String, String)], consumer_key
     let list = ParameterList::new(rest);
     let client = Credentials::new(consumer_key, consumer_secret);
     let query = match sm {
-        "HMAC-SHA1" => Builder::<_, _>::new(client, HMAC_SHA1).nonce(nonce).timestamp(ts).version(get("oauth_version").is_some()).to_query(method, url.to_owned(), &list),
-        "HMAC-SHA256" => Builder::<_, _>::new(client, HmacSha256).nonce(nonce).timestamp(ts).version(get("oauth_version").is_some()).to_query(method, url.to_owned(), &list),
+        "HMAC-SHA1" => Builder::<_, _>::new(client, HMAC_SHA1).nonce(nonce).timestamp(ts).version(get("oauth_version").is_some()).to_query(
+            method,
+            url.to_owned(),
+            &list,
+        ),
+        "HMAC-SHA256" => Builder::<_, _>::new(client, HmacSha256)
+            .nonce(nonce)
+            .timestamp(ts)
+            .version(get("oauth_version").is_some())
+            .to_query(method, url.to_owned(), &list),
         _ => return false,
     };
     let Ok(parsed) = url::Url::parse(&query) else { return false };

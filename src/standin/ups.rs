@@ -10,15 +10,15 @@ use std::{
 };
 
 use axum::{
+    Json, Router,
     body::Bytes,
     extract::{Path, State},
     http::{HeaderMap, StatusCode},
     response::{IntoResponse, Response},
     routing::{get, post},
-    Json, Router,
 };
 use base64::Engine;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 const TOKEN: &str = include_str!("fixtures/ups/oauth-token-response.json");
 const TOKEN_ERROR: &str = include_str!("fixtures/ups/oauth-token-error.json");
@@ -58,14 +58,17 @@ pub struct UpsStandin {
 pub fn tracking_number(shipper: &str, serial: u32) -> String {
     let body = format!("{shipper}01{:07}", serial % 10_000_000);
     // 1Z check digit: letters map to digits ((c - 'A' + 2) % 10), odd/even weights 1/2.
-    let digits: Vec<u32> = body.chars().map(|c| if c.is_ascii_digit() { c as u32 - '0' as u32 } else { (c as u32 - 'A' as u32 + 2) % 10 }).collect();
+    let digits: Vec<u32> =
+        body.chars().map(|c| if c.is_ascii_digit() { c as u32 - '0' as u32 } else { (c as u32 - 'A' as u32 + 2) % 10 }).collect();
     let sum: u32 = digits.iter().enumerate().map(|(i, d)| if i % 2 == 1 { d * 2 } else { *d }).sum();
     format!("1Z{body}{}", (10 - sum % 10) % 10)
 }
 
 impl UpsStandin {
     pub fn new(client_id: &str, client_secret: &str) -> Self {
-        Self { acct: Arc::new(Mutex::new(Account { client_id: client_id.into(), client_secret: client_secret.into(), ..Account::default() })) }
+        Self {
+            acct: Arc::new(Mutex::new(Account { client_id: client_id.into(), client_secret: client_secret.into(), ..Account::default() })),
+        }
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut Account) -> T) -> T {
@@ -95,7 +98,8 @@ async fn token(State(u): State<UpsStandin>, headers: HeaderMap, body: Bytes) -> 
     let basic = headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Basic ")).unwrap_or_default();
     let creds = base64::engine::general_purpose::STANDARD.decode(basic).ok().and_then(|b| String::from_utf8(b).ok()).unwrap_or_default();
     let form: std::collections::BTreeMap<String, String> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
-    let ok = u.with(|a| creds == format!("{}:{}", a.client_id, a.client_secret)) && form.get("grant_type").map(String::as_str) == Some("client_credentials");
+    let ok = u.with(|a| creds == format!("{}:{}", a.client_id, a.client_secret))
+        && form.get("grant_type").map(String::as_str) == Some("client_credentials");
     if !ok {
         return (StatusCode::UNAUTHORIZED, [("content-type", "application/json")], TOKEN_ERROR).into_response();
     }
@@ -107,13 +111,19 @@ async fn token(State(u): State<UpsStandin>, headers: HeaderMap, body: Bytes) -> 
 }
 
 fn authorised(u: &UpsStandin, headers: &HeaderMap) -> bool {
-    let bearer = headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).unwrap_or_default().to_owned();
+    let bearer =
+        headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).unwrap_or_default().to_owned();
     u.with(|a| a.tokens.contains(&bearer))
 }
 
 async fn ship(State(u): State<UpsStandin>, Path(version): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
     if !authorised(&u, &headers) {
-        return (StatusCode::UNAUTHORIZED, [("content-type", "application/json")], r#"{"response":{"errors":[{"code":"250002","message":"Invalid Authentication Information."}]}}"#).into_response();
+        return (
+            StatusCode::UNAUTHORIZED,
+            [("content-type", "application/json")],
+            r#"{"response":{"errors":[{"code":"250002","message":"Invalid Authentication Information."}]}}"#,
+        )
+            .into_response();
     }
     match u.with(|a| a.faults.pop_front()) {
         Some(UpsFault::Refuse) => return (StatusCode::BAD_REQUEST, [("content-type", "application/json")], ERROR).into_response(),
@@ -124,7 +134,11 @@ async fn ship(State(u): State<UpsStandin>, Path(version): Path<String>, headers:
     let req: Value = serde_json::from_slice(&body).unwrap_or_default();
     let packages = req.pointer("/ShipmentRequest/Shipment/Package").and_then(Value::as_array).map_or(0, Vec::len);
     if packages == 0 {
-        return (StatusCode::BAD_REQUEST, Json(json!({ "response": { "errors": [{ "code": "120100", "message": "Missing or invalid Package." }] } }))).into_response();
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({ "response": { "errors": [{ "code": "120100", "message": "Missing or invalid Package." }] } })),
+        )
+            .into_response();
     }
     let shipper = req.pointer("/ShipmentRequest/Shipment/Shipper/ShipperNumber").and_then(Value::as_str).unwrap_or("1486YY").to_owned();
     let first = u.with(|a| {
@@ -155,7 +169,11 @@ async fn ship(State(u): State<UpsStandin>, Path(version): Path<String>, headers:
 
 async fn track(State(u): State<UpsStandin>, Path(number): Path<String>, headers: HeaderMap) -> Response {
     if !authorised(&u, &headers) || headers.get("transId").is_none() || headers.get("transactionSrc").is_none() {
-        return (StatusCode::BAD_REQUEST, Json(json!({ "response": { "errors": [{ "code": "TV0001", "message": "transId and transactionSrc are required" }] } }))).into_response();
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({ "response": { "errors": [{ "code": "TV0001", "message": "transId and transactionSrc are required" }] } })),
+        )
+            .into_response();
     }
     let text = TRACK.replace("<Tracking Number>", &number).replace("<Inquiry Number>", &number);
     (StatusCode::OK, [("content-type", "application/json")], text).into_response()

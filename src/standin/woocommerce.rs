@@ -14,15 +14,15 @@ use std::{
 };
 
 use axum::{
+    Json, Router,
     body::Bytes,
     extract::{OriginalUri, Path, Query, State},
     http::{HeaderMap, Method, StatusCode},
     response::{IntoResponse, Response},
     routing::{get, post},
-    Json, Router,
 };
 use chrono::{NaiveDateTime, TimeDelta, Timelike, Utc};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 const PRODUCT: &str = include_str!("fixtures/woocommerce/product-simple.json");
 const VARIATION: &str = include_str!("fixtures/woocommerce/variation.json");
@@ -122,7 +122,19 @@ impl WooStandin {
         self.with(|s| {
             s.next_id += 1;
             let id = s.next_id;
-            s.items.insert(id, Item { id, parent_id: 0, sku: sku.into(), name: format!("Product {sku}"), manage_stock, stock: manage_stock.then_some(stock), price: "19.99".into(), variable: false });
+            s.items.insert(
+                id,
+                Item {
+                    id,
+                    parent_id: 0,
+                    sku: sku.into(),
+                    name: format!("Product {sku}"),
+                    manage_stock,
+                    stock: manage_stock.then_some(stock),
+                    price: "19.99".into(),
+                    variable: false,
+                },
+            );
             id
         })
     }
@@ -136,7 +148,19 @@ impl WooStandin {
     pub fn put_product(&self, id: u64, sku: &str, name: &str, stock: i64, price: &str) {
         self.with(|s| {
             s.next_id = s.next_id.max(id);
-            s.items.insert(id, Item { id, parent_id: 0, sku: sku.into(), name: name.into(), manage_stock: true, stock: Some(stock), price: price.into(), variable: false });
+            s.items.insert(
+                id,
+                Item {
+                    id,
+                    parent_id: 0,
+                    sku: sku.into(),
+                    name: name.into(),
+                    manage_stock: true,
+                    stock: Some(stock),
+                    price: price.into(),
+                    variable: false,
+                },
+            );
         });
     }
 
@@ -145,12 +169,36 @@ impl WooStandin {
         self.with(|s| {
             s.next_id += 1;
             let parent = s.next_id;
-            s.items.insert(parent, Item { id: parent, parent_id: 0, sku: sku.into(), name: format!("Variable {sku}"), manage_stock: false, stock: None, price: "9.00".into(), variable: true });
+            s.items.insert(
+                parent,
+                Item {
+                    id: parent,
+                    parent_id: 0,
+                    sku: sku.into(),
+                    name: format!("Variable {sku}"),
+                    manage_stock: false,
+                    stock: None,
+                    price: "9.00".into(),
+                    variable: true,
+                },
+            );
             let mut ids = Vec::new();
             for (vsku, stock) in variations {
                 s.next_id += 1;
                 let id = s.next_id;
-                s.items.insert(id, Item { id, parent_id: parent, sku: (*vsku).into(), name: format!("{sku} - {vsku}"), manage_stock: true, stock: Some(*stock), price: "9.00".into(), variable: false });
+                s.items.insert(
+                    id,
+                    Item {
+                        id,
+                        parent_id: parent,
+                        sku: (*vsku).into(),
+                        name: format!("{sku} - {vsku}"),
+                        manage_stock: true,
+                        stock: Some(*stock),
+                        price: "9.00".into(),
+                        variable: false,
+                    },
+                );
                 ids.push(id);
             }
             (parent, ids)
@@ -165,7 +213,21 @@ impl WooStandin {
             let id = s.next_id;
             let now = Utc::now().naive_utc();
             let lines: Vec<(u64, u64, i64)> = lines.iter().enumerate().map(|(i, (item, q))| (id * 100 + i as u64, *item, *q)).collect();
-            let mut o = SimOrder { id, status: status.into(), created: now, modified: now, lines, notes: Vec::new(), meta: BTreeMap::new(), line_totals: BTreeMap::new(), fees: Vec::new(), billing_email: String::new(), shipping: 0, stock_reduced: false, reduced: BTreeMap::new() };
+            let mut o = SimOrder {
+                id,
+                status: status.into(),
+                created: now,
+                modified: now,
+                lines,
+                notes: Vec::new(),
+                meta: BTreeMap::new(),
+                line_totals: BTreeMap::new(),
+                fees: Vec::new(),
+                billing_email: String::new(),
+                shipping: 0,
+                stock_reduced: false,
+                reduced: BTreeMap::new(),
+            };
             if holds_stock(status) {
                 reduce(&mut s.items, &mut o);
             }
@@ -294,7 +356,12 @@ fn holds_stock(status: &str) -> bool {
 }
 
 fn err(status: u16, body: &str) -> Response {
-    (StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST), [("content-type", "application/json; charset=UTF-8")], body.to_owned()).into_response()
+    (
+        StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+        [("content-type", "application/json; charset=UTF-8")],
+        body.to_owned(),
+    )
+        .into_response()
 }
 
 fn woo_error(status: u16, code: &str, message: &str) -> Response {
@@ -303,7 +370,13 @@ fn woo_error(status: u16, code: &str, message: &str) -> Response {
 
 /// Authentication, faults and latency, in front of every handler. `Ok`
 /// carries the query parameters without the oauth ones.
-async fn gate(w: &WooStandin, method: &Method, uri: &axum::http::Uri, headers: &HeaderMap, query: &BTreeMap<String, String>) -> Result<(), Response> {
+async fn gate(
+    w: &WooStandin,
+    method: &Method,
+    uri: &axum::http::Uri,
+    headers: &HeaderMap,
+    query: &BTreeMap<String, String>,
+) -> Result<(), Response> {
     let (fault, latency) = w.with(|s| {
         s.requests.push(format!("{method} {}", uri.path()));
         (s.faults.pop_front(), s.latency)
@@ -330,7 +403,8 @@ async fn gate(w: &WooStandin, method: &Method, uri: &axum::http::Uri, headers: &
             return Err(err(401, E_BASIC_PLAIN));
         }
         use base64::Engine;
-        let decoded = base64::engine::general_purpose::STANDARD.decode(auth).ok().and_then(|b| String::from_utf8(b).ok()).unwrap_or_default();
+        let decoded =
+            base64::engine::general_purpose::STANDARD.decode(auth).ok().and_then(|b| String::from_utf8(b).ok()).unwrap_or_default();
         let (k, sec) = decoded.split_once(':').unwrap_or(("", ""));
         if k != key {
             return Err(err(401, E_UNKNOWN_KEY));
@@ -344,7 +418,9 @@ async fn gate(w: &WooStandin, method: &Method, uri: &axum::http::Uri, headers: &
     if *ck != key {
         return Err(woo_error(401, "woocommerce_rest_authentication_error", "Consumer key is invalid."));
     }
-    if query.get("oauth_signature_method").map(String::as_str) != Some("HMAC-SHA256") && query.get("oauth_signature_method").map(String::as_str) != Some("HMAC-SHA1") {
+    if query.get("oauth_signature_method").map(String::as_str) != Some("HMAC-SHA256")
+        && query.get("oauth_signature_method").map(String::as_str) != Some("HMAC-SHA1")
+    {
         return Err(woo_error(401, "woocommerce_rest_authentication_error", "Invalid signature - signature method is invalid."));
     }
     let ts: i64 = query.get("oauth_timestamp").and_then(|t| t.parse().ok()).unwrap_or(0);
@@ -431,7 +507,12 @@ fn order_json(o: &SimOrder, items: &BTreeMap<u64, Item>) -> Value {
         })
         .collect();
     v["line_items"] = json!(lines);
-    let fees: Vec<Value> = o.fees.iter().enumerate().map(|(i, (name, t))| json!({ "id": 700 + i, "name": name, "total": crate::money::format_minor(*t, 2) })).collect();
+    let fees: Vec<Value> = o
+        .fees
+        .iter()
+        .enumerate()
+        .map(|(i, (name, t))| json!({ "id": 700 + i, "name": name, "total": crate::money::format_minor(*t, 2) }))
+        .collect();
     total += o.fees.iter().map(|f| f.1).sum::<i64>() + o.shipping;
     if o.shipping != 0 {
         v["shipping_total"] = json!(crate::money::format_minor(o.shipping, 2));
@@ -474,13 +555,22 @@ fn page(list: Vec<Value>, q: &BTreeMap<String, String>, path: &str) -> Response 
     r
 }
 
-async fn list_orders(State(w): State<WooStandin>, method: Method, OriginalUri(uri): OriginalUri, headers: HeaderMap, Query(q): Query<BTreeMap<String, String>>) -> Response {
+async fn list_orders(
+    State(w): State<WooStandin>,
+    method: Method,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Response {
     if let Err(r) = gate(&w, &method, &uri, &headers, &q).await {
         return r;
     }
     let gmt = q.get("dates_are_gmt").map(String::as_str) == Some("true");
     let offset = w.with(|s| s.site_offset);
-    let after = q.get("modified_after").and_then(|a| NaiveDateTime::parse_from_str(a, "%Y-%m-%dT%H:%M:%S").ok()).map(|a| if gmt { a } else { a - offset });
+    let after = q
+        .get("modified_after")
+        .and_then(|a| NaiveDateTime::parse_from_str(a, "%Y-%m-%dT%H:%M:%S").ok())
+        .map(|a| if gmt { a } else { a - offset });
     let statuses: Option<Vec<String>> = q.get("status").filter(|s| s.as_str() != "any").map(|s| s.split(',').map(str::to_owned).collect());
     let list = w.with(|s| {
         let mut orders: Vec<&SimOrder> = s
@@ -497,7 +587,14 @@ async fn list_orders(State(w): State<WooStandin>, method: Method, OriginalUri(ur
 }
 
 /// `POST /orders`: line items by product id with optional totals, fee lines, meta.
-async fn create_order_api(State(w): State<WooStandin>, method: Method, OriginalUri(uri): OriginalUri, headers: HeaderMap, Query(q): Query<BTreeMap<String, String>>, body: Bytes) -> Response {
+async fn create_order_api(
+    State(w): State<WooStandin>,
+    method: Method,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    Query(q): Query<BTreeMap<String, String>>,
+    body: Bytes,
+) -> Response {
     if let Err(r) = gate(&w, &method, &uri, &headers, &q).await {
         return r;
     }
@@ -508,7 +605,9 @@ async fn create_order_api(State(w): State<WooStandin>, method: Method, OriginalU
     for (i, it) in items.iter().enumerate() {
         // A variation line names its variation; the stock and SKU are the variation's.
         let variation = it.get("variation_id").and_then(Value::as_u64).filter(|v| *v > 0);
-        let (Some(pid), Some(qty)) = (variation.or_else(|| it.get("product_id").and_then(Value::as_u64)), it.get("quantity").and_then(Value::as_i64)) else {
+        let (Some(pid), Some(qty)) =
+            (variation.or_else(|| it.get("product_id").and_then(Value::as_u64)), it.get("quantity").and_then(Value::as_i64))
+        else {
             return woo_error(400, "rest_invalid_param", &format!("Invalid parameter(s): line_items[{i}]"));
         };
         if !w.with(|s| s.items.contains_key(&pid)) {
@@ -546,7 +645,8 @@ async fn create_order_api(State(w): State<WooStandin>, method: Method, OriginalU
             o.billing_email = v.pointer("/billing/email").and_then(Value::as_str).unwrap_or_default().to_owned();
         }
     });
-    w.with(|s| s.orders.get(&id).map(|o| (StatusCode::CREATED, Json(order_json(o, &s.items))).into_response())).unwrap_or_else(|| err(404, E_ORDER_ID))
+    w.with(|s| s.orders.get(&id).map(|o| (StatusCode::CREATED, Json(order_json(o, &s.items))).into_response()))
+        .unwrap_or_else(|| err(404, E_ORDER_ID))
 }
 
 /// An order as the stand-in holds it (tests read totals and lines from it).
@@ -556,14 +656,29 @@ impl WooStandin {
     }
 }
 
-async fn get_order(State(w): State<WooStandin>, method: Method, OriginalUri(uri): OriginalUri, headers: HeaderMap, Query(q): Query<BTreeMap<String, String>>, Path(id): Path<u64>) -> Response {
+async fn get_order(
+    State(w): State<WooStandin>,
+    method: Method,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    Query(q): Query<BTreeMap<String, String>>,
+    Path(id): Path<u64>,
+) -> Response {
     if let Err(r) = gate(&w, &method, &uri, &headers, &q).await {
         return r;
     }
     w.with(|s| s.orders.get(&id).map(|o| Json(order_json(o, &s.items)).into_response())).unwrap_or_else(|| err(404, E_ORDER_ID))
 }
 
-async fn put_order(State(w): State<WooStandin>, method: Method, OriginalUri(uri): OriginalUri, headers: HeaderMap, Query(q): Query<BTreeMap<String, String>>, Path(id): Path<u64>, body: Bytes) -> Response {
+async fn put_order(
+    State(w): State<WooStandin>,
+    method: Method,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    Query(q): Query<BTreeMap<String, String>>,
+    Path(id): Path<u64>,
+    body: Bytes,
+) -> Response {
     if let Err(r) = gate(&w, &method, &uri, &headers, &q).await {
         return r;
     }
@@ -588,7 +703,15 @@ async fn put_order(State(w): State<WooStandin>, method: Method, OriginalUri(uri)
     w.with(|s| s.orders.get(&id).map(|o| Json(order_json(o, &s.items)).into_response())).unwrap_or_else(|| err(404, E_ORDER_ID))
 }
 
-async fn add_note(State(w): State<WooStandin>, method: Method, OriginalUri(uri): OriginalUri, headers: HeaderMap, Query(q): Query<BTreeMap<String, String>>, Path(id): Path<u64>, body: Bytes) -> Response {
+async fn add_note(
+    State(w): State<WooStandin>,
+    method: Method,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    Query(q): Query<BTreeMap<String, String>>,
+    Path(id): Path<u64>,
+    body: Bytes,
+) -> Response {
     if let Err(r) = gate(&w, &method, &uri, &headers, &q).await {
         return r;
     }
@@ -601,7 +724,13 @@ async fn add_note(State(w): State<WooStandin>, method: Method, OriginalUri(uri):
     (StatusCode::CREATED, Json(json!({ "id": 1, "note": note, "customer_note": false }))).into_response()
 }
 
-async fn list_products(State(w): State<WooStandin>, method: Method, OriginalUri(uri): OriginalUri, headers: HeaderMap, Query(q): Query<BTreeMap<String, String>>) -> Response {
+async fn list_products(
+    State(w): State<WooStandin>,
+    method: Method,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Response {
     if let Err(r) = gate(&w, &method, &uri, &headers, &q).await {
         return r;
     }
@@ -611,7 +740,10 @@ async fn list_products(State(w): State<WooStandin>, method: Method, OriginalUri(
     let list = w.with(|s| {
         s.items
             .values()
-            .filter(|i| match &sku { Some(k) => &i.sku == k, None => i.parent_id == 0 })
+            .filter(|i| match &sku {
+                Some(k) => &i.sku == k,
+                None => i.parent_id == 0,
+            })
             .filter(|i| include.as_ref().is_none_or(|ids| ids.contains(&i.id)))
             .map(|i| product_json_in(&s.items, i))
             .collect()
@@ -619,16 +751,36 @@ async fn list_products(State(w): State<WooStandin>, method: Method, OriginalUri(
     page(list, &q, uri.path())
 }
 
-async fn list_variations(State(w): State<WooStandin>, method: Method, OriginalUri(uri): OriginalUri, headers: HeaderMap, Query(q): Query<BTreeMap<String, String>>, Path(id): Path<u64>) -> Response {
+async fn list_variations(
+    State(w): State<WooStandin>,
+    method: Method,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    Query(q): Query<BTreeMap<String, String>>,
+    Path(id): Path<u64>,
+) -> Response {
     if let Err(r) = gate(&w, &method, &uri, &headers, &q).await {
         return r;
     }
     let include = included(&q);
-    let list = w.with(|s| s.items.values().filter(|i| i.parent_id == id && include.as_ref().is_none_or(|ids| ids.contains(&i.id))).map(|i| product_json_in(&s.items, i)).collect());
+    let list = w.with(|s| {
+        s.items
+            .values()
+            .filter(|i| i.parent_id == id && include.as_ref().is_none_or(|ids| ids.contains(&i.id)))
+            .map(|i| product_json_in(&s.items, i))
+            .collect()
+    });
     page(list, &q, uri.path())
 }
 
-async fn get_product(State(w): State<WooStandin>, method: Method, OriginalUri(uri): OriginalUri, headers: HeaderMap, Query(q): Query<BTreeMap<String, String>>, Path(id): Path<u64>) -> Response {
+async fn get_product(
+    State(w): State<WooStandin>,
+    method: Method,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    Query(q): Query<BTreeMap<String, String>>,
+    Path(id): Path<u64>,
+) -> Response {
     if let Err(r) = gate(&w, &method, &uri, &headers, &q).await {
         return r;
     }
@@ -655,7 +807,15 @@ fn apply(item: &mut Item, v: &Value) -> Result<(), Response> {
     Ok(())
 }
 
-async fn put_product(State(w): State<WooStandin>, method: Method, OriginalUri(uri): OriginalUri, headers: HeaderMap, Query(q): Query<BTreeMap<String, String>>, Path(id): Path<u64>, body: Bytes) -> Response {
+async fn put_product(
+    State(w): State<WooStandin>,
+    method: Method,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    Query(q): Query<BTreeMap<String, String>>,
+    Path(id): Path<u64>,
+    body: Bytes,
+) -> Response {
     if let Err(r) = gate(&w, &method, &uri, &headers, &q).await {
         return r;
     }
@@ -666,7 +826,15 @@ async fn put_product(State(w): State<WooStandin>, method: Method, OriginalUri(ur
     })
 }
 
-async fn put_variation(State(w): State<WooStandin>, method: Method, OriginalUri(uri): OriginalUri, headers: HeaderMap, Query(q): Query<BTreeMap<String, String>>, Path((pid, id)): Path<(u64, u64)>, body: Bytes) -> Response {
+async fn put_variation(
+    State(w): State<WooStandin>,
+    method: Method,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    Query(q): Query<BTreeMap<String, String>>,
+    Path((pid, id)): Path<(u64, u64)>,
+    body: Bytes,
+) -> Response {
     if let Err(r) = gate(&w, &method, &uri, &headers, &q).await {
         return r;
     }
@@ -709,14 +877,29 @@ fn batch(w: &WooStandin, body: &Bytes, parent: Option<u64>) -> Response {
     Json(json!({ "update": answers })).into_response()
 }
 
-async fn batch_products(State(w): State<WooStandin>, method: Method, OriginalUri(uri): OriginalUri, headers: HeaderMap, Query(q): Query<BTreeMap<String, String>>, body: Bytes) -> Response {
+async fn batch_products(
+    State(w): State<WooStandin>,
+    method: Method,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    Query(q): Query<BTreeMap<String, String>>,
+    body: Bytes,
+) -> Response {
     if let Err(r) = gate(&w, &method, &uri, &headers, &q).await {
         return r;
     }
     batch(&w, &body, None)
 }
 
-async fn batch_variations(State(w): State<WooStandin>, method: Method, OriginalUri(uri): OriginalUri, headers: HeaderMap, Query(q): Query<BTreeMap<String, String>>, Path(pid): Path<u64>, body: Bytes) -> Response {
+async fn batch_variations(
+    State(w): State<WooStandin>,
+    method: Method,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    Query(q): Query<BTreeMap<String, String>>,
+    Path(pid): Path<u64>,
+    body: Bytes,
+) -> Response {
     if let Err(r) = gate(&w, &method, &uri, &headers, &q).await {
         return r;
     }
@@ -724,7 +907,14 @@ async fn batch_variations(State(w): State<WooStandin>, method: Method, OriginalU
 }
 
 /// `POST /products`: a simple or variable product (name, sku, price, manage_stock, stock_quantity).
-async fn create_product_api(State(w): State<WooStandin>, method: Method, OriginalUri(uri): OriginalUri, headers: HeaderMap, Query(q): Query<BTreeMap<String, String>>, body: Bytes) -> Response {
+async fn create_product_api(
+    State(w): State<WooStandin>,
+    method: Method,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    Query(q): Query<BTreeMap<String, String>>,
+    body: Bytes,
+) -> Response {
     if let Err(r) = gate(&w, &method, &uri, &headers, &q).await {
         return r;
     }
@@ -733,7 +923,15 @@ async fn create_product_api(State(w): State<WooStandin>, method: Method, Origina
 }
 
 /// `POST /products/{id}/variations`.
-async fn create_variation_api(State(w): State<WooStandin>, method: Method, OriginalUri(uri): OriginalUri, headers: HeaderMap, Query(q): Query<BTreeMap<String, String>>, Path(pid): Path<u64>, body: Bytes) -> Response {
+async fn create_variation_api(
+    State(w): State<WooStandin>,
+    method: Method,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    Query(q): Query<BTreeMap<String, String>>,
+    Path(pid): Path<u64>,
+    body: Bytes,
+) -> Response {
     if let Err(r) = gate(&w, &method, &uri, &headers, &q).await {
         return r;
     }

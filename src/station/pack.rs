@@ -7,7 +7,7 @@ use std::collections::HashSet;
 
 use sqlx::{MySqlPool, Row};
 
-use super::{lock_held, pick, FieldError, StationError};
+use super::{FieldError, StationError, lock_held, pick};
 use crate::{
     config::BoxDef,
     events::{self, Event},
@@ -97,12 +97,18 @@ pub fn validate(form: &PackForm, boxes: &[BoxDef], lines: &[pick::PickLine]) -> 
     for (i, p) in form.packages.iter().enumerate() {
         let n = i + 1;
         let Some(b) = boxes.iter().find(|b| b.id == p.box_id) else {
-            errors.push(FieldError::new(format!("box_{n}"), format!("choose one of: {}", boxes.iter().map(|b| b.id.as_str()).collect::<Vec<_>>().join(", "))));
+            errors.push(FieldError::new(
+                format!("box_{n}"),
+                format!("choose one of: {}", boxes.iter().map(|b| b.id.as_str()).collect::<Vec<_>>().join(", ")),
+            ));
             continue;
         };
         let weight_g = match parse_weight_g(&p.weight) {
             Ok(w) if b.max_weight_g.is_some_and(|max| w > max) => {
-                errors.push(FieldError::new(format!("weight_{n}"), format!("{w} g is over the {} limit of {} g: split into another package", b.name, b.max_weight_g.unwrap_or(0))));
+                errors.push(FieldError::new(
+                    format!("weight_{n}"),
+                    format!("{w} g is over the {} limit of {} g: split into another package", b.name, b.max_weight_g.unwrap_or(0)),
+                ));
                 0
             }
             Ok(w) => w,
@@ -126,12 +132,16 @@ pub fn validate(form: &PackForm, boxes: &[BoxDef], lines: &[pick::PickLine]) -> 
                 used[n - 1] = true;
                 assigned.push((line.line_id, n as u16));
             }
-            _ => errors.push(FieldError::new(format!("package_of_{}", line.line_id), format!("{}: a package number from 1 to {count}", line.sku))),
+            _ => errors
+                .push(FieldError::new(format!("package_of_{}", line.line_id), format!("{}: a package number from 1 to {count}", line.sku))),
         }
     }
     for (i, u) in used.iter().enumerate() {
         if !u && count > 0 {
-            errors.push(FieldError::new(format!("box_{}", i + 1), format!("package {} has no lines in it: remove it or move a line into it", i + 1)));
+            errors.push(FieldError::new(
+                format!("box_{}", i + 1),
+                format!("package {} has no lines in it: remove it or move a line into it", i + 1),
+            ));
         }
     }
     let mut seen = HashSet::new();
@@ -142,7 +152,10 @@ pub fn validate(form: &PackForm, boxes: &[BoxDef], lines: &[pick::PickLine]) -> 
             if serial.is_empty() {
                 errors.push(FieldError::new(field, format!("{} unit {unit}: scan its serial", line.sku)));
             } else if serial.len() > 64 || !serial.chars().all(|c| c.is_ascii_graphic()) {
-                errors.push(FieldError::new(field, format!("{} unit {unit}: a serial is up to 64 letters, digits or symbols, no spaces", line.sku)));
+                errors.push(FieldError::new(
+                    field,
+                    format!("{} unit {unit}: a serial is up to 64 letters, digits or symbols, no spaces", line.sku),
+                ));
             } else if !seen.insert((line.product_id, serial.to_owned())) {
                 errors.push(FieldError::new(field, format!("{} unit {unit}: serial {serial} was scanned twice", line.sku)));
             }
@@ -153,7 +166,15 @@ pub fn validate(form: &PackForm, boxes: &[BoxDef], lines: &[pick::PickLine]) -> 
 
 /// Packs a picked order: validates, checks serials against the lots, and
 /// writes the draft shipment, its packages and the serials in one transaction.
-pub async fn pack(pool: &MySqlPool, order_id: u64, operator_id: u64, form: &PackForm, boxes: &[BoxDef], carrier: &str, service: &str) -> Result<Result<u64, Vec<FieldError>>, StationError> {
+pub async fn pack(
+    pool: &MySqlPool,
+    order_id: u64,
+    operator_id: u64,
+    form: &PackForm,
+    boxes: &[BoxDef],
+    carrier: &str,
+    service: &str,
+) -> Result<Result<u64, Vec<FieldError>>, StationError> {
     let lines = pick::sheet(pool, order_id).await?;
     let (packages, assigned) = match validate(form, boxes, &lines) {
         Ok(v) => v,
@@ -171,17 +192,19 @@ pub async fn pack(pool: &MySqlPool, order_id: u64, operator_id: u64, form: &Pack
         .last_insert_id();
     let mut package_ids = Vec::new();
     for (i, p) in packages.iter().enumerate() {
-        let id = sqlx::query("INSERT INTO packages (shipment_id, seq, box_id, weight_g, length_mm, width_mm, height_mm) VALUES (?, ?, ?, ?, ?, ?, ?)")
-            .bind(shipment)
-            .bind((i + 1) as u16)
-            .bind(&p.box_id)
-            .bind(p.weight_g)
-            .bind(p.length_mm)
-            .bind(p.width_mm)
-            .bind(p.height_mm)
-            .execute(&mut *tx)
-            .await?
-            .last_insert_id();
+        let id = sqlx::query(
+            "INSERT INTO packages (shipment_id, seq, box_id, weight_g, length_mm, width_mm, height_mm) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(shipment)
+        .bind((i + 1) as u16)
+        .bind(&p.box_id)
+        .bind(p.weight_g)
+        .bind(p.length_mm)
+        .bind(p.width_mm)
+        .bind(p.height_mm)
+        .execute(&mut *tx)
+        .await?
+        .last_insert_id();
         package_ids.push(id);
     }
     for (line_id, seq) in &assigned {
@@ -216,14 +239,26 @@ pub async fn pack(pool: &MySqlPool, order_id: u64, operator_id: u64, form: &Pack
                 .await?;
             match existing {
                 Some(s) => {
-                    let (id, lot, status, lot_ref): (u64, u64, String, String) = (s.try_get("id")?, s.try_get("lot_id")?, s.try_get("status")?, s.try_get("lot_ref")?);
+                    let (id, lot, status, lot_ref): (u64, u64, String, String) =
+                        (s.try_get("id")?, s.try_get("lot_id")?, s.try_get("status")?, s.try_get("lot_ref")?);
                     if status != "in_stock" {
                         errors.push(FieldError::new(field, format!("serial {serial} is already {status}")));
                     } else if let Some(slot) = room.iter_mut().find(|r| r.0 == lot && r.2 > 0) {
                         slot.2 -= 1;
-                        sqlx::query("UPDATE lot_serials SET status = 'packed', order_line_id = ?, package_id = ? WHERE id = ?").bind(line.line_id).bind(package_id).bind(id).execute(&mut *tx).await?;
+                        sqlx::query("UPDATE lot_serials SET status = 'packed', order_line_id = ?, package_id = ? WHERE id = ?")
+                            .bind(line.line_id)
+                            .bind(package_id)
+                            .bind(id)
+                            .execute(&mut *tx)
+                            .await?;
                     } else {
-                        errors.push(FieldError::new(field, format!("serial {serial} is in lot {lot_ref}, which is not reserved for this line: take the unit from {}", lot_refs(&room))));
+                        errors.push(FieldError::new(
+                            field,
+                            format!(
+                                "serial {serial} is in lot {lot_ref}, which is not reserved for this line: take the unit from {}",
+                                lot_refs(&room)
+                            ),
+                        ));
                     }
                 }
                 None => {
@@ -241,7 +276,10 @@ pub async fn pack(pool: &MySqlPool, order_id: u64, operator_id: u64, form: &Pack
                                 .execute(&mut *tx)
                                 .await?;
                         }
-                        None => errors.push(FieldError::new(field, format!("serial {serial} is not one of the serials recorded for lot {}: check the unit", lot_refs(&room)))),
+                        None => errors.push(FieldError::new(
+                            field,
+                            format!("serial {serial} is not one of the serials recorded for lot {}: check the unit", lot_refs(&room)),
+                        )),
                     }
                 }
             }
@@ -253,8 +291,13 @@ pub async fn pack(pool: &MySqlPool, order_id: u64, operator_id: u64, form: &Pack
     }
     sqlx::query("UPDATE pick_queue SET status = 'packed' WHERE order_id = ?").bind(order_id).execute(&mut *tx).await?;
     let weights: Vec<String> = packages.iter().map(|p| format!("{} {} g", p.box_id, p.weight_g)).collect();
-    events::record(&mut *tx, Event::info("pick.packed", format!("order {number} packed: {} package(s): {}", packages.len(), weights.join(", "))).by(operator_id).about("order", order_id))
-        .await?;
+    events::record(
+        &mut *tx,
+        Event::info("pick.packed", format!("order {number} packed: {} package(s): {}", packages.len(), weights.join(", ")))
+            .by(operator_id)
+            .about("order", order_id),
+    )
+    .await?;
     tx.commit().await?;
     Ok(Ok(shipment))
 }
@@ -270,11 +313,17 @@ fn lot_refs(room: &[(u64, String, u64, i64)]) -> String {
 pub async fn unpack(pool: &MySqlPool, order_id: u64, operator_id: u64) -> Result<(), StationError> {
     let mut tx = pool.begin().await?;
     let number = lock_held(&mut tx, order_id, operator_id, "packed").await?;
-    let bought: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM shipments WHERE order_id = ? AND status <> 'draft'").bind(order_id).fetch_one(&mut *tx).await?;
+    let bought: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM shipments WHERE order_id = ? AND status <> 'draft'")
+        .bind(order_id)
+        .fetch_one(&mut *tx)
+        .await?;
     if bought > 0 {
         return Err(StationError::Invalid(format!("order {number} already has labels: void them with the carrier first")));
     }
-    sqlx::query("DELETE s FROM lot_serials s JOIN order_lines l ON l.id = s.order_line_id WHERE l.order_id = ? AND s.captured_at = 'pack'").bind(order_id).execute(&mut *tx).await?;
+    sqlx::query("DELETE s FROM lot_serials s JOIN order_lines l ON l.id = s.order_line_id WHERE l.order_id = ? AND s.captured_at = 'pack'")
+        .bind(order_id)
+        .execute(&mut *tx)
+        .await?;
     sqlx::query("UPDATE lot_serials s JOIN order_lines l ON l.id = s.order_line_id SET s.status = 'in_stock', s.order_line_id = NULL, s.package_id = NULL WHERE l.order_id = ?")
         .bind(order_id)
         .execute(&mut *tx)
@@ -282,7 +331,11 @@ pub async fn unpack(pool: &MySqlPool, order_id: u64, operator_id: u64) -> Result
     sqlx::query("UPDATE order_lines SET package_seq = NULL WHERE order_id = ?").bind(order_id).execute(&mut *tx).await?;
     sqlx::query("DELETE FROM shipments WHERE order_id = ? AND status = 'draft'").bind(order_id).execute(&mut *tx).await?;
     sqlx::query("UPDATE pick_queue SET status = 'picked' WHERE order_id = ?").bind(order_id).execute(&mut *tx).await?;
-    events::record(&mut *tx, Event::info("pick.unpacked", format!("order {number} unpacked to re-pack")).by(operator_id).about("order", order_id)).await?;
+    events::record(
+        &mut *tx,
+        Event::info("pick.unpacked", format!("order {number} unpacked to re-pack")).by(operator_id).about("order", order_id),
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }

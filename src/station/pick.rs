@@ -6,7 +6,7 @@
 use chrono::NaiveDateTime;
 use sqlx::{MySqlPool, Row};
 
-use super::{bin_key, lock_held, StationError};
+use super::{StationError, bin_key, lock_held};
 use crate::{
     events::{self, Event, Severity},
     inventory::lookup::CodeLookup,
@@ -122,7 +122,14 @@ pub enum Mis {
 }
 
 /// Counts `count` scans of `code` on an order the operator holds.
-pub async fn scan(pool: &MySqlPool, lookup: &CodeLookup, order_id: u64, operator_id: u64, code: &str, count: u32) -> Result<Result<Counted, Mis>, StationError> {
+pub async fn scan(
+    pool: &MySqlPool,
+    lookup: &CodeLookup,
+    order_id: u64,
+    operator_id: u64,
+    code: &str,
+    count: u32,
+) -> Result<Result<Counted, Mis>, StationError> {
     let code = code.trim();
     if !(1..=999).contains(&count) {
         return Ok(Err(Mis::BadCount));
@@ -130,7 +137,10 @@ pub async fn scan(pool: &MySqlPool, lookup: &CodeLookup, order_id: u64, operator
     let hit = match lookup.resolve(pool, code).await? {
         Ok(Some(hit)) => hit,
         Ok(None) => return refuse(pool, order_id, operator_id, Mis::Unknown(code.to_owned())).await,
-        Err(e) => return refuse(pool, order_id, operator_id, Mis::Unreadable { code: code.chars().take(40).collect(), reason: e.to_string() }).await,
+        Err(e) => {
+            return refuse(pool, order_id, operator_id, Mis::Unreadable { code: code.chars().take(40).collect(), reason: e.to_string() })
+                .await;
+        }
     };
     let adding = hit.units.saturating_mul(count);
     let mut tx = pool.begin().await?;
@@ -142,7 +152,8 @@ pub async fn scan(pool: &MySqlPool, lookup: &CodeLookup, order_id: u64, operator
         .await?;
     if lines.is_empty() {
         drop(tx);
-        let what: Option<(String, String)> = sqlx::query_as("SELECT sku, name FROM products WHERE id = ?").bind(hit.product_id).fetch_optional(pool).await?;
+        let what: Option<(String, String)> =
+            sqlx::query_as("SELECT sku, name FROM products WHERE id = ?").bind(hit.product_id).fetch_optional(pool).await?;
         let what = what.map_or_else(|| code.to_owned(), |(sku, name)| format!("{sku} ({name})"));
         return refuse(pool, order_id, operator_id, Mis::WrongItem { what }).await;
     }
@@ -163,14 +174,27 @@ pub async fn scan(pool: &MySqlPool, lookup: &CodeLookup, order_id: u64, operator
     sqlx::query("UPDATE order_lines SET picked_qty = picked_qty + ? WHERE id = ?").bind(adding).bind(line_id).execute(&mut *tx).await?;
     // The line is locked (FOR UPDATE above): its new count is known without reading it back.
     let picked = picked + adding;
-    let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM order_lines WHERE order_id = ? AND NOT removed AND picked_qty < quantity").bind(order_id).fetch_one(&mut *tx).await?;
+    let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM order_lines WHERE order_id = ? AND NOT removed AND picked_qty < quantity")
+        .bind(order_id)
+        .fetch_one(&mut *tx)
+        .await?;
     let order_picked = left == 0;
     if order_picked {
-        sqlx::query("UPDATE pick_queue SET status = 'picked', picked_at = UTC_TIMESTAMP(6) WHERE order_id = ?").bind(order_id).execute(&mut *tx).await?;
+        sqlx::query("UPDATE pick_queue SET status = 'picked', picked_at = UTC_TIMESTAMP(6) WHERE order_id = ?")
+            .bind(order_id)
+            .execute(&mut *tx)
+            .await?;
     }
-    events::record(&mut *tx, Event::info("pick.scanned", format!("order {number}: {sku} +{adding} ({picked}/{quantity})")).by(operator_id).about("order", order_id)).await?;
+    events::record(
+        &mut *tx,
+        Event::info("pick.scanned", format!("order {number}: {sku} +{adding} ({picked}/{quantity})"))
+            .by(operator_id)
+            .about("order", order_id),
+    )
+    .await?;
     if order_picked {
-        events::record(&mut *tx, Event::info("pick.picked", format!("order {number} picked")).by(operator_id).about("order", order_id)).await?;
+        events::record(&mut *tx, Event::info("pick.picked", format!("order {number} picked")).by(operator_id).about("order", order_id))
+            .await?;
     }
     tx.commit().await?;
     Ok(Ok(Counted { line_id, sku, picked, quantity, order_picked }))
@@ -181,7 +205,11 @@ async fn refuse(pool: &MySqlPool, order_id: u64, operator_id: u64, mis: Mis) -> 
     // Only the operator holding a picking order may scan it, even wrongly.
     let mut tx = pool.begin().await?;
     let number = lock_held(&mut tx, order_id, operator_id, "picking").await?;
-    events::record(&mut *tx, Event::info("pick.refused", format!("order {number}: {mis}")).severity(Severity::Warning).by(operator_id).about("order", order_id)).await?;
+    events::record(
+        &mut *tx,
+        Event::info("pick.refused", format!("order {number}: {mis}")).severity(Severity::Warning).by(operator_id).about("order", order_id),
+    )
+    .await?;
     tx.commit().await?;
     Ok(Err(mis))
 }

@@ -2,7 +2,7 @@
 //! works from, and the atomic claim that locks an order to one operator.
 
 use chrono::NaiveDateTime;
-use sqlx::{mysql::MySqlRow, MySqlPool, Row};
+use sqlx::{MySqlPool, Row, mysql::MySqlRow};
 
 use super::StationError;
 use crate::{
@@ -57,7 +57,12 @@ pub async fn prioritise(pool: &MySqlPool, rules: &[PickPriority]) -> Result<u64,
         let currency: String = r.try_get("currency")?;
         let want = priority_for(rules, method.as_deref(), r.try_get("total_minor")?, money::exponent(&currency));
         if want != r.try_get::<i32, _>("priority")? {
-            changed += sqlx::query("UPDATE pick_queue SET priority = ? WHERE id = ?").bind(want).bind(r.try_get::<u64, _>("id")?).execute(pool).await?.rows_affected();
+            changed += sqlx::query("UPDATE pick_queue SET priority = ? WHERE id = ?")
+                .bind(want)
+                .bind(r.try_get::<u64, _>("id")?)
+                .execute(pool)
+                .await?
+                .rows_affected();
         }
     }
     Ok(changed)
@@ -94,13 +99,15 @@ pub async fn list(pool: &MySqlPool, station: Option<&str>, status: Option<&str>,
         "{ENTRY_SELECT} WHERE (? IS NULL OR q.station IS NULL OR q.station = ?) AND ((? IS NULL AND q.status <> 'shipped') OR q.status = ?)
          ORDER BY q.priority DESC, o.woo_created_at, q.id LIMIT ?"
     );
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(station).bind(station).bind(status).bind(status).bind(limit).fetch_all(pool).await?;
+    let rows =
+        sqlx::query(sqlx::AssertSqlSafe(sql)).bind(station).bind(station).bind(status).bind(status).bind(limit).fetch_all(pool).await?;
     rows.iter().map(entry_from).collect()
 }
 
 /// Orders per state (every state, zeros included).
 pub async fn counts(pool: &MySqlPool) -> Result<Vec<(&'static str, i64)>, sqlx::Error> {
-    let rows: Vec<(String, i64)> = sqlx::query_as("SELECT CAST(status AS CHAR), COUNT(*) FROM pick_queue GROUP BY status").fetch_all(pool).await?;
+    let rows: Vec<(String, i64)> =
+        sqlx::query_as("SELECT CAST(status AS CHAR), COUNT(*) FROM pick_queue GROUP BY status").fetch_all(pool).await?;
     Ok(STATES.iter().map(|s| (*s, rows.iter().find(|(k, _)| k == s).map_or(0, |(_, n)| *n))).collect())
 }
 
@@ -124,7 +131,11 @@ pub async fn claim(pool: &MySqlPool, order_id: u64, operator_id: u64, station: &
     .rows_affected();
     if done == 1 {
         let number = number_of(pool, order_id).await?;
-        events::record(pool, Event::info("pick.claimed", format!("order {number} claimed at {station}")).by(operator_id).about("order", order_id)).await?;
+        events::record(
+            pool,
+            Event::info("pick.claimed", format!("order {number} claimed at {station}")).by(operator_id).about("order", order_id),
+        )
+        .await?;
         return Ok(());
     }
     match entry(pool, order_id).await? {
@@ -139,10 +150,12 @@ pub async fn claim(pool: &MySqlPool, order_id: u64, operator_id: u64, station: &
 /// `SKIP LOCKED` lets concurrent stations take different orders without waiting.
 pub async fn claim_next(pool: &MySqlPool, operator_id: u64, station: &str) -> Result<Option<u64>, StationError> {
     // An operator finishes what they hold before taking more.
-    if let Some(held) = sqlx::query_scalar::<_, u64>("SELECT order_id FROM pick_queue WHERE operator_id = ? AND status IN ('picking', 'picked', 'packed') ORDER BY claimed_at LIMIT 1")
-        .bind(operator_id)
-        .fetch_optional(pool)
-        .await?
+    if let Some(held) = sqlx::query_scalar::<_, u64>(
+        "SELECT order_id FROM pick_queue WHERE operator_id = ? AND status IN ('picking', 'picked', 'packed') ORDER BY claimed_at LIMIT 1",
+    )
+    .bind(operator_id)
+    .fetch_optional(pool)
+    .await?
     {
         return Ok(Some(held));
     }
@@ -162,7 +175,11 @@ pub async fn claim_next(pool: &MySqlPool, operator_id: u64, station: &str) -> Re
         .execute(&mut *tx)
         .await?;
     let number = number_of(&mut *tx, order_id).await?;
-    events::record(&mut *tx, Event::info("pick.claimed", format!("order {number} claimed at {station}")).by(operator_id).about("order", order_id)).await?;
+    events::record(
+        &mut *tx,
+        Event::info("pick.claimed", format!("order {number} claimed at {station}")).by(operator_id).about("order", order_id),
+    )
+    .await?;
     tx.commit().await?;
     Ok(Some(order_id))
 }
@@ -171,8 +188,15 @@ pub async fn claim_next(pool: &MySqlPool, operator_id: u64, station: &str) -> Re
 pub async fn release(pool: &MySqlPool, order_id: u64, operator_id: u64) -> Result<(), StationError> {
     let mut tx = pool.begin().await?;
     let number = super::lock_held(&mut tx, order_id, operator_id, "picking").await?;
-    sqlx::query("UPDATE pick_queue SET status = 'queued', operator_id = NULL, claimed_at = NULL, station = NULL WHERE order_id = ?").bind(order_id).execute(&mut *tx).await?;
-    events::record(&mut *tx, Event::info("pick.released", format!("order {number} put back in the queue")).by(operator_id).about("order", order_id)).await?;
+    sqlx::query("UPDATE pick_queue SET status = 'queued', operator_id = NULL, claimed_at = NULL, station = NULL WHERE order_id = ?")
+        .bind(order_id)
+        .execute(&mut *tx)
+        .await?;
+    events::record(
+        &mut *tx,
+        Event::info("pick.released", format!("order {number} put back in the queue")).by(operator_id).about("order", order_id),
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -191,7 +215,8 @@ mod tests {
 
     #[test]
     fn the_highest_matching_rule_wins() {
-        let rules = vec![rule(Some("ups_next_day_air"), None, 100), rule(None, Some("1000.00"), 10), rule(Some("flat_rate"), Some("50"), -5)];
+        let rules =
+            vec![rule(Some("ups_next_day_air"), None, 100), rule(None, Some("1000.00"), 10), rule(Some("flat_rate"), Some("50"), -5)];
         assert_eq!(priority_for(&rules, Some("ups_next_day_air"), 150_000, 2), 100);
         assert_eq!(priority_for(&rules, Some("flat_rate"), 150_000, 2), 10);
         assert_eq!(priority_for(&rules, Some("flat_rate"), 6_000, 2), -5);

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use sqlx::{MySqlPool, Row};
 
-use super::{lock_held, StationError};
+use super::{StationError, lock_held};
 use crate::{
     channels::woocommerce::WooClient,
     config::{Address, Printer, PrinterKind},
@@ -54,21 +54,28 @@ pub async fn current(pool: &MySqlPool, order_id: u64) -> Result<Option<ShipmentV
         return Ok(None);
     };
     let id: u64 = s.try_get("id")?;
-    let packages = sqlx::query("SELECT seq, box_id, weight_g, length_mm, width_mm, height_mm, tracking_number FROM packages WHERE shipment_id = ? ORDER BY seq")
-        .bind(id)
-        .fetch_all(pool)
-        .await?
-        .iter()
-        .map(|p| {
-            Ok(PackageView {
-                seq: p.try_get("seq")?,
-                box_id: p.try_get("box_id")?,
-                weight_g: p.try_get("weight_g")?,
-                dims: format!("{}×{}×{} mm", p.try_get::<u32, _>("length_mm")?, p.try_get::<u32, _>("width_mm")?, p.try_get::<u32, _>("height_mm")?),
-                tracking: p.try_get("tracking_number")?,
-            })
+    let packages = sqlx::query(
+        "SELECT seq, box_id, weight_g, length_mm, width_mm, height_mm, tracking_number FROM packages WHERE shipment_id = ? ORDER BY seq",
+    )
+    .bind(id)
+    .fetch_all(pool)
+    .await?
+    .iter()
+    .map(|p| {
+        Ok(PackageView {
+            seq: p.try_get("seq")?,
+            box_id: p.try_get("box_id")?,
+            weight_g: p.try_get("weight_g")?,
+            dims: format!(
+                "{}×{}×{} mm",
+                p.try_get::<u32, _>("length_mm")?,
+                p.try_get::<u32, _>("width_mm")?,
+                p.try_get::<u32, _>("height_mm")?
+            ),
+            tracking: p.try_get("tracking_number")?,
         })
-        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    })
+    .collect::<Result<Vec<_>, sqlx::Error>>()?;
     Ok(Some(ShipmentView {
         id,
         carrier: s.try_get("carrier")?,
@@ -106,7 +113,12 @@ pub async fn destination(pool: &MySqlPool, order_id: u64) -> Result<Address, sql
 /// Buys labels for every package of the order's draft shipment in one call
 /// and stores N tracking numbers and N labels. A carrier refusal or outage
 /// is returned for the page (and recorded); nothing is half-stored.
-pub async fn buy(pool: &MySqlPool, carrier: &dyn Carrier, order_id: u64, operator_id: u64) -> Result<Result<u64, CarrierError>, StationError> {
+pub async fn buy(
+    pool: &MySqlPool,
+    carrier: &dyn Carrier,
+    order_id: u64,
+    operator_id: u64,
+) -> Result<Result<u64, CarrierError>, StationError> {
     // Check the holder and state without keeping a transaction open across the carrier call.
     let number = {
         let mut tx = pool.begin().await?;
@@ -119,31 +131,56 @@ pub async fn buy(pool: &MySqlPool, carrier: &dyn Carrier, order_id: u64, operato
     };
     let to = destination(pool, order_id).await?;
     if to.line1.trim().is_empty() || to.city.trim().is_empty() || to.postcode.trim().is_empty() || to.country.len() != 2 {
-        return Err(StationError::Invalid(format!("order {number} has no complete shipping address in WooCommerce (street, city, postcode, country): fix the order there")));
+        return Err(StationError::Invalid(format!(
+            "order {number} has no complete shipping address in WooCommerce (street, city, postcode, country): fix the order there"
+        )));
     }
-    let parcels: Vec<Parcel> = sqlx::query_as::<_, (u32, u32, u32, u32)>("SELECT weight_g, length_mm, width_mm, height_mm FROM packages WHERE shipment_id = ? ORDER BY seq")
-        .bind(draft.id)
-        .fetch_all(pool)
-        .await?
-        .into_iter()
-        .map(|(weight_g, length_mm, width_mm, height_mm)| Parcel { weight_g, length_mm, width_mm, height_mm })
-        .collect();
+    let parcels: Vec<Parcel> = sqlx::query_as::<_, (u32, u32, u32, u32)>(
+        "SELECT weight_g, length_mm, width_mm, height_mm FROM packages WHERE shipment_id = ? ORDER BY seq",
+    )
+    .bind(draft.id)
+    .fetch_all(pool)
+    .await?
+    .into_iter()
+    .map(|(weight_g, length_mm, width_mm, height_mm)| Parcel { weight_g, length_mm, width_mm, height_mm })
+    .collect();
     let request = ShipmentRequest { reference: format!("Order {number}"), service_code: draft.service.clone(), to, parcels };
     let bought = match carrier.ship(&request).await {
         Ok(b) => b,
         Err(e) => {
             let severity = if matches!(e, CarrierError::Unknown { .. }) { Severity::Error } else { Severity::Warning };
-            events::record(pool, Event::info("ship.carrier_failed", format!("order {number}: {e}")).severity(severity).by(operator_id).about("order", order_id)).await?;
+            events::record(
+                pool,
+                Event::info("ship.carrier_failed", format!("order {number}: {e}"))
+                    .severity(severity)
+                    .by(operator_id)
+                    .about("order", order_id),
+            )
+            .await?;
             return Ok(Err(e));
         }
     };
     if bought.labels.len() != request.parcels.len() {
-        let e = CarrierError::Unknown { carrier: carrier.name(), message: format!("asked for {} labels, got {}", request.parcels.len(), bought.labels.len()) };
-        events::record(pool, Event::info("ship.carrier_failed", format!("order {number}: {e}")).severity(Severity::Error).by(operator_id).about("order", order_id)).await?;
+        let e = CarrierError::Unknown {
+            carrier: carrier.name(),
+            message: format!("asked for {} labels, got {}", request.parcels.len(), bought.labels.len()),
+        };
+        events::record(
+            pool,
+            Event::info("ship.carrier_failed", format!("order {number}: {e}"))
+                .severity(Severity::Error)
+                .by(operator_id)
+                .about("order", order_id),
+        )
+        .await?;
         return Ok(Err(e));
     }
     let currency: String = sqlx::query_scalar("SELECT currency FROM orders WHERE id = ?").bind(order_id).fetch_one(pool).await?;
-    let cost = bought.total_charge.as_ref().filter(|(c, _)| c.eq_ignore_ascii_case(&currency)).and_then(|(_, v)| money::parse_minor(v, money::exponent(&currency)).ok());
+    let cost = bought
+        .total_charge
+        .as_ref()
+        .filter(|(c, _)| c.eq_ignore_ascii_case(&currency))
+        .and_then(|(_, v)| money::parse_minor(v, money::exponent(&currency)).ok());
     let mut tx = pool.begin().await?;
     lock_held(&mut tx, order_id, operator_id, "packed").await?;
     sqlx::query("UPDATE shipments SET status = 'purchased', master_tracking = ?, cost_minor = ? WHERE id = ? AND status = 'draft'")
@@ -164,8 +201,16 @@ pub async fn buy(pool: &MySqlPool, carrier: &dyn Carrier, order_id: u64, operato
             .await?;
     }
     let numbers: Vec<&str> = bought.labels.iter().map(|l| l.tracking_number.as_str()).collect();
-    events::record(&mut *tx, Event::info("ship.labels_bought", format!("order {number}: {} label(s) from {}: {}", numbers.len(), carrier.name(), numbers.join(", "))).by(operator_id).about("order", order_id))
-        .await?;
+    events::record(
+        &mut *tx,
+        Event::info(
+            "ship.labels_bought",
+            format!("order {number}: {} label(s) from {}: {}", numbers.len(), carrier.name(), numbers.join(", ")),
+        )
+        .by(operator_id)
+        .about("order", order_id),
+    )
+    .await?;
     tx.commit().await?;
     Ok(Ok(draft.id))
 }
@@ -179,7 +224,12 @@ pub struct StationPrinters {
 
 impl StationPrinters {
     pub fn for_station(printers: &[Printer], station: &str) -> Self {
-        let pick = |kind: PrinterKind| printers.iter().find(|p| p.station == station && p.kind == kind).map(|p| PrinterTarget { name: p.name.clone(), uri: p.uri.clone() });
+        let pick = |kind: PrinterKind| {
+            printers
+                .iter()
+                .find(|p| p.station == station && p.kind == kind)
+                .map(|p| PrinterTarget { name: p.name.clone(), uri: p.uri.clone() })
+        };
         Self { labels: pick(PrinterKind::Zpl), slips: pick(PrinterKind::Pdf) }
     }
 }
@@ -193,9 +243,19 @@ pub struct Printed {
 }
 
 /// Prints every label of a bought shipment, then the slip (if one is given).
-pub async fn print(pool: &MySqlPool, shipment_id: u64, printers: &StationPrinters, slip: Option<Vec<u8>>, operator: (u64, &str)) -> Result<Printed, sqlx::Error> {
+pub async fn print(
+    pool: &MySqlPool,
+    shipment_id: u64,
+    printers: &StationPrinters,
+    slip: Option<Vec<u8>>,
+    operator: (u64, &str),
+) -> Result<Printed, sqlx::Error> {
     let mut out = Printed::default();
-    let labels: Vec<(u16, Vec<u8>)> = sqlx::query_as("SELECT seq, label FROM packages WHERE shipment_id = ? AND label IS NOT NULL ORDER BY seq").bind(shipment_id).fetch_all(pool).await?;
+    let labels: Vec<(u16, Vec<u8>)> =
+        sqlx::query_as("SELECT seq, label FROM packages WHERE shipment_id = ? AND label IS NOT NULL ORDER BY seq")
+            .bind(shipment_id)
+            .fetch_all(pool)
+            .await?;
     match &printers.labels {
         Some(p) => {
             for (seq, bytes) in labels {
@@ -225,7 +285,11 @@ fn tally(out: &mut Printed, attempt: Attempt, what: &str) {
 
 /// Sends every print job of a shipment again (the reprint key).
 pub async fn reprint(pool: &MySqlPool, shipment_id: u64, printers: &[Printer], operator_id: u64) -> Result<Printed, sqlx::Error> {
-    let jobs: Vec<(u64, String, String)> = sqlx::query_as("SELECT id, printer, CAST(document_kind AS CHAR) FROM print_jobs WHERE shipment_id = ? ORDER BY id").bind(shipment_id).fetch_all(pool).await?;
+    let jobs: Vec<(u64, String, String)> =
+        sqlx::query_as("SELECT id, printer, CAST(document_kind AS CHAR) FROM print_jobs WHERE shipment_id = ? ORDER BY id")
+            .bind(shipment_id)
+            .fetch_all(pool)
+            .await?;
     let mut out = Printed::default();
     for (job, printer, kind) in jobs {
         let Some(p) = printers.iter().find(|p| p.name == printer) else {
@@ -235,8 +299,13 @@ pub async fn reprint(pool: &MySqlPool, shipment_id: u64, printers: &[Printer], o
         let attempt = ipp::resend(pool, job, &PrinterTarget { name: p.name.clone(), uri: p.uri.clone() }).await?;
         tally(&mut out, attempt, &kind.replace('_', " "));
     }
-    events::record(pool, Event::info("ship.reprinted", format!("shipment {shipment_id}: {} sent, {} queued", out.sent, out.queued.len())).by(operator_id).about("shipment", shipment_id))
-        .await?;
+    events::record(
+        pool,
+        Event::info("ship.reprinted", format!("shipment {shipment_id}: {} sent, {} queued", out.sent, out.queued.len()))
+            .by(operator_id)
+            .about("shipment", shipment_id),
+    )
+    .await?;
     Ok(out)
 }
 
@@ -251,7 +320,12 @@ pub async fn waiting_jobs(pool: &MySqlPool, shipment_id: u64) -> Result<Vec<(u64
 pub async fn mark_shipped(pool: &MySqlPool, order_id: u64, operator_id: u64) -> Result<u64, StationError> {
     let mut tx = pool.begin().await?;
     let number = lock_held(&mut tx, order_id, operator_id, "packed").await?;
-    let Some(shipment): Option<u64> = sqlx::query_scalar("SELECT id FROM shipments WHERE order_id = ? AND status = 'purchased' ORDER BY id DESC LIMIT 1 FOR UPDATE").bind(order_id).fetch_optional(&mut *tx).await? else {
+    let Some(shipment): Option<u64> =
+        sqlx::query_scalar("SELECT id FROM shipments WHERE order_id = ? AND status = 'purchased' ORDER BY id DESC LIMIT 1 FOR UPDATE")
+            .bind(order_id)
+            .fetch_optional(&mut *tx)
+            .await?
+    else {
         return Err(StationError::Invalid(format!("order {number} has no bought labels yet: buy them first")));
     };
     let open: Vec<(u64, u64, u32)> = sqlx::query_as(
@@ -262,14 +336,31 @@ pub async fn mark_shipped(pool: &MySqlPool, order_id: u64, operator_id: u64) -> 
     .fetch_all(&mut *tx)
     .await?;
     for (id, lot, qty) in &open {
-        sqlx::query("UPDATE inventory_lots SET qty_remaining = qty_remaining - ?, qty_reserved = qty_reserved - ? WHERE id = ?").bind(qty).bind(qty).bind(lot).execute(&mut *tx).await?;
+        sqlx::query("UPDATE inventory_lots SET qty_remaining = qty_remaining - ?, qty_reserved = qty_reserved - ? WHERE id = ?")
+            .bind(qty)
+            .bind(qty)
+            .bind(lot)
+            .execute(&mut *tx)
+            .await?;
         sqlx::query("UPDATE stock_reservations SET status = 'consumed' WHERE id = ?").bind(id).execute(&mut *tx).await?;
     }
     sqlx::query("UPDATE lot_serials s JOIN order_lines l ON l.id = s.order_line_id SET s.status = 'shipped' WHERE l.order_id = ? AND s.status = 'packed'").bind(order_id).execute(&mut *tx).await?;
-    sqlx::query("UPDATE shipments SET status = 'shipped', shipped_at = UTC_TIMESTAMP(6), woo_writeback = 'pending' WHERE id = ?").bind(shipment).execute(&mut *tx).await?;
-    sqlx::query("UPDATE pick_queue SET status = 'shipped', shipped_at = UTC_TIMESTAMP(6) WHERE order_id = ?").bind(order_id).execute(&mut *tx).await?;
+    sqlx::query("UPDATE shipments SET status = 'shipped', shipped_at = UTC_TIMESTAMP(6), woo_writeback = 'pending' WHERE id = ?")
+        .bind(shipment)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("UPDATE pick_queue SET status = 'shipped', shipped_at = UTC_TIMESTAMP(6) WHERE order_id = ?")
+        .bind(order_id)
+        .execute(&mut *tx)
+        .await?;
     let units: u32 = open.iter().map(|o| o.2).sum();
-    events::record(&mut *tx, Event::info("ship.shipped", format!("order {number} shipped ({units} unit(s) taken from stock)")).by(operator_id).about("order", order_id)).await?;
+    events::record(
+        &mut *tx,
+        Event::info("ship.shipped", format!("order {number} shipped ({units} unit(s) taken from stock)"))
+            .by(operator_id)
+            .about("order", order_id),
+    )
+    .await?;
     tx.commit().await?;
     Ok(shipment)
 }
@@ -278,9 +369,19 @@ pub async fn mark_shipped(pool: &MySqlPool, order_id: u64, operator_id: u64) -> 
 /// is completed with the tracking numbers in its meta, then a note. Both
 /// calls are safe to repeat, so a failure just leaves it pending.
 pub async fn write_back(pool: &MySqlPool, woo: &WooClient, shipment_id: u64) -> Result<bool, sqlx::Error> {
-    let row = sqlx::query("SELECT s.carrier, s.master_tracking, o.woo_id, o.number FROM shipments s JOIN orders o ON o.id = s.order_id WHERE s.id = ?").bind(shipment_id).fetch_one(pool).await?;
-    let (carrier, master, woo_id, number): (String, Option<String>, u64, String) = (row.try_get("carrier")?, row.try_get("master_tracking")?, row.try_get("woo_id")?, row.try_get("number")?);
-    let tracking: Vec<String> = sqlx::query_scalar("SELECT tracking_number FROM packages WHERE shipment_id = ? AND tracking_number IS NOT NULL ORDER BY seq").bind(shipment_id).fetch_all(pool).await?;
+    let row = sqlx::query(
+        "SELECT s.carrier, s.master_tracking, o.woo_id, o.number FROM shipments s JOIN orders o ON o.id = s.order_id WHERE s.id = ?",
+    )
+    .bind(shipment_id)
+    .fetch_one(pool)
+    .await?;
+    let (carrier, master, woo_id, number): (String, Option<String>, u64, String) =
+        (row.try_get("carrier")?, row.try_get("master_tracking")?, row.try_get("woo_id")?, row.try_get("number")?);
+    let tracking: Vec<String> =
+        sqlx::query_scalar("SELECT tracking_number FROM packages WHERE shipment_id = ? AND tracking_number IS NOT NULL ORDER BY seq")
+            .bind(shipment_id)
+            .fetch_all(pool)
+            .await?;
     let carrier_name = carrier.to_uppercase();
     let result = async {
         woo.complete_order(woo_id, &carrier_name, master.as_deref().unwrap_or_default(), &tracking).await?;
@@ -290,15 +391,32 @@ pub async fn write_back(pool: &MySqlPool, woo: &WooClient, shipment_id: u64) -> 
     .await;
     match result {
         Ok(()) => {
-            sqlx::query("UPDATE shipments SET woo_writeback = 'done', woo_error = NULL WHERE id = ?").bind(shipment_id).execute(pool).await?;
-            events::record(pool, Event::info("ship.woo_updated", format!("order {number}: WooCommerce completed with tracking {}", tracking.join(", "))).about("shipment", shipment_id)).await?;
+            sqlx::query("UPDATE shipments SET woo_writeback = 'done', woo_error = NULL WHERE id = ?")
+                .bind(shipment_id)
+                .execute(pool)
+                .await?;
+            events::record(
+                pool,
+                Event::info("ship.woo_updated", format!("order {number}: WooCommerce completed with tracking {}", tracking.join(", ")))
+                    .about("shipment", shipment_id),
+            )
+            .await?;
             Ok(true)
         }
         Err(e) => {
             let msg: String = e.to_string().chars().take(500).collect();
-            sqlx::query("UPDATE shipments SET woo_writeback = 'failed', woo_error = ? WHERE id = ?").bind(&msg).bind(shipment_id).execute(pool).await?;
-            events::record(pool, Event::info("ship.woo_failed", format!("order {number}: tracking not yet in WooCommerce: {msg}; retried every minute")).severity(Severity::Warning).about("shipment", shipment_id))
+            sqlx::query("UPDATE shipments SET woo_writeback = 'failed', woo_error = ? WHERE id = ?")
+                .bind(&msg)
+                .bind(shipment_id)
+                .execute(pool)
                 .await?;
+            events::record(
+                pool,
+                Event::info("ship.woo_failed", format!("order {number}: tracking not yet in WooCommerce: {msg}; retried every minute"))
+                    .severity(Severity::Warning)
+                    .about("shipment", shipment_id),
+            )
+            .await?;
             Ok(false)
         }
     }
@@ -308,20 +426,38 @@ pub async fn write_back(pool: &MySqlPool, woo: &WooClient, shipment_id: u64) -> 
 /// retrying with backoff must not hold a picker for seconds. Past `wait`
 /// the shipment shows as not yet written back and the every-minute job
 /// finishes it (both calls are safe to repeat).
-pub async fn write_back_within(pool: &MySqlPool, woo: &WooClient, shipment_id: u64, wait: std::time::Duration) -> Result<bool, sqlx::Error> {
+pub async fn write_back_within(
+    pool: &MySqlPool,
+    woo: &WooClient,
+    shipment_id: u64,
+    wait: std::time::Duration,
+) -> Result<bool, sqlx::Error> {
     if let Ok(done) = tokio::time::timeout(wait, write_back(pool, woo, shipment_id)).await {
         return done;
     }
     let msg = format!("WooCommerce did not answer within {} s", wait.as_secs());
-    sqlx::query("UPDATE shipments SET woo_writeback = 'failed', woo_error = ? WHERE id = ? AND woo_writeback <> 'done'").bind(&msg).bind(shipment_id).execute(pool).await?;
-    events::record(pool, Event::info("ship.woo_failed", format!("shipment {shipment_id}: tracking not yet in WooCommerce: {msg}; retried every minute")).severity(Severity::Warning).about("shipment", shipment_id))
+    sqlx::query("UPDATE shipments SET woo_writeback = 'failed', woo_error = ? WHERE id = ? AND woo_writeback <> 'done'")
+        .bind(&msg)
+        .bind(shipment_id)
+        .execute(pool)
         .await?;
+    events::record(
+        pool,
+        Event::info("ship.woo_failed", format!("shipment {shipment_id}: tracking not yet in WooCommerce: {msg}; retried every minute"))
+            .severity(Severity::Warning)
+            .about("shipment", shipment_id),
+    )
+    .await?;
     Ok(false)
 }
 
 /// Retries every write-back not yet done (the every-minute job). Returns (done, still failing).
 pub async fn write_back_pending(pool: &MySqlPool, woo: Arc<WooClient>) -> Result<(u32, u32), sqlx::Error> {
-    let ids: Vec<u64> = sqlx::query_scalar("SELECT id FROM shipments WHERE status = 'shipped' AND woo_writeback IN ('pending', 'failed') ORDER BY id LIMIT 200").fetch_all(pool).await?;
+    let ids: Vec<u64> = sqlx::query_scalar(
+        "SELECT id FROM shipments WHERE status = 'shipped' AND woo_writeback IN ('pending', 'failed') ORDER BY id LIMIT 200",
+    )
+    .fetch_all(pool)
+    .await?;
     let (mut ok, mut failed) = (0, 0);
     for id in ids {
         if write_back(pool, &woo, id).await? { ok += 1 } else { failed += 1 }

@@ -4,7 +4,10 @@
 use askama::Template;
 use sqlx::{MySqlPool, Row};
 
-use crate::{config::TenantConfig, printing::pdf::{PdfError, WeasyPrint}};
+use crate::{
+    config::TenantConfig,
+    printing::pdf::{PdfError, WeasyPrint},
+};
 
 /// One line on the slip.
 pub struct SlipLine {
@@ -46,9 +49,15 @@ pub async fn build(pool: &MySqlPool, config: &TenantConfig, order_id: u64, paper
         .await?;
     let created: chrono::NaiveDateTime = o.try_get("woo_created_at")?;
     let field = |k: &str| o.try_get::<String, _>(k).unwrap_or_default();
-    let city_line = format!("{} {} {}", field("ship_city"), field("ship_state"), field("ship_postcode")).split_whitespace().collect::<Vec<_>>().join(" ");
+    let city_line = format!("{} {} {}", field("ship_city"), field("ship_state"), field("ship_postcode"))
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
     let ship_to: Vec<String> =
-        [field("ship_name"), field("ship_company"), field("ship_address1"), field("ship_address2"), city_line, field("ship_country")].into_iter().filter(|s| !s.trim().is_empty()).collect();
+        [field("ship_name"), field("ship_company"), field("ship_address1"), field("ship_address2"), city_line, field("ship_country")]
+            .into_iter()
+            .filter(|s| !s.trim().is_empty())
+            .collect();
     let rows = sqlx::query(
         r#"SELECT l.id, l.sku, l.name, l.quantity, l.package_seq,
                   (SELECT GROUP_CONCAT(s.serial ORDER BY s.serial SEPARATOR '\n') FROM lot_serials s WHERE s.order_line_id = l.id) AS serials

@@ -2,13 +2,7 @@
 //! The tenant's brand colours are served as CSS (the page CSP allows no
 //! inline styles).
 
-use axum::{
-    extract::State,
-    http::header,
-    response::IntoResponse,
-    routing::get,
-    Router,
-};
+use axum::{Router, extract::State, http::header, response::IntoResponse, routing::get};
 
 use super::AppState;
 
@@ -17,8 +11,18 @@ const APP_JS: &str = include_str!("../../templates/static/app.js");
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/static/app.css", get(|| async { ([(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")], APP_CSS) }))
-        .route("/static/app.js", get(|| async { ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")], APP_JS) }))
+        .route(
+            "/static/app.css",
+            get(|| async {
+                ([(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")], APP_CSS)
+            }),
+        )
+        .route(
+            "/static/app.js",
+            get(|| async {
+                ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")], APP_JS)
+            }),
+        )
         .route("/static/brand.css", get(brand))
 }
 

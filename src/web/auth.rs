@@ -4,19 +4,19 @@ use std::net::SocketAddr;
 
 use askama::Template;
 use axum::{
+    Form, Router,
     extract::{ConnectInfo, Query, State},
     http::{HeaderMap, StatusCode},
     response::{IntoResponse, Redirect, Response},
     routing::{get, post},
-    Form, Router,
 };
 use axum_extra::extract::cookie::CookieJar;
 use chrono::TimeDelta;
 use serde::Deserialize;
 
 use super::{
-    session::{self, Session, CSRF_COOKIE, SESSION_COOKIE},
     AppState, Page, Result,
+    session::{self, CSRF_COOKIE, SESSION_COOKIE, Session},
 };
 use crate::{
     config::Secret,
@@ -103,8 +103,11 @@ async fn submit(
         SignIn::Ok(op) => {
             let ua = headers.get("user-agent").and_then(|v| v.to_str().ok());
             let token = session::create(&state.pool, op.id, state.config.server.session_hours, Some(&ip), ua).await?;
-            events::record(&state.pool, Event::info("auth.sign_in", format!("{} signed in", op.display_name)).by(op.id).about("operator", op.id))
-                .await?;
+            events::record(
+                &state.pool,
+                Event::info("auth.sign_in", format!("{} signed in", op.display_name)).by(op.id).about("operator", op.id),
+            )
+            .await?;
             tracing::info!(operator = %op.username, "signed in");
             let jar = jar.add(session::cookie(&state, SESSION_COOKIE, token));
             return Ok((jar, Redirect::to(&safe_next(&state, f.next.as_deref()))).into_response());
@@ -127,7 +130,13 @@ async fn submit(
             )
             .await?;
             tracing::warn!(username = %truncate(&username), %ip, "sign-in refused: account locked");
-            (StatusCode::LOCKED, format!("Too many failed sign-ins: this account is locked until {}. Ask an admin if you need in sooner.", state.local_time(until)))
+            (
+                StatusCode::LOCKED,
+                format!(
+                    "Too many failed sign-ins: this account is locked until {}. Ask an admin if you need in sooner.",
+                    state.local_time(until)
+                ),
+            )
         }
     };
     let (jar, csrf) = csrf_cookie(&state, jar);
@@ -151,20 +160,18 @@ fn truncate(s: &str) -> String {
 fn client_ip(headers: &HeaderMap, peer: SocketAddr) -> String {
     let ip = peer.ip();
     let behind_proxy = ip.is_loopback() || matches!(ip, std::net::IpAddr::V4(v4) if v4.is_private());
-    headers
-        .get("x-real-ip")
-        .and_then(|v| v.to_str().ok())
-        .filter(|_| behind_proxy)
-        .map(str::to_owned)
-        .unwrap_or_else(|| ip.to_string())
+    headers.get("x-real-ip").and_then(|v| v.to_str().ok()).filter(|_| behind_proxy).map(str::to_owned).unwrap_or_else(|| ip.to_string())
 }
 
 async fn sign_out(State(state): State<AppState>, session: Session, jar: CookieJar) -> Result<Response> {
     if let Some(c) = jar.get(SESSION_COOKIE) {
         session::destroy(&state.pool, c.value()).await?;
     }
-    events::record(&state.pool, Event::info("auth.sign_out", format!("{} signed out", session.operator.display_name)).by(session.operator.id))
-        .await?;
+    events::record(
+        &state.pool,
+        Event::info("auth.sign_out", format!("{} signed out", session.operator.display_name)).by(session.operator.id),
+    )
+    .await?;
     let jar = jar.remove(session::cookie(&state, SESSION_COOKIE, String::new()));
     Ok((jar, Redirect::to(&format!("{}/sign-in", state.base))).into_response())
 }

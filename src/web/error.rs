@@ -3,7 +3,7 @@
 //! is logged once, here, never shown.
 
 use axum::{
-    http::{header, StatusCode},
+    http::{StatusCode, header},
     response::{IntoResponse, Redirect, Response},
 };
 

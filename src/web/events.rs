@@ -4,15 +4,15 @@
 use std::{convert::Infallible, time::Duration};
 
 use axum::{
+    Router,
     extract::State,
     response::sse::{Event as SseEvent, KeepAlive, Sse},
     routing::get,
-    Router,
 };
 use futures::stream::{self, Stream};
 use sqlx::Row;
 
-use super::{session::Session, AppState, Result};
+use super::{AppState, Result, session::Session};
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/events/stream", get(stream_events))
@@ -48,7 +48,8 @@ async fn batch(state: &AppState, after: u64) -> Vec<(u64, String)> {
 
 async fn stream_events(State(state): State<AppState>, _session: Session) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>> {
     // Start from the ten latest events so a new page has something at once.
-    let (start,): (u64,) = sqlx::query_as("SELECT CAST(GREATEST(COALESCE(MAX(id), 0) - 10, 0) AS UNSIGNED) FROM event_log").fetch_one(&state.pool).await?;
+    let (start,): (u64,) =
+        sqlx::query_as("SELECT CAST(GREATEST(COALESCE(MAX(id), 0) - 10, 0) AS UNSIGNED) FROM event_log").fetch_one(&state.pool).await?;
     let s = stream::unfold((state, start, Vec::<(u64, String)>::new(), true), |(state, mut last, mut pending, mut first)| async move {
         loop {
             if let Some((id, data)) = (!pending.is_empty()).then(|| pending.remove(0)) {

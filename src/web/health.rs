@@ -3,8 +3,8 @@
 //! migrations current, config valid). Both sit outside sign-in and outside
 //! the base path, so a healthcheck needs no prefix.
 
-use axum::{extract::State, http::StatusCode, routing::get, Json, Router};
-use serde_json::{json, Value};
+use axum::{Json, Router, extract::State, http::StatusCode, routing::get};
+use serde_json::{Value, json};
 
 use super::AppState;
 use crate::db;

@@ -2,11 +2,11 @@
 //! happened lately.
 
 use askama::Template;
-use axum::{extract::State, routing::get, Router};
+use axum::{Router, extract::State, routing::get};
 use chrono::NaiveDateTime;
 use sqlx::Row;
 
-use super::{session::Session, AppState, Page, Result};
+use super::{AppState, Page, Result, session::Session};
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/", get(home))
@@ -56,7 +56,12 @@ async fn home(State(state): State<AppState>, session: Session) -> Result<Page<Ho
         .into_iter()
         .map(|r| -> Result<EventRow, sqlx::Error> {
             let at: NaiveDateTime = r.try_get("occurred_at")?;
-            Ok(EventRow { at: state.local_time(at), kind: r.try_get("kind")?, severity: r.try_get("severity")?, message: r.try_get("message")? })
+            Ok(EventRow {
+                at: state.local_time(at),
+                kind: r.try_get("kind")?,
+                severity: r.try_get("severity")?,
+                message: r.try_get("message")?,
+            })
         })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Page(HomePage {

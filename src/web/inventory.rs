@@ -4,16 +4,16 @@
 
 use askama::Template;
 use axum::{
+    Form, Router,
     extract::State,
     http::StatusCode,
     response::{IntoResponse, Response},
     routing::get,
-    Form, Router,
 };
 use chrono::NaiveDate;
 use serde::Deserialize;
 
-use super::{session::Session, AppState, Page, Result};
+use super::{AppState, Page, Result, session::Session};
 use crate::{
     inventory::receive::{self, Invoice, REASONS},
     money,
@@ -63,7 +63,15 @@ impl ReceivePage {
         .fetch_all(&state.pool)
         .await?
         .into_iter()
-        .map(|(id, sku, lot_ref, at, remaining, reserved, cost)| LotRow { id, sku, lot_ref, received: state.local_time(at), remaining, reserved, unit_cost: money::format_minor(cost, exp) })
+        .map(|(id, sku, lot_ref, at, remaining, reserved, cost)| LotRow {
+            id,
+            sku,
+            lot_ref,
+            received: state.local_time(at),
+            remaining,
+            reserved,
+            unit_cost: money::format_minor(cost, exp),
+        })
         .collect();
         Ok(Self {
             base: state.base.to_string(),
@@ -123,7 +131,12 @@ async fn submit(State(state): State<AppState>, s: Session, Form(f): Form<Receive
         }
     };
     if p.errors.is_empty() {
-        let invoice = Invoice { supplier: supplier.clone(), reference: reference.clone(), date: date.unwrap_or_default(), currency: state.config.tenant.currency.clone() };
+        let invoice = Invoice {
+            supplier: supplier.clone(),
+            reference: reference.clone(),
+            date: date.unwrap_or_default(),
+            currency: state.config.tenant.currency.clone(),
+        };
         match receive::apply(&state.pool, &invoice, &rows, Some(s.operator.id), &|_, _| {}).await {
             Ok(r) => {
                 let mut done = ReceivePage::new(&state, &s).await?;

@@ -4,27 +4,27 @@
 mod assets;
 mod auth;
 pub mod error;
-mod health;
 mod events;
+mod health;
 mod home;
 mod inventory;
 mod quotes;
-mod station;
 pub mod session;
+mod station;
 
 use std::{sync::Arc, time::Duration};
 
 use askama::Template;
 use axum::{
+    Router,
     body::Body,
-    http::{header, HeaderName, HeaderValue, Request, StatusCode, Uri},
+    http::{HeaderName, HeaderValue, Request, StatusCode, Uri, header},
     middleware,
     response::{Html, IntoResponse, Redirect, Response},
-    Router,
 };
 use chrono::NaiveDateTime;
 use chrono_tz::Tz;
-use sqlx::{mysql::MySqlConnectOptions, MySqlPool};
+use sqlx::{MySqlPool, mysql::MySqlConnectOptions};
 use tower::{ServiceBuilder, ServiceExt};
 use tower_http::{
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
@@ -33,7 +33,7 @@ use tower_http::{
     trace::TraceLayer,
 };
 
-use crate::config::{resolve::Secrets, LoadedConfig, TenantConfig};
+use crate::config::{LoadedConfig, TenantConfig, resolve::Secrets};
 pub use error::{AppError, Result};
 
 /// What every handler can reach.
@@ -122,7 +122,11 @@ pub fn router(state: AppState) -> Router {
         .with_state(state.clone());
     let base = state.base.clone();
     let outer: Router = Router::new().merge(health::router()).with_state(state);
-    let app = if base.is_empty() { outer.merge(pages) } else { outer.fallback(move |req: Request<Body>| under_base(base.clone(), pages.clone(), req)) };
+    let app = if base.is_empty() {
+        outer.merge(pages)
+    } else {
+        outer.fallback(move |req: Request<Body>| under_base(base.clone(), pages.clone(), req))
+    };
     let x_request_id = HeaderName::from_static("x-request-id");
     app.layer(
             ServiceBuilder::new()

@@ -7,12 +7,12 @@
 
 use askama::Template;
 use axum::{
+    Extension, Form, Json, Router,
     body::Bytes,
     extract::{Path, Query, State},
-    http::{header, HeaderMap, StatusCode},
+    http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Redirect, Response},
     routing::{get, post},
-    Extension, Form, Json, Router,
 };
 use axum_extra::extract::cookie::CookieJar;
 use serde::Deserialize;
@@ -21,8 +21,8 @@ use sqlx::Row;
 use subtle::ConstantTimeEq;
 
 use super::{
-    session::{MaybeSession, Session},
     AppError, AppState, Page, Result,
+    session::{MaybeSession, Session},
 };
 use crate::{
     money,
@@ -217,7 +217,10 @@ async fn rfq_view(state: &AppState, s: &Session, id: u64) -> Result<RfqPage> {
         .ok_or(AppError::NotFound)?;
     let score: Option<i16> = r.try_get("reputation_score")?;
     let factors: Option<String> = r.try_get("factors")?;
-    let items = sqlx::query_as("SELECT line_no, raw_text, code, product_id, quantity FROM rfq_items WHERE rfq_id = ? ORDER BY line_no").bind(id).fetch_all(&state.pool).await?;
+    let items = sqlx::query_as("SELECT line_no, raw_text, code, product_id, quantity FROM rfq_items WHERE rfq_id = ? ORDER BY line_no")
+        .bind(id)
+        .fetch_all(&state.pool)
+        .await?;
     Ok(RfqPage {
         base: state.base.to_string(),
         tenant_name: state.config.tenant.name.clone(),
@@ -332,7 +335,11 @@ struct QuoteQuery {
 }
 
 async fn quote_view(state: &AppState, s: &Session, id: u64, q: &QuoteQuery) -> Result<QuotePage> {
-    let head = sqlx::query("SELECT number, CAST(status AS CHAR) AS status, woo_order_id FROM quotes WHERE id = ?").bind(id).fetch_optional(&state.pool).await?.ok_or(AppError::NotFound)?;
+    let head = sqlx::query("SELECT number, CAST(status AS CHAR) AS status, woo_order_id FROM quotes WHERE id = ?")
+        .bind(id)
+        .fetch_optional(&state.pool)
+        .await?
+        .ok_or(AppError::NotFound)?;
     let vs = quote::versions(&state.pool, id).await.map_err(|e| match e {
         QuoteError::Db(d) => AppError::from(d),
         other => AppError::Internal(anyhow::anyhow!(other.to_string())),
@@ -352,7 +359,11 @@ async fn quote_view(state: &AppState, s: &Session, id: u64, q: &QuoteQuery) -> R
             reason: l.price_reason.clone(),
             tax: format!("{} ({})", m(state, l.tax_minor), l.tax_source),
             total: m(state, l.total_minor),
-            manual_price: if l.price_source == PriceSource::Manual { l.unit_price_minor.map(|p| m(state, p)).unwrap_or_default() } else { String::new() },
+            manual_price: if l.price_source == PriceSource::Manual {
+                l.unit_price_minor.map(|p| m(state, p)).unwrap_or_default()
+            } else {
+                String::new()
+            },
         })
         .collect();
     let versions = vs
@@ -405,7 +416,12 @@ async fn quote_view(state: &AppState, s: &Session, id: u64, q: &QuoteQuery) -> R
     })
 }
 
-async fn quote_page(State(state): State<AppState>, s: Session, Path(id): Path<u64>, Query(q): Query<QuoteQuery>) -> Result<Page<QuotePage>> {
+async fn quote_page(
+    State(state): State<AppState>,
+    s: Session,
+    Path(id): Path<u64>,
+    Query(q): Query<QuoteQuery>,
+) -> Result<Page<QuotePage>> {
     s.require(BACK_OFFICE)?;
     Ok(Page(quote_view(&state, &s, id, &q).await?))
 }
@@ -441,21 +457,30 @@ fn read_revision(state: &AppState, fields: &[(String, String)]) -> std::result::
     let exp = money::exponent(&state.config.tenant.currency);
     let mut lines = Vec::new();
     for n in 1..=2000 {
-        let (sku, desc, qty, price, reason) = (get(&format!("product_{n}")), get(&format!("description_{n}")), get(&format!("quantity_{n}")), get(&format!("price_{n}")), get(&format!("reason_{n}")));
+        let (sku, desc, qty, price, reason) = (
+            get(&format!("product_{n}")),
+            get(&format!("description_{n}")),
+            get(&format!("quantity_{n}")),
+            get(&format!("price_{n}")),
+            get(&format!("reason_{n}")),
+        );
         if !fields.iter().any(|(k, _)| k == &format!("quantity_{n}")) {
             break;
         }
         if sku.is_empty() && desc.is_empty() && qty.is_empty() {
             continue;
         }
-        let quantity = qty.parse::<u32>().map_err(|_| QuoteError::Invalid { field: "quantity", message: format!("line {n}: a whole number of at least 1") })?;
+        let quantity = qty
+            .parse::<u32>()
+            .map_err(|_| QuoteError::Invalid { field: "quantity", message: format!("line {n}: a whole number of at least 1") })?;
         if quantity == 0 {
             continue; // a zero quantity removes the line
         }
         let manual_price = if price.is_empty() {
             None
         } else {
-            let p = money::parse_minor(&price, exp).map_err(|e| QuoteError::Invalid { field: "price", message: format!("line {n}: {e}") })?;
+            let p =
+                money::parse_minor(&price, exp).map_err(|e| QuoteError::Invalid { field: "price", message: format!("line {n}: {e}") })?;
             Some((p, reason))
         };
         lines.push((Some(sku).filter(|s| !s.is_empty()), LineInput { product_id: None, description: desc, quantity, manual_price }));
@@ -467,7 +492,12 @@ fn read_revision(state: &AppState, fields: &[(String, String)]) -> std::result::
     Ok((customer, lines, shipping, get("note")))
 }
 
-async fn revise(State(state): State<AppState>, s: Session, Path(id): Path<u64>, Form(fields): Form<Vec<(String, String)>>) -> Result<Response> {
+async fn revise(
+    State(state): State<AppState>,
+    s: Session,
+    Path(id): Path<u64>,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> Result<Response> {
     s.require(BACK_OFFICE)?;
     let (customer, raw_lines, shipping, note) = match read_revision(&state, &fields) {
         Ok(v) => v,
@@ -478,7 +508,15 @@ async fn revise(State(state): State<AppState>, s: Session, Path(id): Path<u64>, 
         if let Some(sku) = sku {
             match sqlx::query_scalar::<_, u64>("SELECT id FROM products WHERE sku = ?").bind(&sku).fetch_optional(&state.pool).await? {
                 Some(pid) => line.product_id = Some(pid),
-                None => return refused(&state, &s, id, QuoteError::Invalid { field: "product", message: format!("no product with SKU {sku}") }).await,
+                None => {
+                    return refused(
+                        &state,
+                        &s,
+                        id,
+                        QuoteError::Invalid { field: "product", message: format!("no product with SKU {sku}") },
+                    )
+                    .await;
+                }
             }
         }
         lines.push(line);
@@ -504,7 +542,10 @@ async fn send(State(state): State<AppState>, s: Session, Path(id): Path<u64>) ->
             // The link is shown once, in this response: never in a URL we redirect to (it would land in logs and history).
             let mut page = quote_view(&state, &s, id, &QuoteQuery::default()).await?;
             let link = format!("{}/q/{}?token={}", state.base, super::error::urlencode(&page.number), sent.accept_token);
-            page.notice = Some(format!("Sent as R{}. The buyer's acceptance link (shown only now; it works until the quote expires): {link}", sent.revision));
+            page.notice = Some(format!(
+                "Sent as R{}. The buyer's acceptance link (shown only now; it works until the quote expires): {link}",
+                sent.revision
+            ));
             page.sent_revision = Some(sent.revision);
             page.accept_link = Some(link);
             Ok(Page(page).into_response())
@@ -548,11 +589,14 @@ async fn version_pdf(State(state): State<AppState>, s: Session, Path((id, versio
         Some((pdf, _)) => pdf,
         None => {
             let base_dir = state.loaded.base_dir();
-            quote::render_pdf(&ctx(&state, &base_dir), &v.snapshot, v.revision).await.map_err(|e| AppError::Internal(anyhow::anyhow!(e.to_string())))?
+            quote::render_pdf(&ctx(&state, &base_dir), &v.snapshot, v.revision)
+                .await
+                .map_err(|e| AppError::Internal(anyhow::anyhow!(e.to_string())))?
         }
     };
     let name = format!("{}-{}.pdf", v.snapshot.number, v.revision.map_or_else(|| format!("draft{}", v.version_no), |r| format!("R{r}")));
-    Ok(([(header::CONTENT_TYPE, "application/pdf".to_owned()), (header::CONTENT_DISPOSITION, format!("inline; filename=\"{name}\""))], pdf).into_response())
+    Ok(([(header::CONTENT_TYPE, "application/pdf".to_owned()), (header::CONTENT_DISPOSITION, format!("inline; filename=\"{name}\""))], pdf)
+        .into_response())
 }
 
 // ----------------------------------------------------------------- the buyer's link
@@ -587,7 +631,11 @@ async fn buyer_view(state: &AppState, csrf: String, number: &str, token: &str) -
         Err(QuoteError::Db(_)) => return Err((StatusCode::INTERNAL_SERVER_ERROR, "something went wrong on our side".to_owned())),
         Err(_) => return Err(refuse()),
     };
-    let status: String = sqlx::query_scalar("SELECT CAST(status AS CHAR) FROM quotes WHERE id = ?").bind(id).fetch_one(&state.pool).await.map_err(|_| refuse())?;
+    let status: String = sqlx::query_scalar("SELECT CAST(status AS CHAR) FROM quotes WHERE id = ?")
+        .bind(id)
+        .fetch_one(&state.pool)
+        .await
+        .map_err(|_| refuse())?;
     let vs = quote::versions(&state.pool, id).await.map_err(|_| refuse())?;
     let v = vs.iter().rev().find(|v| v.state == "sent").ok_or_else(refuse)?;
     let s = &v.snapshot;
@@ -598,7 +646,13 @@ async fn buyer_view(state: &AppState, csrf: String, number: &str, token: &str) -
         number: number.to_owned(),
         token: token.to_owned(),
         revision: v.revision.map(|r| format!("R{r}")).unwrap_or_default(),
-        lines: s.lines.iter().map(|l| (l.description.clone(), l.quantity, l.unit_price_minor.map(|p| m(state, p)).unwrap_or_default(), m(state, l.total_minor))).collect(),
+        lines: s
+            .lines
+            .iter()
+            .map(|l| {
+                (l.description.clone(), l.quantity, l.unit_price_minor.map(|p| m(state, p)).unwrap_or_default(), m(state, l.total_minor))
+            })
+            .collect(),
         total: format!("{} {}", m(state, s.total_minor), s.currency),
         valid_until: state.local_time(s.valid_until),
         status,
@@ -616,7 +670,13 @@ fn buyer_csrf(state: &AppState, jar: CookieJar, signed: Option<Session>) -> (Coo
     }
 }
 
-async fn buyer_page(State(state): State<AppState>, Extension(MaybeSession(signed)): Extension<MaybeSession>, jar: CookieJar, Path(number): Path<String>, Query(q): Query<TokenQuery>) -> Response {
+async fn buyer_page(
+    State(state): State<AppState>,
+    Extension(MaybeSession(signed)): Extension<MaybeSession>,
+    jar: CookieJar,
+    Path(number): Path<String>,
+    Query(q): Query<TokenQuery>,
+) -> Response {
     let (jar, csrf) = buyer_csrf(&state, jar, signed);
     match buyer_view(&state, csrf, &number, &q.token).await {
         Ok(page) => (jar, Page(page)).into_response(),
@@ -630,7 +690,13 @@ struct BuyerForm {
     token: String,
 }
 
-async fn buyer_accept(State(state): State<AppState>, Extension(MaybeSession(signed)): Extension<MaybeSession>, jar: CookieJar, Path(number): Path<String>, Form(f): Form<BuyerForm>) -> Response {
+async fn buyer_accept(
+    State(state): State<AppState>,
+    Extension(MaybeSession(signed)): Extension<MaybeSession>,
+    jar: CookieJar,
+    Path(number): Path<String>,
+    Form(f): Form<BuyerForm>,
+) -> Response {
     let (jar, csrf) = buyer_csrf(&state, jar, signed);
     let mut page = match buyer_view(&state, csrf, &number, &f.token).await {
         Ok(p) => p,
@@ -649,7 +715,11 @@ async fn buyer_accept(State(state): State<AppState>, Extension(MaybeSession(sign
         }
         Err(e) => {
             let status = status_of(&e);
-            page.alert = Some(if matches!(e, QuoteError::Db(_) | QuoteError::Pdf(_)) { "something went wrong on our side; please try again".into() } else { e.to_string() });
+            page.alert = Some(if matches!(e, QuoteError::Db(_) | QuoteError::Pdf(_)) {
+                "something went wrong on our side; please try again".into()
+            } else {
+                e.to_string()
+            });
             (status, jar, Page(page)).into_response()
         }
     }
@@ -660,13 +730,19 @@ async fn buyer_accept(State(state): State<AppState>, Extension(MaybeSession(sign
 /// The refusal for a request without the tenant's `X-QM-Intake-Token`, if any.
 fn intake_refusal(state: &AppState, headers: &HeaderMap) -> Option<Response> {
     let Some(expected) = state.secrets.get("quotes.intake_token") else {
-        return Some((StatusCode::NOT_FOUND, Json(json!({ "error": "RFQ intake is not configured for this tenant (quotes.intake_token)" }))).into_response());
+        return Some(
+            (StatusCode::NOT_FOUND, Json(json!({ "error": "RFQ intake is not configured for this tenant (quotes.intake_token)" })))
+                .into_response(),
+        );
     };
     let given = headers.get("x-qm-intake-token").map(|v| v.as_bytes()).unwrap_or_default();
     if bool::from(given.ct_eq(expected.expose().as_bytes())) && !given.is_empty() {
         None
     } else {
-        Some((StatusCode::UNAUTHORIZED, Json(json!({ "error": "X-QM-Intake-Token is missing or wrong", "field": "X-QM-Intake-Token" }))).into_response())
+        Some(
+            (StatusCode::UNAUTHORIZED, Json(json!({ "error": "X-QM-Intake-Token is missing or wrong", "field": "X-QM-Intake-Token" })))
+                .into_response(),
+        )
     }
 }
 
@@ -695,9 +771,11 @@ async fn intake_form(State(state): State<AppState>, headers: HeaderMap, body: By
     }
     let ctype = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
     let parsed = if ctype.starts_with("application/json") {
-        serde_json::from_slice::<FormRequest>(&body).map_err(|e| rfq::Malformed { field: "body", message: format!("not the expected JSON: {e}") })
+        serde_json::from_slice::<FormRequest>(&body)
+            .map_err(|e| rfq::Malformed { field: "body", message: format!("not the expected JSON: {e}") })
     } else if ctype.starts_with("application/x-www-form-urlencoded") {
-        serde_urlencoded::from_bytes::<FormRequest>(&body).map_err(|e| rfq::Malformed { field: "body", message: format!("not the expected form: {e}") })
+        serde_urlencoded::from_bytes::<FormRequest>(&body)
+            .map_err(|e| rfq::Malformed { field: "body", message: format!("not the expected form: {e}") })
     } else {
         Err(rfq::Malformed { field: "Content-Type", message: "send application/json or application/x-www-form-urlencoded".into() })
     }
@@ -730,7 +808,9 @@ async fn api_quotes(State(state): State<AppState>, headers: HeaderMap, Query(q):
         return Ok(r);
     }
     if !q.email.contains('@') {
-        return Ok((StatusCode::UNPROCESSABLE_ENTITY, Json(json!({ "error": "an email address is required", "field": "email" }))).into_response());
+        return Ok(
+            (StatusCode::UNPROCESSABLE_ENTITY, Json(json!({ "error": "an email address is required", "field": "email" }))).into_response()
+        );
     }
     let rows = sqlx::query(
         r#"SELECT q.number, CAST(q.status AS CHAR) AS status, q.revision, q.woo_order_id, v.total_minor, v.currency, v.valid_until, v.sent_at
@@ -762,7 +842,8 @@ async fn api_quote(State(state): State<AppState>, headers: HeaderMap, Path(numbe
     if let Some(r) = intake_refusal(&state, &headers) {
         return Ok(r);
     }
-    let Some(id) = sqlx::query_scalar::<_, u64>("SELECT id FROM quotes WHERE number = ?").bind(&number).fetch_optional(&state.pool).await? else {
+    let Some(id) = sqlx::query_scalar::<_, u64>("SELECT id FROM quotes WHERE number = ?").bind(&number).fetch_optional(&state.pool).await?
+    else {
         return Ok((StatusCode::NOT_FOUND, Json(json!({ "error": "no such quote", "field": "number" }))).into_response());
     };
     let vs = quote::versions(&state.pool, id).await.map_err(|e| AppError::Internal(anyhow::anyhow!(e.to_string())))?;

@@ -9,9 +9,9 @@
 //! Handlers therefore cannot forget CSRF.
 
 use axum::{
-    body::{to_bytes, Body},
+    body::{Body, to_bytes},
     extract::{FromRequestParts, OriginalUri, Request, State},
-    http::{header, request::Parts, Method},
+    http::{Method, header, request::Parts},
     middleware::Next,
     response::{IntoResponse, Response},
 };
@@ -22,7 +22,7 @@ use sha2::{Digest, Sha256};
 use sqlx::{MySqlPool, Row};
 use subtle::ConstantTimeEq;
 
-use super::{error::AppError, AppState};
+use super::{AppState, error::AppError};
 use crate::operators::{self, Operator, Role};
 
 /// Session cookie name.
@@ -62,7 +62,13 @@ fn token_hash(token: &str) -> Vec<u8> {
 }
 
 /// Starts a session; returns the cookie token.
-pub async fn create(pool: &MySqlPool, operator_id: u64, hours: u32, ip: Option<&str>, user_agent: Option<&str>) -> Result<String, sqlx::Error> {
+pub async fn create(
+    pool: &MySqlPool,
+    operator_id: u64,
+    hours: u32,
+    ip: Option<&str>,
+    user_agent: Option<&str>,
+) -> Result<String, sqlx::Error> {
     let token = random_token();
     let expires = Utc::now().naive_utc() + TimeDelta::hours(i64::from(hours));
     sqlx::query("INSERT INTO sessions (token_hash, operator_id, csrf_token, expires_at, ip, user_agent) VALUES (?, ?, ?, ?, ?, ?)")
@@ -111,12 +117,7 @@ async fn lookup(pool: &MySqlPool, token: &str, hours: u32) -> Result<Option<Sess
 /// Builds a cookie scoped to the app's base path.
 pub fn cookie(state: &AppState, name: &'static str, value: String) -> Cookie<'static> {
     let path = if state.base.is_empty() { "/".to_owned() } else { state.base.to_string() };
-    Cookie::build((name, value))
-        .http_only(true)
-        .same_site(SameSite::Strict)
-        .secure(state.config.server.secure_cookies)
-        .path(path)
-        .build()
+    Cookie::build((name, value)).http_only(true).same_site(SameSite::Strict).secure(state.config.server.secure_cookies).path(path).build()
 }
 
 /// Loads the session and enforces CSRF on every unsafe method.

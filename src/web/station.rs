@@ -6,25 +6,29 @@
 
 use askama::Template;
 use axum::{
+    Form, Router,
     extract::{Path, Query, State},
-    http::{header, StatusCode},
+    http::{StatusCode, header},
     response::{IntoResponse, Redirect, Response},
     routing::{get, post},
-    Form, Router,
 };
 use axum_extra::extract::cookie::CookieJar;
 use serde::Deserialize;
 
-use super::{session::{self, Session}, AppError, AppState, Page, Result};
+use super::{
+    AppError, AppState, Page, Result,
+    session::{self, Session},
+};
 use crate::{
     config::BoxDef,
     operators::Role,
     station::{
+        FieldError, StationError,
         pack::{self, PackForm, PackageForm},
         pick::{self, PickLine},
         queue::{self, Entry},
         ship::{self, ShipmentView, StationPrinters},
-        slip, FieldError, StationError,
+        slip,
     },
 };
 
@@ -199,7 +203,13 @@ async fn claim_next(State(state): State<AppState>, s: Session, jar: CookieJar, F
     }
 }
 
-async fn claim(State(state): State<AppState>, s: Session, jar: CookieJar, Path(order): Path<u64>, Form(f): Form<StationForm>) -> Result<Response> {
+async fn claim(
+    State(state): State<AppState>,
+    s: Session,
+    jar: CookieJar,
+    Path(order): Path<u64>,
+    Form(f): Form<StationForm>,
+) -> Result<Response> {
     s.require(ANYONE)?;
     let station = station_of(&state, &jar, Some(&f.station));
     match queue::claim(&state.pool, order, s.operator.id, &station).await {
@@ -255,7 +265,13 @@ async fn pick_view(state: &AppState, s: &Session, jar: &CookieJar, order: u64) -
     })
 }
 
-async fn pick_page(State(state): State<AppState>, s: Session, jar: CookieJar, Path(order): Path<u64>, Query(q): Query<PickQuery>) -> Result<Response> {
+async fn pick_page(
+    State(state): State<AppState>,
+    s: Session,
+    jar: CookieJar,
+    Path(order): Path<u64>,
+    Query(q): Query<PickQuery>,
+) -> Result<Response> {
     s.require(ANYONE)?;
     let mut page = pick_view(&state, &s, &jar, order).await?;
     if let Some(line) = q.last.and_then(|id| page.lines.iter().find(|l| l.line_id == id)) {
@@ -273,7 +289,13 @@ struct ScanForm {
     count: String,
 }
 
-async fn scan(State(state): State<AppState>, s: Session, jar: CookieJar, Path(order): Path<u64>, Form(f): Form<ScanForm>) -> Result<Response> {
+async fn scan(
+    State(state): State<AppState>,
+    s: Session,
+    jar: CookieJar,
+    Path(order): Path<u64>,
+    Form(f): Form<ScanForm>,
+) -> Result<Response> {
     s.require(ANYONE)?;
     let count = match f.count.trim() {
         "" => Some(1),
@@ -365,7 +387,13 @@ async fn pack_view(state: &AppState, s: &Session, jar: &CookieJar, order: u64, c
     Ok(PackPage { f: Frame::new(state, s, jar, None), e, lines, boxes, packages, line_package: Vec::new(), serials, errors: Vec::new() })
 }
 
-async fn pack_page(State(state): State<AppState>, s: Session, jar: CookieJar, Path(order): Path<u64>, Query(q): Query<PackQuery>) -> Result<Response> {
+async fn pack_page(
+    State(state): State<AppState>,
+    s: Session,
+    jar: CookieJar,
+    Path(order): Path<u64>,
+    Query(q): Query<PackQuery>,
+) -> Result<Response> {
     s.require(ANYONE)?;
     let page = pack_view(&state, &s, &jar, order, q.packages.unwrap_or(1)).await?;
     Ok(Page(page).into_response())
@@ -397,7 +425,13 @@ fn read_pack_form(fields: &[(String, String)]) -> PackForm {
     form
 }
 
-async fn pack_submit(State(state): State<AppState>, s: Session, jar: CookieJar, Path(order): Path<u64>, Form(fields): Form<Vec<(String, String)>>) -> Result<Response> {
+async fn pack_submit(
+    State(state): State<AppState>,
+    s: Session,
+    jar: CookieJar,
+    Path(order): Path<u64>,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> Result<Response> {
     s.require(ANYONE)?;
     let form = read_pack_form(&fields);
     let service = state.config.ups.as_ref().map_or_else(|| "03".to_owned(), |u| u.default_service.clone());
@@ -461,10 +495,25 @@ async fn ship_view(state: &AppState, s: &Session, jar: &CookieJar, order: u64) -
     };
     let exp = crate::money::exponent(&state.config.tenant.currency);
     let cost = shipment.as_ref().and_then(|sh| sh.cost_minor).map(|c| crate::money::format_minor(c, exp)).unwrap_or_default();
-    Ok(ShipPage { f: Frame::new(state, s, jar, None), e, shipment, cost, waiting, has_carrier: state.carrier.is_some(), alert: None, notice: Vec::new() })
+    Ok(ShipPage {
+        f: Frame::new(state, s, jar, None),
+        e,
+        shipment,
+        cost,
+        waiting,
+        has_carrier: state.carrier.is_some(),
+        alert: None,
+        notice: Vec::new(),
+    })
 }
 
-async fn ship_page(State(state): State<AppState>, s: Session, jar: CookieJar, Path(order): Path<u64>, Query(q): Query<ShipQuery>) -> Result<Response> {
+async fn ship_page(
+    State(state): State<AppState>,
+    s: Session,
+    jar: CookieJar,
+    Path(order): Path<u64>,
+    Query(q): Query<ShipQuery>,
+) -> Result<Response> {
     s.require(ANYONE)?;
     let mut page = ship_view(&state, &s, &jar, order).await?;
     if let Some(n) = q.printed {
@@ -562,7 +611,10 @@ async fn slip_pdf(State(state): State<AppState>, s: Session, jar: CookieJar, Pat
     let station = station_of(&state, &jar, None);
     let paper = state.config.stations.iter().find(|st| st.id == station).map_or("letter", |st| st.paper.as_str());
     match slip::pdf(&state.pool, &state.config, order, paper, &state.weasy).await {
-        Ok(pdf) => Ok(([(header::CONTENT_TYPE, "application/pdf"), (header::CONTENT_DISPOSITION, "inline; filename=\"packing-slip.pdf\"")], pdf).into_response()),
+        Ok(pdf) => {
+            Ok(([(header::CONTENT_TYPE, "application/pdf"), (header::CONTENT_DISPOSITION, "inline; filename=\"packing-slip.pdf\"")], pdf)
+                .into_response())
+        }
         Err(slip::SlipError::Db(e)) => Err(e.into()),
         Err(e) => Err(AppError::Internal(anyhow::anyhow!(e))),
     }

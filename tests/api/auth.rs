@@ -3,7 +3,7 @@
 use quartermaster::operators::Role;
 use reqwest::StatusCode;
 
-use crate::helpers::{csrf_in, TestApp};
+use crate::helpers::{TestApp, csrf_in};
 
 const PASSWORD: &str = "correct horse battery";
 
@@ -29,7 +29,8 @@ async fn a_picker_signs_in_sees_home_and_signs_out() {
     app.add_operator("rosa", Role::Picker, PASSWORD).await;
     let r = app.sign_in("rosa", PASSWORD).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER, "{:?}", r.text().await);
-    let cookie = r.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap_or_default().to_owned()).find(|c| c.starts_with("qm_session="));
+    let cookie =
+        r.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap_or_default().to_owned()).find(|c| c.starts_with("qm_session="));
     let cookie = cookie.expect("session cookie set");
     assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
     let home = app.get("/").await;
@@ -71,7 +72,12 @@ async fn forms_without_the_csrf_token_are_refused() {
     let forged = app.post_form("/sign-in", &[("csrf", &"0".repeat(64)), ("username", "rosa"), ("password", PASSWORD)]).await;
     assert_eq!(forged.status(), StatusCode::FORBIDDEN);
     // A cross-site attacker has no cookie at all.
-    let bare = reqwest::Client::new().post(app.url("/sign-in")).form(&[("csrf", "x"), ("username", "rosa"), ("password", PASSWORD)]).send().await.expect("post");
+    let bare = reqwest::Client::new()
+        .post(app.url("/sign-in"))
+        .form(&[("csrf", "x"), ("username", "rosa"), ("password", PASSWORD)])
+        .send()
+        .await
+        .expect("post");
     assert_eq!(bare.status(), StatusCode::FORBIDDEN);
 
     // Signed in: the sign-out form needs the session's token.
@@ -95,11 +101,16 @@ async fn repeated_failures_lock_the_account_even_for_the_right_password() {
     assert!(third.text().await.expect("html").contains("locked until"));
     let right = app.sign_in("luis", PASSWORD).await;
     assert_eq!(right.status(), StatusCode::LOCKED, "the right password does not open a locked account");
-    let (events,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM event_log WHERE kind = 'auth.locked_out'").fetch_one(&app.db.pool).await.expect("count");
+    let (events,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM event_log WHERE kind = 'auth.locked_out'").fetch_one(&app.db.pool).await.expect("count");
     assert!(events >= 2, "lock-outs are in the event log");
 
     // When the lock-out has passed, the right password works again.
-    sqlx::query("UPDATE operators SET locked_until = UTC_TIMESTAMP(6) - INTERVAL 1 SECOND WHERE id = ?").bind(id).execute(&app.db.pool).await.expect("expire");
+    sqlx::query("UPDATE operators SET locked_until = UTC_TIMESTAMP(6) - INTERVAL 1 SECOND WHERE id = ?")
+        .bind(id)
+        .execute(&app.db.pool)
+        .await
+        .expect("expire");
     assert_eq!(app.sign_in("luis", PASSWORD).await.status(), StatusCode::SEE_OTHER);
 }
 
@@ -110,7 +121,8 @@ async fn sign_in_returns_to_the_page_asked_for_but_never_off_site() {
     let page = app.get("/sign-in?next=//evil.example/").await.text().await.expect("html");
     assert!(page.contains(r#"name="next" value="/""#), "off-site next is replaced by home");
     let csrf = csrf_in(&page);
-    let r = app.post_form("/sign-in", &[("csrf", &csrf), ("username", "mei"), ("password", PASSWORD), ("next", "https://evil.example/")]).await;
+    let r =
+        app.post_form("/sign-in", &[("csrf", &csrf), ("username", "mei"), ("password", PASSWORD), ("next", "https://evil.example/")]).await;
     assert_eq!(r.headers()["location"], "/");
 }
 
@@ -124,7 +136,12 @@ async fn under_a_base_path_links_cookies_and_redirects_carry_the_prefix() {
     let page = app.get("/sign-in").await.text().await.expect("html");
     assert!(page.contains(r#"action="/ops/sign-in""#) && page.contains(r#"href="/ops/static/app.css""#), "{page}");
     let signed = app.sign_in("tom", PASSWORD).await;
-    let cookie = signed.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap_or_default().to_owned()).find(|c| c.starts_with("qm_session="));
+    let cookie = signed
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap_or_default().to_owned())
+        .find(|c| c.starts_with("qm_session="));
     assert!(cookie.expect("cookie").contains("Path=/ops"));
     assert_eq!(app.get("/").await.status(), StatusCode::OK);
     assert_eq!(app.get("/static/brand.css").await.status(), StatusCode::OK);
@@ -146,6 +163,7 @@ async fn expired_sessions_are_refused_and_swept() {
     .await
     .expect("sweep");
     assert_eq!(swept["deleted"], 1);
-    let (status,): (String,) = sqlx::query_as("SELECT status FROM job_runs WHERE job = 'session_sweep'").fetch_one(&app.db.pool).await.expect("run");
+    let (status,): (String,) =
+        sqlx::query_as("SELECT status FROM job_runs WHERE job = 'session_sweep'").fetch_one(&app.db.pool).await.expect("run");
     assert_eq!(status, "ok");
 }

@@ -9,7 +9,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use fantoccini::{key::Key, Client, ClientBuilder, Locator};
+use fantoccini::{Client, ClientBuilder, Locator, key::Key};
 use quartermaster::operators::Role;
 
 use crate::{helpers::free_port, station::World};
@@ -56,12 +56,19 @@ async fn browser(d: &Driver, profile: &std::path::Path) -> Client {
                      format!("--user-data-dir={}", profile.display())],
         }),
     );
-    ClientBuilder::rustls().expect("tls").capabilities(caps).connect(&format!("http://127.0.0.1:{}", d.port)).await.expect("a Chromium session")
+    ClientBuilder::rustls()
+        .expect("tls")
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{}", d.port))
+        .await
+        .expect("a Chromium session")
 }
 
 /// Saves a screenshot under target/screenshots/pick-station/.
 async fn shot(c: &Client, name: &str) {
-    let dir = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"), PathBuf::from).join("screenshots/pick-station");
+    let dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"), PathBuf::from)
+        .join("screenshots/pick-station");
     std::fs::create_dir_all(&dir).expect("screenshot dir");
     let png = c.screenshot().await.expect("screenshot");
     std::fs::write(dir.join(format!("{name}.png")), png).expect("write screenshot");
@@ -170,9 +177,13 @@ async fn a_picker_takes_an_order_from_queue_to_shipped_with_the_keyboard_only() 
     shot(&c, "08-shipped").await;
 
     assert_eq!(w.queue_status(order).await, "shipped");
-    let serial: String = sqlx::query_scalar("SELECT CAST(status AS CHAR) FROM lot_serials WHERE serial = 'PRX-SN-4242'").fetch_one(&w.app.db.pool).await.expect("serial");
+    let serial: String = sqlx::query_scalar("SELECT CAST(status AS CHAR) FROM lot_serials WHERE serial = 'PRX-SN-4242'")
+        .fetch_one(&w.app.db.pool)
+        .await
+        .expect("serial");
     assert_eq!(serial, "shipped");
-    let woo_order: u64 = sqlx::query_scalar("SELECT woo_id FROM orders WHERE id = ?").bind(order).fetch_one(&w.app.db.pool).await.expect("woo id");
+    let woo_order: u64 =
+        sqlx::query_scalar("SELECT woo_id FROM orders WHERE id = ?").bind(order).fetch_one(&w.app.db.pool).await.expect("woo id");
     assert_eq!(w.woo.order_status(woo_order).as_deref(), Some("completed"));
     assert_eq!(w.woo.meta(woo_order).get("_qm_tracking_numbers"), Some(&tracking));
     let _ = c.close().await;

@@ -6,7 +6,7 @@ use quartermaster::{
     config::{Address, Secret},
     fulfillment::{
         carrier::{Carrier, CarrierError, Destination, Parcel, ShipmentRequest},
-        ups::{parse_shipment, UpsClient},
+        ups::{UpsClient, parse_shipment},
     },
     standin::{
         self,
@@ -15,13 +15,23 @@ use quartermaster::{
 };
 
 fn shipper() -> Address {
-    Address { name: "ACME Industrial".into(), phone: Some("3125550142".into()), line1: "1200 W Fulton Market".into(), line2: None, city: "Chicago".into(), state: Some("IL".into()), postcode: "60607".into(), country: "US".into() }
+    Address {
+        name: "ACME Industrial".into(),
+        phone: Some("3125550142".into()),
+        line1: "1200 W Fulton Market".into(),
+        line2: None,
+        city: "Chicago".into(),
+        state: Some("IL".into()),
+        postcode: "60607".into(),
+        country: "US".into(),
+    }
 }
 
 async fn ups(timeout: Duration) -> (UpsStandin, UpsClient) {
     let s = UpsStandin::new("ups-client", "ups-secret");
     let addr = standin::serve(s.router(), "127.0.0.1:0").await.expect("serve");
-    let c = UpsClient::new(&format!("http://{addr}"), "A1B2C3", Secret::new("ups-client"), Secret::new("ups-secret"), shipper(), timeout).expect("client");
+    let c = UpsClient::new(&format!("http://{addr}"), "A1B2C3", Secret::new("ups-client"), Secret::new("ups-secret"), shipper(), timeout)
+        .expect("client");
     (s, c)
 }
 
@@ -29,7 +39,15 @@ fn request(n: usize) -> ShipmentRequest {
     ShipmentRequest {
         reference: "Order 90012".into(),
         service_code: "03".into(),
-        to: Destination { name: "Dana Whitfield".into(), line1: "969 Market St".into(), city: "San Francisco".into(), state: Some("CA".into()), postcode: "94103".into(), country: "US".into(), ..Destination::default() },
+        to: Destination {
+            name: "Dana Whitfield".into(),
+            line1: "969 Market St".into(),
+            city: "San Francisco".into(),
+            state: Some("CA".into()),
+            postcode: "94103".into(),
+            country: "US".into(),
+            ..Destination::default()
+        },
         parcels: (0..n).map(|i| Parcel { weight_g: 2_000 + i as u32 * 500, length_mm: 305, width_mm: 254, height_mm: 203 }).collect(),
     }
 }
@@ -62,12 +80,14 @@ async fn one_call_buys_every_package_n_tracking_numbers_and_n_zpl_labels() {
 
 #[test]
 fn an_older_single_package_answer_with_an_object_is_read_too() {
-    let v: serde_json::Value = serde_json::from_str(include_str!("../../src/standin/fixtures/ups/ship-response-single-package-v1-object.json")).expect("fixture");
+    let v: serde_json::Value =
+        serde_json::from_str(include_str!("../../src/standin/fixtures/ups/ship-response-single-package-v1-object.json")).expect("fixture");
     let s = parse_shipment(&v).expect("object form");
     assert_eq!(s.labels.len(), 1);
     assert_eq!(s.labels[0].format, "GIF");
     assert!(s.labels[0].bytes.starts_with(b"GIF8"), "the base64 label decodes");
-    let multi: serde_json::Value = serde_json::from_str(include_str!("../../src/standin/fixtures/ups/ship-response-multipiece.json")).expect("fixture");
+    let multi: serde_json::Value =
+        serde_json::from_str(include_str!("../../src/standin/fixtures/ups/ship-response-multipiece.json")).expect("fixture");
     assert_eq!(parse_shipment(&multi).expect("array form").labels.len(), 3);
 }
 
@@ -84,7 +104,8 @@ async fn refusals_name_the_ups_error_and_an_unknown_outcome_is_not_retried_blind
     assert!(err.to_string().contains("check the carrier before retrying"));
     s.inject(&[UpsFault::Unavailable]);
     assert!(matches!(c.ship(&request(1)).await, Err(CarrierError::Unknown { .. })));
-    let bad = UpsClient::new("http://127.0.0.1:9", "A1B2C3", Secret::new("x"), Secret::new("y"), shipper(), Duration::from_secs(1)).expect("client");
+    let bad = UpsClient::new("http://127.0.0.1:9", "A1B2C3", Secret::new("x"), Secret::new("y"), shipper(), Duration::from_secs(1))
+        .expect("client");
     assert!(matches!(bad.ship(&request(1)).await, Err(CarrierError::Transient { .. })), "nothing listening: safe to retry");
 }
 

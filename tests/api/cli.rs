@@ -1,6 +1,9 @@
 //! The `qm` command line: help, exit codes, operators, migrations.
 
-use std::{io::Write, process::{Command, Stdio}};
+use std::{
+    io::Write,
+    process::{Command, Stdio},
+};
 
 use crate::helpers::TestDb;
 
@@ -60,7 +63,8 @@ async fn migrate_and_operator_add_work_from_the_database_url() {
     assert!(String::from_utf8_lossy(&short.stderr).contains("at least 10 characters"));
     let ok = add("a-long-enough-password");
     assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
-    let (role, hash): (String, String) = sqlx::query_as("SELECT role, password_hash FROM operators WHERE username = 'priya'").fetch_one(&db.pool).await.expect("row");
+    let (role, hash): (String, String) =
+        sqlx::query_as("SELECT role, password_hash FROM operators WHERE username = 'priya'").fetch_one(&db.pool).await.expect("row");
     assert_eq!(role, "back_office");
     assert!(hash.starts_with("$argon2id$"), "argon2id hash, got {hash}");
     let again = add("a-long-enough-password");
@@ -73,11 +77,17 @@ async fn demo_seed_fills_an_empty_database_once() {
     let db = TestDb::empty().await;
     let out = qm().args(["demo", "seed", "--products", "120"]).env("QM_DATABASE_URL", db.url()).output().expect("run");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let (products, bad_upcs): (i64, i64) = sqlx::query_as("SELECT COUNT(*), CAST(COALESCE(SUM(upc IS NULL), 0) AS SIGNED) FROM products").fetch_one(&db.pool).await.expect("count");
+    let (products, bad_upcs): (i64, i64) = sqlx::query_as("SELECT COUNT(*), CAST(COALESCE(SUM(upc IS NULL), 0) AS SIGNED) FROM products")
+        .fetch_one(&db.pool)
+        .await
+        .expect("count");
     assert_eq!((products, bad_upcs), (120, 0));
     let upcs: Vec<(String,)> = sqlx::query_as("SELECT upc FROM products").fetch_all(&db.pool).await.expect("upcs");
     assert!(upcs.iter().all(|(u,)| quartermaster::inventory::gtin::has_valid_check_digit(u)), "every demo UPC has a valid check digit");
-    let (lots, orders): (i64, i64) = sqlx::query_as("SELECT (SELECT COUNT(*) FROM inventory_lots), (SELECT COUNT(*) FROM orders)").fetch_one(&db.pool).await.expect("count");
+    let (lots, orders): (i64, i64) = sqlx::query_as("SELECT (SELECT COUNT(*) FROM inventory_lots), (SELECT COUNT(*) FROM orders)")
+        .fetch_one(&db.pool)
+        .await
+        .expect("count");
     assert!(lots >= 120 && orders > 0, "lots {lots}, orders {orders}");
     let again = qm().args(["demo", "seed"]).env("QM_DATABASE_URL", db.url()).output().expect("run");
     assert!(String::from_utf8_lossy(&again.stdout).contains("already present"));

@@ -83,7 +83,10 @@ fn vault_login_credentials_must_be_files_or_env() {
     let yaml = example().replace("role_id: ref+file:///run/secrets/vault_role_id", "role_id: ref+vault://secret/x#/y");
     let (code, out, _) = check(&yaml);
     assert_eq!(code, 1);
-    assert!(out.contains(&format!("acme.yaml:{} vault.auth.role_id: Vault login credentials must be", line_of(&yaml, "role_id: ref+vault")), ), "{out}");
+    assert!(
+        out.contains(&format!("acme.yaml:{} vault.auth.role_id: Vault login credentials must be", line_of(&yaml, "role_id: ref+vault")),),
+        "{out}"
+    );
     let token_yaml = example().replace("    mount: approle\n", "    method_typo: x\n").replace("method: approle", "method: token");
     let (_, out, _) = check(&token_yaml);
     assert!(out.contains("vault.auth.token: missing required key `token`"), "{out}");
@@ -102,7 +105,9 @@ fn a_missing_file_is_one_line_and_exit_2() {
 
 #[test]
 fn cron_and_time_zone_are_checked() {
-    let yaml = example().replace("inventory_cron: \"0 */5 * * * *\"", "inventory_cron: \"*/5 * * * *\"").replace("America/Chicago", "America/Chicagoo");
+    let yaml = example()
+        .replace("inventory_cron: \"0 */5 * * * *\"", "inventory_cron: \"*/5 * * * *\"")
+        .replace("America/Chicago", "America/Chicagoo");
     let (code, out, _) = check(&yaml);
     assert_eq!(code, 1);
     assert!(out.contains("polling.inventory_cron: not a valid six-field cron expression"), "{out}");

@@ -13,7 +13,7 @@ use quartermaster::operators::Role;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::{csrf_in, free_port, TestApp, TestDb};
+use crate::helpers::{TestApp, TestDb, csrf_in, free_port};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
@@ -49,7 +49,10 @@ fn env_value<'a>(env: &'a str, key: &str) -> &'a str {
 
 #[test]
 fn the_stack_matches_the_compose_specification() {
-    let schema: Value = serde_json::from_str(&std::fs::read_to_string(format!("{ROOT}/tests/fixtures/compose-spec.json")).expect("tests/fixtures/compose-spec.json")).expect("json");
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(format!("{ROOT}/tests/fixtures/compose-spec.json")).expect("tests/fixtures/compose-spec.json"),
+    )
+    .expect("json");
     let validator = jsonschema::validator_for(&schema).expect("schema compiles");
     let doc = compose();
     let errors: Vec<String> = validator.iter_errors(&doc).map(|e| format!("{}: {e}", e.instance_path())).collect();
@@ -97,7 +100,10 @@ fn only_the_edge_is_exposed_and_data_lives_in_named_volumes_on_the_internal_netw
             match v {
                 Value::String(short) => {
                     let source = short.split(':').next().unwrap_or_default();
-                    assert!(!source.starts_with('/') && !source.starts_with('.'), "{name}: {short} is a bind mount, data must be a named volume");
+                    assert!(
+                        !source.starts_with('/') && !source.starts_with('.'),
+                        "{name}: {short} is a bind mount, data must be a named volume"
+                    );
                     assert!(doc["volumes"].get(source).is_some(), "{name}: {source} is not a declared named volume");
                 }
                 Value::Object(long) => {
@@ -150,11 +156,17 @@ fn two_tenants_rendered_side_by_side_share_no_project_port_or_volume() {
     // Re-rendering keeps a tenant's port; a fixed port another tenant holds is refused.
     assert_eq!(env_value(&render(&tenant_file(dir.path(), "acme"), &root), "QM_HTTP_PORT"), env_value(&a, "QM_HTTP_PORT"));
     let clash = tenant_file(dir.path(), "initech");
-    let text = std::fs::read_to_string(&clash).expect("read").replace("deploy:\n", &format!("deploy:\n  http_port: {}\n", env_value(&a, "QM_HTTP_PORT")));
+    let text = std::fs::read_to_string(&clash)
+        .expect("read")
+        .replace("deploy:\n", &format!("deploy:\n  http_port: {}\n", env_value(&a, "QM_HTTP_PORT")));
     std::fs::write(&clash, text).expect("write");
     let out = qm().args(["compose", "render", "--config"]).arg(&clash).arg("--root").arg(&root).output().expect("qm");
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("already published by tenant `acme`"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("already published by tenant `acme`"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// nginx with the edge config, ports and upstreams on loopback; killed on drop.
@@ -170,7 +182,6 @@ impl Drop for Edge {
         let _ = self.child.wait();
     }
 }
-
 
 async fn start_edge(ops: u16, wp: u16) -> Edge {
     let bin = std::env::var("QM_NGINX_BIN").unwrap_or_else(|_| "/usr/sbin/nginx".into());
@@ -191,12 +202,31 @@ async fn start_edge(ops: u16, wp: u16) -> Edge {
     );
     let conf = dir.path().join("nginx.conf");
     std::fs::write(&conf, main).expect("write");
-    let test = Command::new(&bin).arg("-t").arg("-p").arg(dir.path()).arg("-c").arg(&conf).output().unwrap_or_else(|e| panic!("{bin}: {e}; scripts/test installs nginx"));
+    let test = Command::new(&bin)
+        .arg("-t")
+        .arg("-p")
+        .arg(dir.path())
+        .arg("-c")
+        .arg(&conf)
+        .output()
+        .unwrap_or_else(|e| panic!("{bin}: {e}; scripts/test installs nginx"));
     assert!(test.status.success(), "nginx -t: {}", String::from_utf8_lossy(&test.stderr));
-    let child = Command::new(&bin).arg("-p").arg(dir.path()).arg("-c").arg(&conf).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("start nginx");
+    let child = Command::new(&bin)
+        .arg("-p")
+        .arg(dir.path())
+        .arg("-c")
+        .arg(&conf)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start nginx");
     let deadline = Instant::now() + Duration::from_secs(10);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "nginx did not listen: {}", std::fs::read_to_string(dir.path().join("error.log")).unwrap_or_default());
+        assert!(
+            Instant::now() < deadline,
+            "nginx did not listen: {}",
+            std::fs::read_to_string(dir.path().join("error.log")).unwrap_or_default()
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     Edge { child, port, _dir: dir }
@@ -217,20 +247,36 @@ async fn the_nginx_edge_serves_ops_under_a_prefix_streams_events_and_limits_sign
     assert_eq!(store.headers()["server"], "nginx", "no version in the Server header");
     assert_eq!(store.text().await.expect("text"), "wordpress storefront");
     assert_eq!(client.get(format!("{base}/ops/")).send().await.expect("get").headers()["location"], "/ops/sign-in?next=/ops/");
-    assert_eq!(client.get(format!("{base}/readyz")).send().await.expect("get").status(), StatusCode::NOT_FOUND, "ops internals are not reachable from outside");
-    assert_eq!(reqwest::get(format!("{}/readyz", app.address)).await.expect("get").status(), StatusCode::OK, "but the stack itself can reach them");
+    assert_eq!(
+        client.get(format!("{base}/readyz")).send().await.expect("get").status(),
+        StatusCode::NOT_FOUND,
+        "ops internals are not reachable from outside"
+    );
+    assert_eq!(
+        reqwest::get(format!("{}/readyz", app.address)).await.expect("get").status(),
+        StatusCode::OK,
+        "but the stack itself can reach them"
+    );
 
     let page = client.get(format!("{base}/ops/sign-in")).send().await.expect("get");
     assert_eq!(page.status(), StatusCode::OK);
     let csrf = csrf_in(&page.text().await.expect("html"));
-    let signed = client.post(format!("{base}/ops/sign-in")).form(&[("csrf", csrf.as_str()), ("username", "dana"), ("password", "correct horse battery")]).send().await.expect("post");
+    let signed = client
+        .post(format!("{base}/ops/sign-in"))
+        .form(&[("csrf", csrf.as_str()), ("username", "dana"), ("password", "correct horse battery")])
+        .send()
+        .await
+        .expect("post");
     assert_eq!(signed.status(), StatusCode::SEE_OTHER);
 
     // Server-sent events arrive through the proxy while the stream stays open.
     let mut sse = client.get(format!("{base}/ops/events/stream")).send().await.expect("sse");
     assert_eq!(sse.status(), StatusCode::OK);
     assert!(sse.headers()["content-type"].to_str().unwrap_or_default().starts_with("text/event-stream"));
-    let first = tokio::time::timeout(Duration::from_secs(5), sse.chunk()).await.expect("the first event arrives before the stream closes").expect("read");
+    let first = tokio::time::timeout(Duration::from_secs(5), sse.chunk())
+        .await
+        .expect("the first event arrives before the stream closes")
+        .expect("read");
     let first = String::from_utf8_lossy(&first.expect("a chunk, not the end")).into_owned();
     assert!(first.contains("event: log") && first.contains("auth.sign_in"), "{first}");
     drop(sse);
@@ -241,7 +287,10 @@ async fn the_nginx_edge_serves_ops_under_a_prefix_streams_events_and_limits_sign
         statuses.push(client.get(format!("{base}/ops/sign-in")).send().await.expect("get").status());
     }
     assert!(statuses.contains(&StatusCode::TOO_MANY_REQUESTS), "{statuses:?}");
-    assert!(client.get(format!("{base}/ops/")).send().await.expect("get").status() != StatusCode::TOO_MANY_REQUESTS, "other pages are not limited");
+    assert!(
+        client.get(format!("{base}/ops/")).send().await.expect("get").status() != StatusCode::TOO_MANY_REQUESTS,
+        "other pages are not limited"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -251,7 +300,8 @@ async fn a_backup_restores_into_a_fresh_database_with_the_same_rows() {
     let counts = |pool: sqlx::MySqlPool| async move {
         let mut out = Vec::new();
         for t in ["products", "inventory_lots", "orders", "order_lines", "stock_reservations", "event_log", "_sqlx_migrations"] {
-            let (n,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {t}"))).fetch_one(&pool).await.expect("count");
+            let (n,): (i64,) =
+                sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {t}"))).fetch_one(&pool).await.expect("count");
             out.push((t, n));
         }
         out

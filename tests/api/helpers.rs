@@ -9,7 +9,7 @@ use quartermaster::{
     startup::{self, Application},
 };
 use rand::RngCore;
-use sqlx::{mysql::MySqlConnectOptions, ConnectOptions, Connection, MySqlConnection, MySqlPool};
+use sqlx::{ConnectOptions, Connection, MySqlConnection, MySqlPool, mysql::MySqlConnectOptions};
 
 /// The MariaDB server tests use (no database in the URL).
 pub fn server_url() -> String {
@@ -102,7 +102,11 @@ impl Drop for TestDb {
                 // A failed test can leave connections mid-transaction, whose
                 // metadata locks would make DROP DATABASE wait forever.
                 let _ = sqlx::raw_sql("SET SESSION lock_wait_timeout = 20").execute(&mut admin).await;
-                let ids: Vec<u64> = sqlx::query_scalar("SELECT id FROM information_schema.processlist WHERE user = ?").bind(&user).fetch_all(&mut admin).await.unwrap_or_default();
+                let ids: Vec<u64> = sqlx::query_scalar("SELECT id FROM information_schema.processlist WHERE user = ?")
+                    .bind(&user)
+                    .fetch_all(&mut admin)
+                    .await
+                    .unwrap_or_default();
                 for id in ids {
                     let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!("KILL CONNECTION {id}"))).execute(&mut admin).await;
                 }
@@ -142,7 +146,14 @@ impl TenantDir {
     /// Writes a tenant file for `db`; `extra_server` lines go under `server:`.
     pub fn write(db: &TestDb, base_path: &str, extra_server: &str) -> Self {
         let creds = (format!("ck_{}", random_hex(20)), format!("cs_{}", random_hex(20)));
-        Self::write_with(db, base_path, extra_server, "http://127.0.0.1:9", (&creds.0, &creds.1), "stations: [{ id: bench-1, name: Bench 1 }]\n")
+        Self::write_with(
+            db,
+            base_path,
+            extra_server,
+            "http://127.0.0.1:9",
+            (&creds.0, &creds.1),
+            "stations: [{ id: bench-1, name: Bench 1 }]\n",
+        )
     }
 
     /// The same with WooCommerce at `woo_url` and `extra` top-level YAML
@@ -279,7 +290,12 @@ pub fn pdftotext(pdf: &[u8]) -> String {
     let dir = tempfile::tempdir().expect("dir");
     let path = dir.path().join("doc.pdf");
     std::fs::write(&path, pdf).expect("write");
-    let out = std::process::Command::new("pdftotext").arg("-layout").arg(&path).arg("-").output().expect("pdftotext (scripts/test installs poppler-utils)");
+    let out = std::process::Command::new("pdftotext")
+        .arg("-layout")
+        .arg(&path)
+        .arg("-")
+        .output()
+        .expect("pdftotext (scripts/test installs poppler-utils)");
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 

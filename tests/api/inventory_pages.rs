@@ -2,10 +2,13 @@
 
 use std::process::Command;
 
-use quartermaster::{operators::Role, standin::{self, woocommerce::WooStandin}};
+use quartermaster::{
+    operators::Role,
+    standin::{self, woocommerce::WooStandin},
+};
 use reqwest::StatusCode;
 
-use crate::helpers::{csrf_in, TenantDir, TestApp, TestDb};
+use crate::helpers::{TenantDir, TestApp, TestDb, csrf_in};
 
 const PASSWORD: &str = "correct horse battery";
 
@@ -25,25 +28,55 @@ async fn back_office_receives_an_invoice_and_adjusts_a_lot_pickers_may_not() {
     let page = app.get("/inventory/receive").await.text().await.expect("page");
     let csrf = csrf_in(&page);
     let bad = app
-        .post_form("/inventory/receive", &[("csrf", &csrf), ("supplier", "Midwest"), ("invoice", "INV-7"), ("date", "2026-11-20"), ("csv", "sku,qty,unit_cost,lot_ref\nHXB-1,12,0.45,L1\nHXB-1,-3,0.45,L2\n")])
+        .post_form(
+            "/inventory/receive",
+            &[
+                ("csrf", &csrf),
+                ("supplier", "Midwest"),
+                ("invoice", "INV-7"),
+                ("date", "2026-11-20"),
+                ("csv", "sku,qty,unit_cost,lot_ref\nHXB-1,12,0.45,L1\nHXB-1,-3,0.45,L2\n"),
+            ],
+        )
         .await;
     assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let html = bad.text().await.expect("html");
     assert!(html.contains("csv line 3: qty `-3` is not a whole number above zero"), "{html}");
     assert!(html.contains("HXB-1,12,0.45,L1"), "the text comes back as typed");
     let good = app
-        .post_form("/inventory/receive", &[("csrf", &csrf), ("supplier", "Midwest"), ("invoice", "INV-7"), ("date", "2026-11-20"), ("csv", "sku,qty,unit_cost,lot_ref\nHXB-1,12,0.45,L1\n")])
+        .post_form(
+            "/inventory/receive",
+            &[
+                ("csrf", &csrf),
+                ("supplier", "Midwest"),
+                ("invoice", "INV-7"),
+                ("date", "2026-11-20"),
+                ("csv", "sku,qty,unit_cost,lot_ref\nHXB-1,12,0.45,L1\n"),
+            ],
+        )
         .await;
     assert_eq!(good.status(), StatusCode::OK);
     assert!(good.text().await.expect("html").contains("Received invoice INV-7 from Midwest: 1 lots, 12 units."));
-    let (lot, by): (u64, Option<u64>) = sqlx::query_as("SELECT l.id, e.operator_id FROM inventory_lots l, event_log e WHERE e.kind = 'inventory.received'").fetch_one(&app.db.pool).await.expect("lot");
+    let (lot, by): (u64, Option<u64>) =
+        sqlx::query_as("SELECT l.id, e.operator_id FROM inventory_lots l, event_log e WHERE e.kind = 'inventory.received'")
+            .fetch_one(&app.db.pool)
+            .await
+            .expect("lot");
     assert_eq!(by, Some(clerk), "the receipt is recorded with the operator");
 
-    let adj = app.post_form("/inventory/adjust", &[("csrf", &csrf), ("lot", &lot.to_string()), ("delta", "-2"), ("reason", "damage"), ("note", "forklift")]).await;
+    let adj = app
+        .post_form(
+            "/inventory/adjust",
+            &[("csrf", &csrf), ("lot", &lot.to_string()), ("delta", "-2"), ("reason", "damage"), ("note", "forklift")],
+        )
+        .await;
     assert_eq!(adj.status(), StatusCode::OK);
-    let (delta, op): (i32, Option<u64>) = sqlx::query_as("SELECT delta, operator_id FROM inventory_adjustments").fetch_one(&app.db.pool).await.expect("adjustment");
+    let (delta, op): (i32, Option<u64>) =
+        sqlx::query_as("SELECT delta, operator_id FROM inventory_adjustments").fetch_one(&app.db.pool).await.expect("adjustment");
     assert_eq!((delta, op), (-2, Some(clerk)));
-    let refused = app.post_form("/inventory/adjust", &[("csrf", &csrf), ("lot", &lot.to_string()), ("delta", "-20"), ("reason", "loss"), ("note", "")]).await;
+    let refused = app
+        .post_form("/inventory/adjust", &[("csrf", &csrf), ("lot", &lot.to_string()), ("delta", "-20"), ("reason", "loss"), ("note", "")])
+        .await;
     assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
 }
 
@@ -59,7 +92,9 @@ async fn qm_sync_once_runs_a_cycle_and_prints_a_summary() {
     let yaml = std::fs::read_to_string(&path).expect("read").replace("base_url: http://127.0.0.1:9", &format!("base_url: http://{addr}"));
     std::fs::write(&path, yaml).expect("write");
     // The first run mirrors the catalog; a receipt then gives it stock.
-    let run = |args: &[&str]| Command::new(env!("CARGO_BIN_EXE_qm")).args(args).arg("--config").arg(&path).env_remove("QM_DATABASE_URL").output().expect("run qm");
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_qm")).args(args).arg("--config").arg(&path).env_remove("QM_DATABASE_URL").output().expect("run qm")
+    };
     let first = run(&["sync", "--once", "--catalog"]);
     let out = String::from_utf8_lossy(&first.stdout);
     assert!(first.status.success(), "{out}{}", String::from_utf8_lossy(&first.stderr));

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use quartermaster::db::lock::{self, LockError, LockName};
 
-use crate::helpers::{admin, TestDb};
+use crate::helpers::{TestDb, admin};
 
 fn name(job: &str) -> LockName {
     LockName::new("testco", job).expect("name")
@@ -82,7 +82,8 @@ async fn the_lock_never_leaks_to_pooled_connections() {
     let g = lock::acquire(&tdb.options(), &n, Duration::ZERO).await.expect("holder");
     // No pooled connection holds it: the guard's connection is its own.
     for _ in 0..8 {
-        let mine: Option<i64> = sqlx::query_scalar("SELECT IS_USED_LOCK(?) = CONNECTION_ID()").bind(n.as_str()).fetch_one(&tdb.pool).await.expect("query");
+        let mine: Option<i64> =
+            sqlx::query_scalar("SELECT IS_USED_LOCK(?) = CONNECTION_ID()").bind(n.as_str()).fetch_one(&tdb.pool).await.expect("query");
         assert_eq!(mine, Some(0), "a pooled connection must not own the lock");
     }
     g.release().await.expect("release");

@@ -12,8 +12,7 @@ use quartermaster::{
     standin::cups::{LocalCups, RawPrinter},
 };
 
-use crate::helpers::{free_port, TestDb};
-
+use crate::helpers::{TestDb, free_port};
 
 async fn cups() -> LocalCups {
     LocalCups::start().await.expect("a private cupsd")
@@ -26,11 +25,13 @@ async fn a_label_arrives_byte_exact_at_the_printer_and_the_job_is_recorded() {
     let printer = RawPrinter::start().await.expect("printer");
     cups.add_raw_queue("bench-1-zebra", printer.port).expect("queue");
     let label = zpl::lot_label("HXB-10001", "Hex bolt ^XZ~JR M8", "L-2411", "A-01-1");
-    let (id, attempt) = ipp::submit(&db.pool, &cups.target("bench-1-zebra"), DocumentKind::LotLabel, label.clone(), None).await.expect("submit");
+    let (id, attempt) =
+        ipp::submit(&db.pool, &cups.target("bench-1-zebra"), DocumentKind::LotLabel, label.clone(), None).await.expect("submit");
     assert!(matches!(attempt, Attempt::Sent { ipp_job_id } if ipp_job_id > 0), "{attempt:?}");
     let got = printer.wait_for(1, Duration::from_secs(20)).await;
     assert_eq!(got, vec![label.clone()], "one job, byte-exact at the printer");
-    let (state, len, sha): (String, u32, Vec<u8>) = sqlx::query_as("SELECT state, bytes_len, sha256 FROM print_jobs WHERE id = ?").bind(id).fetch_one(&db.pool).await.expect("row");
+    let (state, len, sha): (String, u32, Vec<u8>) =
+        sqlx::query_as("SELECT state, bytes_len, sha256 FROM print_jobs WHERE id = ?").bind(id).fetch_one(&db.pool).await.expect("row");
     assert_eq!((state.as_str(), len as usize), ("sent", label.len()));
     use sha2::Digest;
     assert_eq!(sha, sha2::Sha256::digest(&label).to_vec());
@@ -44,10 +45,12 @@ async fn a_job_for_a_printer_that_is_down_stays_queued_and_is_retried() {
     let label = zpl::serial_label("PRX-1", "SN-0042");
     let (id, attempt) = ipp::submit(&db.pool, &down, DocumentKind::SerialLabel, label.clone(), None).await.expect("submit");
     assert!(matches!(attempt, Attempt::Queued { .. }), "{attempt:?}");
-    let (state, attempts, error): (String, u32, Option<String>) = sqlx::query_as("SELECT state, attempts, last_error FROM print_jobs WHERE id = ?").bind(id).fetch_one(&db.pool).await.expect("row");
+    let (state, attempts, error): (String, u32, Option<String>) =
+        sqlx::query_as("SELECT state, attempts, last_error FROM print_jobs WHERE id = ?").bind(id).fetch_one(&db.pool).await.expect("row");
     assert_eq!((state.as_str(), attempts), ("queued", 1), "not reported printed");
     assert!(error.unwrap_or_default().contains("cannot reach"));
-    let (events,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM event_log WHERE kind = 'print.queued'").fetch_one(&db.pool).await.expect("events");
+    let (events,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM event_log WHERE kind = 'print.queued'").fetch_one(&db.pool).await.expect("events");
     assert_eq!(events, 1, "the station can show it");
 
     // The printer comes back: the retry sends the stored bytes.

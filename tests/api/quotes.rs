@@ -10,7 +10,7 @@ use quartermaster::{
 };
 use serde_json::Value;
 
-use crate::helpers::{csrf_in, pdftotext, TestApp, INTAKE_TOKEN};
+use crate::helpers::{INTAKE_TOKEN, TestApp, csrf_in, pdftotext};
 
 struct Shop {
     app: TestApp,
@@ -42,7 +42,9 @@ impl Shop {
         let app = TestApp::spawn_tenant(&format!("http://{addr}"), ("ck_quotes", "cs_quotes"), EXTRA).await;
         let pool = &app.db.pool;
         let mut woo_ids = [0; 3];
-        for (i, (sku, upc, price)) in [("HXB-1", "012345000010", Some(1250i64)), ("PMP-2", "012345000027", None), ("VLV-3", "012345000034", None)].iter().enumerate() {
+        for (i, (sku, upc, price)) in
+            [("HXB-1", "012345000010", Some(1250i64)), ("PMP-2", "012345000027", None), ("VLV-3", "012345000034", None)].iter().enumerate()
+        {
             let wid = woo.add_product(sku, 0, true);
             woo_ids[i] = wid;
             sqlx::query("INSERT INTO products (woo_id, sku, name, upc, price_minor) VALUES (?, ?, ?, ?, ?)")
@@ -129,7 +131,6 @@ fn accept_link(page: &str) -> String {
     re.captures(page).map(|c| c[1].replace("&#x2f;", "/").replace("&#61;", "=")).unwrap_or_else(|| panic!("no acceptance link in:\n{page}"))
 }
 
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_emailed_rfq_becomes_a_versioned_quote_sent_as_pdf_and_accepted_into_a_woo_order() {
     let shop = Shop::new().await;
@@ -140,17 +141,24 @@ async fn an_emailed_rfq_becomes_a_versioned_quote_sent_as_pdf_and_accepted_into_
     assert_eq!((body["items"].as_u64(), body["unmatched"].as_u64()), (Some(4), Some(1)), "{body}");
     let rfq = body["rfq"].as_u64().expect("rfq id");
     assert!(body["reputation"].as_i64().expect("score") >= 70, "authenticated business mail scores well: {body}");
-    let items: Vec<(String, Option<u64>, u32)> = sqlx::query_as("SELECT raw_text, product_id, quantity FROM rfq_items WHERE rfq_id = ? ORDER BY line_no").bind(rfq).fetch_all(&pool).await.expect("items");
+    let items: Vec<(String, Option<u64>, u32)> =
+        sqlx::query_as("SELECT raw_text, product_id, quantity FROM rfq_items WHERE rfq_id = ? ORDER BY line_no")
+            .bind(rfq)
+            .fetch_all(&pool)
+            .await
+            .expect("items");
     assert_eq!(items.iter().map(|i| i.2).collect::<Vec<_>>(), vec![12, 3, 20, 2]);
     assert!(items[2].1.is_none() && items[2].0.contains("flanges"), "free text waits for a person: {items:?}");
 
     let csrf = shop.back_office().await;
     let page = shop.app.get(&format!("/rfqs/{rfq}")).await.text().await.expect("rfq page");
     assert!(page.contains("dmarc") && page.contains("Sender reputation"), "factors visible:\n{page}");
-    let (status, location, body) = shop.post(&format!("/rfqs/{rfq}/quote"), &[("csrf", &csrf), ("country", "US"), ("state", "CA"), ("postcode", "94103")]).await;
+    let (status, location, body) =
+        shop.post(&format!("/rfqs/{rfq}/quote"), &[("csrf", &csrf), ("country", "US"), ("state", "CA"), ("postcode", "94103")]).await;
     assert_eq!(status, 303, "{body}");
     let quote: u64 = location.rsplit('/').next().and_then(|s| s.parse().ok()).expect("quote id");
-    let (number, qstatus): (String, String) = sqlx::query_as("SELECT number, CAST(status AS CHAR) FROM quotes WHERE id = ?").bind(quote).fetch_one(&pool).await.expect("quote");
+    let (number, qstatus): (String, String) =
+        sqlx::query_as("SELECT number, CAST(status AS CHAR) FROM quotes WHERE id = ?").bind(quote).fetch_one(&pool).await.expect("quote");
     assert_eq!((number.as_str(), qstatus.as_str()), ("TESTCO-00001", "draft"));
 
     // Pricing fall-through, each line saying why.
@@ -164,7 +172,12 @@ async fn an_emailed_rfq_becomes_a_versioned_quote_sent_as_pdf_and_accepted_into_
     assert_eq!(lines[0].2, "in_stock");
     assert_eq!((lines[1].1, lines[1].2.as_str()), (Some(13_500), "supplier"), "fresh supplier cost 100.00 + 35%");
     assert_eq!(lines[2].2, "unpriced", "free text");
-    assert_eq!((lines[3].1, lines[3].2.as_str()), (Some(6_100), "comparables"), "median of the 3 newest (61, 59, 65), the stale supplier cost noted: {:?}", lines[3]);
+    assert_eq!(
+        (lines[3].1, lines[3].2.as_str()),
+        (Some(6_100), "comparables"),
+        "median of the 3 newest (61, 59, 65), the stale supplier cost noted: {:?}",
+        lines[3]
+    );
     assert!(lines[3].3.contains("older than 30 days"), "{}", lines[3].3);
     // San Francisco tax 8.625% on 12 × 12.50 = 150.00 → 12.94 (12.9375 rounds half up).
     assert_eq!(lines[0].4, 1294);
@@ -211,21 +224,43 @@ async fn an_emailed_rfq_becomes_a_versioned_quote_sent_as_pdf_and_accepted_into_
     assert_eq!(status, 200, "{body}");
     assert!(body.contains(r#"data-sent-revision="0""#), "{body}");
     let link = accept_link(&body);
-    let (v2, rev, sha): (u64, Option<u32>, Vec<u8>) = sqlx::query_as("SELECT id, revision, pdf_sha256 FROM quote_versions WHERE quote_id = ? AND version_no = 2").bind(quote).fetch_one(&pool).await.expect("v2");
+    let (v2, rev, sha): (u64, Option<u32>, Vec<u8>) =
+        sqlx::query_as("SELECT id, revision, pdf_sha256 FROM quote_versions WHERE quote_id = ? AND version_no = 2")
+            .bind(quote)
+            .fetch_one(&pool)
+            .await
+            .expect("v2");
     assert_eq!(rev, Some(0));
-    let (pdf, stored_sha): (Vec<u8>, Vec<u8>) = sqlx::query_as("SELECT pdf, sha256 FROM quote_pdfs WHERE quote_version_id = ?").bind(v2).fetch_one(&pool).await.expect("pdf");
+    let (pdf, stored_sha): (Vec<u8>, Vec<u8>) =
+        sqlx::query_as("SELECT pdf, sha256 FROM quote_pdfs WHERE quote_version_id = ?").bind(v2).fetch_one(&pool).await.expect("pdf");
     use sha2::Digest;
     assert_eq!(sha2::Sha256::digest(&pdf).to_vec(), stored_sha);
     assert_eq!(sha, stored_sha);
     let text = pdftotext(&pdf);
-    for want in ["Quote TESTCO-00001 R0", "Shipping", "25.00", "Dana Whitfield", "HXB-1", "Stainless flange 4 in", "18.40", "San Francisco 8.625%", "Net 30. FOB Chicago."] {
+    for want in [
+        "Quote TESTCO-00001 R0",
+        "Shipping",
+        "25.00",
+        "Dana Whitfield",
+        "HXB-1",
+        "Stainless flange 4 in",
+        "18.40",
+        "San Francisco 8.625%",
+        "Net 30. FOB Chicago.",
+    ] {
         assert!(text.contains(want), "the PDF shows {want}:\n{text}");
     }
     // Re-rendering the sent version gives the same document text.
     let again = shop.app.get(&format!("/quotes/{quote}/versions/2/pdf")).await.bytes().await.expect("pdf");
     assert_eq!(again.to_vec(), pdf, "a sent version's PDF is served as stored");
     let rerender = quartermaster::quotes::quote::render_pdf(
-        &quartermaster::quotes::quote::Ctx { pool: &pool, config: &shop.app.state.config, base_dir: shop.app._tenant.dir.path(), weasy: &shop.app.state.weasy, woo: &shop.app.state.woo },
+        &quartermaster::quotes::quote::Ctx {
+            pool: &pool,
+            config: &shop.app.state.config,
+            base_dir: shop.app._tenant.dir.path(),
+            weasy: &shop.app.state.weasy,
+            woo: &shop.app.state.woo,
+        },
         &quartermaster::quotes::quote::versions(&pool, quote).await.expect("versions")[1].snapshot,
         Some(0),
     )
@@ -239,7 +274,9 @@ async fn an_emailed_rfq_becomes_a_versioned_quote_sent_as_pdf_and_accepted_into_
         format!("DELETE FROM quote_versions WHERE id = {v2}"),
         format!("UPDATE quote_lines SET unit_price_minor = 1 WHERE quote_version_id = {v2}"),
         format!("DELETE FROM quote_lines WHERE quote_version_id = {v2}"),
-        format!("INSERT INTO quote_lines (quote_version_id, line_no, description, quantity, price_source, price_reason) VALUES ({v2}, 99, 'x', 1, 'manual', 'x')"),
+        format!(
+            "INSERT INTO quote_lines (quote_version_id, line_no, description, quantity, price_source, price_reason) VALUES ({v2}, 99, 'x', 1, 'manual', 'x')"
+        ),
         format!("UPDATE quote_pdfs SET pdf = 'x' WHERE quote_version_id = {v2}"),
         format!("DELETE FROM quote_pdfs WHERE quote_version_id = {v2}"),
     ] {
@@ -259,7 +296,12 @@ async fn an_emailed_rfq_becomes_a_versioned_quote_sent_as_pdf_and_accepted_into_
     let old_link = link;
     let link = accept_link(&body);
     assert_ne!(link, old_link, "each send issues a new link");
-    let revisions: Vec<(u32, Option<u32>, String)> = sqlx::query_as("SELECT version_no, revision, CAST(state AS CHAR) FROM quote_versions WHERE quote_id = ? ORDER BY version_no").bind(quote).fetch_all(&pool).await.expect("versions");
+    let revisions: Vec<(u32, Option<u32>, String)> =
+        sqlx::query_as("SELECT version_no, revision, CAST(state AS CHAR) FROM quote_versions WHERE quote_id = ? ORDER BY version_no")
+            .bind(quote)
+            .fetch_all(&pool)
+            .await
+            .expect("versions");
     assert_eq!(revisions, vec![(1, None, "draft".into()), (2, Some(0), "sent".into()), (3, Some(1), "sent".into())]);
 
     // Opened by someone signed in on this browser, the form carries the session's CSRF token (so it would post).
@@ -272,32 +314,60 @@ async fn an_emailed_rfq_becomes_a_versioned_quote_sent_as_pdf_and_accepted_into_
     let page = buyer.get(format!("{}{link}", shop.app.url(""))).send().await.expect("GET").text().await.expect("page");
     assert!(page.contains("Quote TESTCO-00001 R1"), "{page}");
     let token = link.split("token=").nth(1).expect("token");
-    let r = buyer.post(format!("{}/q/{number}", shop.app.url(""))).form(&[("csrf", csrf_in(&page).as_str()), ("token", token)]).send().await.expect("accept");
+    let r = buyer
+        .post(format!("{}/q/{number}", shop.app.url("")))
+        .form(&[("csrf", csrf_in(&page).as_str()), ("token", token)])
+        .send()
+        .await
+        .expect("accept");
     let status = r.status().as_u16();
     let text = r.text().await.expect("page");
     assert_eq!(status, 200, "{text}");
     assert!(text.contains("accepted"), "{text}");
 
     // The WooCommerce order is exactly the sent snapshot (R1).
-    let (woo_order, state): (Option<u64>, String) = sqlx::query_as("SELECT woo_order_id, CAST(status AS CHAR) FROM quotes WHERE id = ?").bind(quote).fetch_one(&pool).await.expect("quote");
+    let (woo_order, state): (Option<u64>, String) = sqlx::query_as("SELECT woo_order_id, CAST(status AS CHAR) FROM quotes WHERE id = ?")
+        .bind(quote)
+        .fetch_one(&pool)
+        .await
+        .expect("quote");
     assert_eq!(state, "accepted");
     let order = shop.woo.order_json(woo_order.expect("linked")).expect("the order exists in WooCommerce");
-    let (total, tax): (i64, i64) = sqlx::query_as("SELECT total_minor, tax_minor FROM quote_versions WHERE quote_id = ? AND revision = 1").bind(quote).fetch_one(&pool).await.expect("r1");
-    let line_totals: Vec<String> = order["line_items"].as_array().expect("lines").iter().map(|l| l["total"].as_str().unwrap_or_default().to_owned()).collect();
+    let (total, tax): (i64, i64) = sqlx::query_as("SELECT total_minor, tax_minor FROM quote_versions WHERE quote_id = ? AND revision = 1")
+        .bind(quote)
+        .fetch_one(&pool)
+        .await
+        .expect("r1");
+    let line_totals: Vec<String> =
+        order["line_items"].as_array().expect("lines").iter().map(|l| l["total"].as_str().unwrap_or_default().to_owned()).collect();
     assert_eq!(line_totals, vec!["150.00", "405.00", "122.00"], "exact quoted prices × quantities");
-    let fees: Vec<(String, String)> = order["fee_lines"].as_array().expect("fees").iter().map(|f| (f["name"].as_str().unwrap_or_default().to_owned(), f["total"].as_str().unwrap_or_default().to_owned())).collect();
+    let fees: Vec<(String, String)> = order["fee_lines"]
+        .as_array()
+        .expect("fees")
+        .iter()
+        .map(|f| (f["name"].as_str().unwrap_or_default().to_owned(), f["total"].as_str().unwrap_or_default().to_owned()))
+        .collect();
     assert!(fees[0].0.starts_with("Stainless flange 4 in × 20") && fees[0].1 == "360.00", "a custom line rides as a fee: {fees:?}");
     assert!(fees[1].0.starts_with("Sales tax") && fees[1].1 == quartermaster::money::format_minor(tax, 2), "{fees:?}");
     assert_eq!(order["total"].as_str(), Some(quartermaster::money::format_minor(total, 2).as_str()), "tax {tax} included as a fee line");
     assert_eq!(order["line_items"][0]["product_id"].as_u64(), Some(shop.woo_ids[0]));
     assert_eq!(order["shipping_total"].as_str(), Some("25.00"), "quoted shipping rides as a shipping line");
-    let shipping_tax: i64 = sqlx::query_scalar("SELECT CAST(JSON_VALUE(snapshot, '$.shipping_tax_minor') AS SIGNED) FROM quote_versions WHERE quote_id = ? AND revision = 1").bind(quote).fetch_one(&pool).await.expect("shipping tax");
+    let shipping_tax: i64 = sqlx::query_scalar(
+        "SELECT CAST(JSON_VALUE(snapshot, '$.shipping_tax_minor') AS SIGNED) FROM quote_versions WHERE quote_id = ? AND revision = 1",
+    )
+    .bind(quote)
+    .fetch_one(&pool)
+    .await
+    .expect("shipping tax");
     assert_eq!(shipping_tax, 216, "this tenant taxes shipping: 8.625% of 25.00 = 2.15625 → 2.16");
     assert_eq!(shop.woo.meta(woo_order.unwrap_or(0)).get("_qm_quote_revision").map(String::as_str), Some("R1"));
     // The link is used up.
     let again = buyer.get(format!("{}{link}", shop.app.url(""))).send().await.expect("GET");
     assert_eq!(again.status().as_u16(), 403);
-    let won: u32 = sqlx::query_scalar("SELECT quotes_won FROM sender_domains WHERE domain = 'buyer-co.example'").fetch_one(&pool).await.expect("domain");
+    let won: u32 = sqlx::query_scalar("SELECT quotes_won FROM sender_domains WHERE domain = 'buyer-co.example'")
+        .fetch_one(&pool)
+        .await
+        .expect("domain");
     assert_eq!(won, 1, "history feeds the next reputation score");
 }
 
@@ -311,14 +381,22 @@ async fn malformed_requests_get_a_4xx_naming_the_field_and_are_kept() {
     assert_eq!(body["field"], "From");
     assert_eq!(body["kept"], true);
     let id = body["rfq"].as_u64().expect("kept id");
-    let (raw, status_db, err): (Vec<u8>, String, Option<String>) = sqlx::query_as("SELECT raw, CAST(status AS CHAR), parse_error FROM rfqs WHERE id = ?").bind(id).fetch_one(&pool).await.expect("row");
+    let (raw, status_db, err): (Vec<u8>, String, Option<String>) =
+        sqlx::query_as("SELECT raw, CAST(status AS CHAR), parse_error FROM rfqs WHERE id = ?")
+            .bind(id)
+            .fetch_one(&pool)
+            .await
+            .expect("row");
     assert_eq!(raw, garbage.to_vec(), "the raw request is kept byte for byte");
     assert_eq!(status_db, "unparseable");
     assert!(err.unwrap_or_default().contains("From"));
 
-    let (status, body) = shop.post_raw("/rfq", "application/json", br#"{"name":"Pat","items":[{"code":"HXB-1","quantity":3}]}"#, Some(INTAKE_TOKEN)).await;
+    let (status, body) =
+        shop.post_raw("/rfq", "application/json", br#"{"name":"Pat","items":[{"code":"HXB-1","quantity":3}]}"#, Some(INTAKE_TOKEN)).await;
     assert_eq!((status, body["field"].as_str()), (422, Some("email")), "{body}");
-    let (status, body) = shop.post_raw("/rfq", "application/json", br#"{"email":"pat@x.example","items":[{"code":"HXB-1","quantity":0}]}"#, Some(INTAKE_TOKEN)).await;
+    let (status, body) = shop
+        .post_raw("/rfq", "application/json", br#"{"email":"pat@x.example","items":[{"code":"HXB-1","quantity":0}]}"#, Some(INTAKE_TOKEN))
+        .await;
     assert_eq!((status, body["field"].as_str()), (422, Some("items")), "{body}");
     let (status, body) = shop.post_raw("/rfq", "application/json", b"{not json", Some(INTAKE_TOKEN)).await;
     assert_eq!((status, body["field"].as_str()), (422, Some("body")), "{body}");
@@ -326,7 +404,14 @@ async fn malformed_requests_get_a_4xx_naming_the_field_and_are_kept() {
     assert_eq!(kept, 4, "every malformed request is kept for inspection");
 
     // A good form, form-encoded, from a throw-away domain: accepted and flagged low.
-    let (status, body) = shop.post_raw("/rfq", "application/x-www-form-urlencoded", b"name=Pat&email=pat%40mailinator.com&items=HXB-1+x+5%0A012345000027+qty+2", Some(INTAKE_TOKEN)).await;
+    let (status, body) = shop
+        .post_raw(
+            "/rfq",
+            "application/x-www-form-urlencoded",
+            b"name=Pat&email=pat%40mailinator.com&items=HXB-1+x+5%0A012345000027+qty+2",
+            Some(INTAKE_TOKEN),
+        )
+        .await;
     assert_eq!(status, 201, "{body}");
     assert_eq!(body["items"].as_u64(), Some(2));
     assert!(body["reputation"].as_i64().expect("score") < 40, "{body}");
@@ -341,7 +426,14 @@ async fn malformed_requests_get_a_4xx_naming_the_field_and_are_kept() {
     assert_eq!(before, after);
 
     // The buyer-facing JSON: nothing sent yet for this address.
-    let r = shop.app.client.get(shop.app.url("/api/quotes?email=pat%40mailinator.com")).header("x-qm-intake-token", INTAKE_TOKEN).send().await.expect("GET");
+    let r = shop
+        .app
+        .client
+        .get(shop.app.url("/api/quotes?email=pat%40mailinator.com"))
+        .header("x-qm-intake-token", INTAKE_TOKEN)
+        .send()
+        .await
+        .expect("GET");
     assert_eq!(r.status().as_u16(), 200);
     let v: Value = r.json().await.expect("json");
     assert_eq!(v["quotes"].as_array().map(Vec::len), Some(0));
@@ -352,9 +444,17 @@ async fn an_expired_quote_cannot_be_accepted_and_a_reissue_prices_it_afresh() {
     let shop = Shop::new().await;
     let pool = shop.app.db.pool.clone();
     let csrf = shop.back_office().await;
-    let (_, body) = shop.post_raw("/rfq", "application/json", br#"{"name":"Lee","email":"lee@acme-buyer.example","items":[{"code":"HXB-1","quantity":4}]}"#, Some(INTAKE_TOKEN)).await;
+    let (_, body) = shop
+        .post_raw(
+            "/rfq",
+            "application/json",
+            br#"{"name":"Lee","email":"lee@acme-buyer.example","items":[{"code":"HXB-1","quantity":4}]}"#,
+            Some(INTAKE_TOKEN),
+        )
+        .await;
     let rfq = body["rfq"].as_u64().expect("rfq");
-    let (_, location, _) = shop.post(&format!("/rfqs/{rfq}/quote"), &[("csrf", &csrf), ("country", "US"), ("state", "OR"), ("postcode", "97201")]).await;
+    let (_, location, _) =
+        shop.post(&format!("/rfqs/{rfq}/quote"), &[("csrf", &csrf), ("country", "US"), ("state", "OR"), ("postcode", "97201")]).await;
     let quote: u64 = location.rsplit('/').next().and_then(|s| s.parse().ok()).expect("quote");
     // The draft's window is moved into the past before sending (drafts may change; sent versions may not).
     sqlx::query("UPDATE quote_versions SET valid_from = UTC_TIMESTAMP(6) - INTERVAL 40 DAY, valid_until = UTC_TIMESTAMP(6) + INTERVAL 2 SECOND WHERE quote_id = ?").bind(quote).execute(&pool).await.expect("window");
@@ -367,11 +467,18 @@ async fn an_expired_quote_cannot_be_accepted_and_a_reissue_prices_it_afresh() {
     let (status, _, body) = shop.post(&format!("/quotes/{quote}/accept"), &[("csrf", &csrf)]).await;
     assert_eq!(status, 409, "{body}");
     assert!(body.contains("expired"), "{body}");
-    let state: String = sqlx::query_scalar("SELECT CAST(status AS CHAR) FROM quotes WHERE id = ?").bind(quote).fetch_one(&pool).await.expect("state");
+    let state: String =
+        sqlx::query_scalar("SELECT CAST(status AS CHAR) FROM quotes WHERE id = ?").bind(quote).fetch_one(&pool).await.expect("state");
     assert_eq!(state, "expired");
     assert_eq!(shop.woo.order_json(1_000_000), None);
     // Untaxed destination: the quote says so.
-    let source: String = sqlx::query_scalar("SELECT tax_source FROM quote_lines l JOIN quote_versions v ON v.id = l.quote_version_id WHERE v.quote_id = ? LIMIT 1").bind(quote).fetch_one(&pool).await.expect("tax");
+    let source: String = sqlx::query_scalar(
+        "SELECT tax_source FROM quote_lines l JOIN quote_versions v ON v.id = l.quote_version_id WHERE v.quote_id = ? LIMIT 1",
+    )
+    .bind(quote)
+    .fetch_one(&pool)
+    .await
+    .expect("tax");
     assert!(source.contains("no rate"), "{source}");
     // Re-issue: a new draft version with a fresh window and fresh prices; sending it is R1.
     sqlx::query("UPDATE products SET price_minor = 1300 WHERE sku = 'HXB-1'").execute(&pool).await.expect("new list price");
@@ -389,7 +496,8 @@ async fn an_expired_quote_cannot_be_accepted_and_a_reissue_prices_it_afresh() {
     assert!(body.contains(r#"data-sent-revision="1""#), "{body}");
     let (status, _, _) = shop.post(&format!("/quotes/{quote}/accept"), &[("csrf", &csrf)]).await;
     assert_eq!(status, 303);
-    let woo: Option<u64> = sqlx::query_scalar("SELECT woo_order_id FROM quotes WHERE id = ?").bind(quote).fetch_one(&pool).await.expect("order");
+    let woo: Option<u64> =
+        sqlx::query_scalar("SELECT woo_order_id FROM quotes WHERE id = ?").bind(quote).fetch_one(&pool).await.expect("order");
     let order = shop.woo.order_json(woo.expect("order")).expect("in Woo");
     assert_eq!(order["total"].as_str(), Some("52.00"));
     // An accepted quote cannot be marked lost; the refusal says why.
@@ -404,15 +512,33 @@ async fn qm_rfq_import_keeps_every_message_and_says_what_it_found() {
     let dir = tempfile::tempdir().expect("dir");
     let good = dir.path().join("rfq.eml");
     std::fs::write(&good, EML).expect("eml");
-    let out = Command::new(env!("CARGO_BIN_EXE_qm")).env_remove("QM_DATABASE_URL").args(["rfq", "import", "--config"]).arg(shop.app._tenant.config_path()).arg(&good).output().expect("qm");
+    let out = Command::new(env!("CARGO_BIN_EXE_qm"))
+        .env_remove("QM_DATABASE_URL")
+        .args(["rfq", "import", "--config"])
+        .arg(shop.app._tenant.config_path())
+        .arg(&good)
+        .output()
+        .expect("qm");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("4 item(s), 1 to map"), "{stdout}");
     let bad = dir.path().join("bad.eml");
     std::fs::write(&bad, "no headers here").expect("eml");
-    let out = Command::new(env!("CARGO_BIN_EXE_qm")).env_remove("QM_DATABASE_URL").args(["rfq", "import", "--config"]).arg(shop.app._tenant.config_path()).arg(&bad).output().expect("qm");
+    let out = Command::new(env!("CARGO_BIN_EXE_qm"))
+        .env_remove("QM_DATABASE_URL")
+        .args(["rfq", "import", "--config"])
+        .arg(shop.app._tenant.config_path())
+        .arg(&bad)
+        .output()
+        .expect("qm");
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stdout).contains("kept as RFQ"), "{}", String::from_utf8_lossy(&out.stdout));
-    let out = Command::new(env!("CARGO_BIN_EXE_qm")).env_remove("QM_DATABASE_URL").args(["rfq", "import", "--config"]).arg(shop.app._tenant.config_path()).arg(dir.path().join("missing.eml")).output().expect("qm");
+    let out = Command::new(env!("CARGO_BIN_EXE_qm"))
+        .env_remove("QM_DATABASE_URL")
+        .args(["rfq", "import", "--config"])
+        .arg(shop.app._tenant.config_path())
+        .arg(dir.path().join("missing.eml"))
+        .output()
+        .expect("qm");
     assert_eq!(out.status.code(), Some(2), "a missing file is a usage error");
 }

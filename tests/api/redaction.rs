@@ -9,7 +9,7 @@ use std::{
 
 use quartermaster::operators::Role;
 
-use crate::helpers::{csrf_in, TenantDir, TestDb};
+use crate::helpers::{TenantDir, TestDb, csrf_in};
 
 #[tokio::test]
 async fn secrets_never_reach_logs_pages_or_the_database() {
@@ -41,13 +41,20 @@ async fn secrets_never_reach_logs_pages_or_the_database() {
     let password = "Operator-Pa55word-XYZ";
     let wrong_password = "Wrong-Guess-Pa55-QRS";
     let name = quartermaster::operators::Username::parse("grace").expect("name");
-    quartermaster::operators::create(&db.pool, &name, "Grace", Role::Admin, &quartermaster::config::Secret::new(password)).await.expect("operator");
+    quartermaster::operators::create(&db.pool, &name, "Grace", Role::Admin, &quartermaster::config::Secret::new(password))
+        .await
+        .expect("operator");
 
     let mut pages = String::new();
     for pw in [wrong_password, password] {
         let form = client.get(format!("{base}/sign-in")).send().await.expect("get").text().await.expect("text");
         let csrf = csrf_in(&form);
-        let r = client.post(format!("{base}/sign-in")).form(&[("csrf", csrf.as_str()), ("username", "grace"), ("password", pw)]).send().await.expect("post");
+        let r = client
+            .post(format!("{base}/sign-in"))
+            .form(&[("csrf", csrf.as_str()), ("username", "grace"), ("password", pw)])
+            .send()
+            .await
+            .expect("post");
         pages.push_str(&r.text().await.unwrap_or_default());
     }
     pages.push_str(&client.get(format!("{base}/")).send().await.expect("home").text().await.expect("text"));

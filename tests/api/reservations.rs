@@ -7,7 +7,7 @@ use quartermaster::{
     db::lock::{self, LockName},
     inventory::reserve::{self, reserve_order},
 };
-use rand::{seq::SliceRandom, Rng, SeedableRng};
+use rand::{Rng, SeedableRng, seq::SliceRandom};
 use sqlx::{MySqlPool, Row};
 
 use crate::helpers::TestDb;
@@ -82,7 +82,11 @@ async fn lines_take_the_oldest_lots_first_and_follow_edits_and_cancellation() {
     let out = reserve_order(&db.pool, o, &statuses()).await.expect("reserve");
     assert_eq!(out.units_reserved, 7);
     let held: std::collections::BTreeMap<u64, u32> = held_by_lot(&db.pool, lines[0]).await.into_iter().collect();
-    assert_eq!(held, [(oldest, 4), (middle, 3)].into_iter().collect(), "oldest lot emptied first, then the next oldest; newest {newest} untouched");
+    assert_eq!(
+        held,
+        [(oldest, 4), (middle, 3)].into_iter().collect(),
+        "oldest lot emptied first, then the next oldest; newest {newest} untouched"
+    );
     assert_eq!(reserve::available(&db.pool, p).await.expect("available"), 19 - 7);
 
     let again = reserve_order(&db.pool, o, &statuses()).await.expect("again");
@@ -99,7 +103,8 @@ async fn lines_take_the_oldest_lots_first_and_follow_edits_and_cancellation() {
     let cancelled = reserve_order(&db.pool, o, &statuses()).await.expect("cancel");
     assert_eq!(cancelled.units_released, 5);
     assert_eq!(reserve::available(&db.pool, p).await.expect("available"), 19);
-    let (queued,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM pick_queue WHERE order_id = ?").bind(o).fetch_one(&db.pool).await.expect("queue");
+    let (queued,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM pick_queue WHERE order_id = ?").bind(o).fetch_one(&db.pool).await.expect("queue");
     assert_eq!(queued, 0, "a cancelled order leaves the pick queue");
 }
 
@@ -111,16 +116,18 @@ async fn a_short_line_is_backordered_and_filled_when_stock_arrives() {
     let (o, lines) = order(&db.pool, 2, "processing", &[(p, 5)]).await;
     let out = reserve_order(&db.pool, o, &statuses()).await.expect("reserve");
     assert_eq!((out.units_reserved, out.backordered), (3, 2));
-    let (back, status): (u32, String) = sqlx::query_as("SELECT l.backordered_qty, q.status FROM order_lines l JOIN pick_queue q ON q.order_id = l.order_id WHERE l.id = ?")
-        .bind(lines[0])
-        .fetch_one(&db.pool)
-        .await
-        .expect("row");
+    let (back, status): (u32, String) =
+        sqlx::query_as("SELECT l.backordered_qty, q.status FROM order_lines l JOIN pick_queue q ON q.order_id = l.order_id WHERE l.id = ?")
+            .bind(lines[0])
+            .fetch_one(&db.pool)
+            .await
+            .expect("row");
     assert_eq!((back, status.as_str()), (2, "backordered"), "flagged on the line and in the pick queue");
     lot(&db.pool, p, "L2", 0, 10).await;
     let filled = reserve_order(&db.pool, o, &statuses()).await.expect("refill");
     assert_eq!((filled.units_reserved, filled.backordered), (2, 0));
-    let (status,): (String,) = sqlx::query_as("SELECT status FROM pick_queue WHERE order_id = ?").bind(o).fetch_one(&db.pool).await.expect("row");
+    let (status,): (String,) =
+        sqlx::query_as("SELECT status FROM pick_queue WHERE order_id = ?").bind(o).fetch_one(&db.pool).await.expect("row");
     assert_eq!(status, "queued");
 }
 
@@ -137,7 +144,8 @@ async fn workload(pool: &MySqlPool, seed: u64) -> Vec<u64> {
     }
     let mut orders = Vec::new();
     for o in 0..40u64 {
-        let lines: Vec<(u64, u32)> = (0..rng.random_range(1..=4)).map(|_| (products[rng.random_range(0..products.len())], rng.random_range(1..6))).collect();
+        let lines: Vec<(u64, u32)> =
+            (0..rng.random_range(1..=4)).map(|_| (products[rng.random_range(0..products.len())], rng.random_range(1..6))).collect();
         orders.push(order(pool, 1000 + o, "processing", &lines).await.0);
     }
     orders
@@ -211,7 +219,12 @@ async fn check_invariants(pool: &MySqlPool) {
     .await
     .expect("products");
     for (p, stock, demand) in per_product {
-        let reserved: i64 = sqlx::query_scalar("SELECT CAST(COALESCE(SUM(qty_reserved), 0) AS SIGNED) FROM inventory_lots WHERE product_id = ?").bind(p).fetch_one(pool).await.expect("sum");
+        let reserved: i64 =
+            sqlx::query_scalar("SELECT CAST(COALESCE(SUM(qty_reserved), 0) AS SIGNED) FROM inventory_lots WHERE product_id = ?")
+                .bind(p)
+                .fetch_one(pool)
+                .await
+                .expect("sum");
         assert_eq!(reserved, stock.min(demand), "product {p}: reserved must be min(stock {stock}, demand {demand})");
     }
 }

@@ -18,10 +18,33 @@ async fn migrations_apply_twice_and_report_current() {
         .expect("tables");
     let names: Vec<&str> = tables.iter().map(|(t,)| t.as_str()).collect();
     for t in [
-        "products", "inventory_lots", "lot_serials", "stock_reservations", "orders", "order_lines", "pick_queue", "shipments", "packages",
-        "suppliers", "supplier_invoices", "supplier_costs", "quotes", "quote_versions", "quote_lines", "rfqs", "sender_domains",
-        "cogs_entries", "accounts", "journal_entries", "journal_lines", "event_log", "job_runs", "print_jobs", "channel_outbox",
-        "operators", "sessions",
+        "products",
+        "inventory_lots",
+        "lot_serials",
+        "stock_reservations",
+        "orders",
+        "order_lines",
+        "pick_queue",
+        "shipments",
+        "packages",
+        "suppliers",
+        "supplier_invoices",
+        "supplier_costs",
+        "quotes",
+        "quote_versions",
+        "quote_lines",
+        "rfqs",
+        "sender_domains",
+        "cogs_entries",
+        "accounts",
+        "journal_entries",
+        "journal_lines",
+        "event_log",
+        "job_runs",
+        "print_jobs",
+        "channel_outbox",
+        "operators",
+        "sessions",
     ] {
         assert!(names.contains(&t), "table {t} missing; have {names:?}");
     }
@@ -35,7 +58,11 @@ async fn migrations_apply_twice_and_report_current() {
 }
 
 async fn product_and_lot(pool: &sqlx::MySqlPool) -> u64 {
-    let pid = sqlx::query("INSERT INTO products (sku, name) VALUES ('BRG-6203', 'Ball bearing 6203')").execute(pool).await.expect("product").last_insert_id();
+    let pid = sqlx::query("INSERT INTO products (sku, name) VALUES ('BRG-6203', 'Ball bearing 6203')")
+        .execute(pool)
+        .await
+        .expect("product")
+        .last_insert_id();
     sqlx::query("INSERT INTO inventory_lots (product_id, lot_ref, received_at, qty_received, qty_remaining, unit_cost_minor) VALUES (?, 'L1', UTC_TIMESTAMP(6), 10, 10, 250)")
         .bind(pid)
         .execute(pool)
@@ -50,7 +77,8 @@ async fn stock_can_never_go_negative_or_be_over_reserved() {
     let lot = product_and_lot(&tdb.pool).await;
     let over_reserve = sqlx::query("UPDATE inventory_lots SET qty_reserved = 11 WHERE id = ?").bind(lot).execute(&tdb.pool).await;
     assert!(over_reserve.is_err(), "reserved above remaining must be refused");
-    let negative = sqlx::query("UPDATE inventory_lots SET qty_remaining = qty_remaining - 11 WHERE id = ?").bind(lot).execute(&tdb.pool).await;
+    let negative =
+        sqlx::query("UPDATE inventory_lots SET qty_remaining = qty_remaining - 11 WHERE id = ?").bind(lot).execute(&tdb.pool).await;
     assert!(negative.is_err(), "remaining below zero must be refused");
     let ok = sqlx::query("UPDATE inventory_lots SET qty_reserved = 10 WHERE id = ?").bind(lot).execute(&tdb.pool).await;
     assert!(ok.is_ok(), "reserving exactly what remains is fine: {ok:?}");
@@ -61,16 +89,20 @@ async fn stock_can_never_go_negative_or_be_over_reserved() {
     .execute(&tdb.pool)
     .await
     .expect("setup books");
-    let both_sides = sqlx::query("INSERT INTO journal_lines (journal_entry_id, account_id, debit_minor, credit_minor) VALUES (1, 1, 100, 100)")
-        .execute(&tdb.pool)
-        .await;
+    let both_sides =
+        sqlx::query("INSERT INTO journal_lines (journal_entry_id, account_id, debit_minor, credit_minor) VALUES (1, 1, 100, 100)")
+            .execute(&tdb.pool)
+            .await;
     assert!(both_sides.is_err(), "a journal line is a debit or a credit, not both");
 }
 
 #[tokio::test]
 async fn a_sent_quote_version_cannot_be_changed_or_deleted() {
     let tdb = TestDb::migrated().await;
-    sqlx::query("INSERT INTO quotes (number, customer_email, customer_name) VALUES ('Q-1', 'buyer@example.com', 'Buyer')").execute(&tdb.pool).await.expect("quote");
+    sqlx::query("INSERT INTO quotes (number, customer_email, customer_name) VALUES ('Q-1', 'buyer@example.com', 'Buyer')")
+        .execute(&tdb.pool)
+        .await
+        .expect("quote");
     for (no, state, revision, sent) in [(1, "sent", Some(0), true), (2, "draft", None, false)] {
         sqlx::query(
             "INSERT INTO quote_versions (quote_id, version_no, revision, state, template_version, currency, valid_from, valid_until, subtotal_minor, tax_minor, total_minor, snapshot, sent_at)

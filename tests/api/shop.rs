@@ -20,7 +20,7 @@ use quartermaster::{
     config::Secret,
     standin::{self, woocommerce::WooStandin},
 };
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use crate::helpers::{random_hex, server_url};
 
@@ -33,7 +33,9 @@ pub enum Kind {
 
 /// The folder holding the real store's `start`/`stop`, if present.
 pub fn real_store_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("QM_WOO_REAL").map(PathBuf::from).unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/woocommerce-real"));
+    let dir = std::env::var_os("QM_WOO_REAL")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/woocommerce-real"));
     dir.join("start").is_file().then_some(dir)
 }
 
@@ -51,7 +53,7 @@ pub struct Shop {
     admin: reqwest::Client,
     /// The real store's folder (`rest.log`, `hooks/`), stopped on drop.
     pub dir: Option<PathBuf>,
-    pid_file_tool: Option<PathBuf>,
+    tool: Option<PathBuf>,
     pub standin: Option<WooStandin>,
 }
 
@@ -61,7 +63,7 @@ impl Shop {
         let (ck, cs) = (format!("ck_{}", random_hex(20)), format!("cs_{}", random_hex(20)));
         let w = WooStandin::new(&ck, &cs);
         let addr = standin::serve(w.router(), "127.0.0.1:0").await.expect("serve stand-in");
-        Shop { kind: Kind::Standin, url: format!("http://{addr}"), ck, cs, admin: admin_client(), dir: None, pid_file_tool: None, standin: Some(w) }
+        Shop { kind: Kind::Standin, url: format!("http://{addr}"), ck, cs, admin: admin_client(), dir: None, tool: None, standin: Some(w) }
     }
 
     /// A fresh real store, or None (after saying so) when the folder is absent.
@@ -71,13 +73,12 @@ impl Shop {
             skip_real(test);
             return None;
         };
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/woo-real").join(format!("{}-{}", test.replace("::", "-"), random_hex(4)));
+        let dir =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("target/woo-real").join(format!("{}-{}", test.replace("::", "-"), random_hex(4)));
         std::fs::create_dir_all(&dir).expect("store dir");
         let opts: sqlx::mysql::MySqlConnectOptions = server_url().parse().expect("server url");
         let mut cmd = Command::new(tool.join("start"));
-        cmd.arg(&dir)
-            .env("WOO_MARIADB", format!("{}:{}", opts.get_host(), opts.get_port()))
-            .env("WOO_MARIADB_USER", opts.get_username());
+        cmd.arg(&dir).env("WOO_MARIADB", format!("{}:{}", opts.get_host(), opts.get_port())).env("WOO_MARIADB_USER", opts.get_username());
         if let Ok(url) = url::Url::parse(&server_url()) {
             if let Some(pw) = url.password() {
                 cmd.env("WOO_MARIADB_PASSWORD", pw);
@@ -89,8 +90,22 @@ impl Shop {
         let out = tokio::task::spawn_blocking(move || cmd.output()).await.expect("join").expect("run woocommerce-real/start");
         assert!(out.status.success(), "woocommerce-real/start failed: {}", String::from_utf8_lossy(&out.stderr));
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        let get = |k: &str| text.lines().find_map(|l| l.strip_prefix(&format!("{k}="))).map(|v| v.trim_matches('"').to_owned()).unwrap_or_else(|| panic!("start printed no {k}: {text}"));
-        Some(Shop { kind: Kind::Real, url: get("WOO_URL"), ck: get("WOO_CK"), cs: get("WOO_CS"), admin: admin_client(), dir: Some(dir), pid_file_tool: Some(tool), standin: None })
+        let get = |k: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(&format!("{k}=")))
+                .map(|v| v.trim_matches('"').to_owned())
+                .unwrap_or_else(|| panic!("start printed no {k}: {text}"))
+        };
+        Some(Shop {
+            kind: Kind::Real,
+            url: get("WOO_URL"),
+            ck: get("WOO_CK"),
+            cs: get("WOO_CS"),
+            admin: admin_client(),
+            dir: Some(dir),
+            tool: Some(tool),
+            standin: None,
+        })
     }
 
     /// Quartermaster's client for this store (OAuth over http), with short retries.
@@ -126,7 +141,9 @@ impl Shop {
     /// A simple product; returns its id.
     pub async fn product(&self, sku: &str, stock: Option<i64>) -> u64 {
         let body = match stock {
-            Some(q) => json!({ "name": format!("Product {sku}"), "sku": sku, "regular_price": "19.99", "manage_stock": true, "stock_quantity": q }),
+            Some(q) => {
+                json!({ "name": format!("Product {sku}"), "sku": sku, "regular_price": "19.99", "manage_stock": true, "stock_quantity": q })
+            }
             None => json!({ "name": format!("Product {sku}"), "sku": sku, "regular_price": "19.99", "manage_stock": false }),
         };
         id(&self.admin_ok(reqwest::Method::POST, "products", body).await)
@@ -159,7 +176,13 @@ impl Shop {
     pub async fn order(&self, lines: &[(u64, u64, i64)], status: &str) -> u64 {
         let items: Vec<Value> = lines
             .iter()
-            .map(|(p, v, q)| if *v > 0 { json!({ "product_id": p, "variation_id": v, "quantity": q }) } else { json!({ "product_id": p, "quantity": q }) })
+            .map(|(p, v, q)| {
+                if *v > 0 {
+                    json!({ "product_id": p, "variation_id": v, "quantity": q })
+                } else {
+                    json!({ "product_id": p, "quantity": q })
+                }
+            })
             .collect();
         let body = json!({ "status": status, "line_items": items, "billing": { "first_name": "Ada", "last_name": "Buyer", "email": "ada@example.com" } });
         id(&self.admin_ok(reqwest::Method::POST, "orders", body).await)
@@ -211,7 +234,7 @@ impl Shop {
 
 impl Drop for Shop {
     fn drop(&mut self) {
-        if let (Some(tool), Some(dir)) = (&self.pid_file_tool, &self.dir) {
+        if let (Some(tool), Some(dir)) = (&self.tool, &self.dir) {
             // `stop` kills exactly the PIDs `start` recorded and drops the store's database.
             match Command::new(tool.join("stop")).arg(dir).output() {
                 Ok(o) if o.status.success() => {}

@@ -12,10 +12,10 @@ use quartermaster::{
         ups::UpsStandin,
         woocommerce::{Fault, WooStandin},
     },
-    station::{pack, queue, ship, StationError},
+    station::{StationError, pack, queue, ship},
 };
 
-use crate::helpers::{csrf_in, pdf_page_size, pdftotext, TestApp};
+use crate::helpers::{TestApp, csrf_in, pdf_page_size, pdftotext};
 use quartermaster::operators::Role;
 
 /// A tenant with one 4x6 station, a label and a slip printer on a private
@@ -106,17 +106,18 @@ impl World {
         let woo_id = self.woo.add_product(sku, i64::from(total), true);
         let upc = upc(upc_body);
         let pool = &self.app.db.pool;
-        let product_id = sqlx::query("INSERT INTO products (woo_id, sku, name, upc, bin, serial_tracked, weight_g) VALUES (?, ?, ?, ?, ?, ?, 500)")
-            .bind(woo_id)
-            .bind(sku)
-            .bind(format!("Product {sku}"))
-            .bind(&upc)
-            .bind(bin)
-            .bind(serial_tracked)
-            .execute(pool)
-            .await
-            .expect("product")
-            .last_insert_id();
+        let product_id =
+            sqlx::query("INSERT INTO products (woo_id, sku, name, upc, bin, serial_tracked, weight_g) VALUES (?, ?, ?, ?, ?, ?, 500)")
+                .bind(woo_id)
+                .bind(sku)
+                .bind(format!("Product {sku}"))
+                .bind(&upc)
+                .bind(bin)
+                .bind(serial_tracked)
+                .execute(pool)
+                .await
+                .expect("product")
+                .last_insert_id();
         for (i, (lot_ref, qty, location)) in lots.iter().enumerate() {
             sqlx::query("INSERT INTO inventory_lots (product_id, lot_ref, received_at, qty_received, qty_remaining, unit_cost_minor, location) VALUES (?, ?, UTC_TIMESTAMP(6) - INTERVAL ? DAY, ?, ?, 700, ?)")
                 .bind(product_id)
@@ -148,22 +149,40 @@ impl World {
     /// An operator signed in on a browser of their own.
     pub async fn picker(&self, username: &str) -> Picker {
         let id = self.app.add_operator(username, Role::Picker, "correct horse battery").await;
-        let client = reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).timeout(Duration::from_secs(60)).build().expect("client");
+        let client = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(60))
+            .build()
+            .expect("client");
         let base = self.app.url("");
         let page = client.get(format!("{base}/sign-in")).send().await.expect("sign-in").text().await.expect("page");
         let csrf = csrf_in(&page);
-        let r = client.post(format!("{base}/sign-in")).form(&[("csrf", csrf.as_str()), ("username", username), ("password", "correct horse battery")]).send().await.expect("sign in");
+        let r = client
+            .post(format!("{base}/sign-in"))
+            .form(&[("csrf", csrf.as_str()), ("username", username), ("password", "correct horse battery")])
+            .send()
+            .await
+            .expect("sign in");
         assert_eq!(r.status().as_u16(), 303, "signed in");
         let queue = client.get(format!("{base}/pick")).send().await.expect("queue").text().await.expect("page");
         Picker { id, client, csrf: csrf_in(&queue), base }
     }
 
     pub async fn queue_status(&self, order: u64) -> String {
-        sqlx::query_scalar("SELECT CAST(status AS CHAR) FROM pick_queue WHERE order_id = ?").bind(order).fetch_one(&self.app.db.pool).await.expect("queue row")
+        sqlx::query_scalar("SELECT CAST(status AS CHAR) FROM pick_queue WHERE order_id = ?")
+            .bind(order)
+            .fetch_one(&self.app.db.pool)
+            .await
+            .expect("queue row")
     }
 
     pub async fn picked(&self, order: u64) -> Vec<u32> {
-        sqlx::query_scalar("SELECT picked_qty FROM order_lines WHERE order_id = ? ORDER BY id").bind(order).fetch_all(&self.app.db.pool).await.expect("lines")
+        sqlx::query_scalar("SELECT picked_qty FROM order_lines WHERE order_id = ? ORDER BY id")
+            .bind(order)
+            .fetch_all(&self.app.db.pool)
+            .await
+            .expect("lines")
     }
 }
 
@@ -204,9 +223,15 @@ async fn two_pickers_never_get_the_same_order() {
     let mut expected = orders[1..].to_vec();
     expected.sort_unstable();
     assert_eq!(all, expected, "every order claimed exactly once (ann {mine_a:?}, bob {mine_b:?})");
-    let owners: i64 = sqlx::query_scalar("SELECT COUNT(DISTINCT operator_id) FROM pick_queue WHERE operator_id IS NOT NULL").fetch_one(&pool).await.expect("owners");
+    let owners: i64 = sqlx::query_scalar("SELECT COUNT(DISTINCT operator_id) FROM pick_queue WHERE operator_id IS NOT NULL")
+        .fetch_one(&pool)
+        .await
+        .expect("owners");
     assert!(owners >= 1);
-    let claims: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM event_log WHERE kind = 'pick.claimed' AND operator_id IS NOT NULL").fetch_one(&pool).await.expect("events");
+    let claims: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM event_log WHERE kind = 'pick.claimed' AND operator_id IS NOT NULL")
+        .fetch_one(&pool)
+        .await
+        .expect("events");
     assert_eq!(claims, 12, "every claim is in the event log with its operator");
 }
 
@@ -217,7 +242,11 @@ async fn the_queue_puts_priority_rules_first_then_oldest_and_counts_states() {
     let old = w.order(&[(&bolt, 1)]).await;
     let express = w.order(&[(&bolt, 1)]).await;
     let short = w.order(&[(&bolt, 100)]).await;
-    sqlx::query("UPDATE orders SET shipping_method = 'ups_next_day_air' WHERE id = ?").bind(express).execute(&w.app.db.pool).await.expect("express");
+    sqlx::query("UPDATE orders SET shipping_method = 'ups_next_day_air' WHERE id = ?")
+        .bind(express)
+        .execute(&w.app.db.pool)
+        .await
+        .expect("express");
     let p = w.picker("ann").await;
     let (status, page) = p.get("/pick").await;
     assert_eq!(status, 200);
@@ -288,7 +317,11 @@ async fn a_wrong_item_or_one_too_many_is_refused_and_counts_nothing() {
     let (status, location, _) = p.post(&format!("/pick/{order}/scan"), &[("code", "NUT-2"), ("count", "2")]).await;
     assert_eq!((status, location.as_str()), (303, format!("/pick/{order}/pack").as_str()), "the last unit goes straight to packing");
     assert_eq!(w.queue_status(order).await, "picked");
-    let refused: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM event_log WHERE kind = 'pick.refused' AND operator_id = ?").bind(p.id).fetch_one(&w.app.db.pool).await.expect("events");
+    let refused: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM event_log WHERE kind = 'pick.refused' AND operator_id = ?")
+        .bind(p.id)
+        .fetch_one(&w.app.db.pool)
+        .await
+        .expect("events");
     assert_eq!(refused, 3, "every refused scan (wrong, too many, unreadable) is recorded with the operator");
 }
 
@@ -317,7 +350,11 @@ async fn serials_are_checked_against_the_lot_or_registered_on_it() {
     let order = w.order(&[(&meter, 2), (&gauge, 1)]).await;
     let p = w.picker("ann").await;
     pick_all(&p, order, &[(&meter, 2), (&gauge, 1)]).await;
-    let lines: Vec<u64> = sqlx::query_scalar("SELECT id FROM order_lines WHERE order_id = ? ORDER BY id").bind(order).fetch_all(&w.app.db.pool).await.expect("lines");
+    let lines: Vec<u64> = sqlx::query_scalar("SELECT id FROM order_lines WHERE order_id = ? ORDER BY id")
+        .bind(order)
+        .fetch_all(&w.app.db.pool)
+        .await
+        .expect("lines");
     let (m, g) = (lines[0], lines[1]);
     // A serial not recorded for M1, and the same serial twice: refused, nothing written.
     let (status, _, body) = pack_serials(&p, order, m, g, ["SN-M1-1", "SN-BOGUS", "GX-1"]).await;
@@ -326,7 +363,10 @@ async fn serials_are_checked_against_the_lot_or_registered_on_it() {
     let (status, _, body) = pack_serials(&p, order, m, g, ["SN-M1-1", "SN-M1-1", "GX-1"]).await;
     assert_eq!(status, 422);
     assert!(body.contains("scanned twice"), "{body}");
-    let written: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM lot_serials WHERE status <> 'in_stock' OR captured_at = 'pack'").fetch_one(&w.app.db.pool).await.expect("count");
+    let written: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM lot_serials WHERE status <> 'in_stock' OR captured_at = 'pack'")
+        .fetch_one(&w.app.db.pool)
+        .await
+        .expect("count");
     assert_eq!(written, 0, "a refused pack writes nothing");
     assert_eq!(w.queue_status(order).await, "picked");
     // Right serials: M1's are packed, G1's new serial is registered on G1.
@@ -351,7 +391,10 @@ async fn serials_are_checked_against_the_lot_or_registered_on_it() {
     // Re-pack undoes it all (no label bought yet).
     let (status, _, _) = p.post(&format!("/pick/{order}/unpack"), &[]).await;
     assert_eq!(status, 303);
-    let left: Vec<(String, String)> = sqlx::query_as("SELECT serial, CAST(status AS CHAR) FROM lot_serials ORDER BY serial").fetch_all(&w.app.db.pool).await.expect("serials");
+    let left: Vec<(String, String)> = sqlx::query_as("SELECT serial, CAST(status AS CHAR) FROM lot_serials ORDER BY serial")
+        .fetch_all(&w.app.db.pool)
+        .await
+        .expect("serials");
     assert_eq!(left, vec![("SN-M1-1".into(), "in_stock".into()), ("SN-M1-2".into(), "in_stock".into())]);
     assert_eq!(w.queue_status(order).await, "picked");
 }
@@ -379,7 +422,15 @@ async fn pack_serials(p: &Picker, order: u64, m: u64, g: u64, serials: [&str; 3]
 #[tokio::test]
 async fn pack_forms_are_validated_field_by_field() {
     use quartermaster::config::BoxDef;
-    let boxes = vec![BoxDef { id: "s1".into(), name: "Small".into(), length_mm: 203, width_mm: 152, height_mm: 102, tare_g: 120, max_weight_g: Some(9000) }];
+    let boxes = vec![BoxDef {
+        id: "s1".into(),
+        name: "Small".into(),
+        length_mm: 203,
+        width_mm: 152,
+        height_mm: 102,
+        tare_g: 120,
+        max_weight_g: Some(9000),
+    }];
     let line = |id: u64| quartermaster::station::pick::PickLine {
         line_id: id,
         product_id: Some(id),
@@ -392,8 +443,18 @@ async fn pack_forms_are_validated_field_by_field() {
         serial_tracked: false,
         lots: Vec::new(),
     };
-    let pkg = |b: &str, w: &str| pack::PackageForm { box_id: b.into(), weight: w.into(), length_mm: "203".into(), width_mm: "152".into(), height_mm: "0".into() };
-    let form = pack::PackForm { packages: vec![pkg("s1", "12 kg"), pkg("x9", "1 lb")], line_packages: vec![(1, "1".into()), (2, "3".into())], serials: Vec::new() };
+    let pkg = |b: &str, w: &str| pack::PackageForm {
+        box_id: b.into(),
+        weight: w.into(),
+        length_mm: "203".into(),
+        width_mm: "152".into(),
+        height_mm: "0".into(),
+    };
+    let form = pack::PackForm {
+        packages: vec![pkg("s1", "12 kg"), pkg("x9", "1 lb")],
+        line_packages: vec![(1, "1".into()), (2, "3".into())],
+        serials: Vec::new(),
+    };
     let errors = pack::validate(&form, &boxes, &[line(1), line(2)]).expect_err("invalid");
     let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
     assert_eq!(fields, vec!["weight_1", "height_1", "box_2", "package_of_2", "box_2"], "{errors:?}");
@@ -406,10 +467,15 @@ async fn an_order_ships_in_two_packages_with_one_carrier_call_and_prints_labels_
     let meter = w.product("PRX-1", "01234500011", "A-01-1", true, &[("M1", 4, "A-01-1")]).await;
     let bolt = w.product("HXB-1", "01234500001", "B-01-1", false, &[("L1", 2, "B-01-1"), ("L2", 10, "B-01-2")]).await;
     let order = w.order(&[(&meter, 1), (&bolt, 5)]).await;
-    let woo_order: u64 = sqlx::query_scalar("SELECT woo_id FROM orders WHERE id = ?").bind(order).fetch_one(&w.app.db.pool).await.expect("woo id");
+    let woo_order: u64 =
+        sqlx::query_scalar("SELECT woo_id FROM orders WHERE id = ?").bind(order).fetch_one(&w.app.db.pool).await.expect("woo id");
     let p = w.picker("ann").await;
     pick_all(&p, order, &[(&meter, 1), (&bolt, 5)]).await;
-    let lines: Vec<u64> = sqlx::query_scalar("SELECT id FROM order_lines WHERE order_id = ? ORDER BY id").bind(order).fetch_all(&w.app.db.pool).await.expect("lines");
+    let lines: Vec<u64> = sqlx::query_scalar("SELECT id FROM order_lines WHERE order_id = ? ORDER BY id")
+        .bind(order)
+        .fetch_all(&w.app.db.pool)
+        .await
+        .expect("lines");
     let (status, _, body) = p
         .post(
             &format!("/pick/{order}/pack"),
@@ -444,7 +510,11 @@ async fn an_order_ships_in_two_packages_with_one_carrier_call_and_prints_labels_
     // 2.5 lb is stored as 1134 g (whole grams, rounded up) and declared rounded up to 0.1 lb.
     assert_eq!(packages[0]["PackageWeight"]["Weight"], "2.6");
     assert_eq!(packages[1]["PackageWeight"]["Weight"], "9.3", "4200 g");
-    assert_eq!(calls[0].pointer("/ShipmentRequest/Shipment/ShipTo/Address/City").and_then(|v| v.as_str()), Some("San Francisco"), "the order's ship-to");
+    assert_eq!(
+        calls[0].pointer("/ShipmentRequest/Shipment/ShipTo/Address/City").and_then(|v| v.as_str()),
+        Some("San Francisco"),
+        "the order's ship-to"
+    );
     // N tracking numbers and N labels stored on the packages, master kept.
     let stored: Vec<(String, Vec<u8>)> = sqlx::query_as(
         "SELECT p.tracking_number, p.label FROM packages p JOIN shipments s ON s.id = p.shipment_id WHERE s.order_id = ? ORDER BY p.seq",
@@ -455,7 +525,11 @@ async fn an_order_ships_in_two_packages_with_one_carrier_call_and_prints_labels_
     .expect("packages");
     assert_eq!(stored.len(), 2);
     assert_ne!(stored[0].0, stored[1].0);
-    let master: String = sqlx::query_scalar("SELECT master_tracking FROM shipments WHERE order_id = ?").bind(order).fetch_one(&w.app.db.pool).await.expect("master");
+    let master: String = sqlx::query_scalar("SELECT master_tracking FROM shipments WHERE order_id = ?")
+        .bind(order)
+        .fetch_one(&w.app.db.pool)
+        .await
+        .expect("master");
     assert_eq!(master, stored[0].0);
 
     // Labels arrive byte-exact at the thermal printer; the slip arrives as the PDF sent.
@@ -468,11 +542,22 @@ async fn an_order_ships_in_two_packages_with_one_carrier_call_and_prints_labels_
     assert_eq!(got, want, "labels byte-exact at the printer");
     let slips = w.slips.wait_for(1, Duration::from_secs(30)).await;
     assert_eq!(slips.len(), 1);
-    let sent_slip: Vec<u8> = sqlx::query_scalar("SELECT document FROM print_jobs WHERE document_kind = 'packing_slip'").fetch_one(&w.app.db.pool).await.expect("slip job");
+    let sent_slip: Vec<u8> = sqlx::query_scalar("SELECT document FROM print_jobs WHERE document_kind = 'packing_slip'")
+        .fetch_one(&w.app.db.pool)
+        .await
+        .expect("slip job");
     assert_eq!(slips[0], sent_slip, "the slip arrives byte-exact");
     let text = pdftotext(&slips[0]);
-    let number: String = sqlx::query_scalar("SELECT number FROM orders WHERE id = ?").bind(order).fetch_one(&w.app.db.pool).await.expect("number");
-    for want in [format!("order {number}"), "PRX-SN-0001".into(), "John Doe".into(), "San Francisco".into(), "Test Co Sales".into(), stored[1].0.clone()] {
+    let number: String =
+        sqlx::query_scalar("SELECT number FROM orders WHERE id = ?").bind(order).fetch_one(&w.app.db.pool).await.expect("number");
+    for want in [
+        format!("order {number}"),
+        "PRX-SN-0001".into(),
+        "John Doe".into(),
+        "San Francisco".into(),
+        "Test Co Sales".into(),
+        stored[1].0.clone(),
+    ] {
         assert!(text.contains(&want), "slip shows {want}:\n{text}");
     }
     let size = pdf_page_size(&slips[0]);
@@ -485,14 +570,24 @@ async fn an_order_ships_in_two_packages_with_one_carrier_call_and_prints_labels_
     assert_eq!(w.labels.wait_for(4, Duration::from_secs(30)).await.len(), 4);
 
     // Shipped: stock consumed from the reserved lots, serial shipped, Woo completed with tracking.
-    let before: Vec<(String, u32, u32)> = sqlx::query_as("SELECT lot_ref, qty_remaining, qty_reserved FROM inventory_lots ORDER BY lot_ref").fetch_all(&w.app.db.pool).await.expect("lots");
+    let before: Vec<(String, u32, u32)> =
+        sqlx::query_as("SELECT lot_ref, qty_remaining, qty_reserved FROM inventory_lots ORDER BY lot_ref")
+            .fetch_all(&w.app.db.pool)
+            .await
+            .expect("lots");
     assert_eq!(before, vec![("L1".into(), 2, 2), ("L2".into(), 10, 3), ("M1".into(), 4, 1)]);
     let (status, location, _) = p.post(&format!("/pick/{order}/shipped"), &[]).await;
     assert_eq!(status, 303);
     assert!(location.contains("/pick?shipped="), "{location}");
-    let after: Vec<(String, u32, u32)> = sqlx::query_as("SELECT lot_ref, qty_remaining, qty_reserved FROM inventory_lots ORDER BY lot_ref").fetch_all(&w.app.db.pool).await.expect("lots");
+    let after: Vec<(String, u32, u32)> = sqlx::query_as("SELECT lot_ref, qty_remaining, qty_reserved FROM inventory_lots ORDER BY lot_ref")
+        .fetch_all(&w.app.db.pool)
+        .await
+        .expect("lots");
     assert_eq!(after, vec![("L1".into(), 0, 0), ("L2".into(), 7, 0), ("M1".into(), 3, 0)]);
-    let serial: String = sqlx::query_scalar("SELECT CAST(status AS CHAR) FROM lot_serials WHERE serial = 'PRX-SN-0001'").fetch_one(&w.app.db.pool).await.expect("serial");
+    let serial: String = sqlx::query_scalar("SELECT CAST(status AS CHAR) FROM lot_serials WHERE serial = 'PRX-SN-0001'")
+        .fetch_one(&w.app.db.pool)
+        .await
+        .expect("serial");
     assert_eq!(serial, "shipped");
     assert_eq!(w.queue_status(order).await, "shipped");
     assert_eq!(w.woo.order_status(woo_order).as_deref(), Some("completed"));
@@ -501,10 +596,18 @@ async fn an_order_ships_in_two_packages_with_one_carrier_call_and_prints_labels_
     assert_eq!(meta.get("_qm_tracking_master"), Some(&master));
     let notes = w.woo.notes(woo_order);
     assert!(notes.iter().any(|n| n.contains(&stored[0].0) && n.contains(&stored[1].0)), "{notes:?}");
-    let writeback: String = sqlx::query_scalar("SELECT CAST(woo_writeback AS CHAR) FROM shipments WHERE order_id = ?").bind(order).fetch_one(&w.app.db.pool).await.expect("writeback");
+    let writeback: String = sqlx::query_scalar("SELECT CAST(woo_writeback AS CHAR) FROM shipments WHERE order_id = ?")
+        .bind(order)
+        .fetch_one(&w.app.db.pool)
+        .await
+        .expect("writeback");
     assert_eq!(writeback, "done");
     // Every step is in the event log with the operator.
-    let kinds: Vec<String> = sqlx::query_scalar("SELECT kind FROM event_log WHERE operator_id = ? ORDER BY id").bind(p.id).fetch_all(&w.app.db.pool).await.expect("events");
+    let kinds: Vec<String> = sqlx::query_scalar("SELECT kind FROM event_log WHERE operator_id = ? ORDER BY id")
+        .bind(p.id)
+        .fetch_all(&w.app.db.pool)
+        .await
+        .expect("events");
     for k in ["pick.claimed", "pick.scanned", "pick.picked", "pick.packed", "ship.labels_bought", "ship.reprinted", "ship.shipped"] {
         assert!(kinds.iter().any(|x| x == k), "{k} recorded with the operator: {kinds:?}");
     }
@@ -515,10 +618,16 @@ async fn a_woocommerce_outage_at_ship_time_is_shown_and_retried_until_it_lands()
     let w = World::new().await;
     let bolt = w.product("HXB-1", "01234500001", "B-01-1", false, &[("L1", 10, "B-01-1")]).await;
     let order = w.order(&[(&bolt, 1)]).await;
-    let woo_order: u64 = sqlx::query_scalar("SELECT woo_id FROM orders WHERE id = ?").bind(order).fetch_one(&w.app.db.pool).await.expect("woo id");
+    let woo_order: u64 =
+        sqlx::query_scalar("SELECT woo_id FROM orders WHERE id = ?").bind(order).fetch_one(&w.app.db.pool).await.expect("woo id");
     let p = w.picker("ann").await;
     pick_all(&p, order, &[(&bolt, 1)]).await;
-    let (status, _, body) = p.post(&format!("/pick/{order}/pack"), &[("packages", "1"), ("box_1", "s1"), ("weight_1", "600"), ("length_1", "203"), ("width_1", "152"), ("height_1", "102")]).await;
+    let (status, _, body) = p
+        .post(
+            &format!("/pick/{order}/pack"),
+            &[("packages", "1"), ("box_1", "s1"), ("weight_1", "600"), ("length_1", "203"), ("width_1", "152"), ("height_1", "102")],
+        )
+        .await;
     assert_eq!(status, 303, "{body}");
     let (status, _, body) = p.post(&format!("/pick/{order}/buy"), &[]).await;
     assert_eq!(status, 303, "{body}");
@@ -529,7 +638,10 @@ async fn a_woocommerce_outage_at_ship_time_is_shown_and_retried_until_it_lands()
     assert_eq!(w.woo.order_status(woo_order).as_deref(), Some("processing"));
     let (_, page) = p.get(&format!("/pick/{order}/ship")).await;
     assert!(page.contains("WooCommerce: failed") && page.contains("retried every minute"), "the station shows it:\n{page}");
-    let warned: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM event_log WHERE kind = 'ship.woo_failed'").fetch_one(&w.app.db.pool).await.expect("events");
+    let warned: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM event_log WHERE kind = 'ship.woo_failed'")
+        .fetch_one(&w.app.db.pool)
+        .await
+        .expect("events");
     assert!(warned >= 1);
     // The every-minute job retries until it lands.
     let mut done = 0;

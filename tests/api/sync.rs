@@ -4,13 +4,7 @@
 use std::{sync::Arc, time::Duration};
 
 use quartermaster::{
-    channels::{
-        ebay::EbayClient,
-        outbox,
-        retry::RetryPolicy,
-        woocommerce::WooClient,
-        ChannelError, ItemResult, StockChannel, StockUpdate,
-    },
+    channels::{ChannelError, ItemResult, StockChannel, StockUpdate, ebay::EbayClient, outbox, retry::RetryPolicy, woocommerce::WooClient},
     config::Secret,
     inventory::{catalog, lookup::CodeLookup, receive, reserve},
     jobs::inventory_poll::Poller,
@@ -63,9 +57,17 @@ pub fn poller(db: &TestDb, woo: WooClient, ebay: Option<EbayClient>) -> Poller {
 async fn stock_up(pool: &MySqlPool, woo: &WooClient, qty: u32) {
     catalog::sync_from_woo(pool, woo, "USD", false).await.expect("catalog");
     let skus: Vec<(String,)> = sqlx::query_as("SELECT sku FROM products WHERE manage_stock").fetch_all(pool).await.expect("skus");
-    let csv = std::iter::once("sku,qty,unit_cost,lot_ref".to_owned()).chain(skus.iter().map(|(s,)| format!("{s},{qty},4.25,LOT-A"))).collect::<Vec<_>>().join("\n");
+    let csv = std::iter::once("sku,qty,unit_cost,lot_ref".to_owned())
+        .chain(skus.iter().map(|(s,)| format!("{s},{qty},4.25,LOT-A")))
+        .collect::<Vec<_>>()
+        .join("\n");
     let rows = receive::parse_csv(pool, &csv, "USD").await.expect("db").expect("valid csv");
-    let invoice = receive::Invoice { supplier: "Midwest Fastener".into(), reference: "INV-1".into(), date: chrono::Utc::now().date_naive(), currency: "USD".into() };
+    let invoice = receive::Invoice {
+        supplier: "Midwest Fastener".into(),
+        reference: "INV-1".into(),
+        date: chrono::Utc::now().date_naive(),
+        currency: "USD".into(),
+    };
     receive::apply(pool, &invoice, &rows, None, &|_, _| {}).await.expect("receive");
 }
 
@@ -105,18 +107,38 @@ async fn lists_are_paged_and_batches_hold_at_most_100_items_with_per_item_errors
     assert_eq!(all.len(), 150 + 1 + 2, "products plus variations, variable parent left out");
     assert!(all.iter().any(|p| p.id == vars[0] && p.parent_id == parent));
 
-    let mut updates: Vec<StockUpdate> = ids.iter().enumerate().map(|(i, id)| StockUpdate { product_id: i as u64 + 1, sku: format!("SKU-{i:03}"), external_id: Some(*id), parent_id: None, quantity: 7 }).collect();
+    let mut updates: Vec<StockUpdate> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| StockUpdate {
+            product_id: i as u64 + 1,
+            sku: format!("SKU-{i:03}"),
+            external_id: Some(*id),
+            parent_id: None,
+            quantity: 7,
+        })
+        .collect();
     updates.push(StockUpdate { product_id: 900, sku: "GONE".into(), external_id: Some(999_999), parent_id: None, quantity: 1 });
     updates.push(StockUpdate { product_id: 901, sku: "NO-STOCK".into(), external_id: Some(no_stock), parent_id: None, quantity: 4 });
     updates.push(StockUpdate { product_id: 902, sku: "SYI-BLK".into(), external_id: Some(vars[0]), parent_id: Some(parent), quantity: 9 });
     let before = w.requests().len();
     let results = woo.push(&updates).await.expect("push");
     let batches: Vec<String> = w.requests()[before..].to_vec();
-    assert_eq!(batches.iter().filter(|r| r.ends_with("/products/batch")).count(), 2, "153 simple items need two batches of at most 100: {batches:?}");
+    assert_eq!(
+        batches.iter().filter(|r| r.ends_with("/products/batch")).count(),
+        2,
+        "153 simple items need two batches of at most 100: {batches:?}"
+    );
     assert_eq!(batches.iter().filter(|r| r.contains("/variations/batch")).count(), 1);
     assert_eq!(w.stock(ids[0]), Some(7));
     assert_eq!(w.stock(vars[0]), Some(9));
-    let rejected: Vec<(&u64, &String)> = results.iter().filter_map(|r| match r { ItemResult::Rejected { product_id, code, .. } => Some((product_id, code)), _ => None }).collect();
+    let rejected: Vec<(&u64, &String)> = results
+        .iter()
+        .filter_map(|r| match r {
+            ItemResult::Rejected { product_id, code, .. } => Some((product_id, code)),
+            _ => None,
+        })
+        .collect();
     assert!(rejected.contains(&(&900, &"woocommerce_rest_product_invalid_id".to_owned())), "{rejected:?}");
     assert!(rejected.contains(&(&901, &"manage_stock_off".to_owned())), "a product without manage_stock is reported: {rejected:?}");
     assert_eq!(results.iter().filter(|r| matches!(r, ItemResult::Confirmed { .. })).count(), 151);
@@ -175,7 +197,8 @@ async fn a_cycle_reserves_orders_and_makes_woocommerce_show_true_quantities() {
     let third = p.run_once().await.expect("after cancel");
     assert_eq!(third.units_released, 4, "{third}");
     assert_eq!((w.stock(a), w.stock(b)), (Some(18), Some(20)));
-    let (runs,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM event_log WHERE kind = 'sync.cycle'").fetch_one(&db.pool).await.expect("events");
+    let (runs,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM event_log WHERE kind = 'sync.cycle'").fetch_one(&db.pool).await.expect("events");
     assert_eq!(runs, 4, "every cycle is in the event log");
 }
 
@@ -224,11 +247,22 @@ async fn an_outage_keeps_pushes_in_the_outbox_and_the_next_run_resumes() {
     // The order pages work, then WooCommerce falls over for the batch call.
     w.inject(&[]);
     let pid = product_id(&db.pool, "TQW-10020").await;
-    outbox::enqueue(&db.pool, "woocommerce", &StockUpdate { product_id: pid, sku: "TQW-10020".into(), external_id: Some(a), parent_id: None, quantity: 12 }, None).await.expect("enqueue");
+    outbox::enqueue(
+        &db.pool,
+        "woocommerce",
+        &StockUpdate { product_id: pid, sku: "TQW-10020".into(), external_id: Some(a), parent_id: None, quantity: 12 },
+        None,
+    )
+    .await
+    .expect("enqueue");
     w.inject(&[Fault::Status(503, None); 3]); // one per attempt of the retry policy
     let drained = outbox::drain(&db.pool, p.woo.as_ref(), fast()).await.expect("drain");
     assert_eq!(drained.deferred, 1);
-    let (status, attempts, code): (String, u32, Option<String>) = sqlx::query_as("SELECT status, attempts, last_error_code FROM channel_outbox WHERE subject = 'TQW-10020'").fetch_one(&db.pool).await.expect("row");
+    let (status, attempts, code): (String, u32, Option<String>) =
+        sqlx::query_as("SELECT status, attempts, last_error_code FROM channel_outbox WHERE subject = 'TQW-10020'")
+            .fetch_one(&db.pool)
+            .await
+            .expect("row");
     assert_eq!((status.as_str(), attempts, code.as_deref()), ("pending", 1, Some("transient")), "kept, counted, visible");
     assert_eq!(w.stock(a), Some(0), "nothing reached WooCommerce");
     // The outage ends; the row is due again after its backoff.
@@ -238,9 +272,17 @@ async fn an_outage_keeps_pushes_in_the_outbox_and_the_next_run_resumes() {
     assert_eq!(w.stock(a), Some(12));
     // A newer quantity replaces a pending one instead of queueing behind it.
     for q in [5, 4, 3] {
-        outbox::enqueue(&db.pool, "woocommerce", &StockUpdate { product_id: pid, sku: "TQW-10020".into(), external_id: Some(a), parent_id: None, quantity: q }, None).await.expect("enqueue");
+        outbox::enqueue(
+            &db.pool,
+            "woocommerce",
+            &StockUpdate { product_id: pid, sku: "TQW-10020".into(), external_id: Some(a), parent_id: None, quantity: q },
+            None,
+        )
+        .await
+        .expect("enqueue");
     }
-    let (pending,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM channel_outbox WHERE status = 'pending'").fetch_one(&db.pool).await.expect("count");
+    let (pending,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM channel_outbox WHERE status = 'pending'").fetch_one(&db.pool).await.expect("count");
     assert_eq!(pending, 1, "bursts coalesce");
     outbox::drain(&db.pool, p.woo.as_ref(), fast()).await.expect("drain");
     assert_eq!(w.stock(a), Some(3));
@@ -260,14 +302,25 @@ async fn ebay_gets_changed_quantities_in_calls_of_at_most_25_with_token_refresh(
     }
     stock_up(&db.pool, &client(&base, SECRET), 6).await;
     sqlx::query("UPDATE products SET ebay_listed = TRUE").execute(&db.pool).await.expect("list");
-    let ebay = EbayClient::new(&format!("http://{ebay_addr}"), Secret::new("ebay-client"), Secret::new("ebay-secret"), Secret::new("v^1.1#refresh"), Duration::from_secs(2)).expect("client").with_retry(fast());
+    let ebay = EbayClient::new(
+        &format!("http://{ebay_addr}"),
+        Secret::new("ebay-client"),
+        Secret::new("ebay-secret"),
+        Secret::new("v^1.1#refresh"),
+        Duration::from_secs(2),
+    )
+    .expect("client")
+    .with_retry(fast());
     let p = poller(&db, client(&base, SECRET), Some(ebay));
     let s = p.run_once().await.expect("cycle");
     assert_eq!(e.quantity("EB-00"), Some(6));
     let (calls, largest) = e.calls();
     assert_eq!((calls, largest), (3, 25), "60 SKUs go out as 25 + 25 + 10");
     assert_eq!(s.items_rejected, 1, "EB-59 is not listed on eBay: recorded, not retried: {s}");
-    let (code,): (String,) = sqlx::query_as("SELECT last_error_code FROM channel_outbox WHERE channel = 'ebay' AND status = 'failed'").fetch_one(&db.pool).await.expect("failed row");
+    let (code,): (String,) = sqlx::query_as("SELECT last_error_code FROM channel_outbox WHERE channel = 'ebay' AND status = 'failed'")
+        .fetch_one(&db.pool)
+        .await
+        .expect("failed row");
     assert_eq!(code, "25709");
 
     // The access token expires; the next push refreshes it once and goes through.
@@ -286,9 +339,16 @@ async fn ebay_gets_changed_quantities_in_calls_of_at_most_25_with_token_refresh(
 #[tokio::test]
 async fn scans_resolve_from_memory_survive_a_restart_and_misses_are_cached() {
     let db = TestDb::migrated().await;
-    sqlx::query("INSERT INTO products (sku, name, upc, gtin) VALUES ('BRG-6203', 'Bearing', '036000291452', '4006381333931')").execute(&db.pool).await.expect("product");
+    sqlx::query("INSERT INTO products (sku, name, upc, gtin) VALUES ('BRG-6203', 'Bearing', '036000291452', '4006381333931')")
+        .execute(&db.pool)
+        .await
+        .expect("product");
     let pid = product_id(&db.pool, "BRG-6203").await;
-    sqlx::query("INSERT INTO product_packs (gtin14, product_id, units) VALUES ('10036000291459', ?, 12)").bind(pid).execute(&db.pool).await.expect("pack");
+    sqlx::query("INSERT INTO product_packs (gtin14, product_id, units) VALUES ('10036000291459', ?, 12)")
+        .bind(pid)
+        .execute(&db.pool)
+        .await
+        .expect("pack");
     let dir = tempfile::tempdir().expect("dir");
     let lookup = CodeLookup::open(dir.path());
     assert!(lookup.is_empty());
@@ -318,7 +378,10 @@ async fn scans_resolve_from_memory_survive_a_restart_and_misses_are_cached() {
 #[tokio::test]
 async fn a_receipt_with_bad_rows_names_each_line_and_writes_nothing() {
     let db = TestDb::migrated().await;
-    sqlx::query("INSERT INTO products (sku, name, upc) VALUES ('HXB-1', 'Bolt', '036000291452'), ('FWS-2', 'Washer', NULL)").execute(&db.pool).await.expect("products");
+    sqlx::query("INSERT INTO products (sku, name, upc) VALUES ('HXB-1', 'Bolt', '036000291452'), ('FWS-2', 'Washer', NULL)")
+        .execute(&db.pool)
+        .await
+        .expect("products");
     let csv = "sku,qty,unit_cost,lot_ref,expires_on\nHXB-1,10,0.45,L1,\nFWS-2,ten,0.08,L2,\nNOPE-9,5,1.00,L3,\nFWS-2,5,abc,L4,\nHXB-1,1,0.45,L5,2027-13-40\n";
     let errors = receive::parse_csv(&db.pool, csv, "USD").await.expect("db").expect_err("invalid");
     let lines: Vec<usize> = errors.iter().map(|e| e.line).collect();
@@ -330,17 +393,26 @@ async fn a_receipt_with_bad_rows_names_each_line_and_writes_nothing() {
 
     let good = "gtin,qty,unit_cost,lot_ref,location\n0036000291452,10,0.45,L1,A-01-1\n";
     let rows = receive::parse_csv(&db.pool, good, "USD").await.expect("db").expect("valid");
-    let inv = receive::Invoice { supplier: "Midwest".into(), reference: "INV-9".into(), date: chrono::Utc::now().date_naive(), currency: "USD".into() };
+    let inv = receive::Invoice {
+        supplier: "Midwest".into(),
+        reference: "INV-9".into(),
+        date: chrono::Utc::now().date_naive(),
+        currency: "USD".into(),
+    };
     let r = receive::apply(&db.pool, &inv, &rows, None, &|_, _| {}).await.expect("apply");
     assert_eq!((r.lots, r.units, r.total_minor), (1, 10, 450));
-    assert!(matches!(receive::apply(&db.pool, &inv, &rows, None, &|_, _| {}).await, Err(receive::ReceiveError::Duplicate(_))), "the same invoice twice is refused");
+    assert!(
+        matches!(receive::apply(&db.pool, &inv, &rows, None, &|_, _| {}).await, Err(receive::ReceiveError::Duplicate(_))),
+        "the same invoice twice is refused"
+    );
 
     let lot: u64 = sqlx::query_scalar("SELECT id FROM inventory_lots").fetch_one(&db.pool).await.expect("lot");
     sqlx::query("UPDATE inventory_lots SET qty_reserved = 8 WHERE id = ?").bind(lot).execute(&db.pool).await.expect("reserve");
     let refused = receive::adjust(&db.pool, lot, -3, "damage", Some("crushed box"), None).await.expect_err("below reserved");
     assert!(refused.to_string().contains("8 are reserved"), "{refused}");
     assert_eq!(receive::adjust(&db.pool, lot, -2, "damage", Some("crushed box"), None).await.expect("adjust"), 8);
-    let (reason, delta): (String, i32) = sqlx::query_as("SELECT reason, delta FROM inventory_adjustments").fetch_one(&db.pool).await.expect("row");
+    let (reason, delta): (String, i32) =
+        sqlx::query_as("SELECT reason, delta FROM inventory_adjustments").fetch_one(&db.pool).await.expect("row");
     assert_eq!((reason.as_str(), delta), ("damage", -2));
 }
 
@@ -366,7 +438,8 @@ async fn products_that_do_not_manage_stock_are_reported_or_fixed() {
     let woo = client(&base, SECRET);
     let report = catalog::sync_from_woo(&db.pool, &woo, "USD", false).await.expect("sync");
     assert_eq!(report.not_managing_stock, vec!["NLN-1".to_owned()]);
-    let (events,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM event_log WHERE kind = 'catalog.manage_stock_off'").fetch_one(&db.pool).await.expect("events");
+    let (events,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM event_log WHERE kind = 'catalog.manage_stock_off'").fetch_one(&db.pool).await.expect("events");
     assert_eq!(events, 1, "reported where the back office sees it");
     let fixed = catalog::sync_from_woo(&db.pool, &woo, "USD", true).await.expect("sync");
     assert_eq!(fixed.fixed_manage_stock, 1);

@@ -6,8 +6,8 @@
 
 use std::{
     sync::{
-        atomic::{AtomicBool, AtomicI64, Ordering},
         Arc,
+        atomic::{AtomicBool, AtomicI64, Ordering},
     },
     time::Duration,
 };
@@ -31,15 +31,30 @@ fn poller(db: &TestDb, shop: &Shop) -> Poller {
 
 /// Receives `qty` of each SKU as a supplier invoice.
 async fn receive(pool: &MySqlPool, skus: &[&str], qty: u32, reference: &str) {
-    let csv = std::iter::once("sku,qty,unit_cost,lot_ref".to_owned()).chain(skus.iter().map(|s| format!("{s},{qty},4.25,{reference}"))).collect::<Vec<_>>().join("\n");
+    let csv = std::iter::once("sku,qty,unit_cost,lot_ref".to_owned())
+        .chain(skus.iter().map(|s| format!("{s},{qty},4.25,{reference}")))
+        .collect::<Vec<_>>()
+        .join("\n");
     let rows = receive::parse_csv(pool, &csv, "USD").await.expect("db").expect("valid csv");
-    let invoice = receive::Invoice { supplier: "Midwest Fastener".into(), reference: reference.into(), date: chrono::Utc::now().date_naive(), currency: "USD".into() };
+    let invoice = receive::Invoice {
+        supplier: "Midwest Fastener".into(),
+        reference: reference.into(),
+        date: chrono::Utc::now().date_naive(),
+        currency: "USD".into(),
+    };
     receive::apply(pool, &invoice, &rows, None, &|_, _| {}).await.expect("receive");
 }
 
 /// Runs the real `qm` binary without blocking the runtime (the stand-in answers on it).
 async fn qm(args: &[&str], config: &std::path::Path) -> (bool, String) {
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_qm")).args(args).arg("--config").arg(config).env("NO_COLOR", "1").output().await.expect("run qm");
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_qm"))
+        .args(args)
+        .arg("--config")
+        .arg(config)
+        .env("NO_COLOR", "1")
+        .output()
+        .await
+        .expect("run qm");
     (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
 }
 
@@ -71,7 +86,10 @@ async fn a_cycle_over_plain_http_reads_orders_reserves_them_and_pushes_the_truth
         assert_eq!(third.units_released, 4, "{:?}: {third}", shop.kind);
         assert_eq!((shop.stock(a).await, shop.stock(b).await), (Some(20), Some(20)), "{:?}: {third}", shop.kind);
         if shop.kind == shop::Kind::Real {
-            assert!(shop.rest_log().lines().any(|l| l.contains("GET /wc/v3/orders 200") && l.contains("auth=oauth")), "orders were read with OAuth over http");
+            assert!(
+                shop.rest_log().lines().any(|l| l.contains("GET /wc/v3/orders 200") && l.contains("auth=oauth")),
+                "orders were read with OAuth over http"
+            );
         }
     }
 }
@@ -117,7 +135,12 @@ async fn a_first_sync_and_onboarding_leave_the_store_as_it_was() {
         assert!(ob_text.contains("onboarded: 15 opening lot(s)"), "{:?}: {ob_text}", shop.kind);
         assert!(ob_text.contains("OB-01: store 20 + open orders 0 → opening lot 20 @ 7.35 (costs file)"), "{ob_text}");
         assert!(ob_text.contains("pushed 0"), "{:?}: the first cycle after onboarding pushes nothing: {ob_text}", shop.kind);
-        let (cost, source): (i64, String) = sqlx::query_as("SELECT l.unit_cost_minor, l.source FROM inventory_lots l JOIN products p ON p.id = l.product_id WHERE p.sku = 'OB-01'").fetch_one(&db.pool).await.expect("lot");
+        let (cost, source): (i64, String) = sqlx::query_as(
+            "SELECT l.unit_cost_minor, l.source FROM inventory_lots l JOIN products p ON p.id = l.product_id WHERE p.sku = 'OB-01'",
+        )
+        .fetch_one(&db.pool)
+        .await
+        .expect("lot");
         assert_eq!((cost, source.as_str()), (735, "opening"));
         assert_eq!(available(&db.pool, "OB-00").await, 18, "the open order is reserved from the opening lot");
         for id in ids.iter().skip(1) {
@@ -148,15 +171,18 @@ async fn a_cycle_whose_order_read_fails_pushes_nothing_and_is_recorded_failed() 
     receive(&db.pool, &["FAIL-A"], 5, "LOT-2").await;
     // The order read fails: every attempt of the retry policy gets a 503.
     shop.hook("fail_next", "3");
-    let failed = jobs::record(&db.pool, "inventory_poll", async { p.run_once().await.map(|s| serde_json::to_value(s).unwrap_or_default()) }).await;
+    let failed =
+        jobs::record(&db.pool, "inventory_poll", async { p.run_once().await.map(|s| serde_json::to_value(s).unwrap_or_default()) }).await;
     let err = format!("{:#}", failed.expect_err("the cycle fails"));
     assert!(err.contains("reading orders") && err.contains("503"), "{err}");
     assert!(err.contains(&shop.url), "the error names the host: {err}");
     assert_eq!(shop.stock(a).await, Some(18), "nothing was pushed from the incomplete picture (a push would have written 25)");
-    let (status, error): (String, Option<String>) = sqlx::query_as("SELECT status, error FROM job_runs ORDER BY id DESC LIMIT 1").fetch_one(&db.pool).await.expect("run");
+    let (status, error): (String, Option<String>) =
+        sqlx::query_as("SELECT status, error FROM job_runs ORDER BY id DESC LIMIT 1").fetch_one(&db.pool).await.expect("run");
     assert_eq!(status, "failed");
     assert!(error.unwrap_or_default().contains("503"));
-    let (events,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM event_log WHERE kind = 'sync.cycle_failed'").fetch_one(&db.pool).await.expect("events");
+    let (events,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM event_log WHERE kind = 'sync.cycle_failed'").fetch_one(&db.pool).await.expect("events");
     assert_eq!(events, 1);
     // The next cycle starts from the old watermark: the order is not lost.
     let next = p.run_once().await.expect("next");
@@ -227,7 +253,10 @@ async fn randomly_timed_orders_over_fifty_cycles_never_leave_a_sku_over_stated()
         let placer = tokio::spawn(async move {
             let n = rand::rng().random_range(0..3);
             for _ in 0..n {
-                let (delay, which, q) = { let mut r = rand::rng(); (r.random_range(0..400), r.random_range(0..ids2.len()), r.random_range(1..3)) };
+                let (delay, which, q) = {
+                    let mut r = rand::rng();
+                    (r.random_range(0..400), r.random_range(0..ids2.len()), r.random_range(1..3))
+                };
                 tokio::time::sleep(Duration::from_millis(delay)).await;
                 s2.order(&[(ids2[which], 0, q)], "processing").await;
                 sold2[which].fetch_add(q, Ordering::SeqCst);
@@ -317,7 +346,11 @@ async fn cycles_killed_at_random_moments_strand_nothing() {
     let (ok, text) = qm(&["sync", "--once"], &tenant.config_path()).await;
     assert!(ok, "{text}");
     let reservable = vec!["processing".to_owned(), "on-hold".to_owned()];
-    assert_eq!(reserve::orders_out_of_line(&db.pool, &reservable).await.expect("query"), Vec::<u64>::new(), "every reservable line reserved or backordered exactly");
+    assert_eq!(
+        reserve::orders_out_of_line(&db.pool, &reservable).await.expect("query"),
+        Vec::<u64>::new(),
+        "every reservable line reserved or backordered exactly"
+    );
     let bad_lots: Vec<(u64, i64, i64)> = sqlx::query_as(
         r#"SELECT id, reserved, held FROM (
                SELECT l.id, CAST(l.qty_reserved AS SIGNED) AS reserved, CAST(COALESCE(SUM(r.quantity), 0) AS SIGNED) AS held FROM inventory_lots l
@@ -332,9 +365,11 @@ async fn cycles_killed_at_random_moments_strand_nothing() {
     assert!(missing.is_empty(), "every reservable order is in the pick queue: {missing:?}");
     let mirrored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM orders").fetch_one(&db.pool).await.expect("orders");
     assert_eq!(mirrored, orders.len() as i64, "every order mirrored");
-    let running: Vec<(u64, String)> = sqlx::query_as("SELECT id, status FROM job_runs WHERE status = 'running'").fetch_all(&db.pool).await.expect("runs");
+    let running: Vec<(u64, String)> =
+        sqlx::query_as("SELECT id, status FROM job_runs WHERE status = 'running'").fetch_all(&db.pool).await.expect("runs");
     assert!(running.is_empty(), "no run left running: {running:?}");
-    let abandoned: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM job_runs WHERE status = 'abandoned'").fetch_one(&db.pool).await.expect("runs");
+    let abandoned: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM job_runs WHERE status = 'abandoned'").fetch_one(&db.pool).await.expect("runs");
     assert!(abandoned > 0, "killed runs are closed as abandoned");
     for (i, item) in items.iter().enumerate() {
         assert_eq!(w.stock(*item), Some(available(&db.pool, &skus[i]).await), "{} in the store equals the truth", skus[i]);
@@ -380,16 +415,25 @@ async fn a_cycle_whose_lock_connection_is_killed_stops_before_its_next_write() {
 #[tokio::test]
 async fn failures_name_the_host_the_cause_and_the_fix() {
     for shop in shop::both("failures_name_cause").await {
-        let bad = shop.client_with("cs_0000000000000000000000000000000000000000").orders_modified_after(chrono::Utc::now()).await.expect_err("refused");
+        let bad = shop
+            .client_with("cs_0000000000000000000000000000000000000000")
+            .orders_modified_after(chrono::Utc::now())
+            .await
+            .expect_err("refused");
         let msg = bad.to_string();
         assert!(msg.contains(&shop.url), "{:?}: the host: {msg}", shop.kind);
         assert!(msg.contains("woocommerce.consumer_secret") && msg.contains("clock"), "{:?}: the usual causes: {msg}", shop.kind);
     }
     // Nobody listens: the host and the cause, and no promise of a retry.
     let port = crate::helpers::free_port();
-    let woo = quartermaster::channels::woocommerce::WooClient::new(&format!("http://127.0.0.1:{port}"), quartermaster::config::Secret::new("ck"), quartermaster::config::Secret::new("cs"), Duration::from_secs(2))
-        .expect("client")
-        .with_retry(RetryPolicy { attempts: 2, base: Duration::from_millis(10), max_wait: Duration::from_millis(20) });
+    let woo = quartermaster::channels::woocommerce::WooClient::new(
+        &format!("http://127.0.0.1:{port}"),
+        quartermaster::config::Secret::new("ck"),
+        quartermaster::config::Secret::new("cs"),
+        Duration::from_secs(2),
+    )
+    .expect("client")
+    .with_retry(RetryPolicy { attempts: 2, base: Duration::from_millis(10), max_wait: Duration::from_millis(20) });
     let msg = woo.orders_modified_after(chrono::Utc::now()).await.expect_err("refused").to_string();
     assert!(msg.contains(&format!("127.0.0.1:{port}")) && msg.to_lowercase().contains("connection refused"), "{msg}");
     assert!(!msg.contains("will retry"), "the retries are used up: {msg}");
@@ -416,7 +460,10 @@ async fn a_payload_that_does_not_decode_is_an_error_on_its_row_never_a_quantity(
     assert_eq!((d.bad_rows, d.confirmed), (1, 0));
     assert_eq!(w.requests().len(), before, "nothing was sent");
     assert_eq!(w.stock(a), Some(9));
-    let (status, code): (String, String) = sqlx::query_as("SELECT status, last_error_code FROM channel_outbox WHERE subject = 'PAY-A'").fetch_one(&db.pool).await.expect("row");
+    let (status, code): (String, String) = sqlx::query_as("SELECT status, last_error_code FROM channel_outbox WHERE subject = 'PAY-A'")
+        .fetch_one(&db.pool)
+        .await
+        .expect("row");
     assert_eq!((status.as_str(), code.as_str()), ("failed", "bad_payload"));
 }
 
@@ -425,7 +472,10 @@ async fn receiving_before_the_catalog_names_the_unknown_skus_once_with_the_fix()
     let db = TestDb::migrated().await;
     let tenant = TenantDir::write(&db, "", "");
     let csv = tenant.dir.path().join("invoice.csv");
-    let body: String = std::iter::once("sku,qty,unit_cost,lot_ref".to_owned()).chain((0..250).map(|i| format!("NEW-{i},5,1.00,L1"))).collect::<Vec<_>>().join("\n");
+    let body: String = std::iter::once("sku,qty,unit_cost,lot_ref".to_owned())
+        .chain((0..250).map(|i| format!("NEW-{i},5,1.00,L1")))
+        .collect::<Vec<_>>()
+        .join("\n");
     std::fs::write(&csv, body).expect("write");
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_qm"))
         .args(["inventory", "receive"])
@@ -447,9 +497,19 @@ async fn migrate_creates_a_missing_database_or_prints_the_sql_to_run() {
     // An account that may create databases: it does.
     let name = format!("qmt_new_{}", crate::helpers::random_hex(4));
     let url = format!("{}/{name}", crate::helpers::server_url());
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_qm")).arg("migrate").env("QM_DATABASE_URL", &url).env_remove("QM_CONFIG").output().await.expect("qm");
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_qm"))
+        .arg("migrate")
+        .env("QM_DATABASE_URL", &url)
+        .env_remove("QM_CONFIG")
+        .output()
+        .await
+        .expect("qm");
     let mut admin = crate::helpers::admin().await;
-    let exists: Option<String> = sqlx::query_scalar("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?").bind(&name).fetch_optional(&mut admin).await.expect("query");
+    let exists: Option<String> = sqlx::query_scalar("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?")
+        .bind(&name)
+        .fetch_optional(&mut admin)
+        .await
+        .expect("query");
     let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS `{name}`"))).execute(&mut admin).await;
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(exists.as_deref(), Some(name.as_str()), "the database was created");
@@ -457,7 +517,13 @@ async fn migrate_creates_a_missing_database_or_prints_the_sql_to_run() {
     let db = TestDb::empty().await;
     let (host, port) = crate::helpers::server_host_port();
     let url = format!("mysql://{}:{}@{host}:{port}/{}_other", db.user, db.password, db.name);
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_qm")).arg("migrate").env("QM_DATABASE_URL", &url).env_remove("QM_CONFIG").output().await.expect("qm");
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_qm"))
+        .arg("migrate")
+        .env("QM_DATABASE_URL", &url)
+        .env_remove("QM_CONFIG")
+        .output()
+        .await
+        .expect("qm");
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains(&format!("CREATE DATABASE `{}_other`", db.name)) && err.contains("GRANT ALL PRIVILEGES"), "{err}");
@@ -505,7 +571,11 @@ async fn odd_catalogs_are_reported_not_guessed() {
     assert_eq!(s.fixed_manage_stock, 0, "a parent-managed variation is never switched to its own stock: {s:?}");
     assert_eq!(s.duplicate_skus, vec![products[0].sku.clone()]);
     assert_eq!(s.without_sku, 1);
-    let (events,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM event_log WHERE kind IN ('catalog.duplicate_sku', 'catalog.stock_on_parent')").fetch_one(&db.pool).await.expect("events");
+    let (events,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM event_log WHERE kind IN ('catalog.duplicate_sku', 'catalog.stock_on_parent')")
+            .fetch_one(&db.pool)
+            .await
+            .expect("events");
     assert_eq!(events, 2);
     assert_eq!(shop.stock(parent).await, Some(9), "the parent's stock untouched");
 }
@@ -553,7 +623,11 @@ async fn variations_whose_stock_is_the_parents_are_synced_through_the_parent() {
         let tenant = TenantDir::write_with(&db, "", "", &shop.url, (&shop.ck, &shop.cs), "");
         let (ok, text) = qm(&["onboard", "--default-unit-cost", "1.00"], &tenant.config_path()).await;
         assert!(ok, "{text}");
-        assert!(text.contains("FAM: store 5 + open orders 2 → opening lot 7"), "{:?}: the family's stock and open orders are the parent's: {text}", shop.kind);
+        assert!(
+            text.contains("FAM: store 5 + open orders 2 → opening lot 7"),
+            "{:?}: the family's stock and open orders are the parent's: {text}",
+            shop.kind
+        );
         assert!(text.contains("FAM-L: store 4 + open orders 0 → opening lot 4"), "{text}");
         assert!(text.contains("FAM-M: no lot: its stock is kept on its parent"), "{text}");
         assert!(text.contains("pushed 0"), "{:?}: {text}", shop.kind);
@@ -601,7 +675,13 @@ async fn orders_between_every_two_steps_and_during_a_held_order_read_are_not_era
         }));
         let s = p.run_once().await.expect("cycle");
         let n = placed.load(Ordering::SeqCst);
-        assert_eq!(shop.stock(a).await, Some(70 - n), "{:?}: orders at {:?}: {s}", shop.kind, steps.lock().map(|v| v.clone()).unwrap_or_default());
+        assert_eq!(
+            shop.stock(a).await,
+            Some(70 - n),
+            "{:?}: orders at {:?}: {s}",
+            shop.kind,
+            steps.lock().map(|v| v.clone()).unwrap_or_default()
+        );
         assert!(n >= 4, "{:?}: {n} orders placed", shop.kind);
         // The real store can also hold its order read open after the query ran:
         // an order placed then is missing from that answer.

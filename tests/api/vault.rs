@@ -8,8 +8,8 @@ use std::{
     time::{Duration, Instant},
 };
 
-use quartermaster::config::{resolve::Resolver, LoadedConfig, Secret, SecretRef};
-use serde_json::{json, Value};
+use quartermaster::config::{LoadedConfig, Secret, SecretRef, resolve::Resolver};
+use serde_json::{Value, json};
 
 use crate::helpers::{free_port, random_hex};
 
@@ -28,7 +28,6 @@ impl Drop for Bao {
         let _ = self.child.wait();
     }
 }
-
 
 impl Bao {
     async fn start() -> Self {
@@ -84,7 +83,12 @@ impl Bao {
         if auths.get("approle/").is_none() {
             self.call(reqwest::Method::POST, "sys/auth/approle", Some(json!({ "type": "approle" }))).await;
         }
-        self.call(reqwest::Method::POST, &format!("auth/approle/role/qm-{tenant}"), Some(json!({ "token_policies": [format!("qm-{tenant}")] }))).await;
+        self.call(
+            reqwest::Method::POST,
+            &format!("auth/approle/role/qm-{tenant}"),
+            Some(json!({ "token_policies": [format!("qm-{tenant}")] })),
+        )
+        .await;
         let role = self.call(reqwest::Method::GET, &format!("auth/approle/role/qm-{tenant}/role-id"), None).await;
         let secret = self.call(reqwest::Method::POST, &format!("auth/approle/role/qm-{tenant}/secret-id"), Some(json!({}))).await;
         (role["data"]["role_id"].as_str().expect("role_id").to_owned(), secret["data"]["secret_id"].as_str().expect("secret_id").to_owned())
@@ -149,7 +153,8 @@ const APPROLE_AUTH: &str = "    method: approle\n    role_id: ref+file://secrets
 async fn token_login_reads_latest_and_pinned_versions() {
     let bao = Bao::start().await;
     seed(&bao).await;
-    let t = Tenant::write(&bao, TOKEN_AUTH, &[("vault_token", &bao.root)], "ref+vault://secret/tenants/testco/woocommerce#/consumer_secret");
+    let t =
+        Tenant::write(&bao, TOKEN_AUTH, &[("vault_token", &bao.root)], "ref+vault://secret/tenants/testco/woocommerce#/consumer_secret");
     let loaded = t.load();
     let mut resolver = Resolver::for_config(&loaded);
     let (secrets, failures) = resolver.resolve_all(&loaded).await;
@@ -187,12 +192,14 @@ async fn approle_login_resolves_and_the_policy_keeps_other_tenants_out() {
 async fn a_missing_secret_and_a_missing_key_are_named() {
     let bao = Bao::start().await;
     seed(&bao).await;
-    let t = Tenant::write(&bao, TOKEN_AUTH, &[("vault_token", &bao.root)], "ref+vault://secret/tenants/testco/nothing-here#/consumer_secret");
+    let t =
+        Tenant::write(&bao, TOKEN_AUTH, &[("vault_token", &bao.root)], "ref+vault://secret/tenants/testco/nothing-here#/consumer_secret");
     let loaded = t.load();
     let mut resolver = Resolver::for_config(&loaded);
     let err = resolver.resolve(&"ref+vault://secret/tenants/testco/nothing-here#/x".parse().expect("ref")).await.expect_err("missing");
     assert!(err.to_string().contains("404"), "{err}");
-    let err = resolver.resolve(&"ref+vault://secret/tenants/testco/woocommerce#/api_key".parse().expect("ref")).await.expect_err("no such key");
+    let err =
+        resolver.resolve(&"ref+vault://secret/tenants/testco/woocommerce#/api_key".parse().expect("ref")).await.expect_err("no such key");
     let msg = err.to_string();
     assert!(msg.contains("no key `api_key`") && msg.contains("consumer_key, consumer_secret"), "{msg}");
     assert!(!msg.contains("cs_version"), "key names only, never values: {msg}");
@@ -204,7 +211,12 @@ async fn a_wrong_secret_id_fails_login_without_echoing_it() {
     seed(&bao).await;
     let (role_id, _) = bao.approle_for("testco").await;
     let wrong = format!("wrong-{}", random_hex(8));
-    let t = Tenant::write(&bao, APPROLE_AUTH, &[("role_id", &role_id), ("secret_id", &wrong)], "ref+vault://secret/tenants/testco/woocommerce#/consumer_secret");
+    let t = Tenant::write(
+        &bao,
+        APPROLE_AUTH,
+        &[("role_id", &role_id), ("secret_id", &wrong)],
+        "ref+vault://secret/tenants/testco/woocommerce#/consumer_secret",
+    );
     let loaded = t.load();
     let mut resolver = Resolver::for_config(&loaded);
     let (_, failures) = resolver.resolve_all(&loaded).await;
@@ -218,7 +230,8 @@ async fn a_wrong_secret_id_fails_login_without_echoing_it() {
 async fn config_check_resolve_reports_failures_by_line_and_prints_no_secret() {
     let bao = Bao::start().await;
     seed(&bao).await;
-    let good = Tenant::write(&bao, TOKEN_AUTH, &[("vault_token", &bao.root)], "ref+vault://secret/tenants/testco/woocommerce#/consumer_secret");
+    let good =
+        Tenant::write(&bao, TOKEN_AUTH, &[("vault_token", &bao.root)], "ref+vault://secret/tenants/testco/woocommerce#/consumer_secret");
     let out = Command::new(env!("CARGO_BIN_EXE_qm")).args(["config", "check", "--resolve"]).arg(good.path()).output().expect("run");
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
@@ -228,7 +241,11 @@ async fn config_check_resolve_reports_failures_by_line_and_prints_no_secret() {
     let out = Command::new(env!("CARGO_BIN_EXE_qm")).args(["config", "check", "--resolve"]).arg(bad.path()).output().expect("run");
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
-    assert!(stdout.contains(":15 woocommerce.consumer_secret: ref+vault://secret/tenants/testco/woocommerce#/nope: the secret has no key `nope`"), "{stdout}");
+    assert!(
+        stdout
+            .contains(":15 woocommerce.consumer_secret: ref+vault://secret/tenants/testco/woocommerce#/nope: the secret has no key `nope`"),
+        "{stdout}"
+    );
     assert!(stdout.contains("1 of 3 references did not resolve"), "{stdout}");
     for secret in ["db-pass-111", "ck_first", "cs_version_two", bao.root.as_str()] {
         assert!(!stdout.contains(secret), "secret leaked into output: {stdout}");

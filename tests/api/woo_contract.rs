@@ -3,7 +3,7 @@
 //! 11.0.1 (when `../shared/woocommerce-real/` is there). A behaviour the
 //! stand-in claims and the real store does not have fails here.
 
-use quartermaster::channels::{woocommerce::MAX_BATCH, ChannelError, ItemResult, StockChannel, StockUpdate};
+use quartermaster::channels::{ChannelError, ItemResult, StockChannel, StockUpdate, woocommerce::MAX_BATCH};
 use reqwest::Method;
 use serde_json::json;
 
@@ -29,11 +29,18 @@ async fn oauth_over_plain_http_is_accepted_with_values_that_need_encoding() {
         // The wrong secret is refused with WooCommerce's own 401.
         let bad = shop.client_with("cs_0000000000000000000000000000000000000000").orders_modified_after(chrono::Utc::now()).await;
         match bad {
-            Err(ChannelError::Permanent { status: 401, code, .. }) => assert_eq!(code, "woocommerce_rest_authentication_error", "{:?}", shop.kind),
+            Err(ChannelError::Permanent { status: 401, code, .. }) => {
+                assert_eq!(code, "woocommerce_rest_authentication_error", "{:?}", shop.kind)
+            }
             other => panic!("{:?}: a wrong secret answered {other:?}", shop.kind),
         }
         // Basic auth over plain http is not accepted (WooCommerce wants TLS for it).
-        let plain = reqwest::Client::new().get(format!("{}/wp-json/wc/v3/orders", shop.url)).basic_auth(&shop.ck, Some(&shop.cs)).send().await.expect("GET");
+        let plain = reqwest::Client::new()
+            .get(format!("{}/wp-json/wc/v3/orders", shop.url))
+            .basic_auth(&shop.ck, Some(&shop.cs))
+            .send()
+            .await
+            .expect("GET");
         assert_eq!(plain.status().as_u16(), 401, "{:?}: Basic over http", shop.kind);
     }
 }
@@ -64,17 +71,35 @@ async fn batches_hold_100_items_and_report_errors_per_item() {
         let a = shop.product("BAT-A", Some(5)).await;
         let unmanaged = shop.product("BAT-U", None).await;
         // 101 items: refused whole with 413, nothing written.
-        let update: Vec<_> = (0..=MAX_BATCH).map(|i| json!({ "id": if i == 0 { a } else { 900_000 + i as u64 }, "stock_quantity": 1 })).collect();
+        let update: Vec<_> =
+            (0..=MAX_BATCH).map(|i| json!({ "id": if i == 0 { a } else { 900_000 + i as u64 }, "stock_quantity": 1 })).collect();
         let (status, body) = shop.admin(Method::POST, "products/batch", Some(json!({ "update": update }))).await;
         assert_eq!(status, 413, "{:?}: {body}", shop.kind);
         assert_eq!(body["code"], "woocommerce_rest_request_entity_too_large", "{:?}", shop.kind);
         assert_eq!(shop.stock(a).await, Some(5), "{:?}: nothing written", shop.kind);
         // Through our client: a good item, an unknown id, and a product that does not manage stock.
-        let u = |pid: u64, ext: u64, sku: &str, qty: i64| StockUpdate { product_id: pid, sku: sku.into(), external_id: Some(ext), parent_id: None, quantity: qty };
-        let results = shop.client().push(&[u(1, a, "BAT-A", 7), u(2, 999_999, "GONE", 3), u(3, unmanaged, "BAT-U", 4)]).await.expect("push");
+        let u = |pid: u64, ext: u64, sku: &str, qty: i64| StockUpdate {
+            product_id: pid,
+            sku: sku.into(),
+            external_id: Some(ext),
+            parent_id: None,
+            quantity: qty,
+        };
+        let results =
+            shop.client().push(&[u(1, a, "BAT-A", 7), u(2, 999_999, "GONE", 3), u(3, unmanaged, "BAT-U", 4)]).await.expect("push");
         assert!(results.contains(&ItemResult::Confirmed { product_id: 1, quantity: 7 }), "{:?}: {results:?}", shop.kind);
-        assert!(results.iter().any(|r| matches!(r, ItemResult::Rejected { product_id: 2, code, .. } if code == "woocommerce_rest_product_invalid_id")), "{:?}: {results:?}", shop.kind);
-        assert!(results.iter().any(|r| matches!(r, ItemResult::Rejected { product_id: 3, code, .. } if code == "manage_stock_off")), "{:?}: {results:?}", shop.kind);
+        assert!(
+            results
+                .iter()
+                .any(|r| matches!(r, ItemResult::Rejected { product_id: 2, code, .. } if code == "woocommerce_rest_product_invalid_id")),
+            "{:?}: {results:?}",
+            shop.kind
+        );
+        assert!(
+            results.iter().any(|r| matches!(r, ItemResult::Rejected { product_id: 3, code, .. } if code == "manage_stock_off")),
+            "{:?}: {results:?}",
+            shop.kind
+        );
         assert_eq!(shop.stock(a).await, Some(7), "{:?}", shop.kind);
         assert_eq!(shop.stock(unmanaged).await, None, "{:?}: the write to an unmanaged product is ignored", shop.kind);
     }
@@ -121,14 +146,32 @@ async fn variations_hold_their_own_stock_or_their_parents() {
         assert!(vp.manage_stock.on_parent(), "{:?}: manage_stock is \"parent\": {:?}", shop.kind, vp.manage_stock);
         assert_eq!(vp.stock_quantity, Some(7), "{:?}: it shows the parent's stock", shop.kind);
         // Variation stock goes through the parent's variations/batch.
-        let res = woo.push(&[StockUpdate { product_id: 1, sku: "VAR-OWN-S".into(), external_id: Some(own[0]), parent_id: Some(own_parent), quantity: 2 }]).await.expect("push");
+        let res = woo
+            .push(&[StockUpdate {
+                product_id: 1,
+                sku: "VAR-OWN-S".into(),
+                external_id: Some(own[0]),
+                parent_id: Some(own_parent),
+                quantity: 2,
+            }])
+            .await
+            .expect("push");
         assert_eq!(res, vec![ItemResult::Confirmed { product_id: 1, quantity: 2 }], "{:?}", shop.kind);
         assert_eq!(shop.stock(own[0]).await, Some(2), "{:?}", shop.kind);
         // An order of a parent-managed variation lowers the parent.
         shop.order(&[(parent, on_parent[0], 3)], "processing").await;
         assert_eq!(shop.stock(parent).await, Some(4), "{:?}", shop.kind);
         // A stock write to such a variation is ignored (it holds none of its own).
-        let res = woo.push(&[StockUpdate { product_id: 9, sku: "VAR-PAR-S".into(), external_id: Some(on_parent[0]), parent_id: Some(parent), quantity: 50 }]).await.expect("push");
+        let res = woo
+            .push(&[StockUpdate {
+                product_id: 9,
+                sku: "VAR-PAR-S".into(),
+                external_id: Some(on_parent[0]),
+                parent_id: Some(parent),
+                quantity: 50,
+            }])
+            .await
+            .expect("push");
         assert!(matches!(&res[..], [ItemResult::Rejected { code, .. }] if code == "manage_stock_off"), "{:?}: {res:?}", shop.kind);
         assert_eq!(shop.stock(parent).await, Some(4), "{:?}", shop.kind);
     }
@@ -170,7 +213,12 @@ async fn stock_is_read_back_by_id_for_products_and_variations() {
         let (parent, vars) = shop.variable("RB-V", None, &[("RB-V-S", Some(2)), ("RB-V-M", Some(8))]).await;
         let got = shop.client().stock_of(&[(a, None), (b, None), (vars[1], Some(parent)), (999_999, None)]).await.expect("stock_of");
         assert_eq!(got.len(), 3, "{:?}: only what was asked for, and an unknown id is absent: {got:?}", shop.kind);
-        assert_eq!((got.get(&a), got.get(&b), got.get(&vars[1])), (Some(&Some(4)), Some(&Some(-3)), Some(&Some(8))), "{:?}: negative stock as it is", shop.kind);
+        assert_eq!(
+            (got.get(&a), got.get(&b), got.get(&vars[1])),
+            (Some(&Some(4)), Some(&Some(-3)), Some(&Some(8))),
+            "{:?}: negative stock as it is",
+            shop.kind
+        );
     }
 }
 
@@ -192,7 +240,10 @@ async fn drafts_private_and_backorderable_products_are_listed_and_take_stock() {
         for id in &ids {
             assert!(all.iter().any(|p| p.id == *id), "{:?}: drafts and private products are listed: {id}", shop.kind);
         }
-        let res = woo.push(&[StockUpdate { product_id: 1, sku: "PR-1".into(), external_id: Some(ids[1]), parent_id: None, quantity: 5 }]).await.expect("push");
+        let res = woo
+            .push(&[StockUpdate { product_id: 1, sku: "PR-1".into(), external_id: Some(ids[1]), parent_id: None, quantity: 5 }])
+            .await
+            .expect("push");
         assert_eq!(res, vec![ItemResult::Confirmed { product_id: 1, quantity: 5 }], "{:?}", shop.kind);
         shop.order(&[(ids[1], 0, 8)], "processing").await;
         assert_eq!(shop.stock(ids[1]).await, Some(-3), "{:?}: a backorderable product goes below zero", shop.kind);

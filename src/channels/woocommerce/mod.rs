@@ -20,9 +20,12 @@ use std::{
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use reqwest::{Method, StatusCode};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
-use super::{retry::{with_retry, RetryPolicy}, ChannelError, ItemResult, StockChannel, StockUpdate};
+use super::{
+    ChannelError, ItemResult, StockChannel, StockUpdate,
+    retry::{RetryPolicy, with_retry},
+};
 use crate::config::Secret;
 use types::{Order, Product, WooError};
 
@@ -44,7 +47,14 @@ impl WooClient {
     /// `base_url` is the site root (e.g. `http://wordpress`).
     pub fn new(base_url: &str, key: Secret, secret: Secret, timeout: Duration) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder().timeout(timeout).user_agent(concat!("quartermaster/", env!("CARGO_PKG_VERSION"))).build()?;
-        Ok(Self { http, base: base_url.trim_end_matches('/').to_owned(), key, secret, retry: RetryPolicy::default(), requests: AtomicU64::new(0) })
+        Ok(Self {
+            http,
+            base: base_url.trim_end_matches('/').to_owned(),
+            key,
+            secret,
+            retry: RetryPolicy::default(),
+            requests: AtomicU64::new(0),
+        })
     }
 
     /// Replaces the retry policy (tests use short waits).
@@ -58,7 +68,13 @@ impl WooClient {
     }
 
     /// One request (no retry): returns status, headers and body.
-    async fn call(&self, method: Method, path: &str, query: &[(String, String)], body: Option<&Value>) -> Result<(reqwest::header::HeaderMap, Value), ChannelError> {
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(String, String)],
+        body: Option<&Value>,
+    ) -> Result<(reqwest::header::HeaderMap, Value), ChannelError> {
         let url = self.endpoint(path);
         let mut query = query.to_vec();
         let mut req = if url.starts_with("https://") {
@@ -80,22 +96,46 @@ impl WooClient {
         })?;
         let status = resp.status();
         let headers = resp.headers().clone();
-        let text = resp.text().await.map_err(|e| ChannelError::Transient { channel: CHANNEL, message: format!("{method} {} {path}: reading the answer: {}", self.base, describe(e)), retry_after: None })?;
+        let text = resp.text().await.map_err(|e| ChannelError::Transient {
+            channel: CHANNEL,
+            message: format!("{method} {} {path}: reading the answer: {}", self.base, describe(e)),
+            retry_after: None,
+        })?;
         if status.is_success() {
-            let value = serde_json::from_str(&text).map_err(|e| ChannelError::Permanent { channel: CHANNEL, status: status.as_u16(), code: "invalid_json".into(), message: format!("{method} {path}: {e}") })?;
+            let value = serde_json::from_str(&text).map_err(|e| ChannelError::Permanent {
+                channel: CHANNEL,
+                status: status.as_u16(),
+                code: "invalid_json".into(),
+                message: format!("{method} {path}: {e}"),
+            })?;
             return Ok((headers, value));
         }
         let err: Option<WooError> = serde_json::from_str(&text).ok();
         let (code, message) = err.map(|e| (e.code, e.message)).unwrap_or_else(|| ("http_error".into(), text.chars().take(200).collect()));
         if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
-            let retry_after = headers.get("retry-after").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok()).map(Duration::from_secs);
-            return Err(ChannelError::Transient { channel: CHANNEL, message: format!("{method} {} {path}: HTTP {} {code}", self.base, status.as_u16()), retry_after });
+            let retry_after = headers
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(Duration::from_secs);
+            return Err(ChannelError::Transient {
+                channel: CHANNEL,
+                message: format!("{method} {} {path}: HTTP {} {code}", self.base, status.as_u16()),
+                retry_after,
+            });
         }
-        let message = format!("{method} {} {path}: {message}{}", self.base, hint(status.as_u16(), &code, &message, url.starts_with("https://")));
+        let message =
+            format!("{method} {} {path}: {message}{}", self.base, hint(status.as_u16(), &code, &message, url.starts_with("https://")));
         Err(ChannelError::Permanent { channel: CHANNEL, status: status.as_u16(), code, message })
     }
 
-    async fn call_retrying(&self, method: Method, path: &str, query: &[(String, String)], body: Option<&Value>) -> Result<(reqwest::header::HeaderMap, Value), ChannelError> {
+    async fn call_retrying(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(String, String)],
+        body: Option<&Value>,
+    ) -> Result<(reqwest::header::HeaderMap, Value), ChannelError> {
         with_retry(self.retry, || self.call(method.clone(), path, query, body)).await
     }
 
@@ -108,7 +148,12 @@ impl WooClient {
             q.push(("per_page".into(), MAX_BATCH.to_string()));
             q.push(("page".into(), page.to_string()));
             let (headers, body) = self.call_retrying(Method::GET, path, &q, None).await?;
-            let items: Vec<T> = serde_json::from_value(body).map_err(|e| ChannelError::Permanent { channel: CHANNEL, status: 200, code: "unexpected_shape".into(), message: format!("{path}: {e}") })?;
+            let items: Vec<T> = serde_json::from_value(body).map_err(|e| ChannelError::Permanent {
+                channel: CHANNEL,
+                status: 200,
+                code: "unexpected_shape".into(),
+                message: format!("{path}: {e}"),
+            })?;
             out.extend(items);
             let total_pages: u32 = headers.get("x-wp-totalpages").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()).unwrap_or(1);
             if page >= total_pages {
@@ -220,7 +265,10 @@ impl WooClient {
         let lines: Vec<Value> = s
             .lines
             .iter()
-            .filter_map(|l| l.woo_id.map(|id| json!({ "product_id": id, "quantity": l.quantity, "subtotal": m(l.total_minor), "total": m(l.total_minor) })))
+            .filter_map(|l| {
+                l.woo_id
+                    .map(|id| json!({ "product_id": id, "quantity": l.quantity, "subtotal": m(l.total_minor), "total": m(l.total_minor) }))
+            })
             .collect();
         let mut fees: Vec<Value> = s
             .lines
@@ -229,7 +277,9 @@ impl WooClient {
             .map(|l| json!({ "name": format!("{} × {} (quote {} line {})", l.description, l.quantity, s.number, l.line_no), "total": m(l.total_minor), "tax_status": "none" }))
             .collect();
         if s.tax_minor != 0 {
-            fees.push(json!({ "name": format!("Sales tax (quote {} R{revision})", s.number), "total": m(s.tax_minor), "tax_status": "none" }));
+            fees.push(
+                json!({ "name": format!("Sales tax (quote {} R{revision})", s.number), "total": m(s.tax_minor), "tax_status": "none" }),
+            );
         }
         let body = json!({
             "status": "on-hold",
@@ -247,7 +297,12 @@ impl WooClient {
             ],
         });
         let (_, created) = self.call_retrying(Method::POST, "orders", &[], Some(&body)).await?;
-        created.get("id").and_then(Value::as_u64).ok_or_else(|| ChannelError::Permanent { channel: CHANNEL, status: 201, code: "unexpected_shape".into(), message: "the created order has no id".into() })
+        created.get("id").and_then(Value::as_u64).ok_or_else(|| ChannelError::Permanent {
+            channel: CHANNEL,
+            status: 201,
+            code: "unexpected_shape".into(),
+            message: "the created order has no id".into(),
+        })
     }
 
     /// Adds a note to an order.
@@ -261,7 +316,8 @@ impl WooClient {
             Some(p) => format!("products/{p}/variations/batch"),
             None => "products/batch".to_owned(),
         };
-        let update: Vec<Value> = items.iter().filter_map(|u| u.external_id.map(|id| json!({ "id": id, "stock_quantity": u.quantity }))).collect();
+        let update: Vec<Value> =
+            items.iter().filter_map(|u| u.external_id.map(|id| json!({ "id": id, "stock_quantity": u.quantity }))).collect();
         let (_, body) = self.call_retrying(Method::POST, &path, &[], Some(&json!({ "update": update }))).await?;
         let answers = body.get("update").and_then(Value::as_array).cloned().unwrap_or_default();
         let by_id: BTreeMap<u64, &StockUpdate> = items.iter().filter_map(|u| u.external_id.map(|id| (id, *u))).collect();
@@ -328,11 +384,17 @@ fn hint(status: u16, code: &str, message: &str, https: bool) -> &'static str {
         (401, "woocommerce_rest_authentication_error") if message.contains("signature") => {
             " — the store refused the OAuth signature: check that woocommerce.consumer_secret is this key's secret (and not another key's), and that this machine's clock is within 15 minutes of the store's"
         }
-        (401, "woocommerce_rest_authentication_error") if message.contains("timestamp") => " — this machine's clock differs from the store's by more than 15 minutes; fix the clock (NTP)",
+        (401, "woocommerce_rest_authentication_error") if message.contains("timestamp") => {
+            " — this machine's clock differs from the store's by more than 15 minutes; fix the clock (NTP)"
+        }
         (401, "woocommerce_rest_authentication_error") => " — check woocommerce.consumer_key: the store does not know this key",
-        (401, "woocommerce_rest_cannot_view") if !https => " — over plain http WooCommerce ignores Basic auth; Quartermaster signs with OAuth, so this usually means a proxy stripped the oauth_* query",
+        (401, "woocommerce_rest_cannot_view") if !https => {
+            " — over plain http WooCommerce ignores Basic auth; Quartermaster signs with OAuth, so this usually means a proxy stripped the oauth_* query"
+        }
         (401 | 403, _) => " — check that the REST key exists and has read/write permission (WooCommerce → Settings → Advanced → REST API)",
-        (404, "rest_no_route") => " — the store has no WooCommerce REST API here: check woocommerce.base_url and that WooCommerce is active",
+        (404, "rest_no_route") => {
+            " — the store has no WooCommerce REST API here: check woocommerce.base_url and that WooCommerce is active"
+        }
         _ => "",
     }
 }

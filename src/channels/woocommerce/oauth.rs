@@ -13,7 +13,7 @@
 
 use base64::Engine;
 use hmac::{Hmac, Mac};
-use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use sha2::Sha256;
 
 /// RFC 3986 §2.3: everything but `ALPHA / DIGIT / "-" / "." / "_" / "~"` is encoded.
@@ -26,7 +26,8 @@ pub fn encode(s: &str) -> String {
 
 /// The signature base string of a request (RFC 5849 §3.4.1).
 pub fn base_string(method: &str, url_without_query: &str, params: &[(String, String)]) -> String {
-    let mut pairs: Vec<(String, String)> = params.iter().filter(|(k, _)| k != "oauth_signature").map(|(k, v)| (encode(k), encode(v))).collect();
+    let mut pairs: Vec<(String, String)> =
+        params.iter().filter(|(k, _)| k != "oauth_signature").map(|(k, v)| (encode(k), encode(v))).collect();
     pairs.sort();
     let normalized = pairs.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&");
     format!("{}&{}&{}", method.to_uppercase(), encode(url_without_query), encode(&normalized))
@@ -42,7 +43,15 @@ pub fn signature(method: &str, url_without_query: &str, params: &[(String, Strin
 }
 
 /// Adds `oauth_*` parameters and the signature to a request's query.
-pub fn sign(method: &str, url_without_query: &str, query: &mut Vec<(String, String)>, consumer_key: &str, consumer_secret: &str, timestamp: i64, nonce: &str) {
+pub fn sign(
+    method: &str,
+    url_without_query: &str,
+    query: &mut Vec<(String, String)>,
+    consumer_key: &str,
+    consumer_secret: &str,
+    timestamp: i64,
+    nonce: &str,
+) {
     query.push(("oauth_consumer_key".into(), consumer_key.into()));
     query.push(("oauth_nonce".into(), nonce.into()));
     query.push(("oauth_signature_method".into(), "HMAC-SHA256".into()));

@@ -86,7 +86,11 @@ impl LineItem {
     /// Units WooCommerce took from its own stock for this line (its
     /// `_reduced_stock` item meta, net of restocked refunds; 0 when it did not).
     pub fn reduced_stock(&self) -> i64 {
-        self.meta_data.iter().find(|m| m.key == "_reduced_stock").and_then(|m| m.value.as_str().and_then(|v| v.trim().parse().ok()).or_else(|| m.value.as_i64())).unwrap_or(0)
+        self.meta_data
+            .iter()
+            .find(|m| m.key == "_reduced_stock")
+            .and_then(|m| m.value.as_str().and_then(|v| v.trim().parse().ok()).or_else(|| m.value.as_i64()))
+            .unwrap_or(0)
     }
 }
 
