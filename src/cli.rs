@@ -197,6 +197,16 @@ enum OperatorCommand {
         #[arg(long)]
         password_stdin: bool,
     },
+    /// Set a new password for an operator; every session they have ends.
+    Password {
+        #[arg(short, long, env = "QM_CONFIG")]
+        config: Option<PathBuf>,
+        #[arg(long)]
+        username: String,
+        /// Read the password from standard input instead of prompting.
+        #[arg(long)]
+        password_stdin: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -306,6 +316,17 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             println!("migrations current ({applied} known)");
             Ok(())
         }
+        Command::Operator(OperatorCommand::Password { config, username, password_stdin }) => {
+            let username = operators::Username::parse(&username).map_err(|e| Failure::Usage(e.to_string()))?;
+            let password = read_password(password_stdin)?;
+            let pool = connect(config.as_deref()).await?;
+            let ended = operators::set_password(&pool, &username, &password).await.map_err(|e| match e {
+                operators::OperatorError::Db(e) => Failure::Failed(e.into()),
+                other => Failure::Usage(other.to_string()),
+            })?;
+            println!("password of `{}` changed; {ended} session(s) ended", username.as_str());
+            Ok(())
+        }
         Command::Operator(OperatorCommand::Add { config, username, role, display_name, password_stdin }) => {
             let username = Username::parse(&username).map_err(|e| Failure::Usage(e.to_string()))?;
             let password = read_password(password_stdin)?;
@@ -360,7 +381,8 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             let currency = c.tenant.currency.clone();
             let costs = match &costs {
                 Some(path) => {
-                    let text = std::fs::read_to_string(path).map_err(|e| Failure::Usage(format!("{}: {e}", path.display())))?;
+                    let text = crate::config::files::read_text(path, RECEIPT_FILE_MAX)
+                        .map_err(|e| Failure::Usage(format!("{}: {e}", path.display())))?;
                     crate::inventory::onboard::read_costs(&path.display().to_string(), &text, &currency)
                         .map_err(|e| Failure::Usage(e.to_string()))?
                 }
@@ -429,7 +451,8 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Inventory(InventoryCommand::Receive { config, file, supplier, invoice, date }) => {
             let loaded = load(&config)?;
-            let text = std::fs::read_to_string(&file).map_err(|e| Failure::Usage(format!("cannot read {}: {e}", file.display())))?;
+            let text = crate::config::files::read_text(&file, RECEIPT_FILE_MAX)
+                .map_err(|e| Failure::Usage(format!("cannot read {}: {e}", file.display())))?;
             let pool = connect(Some(&config)).await?;
             let currency = loaded.config.tenant.currency.clone();
             let rows = match crate::inventory::receive::parse_csv(&pool, &text, &currency).await.map_err(anyhow::Error::from)? {
@@ -482,7 +505,8 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             Ok(())
         }
         Command::Rfq(RfqCommand::Import { config, file }) => {
-            let raw = std::fs::read(&file).map_err(|e| Failure::Usage(format!("cannot read {}: {e}", file.display())))?;
+            let raw = crate::config::files::read_regular(&file, crate::quotes::rfq::MAX_BYTES as u64)
+                .map_err(|e| Failure::Usage(format!("cannot read {}: {e}", file.display())))?;
             let loaded = load(&config)?;
             let pool = connect(Some(&config)).await?;
             let lookup = crate::inventory::lookup::CodeLookup::open(&loaded.data_dir());
@@ -573,10 +597,14 @@ fn read_password(from_stdin: bool) -> Result<Secret, Failure> {
     Ok(Secret::new(first))
 }
 
+/// The largest receiving or cost CSV read from a file (about a million rows).
+const RECEIPT_FILE_MAX: u64 = 64 * 1024 * 1024;
+
 async fn config_check(files: &[PathBuf], resolve: bool) -> Result<(), Failure> {
     let mut all_ok = true;
     for path in files {
-        let text = std::fs::read_to_string(path).map_err(|e| Failure::Usage(format!("cannot read {}: {e}", path.display())))?;
+        let text = crate::config::files::read_text(path, crate::config::files::TENANT_FILE_MAX)
+            .map_err(|e| Failure::Usage(format!("cannot read {}: {e}", path.display())))?;
         let label = path.display().to_string();
         let config = match check::check_str(&label, &text) {
             Ok(c) => c,

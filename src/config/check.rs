@@ -84,6 +84,9 @@ impl Reporter<'_> {
     }
 }
 
+/// The most aliases a tenant file may use (a billion-laughs file uses millions).
+const MAX_ALIASES: usize = 64;
+
 /// Checks a tenant file's text; `file` labels the problems.
 pub fn check_str(file: &str, text: &str) -> Result<TenantConfig, ConfigError> {
     let index = match LineIndex::build(text) {
@@ -97,16 +100,47 @@ pub fn check_str(file: &str, text: &str) -> Result<TenantConfig, ConfigError> {
             }]));
         }
     };
-    let mut r = Reporter { file, index, problems: Vec::new() };
+    let whole_file = |line: usize, message: String| Problem { file: file.to_owned(), line: Some(line), path: String::new(), message };
+    let mut early = Vec::new();
+    if let Some(line) = index.second_document {
+        early.push(whole_file(line, "a second YAML document starts here; a tenant file holds exactly one (remove the `---` and what follows, or merge it in)".into()));
+    }
+    if let (n, Some(line)) = index.aliases
+        && n > MAX_ALIASES
+    {
+        early.push(whole_file(line, format!("{n} YAML aliases (`*name`); a tenant file may use at most {MAX_ALIASES}: write the values out")));
+    }
+    let duplicates = index.duplicates.clone();
+    let mut r = Reporter { file, index, problems: early };
+    for (pointer, first, again) in duplicates {
+        // Never quote either value: one of them may be a literal secret.
+        r.problems.push(Problem {
+            file: file.to_owned(),
+            line: Some(again),
+            path: dotted(&pointer),
+            message: format!("this key is given twice (lines {first} and {again}); keep one"),
+        });
+    }
+    if !r.problems.is_empty() {
+        return Err(ConfigError::Invalid(sorted(r.problems)));
+    }
 
     let value: Value = match serde_yaml::from_str(text) {
         Ok(Value::Null) => {
-            r.at("", "the file is empty; start from tenant-configs/example.yaml");
+            r.problems.push(whole_file(
+                1,
+                "the file is empty (no keys, only comments or `~`); start from tenant-configs/example.yaml".into(),
+            ));
+            return Err(ConfigError::Invalid(r.problems));
+        }
+        Ok(v @ (Value::Bool(_) | Value::Number(_) | Value::String(_) | Value::Array(_))) => {
+            let found = json_type(&v);
+            r.problems.push(whole_file(1, format!("the file is {found}, not a mapping of keys; start from tenant-configs/example.yaml")));
             return Err(ConfigError::Invalid(r.problems));
         }
         Ok(v) => v,
         Err(e) => {
-            let line = e.location().map(|l| l.line());
+            let line = e.location().map(|l| l.line()).or(r.index.aliases.1).or(Some(1));
             r.problems.push(Problem { file: file.to_owned(), line, path: String::new(), message: format!("cannot read as YAML: {e}") });
             return Err(ConfigError::Invalid(r.problems));
         }

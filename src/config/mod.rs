@@ -7,6 +7,7 @@
 //! (see [`check`]). Secrets are resolved separately (see [`resolve`]).
 
 pub mod check;
+pub mod files;
 mod lines;
 pub mod reference;
 pub mod resolve;
@@ -36,7 +37,7 @@ pub struct LoadedConfig {
 impl LoadedConfig {
     /// Reads and checks a tenant file; every problem is listed in the error.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        let text = files::read_text(path, files::TENANT_FILE_MAX).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
         let config = check::check_str(&path.display().to_string(), &text)?;
         Ok(Self { path: path.to_owned(), config })
     }

@@ -180,10 +180,14 @@ fn read_local(reference: &SecretRef, base_dir: &Path) -> Result<Secret, ResolveE
             .map_err(|_| ResolveError::EnvMissing { reference: reference.to_string(), name: name.clone() }),
         SecretRef::File { path } => {
             let full = if path.is_absolute() { path.clone() } else { base_dir.join(path) };
-            let text = std::fs::read_to_string(&full).map_err(|e| ResolveError::File {
+            // A FIFO, a device or a huge file is refused at once; the reason never quotes the content.
+            let text = super::files::read_text(&full, super::files::SECRET_FILE_MAX).map_err(|e| ResolveError::File {
                 reference: reference.to_string(),
                 path: full.clone(),
-                reason: e.kind().to_string(),
+                reason: match e.kind() {
+                    std::io::ErrorKind::InvalidInput => e.to_string(),
+                    kind => kind.to_string(),
+                },
             })?;
             // Docker secrets and `echo x > file` end with a newline that is not part of the secret.
             let trimmed = text.strip_suffix('\n').map(|t| t.strip_suffix('\r').unwrap_or(t)).unwrap_or(&text);

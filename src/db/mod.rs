@@ -115,10 +115,18 @@ fn db_reason(e: &sqlx::Error) -> String {
 /// Appends `(?, ?, …)` binding `ids` to a statement ending in `IN `. Callers
 /// keep a list to at most a thousand ids (`ids.chunks(1000)`).
 pub fn push_id_list(q: &mut sqlx::QueryBuilder<sqlx::MySql>, ids: &[u64]) {
+    push_list(q, ids.iter().copied());
+}
+
+/// Appends `(?, ?, …)` binding each value (strings, ids) to a statement ending in `IN `.
+pub fn push_list<T>(q: &mut sqlx::QueryBuilder<sqlx::MySql>, values: impl IntoIterator<Item = T>)
+where
+    T: 'static + for<'t> sqlx::Encode<'t, sqlx::MySql> + sqlx::Type<sqlx::MySql>,
+{
     q.push("(");
     let mut sep = q.separated(", ");
-    for id in ids {
-        sep.push_bind(*id);
+    for v in values {
+        sep.push_bind(v);
     }
     q.push(")");
 }

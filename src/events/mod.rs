@@ -4,6 +4,46 @@
 use serde_json::Value;
 use sqlx::MySqlExecutor;
 
+use crate::operators::Role;
+
+/// Who may see an event. Pickers see `All`; the back office also
+/// `BackOffice` (RFQs and quotes carry customers' addresses); admins see
+/// everything, `Admin` included (failed sign-ins carry usernames and IPs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audience {
+    All,
+    BackOffice,
+    Admin,
+}
+
+impl Audience {
+    fn as_str(self) -> &'static str {
+        match self {
+            Audience::All => "all",
+            Audience::BackOffice => "back_office",
+            Audience::Admin => "admin",
+        }
+    }
+
+    /// The audience an event of this kind has unless it says otherwise.
+    pub fn for_kind(kind: &str) -> Self {
+        match kind.split('.').next().unwrap_or_default() {
+            "auth" => Audience::Admin,
+            "quote" | "rfq" | "books" => Audience::BackOffice,
+            _ => Audience::All,
+        }
+    }
+
+    /// The three `audience` values a role may read, for `audience IN (?, ?, ?)`.
+    pub fn visible_to(role: Role) -> [&'static str; 3] {
+        match role {
+            Role::Picker => ["all", "all", "all"],
+            Role::BackOffice => ["all", "back_office", "back_office"],
+            Role::Admin => ["all", "back_office", "admin"],
+        }
+    }
+}
+
 /// How loud an event is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Severity {
@@ -28,6 +68,7 @@ pub struct Event<'a> {
     /// Dotted kind, e.g. `auth.sign_in`, `auth.locked_out`.
     pub kind: &'a str,
     pub severity: Severity,
+    pub audience: Audience,
     /// The operator who acted, if a person did.
     pub operator_id: Option<u64>,
     /// What it is about, e.g. (`operator`, `17`).
@@ -40,7 +81,20 @@ pub struct Event<'a> {
 impl<'a> Event<'a> {
     /// An info event with just a kind and a message.
     pub fn info(kind: &'a str, message: impl Into<String>) -> Self {
-        Self { kind, severity: Severity::Info, operator_id: None, subject: None, message: message.into(), data: None }
+        Self {
+            kind,
+            severity: Severity::Info,
+            audience: Audience::for_kind(kind),
+            operator_id: None,
+            subject: None,
+            message: message.into(),
+            data: None,
+        }
+    }
+
+    pub fn audience(mut self, a: Audience) -> Self {
+        self.audience = a;
+        self
     }
 
     pub fn severity(mut self, s: Severity) -> Self {
@@ -59,16 +113,56 @@ impl<'a> Event<'a> {
     }
 }
 
+/// The latest `limit` events `role` may see, newest first: (occurred_at, kind, severity, message).
+pub async fn recent(
+    db: impl MySqlExecutor<'_>,
+    role: Role,
+    limit: u32,
+) -> Result<Vec<(chrono::NaiveDateTime, String, String, String)>, sqlx::Error> {
+    let [a, b, c] = Audience::visible_to(role);
+    sqlx::query_as(
+        "SELECT occurred_at, kind, CAST(severity AS CHAR), message FROM event_log WHERE audience IN (?, ?, ?) ORDER BY id DESC LIMIT ?",
+    )
+    .bind(a)
+    .bind(b)
+    .bind(c)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
+/// Events after `after_id` that `role` may see, oldest first, at most `limit`: (id, occurred_at, kind, severity, message).
+pub async fn after(
+    db: impl MySqlExecutor<'_>,
+    role: Role,
+    after_id: u64,
+    limit: u32,
+) -> Result<Vec<(u64, chrono::NaiveDateTime, String, String, String)>, sqlx::Error> {
+    let [a, b, c] = Audience::visible_to(role);
+    sqlx::query_as(
+        r#"SELECT id, occurred_at, kind, CAST(severity AS CHAR), message FROM event_log
+           WHERE id > ? AND audience IN (?, ?, ?) ORDER BY id LIMIT ?"#,
+    )
+    .bind(after_id)
+    .bind(a)
+    .bind(b)
+    .bind(c)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
 /// Appends an event.
 pub async fn record(db: impl MySqlExecutor<'_>, e: Event<'_>) -> Result<u64, sqlx::Error> {
     let (subject_type, subject_id) = e.subject.map_or((None, None), |(t, id)| (Some(t), Some(id)));
     let message: String = e.message.chars().take(512).collect();
     let r = sqlx::query(
-        r#"INSERT INTO event_log (kind, severity, operator_id, subject_type, subject_id, message, data)
-           VALUES (?, ?, ?, ?, ?, ?, ?)"#,
+        r#"INSERT INTO event_log (kind, severity, audience, operator_id, subject_type, subject_id, message, data)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?)"#,
     )
     .bind(e.kind)
     .bind(e.severity.as_str())
+    .bind(e.audience.as_str())
     .bind(e.operator_id)
     .bind(subject_type)
     .bind(subject_id)

@@ -94,6 +94,21 @@ pub enum GtinError {
     BadCharacters,
 }
 
+/// Every way to read what was scanned, in the order to try them: the GTIN
+/// reading when the digits form one, then the same text as a SKU (merchants
+/// number products `123` or `40021`). When the digits are not a valid GTIN,
+/// the reason comes along, for the message if the SKU is not found either.
+pub fn readings(input: &str) -> Result<(Vec<Code>, Option<GtinError>), GtinError> {
+    let typed = input.trim();
+    match normalize(input) {
+        Ok(Code::Sku(s)) => Ok((vec![Code::Sku(s)], None)),
+        Ok(code) => Ok((vec![code, Code::Sku(typed.to_owned())], None)),
+        Err(e @ (GtinError::Empty | GtinError::BadCharacters)) => Err(e),
+        Err(e) if typed.len() <= 100 => Ok((vec![Code::Sku(typed.to_owned())], Some(e))),
+        Err(e) => Err(e),
+    }
+}
+
 /// Normalises what a scanner or a person typed.
 pub fn normalize(input: &str) -> Result<Code, GtinError> {
     let s = input.trim();

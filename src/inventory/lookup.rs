@@ -28,6 +28,9 @@ enum Entry {
     Missing(Instant),
 }
 
+/// The most codes held in memory (a catalog's codes fit many times over).
+const MAX_ENTRIES: usize = 500_000;
+
 /// The lookup table.
 pub struct CodeLookup {
     map: RwLock<HashMap<String, Entry>>,
@@ -67,20 +70,69 @@ impl CodeLookup {
         }
     }
 
-    /// Resolves what was scanned: memory first, the database once on a miss.
+    /// Resolves what was scanned, trying each reading ([`gtin::readings`]):
+    /// memory first, the database once on a miss. A number that is not a
+    /// valid GTIN and no product's SKU answers with the GTIN's problem.
     pub async fn resolve(&self, pool: &MySqlPool, scanned: &str) -> Result<Result<Option<Hit>, GtinError>, sqlx::Error> {
-        let code = match gtin::normalize(scanned) {
-            Ok(c) => c,
+        let (codes, not_gtin) = match gtin::readings(scanned) {
+            Ok(r) => r,
             Err(e) => return Ok(Err(e)),
         };
-        if let Some(answer) = self.cached(&code) {
-            return Ok(Ok(answer));
+        for code in &codes {
+            if let Some(hit) = self.one(pool, code).await? {
+                return Ok(Ok(Some(hit)));
+            }
         }
-        let hit = query_one(pool, &code).await?;
+        Ok(not_gtin.map_or(Ok(None), Err))
+    }
+
+    /// Resolves many typed codes at once (an RFQ's tokens): memory first,
+    /// then one query per kind of code for everything not in memory. Misses
+    /// are not cached here, so a message full of made-up codes leaves no
+    /// trace in memory. Returns the hit for each input that names a product.
+    pub async fn resolve_many(&self, pool: &MySqlPool, typed: &[&str]) -> Result<HashMap<String, Hit>, sqlx::Error> {
+        let mut readings: Vec<(&str, Vec<Code>)> = Vec::with_capacity(typed.len());
+        let mut unknown: HashMap<String, Code> = HashMap::new();
+        for t in typed {
+            let Ok((codes, _)) = gtin::readings(t) else { continue };
+            for c in &codes {
+                if self.cached(c).is_none() {
+                    unknown.entry(c.key()).or_insert_with(|| c.clone());
+                }
+            }
+            readings.push((t, codes));
+        }
+        let found = query_many(pool, unknown.values()).await?;
         if let Ok(mut map) = self.map.write() {
-            map.insert(code.key(), hit.map_or(Entry::Missing(Instant::now()), Entry::Found));
+            for (k, h) in &found {
+                if map.len() < MAX_ENTRIES {
+                    map.insert(k.clone(), Entry::Found(*h));
+                }
+            }
         }
-        Ok(Ok(hit))
+        let mut out = HashMap::new();
+        for (t, codes) in readings {
+            let hit = codes.iter().find_map(|c| found.get(&c.key()).copied().or_else(|| self.cached(c).flatten()));
+            if let Some(h) = hit {
+                out.insert(t.to_owned(), h);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn one(&self, pool: &MySqlPool, code: &Code) -> Result<Option<Hit>, sqlx::Error> {
+        if let Some(answer) = self.cached(code) {
+            return Ok(answer);
+        }
+        let hit = query_one(pool, code).await?;
+        if let Ok(mut map) = self.map.write() {
+            // A miss is cached briefly, and the cache of misses is bounded:
+            // a flood of made-up codes cannot grow memory without limit.
+            if hit.is_some() || map.len() < MAX_ENTRIES {
+                map.insert(code.key(), hit.map_or(Entry::Missing(Instant::now()), Entry::Found));
+            }
+        }
+        Ok(hit)
     }
 
     /// Rebuilds the whole map from the database and writes it to disk
@@ -118,6 +170,49 @@ impl CodeLookup {
         }
         Ok(n)
     }
+}
+
+/// Looks up many codes with one query per kind; keyed by [`Code::key`].
+async fn query_many(pool: &MySqlPool, codes: impl Iterator<Item = &Code>) -> Result<HashMap<String, Hit>, sqlx::Error> {
+    let (mut skus, mut gtins, mut packs) = (Vec::new(), Vec::new(), Vec::new());
+    for c in codes {
+        match c {
+            Code::Sku(s) => skus.push(s.clone()),
+            Code::UpcA(u) => gtins.extend([u.clone(), format!("0{u}"), format!("00{u}")]),
+            Code::Ean13(c) | Code::Gtin8(c) | Code::VariableMeasure(c) => gtins.extend([c.clone(), format!("{c:0>14}")]),
+            Code::CasePack(c) => packs.push(c.clone()),
+        }
+    }
+    let mut out = HashMap::new();
+    for chunk in skus.chunks(1000) {
+        let mut q = sqlx::QueryBuilder::new("SELECT id, sku FROM products WHERE sku IN ");
+        crate::db::push_list(&mut q, chunk.iter().cloned());
+        for r in q.build().fetch_all(pool).await? {
+            out.insert(Code::Sku(r.try_get("sku")?).key(), Hit { product_id: r.try_get("id")?, units: 1 });
+        }
+    }
+    for chunk in gtins.chunks(1000) {
+        let mut q = sqlx::QueryBuilder::new("SELECT id, upc, gtin FROM products WHERE upc IN ");
+        crate::db::push_list(&mut q, chunk.iter().cloned());
+        q.push(" OR gtin IN ");
+        crate::db::push_list(&mut q, chunk.iter().cloned());
+        for r in q.build().fetch_all(pool).await? {
+            let hit = Hit { product_id: r.try_get("id")?, units: 1 };
+            for col in ["upc", "gtin"] {
+                if let Some(c) = r.try_get::<Option<String>, _>(col)?.and_then(|v: String| gtin::normalize(&v).ok()) {
+                    out.entry(c.key()).or_insert(hit);
+                }
+            }
+        }
+    }
+    for chunk in packs.chunks(1000) {
+        let mut q = sqlx::QueryBuilder::new("SELECT gtin14, product_id, units FROM product_packs WHERE gtin14 IN ");
+        crate::db::push_list(&mut q, chunk.iter().cloned());
+        for r in q.build().fetch_all(pool).await? {
+            out.insert(Code::CasePack(r.try_get("gtin14")?).key(), Hit { product_id: r.try_get("product_id")?, units: r.try_get("units")? });
+        }
+    }
+    Ok(out)
 }
 
 async fn query_one(pool: &MySqlPool, code: &Code) -> Result<Option<Hit>, sqlx::Error> {

@@ -16,8 +16,56 @@ pub enum MirrorError {
         "the cycle lost its advisory lock `{0}` (its database connection was killed or the server restarted); it stopped before writing more"
     )]
     LockLost(String),
+    /// The database refused the order's content (a CHECK, a width, a range).
+    #[error("order {id}: the database refused it: {reason}")]
+    Refused { id: u64, reason: String },
     #[error(transparent)]
     Db(#[from] sqlx::Error),
+}
+
+/// MariaDB errors that say a row's values were refused, not that the server failed:
+/// CHECK (4025), too long (1406), out of range (1264), bad value (1366, 1292),
+/// NULL (1048), a trigger's SIGNAL (1644).
+fn refuses_the_data(e: &sqlx::Error) -> bool {
+    let sqlx::Error::Database(d) = e else { return false };
+    d.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
+        .is_some_and(|m| matches!(m.number(), 4025 | 1406 | 1264 | 1366 | 1292 | 1048 | 1644))
+}
+
+/// An order the sync skipped, as the home page lists it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Reject {
+    pub woo_order_id: u64,
+    pub reason: String,
+    pub attempts: u32,
+    pub last_seen_at: NaiveDateTime,
+}
+
+/// Records that an order could not be taken; returns true when this is new
+/// (first time, or a new version of the order), so it is announced once.
+pub async fn reject(pool: &MySqlPool, woo_id: u64, modified_gmt: &str, reason: &str) -> Result<bool, sqlx::Error> {
+    let modified = NaiveDateTime::parse_from_str(modified_gmt, "%Y-%m-%dT%H:%M:%S").ok();
+    let reason: String = reason.chars().take(512).collect();
+    let before: Option<Option<NaiveDateTime>> =
+        sqlx::query_scalar("SELECT woo_modified_at FROM sync_rejects WHERE woo_order_id = ?").bind(woo_id).fetch_optional(pool).await?;
+    sqlx::query(
+        r#"INSERT INTO sync_rejects (woo_order_id, woo_modified_at, reason) VALUES (?, ?, ?)
+           ON DUPLICATE KEY UPDATE woo_modified_at = VALUES(woo_modified_at), reason = VALUES(reason),
+                                   attempts = attempts + 1, last_seen_at = UTC_TIMESTAMP(6)"#,
+    )
+    .bind(woo_id)
+    .bind(modified)
+    .bind(&reason)
+    .execute(pool)
+    .await?;
+    Ok(before.is_none_or(|b| b != modified))
+}
+
+/// Orders the sync skipped, most recent first.
+pub async fn rejects(pool: &MySqlPool) -> Result<Vec<Reject>, sqlx::Error> {
+    sqlx::query_as("SELECT woo_order_id, reason, attempts, last_seen_at FROM sync_rejects ORDER BY last_seen_at DESC LIMIT 100")
+        .fetch_all(pool)
+        .await
 }
 
 /// What happened to one order.
@@ -61,7 +109,11 @@ pub async fn mirror_and_reserve(
             }
             let m = upsert_in(&mut tx, o).await?;
             let outcome = match m {
-                Mirrored::Changed(id) => reserve::reserve_in(&mut tx, id, reservable).await?,
+                Mirrored::Changed(id) => {
+                    // A version that mirrors cleanly is no longer a skipped order.
+                    sqlx::query("DELETE FROM sync_rejects WHERE woo_order_id = ?").bind(o.id).execute(&mut *tx).await?;
+                    reserve::reserve_in(&mut tx, id, reservable).await?
+                }
                 Mirrored::Unchanged(_) => Outcome::default(),
             };
             Ok::<_, MirrorError>((m, outcome))
@@ -76,6 +128,14 @@ pub async fn mirror_and_reserve(
                 let _ = tx.rollback().await;
                 attempt += 1;
                 tokio::time::sleep(std::time::Duration::from_millis(5 * (1 << attempt.min(6)))).await;
+            }
+            Err(MirrorError::Db(e)) if refuses_the_data(&e) => {
+                let _ = tx.rollback().await;
+                let reason = match &e {
+                    sqlx::Error::Database(d) => d.message().to_owned(),
+                    other => other.to_string(),
+                };
+                return Err(MirrorError::Refused { id: o.id, reason });
             }
             Err(e) => return Err(e),
         }

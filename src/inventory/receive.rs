@@ -93,19 +93,32 @@ pub async fn parse_csv(pool: &MySqlPool, text: &str, currency: &str) -> Result<R
             bad("no sku or gtin".into());
             continue;
         };
-        let product_id: Option<u64> = match gtin::normalize(&ident) {
-            Ok(gtin::Code::Sku(s)) => sqlx::query_scalar("SELECT id FROM products WHERE sku = ?").bind(s).fetch_optional(pool).await?,
-            Ok(gtin::Code::UpcA(u)) => {
-                sqlx::query_scalar("SELECT id FROM products WHERE upc = ? LIMIT 1").bind(u).fetch_optional(pool).await?
-            }
-            Ok(gtin::Code::Ean13(c) | gtin::Code::Gtin8(c) | gtin::Code::CasePack(c) | gtin::Code::VariableMeasure(c)) => {
-                sqlx::query_scalar("SELECT id FROM products WHERE gtin = ? LIMIT 1").bind(c).fetch_optional(pool).await?
-            }
+        let (readings, not_gtin) = match gtin::readings(&ident) {
+            Ok(r) => r,
             Err(e) => {
                 bad(format!("`{ident}`: {e}"));
                 continue;
             }
         };
+        let mut product_id: Option<u64> = None;
+        for code in readings {
+            product_id = match code {
+                gtin::Code::Sku(s) => sqlx::query_scalar("SELECT id FROM products WHERE sku = ?").bind(s).fetch_optional(pool).await?,
+                gtin::Code::UpcA(u) => {
+                    sqlx::query_scalar("SELECT id FROM products WHERE upc = ? LIMIT 1").bind(u).fetch_optional(pool).await?
+                }
+                gtin::Code::Ean13(c) | gtin::Code::Gtin8(c) | gtin::Code::CasePack(c) | gtin::Code::VariableMeasure(c) => {
+                    sqlx::query_scalar("SELECT id FROM products WHERE gtin = ? LIMIT 1").bind(c).fetch_optional(pool).await?
+                }
+            };
+            if product_id.is_some() {
+                break;
+            }
+        }
+        if let (None, Some(e)) = (product_id, &not_gtin) {
+            bad(format!("no product with sku `{ident}`, and as a barcode: {e}"));
+            continue;
+        }
         let Some(product_id) = product_id else {
             bad(format!("no product with sku or gtin `{ident}`"));
             continue;
@@ -125,7 +138,7 @@ pub async fn parse_csv(pool: &MySqlPool, text: &str, currency: &str) -> Result<R
             }
         };
         let lot_ref = field(lot_col);
-        if lot_ref.is_empty() || lot_ref.len() > 64 {
+        if lot_ref.is_empty() || lot_ref.chars().count() > 64 {
             bad("lot_ref must be 1-64 characters".into());
             continue;
         }
@@ -144,6 +157,10 @@ pub async fn parse_csv(pool: &MySqlPool, text: &str, currency: &str) -> Result<R
             },
         };
         let location = Some(field(loc_col)).filter(|s| !s.is_empty());
+        if location.as_ref().is_some_and(|l| l.chars().count() > 32) {
+            bad("location must be at most 32 characters".into());
+            continue;
+        }
         rows.push(ReceiptRow { line, product_id, quantity, unit_cost_minor, lot_ref, location, expires_on });
     }
     Ok(if errors.is_empty() { Ok(rows) } else { Err(errors) })
@@ -250,9 +267,14 @@ pub enum AdjustError {
     AboveReceived { received: u32 },
     #[error("the change must not be zero")]
     Zero,
+    #[error("note: at most {NOTE_MAX} characters (this one has {0})")]
+    NoteTooLong(usize),
     #[error(transparent)]
     Db(#[from] sqlx::Error),
 }
+
+/// The longest adjustment note (the column's width).
+pub const NOTE_MAX: usize = 255;
 
 /// Reasons an adjustment may give (the `inventory_adjustments.reason` enum).
 pub const REASONS: &[&str] = &["count", "damage", "loss", "found", "return", "other"];
@@ -268,6 +290,9 @@ pub async fn adjust(
 ) -> Result<u32, AdjustError> {
     if delta == 0 {
         return Err(AdjustError::Zero);
+    }
+    if let Some(n) = note.map(|n| n.chars().count()).filter(|n| *n > NOTE_MAX) {
+        return Err(AdjustError::NoteTooLong(n));
     }
     let mut tx = pool.begin().await?;
     let row = sqlx::query("SELECT qty_received, qty_remaining, qty_reserved FROM inventory_lots WHERE id = ? FOR UPDATE")

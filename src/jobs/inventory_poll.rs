@@ -115,6 +115,9 @@ pub struct Summary {
     pub orders_folded_in: u32,
     /// Orders whose reservations did not match their lines (a crashed run's), re-reserved.
     pub orders_repaired: u32,
+    /// Orders that could not be taken (malformed, refused by the database): recorded in `sync_rejects` and skipped.
+    #[serde(default)]
+    pub orders_skipped: Vec<String>,
     pub units_reserved: u32,
     pub units_released: u32,
     pub backordered_units: u32,
@@ -146,11 +149,12 @@ impl std::fmt::Display for Summary {
         }
         write!(
             f,
-            "orders seen {} (changed {}, folded in {}, repaired {}), units reserved {} released {} backordered {}, SKUs checked {} (drift corrected {}{}), queued {} pushed {} rejected {} deferred {}, verify rounds {}{}, requests {}, errors {}, {} ms",
+            "orders seen {} (changed {}, folded in {}, repaired {}, skipped {}), units reserved {} released {} backordered {}, SKUs checked {} (drift corrected {}{}), queued {} pushed {} rejected {} deferred {}, verify rounds {}{}, requests {}, errors {}, {} ms",
             self.orders_seen,
             self.orders_changed,
             self.orders_folded_in,
             self.orders_repaired,
+            self.orders_skipped.len(),
             self.units_reserved,
             self.units_released,
             self.backordered_units,
@@ -265,7 +269,7 @@ impl Poller {
         s.duration_ms = started.elapsed().as_millis() as u64;
         match outcome {
             Ok(()) => {
-                let severity = if s.errors.is_empty() { Severity::Info } else { Severity::Warning };
+                let severity = if s.errors.is_empty() && s.orders_skipped.is_empty() { Severity::Info } else { Severity::Warning };
                 events::record(&self.pool, Event::info("sync.cycle", s.to_string()).severity(severity)).await?;
                 if let Some(g) = guard {
                     g.release().await?;
@@ -480,15 +484,22 @@ impl Poller {
                     out.changed_products.extend(&products);
                 }
                 Ok((orders::Mirrored::Unchanged(_), _)) => {}
-                Err(MirrorError::Malformed { id, field, reason }) => {
-                    let msg = format!("order {id}: {field}: {reason}");
-                    events::record(
-                        &self.pool,
-                        Event::info("sync.order_malformed", msg.clone()).severity(Severity::Error).about("woo_order", id),
-                    )
-                    .await
-                    .map_err(|e| format!("database: {e}"))?;
-                    s.errors.push(msg);
+                Err(e @ (MirrorError::Malformed { .. } | MirrorError::Refused { .. })) => {
+                    // One bad order never stops the sync: it is recorded, shown and skipped;
+                    // its next version in WooCommerce is read again.
+                    let msg = e.to_string();
+                    let db = |e: sqlx::Error| format!("database: {e}");
+                    if orders::reject(&self.pool, o.id, &o.date_modified_gmt, &msg).await.map_err(db)? {
+                        events::record(
+                            &self.pool,
+                            Event::info("sync.order_skipped", format!("{msg}; skipped, every other order keeps flowing"))
+                                .severity(Severity::Error)
+                                .about("woo_order", o.id),
+                        )
+                        .await
+                        .map_err(db)?;
+                    }
+                    s.orders_skipped.push(msg);
                 }
                 Err(e @ MirrorError::LockLost(_)) => return Err(e.to_string()),
                 Err(MirrorError::Db(e)) => return Err(format!("mirroring order {}: database: {e}", o.id)),

@@ -82,6 +82,8 @@ pub enum OperatorError {
     WeakPassword,
     #[error("an operator named `{0}` already exists")]
     Exists(String),
+    #[error("no operator named `{0}`")]
+    Unknown(String),
     #[error("password hashing failed")]
     Hash,
     #[error(transparent)]
@@ -115,81 +117,159 @@ pub async fn create(
     }
 }
 
-/// Lock-out rule: after `max_failures` wrong passwords in a row the account
-/// refuses every sign-in (even a correct one) for `lockout`.
+/// Throttle rule. After `max_failures` wrong passwords in a row for one
+/// account name from one client address, that pair waits before its next
+/// try: one minute, then doubling up to `lockout`. Other addresses (the pick
+/// station) are not slowed, so a stranger cannot lock staff out; one address
+/// failing across many names is slowed too (five times the allowance).
 #[derive(Debug, Clone, Copy)]
 pub struct LockoutPolicy {
     pub max_failures: u32,
     pub lockout: TimeDelta,
 }
 
-/// How a sign-in went.
+/// How a sign-in went. Unknown names and wrong passwords are the same
+/// outcome, and are throttled the same way, so answers never tell them apart.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SignIn {
     /// Password matched.
     Ok(Operator),
     /// Unknown user, wrong password or disabled account (the page says the same for all three).
     Invalid,
-    /// Too many failures; try again after this UTC time.
-    LockedOut { until: NaiveDateTime },
+    /// Too many failures from this client for this name (or for any name): try again after this UTC time.
+    Throttled { until: NaiveDateTime },
 }
 
-/// Checks a username and password, counting failures and locking the account
-/// when the policy says so. One transaction with the operator row locked, so
-/// parallel attempts cannot slip past the counter.
-#[tracing::instrument(skip_all, fields(username = %username))]
-pub async fn authenticate(pool: &MySqlPool, username: &str, password: &Secret, policy: LockoutPolicy) -> Result<SignIn, sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    let row = sqlx::query(
-        r#"SELECT id, username, display_name, role, password_hash, failed_attempts, locked_until, disabled
-           FROM operators WHERE username = ? FOR UPDATE"#,
-    )
-    .bind(username)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let Some(row) = row else {
-        // Spend the same time as a real check so timing does not reveal which names exist.
-        password::burn(password.clone()).await;
-        return Ok(SignIn::Invalid);
-    };
-    let now = Utc::now().naive_utc();
-    let locked_until: Option<NaiveDateTime> = row.try_get("locked_until")?;
-    if let Some(until) = locked_until.filter(|u| *u > now) {
-        return Ok(SignIn::LockedOut { until });
-    }
-    let hash: String = row.try_get("password_hash")?;
-    let disabled: bool = row.try_get("disabled")?;
-    let id: u64 = row.try_get("id")?;
-    if password::verify(password.clone(), hash).await && !disabled {
-        sqlx::query("UPDATE operators SET failed_attempts = 0, locked_until = NULL, last_sign_in_at = ? WHERE id = ?")
-            .bind(now)
-            .bind(id)
-            .execute(&mut *tx)
+/// The row counting one client's failures across every name.
+const ANY_ACCOUNT: &str = "*";
+/// Failures older than this are forgiven.
+const FORGET_AFTER: TimeDelta = TimeDelta::days(1);
+
+/// One throttle row, locked for this transaction: (failures, blocked_until).
+async fn throttle_row(
+    tx: &mut sqlx::Transaction<'_, sqlx::MySql>,
+    account: &str,
+    client: &str,
+    now: NaiveDateTime,
+) -> Result<(u32, Option<NaiveDateTime>), sqlx::Error> {
+    sqlx::query("INSERT IGNORE INTO sign_in_throttle (account, client, failures, last_failure_at) VALUES (?, ?, 0, ?)")
+        .bind(account)
+        .bind(client)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    let (failures, blocked, last): (u32, Option<NaiveDateTime>, NaiveDateTime) =
+        sqlx::query_as("SELECT failures, blocked_until, last_failure_at FROM sign_in_throttle WHERE account = ? AND client = ? FOR UPDATE")
+            .bind(account)
+            .bind(client)
+            .fetch_one(&mut **tx)
             .await?;
+    Ok(if now - last > FORGET_AFTER { (0, None) } else { (failures, blocked.filter(|b| *b > now)) })
+}
+
+/// Counts a failure on a throttle row; returns the time it is blocked until, if it now is.
+async fn count_failure(
+    tx: &mut sqlx::Transaction<'_, sqlx::MySql>,
+    (account, client): (&str, &str),
+    failures: u32,
+    allowance: u32,
+    lockout: TimeDelta,
+    now: NaiveDateTime,
+) -> Result<Option<NaiveDateTime>, sqlx::Error> {
+    let failures = failures + 1;
+    let blocked = (failures >= allowance).then(|| {
+        let doubling = (failures - allowance).min(16);
+        now + TimeDelta::minutes(1i64 << doubling).min(lockout.max(TimeDelta::minutes(1)))
+    });
+    sqlx::query("UPDATE sign_in_throttle SET failures = ?, blocked_until = ?, last_failure_at = ? WHERE account = ? AND client = ?")
+        .bind(failures)
+        .bind(blocked)
+        .bind(now)
+        .bind(account)
+        .bind(client)
+        .execute(&mut **tx)
+        .await?;
+    Ok(blocked)
+}
+
+/// Checks a username and password from `client` (its address), throttling
+/// repeated failures of that pair. One transaction with the pair's throttle
+/// row locked, so parallel attempts cannot slip past the counter. A
+/// throttled pair is answered without checking the password at all.
+#[tracing::instrument(skip_all, fields(username = %username))]
+pub async fn authenticate(
+    pool: &MySqlPool,
+    username: &str,
+    password: &Secret,
+    client: &str,
+    policy: LockoutPolicy,
+) -> Result<SignIn, sqlx::Error> {
+    let account: String = username.chars().take(64).collect();
+    let client: String = client.chars().take(45).collect();
+    let now = Utc::now().naive_utc();
+    let mut tx = pool.begin().await?;
+    let (pair_failures, pair_blocked) = throttle_row(&mut tx, &account, &client, now).await?;
+    let (any_failures, any_blocked) = throttle_row(&mut tx, ANY_ACCOUNT, &client, now).await?;
+    if let Some(until) = pair_blocked.max(any_blocked) {
         tx.commit().await?;
-        let role: String = row.try_get("role")?;
+        return Ok(SignIn::Throttled { until });
+    }
+    let row = sqlx::query("SELECT id, username, display_name, role, password_hash, disabled FROM operators WHERE username = ?")
+        .bind(username)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let verified = match &row {
+        Some(r) => {
+            let hash: String = r.try_get("password_hash")?;
+            let disabled: bool = r.try_get("disabled")?;
+            password::verify(password.clone(), hash).await && !disabled
+        }
+        None => {
+            // Spend the same time as a real check so timing does not reveal which names exist.
+            password::burn(password.clone()).await;
+            false
+        }
+    };
+    if let (true, Some(r)) = (verified, &row) {
+        let id: u64 = r.try_get("id")?;
+        sqlx::query("DELETE FROM sign_in_throttle WHERE account = ? AND client = ?").bind(&account).bind(&client).execute(&mut *tx).await?;
+        sqlx::query("UPDATE operators SET last_sign_in_at = ? WHERE id = ?").bind(now).bind(id).execute(&mut *tx).await?;
+        tx.commit().await?;
+        let role: String = r.try_get("role")?;
         return Ok(SignIn::Ok(Operator {
             id,
-            username: row.try_get("username")?,
-            display_name: row.try_get("display_name")?,
+            username: r.try_get("username")?,
+            display_name: r.try_get("display_name")?,
             role: Role::parse(&role).unwrap_or(Role::Picker),
         }));
     }
-    let failures: u32 = row.try_get::<u32, _>("failed_attempts")? + 1;
-    let outcome = if failures >= policy.max_failures {
-        let until = now + policy.lockout;
-        sqlx::query("UPDATE operators SET failed_attempts = 0, locked_until = ? WHERE id = ?")
-            .bind(until)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        SignIn::LockedOut { until }
-    } else {
-        sqlx::query("UPDATE operators SET failed_attempts = ? WHERE id = ?").bind(failures).bind(id).execute(&mut *tx).await?;
-        SignIn::Invalid
-    };
+    let allowance = policy.max_failures.max(1);
+    let pair = count_failure(&mut tx, (&account, &client), pair_failures, allowance, policy.lockout, now).await?;
+    let any = count_failure(&mut tx, (ANY_ACCOUNT, &client), any_failures, allowance.saturating_mul(5), policy.lockout, now).await?;
+    // Rows nobody has failed on for a day are dropped as the table is used.
+    sqlx::query("DELETE FROM sign_in_throttle WHERE last_failure_at < ? LIMIT 100").bind(now - FORGET_AFTER).execute(&mut *tx).await?;
     tx.commit().await?;
-    Ok(outcome)
+    Ok(match pair.max(any) {
+        Some(until) => SignIn::Throttled { until },
+        None => SignIn::Invalid,
+    })
+}
+
+/// Sets a new password and ends every session of the operator (a changed
+/// password must lock out whoever had the old one). Returns the sessions ended.
+pub async fn set_password(pool: &MySqlPool, username: &Username, password: &Secret) -> Result<u64, OperatorError> {
+    if password.expose().chars().count() < 10 {
+        return Err(OperatorError::WeakPassword);
+    }
+    let hash = password::hash(password.clone()).await.ok_or(OperatorError::Hash)?;
+    let mut tx = pool.begin().await?;
+    let id: Option<u64> =
+        sqlx::query_scalar("SELECT id FROM operators WHERE username = ? FOR UPDATE").bind(username.as_str()).fetch_optional(&mut *tx).await?;
+    let id = id.ok_or_else(|| OperatorError::Unknown(username.as_str().to_owned()))?;
+    sqlx::query("UPDATE operators SET password_hash = ? WHERE id = ?").bind(hash).bind(id).execute(&mut *tx).await?;
+    let ended = sqlx::query("DELETE FROM sessions WHERE operator_id = ?").bind(id).execute(&mut *tx).await?.rows_affected();
+    tx.commit().await?;
+    Ok(ended)
 }
 
 /// Loads an operator by id (for sessions).

@@ -22,9 +22,12 @@ use crate::{
     channels::woocommerce::WooClient,
     config::TenantConfig,
     events::{self, Event},
-    money,
+    money::{self, Money},
     printing::pdf::WeasyPrint,
 };
+
+/// The most lines one quote holds.
+pub const MAX_LINES: usize = 2000;
 
 /// Everything the quote code needs from the running app.
 pub struct Ctx<'a> {
@@ -59,6 +62,11 @@ pub enum QuoteError {
 
 fn invalid(field: &'static str, message: impl Into<String>) -> QuoteError {
     QuoteError::Invalid { field, message: message.into() }
+}
+
+/// A line whose amount does not fit: a 422 naming the line, never a saturated value.
+fn too_large(line: usize, what: &str, exp: u32) -> QuoteError {
+    invalid("lines", format!("line {line}: {what} is larger than the largest amount a quote can hold ({})", Money::MAX.format(exp)))
 }
 
 /// A line as the back office sets it.
@@ -152,8 +160,8 @@ async fn build(
     if inputs.is_empty() {
         return Err(invalid("lines", "a quote needs at least one line"));
     }
-    if inputs.len() > 2000 {
-        return Err(invalid("lines", "at most 2000 lines"));
+    if inputs.len() > MAX_LINES {
+        return Err(invalid("lines", format!("at most {MAX_LINES} lines")));
     }
     let c = ctx.config;
     let currency = c.tenant.currency.clone();
@@ -169,10 +177,18 @@ async fn build(
     let now = Utc::now().naive_utc();
     let pricer = Pricer { pool: ctx.pool, pricing: &c.pricing, comps: &comps, currency: &currency, now };
     let taxes = NativeTax::new(c.tax.clone());
+    let exp = money::exponent(&currency);
     let mut lines = Vec::with_capacity(inputs.len());
+    let mut totals: Vec<(Money, Money)> = Vec::with_capacity(inputs.len());
     for (i, input) in inputs.iter().enumerate() {
         if input.quantity == 0 {
             return Err(invalid("lines", format!("line {}: quantity must be at least 1", i + 1)));
+        }
+        if input.description.trim().chars().count() > limits::DESCRIPTION {
+            return Err(invalid("lines", format!("line {}: the description has more than {} characters", i + 1, limits::DESCRIPTION)));
+        }
+        if input.manual_price.as_ref().is_some_and(|(_, r)| r.trim().chars().count() > limits::REASON) {
+            return Err(invalid("lines", format!("line {}: the price reason has more than {} characters", i + 1, limits::REASON)));
         }
         let product = match input.product_id {
             Some(id) => {
@@ -205,7 +221,12 @@ async fn build(
             postcode: customer.postcode.clone(),
             tax_class,
         });
-        let total = priced.unit_price_minor.map_or(0, |p| p.saturating_mul(i64::from(input.quantity)));
+        let n = i + 1;
+        let unit = priced.unit_price_minor.map(Money::from_minor).transpose().map_err(|_| too_large(n, "the unit price", exp))?;
+        let total = unit.map_or(Ok(Money::ZERO), |u| u.times(input.quantity)).map_err(|_| {
+            too_large(n, &format!("{} × {}", input.quantity, unit.map_or_else(String::new, |u| u.format(exp))), exp)
+        })?;
+        let line_tax = tax_on(total, rate.ppm).map_err(|_| too_large(n, "the tax", exp))?;
         let description =
             if input.description.trim().is_empty() { name.clone().unwrap_or_default() } else { input.description.trim().to_owned() };
         lines.push(Line {
@@ -220,11 +241,16 @@ async fn build(
             price_reason: priced.reason.chars().take(255).collect(),
             tax_rate_ppm: rate.ppm,
             tax_source: rate.source.chars().take(120).collect(),
-            tax_minor: tax_on(total, rate.ppm),
-            total_minor: total,
+            tax_minor: line_tax.minor(),
+            total_minor: total.minor(),
         });
+        totals.push((total, line_tax));
     }
-    let subtotal: i64 = lines.iter().map(|l| l.total_minor).sum();
+    let sum_err = |what: &str| {
+        invalid("lines", format!("the quote's {what} is larger than the largest amount a quote can hold ({})", Money::MAX.format(exp)))
+    };
+    let subtotal = Money::sum(totals.iter().map(|t| t.0)).map_err(|_| sum_err("subtotal"))?;
+    let shipping = Money::from_minor(shipping_minor).map_err(|_| invalid("shipping", "larger than the largest amount allowed"))?;
     let shipping_tax = if taxes.shipping_taxable() {
         let rate = taxes.rate(&TaxQuery {
             country: customer.country.clone(),
@@ -232,11 +258,12 @@ async fn build(
             postcode: customer.postcode.clone(),
             tax_class: "standard".into(),
         });
-        tax_on(shipping_minor, rate.ppm)
+        tax_on(shipping, rate.ppm).map_err(|_| invalid("shipping", "its tax is larger than the largest amount allowed"))?
     } else {
-        0
+        Money::ZERO
     };
-    let tax: i64 = lines.iter().map(|l| l.tax_minor).sum::<i64>() + shipping_tax;
+    let tax = Money::sum(totals.iter().map(|t| t.1).chain([shipping_tax])).map_err(|_| sum_err("tax"))?;
+    let total = Money::sum([subtotal, shipping, tax]).map_err(|_| sum_err("total"))?;
     Ok(Snapshot {
         number: number.to_owned(),
         version_no,
@@ -251,11 +278,11 @@ async fn build(
         valid_until: now + TimeDelta::days(i64::from(c.pricing.quote_validity_days.max(1))),
         timezone: c.tenant.timezone.name().to_owned(),
         lines,
-        subtotal_minor: subtotal,
+        subtotal_minor: subtotal.minor(),
         shipping_minor,
-        shipping_tax_minor: shipping_tax,
-        tax_minor: tax,
-        total_minor: subtotal + shipping_minor + tax,
+        shipping_tax_minor: shipping_tax.minor(),
+        tax_minor: tax.minor(),
+        total_minor: total.minor(),
         change_note: note,
     })
 }
@@ -322,12 +349,45 @@ async fn next_number(tx: &mut sqlx::Transaction<'_, sqlx::MySql>, config: &Tenan
     Ok(format!("{prefix}-{n:05}"))
 }
 
+/// The longest text each field keeps (the columns' widths): a longer value
+/// is refused with the field and its limit, never cut or failed on insert.
+pub mod limits {
+    pub const NAME: usize = 160;
+    pub const COMPANY: usize = 160;
+    /// RFC 5321: a 64-character local part, 254 characters in all.
+    pub const EMAIL: usize = 254;
+    pub const EMAIL_LOCAL: usize = 64;
+    /// "Baden-Württemberg", "Newfoundland and Labrador" and their kin.
+    pub const STATE: usize = 64;
+    pub const POSTCODE: usize = 32;
+    pub const DESCRIPTION: usize = 255;
+    pub const NOTE: usize = 255;
+    pub const REASON: usize = 255;
+}
+
+/// `Err` naming the field and its limit when `value` has more than `max` characters.
+pub fn check_len(field: &'static str, value: &str, max: usize) -> Result<(), QuoteError> {
+    let n = value.chars().count();
+    if n > max { Err(invalid(field, format!("at most {max} characters (this one has {n})"))) } else { Ok(()) }
+}
+
 fn check_customer(c: &Customer) -> Result<(), QuoteError> {
     if c.name.trim().is_empty() {
         return Err(invalid("customer.name", "required"));
     }
-    if !c.email.contains('@') || c.email.len() > 254 {
-        return Err(invalid("customer.email", "an email address is required"));
+    check_len("customer.name", &c.name, limits::NAME)?;
+    check_len("customer.company", c.company.as_deref().unwrap_or_default(), limits::COMPANY)?;
+    check_len("customer.email", &c.email, limits::EMAIL)?;
+    check_len("state", &c.state, limits::STATE)?;
+    check_len("postcode", &c.postcode, limits::POSTCODE)?;
+    match c.email.rsplit_once('@') {
+        Some((local, domain)) if !local.is_empty() && !domain.is_empty() => {
+            check_len("customer.email", local, limits::EMAIL_LOCAL)?;
+        }
+        _ => return Err(invalid("customer.email", "an email address such as buyer@example.com is required")),
+    }
+    if c.email.chars().any(|ch| ch.is_control() || ch.is_whitespace()) {
+        return Err(invalid("customer.email", "an address has no spaces or control characters"));
     }
     if !c.country.is_empty() && (c.country.len() != 2 || !c.country.chars().all(|ch| ch.is_ascii_uppercase())) {
         return Err(invalid("customer.country", "a two-letter country code such as US"));
@@ -414,8 +474,10 @@ pub async fn create_from_rfq(
         })
         .collect();
     let email = email.unwrap_or_default();
+    // Without a name, the address's local part (at most 64 characters) stands in.
+    let fallback = || email.rsplit_once('@').map_or(email.as_str(), |(local, _)| local).chars().take(limits::NAME).collect();
     let customer = Customer {
-        name: name.unwrap_or_else(|| email.clone()),
+        name: name.filter(|n| !n.trim().is_empty()).unwrap_or_else(fallback),
         email,
         company: r.try_get("sender_company")?,
         country: destination.0.to_owned(),
@@ -490,6 +552,7 @@ pub async fn revise(
     if note.trim().is_empty() {
         return Err(invalid("note", "say what changed (it is kept in the history)"));
     }
+    check_len("note", note.trim(), limits::NOTE)?;
     let next: u32 = sqlx::query_scalar("SELECT CAST(COALESCE(MAX(version_no), 0) + 1 AS UNSIGNED) FROM quote_versions WHERE quote_id = ?")
         .bind(quote_id)
         .fetch_one(ctx.pool)
@@ -698,19 +761,76 @@ pub async fn accept(ctx: &Ctx<'_>, quote_id: u64, by: Acceptor<'_>) -> Result<u6
         return Err(QuoteError::Expired { number, until: s.valid_until });
     }
     let revision = sent.revision.unwrap_or(0);
-    let woo_order = ctx.woo.create_order_from_quote(s, revision).await.map_err(|e| QuoteError::Woo(e.to_string()))?;
+
+    // One acceptor at a time: the claim is taken by a conditional update (a
+    // claim older than two minutes belongs to a request that died).
+    let claim = hex::encode(rand::random::<[u8; 16]>());
+    let claimed = sqlx::query(
+        r#"UPDATE quotes SET accept_claim = ?, accept_claimed_at = UTC_TIMESTAMP(6), accept_started_at = COALESCE(accept_started_at, UTC_TIMESTAMP(6))
+           WHERE id = ? AND status = 'sent' AND (accept_claim IS NULL OR accept_claimed_at < UTC_TIMESTAMP(6) - INTERVAL 2 MINUTE)"#,
+    )
+    .bind(&claim)
+    .bind(quote_id)
+    .execute(ctx.pool)
+    .await?
+    .rows_affected();
+    if claimed != 1 {
+        let (status, order): (String, Option<u64>) =
+            sqlx::query_as("SELECT CAST(status AS CHAR), woo_order_id FROM quotes WHERE id = ?").bind(quote_id).fetch_one(ctx.pool).await?;
+        return match (status.as_str(), order) {
+            ("accepted", Some(order)) => Ok(order),
+            _ => Err(QuoteError::WrongState { number, status, message: "it is being accepted right now; reload in a moment".into() }),
+        };
+    }
+    let release = || async {
+        let _ = sqlx::query("UPDATE quotes SET accept_claim = NULL WHERE id = ? AND accept_claim = ?")
+            .bind(quote_id)
+            .bind(&claim)
+            .execute(ctx.pool)
+            .await;
+    };
+    // An earlier attempt (timed out, or its process died) may have made the order: look before making one.
+    // (The claim set both times at once for a first attempt; an earlier one began before this claim.)
+    let (started, claimed_at): (Option<NaiveDateTime>, Option<NaiveDateTime>) =
+        sqlx::query_as("SELECT accept_started_at, accept_claimed_at FROM quotes WHERE id = ?").bind(quote_id).fetch_one(ctx.pool).await?;
+    let earlier = match (started, claimed_at) {
+        (Some(at), Some(now)) if at < now => ctx.woo.order_for_quote(&number, revision, at.and_utc()).await,
+        _ => Ok(None),
+    };
+    let made = match earlier {
+        Ok(Some(order)) => Ok(order),
+        Ok(None) => ctx.woo.create_order_from_quote(s, revision).await,
+        Err(e) => Err(e),
+    };
+    let woo_order = match made {
+        Ok(order) => order,
+        Err(e) => {
+            release().await;
+            return Err(QuoteError::Woo(e.to_string()));
+        }
+    };
     let who = match by {
         Acceptor::BackOffice(op) => format!("operator {op}"),
         Acceptor::Buyer { .. } => format!("buyer {}", s.customer.email),
     };
     let mut tx = ctx.pool.begin().await?;
-    sqlx::query("UPDATE quotes SET status = 'accepted', woo_order_id = ?, accepted_version_id = ?, accepted_at = UTC_TIMESTAMP(6), accepted_by = ?, accept_token_hash = NULL WHERE id = ?")
-        .bind(woo_order)
-        .bind(sent.id)
-        .bind(&who)
-        .bind(quote_id)
-        .execute(&mut *tx)
-        .await?;
+    let done = sqlx::query(
+        r#"UPDATE quotes SET status = 'accepted', woo_order_id = ?, accepted_version_id = ?, accepted_at = UTC_TIMESTAMP(6), accepted_by = ?,
+                             accept_token_hash = NULL, accept_claim = NULL
+           WHERE id = ? AND status = 'sent' AND accept_claim = ?"#,
+    )
+    .bind(woo_order)
+    .bind(sent.id)
+    .bind(&who)
+    .bind(quote_id)
+    .bind(&claim)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if done != 1 {
+        // The claim expired under a very slow WooCommerce and another acceptor took over; it finds this order by its meta.
+        return Err(QuoteError::WrongState { number, status, message: "it was accepted by another request a moment ago".into() });
+    }
     let domain = s.customer.email.rsplit_once('@').map(|(_, d)| d.to_ascii_lowercase()).unwrap_or_default();
     sqlx::query("INSERT INTO sender_domains (domain, quotes_won) VALUES (?, 1) ON DUPLICATE KEY UPDATE quotes_won = quotes_won + 1")
         .bind(&domain)
@@ -736,6 +856,7 @@ pub async fn mark_lost(pool: &MySqlPool, quote_id: u64, reason: &str, operator: 
     if reason.trim().is_empty() {
         return Err(invalid("reason", "say why it was lost (price, lead time, no answer…)"));
     }
+    check_len("reason", reason.trim(), 400)?;
     let mut tx = pool.begin().await?;
     sqlx::query("UPDATE quotes SET status = 'lost', accept_token_hash = NULL WHERE id = ?").bind(quote_id).execute(&mut *tx).await?;
     sqlx::query("UPDATE sender_domains d JOIN quotes q ON d.domain = SUBSTRING_INDEX(q.customer_email, '@', -1) SET d.quotes_lost = d.quotes_lost + 1 WHERE q.id = ?").bind(quote_id).execute(&mut *tx).await?;

@@ -60,12 +60,15 @@ pub struct Stored {
     pub malformed: Option<Malformed>,
     pub items: usize,
     pub unmatched: usize,
+    /// Candidate lines past the bounds ([`MAX_ITEMS`], [`MAX_LINES`]), left in the raw message.
+    pub not_read: usize,
     pub reputation: Option<Reputation>,
 }
 
 fn valid_email(e: &str) -> bool {
     let Some((local, domain)) = e.rsplit_once('@') else { return false };
     !local.is_empty()
+        && local.len() <= 64
         && e.len() <= 254
         && domain.contains('.')
         && !domain.starts_with('.')
@@ -206,9 +209,29 @@ fn quantity_of(token: &str) -> Option<u32> {
     num.parse().ok().filter(|n| *n > 0)
 }
 
-/// Finds items in text lines; every line with a number that names no product is kept unmatched.
-pub async fn extract(pool: &MySqlPool, lookup: &CodeLookup, text: &str) -> Result<Vec<Item>, sqlx::Error> {
-    let mut items = Vec::new();
+/// The most items one RFQ becomes; lines past it stay in the stored raw
+/// message and the RFQ says how many were not read.
+pub const MAX_ITEMS: usize = 500;
+/// The most text lines read for items (body and CSV attachments together).
+pub const MAX_LINES: usize = 5_000;
+/// Tokens of one line tried as codes.
+const MAX_TOKENS: usize = 40;
+
+/// Items found, and how many candidate lines the bounds left unread.
+#[derive(Debug, Default)]
+pub struct Extracted {
+    pub items: Vec<Item>,
+    pub not_read: usize,
+}
+
+/// A line that may name items, with its tokens.
+struct Candidate {
+    text: String,
+    tokens: Vec<String>,
+}
+
+/// The lines of `text` that may name items (up to the signature), at most `budget` of them.
+fn candidates(text: &str, budget: &mut usize, not_read: &mut usize, out: &mut Vec<Candidate>) {
     for line in text.lines() {
         if ends_request(line) {
             break;
@@ -217,32 +240,58 @@ pub async fn extract(pool: &MySqlPool, lookup: &CodeLookup, text: &str) -> Resul
         if line.is_empty() || line.starts_with('>') || line.len() > 200 || !line.chars().any(|c| c.is_ascii_digit()) {
             continue;
         }
-        let tokens: Vec<&str> =
-            line.split(|c: char| c.is_whitespace() || c == ',' || c == ';' || c == '\t').filter(|t| !t.is_empty()).collect();
-        let mut found: Option<(usize, String, u64)> = None;
-        for (i, tok) in tokens.iter().enumerate() {
-            let tok = tok.trim_matches(|c: char| matches!(c, '(' | ')' | ':' | '.' | '"' | '\''));
-            if tok.len() < 3 || quantity_of(tok).is_some() && tok.len() < 6 {
-                continue;
-            }
-            if let Ok(Some(hit)) = lookup.resolve(pool, tok).await? {
-                found = Some((i, tok.to_owned(), hit.product_id));
-                break;
-            }
+        if *budget == 0 {
+            *not_read += 1;
+            continue;
         }
-        let qty = tokens.iter().enumerate().filter(|(i, _)| found.as_ref().is_none_or(|f| f.0 != *i)).find_map(|(_, t)| quantity_of(t));
-        match (found, qty) {
-            (Some((_, code, product)), q) => items.push(Item {
-                raw_text: line.chars().take(255).collect(),
-                code: Some(code),
-                product_id: Some(product),
-                quantity: q.unwrap_or(1),
-            }),
-            (None, Some(q)) => items.push(Item { raw_text: line.chars().take(255).collect(), code: None, product_id: None, quantity: q }),
-            (None, None) => {}
+        *budget -= 1;
+        let tokens = line
+            .split(|c: char| c.is_whitespace() || c == ',' || c == ';' || c == '\t')
+            .filter(|t| !t.is_empty())
+            .take(MAX_TOKENS)
+            .map(|t| t.trim_matches(|c: char| matches!(c, '(' | ')' | ':' | '.' | '"' | '\'')).to_owned())
+            .collect();
+        out.push(Candidate { text: line.to_owned(), tokens });
+    }
+}
+
+/// Finds items in text lines; every line with a number that names no product
+/// is kept unmatched. Every code of every line is looked up in one batch.
+pub async fn extract(pool: &MySqlPool, lookup: &CodeLookup, texts: &[&str]) -> Result<Extracted, sqlx::Error> {
+    let (mut budget, mut not_read, mut lines) = (MAX_LINES, 0, Vec::new());
+    for text in texts {
+        candidates(text, &mut budget, &mut not_read, &mut lines);
+    }
+    let mut typed: Vec<&str> = lines.iter().flat_map(|l| l.tokens.iter().map(String::as_str)).filter(|t| t.len() >= 2).collect();
+    typed.sort_unstable();
+    typed.dedup();
+    let hits = lookup.resolve_many(pool, &typed).await?;
+    let mut out = Extracted { items: Vec::new(), not_read };
+    for line in &lines {
+        // A code-like token first; a number that could be a quantity (`40021`) only when nothing else names a product.
+        let looks_like_qty = |t: &str| t.len() < 3 || quantity_of(t).is_some() && t.len() < 6;
+        let found = line
+            .tokens
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| !looks_like_qty(t))
+            .chain(line.tokens.iter().enumerate().filter(|(_, t)| looks_like_qty(t)))
+            .find_map(|(i, t)| hits.get(t).map(|h| (i, t.clone(), h.product_id)));
+        let qty = line.tokens.iter().enumerate().filter(|(i, _)| found.as_ref().is_none_or(|f| f.0 != *i)).find_map(|(_, t)| quantity_of(t));
+        let item = match (found, qty) {
+            (Some((_, code, product)), q) => {
+                Item { raw_text: line.text.chars().take(255).collect(), code: Some(code), product_id: Some(product), quantity: q.unwrap_or(1) }
+            }
+            (None, Some(q)) => Item { raw_text: line.text.chars().take(255).collect(), code: None, product_id: None, quantity: q },
+            (None, None) => continue,
+        };
+        if out.items.len() == MAX_ITEMS {
+            out.not_read += 1;
+        } else {
+            out.items.push(item);
         }
     }
-    Ok(items)
+    Ok(out)
 }
 
 /// Turns a CSV line list into `code x qty` lines (columns named sku/part/code/item and qty/quantity, else the first two).
@@ -288,7 +337,7 @@ pub async fn store(
                     .about("rfq", id),
             )
             .await?;
-            return Ok(Stored { id, malformed: Some(m), items: 0, unmatched: 0, reputation: None });
+            return Ok(Stored { id, malformed: Some(m), items: 0, unmatched: 0, not_read: 0, reputation: None });
         }
     };
     let domain = req.sender_email.rsplit_once('@').map(|(_, d)| d.to_ascii_lowercase()).unwrap_or_default();
@@ -298,18 +347,25 @@ pub async fn store(
         history,
     );
     // The body (up to its signature), then each CSV line list on its own.
-    let mut items = extract(pool, lookup, &req.body).await?;
-    for (name, ctype, bytes) in &req.attachments {
-        if ctype.ends_with("/csv") || name.to_ascii_lowercase().ends_with(".csv") {
-            items.extend(extract(pool, lookup, &csv_lines(bytes)).await?);
-        }
-    }
+    let csvs: Vec<String> = req
+        .attachments
+        .iter()
+        .filter(|(name, ctype, _)| ctype.ends_with("/csv") || name.to_ascii_lowercase().ends_with(".csv"))
+        .map(|(_, _, bytes)| csv_lines(bytes))
+        .collect();
+    let texts: Vec<&str> = std::iter::once(req.body.as_str()).chain(csvs.iter().map(String::as_str)).collect();
+    let Extracted { items, not_read } = extract(pool, lookup, &texts).await?;
+    let intake_note = (not_read > 0).then(|| {
+        format!(
+            "{not_read} more line(s) were not read: an RFQ becomes at most {MAX_ITEMS} items from at most {MAX_LINES} lines; the raw message is kept whole"
+        )
+    });
     let attachments: Vec<serde_json::Value> =
         req.attachments.iter().map(|(n, t, b)| serde_json::json!({ "name": n, "type": t, "bytes": b.len() })).collect();
     let mut tx = pool.begin().await?;
     sqlx::query(
         r#"UPDATE rfqs SET status = 'new', sender_email = ?, sender_name = ?, sender_domain = ?, sender_company = ?, subject = ?, body = ?, attachments = ?,
-                          reputation_score = ?, reputation_factors = ? WHERE id = ?"#,
+                          reputation_score = ?, reputation_factors = ?, intake_note = ? WHERE id = ?"#,
     )
     .bind(&req.sender_email)
     .bind(req.sender_name.as_ref().map(|n| n.chars().take(160).collect::<String>()))
@@ -320,6 +376,7 @@ pub async fn store(
     .bind(serde_json::Value::Array(attachments).to_string())
     .bind(rep.score as i16)
     .bind(serde_json::to_string(&rep.factors).unwrap_or_default())
+    .bind(&intake_note)
     .bind(id)
     .execute(&mut *tx)
     .await?;
@@ -340,14 +397,19 @@ pub async fn store(
         &mut *tx,
         Event::info(
             "rfq.received",
-            format!("RFQ {id} from {domain} by {source}: {} item(s), {unmatched} to map; reputation {}{flag}", items.len(), rep.score),
+            format!(
+                "RFQ {id} from {domain} by {source}: {} item(s), {unmatched} to map; reputation {}{flag}{}",
+                items.len(),
+                rep.score,
+                intake_note.as_ref().map(|n| format!("; {n}")).unwrap_or_default()
+            ),
         )
         .severity(if rep.low() { Severity::Warning } else { Severity::Info })
         .about("rfq", id),
     )
     .await?;
     tx.commit().await?;
-    Ok(Stored { id, malformed: None, items: items.len(), unmatched, reputation: Some(rep) })
+    Ok(Stored { id, malformed: None, items: items.len(), unmatched, not_read, reputation: Some(rep) })
 }
 
 #[cfg(test)]

@@ -3,7 +3,10 @@
 //! service is one more implementation. Rates are parts per million and
 //! rounding is explicit: half away from zero, per line, in minor units.
 
-use crate::config::{Tax, TaxRate};
+use crate::{
+    config::{Tax, TaxRate},
+    money::{Money, Overflow},
+};
 
 /// Where a line ships and what it is.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -40,11 +43,8 @@ pub fn percent_to_ppm(text: &str) -> Result<u32, String> {
 }
 
 /// Tax on an amount, rounded half away from zero to a whole minor unit.
-pub fn tax_on(amount_minor: i64, ppm: u32) -> i64 {
-    let product = i128::from(amount_minor) * i128::from(ppm);
-    let (q, r) = (product / 1_000_000, product % 1_000_000);
-    let rounded = if r.abs() * 2 >= 1_000_000 { q + product.signum() } else { q };
-    i64::try_from(rounded).unwrap_or(i64::MAX)
+pub fn tax_on(amount: Money, ppm: u32) -> Result<Money, Overflow> {
+    amount.parts_per_million(ppm)
 }
 
 /// The tenant's own rate table.
@@ -119,11 +119,11 @@ mod tests {
     #[test]
     fn rounding_is_half_away_from_zero() {
         // $10.00 at 8.625% = 86.25 cents → 86; $10.02 → 86.4225 → 86; $10.03 → 86.50875 → 87.
-        assert_eq!(tax_on(1000, 86_250), 86);
-        assert_eq!(tax_on(1003, 86_250), 87);
-        assert_eq!(tax_on(200, 25_000), 5);
-        assert_eq!(tax_on(-200, 25_000), -5);
-        assert_eq!(tax_on(1, 500_000), 1, "exactly half rounds up");
+        assert_eq!(tax_on(Money::from_minor(1000).unwrap(), 86_250).unwrap().minor(), 86);
+        assert_eq!(tax_on(Money::from_minor(1003).unwrap(), 86_250).unwrap().minor(), 87);
+        assert_eq!(tax_on(Money::from_minor(200).unwrap(), 25_000).unwrap().minor(), 5);
+        assert_eq!(tax_on(Money::from_minor(-200).unwrap(), 25_000).unwrap().minor(), -5);
+        assert_eq!(tax_on(Money::from_minor(1).unwrap(), 500_000).unwrap().minor(), 1, "exactly half rounds up");
     }
 
     #[test]
@@ -149,7 +149,7 @@ mod tests {
     proptest! {
         #[test]
         fn tax_is_within_half_a_unit_of_the_exact_value(amount in -1_000_000_000i64..1_000_000_000, ppm in 0u32..300_000) {
-            let t = tax_on(amount, ppm);
+            let t = tax_on(Money::from_minor(amount).unwrap(), ppm).unwrap().minor();
             let exact_times_million = i128::from(amount) * i128::from(ppm);
             let diff = (i128::from(t) * 1_000_000 - exact_times_million).abs();
             prop_assert!(diff <= 500_000);

@@ -25,7 +25,10 @@ use crate::{
 };
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/sign-in", get(form).post(submit)).route("/sign-out", post(sign_out))
+    Router::new()
+        .route("/sign-in", get(form).post(submit))
+        .route("/sign-out", post(sign_out))
+        .route("/sign-out-everywhere", post(sign_out_everywhere))
 }
 
 #[derive(Template)]
@@ -44,13 +47,16 @@ struct NextQuery {
     next: Option<String>,
 }
 
-/// Only same-app paths are followed after sign-in (no open redirect).
+/// Only same-app paths are followed after sign-in (no open redirect): the
+/// app's own prefix, then a path of visible ASCII only. Browsers drop tabs
+/// and newlines from URLs and read `\\` as `/`, so `/\t/evil.example/`
+/// would leave the site; any such character sends the operator home.
 fn safe_next(state: &AppState, next: Option<&str>) -> String {
     let home = format!("{}/", state.base);
-    match next {
-        Some(n) if n.starts_with(&home) && !n.starts_with("//") && !n.contains("://") && !n.contains('\\') => n.to_owned(),
-        _ => home,
-    }
+    let Some(n) = next else { return home };
+    let Some(rest) = n.strip_prefix(&home) else { return home };
+    let visible = n.bytes().all(|b| b.is_ascii_graphic()) && !n.contains('\\');
+    if visible && !rest.starts_with('/') && !n.contains("://") && n.len() <= 2048 { n.to_owned() } else { home }
 }
 
 async fn form(State(state): State<AppState>, jar: CookieJar, Query(q): Query<NextQuery>) -> Response {
@@ -66,12 +72,12 @@ async fn form(State(state): State<AppState>, jar: CookieJar, Query(q): Query<Nex
     (jar, Page(page)).into_response()
 }
 
-/// The pre-sign-in CSRF cookie, created when missing.
+/// The pre-sign-in CSRF cookie, created when missing or not signed by this server.
 pub(super) fn csrf_cookie(state: &AppState, jar: CookieJar) -> (CookieJar, String) {
     match jar.get(CSRF_COOKIE).map(|c| c.value().to_owned()) {
-        Some(v) if v.len() == 64 => (jar, v),
+        Some(v) if session::pre_sign_in_valid(&v) => (jar, v),
         _ => {
-            let v = session::random_token();
+            let v = session::pre_sign_in_token();
             (jar.add(session::cookie(state, CSRF_COOKIE, v.clone())), v)
         }
     }
@@ -97,8 +103,8 @@ async fn submit(
         lockout: TimeDelta::minutes(i64::from(state.config.server.lockout_minutes)),
     };
     let username = f.username.trim().to_owned();
-    let outcome = operators::authenticate(&state.pool, &username, &password, policy).await?;
     let ip = client_ip(&headers, peer);
+    let outcome = operators::authenticate(&state.pool, &username, &password, &ip, policy).await?;
     let (status, error) = match outcome {
         SignIn::Ok(op) => {
             let ua = headers.get("user-agent").and_then(|v| v.to_str().ok());
@@ -109,6 +115,10 @@ async fn submit(
             )
             .await?;
             tracing::info!(operator = %op.username, "signed in");
+            // A session this browser held before (another operator's, or an old one) ends here.
+            if let Some(old) = jar.get(SESSION_COOKIE) {
+                session::destroy(&state.pool, old.value()).await?;
+            }
             let jar = jar.add(session::cookie(&state, SESSION_COOKIE, token));
             return Ok((jar, Redirect::to(&safe_next(&state, f.next.as_deref()))).into_response());
         }
@@ -122,18 +132,18 @@ async fn submit(
             tracing::warn!(username = %truncate(&username), %ip, "sign-in failed");
             (StatusCode::UNAUTHORIZED, "Wrong username or password.".to_owned())
         }
-        SignIn::LockedOut { until } => {
+        SignIn::Throttled { until } => {
             events::record(
                 &state.pool,
-                Event::info("auth.locked_out", format!("`{}` is locked out after repeated failed sign-ins", truncate(&username)))
+                Event::info("auth.throttled", format!("sign-ins as `{}` from {ip} are paused after repeated failures", truncate(&username)))
                     .severity(Severity::Warning),
             )
             .await?;
-            tracing::warn!(username = %truncate(&username), %ip, "sign-in refused: account locked");
+            tracing::warn!(username = %truncate(&username), %ip, "sign-in refused: too many failures from this address");
             (
-                StatusCode::LOCKED,
+                StatusCode::TOO_MANY_REQUESTS,
                 format!(
-                    "Too many failed sign-ins: this account is locked until {}. Ask an admin if you need in sooner.",
+                    "Too many failed sign-ins from this computer: wait until {} and try again. Other computers are not affected; an admin can help sooner.",
                     state.local_time(until)
                 ),
             )
@@ -161,6 +171,20 @@ fn client_ip(headers: &HeaderMap, peer: SocketAddr) -> String {
     let ip = peer.ip();
     let behind_proxy = ip.is_loopback() || matches!(ip, std::net::IpAddr::V4(v4) if v4.is_private());
     headers.get("x-real-ip").and_then(|v| v.to_str().ok()).filter(|_| behind_proxy).map(str::to_owned).unwrap_or_else(|| ip.to_string())
+}
+
+/// Ends every session of the signed-in operator (a lost phone, a shared
+/// computer left signed in), this one included.
+async fn sign_out_everywhere(State(state): State<AppState>, session: Session, jar: CookieJar) -> Result<Response> {
+    let ended = session::destroy_all(&state.pool, session.operator.id).await?;
+    events::record(
+        &state.pool,
+        Event::info("auth.sign_out_everywhere", format!("{} signed out everywhere ({ended} sessions ended)", session.operator.display_name))
+            .by(session.operator.id),
+    )
+    .await?;
+    let jar = jar.remove(session::cookie(&state, SESSION_COOKIE, String::new()));
+    Ok((jar, Redirect::to(&format!("{}/sign-in", state.base))).into_response())
 }
 
 async fn sign_out(State(state): State<AppState>, session: Session, jar: CookieJar) -> Result<Response> {

@@ -10,47 +10,30 @@ use axum::{
     routing::get,
 };
 use futures::stream::{self, Stream};
-use sqlx::Row;
-
 use super::{AppState, Result, session::Session};
+use crate::operators::Role;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/events/stream", get(stream_events))
 }
 
-async fn batch(state: &AppState, after: u64) -> Vec<(u64, String)> {
-    let rows = sqlx::query(
-        r#"SELECT id, occurred_at, kind, severity, message FROM event_log
-           WHERE id > ? ORDER BY id DESC LIMIT 50"#,
-    )
-    .bind(after)
-    .fetch_all(&state.pool)
-    .await
-    .unwrap_or_default();
-    let mut out: Vec<(u64, String)> = rows
-        .iter()
-        .filter_map(|r| {
-            let id: u64 = r.try_get("id").ok()?;
-            let at: chrono::NaiveDateTime = r.try_get("occurred_at").ok()?;
-            let data = serde_json::json!({
-                "id": id,
-                "at": state.local_time(at),
-                "kind": r.try_get::<String, _>("kind").ok()?,
-                "severity": r.try_get::<String, _>("severity").ok()?,
-                "message": r.try_get::<String, _>("message").ok()?,
-            });
-            Some((id, data.to_string()))
+/// The next events after `after` that the role may see.
+async fn batch(state: &AppState, role: Role, after: u64) -> Vec<(u64, String)> {
+    let rows = crate::events::after(&state.pool, role, after, 50).await.unwrap_or_default();
+    rows.into_iter()
+        .map(|(id, at, kind, severity, message)| {
+            let data = serde_json::json!({ "id": id, "at": state.local_time(at), "kind": kind, "severity": severity, "message": message });
+            (id, data.to_string())
         })
-        .collect();
-    out.reverse();
-    out
+        .collect()
 }
 
-async fn stream_events(State(state): State<AppState>, _session: Session) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>> {
+async fn stream_events(State(state): State<AppState>, session: Session) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>> {
     // Start from the ten latest events so a new page has something at once.
     let (start,): (u64,) =
         sqlx::query_as("SELECT CAST(GREATEST(COALESCE(MAX(id), 0) - 10, 0) AS UNSIGNED) FROM event_log").fetch_one(&state.pool).await?;
-    let s = stream::unfold((state, start, Vec::<(u64, String)>::new(), true), |(state, mut last, mut pending, mut first)| async move {
+    let role = session.operator.role;
+    let s = stream::unfold((state, start, Vec::<(u64, String)>::new(), true), move |(state, mut last, mut pending, mut first)| async move {
         loop {
             if let Some((id, data)) = (!pending.is_empty()).then(|| pending.remove(0)) {
                 last = last.max(id);
@@ -61,7 +44,7 @@ async fn stream_events(State(state): State<AppState>, _session: Session) -> Resu
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
             first = false;
-            pending = batch(&state, last).await;
+            pending = batch(&state, role, last).await;
         }
     });
     Ok(Sse::new(s).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))

@@ -3,10 +3,10 @@
 
 use askama::Template;
 use axum::{Router, extract::State, routing::get};
-use chrono::NaiveDateTime;
 use sqlx::Row;
 
 use super::{AppState, Page, Result, session::Session};
+use crate::operators::Role;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/", get(home))
@@ -35,6 +35,10 @@ struct HomePage {
     open_orders: i64,
     backordered_lines: i64,
     expiring_quotes: usize,
+    /// Quotes, receiving and their links are for the back office (and admins).
+    back_office: bool,
+    /// Orders the sync skipped: (WooCommerce order, why, last tried, attempts).
+    sync_rejects: Vec<(u64, String, String, u32)>,
     channel_problems: Vec<(String, String, String, String)>,
     events: Vec<EventRow>,
 }
@@ -50,20 +54,13 @@ async fn home(State(state): State<AppState>, session: Session) -> Result<Page<Ho
     )
     .fetch_one(&state.pool)
     .await?;
-    let events = sqlx::query("SELECT occurred_at, kind, severity, message FROM event_log ORDER BY id DESC LIMIT 20")
-        .fetch_all(&state.pool)
+    let role = session.operator.role;
+    let events = crate::events::recent(&state.pool, role, 20)
         .await?
         .into_iter()
-        .map(|r| -> Result<EventRow, sqlx::Error> {
-            let at: NaiveDateTime = r.try_get("occurred_at")?;
-            Ok(EventRow {
-                at: state.local_time(at),
-                kind: r.try_get("kind")?,
-                severity: r.try_get("severity")?,
-                message: r.try_get("message")?,
-            })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+        .map(|(at, kind, severity, message)| EventRow { at: state.local_time(at), kind, severity, message })
+        .collect();
+    let back_office = matches!(role, Role::Admin | Role::BackOffice);
     Ok(Page(HomePage {
         base: state.base.to_string(),
         tenant_name: state.config.tenant.name.clone(),
@@ -76,7 +73,13 @@ async fn home(State(state): State<AppState>, session: Session) -> Result<Page<Ho
         units_on_hand: counts.try_get("units")?,
         open_orders: counts.try_get("open_orders")?,
         backordered_lines: counts.try_get("backordered")?,
-        expiring_quotes: crate::quotes::quote::expiring(&state.pool, 7).await?.len(),
+        expiring_quotes: if back_office { crate::quotes::quote::expiring(&state.pool, 7).await?.len() } else { 0 },
+        back_office,
+        sync_rejects: crate::inventory::orders::rejects(&state.pool)
+            .await?
+            .into_iter()
+            .map(|r| (r.woo_order_id, r.reason, state.local_time(r.last_seen_at), r.attempts))
+            .collect(),
         channel_problems: crate::channels::outbox::problems(&state.pool).await?,
         events,
     }))

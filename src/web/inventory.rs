@@ -111,9 +111,13 @@ async fn submit(State(state): State<AppState>, s: Session, Form(f): Form<Receive
     let reference = f.invoice.trim().to_owned();
     if supplier.is_empty() {
         p.errors.push("supplier: required".into());
+    } else if supplier.chars().count() > 160 {
+        p.errors.push("supplier: at most 160 characters".into());
     }
     if reference.is_empty() {
         p.errors.push("invoice: required".into());
+    } else if reference.chars().count() > 64 {
+        p.errors.push("invoice: at most 64 characters".into());
     }
     let date = NaiveDate::parse_from_str(f.date.trim(), "%Y-%m-%d");
     if date.is_err() {

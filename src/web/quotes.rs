@@ -9,7 +9,7 @@ use askama::Template;
 use axum::{
     Extension, Form, Json, Router,
     body::Bytes,
-    extract::{Path, Query, State},
+    extract::{DefaultBodyLimit, Path, Query, State, rejection::BytesRejection},
     http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Redirect, Response},
     routing::{get, post},
@@ -24,12 +24,14 @@ use super::{
     AppError, AppState, Page, Result,
     session::{MaybeSession, Session},
 };
+use std::collections::HashMap;
+
 use crate::{
-    money,
+    money::{self, Money},
     operators::Role,
     quotes::{
         pricing::PriceSource,
-        quote::{self, Acceptor, Ctx, Customer, LineInput, QuoteError, Version},
+        quote::{self, Acceptor, Ctx, Customer, LineInput, MAX_LINES, QuoteError, Version},
         reputation::{Factor, LOW},
         rfq::{self, FormRequest},
     },
@@ -58,6 +60,8 @@ pub fn api_router() -> Router<AppState> {
     Router::new()
         .route("/rfq", post(intake_form))
         .route("/rfq/email", post(intake_email))
+        // RFQs up to rfq::MAX_BYTES are stored first; a larger body gets a JSON 413 from the handler.
+        .layer(DefaultBodyLimit::max(rfq::MAX_BYTES))
         .route("/api/quotes", get(api_quotes))
         .route("/api/quotes/{number}", get(api_quote))
 }
@@ -200,6 +204,7 @@ struct RfqPage {
     subject: String,
     status: String,
     parse_error: Option<String>,
+    intake_note: Option<String>,
     score: Option<i16>,
     low: bool,
     factors: Vec<Factor>,
@@ -210,7 +215,7 @@ struct RfqPage {
 }
 
 async fn rfq_view(state: &AppState, s: &Session, id: u64) -> Result<RfqPage> {
-    let r = sqlx::query("SELECT sender_email, sender_name, subject, CAST(status AS CHAR) AS status, parse_error, reputation_score, CAST(reputation_factors AS CHAR) AS factors, body, LENGTH(raw) AS raw_len FROM rfqs WHERE id = ?")
+    let r = sqlx::query("SELECT sender_email, sender_name, subject, CAST(status AS CHAR) AS status, parse_error, intake_note, reputation_score, CAST(reputation_factors AS CHAR) AS factors, body, LENGTH(raw) AS raw_len FROM rfqs WHERE id = ?")
         .bind(id)
         .fetch_optional(&state.pool)
         .await?
@@ -233,6 +238,7 @@ async fn rfq_view(state: &AppState, s: &Session, id: u64) -> Result<RfqPage> {
         subject: r.try_get::<Option<String>, _>("subject")?.unwrap_or_default(),
         status: r.try_get("status")?,
         parse_error: r.try_get("parse_error")?,
+        intake_note: r.try_get("intake_note")?,
         low: score.is_some_and(|v| i32::from(v) < LOW),
         score,
         factors: factors.and_then(|f| serde_json::from_str(&f).ok()).unwrap_or_default(),
@@ -445,7 +451,16 @@ async fn refused(state: &AppState, s: &Session, id: u64, e: QuoteError) -> Resul
 type Revision = (Customer, Vec<(Option<String>, LineInput)>, i64, String);
 
 fn read_revision(state: &AppState, fields: &[(String, String)]) -> std::result::Result<Revision, QuoteError> {
-    let get = |k: &str| fields.iter().find(|(n, _)| n == k).map(|(_, v)| v.trim().to_owned()).unwrap_or_default();
+    // Five fields per line and a handful more; anything beyond is not this form.
+    if fields.len() > 5 * MAX_LINES + 32 {
+        return Err(QuoteError::Invalid { field: "lines", message: format!("at most {MAX_LINES} lines ({} fields sent)", fields.len()) });
+    }
+    // One pass over the body; the first value of a repeated field counts.
+    let mut map: HashMap<&str, &str> = HashMap::with_capacity(fields.len());
+    for (k, v) in fields {
+        map.entry(k.as_str()).or_insert(v.as_str());
+    }
+    let get = |k: &str| map.get(k).map(|v| v.trim().to_owned()).unwrap_or_default();
     let customer = Customer {
         name: get("customer_name"),
         email: get("customer_email"),
@@ -456,7 +471,10 @@ fn read_revision(state: &AppState, fields: &[(String, String)]) -> std::result::
     };
     let exp = money::exponent(&state.config.tenant.currency);
     let mut lines = Vec::new();
-    for n in 1..=2000 {
+    for n in 1..=MAX_LINES {
+        if !map.contains_key(format!("quantity_{n}").as_str()) {
+            break;
+        }
         let (sku, desc, qty, price, reason) = (
             get(&format!("product_{n}")),
             get(&format!("description_{n}")),
@@ -464,9 +482,6 @@ fn read_revision(state: &AppState, fields: &[(String, String)]) -> std::result::
             get(&format!("price_{n}")),
             get(&format!("reason_{n}")),
         );
-        if !fields.iter().any(|(k, _)| k == &format!("quantity_{n}")) {
-            break;
-        }
         if sku.is_empty() && desc.is_empty() && qty.is_empty() {
             continue;
         }
@@ -479,15 +494,14 @@ fn read_revision(state: &AppState, fields: &[(String, String)]) -> std::result::
         let manual_price = if price.is_empty() {
             None
         } else {
-            let p =
-                money::parse_minor(&price, exp).map_err(|e| QuoteError::Invalid { field: "price", message: format!("line {n}: {e}") })?;
-            Some((p, reason))
+            let p = Money::parse(&price, exp).map_err(|e| QuoteError::Invalid { field: "price", message: format!("line {n}: {e}") })?;
+            Some((p.minor(), reason))
         };
         lines.push((Some(sku).filter(|s| !s.is_empty()), LineInput { product_id: None, description: desc, quantity, manual_price }));
     }
     let shipping = match get("shipping").as_str() {
         "" => 0,
-        text => money::parse_minor(text, exp).map_err(|e| QuoteError::Invalid { field: "shipping", message: e.to_string() })?,
+        text => Money::parse(text, exp).map_err(|e| QuoteError::Invalid { field: "shipping", message: e.to_string() })?.minor(),
     };
     Ok((customer, lines, shipping, get("note")))
 }
@@ -755,20 +769,49 @@ fn stored_response(stored: &rfq::Stored) -> Response {
             .into_response(),
         None => (
             StatusCode::CREATED,
-            Json(json!({ "rfq": stored.id, "items": stored.items, "unmatched": stored.unmatched, "reputation": stored.reputation.as_ref().map(|r| r.score) })),
+            Json(json!({
+                "rfq": stored.id,
+                "items": stored.items,
+                "unmatched": stored.unmatched,
+                "not_read": stored.not_read,
+                "limits": { "bytes": rfq::MAX_BYTES, "items": rfq::MAX_ITEMS, "lines": rfq::MAX_LINES },
+                "reputation": stored.reputation.as_ref().map(|r| r.score)
+            })),
         )
             .into_response(),
     }
 }
 
 /// `POST /rfq`: the storefront's request-a-quote form, JSON or form-encoded.
-async fn intake_form(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response> {
+/// The 413 for an RFQ over the limit, naming the field and the limit.
+fn too_large() -> Response {
+    let mib = rfq::MAX_BYTES / (1024 * 1024);
+    (StatusCode::PAYLOAD_TOO_LARGE, Json(json!({ "error": format!("an RFQ is at most {mib} MiB"), "field": "body", "limit_bytes": rfq::MAX_BYTES })))
+        .into_response()
+}
+
+/// The body, or the response refusing it (too large, or cut off mid-way).
+fn intake_body(body: std::result::Result<Bytes, BytesRejection>) -> std::result::Result<Bytes, Response> {
+    match body {
+        Ok(b) if b.len() <= rfq::MAX_BYTES => Ok(b),
+        Ok(_) => Err(too_large()),
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(too_large()),
+        Err(e) => Err((e.status(), Json(json!({ "error": format!("the body could not be read: {}", e.body_text()), "field": "body" }))).into_response()),
+    }
+}
+
+async fn intake_form(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: std::result::Result<Bytes, BytesRejection>,
+) -> Result<Response> {
     if let Some(r) = intake_refusal(&state, &headers) {
         return Ok(r);
     }
-    if body.len() > rfq::MAX_BYTES {
-        return Ok((StatusCode::PAYLOAD_TOO_LARGE, Json(json!({ "error": "request too large", "field": "body" }))).into_response());
-    }
+    let body = match intake_body(body) {
+        Ok(b) => b,
+        Err(r) => return Ok(r),
+    };
     let ctype = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
     let parsed = if ctype.starts_with("application/json") {
         serde_json::from_slice::<FormRequest>(&body)
@@ -785,13 +828,18 @@ async fn intake_form(State(state): State<AppState>, headers: HeaderMap, body: By
 }
 
 /// `POST /rfq/email`: one raw RFC 822 message (message/rfc822 or text/plain).
-async fn intake_email(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response> {
+async fn intake_email(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: std::result::Result<Bytes, BytesRejection>,
+) -> Result<Response> {
     if let Some(r) = intake_refusal(&state, &headers) {
         return Ok(r);
     }
-    if body.len() > rfq::MAX_BYTES {
-        return Ok((StatusCode::PAYLOAD_TOO_LARGE, Json(json!({ "error": "message too large", "field": "body" }))).into_response());
-    }
+    let body = match intake_body(body) {
+        Ok(b) => b,
+        Err(r) => return Ok(r),
+    };
     let stored = rfq::store(&state.pool, &state.lookup, "email", &body, rfq::parse_email(&body)).await?;
     Ok(stored_response(&stored))
 }

@@ -83,6 +83,46 @@ pub async fn create(
     Ok(token)
 }
 
+/// The key pre-sign-in tokens are signed with: this process's own, never
+/// stored; a restart only means a sign-in page must be reloaded.
+static PRE_SIGN_IN_KEY: std::sync::LazyLock<[u8; 32]> = std::sync::LazyLock::new(|| {
+    let mut key = [0u8; 32];
+    rand::rng().fill_bytes(&mut key);
+    key
+});
+
+fn pre_sign_in_mac(nonce: &str) -> Vec<u8> {
+    use hmac::{Hmac, Mac};
+    // HMAC takes keys of any length: a 32-byte key cannot be refused.
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(&*PRE_SIGN_IN_KEY) else { return Vec::new() };
+    mac.update(b"qm pre-sign-in csrf\0");
+    mac.update(nonce.as_bytes());
+    mac.finalize().into_bytes().to_vec()
+}
+
+/// A pre-sign-in CSRF token the server issued: `NONCE.HMAC`. A cookie planted
+/// by a page on the same origin (WordPress shares it under `/ops/`) carries no
+/// valid signature, so double submit alone cannot be forged.
+pub fn pre_sign_in_token() -> String {
+    let mut nonce = [0u8; 16];
+    rand::rng().fill_bytes(&mut nonce);
+    let nonce = hex::encode(nonce);
+    let mac = hex::encode(pre_sign_in_mac(&nonce));
+    format!("{nonce}.{mac}")
+}
+
+/// Whether a pre-sign-in token was issued by this server.
+pub fn pre_sign_in_valid(token: &str) -> bool {
+    let Some((nonce, mac)) = token.split_once('.') else { return false };
+    let Ok(given) = hex::decode(mac) else { return false };
+    nonce.len() == 32 && bool::from(pre_sign_in_mac(nonce).ct_eq(&given))
+}
+
+/// Ends every session of an operator; returns how many.
+pub async fn destroy_all(pool: &MySqlPool, operator_id: u64) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query("DELETE FROM sessions WHERE operator_id = ?").bind(operator_id).execute(pool).await?.rows_affected())
+}
+
 /// Ends a session.
 pub async fn destroy(pool: &MySqlPool, token: &str) -> Result<(), sqlx::Error> {
     sqlx::query("DELETE FROM sessions WHERE token_hash = ?").bind(token_hash(token)).execute(pool).await?;
@@ -131,9 +171,13 @@ pub async fn layer(State(state): State<AppState>, jar: CookieJar, request: Reque
     };
     let mut request = request;
     if !matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        if let Some(why) = cross_origin(request.headers()) {
+            tracing::warn!(why, "request refused: it came from another site");
+            return AppError::Csrf.into_response();
+        }
         let expected = match &session {
             Some(s) => Some(s.csrf.clone()),
-            None => jar.get(CSRF_COOKIE).map(|c| c.value().to_owned()),
+            None => jar.get(CSRF_COOKIE).map(|c| c.value().to_owned()).filter(|v| pre_sign_in_valid(v)),
         };
         match check_csrf(request, expected.as_deref()).await {
             Ok(r) => request = r,
@@ -144,6 +188,24 @@ pub async fn layer(State(state): State<AppState>, jar: CookieJar, request: Reque
     next.run(request).await
 }
 
+/// Why an unsafe request came from elsewhere, if it did: the browser says so
+/// (`Sec-Fetch-Site` other than same-origin or none), or its `Origin` is not
+/// the host it was sent to.
+fn cross_origin(headers: &axum::http::HeaderMap) -> Option<&'static str> {
+    if let Some(site) = headers.get("sec-fetch-site") {
+        if !matches!(site.as_bytes(), b"same-origin" | b"none") {
+            return Some("Sec-Fetch-Site");
+        }
+    }
+    let origin = headers.get(header::ORIGIN)?.to_str().unwrap_or("null");
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok())?;
+    let authority = origin.strip_prefix("https://").or_else(|| origin.strip_prefix("http://"));
+    match authority {
+        Some(a) if a.eq_ignore_ascii_case(host) => None,
+        _ => Some("Origin"),
+    }
+}
+
 /// Compares the request's token with `expected`; hands the request back
 /// (with its body restored) when they match.
 async fn check_csrf(request: Request, expected: Option<&str>) -> Result<Request, Response> {
@@ -151,7 +213,7 @@ async fn check_csrf(request: Request, expected: Option<&str>) -> Result<Request,
         tracing::warn!("request refused: missing or wrong CSRF token");
         AppError::Csrf.into_response()
     };
-    let Some(expected) = expected else { return Err(reject()) };
+    let Some(expected) = expected.filter(|e| !e.is_empty()) else { return Err(reject()) };
     if let Some(h) = request.headers().get("x-csrf-token") {
         return if h.as_bytes().ct_eq(expected.as_bytes()).into() { Ok(request) } else { Err(reject()) };
     }
@@ -167,7 +229,9 @@ async fn check_csrf(request: Request, expected: Option<&str>) -> Result<Request,
     let bytes = to_bytes(body, MAX_FORM_BYTES).await.map_err(|_| AppError::invalid("body", "form too large").into_response())?;
     let provided = form_urlencoded_field(&bytes, "csrf");
     match provided {
-        Some(p) if bool::from(p.as_bytes().ct_eq(expected.as_bytes())) => Ok(Request::from_parts(parts, Body::from(bytes))),
+        Some(p) if !p.is_empty() && bool::from(p.as_bytes().ct_eq(expected.as_bytes())) => {
+            Ok(Request::from_parts(parts, Body::from(bytes)))
+        }
         _ => Err(reject()),
     }
 }

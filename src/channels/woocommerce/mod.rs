@@ -296,13 +296,41 @@ impl WooClient {
                 { "key": "_qm_quote_total", "value": m(s.total_minor) },
             ],
         });
-        let (_, created) = self.call_retrying(Method::POST, "orders", &[], Some(&body)).await?;
-        created.get("id").and_then(Value::as_u64).ok_or_else(|| ChannelError::Permanent {
-            channel: CHANNEL,
-            status: 201,
-            code: "unexpected_shape".into(),
-            message: "the created order has no id".into(),
-        })
+        // Creating an order is not idempotent: a POST that timed out or got a
+        // 5xx may still have made the order. Before each retry, look for it.
+        let started = Utc::now();
+        let mut attempt = 1;
+        loop {
+            match self.call(Method::POST, "orders", &[], Some(&body)).await {
+                Ok((_, created)) => {
+                    return created.get("id").and_then(Value::as_u64).ok_or_else(|| ChannelError::Permanent {
+                        channel: CHANNEL,
+                        status: 201,
+                        code: "unexpected_shape".into(),
+                        message: "the created order has no id".into(),
+                    });
+                }
+                Err(e @ ChannelError::Transient { .. }) if attempt < self.retry.attempts => {
+                    tracing::warn!(error = %e, attempt, quote = %s.number, "creating the quote's order failed; looking for it before retrying");
+                    tokio::time::sleep(self.retry.backoff(attempt)).await;
+                    if let Some(id) = self.order_for_quote(&s.number, revision, started).await? {
+                        return Ok(id);
+                    }
+                    attempt += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// The order a quote's revision already made, if any: orders changed
+    /// since `since` (less a minute of clock skew) whose `_qm_quote` and
+    /// `_qm_quote_revision` meta name it. WooCommerce's REST API cannot filter
+    /// by meta, so the recent orders are read and matched here.
+    pub async fn order_for_quote(&self, number: &str, revision: u32, since: DateTime<Utc>) -> Result<Option<u64>, ChannelError> {
+        let rev = format!("R{revision}");
+        let orders = self.orders_modified_after(since - chrono::TimeDelta::minutes(1)).await?;
+        Ok(orders.iter().find(|o| o.meta("_qm_quote") == Some(number) && o.meta("_qm_quote_revision") == Some(rev.as_str())).map(|o| o.id))
     }
 
     /// Adds a note to an order.

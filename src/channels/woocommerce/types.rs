@@ -30,6 +30,16 @@ pub struct Order {
     pub shipping_lines: Vec<ShippingLine>,
     #[serde(default)]
     pub line_items: Vec<LineItem>,
+    /// The order's meta (`_qm_quote` on orders a quote made).
+    #[serde(default)]
+    pub meta_data: Vec<Meta>,
+}
+
+impl Order {
+    /// The text of meta `key`, if set.
+    pub fn meta(&self, key: &str) -> Option<&str> {
+        self.meta_data.iter().find(|m| m.key == key).and_then(|m| m.value.as_str())
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
