@@ -80,6 +80,11 @@ pub enum Fault {
     Status(u16, Option<u64>),
     /// Wait this long before answering (to trip client timeouts).
     Delay(Duration),
+    /// Do the work, then answer 503 anyway: what a client sees when a proxy
+    /// or its own timeout gives up after the store already made the change.
+    /// (The real store's hooks cannot express this; its `fail_next` refuses
+    /// before processing.)
+    LostAnswer,
 }
 
 #[derive(Default)]
@@ -95,6 +100,8 @@ struct Store {
     requests: Vec<String>,
     /// The site's time zone offset: dates without dates_are_gmt are read in it.
     site_offset: TimeDelta,
+    /// Requests let through by a `LostAnswer` fault whose answer is to be lost.
+    lost_answers: u32,
 }
 
 /// The simulated store; clone freely (shared state).
@@ -276,6 +283,11 @@ impl WooStandin {
         self.with(|s| s.faults.extend(faults.iter().copied()));
     }
 
+    /// Drops the faults not yet used.
+    pub fn clear_faults(&self) {
+        self.with(|s| s.faults.clear());
+    }
+
     /// Adds a fixed latency to every answer (benchmarks).
     pub fn set_latency(&self, d: Duration) {
         self.with(|s| s.latency = d);
@@ -385,6 +397,7 @@ async fn gate(
         tokio::time::sleep(latency).await;
     }
     match fault {
+        Some(Fault::LostAnswer) => w.with(|s| s.lost_answers += 1),
         Some(Fault::Delay(d)) => tokio::time::sleep(d).await,
         Some(Fault::Status(code, retry_after)) => {
             let mut r = woo_error(code, if code == 429 { "rest_too_many_requests" } else { "internal_server_error" }, "Simulated failure.");
@@ -645,6 +658,9 @@ async fn create_order_api(
             o.billing_email = v.pointer("/billing/email").and_then(Value::as_str).unwrap_or_default().to_owned();
         }
     });
+    if w.with(|s| std::mem::take(&mut s.lost_answers)) > 0 {
+        return woo_error(503, "internal_server_error", "Simulated failure after the order was created.");
+    }
     w.with(|s| s.orders.get(&id).map(|o| (StatusCode::CREATED, Json(order_json(o, &s.items))).into_response()))
         .unwrap_or_else(|| err(404, E_ORDER_ID))
 }

@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 
 use askama::Template;
 use axum::{
-    Form, Router,
+    Extension, Form, Router,
     extract::{ConnectInfo, Query, State},
     http::{HeaderMap, StatusCode},
     response::{IntoResponse, Redirect, Response},
@@ -16,7 +16,7 @@ use serde::Deserialize;
 
 use super::{
     AppState, Page, Result,
-    session::{self, CSRF_COOKIE, SESSION_COOKIE, Session},
+    session::{self, CSRF_COOKIE, MaybeSession, SESSION_COOKIE, Session},
 };
 use crate::{
     config::Secret,
@@ -59,8 +59,17 @@ fn safe_next(state: &AppState, next: Option<&str>) -> String {
     if visible && !rest.starts_with('/') && !n.contains("://") && n.len() <= 2048 { n.to_owned() } else { home }
 }
 
-async fn form(State(state): State<AppState>, jar: CookieJar, Query(q): Query<NextQuery>) -> Response {
-    let (jar, csrf) = csrf_cookie(&state, jar);
+/// The token the sign-in form carries: the session's when this browser is
+/// already signed in (the CSRF check then expects it), else the pre-sign-in one.
+fn form_token(state: &AppState, jar: CookieJar, signed: &MaybeSession) -> (CookieJar, String) {
+    match &signed.0 {
+        Some(s) => (jar, s.csrf.clone()),
+        None => csrf_cookie(state, jar),
+    }
+}
+
+async fn form(State(state): State<AppState>, Extension(signed): Extension<MaybeSession>, jar: CookieJar, Query(q): Query<NextQuery>) -> Response {
+    let (jar, csrf) = form_token(&state, jar, &signed);
     let page = SignInPage {
         base: state.base.to_string(),
         tenant_name: state.config.tenant.name.clone(),
@@ -94,6 +103,7 @@ async fn submit(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
+    Extension(signed): Extension<MaybeSession>,
     jar: CookieJar,
     Form(f): Form<SignInForm>,
 ) -> Result<Response> {
@@ -149,7 +159,7 @@ async fn submit(
             )
         }
     };
-    let (jar, csrf) = csrf_cookie(&state, jar);
+    let (jar, csrf) = form_token(&state, jar, &signed);
     let page = SignInPage {
         base: state.base.to_string(),
         tenant_name: state.config.tenant.name.clone(),

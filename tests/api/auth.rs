@@ -37,7 +37,7 @@ async fn a_picker_signs_in_sees_home_and_signs_out() {
     assert_eq!(home.status(), StatusCode::OK);
     let html = home.text().await.expect("html");
     assert!(html.contains("rosa · Picker"), "{html}");
-    assert!(html.contains("auth.sign_in"), "the sign-in is in the event log on the page");
+    assert!(!html.contains("auth.sign_in"), "sign-ins are in the log for admins, not on a picker's page");
     assert!(html.contains("America/Chicago"), "times are shown in the tenant's zone");
 
     let csrf = csrf_in(&html);
@@ -89,29 +89,69 @@ async fn forms_without_the_csrf_token_are_refused() {
     assert_eq!(app.get("/").await.status(), StatusCode::OK, "still signed in");
 }
 
-#[tokio::test]
-async fn repeated_failures_lock_the_account_even_for_the_right_password() {
-    let app = TestApp::spawn_with("", "  max_failed_sign_ins: 3\n  lockout_minutes: 10").await;
-    let id = app.add_operator("luis", Role::BackOffice, PASSWORD).await;
-    for _ in 0..2 {
-        assert_eq!(app.sign_in("luis", "guess-guess").await.status(), StatusCode::UNAUTHORIZED);
-    }
-    let third = app.sign_in("luis", "guess-guess").await;
-    assert_eq!(third.status(), StatusCode::LOCKED);
-    assert!(third.text().await.expect("html").contains("locked until"));
-    let right = app.sign_in("luis", PASSWORD).await;
-    assert_eq!(right.status(), StatusCode::LOCKED, "the right password does not open a locked account");
-    let (events,): (i64,) =
-        sqlx::query_as("SELECT COUNT(*) FROM event_log WHERE kind = 'auth.locked_out'").fetch_one(&app.db.pool).await.expect("count");
-    assert!(events >= 2, "lock-outs are in the event log");
+/// Signs in from the client address `ip` (nginx's X-Real-IP, trusted from loopback).
+async fn sign_in_from(app: &TestApp, ip: &str, username: &str, password: &str) -> reqwest::Response {
+    let page = app.client.get(app.url("/sign-in")).header("x-real-ip", ip).send().await.expect("GET").text().await.expect("page");
+    let csrf = csrf_in(&page);
+    app.client
+        .post(app.url("/sign-in"))
+        .header("x-real-ip", ip)
+        .form(&[("csrf", csrf.as_str()), ("username", username), ("password", password)])
+        .send()
+        .await
+        .expect("POST")
+}
 
-    // When the lock-out has passed, the right password works again.
-    sqlx::query("UPDATE operators SET locked_until = UTC_TIMESTAMP(6) - INTERVAL 1 SECOND WHERE id = ?")
-        .bind(id)
+#[tokio::test]
+async fn repeated_failures_throttle_that_address_for_that_name_the_same_for_known_and_unknown_names() {
+    let app = TestApp::spawn_with("", "  max_failed_sign_ins: 3\n  lockout_minutes: 10").await;
+    app.add_operator("luis", Role::BackOffice, PASSWORD).await;
+    let attacker = "203.0.113.9";
+    // A known name and an unknown one get the same answers, in the same order.
+    for name in ["luis", "nobody-here"] {
+        let mut seen = Vec::new();
+        for _ in 0..4 {
+            seen.push(sign_in_from(&app, attacker, name, "guess-guess").await.status().as_u16());
+        }
+        assert_eq!(seen, vec![401, 401, 429, 429], "{name}");
+    }
+    let throttled = sign_in_from(&app, attacker, "luis", PASSWORD).await;
+    assert_eq!(throttled.status(), StatusCode::TOO_MANY_REQUESTS, "the right password from the throttled address waits too");
+    assert!(throttled.text().await.expect("html").contains("Other computers are not affected"));
+    // The pick station, at another address, is not locked out by a stranger.
+    let station = sign_in_from(&app, "192.0.2.20", "luis", PASSWORD).await;
+    assert_eq!(station.status(), StatusCode::SEE_OTHER, "another address signs in during the attack");
+    let (events,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM event_log WHERE kind = 'auth.throttled'").fetch_one(&app.db.pool).await.expect("count");
+    assert!(events >= 2, "throttling is in the event log");
+    // When the wait has passed, the right password works from that address again.
+    sqlx::query("UPDATE sign_in_throttle SET blocked_until = UTC_TIMESTAMP(6) - INTERVAL 1 SECOND")
         .execute(&app.db.pool)
         .await
         .expect("expire");
-    assert_eq!(app.sign_in("luis", PASSWORD).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(sign_in_from(&app, attacker, "luis", PASSWORD).await.status(), StatusCode::SEE_OTHER);
+    // Each further failure doubles the wait (1, 2, 4 … minutes, up to the lockout).
+    assert_eq!(sign_in_from(&app, attacker, "nobody-here", "guess-guess").await.status().as_u16(), 429);
+    sqlx::query("UPDATE sign_in_throttle SET blocked_until = UTC_TIMESTAMP(6) - INTERVAL 1 SECOND").execute(&app.db.pool).await.expect("expire");
+    assert_eq!(sign_in_from(&app, attacker, "nobody-here", "guess-guess").await.status().as_u16(), 429);
+    let wait: i64 = sqlx::query_scalar(
+        "SELECT TIMESTAMPDIFF(SECOND, last_failure_at, blocked_until) FROM sign_in_throttle WHERE account = 'nobody-here'",
+    )
+    .fetch_one(&app.db.pool)
+    .await
+    .expect("wait");
+    assert!((230..=250).contains(&wait), "the fifth failure waits 4 minutes: {wait} s");
+}
+
+#[tokio::test]
+async fn one_address_failing_across_many_names_is_throttled_too() {
+    let app = TestApp::spawn_with("", "  max_failed_sign_ins: 3\n  lockout_minutes: 10").await;
+    let mut last = 0;
+    for i in 0..16 {
+        last = sign_in_from(&app, "198.51.100.7", &format!("user{i}"), "guess-guess").await.status().as_u16();
+    }
+    assert_eq!(last, 429, "fifteen failures over fifteen names from one address");
+    assert_eq!(sign_in_from(&app, "198.51.100.8", "user0", "guess-guess").await.status().as_u16(), 401, "another address is not slowed");
 }
 
 #[tokio::test]
@@ -124,6 +164,137 @@ async fn sign_in_returns_to_the_page_asked_for_but_never_off_site() {
     let r =
         app.post_form("/sign-in", &[("csrf", &csrf), ("username", "mei"), ("password", PASSWORD), ("next", "https://evil.example/")]).await;
     assert_eq!(r.headers()["location"], "/");
+    // Browsers drop tabs and newlines from URLs (and read \ as /): each of these left the site, or gave a 500.
+    for next in ["/\t/evil.example/", "/\n/evil.example/", "/\x7f", "/\\evil.example", "/ /evil.example", "/caf\u{e9}", "//evil.example"] {
+        let page = app.client.get(app.url("/sign-in")).query(&[("next", next)]).send().await.expect("GET").text().await.expect("page");
+        assert!(page.contains(r#"name="next" value="/""#), "{next:?} replaced on the page");
+        let r = app.post_form("/sign-in", &[("csrf", &csrf_in(&page)), ("username", "mei"), ("password", PASSWORD), ("next", next)]).await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "{next:?}");
+        assert_eq!(r.headers()["location"], "/", "{next:?}");
+    }
+    // A same-app path with a query is kept.
+    let page = app.get("/sign-in").await.text().await.expect("page");
+    let r = app.post_form("/sign-in", &[("csrf", &csrf_in(&page)), ("username", "mei"), ("password", PASSWORD), ("next", "/quotes?x=1")]).await;
+    assert_eq!(r.headers()["location"], "/quotes?x=1");
+}
+
+#[tokio::test]
+async fn sign_out_everywhere_and_a_new_password_end_every_session() {
+    let app = TestApp::spawn().await;
+    app.add_operator("rosa", Role::Picker, PASSWORD).await;
+    let laptop = app.browser();
+    assert_eq!(app.sign_in("rosa", PASSWORD).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(laptop.sign_in("rosa", PASSWORD).await.status(), StatusCode::SEE_OTHER);
+    // Signing in again in the same browser ends that browser's earlier session.
+    assert_eq!(app.sign_in("rosa", PASSWORD).await.status(), StatusCode::SEE_OTHER);
+    let count = || async {
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM sessions").fetch_one(&app.db.pool).await.expect("count");
+        n
+    };
+    assert_eq!(count().await, 2, "one session per browser");
+    let csrf = csrf_in(&app.get("/").await.text().await.expect("home"));
+    let r = app.post_form("/sign-out-everywhere", &[("csrf", &csrf)]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(laptop.get("/").await.status(), StatusCode::SEE_OTHER, "the other computer is signed out");
+    assert_eq!(count().await, 0);
+
+    // A new password (`qm operator password`) ends every session too.
+    assert_eq!(laptop.sign_in("rosa", PASSWORD).await.status(), StatusCode::SEE_OTHER);
+    let mut qm = std::process::Command::new(env!("CARGO_BIN_EXE_qm"))
+        .args(["operator", "password", "--username", "rosa", "--password-stdin", "--config"])
+        .arg(app._tenant.config_path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("qm");
+    use std::io::Write;
+    qm.stdin.take().expect("stdin").write_all(b"a brand new passphrase\n").expect("write");
+    let out = qm.wait_with_output().expect("qm");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1 session(s) ended"), "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(laptop.get("/").await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(laptop.sign_in("rosa", PASSWORD).await.status(), StatusCode::UNAUTHORIZED, "the old password is gone");
+    assert_eq!(laptop.sign_in("rosa", "a brand new passphrase").await.status(), StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn the_pre_sign_in_token_must_be_one_the_server_signed_and_other_sites_are_refused() {
+    let app = TestApp::spawn().await;
+    app.add_operator("rosa", Role::Picker, PASSWORD).await;
+    let fresh = || reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    // Equal cookie and field, but not issued by the server: empty, or planted by a page on the same origin.
+    for planted in ["", &"a".repeat(64), "0123456789abcdef0123456789abcdef.00"] {
+        let r = fresh()
+            .post(app.url("/sign-in"))
+            .header("cookie", format!("qm_csrf={planted}"))
+            .form(&[("csrf", planted), ("username", "rosa"), ("password", PASSWORD)])
+            .send()
+            .await
+            .expect("POST");
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "planted {planted:?}");
+    }
+    // The server's own token passes, unless the browser says the form came from another site.
+    let token = csrf_in(&app.get("/sign-in").await.text().await.expect("page"));
+    assert!(token.contains('.'), "the sign-in page's token is signed: {token}");
+    for (header, value) in [("origin", "http://evil.example"), ("origin", "null"), ("sec-fetch-site", "cross-site"), ("sec-fetch-site", "same-site")] {
+        let r = app
+            .client
+            .post(app.url("/sign-in"))
+            .header(header, value)
+            .form(&[("csrf", token.as_str()), ("username", "rosa"), ("password", PASSWORD)])
+            .send()
+            .await
+            .expect("POST");
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{header}: {value}");
+    }
+    let host = app.address.trim_start_matches("http://").to_owned();
+    let r = app
+        .client
+        .post(app.url("/sign-in"))
+        .header("origin", format!("http://{host}"))
+        .header("sec-fetch-site", "same-origin")
+        .form(&[("csrf", token.as_str()), ("username", "rosa"), ("password", PASSWORD)])
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "the same origin signs in");
+}
+
+#[tokio::test]
+async fn each_role_sees_the_events_meant_for_it() {
+    use quartermaster::events::{self, Event};
+    let app = TestApp::spawn().await;
+    for (name, role) in [("rosa", Role::Picker), ("bo", Role::BackOffice), ("ada", Role::Admin)] {
+        app.add_operator(name, role, PASSWORD).await;
+    }
+    // A failed sign-in (a username and an address) and an RFQ (a customer's address).
+    assert_eq!(app.sign_in("mallory", "guess-guess").await.status(), StatusCode::UNAUTHORIZED);
+    events::record(&app.db.pool, Event::info("rfq.received", "RFQ 1 from buyer.example: dana@buyer.example")).await.expect("event");
+    events::record(&app.db.pool, Event::info("pick.picked", "order 7 picked")).await.expect("event");
+    let seen = |who: &'static str| {
+        let browser = app.browser();
+        async move {
+            assert_eq!(browser.sign_in(who, PASSWORD).await.status(), StatusCode::SEE_OTHER);
+            let home = browser.get("/").await.text().await.expect("home");
+            let mut stream = browser.get("/events/stream").await;
+            let mut sse = String::new();
+            while let Ok(Ok(Some(chunk))) = tokio::time::timeout(std::time::Duration::from_millis(700), stream.chunk()).await {
+                sse.push_str(&String::from_utf8_lossy(&chunk));
+            }
+            (home, sse)
+        }
+    };
+    let (home, sse) = seen("rosa").await;
+    for text in [&home, &sse] {
+        assert!(text.contains("order 7 picked"), "{text}");
+        assert!(!text.contains("dana@buyer.example") && !text.contains("mallory"), "a picker sees no customer or sign-in data:\n{text}");
+    }
+    assert!(!home.contains("/quotes\"") && !home.contains("/inventory/receive"), "no links to pages a picker cannot open");
+    let (home, sse) = seen("bo").await;
+    assert!(home.contains("dana@buyer.example") && sse.contains("dana@buyer.example"), "{home}");
+    assert!(!home.contains("mallory") && !sse.contains("mallory"), "sign-in failures are for admins: {home}");
+    let (home, _) = seen("ada").await;
+    assert!(home.contains("mallory") && home.contains("dana@buyer.example"), "{home}");
 }
 
 #[tokio::test]

@@ -235,7 +235,7 @@ async fn start_edge(ops: u16, wp: u16) -> Edge {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_nginx_edge_serves_ops_under_a_prefix_streams_events_and_limits_sign_in() {
     let app = TestApp::spawn_with("/ops", "").await;
-    app.add_operator("dana", Role::BackOffice, "correct horse battery").await;
+    app.add_operator("dana", Role::Admin, "correct horse battery").await;
     let wp = axum::Router::new().fallback(|| async { "wordpress storefront" });
     let wp_addr = quartermaster::standin::serve(wp, "127.0.0.1:0").await.expect("wp stub");
     let ops_port: u16 = app.address.rsplit(':').next().and_then(|p| p.parse().ok()).expect("port");

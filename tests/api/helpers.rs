@@ -244,15 +244,63 @@ impl TestApp {
         let app = Application::build(state.clone(), "127.0.0.1:0").await.expect("bind");
         let address = format!("http://127.0.0.1:{}", app.port());
         tokio::spawn(app.run_until_stopped(std::future::pending()));
-        let client = reqwest::Client::builder()
-            .cookie_store(true)
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(Duration::from_secs(30))
-            .build()
-            .expect("client");
+        let client = cookie_client();
         Self { address, state, base: base_path.to_owned(), client, _tenant: tenant, db }
     }
 
+    /// This browser (the app's own cookie jar).
+    fn me(&self) -> Browser {
+        Browser { address: self.address.clone(), base: self.base.clone(), client: self.client.clone() }
+    }
+
+    /// Another browser on the same app: its own cookies, so its own session.
+    pub fn browser(&self) -> Browser {
+        Browser { address: self.address.clone(), base: self.base.clone(), client: cookie_client() }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        self.me().url(path)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.me().get(path).await
+    }
+
+    pub async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        self.me().post_form(path, form).await
+    }
+
+    /// Creates an operator directly in the database.
+    pub async fn add_operator(&self, username: &str, role: Role, password: &str) -> u64 {
+        let name = Username::parse(username).expect("username");
+        operators::create(&self.db.pool, &name, "", role, &quartermaster::config::Secret::new(password)).await.expect("create operator")
+    }
+
+    /// Opens the sign-in page and posts the form; returns the POST's response.
+    pub async fn sign_in(&self, username: &str, password: &str) -> reqwest::Response {
+        self.me().sign_in(username, password).await
+    }
+}
+
+/// A browser: cookies kept, redirects not followed.
+pub fn cookie_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("client")
+}
+
+/// One browser talking to a test app.
+#[derive(Clone)]
+pub struct Browser {
+    pub address: String,
+    pub base: String,
+    pub client: reqwest::Client,
+}
+
+impl Browser {
     pub fn url(&self, path: &str) -> String {
         format!("{}{}{path}", self.address, self.base)
     }
@@ -265,12 +313,6 @@ impl TestApp {
         self.client.post(self.url(path)).form(form).send().await.expect("POST")
     }
 
-    /// Creates an operator directly in the database.
-    pub async fn add_operator(&self, username: &str, role: Role, password: &str) -> u64 {
-        let name = Username::parse(username).expect("username");
-        operators::create(&self.db.pool, &name, "", role, &quartermaster::config::Secret::new(password)).await.expect("create operator")
-    }
-
     /// Opens the sign-in page and posts the form; returns the POST's response.
     pub async fn sign_in(&self, username: &str, password: &str) -> reqwest::Response {
         let page = self.get("/sign-in").await.text().await.expect("sign-in page");
@@ -281,7 +323,8 @@ impl TestApp {
 
 /// The CSRF token in a page's form.
 pub fn csrf_in(html: &str) -> String {
-    let re = regex::Regex::new(r#"name="csrf" value="([0-9a-f]{64})""#).expect("regex");
+    // A session's token (64 hex) or a signed pre-sign-in one (nonce.mac).
+    let re = regex::Regex::new(r#"name="csrf" value="([0-9a-f]{64}|[0-9a-f]{32}\.[0-9a-f]{64})""#).expect("regex");
     re.captures(html).map(|c| c[1].to_owned()).unwrap_or_else(|| panic!("no csrf field in page:\n{html}"))
 }
 

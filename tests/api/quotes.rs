@@ -12,11 +12,11 @@ use serde_json::Value;
 
 use crate::helpers::{INTAKE_TOKEN, TestApp, csrf_in, pdftotext};
 
-struct Shop {
-    app: TestApp,
-    woo: WooStandin,
+pub(crate) struct Shop {
+    pub(crate) app: TestApp,
+    pub(crate) woo: WooStandin,
     /// Woo ids of the products: in stock, supplier-priced, comparables-priced.
-    woo_ids: [u64; 3],
+    pub(crate) woo_ids: [u64; 3],
 }
 
 const EXTRA: &str = r#"stations: [{ id: bench-1, name: Bench 1 }]
@@ -36,7 +36,7 @@ tax:
 "#;
 
 impl Shop {
-    async fn new() -> Self {
+    pub(crate) async fn new() -> Self {
         let woo = WooStandin::new("ck_quotes", "cs_quotes");
         let addr = standin::serve(woo.router(), "127.0.0.1:0").await.expect("woo");
         let app = TestApp::spawn_tenant(&format!("http://{addr}"), ("ck_quotes", "cs_quotes"), EXTRA).await;
@@ -77,7 +77,7 @@ impl Shop {
         Self { app, woo, woo_ids }
     }
 
-    async fn post_raw(&self, path: &str, ctype: &str, body: &[u8], token: Option<&str>) -> (u16, Value) {
+    pub(crate) async fn post_raw(&self, path: &str, ctype: &str, body: &[u8], token: Option<&str>) -> (u16, Value) {
         let mut req = self.app.client.post(self.app.url(path)).header("content-type", ctype).body(body.to_vec());
         if let Some(t) = token {
             req = req.header("x-qm-intake-token", t);
@@ -87,20 +87,20 @@ impl Shop {
         (status, r.json().await.unwrap_or(Value::Null))
     }
 
-    async fn back_office(&self) -> String {
+    pub(crate) async fn back_office(&self) -> String {
         self.app.add_operator("bo", Role::BackOffice, "correct horse battery").await;
         assert_eq!(self.app.sign_in("bo", "correct horse battery").await.status().as_u16(), 303);
         csrf_in(&self.app.get("/quotes").await.text().await.expect("inbox"))
     }
 
-    async fn post(&self, path: &str, form: &[(&str, &str)]) -> (u16, String, String) {
+    pub(crate) async fn post(&self, path: &str, form: &[(&str, &str)]) -> (u16, String, String) {
         let r = self.app.post_form(path, form).await;
         let location = r.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
         (r.status().as_u16(), location, r.text().await.expect("body"))
     }
 }
 
-const EML: &str = "From: \"Dana Whitfield\" <dana@buyer-co.example>\r\n\
+pub(crate) const EML: &str = "From: \"Dana Whitfield\" <dana@buyer-co.example>\r\n\
 To: sales@testco.example\r\n\
 Subject: RFQ for the Q1 build\r\n\
 Authentication-Results: mx.testco.example; spf=pass smtp.mailfrom=buyer-co.example; dkim=pass header.d=buyer-co.example; dmarc=pass\r\n\
@@ -126,7 +126,7 @@ VLV-3,2\r\n\
 --b1--\r\n";
 
 /// The acceptance link the Send response shows (once).
-fn accept_link(page: &str) -> String {
+pub(crate) fn accept_link(page: &str) -> String {
     let re = regex::Regex::new(r#"<code id="accept-link">([^<]+)</code>"#).expect("regex");
     re.captures(page).map(|c| c[1].replace("&#x2f;", "/").replace("&#61;", "=")).unwrap_or_else(|| panic!("no acceptance link in:\n{page}"))
 }
