@@ -61,6 +61,22 @@ pub async fn reject(pool: &MySqlPool, woo_id: u64, modified_gmt: &str, reason: &
     Ok(before.is_none_or(|b| b != modified))
 }
 
+/// WooCommerce ids of the skipped orders, to be read again each cycle (a fix
+/// made in WooCommerce does not always move the order's modified date).
+pub async fn rejected_ids(pool: &MySqlPool) -> Result<Vec<u64>, sqlx::Error> {
+    sqlx::query_scalar("SELECT woo_order_id FROM sync_rejects ORDER BY woo_order_id LIMIT 1000").fetch_all(pool).await
+}
+
+/// Forgets skipped orders the store no longer has.
+pub async fn forget_rejects(pool: &MySqlPool, woo_ids: &[u64]) -> Result<(), sqlx::Error> {
+    for chunk in woo_ids.chunks(1000) {
+        let mut q = sqlx::QueryBuilder::new("DELETE FROM sync_rejects WHERE woo_order_id IN ");
+        crate::db::push_id_list(&mut q, chunk);
+        q.build().execute(pool).await?;
+    }
+    Ok(())
+}
+
 /// Orders the sync skipped, most recent first.
 pub async fn rejects(pool: &MySqlPool) -> Result<Vec<Reject>, sqlx::Error> {
     sqlx::query_as("SELECT woo_order_id, reason, attempts, last_seen_at FROM sync_rejects ORDER BY last_seen_at DESC LIMIT 100")

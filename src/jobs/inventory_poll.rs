@@ -296,11 +296,19 @@ impl Poller {
         let since = watermark.unwrap_or(pull_started - TimeDelta::days(FIRST_LOOKBACK_DAYS)) - self.overlap;
 
         // Round 0: the orders changed since the watermark.
-        let list = self
+        let mut list = self
             .woo
             .orders_modified_after(since)
             .await
             .map_err(|e| format!("reading orders changed since {} (GMT): {e}", since.format("%Y-%m-%d %H:%M:%S")))?;
+        // Orders skipped before are read again by id: a fix in WooCommerce may not move their modified date.
+        let skipped: Vec<u64> = orders::rejected_ids(&self.pool).await.map_err(db)?.into_iter().filter(|id| !list.iter().any(|o| o.id == *id)).collect();
+        if !skipped.is_empty() {
+            let again = self.woo.orders_by_id(&skipped).await.map_err(|e| format!("reading {} skipped orders again: {e}", skipped.len()))?;
+            let gone: Vec<u64> = skipped.iter().copied().filter(|id| !again.iter().any(|o| o.id == *id)).collect();
+            orders::forget_rejects(&self.pool, &gone).await.map_err(db)?;
+            list.extend(again);
+        }
         self.at(Step::Pulled(0)).await;
         let mut unsettled: HashMap<u64, BTreeSet<u64>> = HashMap::new();
         let folded = self.fold(&list, s, check, false, &mut unsettled).await?;
@@ -499,7 +507,9 @@ impl Poller {
                         .await
                         .map_err(db)?;
                     }
-                    s.orders_skipped.push(msg);
+                    if !s.orders_skipped.contains(&msg) {
+                        s.orders_skipped.push(msg);
+                    }
                 }
                 Err(e @ MirrorError::LockLost(_)) => return Err(e.to_string()),
                 Err(MirrorError::Db(e)) => return Err(format!("mirroring order {}: database: {e}", o.id)),

@@ -585,10 +585,12 @@ async fn list_orders(
         .and_then(|a| NaiveDateTime::parse_from_str(a, "%Y-%m-%dT%H:%M:%S").ok())
         .map(|a| if gmt { a } else { a - offset });
     let statuses: Option<Vec<String>> = q.get("status").filter(|s| s.as_str() != "any").map(|s| s.split(',').map(str::to_owned).collect());
+    let include = included(&q);
     let list = w.with(|s| {
         let mut orders: Vec<&SimOrder> = s
             .orders
             .values()
+            .filter(|o| include.as_ref().is_none_or(|ids| ids.contains(&o.id)))
             // WooCommerce keeps dates to the second, and the bound is exclusive.
             .filter(|o| after.is_none_or(|a| o.modified.with_nanosecond(0).unwrap_or(o.modified) > a))
             .filter(|o| statuses.as_ref().is_none_or(|st| st.contains(&o.status)))
@@ -638,9 +640,25 @@ async fn create_order_api(
                     o.line_totals.insert(*line_id, *t);
                 }
             }
+            // As WooCommerce does: negative fees cannot take an order with product lines below zero
+            // (a −50.00 fee on a 19.99 line becomes −19.99); an order of fees alone can go below zero.
+            let items = &s.items;
+            let lines_total: i64 = o
+                .lines
+                .iter()
+                .map(|(line_id, item, q)| {
+                    let price = items.get(item).and_then(|i| crate::money::parse_minor(&i.price, 2).ok()).unwrap_or(0);
+                    o.line_totals.get(line_id).copied().unwrap_or(price * q)
+                })
+                .sum();
+            let mut room = lines_total;
             for f in v.get("fee_lines").and_then(Value::as_array).into_iter().flatten() {
                 let name = f.get("name").and_then(Value::as_str).unwrap_or_default().to_owned();
-                let total = f.get("total").and_then(Value::as_str).and_then(|t| crate::money::parse_minor(t, 2).ok()).unwrap_or(0);
+                let mut total = f.get("total").and_then(Value::as_str).and_then(|t| crate::money::parse_minor(t, 2).ok()).unwrap_or(0);
+                if !o.lines.is_empty() && total < 0 {
+                    total = total.max(-room);
+                }
+                room += total;
                 o.fees.push((name, total));
             }
             for m in v.get("meta_data").and_then(Value::as_array).into_iter().flatten() {
@@ -712,6 +730,15 @@ async fn put_order(
                 }
             }
         });
+    }
+    // Fee lines by id: the total follows, and (as in WooCommerce) the order's modified date does not move.
+    for f in v.get("fee_lines").and_then(Value::as_array).into_iter().flatten() {
+        let fee = f.get("id").and_then(Value::as_u64).and_then(|i| i.checked_sub(700)).and_then(|i| usize::try_from(i).ok());
+        let total = f.get("total").and_then(Value::as_str).and_then(|t| crate::money::parse_minor(t, 2).ok());
+        let known = w.with(|s| s.orders.get_mut(&id).and_then(|o| fee.and_then(|i| o.fees.get_mut(i))).map(|slot| total.map(|t| slot.1 = t)));
+        if known.is_none() {
+            return woo_error(400, "woocommerce_rest_invalid_item_id", "Order item ID provided is not associated with order.");
+        }
     }
     if let Some(status) = v.get("status").and_then(Value::as_str) {
         w.set_order_status(id, status);

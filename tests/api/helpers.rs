@@ -321,6 +321,19 @@ impl Browser {
     }
 }
 
+/// The home page an admin sees for the tenant `tenant` on `db` (an app started for it).
+pub async fn home_page_of(db: &TestDb, tenant: &TenantDir) -> String {
+    let loaded = LoadedConfig::load(&tenant.config_path()).unwrap_or_else(|e| panic!("tenant file: {e}"));
+    let state = startup::prepare(loaded).await.unwrap_or_else(|e| panic!("prepare: {e:#}"));
+    let app = Application::build(state, "127.0.0.1:0").await.expect("bind");
+    let browser = Browser { address: format!("http://127.0.0.1:{}", app.port()), base: String::new(), client: cookie_client() };
+    tokio::spawn(app.run_until_stopped(std::future::pending()));
+    let name = Username::parse("home-admin").expect("username");
+    operators::create(&db.pool, &name, "", Role::Admin, &quartermaster::config::Secret::new("correct horse battery")).await.expect("admin");
+    assert_eq!(browser.sign_in("home-admin", "correct horse battery").await.status().as_u16(), 303);
+    browser.get("/").await.text().await.expect("home")
+}
+
 /// The CSRF token in a page's form.
 pub fn csrf_in(html: &str) -> String {
     // A session's token (64 hex) or a signed pre-sign-in one (nonce.mac).

@@ -188,6 +188,22 @@ impl Shop {
         id(&self.admin_ok(reqwest::Method::POST, "orders", body).await)
     }
 
+    /// An order with an optional product line (product, quantity) and a fee line of `fee` (text, may be
+    /// negative); returns (order id, fee line id).
+    pub async fn order_with_fee(&self, line: Option<(u64, i64)>, fee: &str, status: &str) -> (u64, u64) {
+        let lines: Vec<Value> = line.iter().map(|(p, q)| json!({ "product_id": p, "quantity": q })).collect();
+        let body = json!({ "status": status, "line_items": lines,
+                           "fee_lines": [{ "name": "Adjustment", "total": fee, "tax_status": "none" }],
+                           "billing": { "first_name": "Ada", "last_name": "Buyer", "email": "ada@example.com" } });
+        let v = self.admin_ok(reqwest::Method::POST, "orders", body).await;
+        (id(&v), v["fee_lines"][0]["id"].as_u64().unwrap_or_else(|| panic!("no fee line in {v}")))
+    }
+
+    /// Any change to an order, as `PUT orders/<id>`; returns the order as the store then has it.
+    pub async fn put_order(&self, order: u64, body: Value) -> Value {
+        self.admin_ok(reqwest::Method::PUT, &format!("orders/{order}"), body).await
+    }
+
     /// Moves an order to `status` (WooCommerce moves stock as it does for staff).
     pub async fn set_status(&self, order: u64, status: &str) {
         self.admin_ok(reqwest::Method::PUT, &format!("orders/{order}"), json!({ "status": status })).await;

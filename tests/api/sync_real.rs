@@ -705,3 +705,55 @@ async fn orders_between_every_two_steps_and_during_a_held_order_read_are_not_era
         assert_eq!(available(&db.pool, "STEP-A").await, shop.stock(a).await.unwrap_or(0), "{:?}: truth and store agree", shop.kind);
     }
 }
+
+#[tokio::test]
+async fn a_poisoned_order_is_recorded_shown_and_skipped_while_every_other_order_flows() {
+    for shop in shop::both("poisoned_order").await {
+        let db = TestDb::migrated().await;
+        let a = shop.product("PZ-A", Some(0)).await;
+        catalog::sync_from_woo(&db.pool, &shop.client(), "USD", false).await.expect("catalog");
+        receive(&db.pool, &["PZ-A"], 50, "LOT-PZ").await;
+        let p = poller(&db, &shop);
+        p.run_once().await.expect("first cycle");
+        // WooCommerce keeps an order with product lines at zero or above (a −50.00 fee on a 19.99 line
+        // becomes −19.99), on both stores alike:
+        let (capped, _) = shop.order_with_fee(Some((a, 1)), "-50.00", "cancelled").await;
+        let (_, v) = shop.admin(reqwest::Method::GET, &format!("orders/{capped}"), None).await;
+        assert_eq!((v["total"].as_str(), v["fee_lines"][0]["total"].as_str()), (Some("0.00"), Some("-19.99")), "{:?}: {v}", shop.kind);
+        // …but an order of fees alone can go below zero. Between two good orders, such a one:
+        // the mirror's CHECK refuses it, on every poll, for as long as it stays so.
+        let good1 = shop.order(&[(a, 0, 2)], "processing").await;
+        let (bad, fee) = shop.order_with_fee(None, "-50.00", "processing").await;
+        let good2 = shop.order(&[(a, 0, 3)], "processing").await;
+        let s = p.run_once().await.unwrap_or_else(|e| panic!("{:?}: one bad order never stops the cycle: {e}", shop.kind));
+        assert_eq!((s.orders_changed, s.orders_skipped.len()), (3, 1), "{:?}: {s}", shop.kind);
+        assert_eq!(available(&db.pool, "PZ-A").await, 45, "{:?}: the good orders reserved 2 + 3", shop.kind);
+        let rejects = quartermaster::inventory::orders::rejects(&db.pool).await.expect("rejects");
+        assert_eq!(rejects.iter().map(|r| r.woo_order_id).collect::<Vec<_>>(), vec![bad], "{:?}", shop.kind);
+        assert!(rejects[0].reason.contains("orders_total_nonneg"), "{:?}: the reason is kept: {}", shop.kind, rejects[0].reason);
+        // Later orders keep flowing, cycle after cycle; the skip is announced once.
+        let good3 = shop.order(&[(a, 0, 4)], "processing").await;
+        for _ in 0..2 {
+            let s = p.run_once().await.expect("a later cycle");
+            assert!(s.errors.is_empty(), "{:?}: {s}", shop.kind);
+        }
+        assert_eq!(available(&db.pool, "PZ-A").await, 41, "{:?}: order {good3} reserved too", shop.kind);
+        let (announced,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM event_log WHERE kind = 'sync.order_skipped'")
+            .fetch_one(&db.pool)
+            .await
+            .expect("count");
+        assert_eq!(announced, 1, "{:?}", shop.kind);
+        // The home page lists it with the reason.
+        let tenant = TenantDir::write_with(&db, "", "", &shop.url, (&shop.ck, &shop.cs), "stations: [{ id: b, name: B }]\n");
+        let home = crate::helpers::home_page_of(&db, &tenant).await;
+        assert!(home.contains("Orders the sync skipped") && home.contains(&format!("#{bad}")) && home.contains("orders_total_nonneg"), "{home}");
+        // Fixed in WooCommerce (the fee corrected; the modified date need not move): taken on the next cycle.
+        let fixed = shop.put_order(bad, serde_json::json!({ "fee_lines": [{ "id": fee, "total": "1.00" }] })).await;
+        assert_eq!(fixed["total"], "1.00", "{:?}: {fixed}", shop.kind);
+        let s = p.run_once().await.expect("cycle after the fix");
+        assert!(s.orders_skipped.is_empty(), "{:?}: {s}", shop.kind);
+        assert!(quartermaster::inventory::orders::rejects(&db.pool).await.expect("rejects").is_empty(), "{:?}", shop.kind);
+        let mirrored: Option<i64> = sqlx::query_scalar("SELECT total_minor FROM orders WHERE woo_id = ?").bind(bad).fetch_optional(&db.pool).await.expect("order");
+        assert_eq!(mirrored, Some(100), "{:?}: the fixed order is mirrored ({good1}, {good2})", shop.kind);
+    }
+}

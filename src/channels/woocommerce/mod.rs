@@ -182,6 +182,18 @@ impl WooClient {
         self.list("orders", &q).await
     }
 
+    /// These orders as the store has them now (any status), at most 100 ids a
+    /// request; an order the store no longer has is absent from the answer.
+    pub async fn orders_by_id(&self, ids: &[u64]) -> Result<Vec<Order>, ChannelError> {
+        let mut out = Vec::new();
+        for chunk in ids.chunks(MAX_BATCH as usize) {
+            let include = chunk.iter().map(u64::to_string).collect::<Vec<_>>().join(",");
+            let q = vec![("include".into(), include), ("status".into(), "any".into())];
+            out.extend(self.list::<Order>("orders", &q).await?);
+        }
+        Ok(out)
+    }
+
     /// The stock the store holds now for these items (id, parent for a
     /// variation), at most 100 ids a request (`include=`). An item the store
     /// does not list is absent from the answer.
