@@ -14,6 +14,7 @@ mod config_check;
 mod deploy;
 mod lock;
 mod printing;
+mod fuzz;
 mod hardening;
 mod quotes;
 mod redaction;
