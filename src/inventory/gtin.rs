@@ -143,7 +143,9 @@ pub fn normalize(input: &str) -> Result<Code, GtinError> {
             if matches!(s.as_bytes()[0], b'0' | b'1') {
                 if let Ok(upc) = expand_upce(s) {
                     if has_valid_check_digit(&upc) {
-                        return Ok(Code::UpcA(upc));
+                        // The expansion is canonicalised like a typed UPC-A: `00000000`
+                        // expands to 000000000000, which is the GTIN-8 00000000.
+                        return Ok(reduce12(&upc));
                     }
                 }
             }
@@ -207,6 +209,18 @@ pub fn expand_upce(code: &str) -> Result<String, GtinError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by the `gtin` fuzz target: a UPC-E whose expansion starts with
+    /// four zeros got another lookup key than the same code typed as UPC-A.
+    #[test]
+    fn every_form_of_one_code_has_one_key() {
+        let upce = normalize("\n00000000").expect("valid");
+        let upca = normalize("000000000000").expect("valid");
+        assert_eq!(upce.key(), upca.key());
+        for form in ["00000000", "000000000000", "0000000000000", "00000000000000"] {
+            assert_eq!(normalize(form).map(|c| c.key()), Ok("gtin8:00000000".to_owned()), "{form}");
+        }
+    }
     use proptest::prelude::*;
 
     #[test]

@@ -47,15 +47,35 @@ pub struct Received {
     pub total_minor: i64,
 }
 
-/// Parses a receipt CSV. Columns (header names, any order): `sku` or `gtin`
-/// (either identifies the product), `qty`, `unit_cost`, `lot_ref`, and
-/// optionally `location` and `expires_on` (YYYY-MM-DD).
-pub async fn parse_csv(pool: &MySqlPool, text: &str, currency: &str) -> Result<Result<Vec<ReceiptRow>, Vec<RowError>>, sqlx::Error> {
+/// The most rows one receipt holds (split a larger invoice).
+pub const MAX_ROWS: usize = 50_000;
+
+/// A receipt line read and typed, before its product is looked up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TypedRow {
+    pub line: usize,
+    /// The SKU or GTIN as written.
+    pub ident: String,
+    /// Its readings, GTIN first ([`gtin::readings`]), and why it is no GTIN when it is not.
+    pub readings: Vec<gtin::Code>,
+    pub not_gtin: Option<gtin::GtinError>,
+    pub quantity: u32,
+    pub unit_cost_minor: i64,
+    pub lot_ref: String,
+    pub location: Option<String>,
+    pub expires_on: Option<NaiveDate>,
+}
+
+/// Reads and types a receipt CSV without touching the database (the fuzz
+/// targets call it). Columns (header names, any order): `sku` or `gtin`,
+/// `qty`, `unit_cost`, `lot_ref`, and optionally `location` and `expires_on`
+/// (YYYY-MM-DD). Returns the typed rows and every row's problem.
+pub fn read_csv(text: &str, currency: &str) -> (Vec<TypedRow>, Vec<RowError>) {
     let exp = money::exponent(currency);
     let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).flexible(true).from_reader(text.as_bytes());
     let headers: Vec<String> = match reader.headers() {
         Ok(h) => h.iter().map(|s| s.to_ascii_lowercase()).collect(),
-        Err(e) => return Ok(Err(vec![RowError { line: 1, message: format!("cannot read the header: {e}") }])),
+        Err(e) => return (Vec::new(), vec![RowError { line: 1, message: format!("cannot read the header: {e}") }]),
     };
     let col = |name: &str| headers.iter().position(|h| h == name);
     let (sku_col, gtin_col, qty_col, cost_col, lot_col) = (col("sku"), col("gtin"), col("qty"), col("unit_cost"), col("lot_ref"));
@@ -72,13 +92,16 @@ pub async fn parse_csv(pool: &MySqlPool, text: &str, currency: &str) -> Result<R
         errors.push(RowError { line: 1, message: "missing column `sku` or `gtin`".into() });
     }
     if !errors.is_empty() {
-        return Ok(Err(errors));
+        return (Vec::new(), errors);
     }
     let (loc_col, exp_col) = (col("location"), col("expires_on"));
     let mut rows = Vec::new();
-    let mut seen_lots = std::collections::HashSet::new();
     for (i, record) in reader.records().enumerate() {
         let line = i + 2;
+        if i == MAX_ROWS {
+            errors.push(RowError { line, message: format!("a receipt holds at most {MAX_ROWS} rows: split the invoice") });
+            break;
+        }
         let record = match record {
             Ok(r) => r,
             Err(e) => {
@@ -96,12 +119,58 @@ pub async fn parse_csv(pool: &MySqlPool, text: &str, currency: &str) -> Result<R
         let (readings, not_gtin) = match gtin::readings(&ident) {
             Ok(r) => r,
             Err(e) => {
-                bad(format!("`{ident}`: {e}"));
+                bad(format!("`{}`: {e}", ident.chars().take(100).collect::<String>()));
                 continue;
             }
         };
+        let quantity = match field(qty_col).parse::<u32>() {
+            Ok(q) if q > 0 => q,
+            _ => {
+                bad(format!("qty `{}` is not a whole number above zero", field(qty_col).chars().take(40).collect::<String>()));
+                continue;
+            }
+        };
+        let unit_cost_minor = match money::Money::parse(&field(cost_col), exp) {
+            Ok(c) if c.minor() >= 0 => c.minor(),
+            _ => {
+                bad(format!("unit_cost `{}` is not an amount such as 12.50", field(cost_col).chars().take(40).collect::<String>()));
+                continue;
+            }
+        };
+        let lot_ref = field(lot_col);
+        if lot_ref.is_empty() || lot_ref.chars().count() > 64 {
+            bad("lot_ref must be 1-64 characters".into());
+            continue;
+        }
+        let expires_on = match field(exp_col) {
+            s if s.is_empty() => None,
+            s => match NaiveDate::parse_from_str(&s, "%Y-%m-%d") {
+                Ok(d) => Some(d),
+                Err(_) => {
+                    bad(format!("expires_on `{}` is not a date such as 2027-06-30", s.chars().take(40).collect::<String>()));
+                    continue;
+                }
+            },
+        };
+        let location = Some(field(loc_col)).filter(|s| !s.is_empty());
+        if location.as_ref().is_some_and(|l| l.chars().count() > 32) {
+            bad("location must be at most 32 characters".into());
+            continue;
+        }
+        rows.push(TypedRow { line, ident, readings, not_gtin, quantity, unit_cost_minor, lot_ref, location, expires_on });
+    }
+    (rows, errors)
+}
+
+/// Parses a receipt CSV ([`read_csv`]) and finds each row's product. Every
+/// problem of every row comes back, in line order; nothing is written.
+pub async fn parse_csv(pool: &MySqlPool, text: &str, currency: &str) -> Result<Result<Vec<ReceiptRow>, Vec<RowError>>, sqlx::Error> {
+    let (typed, mut errors) = read_csv(text, currency);
+    let mut rows = Vec::with_capacity(typed.len());
+    let mut seen_lots = std::collections::HashSet::new();
+    for t in typed {
         let mut product_id: Option<u64> = None;
-        for code in readings {
+        for code in &t.readings {
             product_id = match code {
                 gtin::Code::Sku(s) => sqlx::query_scalar("SELECT id FROM products WHERE sku = ?").bind(s).fetch_optional(pool).await?,
                 gtin::Code::UpcA(u) => {
@@ -115,54 +184,30 @@ pub async fn parse_csv(pool: &MySqlPool, text: &str, currency: &str) -> Result<R
                 break;
             }
         }
-        if let (None, Some(e)) = (product_id, &not_gtin) {
-            bad(format!("no product with sku `{ident}`, and as a barcode: {e}"));
-            continue;
-        }
+        let line = t.line;
         let Some(product_id) = product_id else {
-            bad(format!("no product with sku or gtin `{ident}`"));
+            let message = match &t.not_gtin {
+                Some(e) => format!("no product with sku `{}`, and as a barcode: {e}", t.ident),
+                None => format!("no product with sku or gtin `{}`", t.ident),
+            };
+            errors.push(RowError { line, message });
             continue;
         };
-        let quantity = match field(qty_col).parse::<u32>() {
-            Ok(q) if q > 0 => q,
-            _ => {
-                bad(format!("qty `{}` is not a whole number above zero", field(qty_col)));
-                continue;
-            }
-        };
-        let unit_cost_minor = match money::parse_minor(&field(cost_col), exp) {
-            Ok(c) if c >= 0 => c,
-            _ => {
-                bad(format!("unit_cost `{}` is not an amount such as 12.50", field(cost_col)));
-                continue;
-            }
-        };
-        let lot_ref = field(lot_col);
-        if lot_ref.is_empty() || lot_ref.chars().count() > 64 {
-            bad("lot_ref must be 1-64 characters".into());
+        if !seen_lots.insert((product_id, t.lot_ref.clone())) {
+            errors.push(RowError { line, message: format!("lot `{}` appears twice for the same product", t.lot_ref) });
             continue;
         }
-        if !seen_lots.insert((product_id, lot_ref.clone())) {
-            bad(format!("lot `{lot_ref}` appears twice for the same product"));
-            continue;
-        }
-        let expires_on = match field(exp_col) {
-            s if s.is_empty() => None,
-            s => match NaiveDate::parse_from_str(&s, "%Y-%m-%d") {
-                Ok(d) => Some(d),
-                Err(_) => {
-                    bad(format!("expires_on `{s}` is not a date such as 2027-06-30"));
-                    continue;
-                }
-            },
-        };
-        let location = Some(field(loc_col)).filter(|s| !s.is_empty());
-        if location.as_ref().is_some_and(|l| l.chars().count() > 32) {
-            bad("location must be at most 32 characters".into());
-            continue;
-        }
-        rows.push(ReceiptRow { line, product_id, quantity, unit_cost_minor, lot_ref, location, expires_on });
+        rows.push(ReceiptRow {
+            line,
+            product_id,
+            quantity: t.quantity,
+            unit_cost_minor: t.unit_cost_minor,
+            lot_ref: t.lot_ref,
+            location: t.location,
+            expires_on: t.expires_on,
+        });
     }
+    errors.sort_by_key(|e| e.line);
     Ok(if errors.is_empty() { Ok(rows) } else { Err(errors) })
 }
 

@@ -295,7 +295,7 @@ pub async fn extract(pool: &MySqlPool, lookup: &CodeLookup, texts: &[&str]) -> R
 }
 
 /// Turns a CSV line list into `code x qty` lines (columns named sku/part/code/item and qty/quantity, else the first two).
-fn csv_lines(bytes: &[u8]) -> String {
+pub fn csv_lines(bytes: &[u8]) -> String {
     let mut r = csv::ReaderBuilder::new().has_headers(false).flexible(true).trim(csv::Trim::All).from_reader(bytes);
     let rows: Vec<csv::StringRecord> = r.records().filter_map(Result::ok).collect();
     let Some(first) = rows.first() else { return String::new() };

@@ -24,14 +24,13 @@ use super::{
     AppError, AppState, Page, Result,
     session::{MaybeSession, Session},
 };
-use std::collections::HashMap;
-
 use crate::{
-    money::{self, Money},
+    money,
     operators::Role,
     quotes::{
         pricing::PriceSource,
-        quote::{self, Acceptor, Ctx, Customer, LineInput, MAX_LINES, QuoteError, Version},
+        form,
+        quote::{self, Acceptor, Ctx, QuoteError, Version},
         reputation::{Factor, LOW},
         rfq::{self, FormRequest},
     },
@@ -445,67 +444,6 @@ async fn refused(state: &AppState, s: &Session, id: u64, e: QuoteError) -> Resul
     Ok((status_of(&e), Page(page)).into_response())
 }
 
-/// The editor's form: `note`, customer fields, and numbered line fields
-/// (`product_N` as SKU, `description_N`, `quantity_N`, `price_N`, `reason_N`).
-/// The editor's form read: customer, (SKU, line) pairs, shipping, and the change note.
-type Revision = (Customer, Vec<(Option<String>, LineInput)>, i64, String);
-
-fn read_revision(state: &AppState, fields: &[(String, String)]) -> std::result::Result<Revision, QuoteError> {
-    // Five fields per line and a handful more; anything beyond is not this form.
-    if fields.len() > 5 * MAX_LINES + 32 {
-        return Err(QuoteError::Invalid { field: "lines", message: format!("at most {MAX_LINES} lines ({} fields sent)", fields.len()) });
-    }
-    // One pass over the body; the first value of a repeated field counts.
-    let mut map: HashMap<&str, &str> = HashMap::with_capacity(fields.len());
-    for (k, v) in fields {
-        map.entry(k.as_str()).or_insert(v.as_str());
-    }
-    let get = |k: &str| map.get(k).map(|v| v.trim().to_owned()).unwrap_or_default();
-    let customer = Customer {
-        name: get("customer_name"),
-        email: get("customer_email"),
-        company: Some(get("customer_company")).filter(|c| !c.is_empty()),
-        country: get("country").to_uppercase(),
-        state: get("state"),
-        postcode: get("postcode"),
-    };
-    let exp = money::exponent(&state.config.tenant.currency);
-    let mut lines = Vec::new();
-    for n in 1..=MAX_LINES {
-        if !map.contains_key(format!("quantity_{n}").as_str()) {
-            break;
-        }
-        let (sku, desc, qty, price, reason) = (
-            get(&format!("product_{n}")),
-            get(&format!("description_{n}")),
-            get(&format!("quantity_{n}")),
-            get(&format!("price_{n}")),
-            get(&format!("reason_{n}")),
-        );
-        if sku.is_empty() && desc.is_empty() && qty.is_empty() {
-            continue;
-        }
-        let quantity = qty
-            .parse::<u32>()
-            .map_err(|_| QuoteError::Invalid { field: "quantity", message: format!("line {n}: a whole number of at least 1") })?;
-        if quantity == 0 {
-            continue; // a zero quantity removes the line
-        }
-        let manual_price = if price.is_empty() {
-            None
-        } else {
-            let p = Money::parse(&price, exp).map_err(|e| QuoteError::Invalid { field: "price", message: format!("line {n}: {e}") })?;
-            Some((p.minor(), reason))
-        };
-        lines.push((Some(sku).filter(|s| !s.is_empty()), LineInput { product_id: None, description: desc, quantity, manual_price }));
-    }
-    let shipping = match get("shipping").as_str() {
-        "" => 0,
-        text => Money::parse(text, exp).map_err(|e| QuoteError::Invalid { field: "shipping", message: e.to_string() })?.minor(),
-    };
-    Ok((customer, lines, shipping, get("note")))
-}
-
 async fn revise(
     State(state): State<AppState>,
     s: Session,
@@ -513,7 +451,8 @@ async fn revise(
     Form(fields): Form<Vec<(String, String)>>,
 ) -> Result<Response> {
     s.require(BACK_OFFICE)?;
-    let (customer, raw_lines, shipping, note) = match read_revision(&state, &fields) {
+    let exp = money::exponent(&state.config.tenant.currency);
+    let (customer, raw_lines, shipping, note) = match form::read_revision(&fields, exp) {
         Ok(v) => v,
         Err(e) => return refused(&state, &s, id, e).await,
     };
