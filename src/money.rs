@@ -132,13 +132,13 @@ mod tests {
     fn arithmetic_is_checked_never_saturated() {
         // The reproduction: 4294967295 × 92233720368547758.07 on two lines.
         assert!(Money::parse("92233720368547758.07", 2).is_err());
-        let big = Money::from_minor(Money::MAX.minor()).unwrap();
+        let big = Money::from_minor(Money::MAX.minor()).expect("fits");
         assert_eq!(big.times(u32::MAX), Err(Overflow));
-        assert_eq!(big.checked_add(Money::from_minor(1).unwrap()), Err(Overflow));
+        assert_eq!(big.checked_add(Money::from_minor(1).expect("fits")), Err(Overflow));
         assert_eq!(Money::sum([big, big]), Err(Overflow));
-        assert_eq!(Money::from_minor(1234).unwrap().times(3).unwrap().minor(), 3702);
-        assert_eq!(Money::from_minor(1000).unwrap().parts_per_million(100_000).unwrap().minor(), 100);
-        assert_eq!(Money::from_minor(5).unwrap().parts_per_million(100_000).unwrap().minor(), 1);
+        assert_eq!(Money::from_minor(1234).expect("fits").times(3).expect("fits").minor(), 3702);
+        assert_eq!(Money::from_minor(1000).expect("fits").parts_per_million(100_000).expect("fits").minor(), 100);
+        assert_eq!(Money::from_minor(5).expect("fits").parts_per_million(100_000).expect("fits").minor(), 1);
         assert!(Money::from_minor(i64::MIN).is_err());
     }
 }

@@ -103,12 +103,19 @@ pub fn check_str(file: &str, text: &str) -> Result<TenantConfig, ConfigError> {
     let whole_file = |line: usize, message: String| Problem { file: file.to_owned(), line: Some(line), path: String::new(), message };
     let mut early = Vec::new();
     if let Some(line) = index.second_document {
-        early.push(whole_file(line, "a second YAML document starts here; a tenant file holds exactly one (remove the `---` and what follows, or merge it in)".into()));
+        early.push(whole_file(
+            line,
+            "a second YAML document starts here; a tenant file holds exactly one (remove the `---` and what follows, or merge it in)"
+                .into(),
+        ));
     }
     if let (n, Some(line)) = index.aliases
         && n > MAX_ALIASES
     {
-        early.push(whole_file(line, format!("{n} YAML aliases (`*name`); a tenant file may use at most {MAX_ALIASES}: write the values out")));
+        early.push(whole_file(
+            line,
+            format!("{n} YAML aliases (`*name`); a tenant file may use at most {MAX_ALIASES}: write the values out"),
+        ));
     }
     let duplicates = index.duplicates.clone();
     let mut r = Reporter { file, index, problems: early };
@@ -127,10 +134,8 @@ pub fn check_str(file: &str, text: &str) -> Result<TenantConfig, ConfigError> {
 
     let value: Value = match serde_yaml::from_str(text) {
         Ok(Value::Null) => {
-            r.problems.push(whole_file(
-                1,
-                "the file is empty (no keys, only comments or `~`); start from tenant-configs/example.yaml".into(),
-            ));
+            r.problems
+                .push(whole_file(1, "the file is empty (no keys, only comments or `~`); start from tenant-configs/example.yaml".into()));
             return Err(ConfigError::Invalid(r.problems));
         }
         Ok(v @ (Value::Bool(_) | Value::Number(_) | Value::String(_) | Value::Array(_))) => {

@@ -209,7 +209,10 @@ async fn query_many(pool: &MySqlPool, codes: impl Iterator<Item = &Code>) -> Res
         let mut q = sqlx::QueryBuilder::new("SELECT gtin14, product_id, units FROM product_packs WHERE gtin14 IN ");
         crate::db::push_list(&mut q, chunk.iter().cloned());
         for r in q.build().fetch_all(pool).await? {
-            out.insert(Code::CasePack(r.try_get("gtin14")?).key(), Hit { product_id: r.try_get("product_id")?, units: r.try_get("units")? });
+            out.insert(
+                Code::CasePack(r.try_get("gtin14")?).key(),
+                Hit { product_id: r.try_get("product_id")?, units: r.try_get("units")? },
+            );
         }
     }
     Ok(out)

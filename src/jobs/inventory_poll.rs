@@ -302,9 +302,11 @@ impl Poller {
             .await
             .map_err(|e| format!("reading orders changed since {} (GMT): {e}", since.format("%Y-%m-%d %H:%M:%S")))?;
         // Orders skipped before are read again by id: a fix in WooCommerce may not move their modified date.
-        let skipped: Vec<u64> = orders::rejected_ids(&self.pool).await.map_err(db)?.into_iter().filter(|id| !list.iter().any(|o| o.id == *id)).collect();
+        let skipped: Vec<u64> =
+            orders::rejected_ids(&self.pool).await.map_err(db)?.into_iter().filter(|id| !list.iter().any(|o| o.id == *id)).collect();
         if !skipped.is_empty() {
-            let again = self.woo.orders_by_id(&skipped).await.map_err(|e| format!("reading {} skipped orders again: {e}", skipped.len()))?;
+            let again =
+                self.woo.orders_by_id(&skipped).await.map_err(|e| format!("reading {} skipped orders again: {e}", skipped.len()))?;
             let gone: Vec<u64> = skipped.iter().copied().filter(|id| !again.iter().any(|o| o.id == *id)).collect();
             orders::forget_rejects(&self.pool, &gone).await.map_err(db)?;
             list.extend(again);

@@ -263,8 +263,10 @@ pub async fn set_password(pool: &MySqlPool, username: &Username, password: &Secr
     }
     let hash = password::hash(password.clone()).await.ok_or(OperatorError::Hash)?;
     let mut tx = pool.begin().await?;
-    let id: Option<u64> =
-        sqlx::query_scalar("SELECT id FROM operators WHERE username = ? FOR UPDATE").bind(username.as_str()).fetch_optional(&mut *tx).await?;
+    let id: Option<u64> = sqlx::query_scalar("SELECT id FROM operators WHERE username = ? FOR UPDATE")
+        .bind(username.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
     let id = id.ok_or_else(|| OperatorError::Unknown(username.as_str().to_owned()))?;
     sqlx::query("UPDATE operators SET password_hash = ? WHERE id = ?").bind(hash).bind(id).execute(&mut *tx).await?;
     let ended = sqlx::query("DELETE FROM sessions WHERE operator_id = ?").bind(id).execute(&mut *tx).await?.rows_affected();

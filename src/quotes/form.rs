@@ -68,4 +68,3 @@ pub fn read_revision(fields: &[(String, String)], exp: u32) -> Result<Revision, 
     };
     Ok((customer, lines, shipping, get("note")))
 }
-

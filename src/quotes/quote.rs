@@ -223,9 +223,9 @@ async fn build(
         });
         let n = i + 1;
         let unit = priced.unit_price_minor.map(Money::from_minor).transpose().map_err(|_| too_large(n, "the unit price", exp))?;
-        let total = unit.map_or(Ok(Money::ZERO), |u| u.times(input.quantity)).map_err(|_| {
-            too_large(n, &format!("{} × {}", input.quantity, unit.map_or_else(String::new, |u| u.format(exp))), exp)
-        })?;
+        let total = unit
+            .map_or(Ok(Money::ZERO), |u| u.times(input.quantity))
+            .map_err(|_| too_large(n, &format!("{} × {}", input.quantity, unit.map_or_else(String::new, |u| u.format(exp))), exp))?;
         let line_tax = tax_on(total, rate.ppm).map_err(|_| too_large(n, "the tax", exp))?;
         let description =
             if input.description.trim().is_empty() { name.clone().unwrap_or_default() } else { input.description.trim().to_owned() };

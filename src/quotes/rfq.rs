@@ -277,11 +277,15 @@ pub async fn extract(pool: &MySqlPool, lookup: &CodeLookup, texts: &[&str]) -> R
             .filter(|(_, t)| !looks_like_qty(t))
             .chain(line.tokens.iter().enumerate().filter(|(_, t)| looks_like_qty(t)))
             .find_map(|(i, t)| hits.get(t).map(|h| (i, t.clone(), h.product_id)));
-        let qty = line.tokens.iter().enumerate().filter(|(i, _)| found.as_ref().is_none_or(|f| f.0 != *i)).find_map(|(_, t)| quantity_of(t));
+        let qty =
+            line.tokens.iter().enumerate().filter(|(i, _)| found.as_ref().is_none_or(|f| f.0 != *i)).find_map(|(_, t)| quantity_of(t));
         let item = match (found, qty) {
-            (Some((_, code, product)), q) => {
-                Item { raw_text: line.text.chars().take(255).collect(), code: Some(code), product_id: Some(product), quantity: q.unwrap_or(1) }
-            }
+            (Some((_, code, product)), q) => Item {
+                raw_text: line.text.chars().take(255).collect(),
+                code: Some(code),
+                product_id: Some(product),
+                quantity: q.unwrap_or(1),
+            },
             (None, Some(q)) => Item { raw_text: line.text.chars().take(255).collect(), code: None, product_id: None, quantity: q },
             (None, None) => continue,
         };

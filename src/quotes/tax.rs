@@ -119,11 +119,11 @@ mod tests {
     #[test]
     fn rounding_is_half_away_from_zero() {
         // $10.00 at 8.625% = 86.25 cents → 86; $10.02 → 86.4225 → 86; $10.03 → 86.50875 → 87.
-        assert_eq!(tax_on(Money::from_minor(1000).unwrap(), 86_250).unwrap().minor(), 86);
-        assert_eq!(tax_on(Money::from_minor(1003).unwrap(), 86_250).unwrap().minor(), 87);
-        assert_eq!(tax_on(Money::from_minor(200).unwrap(), 25_000).unwrap().minor(), 5);
-        assert_eq!(tax_on(Money::from_minor(-200).unwrap(), 25_000).unwrap().minor(), -5);
-        assert_eq!(tax_on(Money::from_minor(1).unwrap(), 500_000).unwrap().minor(), 1, "exactly half rounds up");
+        assert_eq!(tax_on(Money::from_minor(1000).expect("fits"), 86_250).expect("fits").minor(), 86);
+        assert_eq!(tax_on(Money::from_minor(1003).expect("fits"), 86_250).expect("fits").minor(), 87);
+        assert_eq!(tax_on(Money::from_minor(200).expect("fits"), 25_000).expect("fits").minor(), 5);
+        assert_eq!(tax_on(Money::from_minor(-200).expect("fits"), 25_000).expect("fits").minor(), -5);
+        assert_eq!(tax_on(Money::from_minor(1).expect("fits"), 500_000).expect("fits").minor(), 1, "exactly half rounds up");
     }
 
     #[test]
@@ -149,7 +149,7 @@ mod tests {
     proptest! {
         #[test]
         fn tax_is_within_half_a_unit_of_the_exact_value(amount in -1_000_000_000i64..1_000_000_000, ppm in 0u32..300_000) {
-            let t = tax_on(Money::from_minor(amount).unwrap(), ppm).unwrap().minor();
+            let t = tax_on(Money::from_minor(amount).expect("fits"), ppm).expect("fits").minor();
             let exact_times_million = i128::from(amount) * i128::from(ppm);
             let diff = (i128::from(t) * 1_000_000 - exact_times_million).abs();
             prop_assert!(diff <= 500_000);

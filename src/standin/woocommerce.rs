@@ -735,7 +735,8 @@ async fn put_order(
     for f in v.get("fee_lines").and_then(Value::as_array).into_iter().flatten() {
         let fee = f.get("id").and_then(Value::as_u64).and_then(|i| i.checked_sub(700)).and_then(|i| usize::try_from(i).ok());
         let total = f.get("total").and_then(Value::as_str).and_then(|t| crate::money::parse_minor(t, 2).ok());
-        let known = w.with(|s| s.orders.get_mut(&id).and_then(|o| fee.and_then(|i| o.fees.get_mut(i))).map(|slot| total.map(|t| slot.1 = t)));
+        let known =
+            w.with(|s| s.orders.get_mut(&id).and_then(|o| fee.and_then(|i| o.fees.get_mut(i))).map(|slot| total.map(|t| slot.1 = t)));
         if known.is_none() {
             return woo_error(400, "woocommerce_rest_invalid_item_id", "Order item ID provided is not associated with order.");
         }

@@ -68,7 +68,12 @@ fn form_token(state: &AppState, jar: CookieJar, signed: &MaybeSession) -> (Cooki
     }
 }
 
-async fn form(State(state): State<AppState>, Extension(signed): Extension<MaybeSession>, jar: CookieJar, Query(q): Query<NextQuery>) -> Response {
+async fn form(
+    State(state): State<AppState>,
+    Extension(signed): Extension<MaybeSession>,
+    jar: CookieJar,
+    Query(q): Query<NextQuery>,
+) -> Response {
     let (jar, csrf) = form_token(&state, jar, &signed);
     let page = SignInPage {
         base: state.base.to_string(),
@@ -145,8 +150,11 @@ async fn submit(
         SignIn::Throttled { until } => {
             events::record(
                 &state.pool,
-                Event::info("auth.throttled", format!("sign-ins as `{}` from {ip} are paused after repeated failures", truncate(&username)))
-                    .severity(Severity::Warning),
+                Event::info(
+                    "auth.throttled",
+                    format!("sign-ins as `{}` from {ip} are paused after repeated failures", truncate(&username)),
+                )
+                .severity(Severity::Warning),
             )
             .await?;
             tracing::warn!(username = %truncate(&username), %ip, "sign-in refused: too many failures from this address");
@@ -189,8 +197,11 @@ async fn sign_out_everywhere(State(state): State<AppState>, session: Session, ja
     let ended = session::destroy_all(&state.pool, session.operator.id).await?;
     events::record(
         &state.pool,
-        Event::info("auth.sign_out_everywhere", format!("{} signed out everywhere ({ended} sessions ended)", session.operator.display_name))
-            .by(session.operator.id),
+        Event::info(
+            "auth.sign_out_everywhere",
+            format!("{} signed out everywhere ({ended} sessions ended)", session.operator.display_name),
+        )
+        .by(session.operator.id),
     )
     .await?;
     let jar = jar.remove(session::cookie(&state, SESSION_COOKIE, String::new()));

@@ -3,6 +3,8 @@
 
 use std::{convert::Infallible, time::Duration};
 
+use super::{AppState, Result, session::Session};
+use crate::operators::Role;
 use axum::{
     Router,
     extract::State,
@@ -10,8 +12,6 @@ use axum::{
     routing::get,
 };
 use futures::stream::{self, Stream};
-use super::{AppState, Result, session::Session};
-use crate::operators::Role;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/events/stream", get(stream_events))
@@ -33,19 +33,20 @@ async fn stream_events(State(state): State<AppState>, session: Session) -> Resul
     let (start,): (u64,) =
         sqlx::query_as("SELECT CAST(GREATEST(COALESCE(MAX(id), 0) - 10, 0) AS UNSIGNED) FROM event_log").fetch_one(&state.pool).await?;
     let role = session.operator.role;
-    let s = stream::unfold((state, start, Vec::<(u64, String)>::new(), true), move |(state, mut last, mut pending, mut first)| async move {
-        loop {
-            if let Some((id, data)) = (!pending.is_empty()).then(|| pending.remove(0)) {
-                last = last.max(id);
-                let ev = SseEvent::default().id(id.to_string()).event("log").data(data);
-                return Some((Ok(ev), (state, last, pending, first)));
+    let s =
+        stream::unfold((state, start, Vec::<(u64, String)>::new(), true), move |(state, mut last, mut pending, mut first)| async move {
+            loop {
+                if let Some((id, data)) = (!pending.is_empty()).then(|| pending.remove(0)) {
+                    last = last.max(id);
+                    let ev = SseEvent::default().id(id.to_string()).event("log").data(data);
+                    return Some((Ok(ev), (state, last, pending, first)));
+                }
+                if !first {
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+                first = false;
+                pending = batch(&state, role, last).await;
             }
-            if !first {
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            }
-            first = false;
-            pending = batch(&state, role, last).await;
-        }
-    });
+        });
     Ok(Sse::new(s).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }

@@ -28,8 +28,8 @@ use crate::{
     money,
     operators::Role,
     quotes::{
-        pricing::PriceSource,
         form,
+        pricing::PriceSource,
         quote::{self, Acceptor, Ctx, QuoteError, Version},
         reputation::{Factor, LOW},
         rfq::{self, FormRequest},
@@ -725,17 +725,23 @@ fn stored_response(stored: &rfq::Stored) -> Response {
 /// The 413 for an RFQ over the limit, naming the field and the limit.
 fn too_large() -> Response {
     let mib = rfq::MAX_BYTES / (1024 * 1024);
-    (StatusCode::PAYLOAD_TOO_LARGE, Json(json!({ "error": format!("an RFQ is at most {mib} MiB"), "field": "body", "limit_bytes": rfq::MAX_BYTES })))
+    (
+        StatusCode::PAYLOAD_TOO_LARGE,
+        Json(json!({ "error": format!("an RFQ is at most {mib} MiB"), "field": "body", "limit_bytes": rfq::MAX_BYTES })),
+    )
         .into_response()
 }
 
 /// The body, or the response refusing it (too large, or cut off mid-way).
-fn intake_body(body: std::result::Result<Bytes, BytesRejection>) -> std::result::Result<Bytes, Response> {
+fn intake_body(body: std::result::Result<Bytes, BytesRejection>) -> std::result::Result<Bytes, Box<Response>> {
     match body {
         Ok(b) if b.len() <= rfq::MAX_BYTES => Ok(b),
-        Ok(_) => Err(too_large()),
-        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(too_large()),
-        Err(e) => Err((e.status(), Json(json!({ "error": format!("the body could not be read: {}", e.body_text()), "field": "body" }))).into_response()),
+        Ok(_) => Err(Box::new(too_large())),
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(Box::new(too_large())),
+        Err(e) => Err(Box::new(
+            (e.status(), Json(json!({ "error": format!("the body could not be read: {}", e.body_text()), "field": "body" })))
+                .into_response(),
+        )),
     }
 }
 
@@ -749,7 +755,7 @@ async fn intake_form(
     }
     let body = match intake_body(body) {
         Ok(b) => b,
-        Err(r) => return Ok(r),
+        Err(r) => return Ok(*r),
     };
     let ctype = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
     let parsed = if ctype.starts_with("application/json") {
@@ -777,7 +783,7 @@ async fn intake_email(
     }
     let body = match intake_body(body) {
         Ok(b) => b,
-        Err(r) => return Ok(r),
+        Err(r) => return Ok(*r),
     };
     let stored = rfq::store(&state.pool, &state.lookup, "email", &body, rfq::parse_email(&body)).await?;
     Ok(stored_response(&stored))

@@ -132,7 +132,10 @@ async fn repeated_failures_throttle_that_address_for_that_name_the_same_for_know
     assert_eq!(sign_in_from(&app, attacker, "luis", PASSWORD).await.status(), StatusCode::SEE_OTHER);
     // Each further failure doubles the wait (1, 2, 4 … minutes, up to the lockout).
     assert_eq!(sign_in_from(&app, attacker, "nobody-here", "guess-guess").await.status().as_u16(), 429);
-    sqlx::query("UPDATE sign_in_throttle SET blocked_until = UTC_TIMESTAMP(6) - INTERVAL 1 SECOND").execute(&app.db.pool).await.expect("expire");
+    sqlx::query("UPDATE sign_in_throttle SET blocked_until = UTC_TIMESTAMP(6) - INTERVAL 1 SECOND")
+        .execute(&app.db.pool)
+        .await
+        .expect("expire");
     assert_eq!(sign_in_from(&app, attacker, "nobody-here", "guess-guess").await.status().as_u16(), 429);
     let wait: i64 = sqlx::query_scalar(
         "SELECT TIMESTAMPDIFF(SECOND, last_failure_at, blocked_until) FROM sign_in_throttle WHERE account = 'nobody-here'",
@@ -174,7 +177,8 @@ async fn sign_in_returns_to_the_page_asked_for_but_never_off_site() {
     }
     // A same-app path with a query is kept.
     let page = app.get("/sign-in").await.text().await.expect("page");
-    let r = app.post_form("/sign-in", &[("csrf", &csrf_in(&page)), ("username", "mei"), ("password", PASSWORD), ("next", "/quotes?x=1")]).await;
+    let r =
+        app.post_form("/sign-in", &[("csrf", &csrf_in(&page)), ("username", "mei"), ("password", PASSWORD), ("next", "/quotes?x=1")]).await;
     assert_eq!(r.headers()["location"], "/quotes?x=1");
 }
 
@@ -236,7 +240,9 @@ async fn the_pre_sign_in_token_must_be_one_the_server_signed_and_other_sites_are
     // The server's own token passes, unless the browser says the form came from another site.
     let token = csrf_in(&app.get("/sign-in").await.text().await.expect("page"));
     assert!(token.contains('.'), "the sign-in page's token is signed: {token}");
-    for (header, value) in [("origin", "http://evil.example"), ("origin", "null"), ("sec-fetch-site", "cross-site"), ("sec-fetch-site", "same-site")] {
+    for (header, value) in
+        [("origin", "http://evil.example"), ("origin", "null"), ("sec-fetch-site", "cross-site"), ("sec-fetch-site", "same-site")]
+    {
         let r = app
             .client
             .post(app.url("/sign-in"))

@@ -132,7 +132,10 @@ fn a_key_given_twice_is_an_error_naming_both_lines_and_never_the_value() {
     let again = yaml.lines().count() - 1;
     let (code, out, _) = check(&yaml);
     assert_eq!(code, 1, "{out}");
-    assert!(out.contains(&format!("acme.yaml:{again} tenant: this key is given twice (lines {} and {again})", line_of(&yaml, "tenant:"))), "{out}");
+    assert!(
+        out.contains(&format!("acme.yaml:{again} tenant: this key is given twice (lines {} and {again})", line_of(&yaml, "tenant:"))),
+        "{out}"
+    );
 }
 
 #[test]
@@ -156,18 +159,16 @@ fn empty_comment_only_null_scalar_multi_document_and_alias_bomb_files_name_a_lin
     ] {
         let (code, out, err) = check(&yaml);
         assert_eq!(code, 1, "{name}: {out}{err}");
-        assert!(out.contains(&format!("acme.yaml:{line} ")) && out.contains(fragment), "{name}: want line {line} and `{fragment}` in:\n{out}");
+        assert!(
+            out.contains(&format!("acme.yaml:{line} ")) && out.contains(fragment),
+            "{name}: want line {line} and `{fragment}` in:\n{out}"
+        );
     }
 }
 
 /// Runs `qm` with a deadline: a read that hangs (a FIFO) fails the test instead of hanging it.
 fn run_with_deadline(args: &[&std::ffi::OsStr]) -> (Option<i32>, String) {
-    let mut child = qm()
-        .args(args)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("run qm");
+    let mut child = qm().args(args).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().expect("run qm");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while child.try_wait().expect("wait").is_none() {
         if std::time::Instant::now() > deadline {

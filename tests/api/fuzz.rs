@@ -122,7 +122,8 @@ async fn send(shop: &Shop, csrf: &str, quote: u64, lot: u64, p: &Probe) -> reqwe
     let r = match p {
         Probe::Revise(f) => post(format!("/quotes/{quote}/revise"), f.clone()).await,
         Probe::Destination(c, s, z) => {
-            post("/rfqs/1/quote".into(), vec![("country".into(), c.clone()), ("state".into(), s.clone()), ("postcode".into(), z.clone())]).await
+            post("/rfqs/1/quote".into(), vec![("country".into(), c.clone()), ("state".into(), s.clone()), ("postcode".into(), z.clone())])
+                .await
         }
         Probe::Lost(r) => post(format!("/quotes/{quote}/lost"), vec![("reason".into(), r.clone())]).await,
         Probe::Receive(s, i, d, c) => {
@@ -134,7 +135,11 @@ async fn send(shop: &Shop, csrf: &str, quote: u64, lot: u64, p: &Probe) -> reqwe
         }
         Probe::Adjust(l, d, r, n) => {
             let lot = if l.is_empty() { lot.to_string() } else { l.clone() };
-            post("/inventory/adjust".into(), vec![("lot".into(), lot), ("delta".into(), d.clone()), ("reason".into(), r.clone()), ("note".into(), n.clone())]).await
+            post(
+                "/inventory/adjust".into(),
+                vec![("lot".into(), lot), ("delta".into(), d.clone()), ("reason".into(), r.clone()), ("note".into(), n.clone())],
+            )
+            .await
         }
         Probe::SignIn(u, pw, next) => {
             // A separate browser: signing in as nobody must not end the fuzzer's own session.
@@ -144,21 +149,34 @@ async fn send(shop: &Shop, csrf: &str, quote: u64, lot: u64, p: &Probe) -> reqwe
                 .ok()
                 .and_then(|re| re.captures(&page).map(|c| c[1].to_owned()))
                 .unwrap_or_default();
-            other.client.post(other.url("/sign-in")).form(&[("csrf", token.as_str()), ("username", u), ("password", pw), ("next", next)]).send().await
+            other
+                .client
+                .post(other.url("/sign-in"))
+                .form(&[("csrf", token.as_str()), ("username", u), ("password", pw), ("next", next)])
+                .send()
+                .await
         }
         Probe::SignInPage(next) => app.client.get(app.url("/sign-in")).query(&[("next", next)]).send().await,
-        Probe::RfqJson(v) => {
-            app.client.post(app.url("/rfq")).header("x-qm-intake-token", INTAKE_TOKEN).json(v).send().await
-        }
+        Probe::RfqJson(v) => app.client.post(app.url("/rfq")).header("x-qm-intake-token", INTAKE_TOKEN).json(v).send().await,
         Probe::RfqText(b, ctype) => {
             let path = if *ctype == "message/rfc822" || *ctype == "text/plain" { "/rfq/email" } else { "/rfq" };
-            app.client.post(app.url(path)).header("x-qm-intake-token", INTAKE_TOKEN).header("content-type", *ctype).body(b.clone()).send().await
+            app.client
+                .post(app.url(path))
+                .header("x-qm-intake-token", INTAKE_TOKEN)
+                .header("content-type", *ctype)
+                .body(b.clone())
+                .send()
+                .await
         }
         Probe::Scan(o, c, n) => post(format!("/pick/{o}/scan"), vec![("code".into(), c.clone()), ("count".into(), n.clone())]).await,
         Probe::Pack(o, f) => post(format!("/pick/{o}/pack"), f.clone()).await,
         Probe::BuyerAccept(n, t) => {
             let n = n.replace(['/', '?', '#'], "");
-            app.client.post(app.url(&format!("/q/{}", quartermaster::web::error::urlencode(&n)))).form(&[("token", t.as_str()), ("csrf", csrf)]).send().await
+            app.client
+                .post(app.url(&format!("/q/{}", quartermaster::web::error::urlencode(&n))))
+                .form(&[("token", t.as_str()), ("csrf", csrf)])
+                .send()
+                .await
         }
     };
     r.unwrap_or_else(|e| panic!("{p:?}: no answer (the client waits 30 s): {e}"))

@@ -204,8 +204,12 @@ async fn rfq_intake_stores_up_to_ten_megabytes_and_bounds_items_and_lookups() {
 
     // A 60,000-row CSV and ~300k SKU-like tokens: at most 500 items, misses not cached.
     let cached_before = shop.app.state.lookup.len();
-    let csv: String = std::iter::once("Part,Qty".to_owned()).chain((0..60_000).map(|i| format!("ZZ-{i:06},{}", i % 9 + 1))).collect::<Vec<_>>().join("\r\n");
-    let tokens: String = (0..3_000).map(|i| (0..99).map(|j| format!("Q{i}-{j}7")).collect::<Vec<_>>().join(" ")).collect::<Vec<_>>().join("\r\n");
+    let csv: String = std::iter::once("Part,Qty".to_owned())
+        .chain((0..60_000).map(|i| format!("ZZ-{i:06},{}", i % 9 + 1)))
+        .collect::<Vec<_>>()
+        .join("\r\n");
+    let tokens: String =
+        (0..3_000).map(|i| (0..99).map(|j| format!("Q{i}-{j}7")).collect::<Vec<_>>().join(" ")).collect::<Vec<_>>().join("\r\n");
     let mail = format!(
         "From: Pat <pat@buyer-co.example>\r\nSubject: many\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nHXB-1 x 4\r\n{tokens}\r\n--b\r\nContent-Type: text/csv; name=\"l.csv\"\r\nContent-Disposition: attachment; filename=\"l.csv\"\r\n\r\n{csv}\r\n--b--\r\n"
     );
@@ -214,8 +218,11 @@ async fn rfq_intake_stores_up_to_ten_megabytes_and_bounds_items_and_lookups() {
     assert_eq!(body["items"].as_u64(), Some(500), "{body}");
     assert!(body["not_read"].as_u64().unwrap_or(0) > 50_000, "{body}");
     let rfq = body["rfq"].as_u64().expect("rfq");
-    let (items, matched): (i64, i64) =
-        sqlx::query_as("SELECT COUNT(*), CAST(COUNT(product_id) AS SIGNED) FROM rfq_items WHERE rfq_id = ?").bind(rfq).fetch_one(&pool).await.expect("items");
+    let (items, matched): (i64, i64) = sqlx::query_as("SELECT COUNT(*), CAST(COUNT(product_id) AS SIGNED) FROM rfq_items WHERE rfq_id = ?")
+        .bind(rfq)
+        .fetch_one(&pool)
+        .await
+        .expect("items");
     assert_eq!((items, matched), (500, 1), "the one real SKU is matched");
     let (note, raw_len): (Option<String>, i64) =
         sqlx::query_as("SELECT intake_note, LENGTH(raw) FROM rfqs WHERE id = ?").bind(rfq).fetch_one(&pool).await.expect("rfq");
@@ -232,7 +239,12 @@ async fn a_numeric_sku_that_is_not_a_gtin_is_found_by_scan_receiving_and_rfq() {
     let shop = Shop::new().await;
     let pool = shop.app.db.pool.clone();
     for sku in ["123", "40021"] {
-        sqlx::query("INSERT INTO products (sku, name) VALUES (?, ?)").bind(sku).bind(format!("Numbered {sku}")).execute(&pool).await.expect("product");
+        sqlx::query("INSERT INTO products (sku, name) VALUES (?, ?)")
+            .bind(sku)
+            .bind(format!("Numbered {sku}"))
+            .execute(&pool)
+            .await
+            .expect("product");
     }
     let id_123: u64 = sqlx::query_scalar("SELECT id FROM products WHERE sku = '123'").fetch_one(&pool).await.expect("id");
     let hit = shop.app.state.lookup.resolve(&pool, "123").await.expect("db").expect("a scannable code").expect("found");
@@ -270,7 +282,11 @@ async fn sent(shop: &Shop) -> (u64, String) {
 }
 
 fn orders_for(shop: &Shop, quote_number: &str) -> Vec<u64> {
-    (1..500).filter_map(|id| shop.woo.order_json(id)).filter(|o| meta(o, "_qm_quote") == Some(quote_number)).filter_map(|o| o["id"].as_u64()).collect()
+    (1..500)
+        .filter_map(|id| shop.woo.order_json(id))
+        .filter(|o| meta(o, "_qm_quote") == Some(quote_number))
+        .filter_map(|o| o["id"].as_u64())
+        .collect()
 }
 
 fn meta<'a>(order: &'a Value, key: &str) -> Option<&'a str> {
@@ -281,7 +297,8 @@ fn meta<'a>(order: &'a Value, key: &str) -> Option<&'a str> {
 async fn two_concurrent_accepts_make_one_woocommerce_order() {
     let shop = Shop::new().await;
     let (quote, csrf) = sent(&shop).await;
-    let number: String = sqlx::query_scalar("SELECT number FROM quotes WHERE id = ?").bind(quote).fetch_one(&shop.app.db.pool).await.expect("n");
+    let number: String =
+        sqlx::query_scalar("SELECT number FROM quotes WHERE id = ?").bind(quote).fetch_one(&shop.app.db.pool).await.expect("n");
     // WooCommerce answers slowly, so both requests are in flight together.
     shop.woo.set_latency(std::time::Duration::from_millis(300));
     let path = format!("/quotes/{quote}/accept");
@@ -308,7 +325,8 @@ async fn two_concurrent_accepts_make_one_woocommerce_order() {
 async fn an_order_made_by_a_request_whose_answer_was_lost_is_found_not_made_twice() {
     let shop = Shop::new().await;
     let (quote, csrf) = sent(&shop).await;
-    let number: String = sqlx::query_scalar("SELECT number FROM quotes WHERE id = ?").bind(quote).fetch_one(&shop.app.db.pool).await.expect("n");
+    let number: String =
+        sqlx::query_scalar("SELECT number FROM quotes WHERE id = ?").bind(quote).fetch_one(&shop.app.db.pool).await.expect("n");
     // The store makes the order, then the answer is lost (a 503 after the work).
     shop.woo.inject(&[Fault::LostAnswer]);
     let (status, _, body) = shop.post(&format!("/quotes/{quote}/accept"), &[("csrf", &csrf)]).await;
@@ -322,7 +340,8 @@ async fn an_order_made_by_a_request_whose_answer_was_lost_is_found_not_made_twic
     // The same when every retry fails: the accept is refused, and the next one finds the order.
     let shop = Shop::new().await;
     let (quote, csrf) = sent(&shop).await;
-    let number: String = sqlx::query_scalar("SELECT number FROM quotes WHERE id = ?").bind(quote).fetch_one(&shop.app.db.pool).await.expect("n");
+    let number: String =
+        sqlx::query_scalar("SELECT number FROM quotes WHERE id = ?").bind(quote).fetch_one(&shop.app.db.pool).await.expect("n");
     let down = Fault::Status(503, None);
     shop.woo.inject(&[Fault::LostAnswer, down, down, down, down, down, down, down, down]);
     let (status, _, body) = shop.post(&format!("/quotes/{quote}/accept"), &[("csrf", &csrf)]).await;

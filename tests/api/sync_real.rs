@@ -738,22 +738,24 @@ async fn a_poisoned_order_is_recorded_shown_and_skipped_while_every_other_order_
             assert!(s.errors.is_empty(), "{:?}: {s}", shop.kind);
         }
         assert_eq!(available(&db.pool, "PZ-A").await, 41, "{:?}: order {good3} reserved too", shop.kind);
-        let (announced,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM event_log WHERE kind = 'sync.order_skipped'")
-            .fetch_one(&db.pool)
-            .await
-            .expect("count");
+        let (announced,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM event_log WHERE kind = 'sync.order_skipped'").fetch_one(&db.pool).await.expect("count");
         assert_eq!(announced, 1, "{:?}", shop.kind);
         // The home page lists it with the reason.
         let tenant = TenantDir::write_with(&db, "", "", &shop.url, (&shop.ck, &shop.cs), "stations: [{ id: b, name: B }]\n");
         let home = crate::helpers::home_page_of(&db, &tenant).await;
-        assert!(home.contains("Orders the sync skipped") && home.contains(&format!("#{bad}")) && home.contains("orders_total_nonneg"), "{home}");
+        assert!(
+            home.contains("Orders the sync skipped") && home.contains(&format!("#{bad}")) && home.contains("orders_total_nonneg"),
+            "{home}"
+        );
         // Fixed in WooCommerce (the fee corrected; the modified date need not move): taken on the next cycle.
         let fixed = shop.put_order(bad, serde_json::json!({ "fee_lines": [{ "id": fee, "total": "1.00" }] })).await;
         assert_eq!(fixed["total"], "1.00", "{:?}: {fixed}", shop.kind);
         let s = p.run_once().await.expect("cycle after the fix");
         assert!(s.orders_skipped.is_empty(), "{:?}: {s}", shop.kind);
         assert!(quartermaster::inventory::orders::rejects(&db.pool).await.expect("rejects").is_empty(), "{:?}", shop.kind);
-        let mirrored: Option<i64> = sqlx::query_scalar("SELECT total_minor FROM orders WHERE woo_id = ?").bind(bad).fetch_optional(&db.pool).await.expect("order");
+        let mirrored: Option<i64> =
+            sqlx::query_scalar("SELECT total_minor FROM orders WHERE woo_id = ?").bind(bad).fetch_optional(&db.pool).await.expect("order");
         assert_eq!(mirrored, Some(100), "{:?}: the fixed order is mirrored ({good1}, {good2})", shop.kind);
     }
 }

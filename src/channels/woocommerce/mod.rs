@@ -186,7 +186,7 @@ impl WooClient {
     /// request; an order the store no longer has is absent from the answer.
     pub async fn orders_by_id(&self, ids: &[u64]) -> Result<Vec<Order>, ChannelError> {
         let mut out = Vec::new();
-        for chunk in ids.chunks(MAX_BATCH as usize) {
+        for chunk in ids.chunks(MAX_BATCH) {
             let include = chunk.iter().map(u64::to_string).collect::<Vec<_>>().join(",");
             let q = vec![("include".into(), include), ("status".into(), "any".into())];
             out.extend(self.list::<Order>("orders", &q).await?);
