@@ -164,7 +164,7 @@ pub async fn seed(pool: &MySqlPool, products: u32) -> anyhow::Result<String> {
 /// with WooCommerce ids and stock as the appliance sees it, and a paid order
 /// every `every` seconds, until Ctrl-C.
 #[cfg(feature = "standin")]
-pub async fn run_standin(state: &crate::web::AppState, listen: &str, ups_listen: &str, every: u64) -> anyhow::Result<()> {
+pub async fn run_standin(state: &crate::app::AppState, listen: &str, ups_listen: &str, every: u64) -> anyhow::Result<()> {
     use crate::standin::woocommerce::WooStandin;
     use anyhow::Context;
     let key = state.secrets.get("woocommerce.consumer_key").context("woocommerce.consumer_key did not resolve")?;

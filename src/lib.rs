@@ -3,6 +3,7 @@
 //! One folder per domain; `web` is the HTTP surface over them, `jobs` the
 //! scheduled work, `cli` the `qm` verbs, `startup` the wiring.
 
+pub mod app;
 pub mod channels;
 pub mod cli;
 pub mod config;
@@ -22,4 +23,5 @@ pub mod standin;
 pub mod startup;
 pub mod station;
 pub mod telemetry;
+pub mod token;
 pub mod web;

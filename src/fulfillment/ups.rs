@@ -197,7 +197,7 @@ impl Carrier for UpsClient {
             .http
             .post(format!("{}/api/shipments/v2409/ship", self.base))
             .bearer_auth(token.expose())
-            .header("transId", &crate::web::session::random_token()[..32])
+            .header("transId", &crate::token::random_token()[..32])
             .header("transactionSrc", "quartermaster")
             .json(&self.body(request))
             .send()
@@ -231,7 +231,7 @@ impl Carrier for UpsClient {
             .http
             .get(format!("{}/api/track/v1/details/{tracking_number}", self.base))
             .bearer_auth(token.expose())
-            .header("transId", &crate::web::session::random_token()[..32])
+            .header("transId", &crate::token::random_token()[..32])
             .header("transactionSrc", "quartermaster")
             .send()
             .await

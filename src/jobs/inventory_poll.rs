@@ -49,6 +49,7 @@ use serde::Serialize;
 use sqlx::{MySql, MySqlPool, QueryBuilder, Row, mysql::MySqlConnectOptions};
 
 use crate::{
+    app::AppState,
     channels::{
         StockChannel, StockUpdate,
         ebay::EbayClient,
@@ -62,7 +63,6 @@ use crate::{
         orders::{self, LockCheck, MirrorError},
         reserve,
     },
-    web::AppState,
 };
 
 /// A point of the cycle where tests may act (place an order, kill a connection).

@@ -12,7 +12,7 @@ use serde_json::Value;
 use sqlx::MySqlPool;
 use tokio_cron_scheduler::{Job, JobScheduler};
 
-use crate::web::AppState;
+use crate::app::AppState;
 
 /// Starts the scheduler with every job the tenant's config enables.
 pub async fn start(state: AppState) -> anyhow::Result<JobScheduler> {

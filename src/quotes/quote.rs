@@ -19,7 +19,10 @@ use super::{
     tax::{NativeTax, TaxProvider, TaxQuery, tax_on},
 };
 use crate::{
-    channels::woocommerce::WooClient,
+    channels::woocommerce::{
+        WooClient,
+        types::{NewBilling, NewFee, NewLine, NewOrder},
+    },
     config::TenantConfig,
     events::{self, Event},
     money::{self, Money},
@@ -646,7 +649,7 @@ pub async fn send(ctx: &Ctx<'_>, quote_id: u64, operator: u64) -> Result<Sent, Q
             .await?;
     let pdf = render_pdf(ctx, &draft.snapshot, Some(revision)).await?;
     let sha = Sha256::digest(&pdf).to_vec();
-    let token = crate::web::session::random_token();
+    let token = crate::token::random_token();
     let token_hash = Sha256::digest(token.as_bytes()).to_vec();
     let expires = Utc::now().naive_utc() + TimeDelta::hours(i64::from(ctx.config.quotes.accept_link_hours));
     let mut tx = ctx.pool.begin().await?;
@@ -799,7 +802,7 @@ pub async fn accept(ctx: &Ctx<'_>, quote_id: u64, by: Acceptor<'_>) -> Result<u6
     };
     let made = match earlier {
         Ok(Some(order)) => Ok(order),
-        Ok(None) => ctx.woo.create_order_from_quote(s, revision).await,
+        Ok(None) => ctx.woo.create_order_for_quote(&new_order(s, revision)).await,
         Err(e) => Err(e),
     };
     let woo_order = match made {
@@ -844,6 +847,49 @@ pub async fn accept(ctx: &Ctx<'_>, quote_id: u64, by: Acceptor<'_>) -> Result<u6
     events::record(&mut *tx, e).await?;
     tx.commit().await?;
     Ok(woo_order)
+}
+
+/// The WooCommerce order a sent snapshot becomes, exactly as quoted. Lines
+/// without a store product (custom items) and the tax become fee lines, so
+/// the order's total is the quote's.
+pub fn new_order(s: &Snapshot, revision: u32) -> NewOrder {
+    let mut name = s.customer.name.splitn(2, ' ');
+    let (first, last) = (name.next().unwrap_or_default(), name.next().unwrap_or_default());
+    let mut fees: Vec<NewFee> = s
+        .lines
+        .iter()
+        .filter(|l| l.woo_id.is_none())
+        .map(|l| NewFee {
+            name: format!("{} × {} (quote {} line {})", l.description, l.quantity, s.number, l.line_no),
+            total_minor: l.total_minor,
+        })
+        .collect();
+    if s.tax_minor != 0 {
+        fees.push(NewFee { name: format!("Sales tax (quote {} R{revision})", s.number), total_minor: s.tax_minor });
+    }
+    NewOrder {
+        quote: s.number.clone(),
+        revision,
+        currency: s.currency.clone(),
+        exponent: money::exponent(&s.currency),
+        billing: NewBilling {
+            first_name: first.to_owned(),
+            last_name: last.to_owned(),
+            email: s.customer.email.clone(),
+            company: s.customer.company.clone().unwrap_or_default(),
+            country: s.customer.country.clone(),
+            state: s.customer.state.clone(),
+            postcode: s.customer.postcode.clone(),
+        },
+        lines: s
+            .lines
+            .iter()
+            .filter_map(|l| l.woo_id.map(|woo_id| NewLine { woo_id, quantity: l.quantity, total_minor: l.total_minor }))
+            .collect(),
+        fees,
+        shipping: (s.shipping_minor > 0).then(|| NewFee { name: format!("Shipping (quote {})", s.number), total_minor: s.shipping_minor }),
+        total_minor: s.total_minor,
+    }
 }
 
 /// The buyer declined (or went elsewhere): the quote is lost, which the

@@ -97,7 +97,7 @@ async fn token(State(e): State<EbayStandin>, headers: HeaderMap, body: Bytes) ->
         return (StatusCode::BAD_REQUEST, [("content-type", "application/json")], INVALID_GRANT).into_response();
     }
     let mut v: Value = serde_json::from_str(TOKEN).unwrap_or_default();
-    let token = format!("v^1.1#standin#{}", crate::web::session::random_token());
+    let token = format!("v^1.1#standin#{}", crate::token::random_token());
     v["access_token"] = json!(token);
     e.with(|a| a.issued.push(token));
     Json(v).into_response()

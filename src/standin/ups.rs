@@ -104,7 +104,7 @@ async fn token(State(u): State<UpsStandin>, headers: HeaderMap, body: Bytes) -> 
         return (StatusCode::UNAUTHORIZED, [("content-type", "application/json")], TOKEN_ERROR).into_response();
     }
     let mut v: Value = serde_json::from_str(TOKEN).unwrap_or_default();
-    let t = format!("ups-standin-{}", crate::web::session::random_token());
+    let t = format!("ups-standin-{}", crate::token::random_token());
     v["access_token"] = json!(t);
     u.with(|a| a.tokens.push(t));
     Json(v).into_response()

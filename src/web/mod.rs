@@ -22,9 +22,6 @@ use axum::{
     middleware,
     response::{Html, IntoResponse, Redirect, Response},
 };
-use chrono::NaiveDateTime;
-use chrono_tz::Tz;
-use sqlx::{MySqlPool, mysql::MySqlConnectOptions};
 use tower::{ServiceBuilder, ServiceExt};
 use tower_http::{
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
@@ -33,41 +30,8 @@ use tower_http::{
     trace::TraceLayer,
 };
 
-use crate::config::{LoadedConfig, TenantConfig, resolve::Secrets};
+pub use crate::app::AppState;
 pub use error::{AppError, Result};
-
-/// What every handler can reach.
-#[derive(Clone)]
-pub struct AppState {
-    pub pool: MySqlPool,
-    /// Connect options for dedicated connections (advisory locks).
-    pub db_options: MySqlConnectOptions,
-    pub config: Arc<TenantConfig>,
-    pub loaded: Arc<LoadedConfig>,
-    pub secrets: Arc<Secrets>,
-    /// The path prefix the edge serves us under ("" or e.g. "/ops").
-    pub base: Arc<str>,
-    /// Scanned code → product, in memory, warm from the data dir.
-    pub lookup: Arc<crate::inventory::lookup::CodeLookup>,
-    /// The tenant's WooCommerce (tracking write-back).
-    pub woo: Arc<crate::channels::woocommerce::WooClient>,
-    /// The carrier labels are bought from, when one is configured.
-    pub carrier: Option<Arc<dyn crate::fulfillment::carrier::Carrier>>,
-    /// The PDF renderer (packing slips, quotes).
-    pub weasy: crate::printing::pdf::WeasyPrint,
-}
-
-impl AppState {
-    /// The tenant's time zone, for showing UTC timestamps on pages.
-    pub fn tz(&self) -> Tz {
-        self.config.tenant.timezone
-    }
-
-    /// A UTC timestamp from the database in the tenant's zone.
-    pub fn local_time(&self, utc: NaiveDateTime) -> String {
-        utc.and_utc().with_timezone(&self.tz()).format("%Y-%m-%d %H:%M %Z").to_string()
-    }
-}
 
 /// An askama page rendered as HTML; render errors become a logged 500.
 pub struct Page<T>(pub T);

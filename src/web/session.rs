@@ -50,12 +50,7 @@ impl Session {
 #[derive(Debug, Clone)]
 pub struct MaybeSession(pub Option<Session>);
 
-/// A random 256-bit token as 64 hex characters.
-pub fn random_token() -> String {
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    hex::encode(bytes)
-}
+pub use crate::token::random_token;
 
 fn token_hash(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()

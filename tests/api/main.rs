@@ -5,6 +5,7 @@ mod helpers;
 mod shop;
 
 mod inventory_pages;
+mod layers;
 
 mod auth;
 mod browser;

@@ -27,7 +27,7 @@ use super::{
     retry::{RetryPolicy, with_retry},
 };
 use crate::config::Secret;
-use types::{Order, Product, WooError};
+use types::{NewOrder, Order, Product, WooError};
 
 const CHANNEL: &str = "woocommerce";
 /// WooCommerce refuses more than 100 items per page and per batch.
@@ -80,7 +80,7 @@ impl WooClient {
         let mut req = if url.starts_with("https://") {
             self.http.request(method.clone(), &url).basic_auth(self.key.expose(), Some(self.secret.expose()))
         } else {
-            let nonce = crate::web::session::random_token();
+            let nonce = crate::token::random_token();
             oauth::sign(method.as_str(), &url, &mut query, self.key.expose(), self.secret.expose(), Utc::now().timestamp(), &nonce[..32]);
             self.http.request(method.clone(), &url)
         };
@@ -267,45 +267,31 @@ impl WooClient {
     /// Creates the order an accepted quote becomes: its lines at exactly the
     /// quoted prices (`subtotal` = `total` per line), custom lines and the
     /// quoted tax as fee lines, on hold for payment, the quote in the meta.
-    pub async fn create_order_from_quote(&self, s: &crate::quotes::quote::Snapshot, revision: u32) -> Result<u64, ChannelError> {
-        let exp = crate::money::exponent(&s.currency);
-        let m = |v: i64| crate::money::format_minor(v, exp);
-        let mut name = s.customer.name.splitn(2, ' ');
-        let (first, last) = (name.next().unwrap_or_default(), name.next().unwrap_or_default());
-        // WooCommerce line items need a product; quoted lines with none (custom
-        // items) become fee lines so the order total is exactly the quote's.
-        let lines: Vec<Value> = s
+    pub async fn create_order_for_quote(&self, o: &NewOrder) -> Result<u64, ChannelError> {
+        let m = |v: i64| crate::money::format_minor(v, o.exponent);
+        let lines: Vec<Value> = o
             .lines
             .iter()
-            .filter_map(|l| {
-                l.woo_id
-                    .map(|id| json!({ "product_id": id, "quantity": l.quantity, "subtotal": m(l.total_minor), "total": m(l.total_minor) }))
-            })
+            .map(|l| json!({ "product_id": l.woo_id, "quantity": l.quantity, "subtotal": m(l.total_minor), "total": m(l.total_minor) }))
             .collect();
-        let mut fees: Vec<Value> = s
-            .lines
-            .iter()
-            .filter(|l| l.woo_id.is_none())
-            .map(|l| json!({ "name": format!("{} × {} (quote {} line {})", l.description, l.quantity, s.number, l.line_no), "total": m(l.total_minor), "tax_status": "none" }))
-            .collect();
-        if s.tax_minor != 0 {
-            fees.push(
-                json!({ "name": format!("Sales tax (quote {} R{revision})", s.number), "total": m(s.tax_minor), "tax_status": "none" }),
-            );
-        }
+        let fees: Vec<Value> = o.fees.iter().map(|f| json!({ "name": f.name, "total": m(f.total_minor), "tax_status": "none" })).collect();
+        let b = &o.billing;
         let body = json!({
             "status": "on-hold",
-            "currency": s.currency,
+            "currency": o.currency,
             "set_paid": false,
-            "billing": { "first_name": first, "last_name": last, "email": s.customer.email, "company": s.customer.company.clone().unwrap_or_default(),
-                         "country": s.customer.country, "state": s.customer.state, "postcode": s.customer.postcode },
+            "billing": { "first_name": b.first_name, "last_name": b.last_name, "email": b.email, "company": b.company,
+                         "country": b.country, "state": b.state, "postcode": b.postcode },
             "line_items": lines,
             "fee_lines": fees,
-            "shipping_lines": if s.shipping_minor > 0 { json!([{ "method_id": "flat_rate", "method_title": format!("Shipping (quote {})", s.number), "total": m(s.shipping_minor) }]) } else { json!([]) },
+            "shipping_lines": match &o.shipping {
+                Some(f) => json!([{ "method_id": "flat_rate", "method_title": f.name, "total": m(f.total_minor) }]),
+                None => json!([]),
+            },
             "meta_data": [
-                { "key": "_qm_quote", "value": s.number },
-                { "key": "_qm_quote_revision", "value": format!("R{revision}") },
-                { "key": "_qm_quote_total", "value": m(s.total_minor) },
+                { "key": "_qm_quote", "value": o.quote },
+                { "key": "_qm_quote_revision", "value": format!("R{}", o.revision) },
+                { "key": "_qm_quote_total", "value": m(o.total_minor) },
             ],
         });
         // Creating an order is not idempotent: a POST that timed out or got a
@@ -323,9 +309,9 @@ impl WooClient {
                     });
                 }
                 Err(e @ ChannelError::Transient { .. }) if attempt < self.retry.attempts => {
-                    tracing::warn!(error = %e, attempt, quote = %s.number, "creating the quote's order failed; looking for it before retrying");
+                    tracing::warn!(error = %e, attempt, quote = %o.quote, "creating the quote's order failed; looking for it before retrying");
                     tokio::time::sleep(self.retry.backoff(attempt)).await;
-                    if let Some(id) = self.order_for_quote(&s.number, revision, started).await? {
+                    if let Some(id) = self.order_for_quote(&o.quote, o.revision, started).await? {
                         return Ok(id);
                     }
                     attempt += 1;

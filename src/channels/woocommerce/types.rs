@@ -161,3 +161,45 @@ pub struct WooError {
     pub code: String,
     pub message: String,
 }
+
+/// An order Quartermaster creates (from an accepted quote), in minor units;
+/// the caller builds it, so this module needs nothing of the quotes domain.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NewOrder {
+    /// The quote's number and revision (meta `_qm_quote`, `_qm_quote_revision` = `R{revision}`): how a retry finds it.
+    pub quote: String,
+    pub revision: u32,
+    pub currency: String,
+    /// Decimals of the currency.
+    pub exponent: u32,
+    pub billing: NewBilling,
+    pub lines: Vec<NewLine>,
+    /// Lines without a store product, and tax: fee lines, so the total is exactly the quote's.
+    pub fees: Vec<NewFee>,
+    pub shipping: Option<NewFee>,
+    pub total_minor: i64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NewBilling {
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+    pub company: String,
+    pub country: String,
+    pub state: String,
+    pub postcode: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewLine {
+    pub woo_id: u64,
+    pub quantity: u32,
+    pub total_minor: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewFee {
+    pub name: String,
+    pub total_minor: i64,
+}
