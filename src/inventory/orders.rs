@@ -67,6 +67,12 @@ pub async fn rejected_ids(pool: &MySqlPool) -> Result<Vec<u64>, sqlx::Error> {
     sqlx::query_scalar("SELECT woo_order_id FROM sync_rejects ORDER BY woo_order_id LIMIT 1000").fetch_all(pool).await
 }
 
+/// Forgets a skipped order (a later version mirrored cleanly).
+pub async fn clear_reject(pool: &MySqlPool, woo_id: u64) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM sync_rejects WHERE woo_order_id = ?").bind(woo_id).execute(pool).await?;
+    Ok(())
+}
+
 /// Forgets skipped orders the store no longer has.
 pub async fn forget_rejects(pool: &MySqlPool, woo_ids: &[u64]) -> Result<(), sqlx::Error> {
     for chunk in woo_ids.chunks(1000) {
@@ -125,11 +131,7 @@ pub async fn mirror_and_reserve(
             }
             let m = upsert_in(&mut tx, o).await?;
             let outcome = match m {
-                Mirrored::Changed(id) => {
-                    // A version that mirrors cleanly is no longer a skipped order.
-                    sqlx::query("DELETE FROM sync_rejects WHERE woo_order_id = ?").bind(o.id).execute(&mut *tx).await?;
-                    reserve::reserve_in(&mut tx, id, reservable).await?
-                }
+                Mirrored::Changed(id) => reserve::reserve_in(&mut tx, id, reservable).await?,
                 Mirrored::Unchanged(_) => Outcome::default(),
             };
             Ok::<_, MirrorError>((m, outcome))

@@ -302,8 +302,8 @@ impl Poller {
             .await
             .map_err(|e| format!("reading orders changed since {} (GMT): {e}", since.format("%Y-%m-%d %H:%M:%S")))?;
         // Orders skipped before are read again by id: a fix in WooCommerce may not move their modified date.
-        let skipped: Vec<u64> =
-            orders::rejected_ids(&self.pool).await.map_err(db)?.into_iter().filter(|id| !list.iter().any(|o| o.id == *id)).collect();
+        let rejected: BTreeSet<u64> = orders::rejected_ids(&self.pool).await.map_err(db)?.into_iter().collect();
+        let skipped: Vec<u64> = rejected.iter().copied().filter(|id| !list.iter().any(|o| o.id == *id)).collect();
         if !skipped.is_empty() {
             let again =
                 self.woo.orders_by_id(&skipped).await.map_err(|e| format!("reading {} skipped orders again: {e}", skipped.len()))?;
@@ -313,7 +313,7 @@ impl Poller {
         }
         self.at(Step::Pulled(0)).await;
         let mut unsettled: HashMap<u64, BTreeSet<u64>> = HashMap::new();
-        let folded = self.fold(&list, s, check, false, &mut unsettled).await?;
+        let folded = self.fold(&list, s, check, false, &mut unsettled, &rejected).await?;
         s.orders_repaired = self.repair(check).await?;
         self.at(Step::Reserved(0)).await;
 
@@ -360,7 +360,7 @@ impl Poller {
                 .map_err(|e| format!("re-reading orders after a push (verify round {round}): {e}"))?;
             self.at(Step::Pulled(round)).await;
             let before: HashMap<u64, BTreeSet<u64>> = unsettled.clone();
-            let f = self.fold(&late, s, check, true, &mut unsettled).await?;
+            let f = self.fold(&late, s, check, true, &mut unsettled, &rejected).await?;
             self.at(Step::Reserved(round)).await;
             // Products of orders that changed, and of orders whose stock move has landed since.
             let mut changed = f.changed_products;
@@ -450,6 +450,7 @@ impl Poller {
         check: Option<&LockCheck>,
         late: bool,
         unsettled: &mut HashMap<u64, BTreeSet<u64>>,
+        rejected: &BTreeSet<u64>,
     ) -> Result<Folded, String> {
         let mut out = Folded::default();
         let woo_ids: BTreeSet<u64> =
@@ -482,6 +483,10 @@ impl Poller {
             }
             match orders::mirror_and_reserve(&self.pool, o, &self.reservable, check).await {
                 Ok((orders::Mirrored::Changed(_), r)) => {
+                    // Skipped before, taken now: no longer listed (a write only then, off the common path).
+                    if rejected.contains(&o.id) {
+                        orders::clear_reject(&self.pool, o.id).await.map_err(|e| format!("database: {e}"))?;
+                    }
                     if late {
                         s.orders_folded_in += 1;
                     } else {
