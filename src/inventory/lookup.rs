@@ -172,8 +172,9 @@ impl CodeLookup {
     }
 }
 
-/// Looks up many codes with one query per kind; keyed by [`Code::key`].
-async fn query_many(pool: &MySqlPool, codes: impl Iterator<Item = &Code>) -> Result<HashMap<String, Hit>, sqlx::Error> {
+/// Looks up many codes with one query per kind (a thousand codes a query);
+/// keyed by [`Code::key`]. No cache: receiving and RFQs call it directly.
+pub(crate) async fn query_many(pool: &MySqlPool, codes: impl Iterator<Item = &Code>) -> Result<HashMap<String, Hit>, sqlx::Error> {
     let (mut skus, mut gtins, mut packs) = (Vec::new(), Vec::new(), Vec::new());
     for c in codes {
         match c {

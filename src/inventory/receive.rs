@@ -166,24 +166,12 @@ pub fn read_csv(text: &str, currency: &str) -> (Vec<TypedRow>, Vec<RowError>) {
 /// problem of every row comes back, in line order; nothing is written.
 pub async fn parse_csv(pool: &MySqlPool, text: &str, currency: &str) -> Result<Result<Vec<ReceiptRow>, Vec<RowError>>, sqlx::Error> {
     let (typed, mut errors) = read_csv(text, currency);
+    // Every row's codes in one batch (the same lookup scanning uses), not a query a row.
+    let found = super::lookup::query_many(pool, typed.iter().flat_map(|t| t.readings.iter())).await?;
     let mut rows = Vec::with_capacity(typed.len());
     let mut seen_lots = std::collections::HashSet::new();
     for t in typed {
-        let mut product_id: Option<u64> = None;
-        for code in &t.readings {
-            product_id = match code {
-                gtin::Code::Sku(s) => sqlx::query_scalar("SELECT id FROM products WHERE sku = ?").bind(s).fetch_optional(pool).await?,
-                gtin::Code::UpcA(u) => {
-                    sqlx::query_scalar("SELECT id FROM products WHERE upc = ? LIMIT 1").bind(u).fetch_optional(pool).await?
-                }
-                gtin::Code::Ean13(c) | gtin::Code::Gtin8(c) | gtin::Code::CasePack(c) | gtin::Code::VariableMeasure(c) => {
-                    sqlx::query_scalar("SELECT id FROM products WHERE gtin = ? LIMIT 1").bind(c).fetch_optional(pool).await?
-                }
-            };
-            if product_id.is_some() {
-                break;
-            }
-        }
+        let product_id = t.readings.iter().find_map(|c| found.get(&c.key())).filter(|h| h.units == 1).map(|h| h.product_id);
         let line = t.line;
         let Some(product_id) = product_id else {
             let message = match &t.not_gtin {
