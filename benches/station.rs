@@ -172,8 +172,8 @@ async fn run(server: &str) -> Vec<(String, String)> {
             .expect("line");
     }
     let statuses = vec!["processing".to_owned()];
-    reserve::reserve_order(&pool, 1, &statuses).await.expect("reserve");
-    reserve::reserve_order(&pool, 2, &statuses).await.expect("reserve");
+    reserve::reserve_order(&pool, 1, &statuses, &quartermaster::station::queue::STATION_QUEUE).await.expect("reserve");
+    reserve::reserve_order(&pool, 2, &statuses, &quartermaster::station::queue::STATION_QUEUE).await.expect("reserve");
 
     // Sign in and claim both orders.
     let username = quartermaster::operators::Username::parse("bench").expect("name");

@@ -155,7 +155,7 @@ pub async fn seed(pool: &MySqlPool, products: u32) -> anyhow::Result<String> {
     tx.commit().await?;
     let statuses = ["processing".to_owned(), "on-hold".to_owned()];
     for id in order_ids {
-        crate::inventory::reserve::reserve_order(pool, id, &statuses).await?;
+        crate::inventory::reserve::reserve_order(pool, id, &statuses, &crate::station::queue::STATION_QUEUE).await?;
     }
     Ok(format!("seeded {products} products, {lots} lots, {orders} open orders (reserved FIFO)"))
 }

@@ -8,12 +8,14 @@
 
 use chrono::{NaiveDateTime, TimeDelta, Utc};
 use serde_json::json;
-use sqlx::{MySqlPool, Row};
+use std::collections::HashMap;
+
+use sqlx::MySqlPool;
 
 use super::{ChannelError, ItemResult, StockChannel, StockUpdate, retry::RetryPolicy};
 use crate::{
+    db::lock::{CheckError, LockCheck},
     events::{self, Event, Severity},
-    inventory::orders::{LockCheck, MirrorError},
 };
 
 /// What a drain did.
@@ -93,16 +95,14 @@ pub async fn drain_guarded(
     let mut out = Drained::default();
     loop {
         if let Some(g) = guard {
-            let mut tx = pool.begin().await?;
-            match g.check(&mut tx).await {
+            let mut conn = pool.acquire().await?;
+            match g.check(&mut conn).await {
                 Ok(()) => {}
-                Err(MirrorError::LockLost(name)) => return Err(DrainError::LockLost(name)),
-                Err(MirrorError::Db(e)) => return Err(e.into()),
-                Err(e) => return Err(DrainError::Db(sqlx::Error::Protocol(e.to_string()))),
+                Err(CheckError::Lost(name)) => return Err(DrainError::LockLost(name)),
+                Err(CheckError::Db(e)) => return Err(e.into()),
             }
-            tx.commit().await?;
         }
-        let rows = sqlx::query(
+        let rows = sqlx::query_as::<_, (u64, u32, String)>(
             r#"SELECT id, attempts, payload FROM channel_outbox
                WHERE channel = ? AND status = 'pending' AND next_attempt_at <= UTC_TIMESTAMP(6)
                ORDER BY id LIMIT ?"#,
@@ -116,9 +116,7 @@ pub async fn drain_guarded(
         }
         let mut batch = Vec::with_capacity(rows.len());
         let mut ids = Vec::with_capacity(rows.len());
-        for r in &rows {
-            let payload: String = r.try_get("payload")?;
-            let id: u64 = r.try_get("id")?;
+        for (id, attempts, payload) in rows {
             let v: Payload = match serde_json::from_str(&payload) {
                 Ok(v) => v,
                 Err(e) => {
@@ -139,7 +137,7 @@ pub async fn drain_guarded(
                     continue;
                 }
             };
-            ids.push((id, r.try_get::<u32, _>("attempts")?, v.product_id));
+            ids.push((id, attempts, v.product_id));
             batch.push(StockUpdate {
                 product_id: v.product_id,
                 sku: v.sku,
@@ -245,4 +243,40 @@ pub async fn waiting(pool: &MySqlPool, channel: &str) -> Result<Vec<(String, Nai
     .bind(channel)
     .fetch_all(pool)
     .await
+}
+
+/// What `channel` last confirmed (or showed) for each of `products`.
+pub async fn confirmed(pool: &MySqlPool, channel: &str, products: &[u64]) -> Result<HashMap<u64, i64>, sqlx::Error> {
+    if products.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows = sqlx::query_as::<_, (u64, i32)>(
+        r#"SELECT cs.product_id, cs.confirmed_qty FROM JSON_TABLE(?, '$[*]' COLUMNS (id BIGINT UNSIGNED PATH '$')) AS ids
+           JOIN channel_stock cs ON cs.channel = ? AND cs.product_id = ids.id"#,
+    )
+    .bind(crate::db::json_list(products))
+    .bind(channel)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(|(p, q)| (p, i64::from(q))).collect())
+}
+
+/// Records what `channel` shows now for each product (read back from it), in one statement.
+pub async fn record_shown<'e>(db: impl sqlx::MySqlExecutor<'e>, channel: &str, shown: &[(u64, i64)]) -> Result<(), sqlx::Error> {
+    if shown.is_empty() {
+        return Ok(());
+    }
+    let clamped: Vec<(u64, i32)> =
+        shown.iter().map(|(p, q)| (*p, i32::try_from(*q).unwrap_or(if *q < 0 { i32::MIN } else { i32::MAX }))).collect();
+    sqlx::query(
+        r#"INSERT INTO channel_stock (channel, product_id, confirmed_qty, confirmed_at)
+           SELECT ?, j.product_id, j.qty, UTC_TIMESTAMP(6)
+           FROM JSON_TABLE(?, '$[*]' COLUMNS (product_id BIGINT UNSIGNED PATH '$[0]', qty INT PATH '$[1]')) AS j
+           ON DUPLICATE KEY UPDATE confirmed_qty = VALUES(confirmed_qty), confirmed_at = VALUES(confirmed_at)"#,
+    )
+    .bind(channel)
+    .bind(crate::db::json_list(&clamped))
+    .execute(db)
+    .await?;
+    Ok(())
 }

@@ -161,3 +161,32 @@ mod tests {
         assert!(LockName::new("acme", &"y".repeat(64 - "qm:acme:".len())).is_ok());
     }
 }
+
+/// A cycle's advisory lock, checked from any connection: the lock must still
+/// be held by the connection that took it.
+#[derive(Debug, Clone)]
+pub struct LockCheck {
+    pub name: String,
+    pub connection_id: u64,
+}
+
+/// Why a [`LockCheck`] failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    #[error("the advisory lock `{0}` is no longer held by this run")]
+    Lost(String),
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+impl LockCheck {
+    /// `Err(Lost)` when another connection (or none) holds the lock now.
+    pub async fn check(&self, conn: &mut MySqlConnection) -> Result<(), CheckError> {
+        let holder: Option<i64> = sqlx::query_scalar("SELECT IS_USED_LOCK(?)").bind(&self.name).fetch_one(&mut *conn).await?;
+        if holder.and_then(|h| u64::try_from(h).ok()) == Some(self.connection_id) {
+            Ok(())
+        } else {
+            Err(CheckError::Lost(self.name.clone()))
+        }
+    }
+}

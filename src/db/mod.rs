@@ -112,23 +112,13 @@ fn db_reason(e: &sqlx::Error) -> String {
     }
 }
 
-/// Appends `(?, ?, …)` binding `ids` to a statement ending in `IN `. Callers
-/// keep a list to at most a thousand ids (`ids.chunks(1000)`).
-pub fn push_id_list(q: &mut sqlx::QueryBuilder<sqlx::MySql>, ids: &[u64]) {
-    push_list(q, ids.iter().copied());
-}
-
-/// Appends `(?, ?, …)` binding each value (strings, ids) to a statement ending in `IN `.
-pub fn push_list<T>(q: &mut sqlx::QueryBuilder<sqlx::MySql>, values: impl IntoIterator<Item = T>)
-where
-    T: 'static + for<'t> sqlx::Encode<'t, sqlx::MySql> + sqlx::Type<sqlx::MySql>,
-{
-    q.push("(");
-    let mut sep = q.separated(", ");
-    for v in values {
-        sep.push_bind(v);
-    }
-    q.push(")");
+/// A list bound as one parameter, for statements that are written out in
+/// full (and so checked against the schema): a JSON array the statement
+/// reads with `JSON_TABLE(?, '$[*]' COLUMNS (id BIGINT UNSIGNED PATH '$')) AS ids`
+/// (or, for strings, `… (v VARCHAR(…) PATH '$')`). One statement however
+/// long the list, no SQL built at run time.
+pub fn json_list<T: serde::Serialize>(values: &[T]) -> String {
+    serde_json::to_string(values).unwrap_or_else(|_| "[]".into())
 }
 
 /// Applies pending migrations; safe to run any number of times and from

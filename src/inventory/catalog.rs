@@ -125,12 +125,14 @@ pub async fn mirror(
 async fn link_stock_holders(pool: &MySqlPool, on_parent: &[u64]) -> Result<(), sqlx::Error> {
     let mut tx = pool.begin().await?;
     sqlx::query("UPDATE products SET stock_holder_id = NULL WHERE stock_holder_id IS NOT NULL").execute(&mut *tx).await?;
-    for chunk in on_parent.chunks(1000) {
-        let mut q = sqlx::QueryBuilder::<sqlx::MySql>::new(
-            "UPDATE products c JOIN products p ON p.woo_id = c.woo_parent_id AND p.woo_parent_id IS NULL SET c.stock_holder_id = p.id WHERE c.woo_id IN ",
-        );
-        crate::db::push_id_list(&mut q, chunk);
-        q.build().execute(&mut *tx).await?;
+    if !on_parent.is_empty() {
+        sqlx::query(
+            r#"UPDATE products c JOIN products p ON p.woo_id = c.woo_parent_id AND p.woo_parent_id IS NULL SET c.stock_holder_id = p.id
+               WHERE c.woo_id IN (SELECT id FROM JSON_TABLE(?, '$[*]' COLUMNS (id BIGINT UNSIGNED PATH '$')) AS ids)"#,
+        )
+        .bind(crate::db::json_list(on_parent))
+        .execute(&mut *tx)
+        .await?;
     }
     tx.commit().await
 }

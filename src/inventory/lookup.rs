@@ -11,7 +11,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use sqlx::{MySqlPool, Row};
+use sqlx::MySqlPool;
 
 use super::gtin::{self, Code, GtinError};
 
@@ -139,21 +139,22 @@ impl CodeLookup {
     /// (atomically: a temporary file renamed over the old one).
     pub async fn refresh(&self, pool: &MySqlPool) -> Result<usize, sqlx::Error> {
         let mut fresh: HashMap<String, Hit> = HashMap::new();
-        let rows = sqlx::query("SELECT id, sku, upc, gtin FROM products WHERE status <> 'archived'").fetch_all(pool).await?;
-        for r in rows {
-            let id: u64 = r.try_get("id")?;
+        let rows = sqlx::query_as::<_, (u64, String, Option<String>, Option<String>)>(
+            "SELECT id, sku, upc, gtin FROM products WHERE status <> 'archived'",
+        )
+        .fetch_all(pool)
+        .await?;
+        for (id, sku, upc, gtin_col) in rows {
             let unit = Hit { product_id: id, units: 1 };
-            let sku: String = r.try_get("sku")?;
             fresh.insert(Code::Sku(sku).key(), unit);
-            for col in ["upc", "gtin"] {
-                if let Some(c) = r.try_get::<Option<String>, _>(col)?.and_then(|v| gtin::normalize(&v).ok()) {
-                    fresh.insert(c.key(), unit);
-                }
+            for c in [upc, gtin_col].into_iter().flatten().filter_map(|v| gtin::normalize(&v).ok()) {
+                fresh.insert(c.key(), unit);
             }
         }
-        for r in sqlx::query("SELECT gtin14, product_id, units FROM product_packs").fetch_all(pool).await? {
-            let code: String = r.try_get("gtin14")?;
-            fresh.insert(Code::CasePack(code).key(), Hit { product_id: r.try_get("product_id")?, units: r.try_get("units")? });
+        for (code, product_id, units) in
+            sqlx::query_as::<_, (String, u64, u32)>("SELECT gtin14, product_id, units FROM product_packs").fetch_all(pool).await?
+        {
+            fresh.insert(Code::CasePack(code).key(), Hit { product_id, units });
         }
         let n = fresh.len();
         if let Ok(bytes) = serde_json::to_vec(&fresh) {
@@ -178,6 +179,8 @@ pub(crate) async fn query_many(pool: &MySqlPool, codes: impl Iterator<Item = &Co
     let (mut skus, mut gtins, mut packs) = (Vec::new(), Vec::new(), Vec::new());
     for c in codes {
         match c {
+            // Longer than the column: no product has it (and a truncated copy must not match one).
+            Code::Sku(s) if s.chars().count() > 100 => {}
             Code::Sku(s) => skus.push(s.clone()),
             Code::UpcA(u) => gtins.extend([u.clone(), format!("0{u}"), format!("00{u}")]),
             Code::Ean13(c) | Code::Gtin8(c) | Code::VariableMeasure(c) => gtins.extend([c.clone(), format!("{c:0>14}")]),
@@ -185,35 +188,47 @@ pub(crate) async fn query_many(pool: &MySqlPool, codes: impl Iterator<Item = &Co
         }
     }
     let mut out = HashMap::new();
-    for chunk in skus.chunks(1000) {
-        let mut q = sqlx::QueryBuilder::new("SELECT id, sku FROM products WHERE sku IN ");
-        crate::db::push_list(&mut q, chunk.iter().cloned());
-        for r in q.build().fetch_all(pool).await? {
-            out.insert(Code::Sku(r.try_get("sku")?).key(), Hit { product_id: r.try_get("id")?, units: 1 });
+    if !skus.is_empty() {
+        let rows = sqlx::query_as::<_, (u64, String)>(
+            r#"SELECT p.id, p.sku FROM JSON_TABLE(?, '$[*]' COLUMNS (v VARCHAR(100) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci PATH '$')) AS j
+               STRAIGHT_JOIN products p ON p.sku = j.v"#,
+        )
+        .bind(crate::db::json_list(&skus))
+        .fetch_all(pool)
+        .await?;
+        for (id, sku) in rows {
+            out.insert(Code::Sku(sku).key(), Hit { product_id: id, units: 1 });
         }
     }
-    for chunk in gtins.chunks(1000) {
-        let mut q = sqlx::QueryBuilder::new("SELECT id, upc, gtin FROM products WHERE upc IN ");
-        crate::db::push_list(&mut q, chunk.iter().cloned());
-        q.push(" OR gtin IN ");
-        crate::db::push_list(&mut q, chunk.iter().cloned());
-        for r in q.build().fetch_all(pool).await? {
-            let hit = Hit { product_id: r.try_get("id")?, units: 1 };
-            for col in ["upc", "gtin"] {
-                if let Some(c) = r.try_get::<Option<String>, _>(col)?.and_then(|v: String| gtin::normalize(&v).ok()) {
-                    out.entry(c.key()).or_insert(hit);
-                }
+    if !gtins.is_empty() {
+        let rows = sqlx::query_as::<_, (u64, Option<String>, Option<String>)>(
+            r#"SELECT p.id, p.upc, p.gtin FROM JSON_TABLE(?, '$[*]' COLUMNS (v VARCHAR(14) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci PATH '$')) AS j
+               STRAIGHT_JOIN products p ON p.upc = j.v
+               UNION
+               SELECT p.id, p.upc, p.gtin FROM JSON_TABLE(?, '$[*]' COLUMNS (v VARCHAR(14) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci PATH '$')) AS j
+               STRAIGHT_JOIN products p ON p.gtin = j.v"#,
+        )
+        .bind(crate::db::json_list(&gtins))
+        .bind(crate::db::json_list(&gtins))
+        .fetch_all(pool)
+        .await?;
+        for (id, upc, gtin_col) in rows {
+            let hit = Hit { product_id: id, units: 1 };
+            for c in [upc, gtin_col].into_iter().flatten().filter_map(|v| gtin::normalize(&v).ok()) {
+                out.entry(c.key()).or_insert(hit);
             }
         }
     }
-    for chunk in packs.chunks(1000) {
-        let mut q = sqlx::QueryBuilder::new("SELECT gtin14, product_id, units FROM product_packs WHERE gtin14 IN ");
-        crate::db::push_list(&mut q, chunk.iter().cloned());
-        for r in q.build().fetch_all(pool).await? {
-            out.insert(
-                Code::CasePack(r.try_get("gtin14")?).key(),
-                Hit { product_id: r.try_get("product_id")?, units: r.try_get("units")? },
-            );
+    if !packs.is_empty() {
+        let rows = sqlx::query_as::<_, (String, u64, u32)>(
+            r#"SELECT k.gtin14, k.product_id, k.units FROM JSON_TABLE(?, '$[*]' COLUMNS (v VARCHAR(14) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci PATH '$')) AS j
+               STRAIGHT_JOIN product_packs k ON k.gtin14 = j.v"#,
+        )
+        .bind(crate::db::json_list(&packs))
+        .fetch_all(pool)
+        .await?;
+        for (gtin14, product_id, units) in rows {
+            out.insert(Code::CasePack(gtin14).key(), Hit { product_id, units });
         }
     }
     Ok(out)
@@ -242,11 +257,10 @@ async fn query_one(pool: &MySqlPool, code: &Code) -> Result<Option<Hit>, sqlx::E
                     .await?,
             )
         }
-        Code::CasePack(c) => sqlx::query("SELECT product_id, units FROM product_packs WHERE gtin14 = ?")
+        Code::CasePack(c) => sqlx::query_as::<_, (u64, u32)>("SELECT product_id, units FROM product_packs WHERE gtin14 = ?")
             .bind(c)
             .fetch_optional(pool)
             .await?
-            .map(|r| -> Result<Hit, sqlx::Error> { Ok(Hit { product_id: r.try_get("product_id")?, units: r.try_get("units")? }) })
-            .transpose()?,
+            .map(|(product_id, units)| Hit { product_id, units }),
     })
 }

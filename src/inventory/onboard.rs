@@ -157,14 +157,7 @@ pub async fn apply(
     for lot in &plan.lots {
         let Some(pid) = ids.get(&lot.sku) else { continue };
         reserve::insert_opening_lot(&mut tx, *pid, &lot_ref, lot.lot_qty, lot.unit_cost_minor).await?;
-        sqlx::query(
-            r#"INSERT INTO channel_stock (channel, product_id, confirmed_qty, confirmed_at) VALUES ('woocommerce', ?, ?, UTC_TIMESTAMP(6))
-               ON DUPLICATE KEY UPDATE confirmed_qty = VALUES(confirmed_qty), confirmed_at = VALUES(confirmed_at)"#,
-        )
-        .bind(pid)
-        .bind(i32::try_from(lot.store_qty).unwrap_or(0))
-        .execute(&mut *tx)
-        .await?;
+        crate::channels::outbox::record_shown(&mut *tx, "woocommerce", &[(*pid, i64::from(lot.store_qty))]).await?;
         created += 1;
     }
     tx.commit().await?;

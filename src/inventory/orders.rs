@@ -75,10 +75,11 @@ pub async fn clear_reject(pool: &MySqlPool, woo_id: u64) -> Result<(), sqlx::Err
 
 /// Forgets skipped orders the store no longer has.
 pub async fn forget_rejects(pool: &MySqlPool, woo_ids: &[u64]) -> Result<(), sqlx::Error> {
-    for chunk in woo_ids.chunks(1000) {
-        let mut q = sqlx::QueryBuilder::new("DELETE FROM sync_rejects WHERE woo_order_id IN ");
-        crate::db::push_id_list(&mut q, chunk);
-        q.build().execute(pool).await?;
+    if !woo_ids.is_empty() {
+        sqlx::query("DELETE FROM sync_rejects WHERE woo_order_id IN (SELECT id FROM JSON_TABLE(?, '$[*]' COLUMNS (id BIGINT UNSIGNED PATH '$')) AS ids)")
+            .bind(crate::db::json_list(woo_ids))
+            .execute(pool)
+            .await?;
     }
     Ok(())
 }
@@ -121,6 +122,7 @@ pub async fn mirror_and_reserve(
     o: &Order,
     reservable: &[String],
     guard: Option<&LockCheck>,
+    queue: &dyn reserve::PickQueue,
 ) -> Result<(Mirrored, Outcome), MirrorError> {
     let mut attempt = 0u32;
     loop {
@@ -131,7 +133,7 @@ pub async fn mirror_and_reserve(
             }
             let m = upsert_in(&mut tx, o).await?;
             let outcome = match m {
-                Mirrored::Changed(id) => reserve::reserve_in(&mut tx, id, reservable).await?,
+                Mirrored::Changed(id) => reserve::reserve_in(&mut tx, id, reservable, queue).await?,
                 Mirrored::Unchanged(_) => Outcome::default(),
             };
             Ok::<_, MirrorError>((m, outcome))
@@ -160,22 +162,13 @@ pub async fn mirror_and_reserve(
     }
 }
 
-/// A cycle's advisory lock, checked from any connection: the lock must still
-/// be held by the connection that took it.
-#[derive(Debug, Clone)]
-pub struct LockCheck {
-    pub name: String,
-    pub connection_id: u64,
-}
+pub use crate::db::lock::LockCheck;
 
-impl LockCheck {
-    /// `Err(LockLost)` when another connection (or none) holds the lock now.
-    pub async fn check(&self, tx: &mut Transaction<'_, MySql>) -> Result<(), MirrorError> {
-        let holder: Option<i64> = sqlx::query_scalar("SELECT IS_USED_LOCK(?)").bind(&self.name).fetch_one(&mut **tx).await?;
-        if holder.and_then(|h| u64::try_from(h).ok()) == Some(self.connection_id) {
-            Ok(())
-        } else {
-            Err(MirrorError::LockLost(self.name.clone()))
+impl From<crate::db::lock::CheckError> for MirrorError {
+    fn from(e: crate::db::lock::CheckError) -> Self {
+        match e {
+            crate::db::lock::CheckError::Lost(name) => MirrorError::LockLost(name),
+            crate::db::lock::CheckError::Db(e) => MirrorError::Db(e),
         }
     }
 }

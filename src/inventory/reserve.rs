@@ -17,7 +17,28 @@
 
 use std::collections::HashMap;
 
-use sqlx::{MySql, MySqlPool, Row, Transaction};
+use futures::future::BoxFuture;
+use sqlx::{MySql, MySqlConnection, MySqlPool, Transaction};
+
+/// Where an order stands for picking once its reservations are settled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Readiness {
+    /// Reservable and fully reserved.
+    Ready,
+    /// Reservable, some units still lacking.
+    Backordered,
+    /// Reservable but held by the merchant (WooCommerce `on-hold`).
+    OnHold,
+    /// Not reservable (cancelled, refunded, …): nothing to pick.
+    Gone,
+}
+
+/// The pick queue as reservation sees it. The queue is the station's (it
+/// owns `pick_queue`); reservation tells it where each order stands, inside
+/// the same transaction, through this seam, so the arrow still points down.
+pub trait PickQueue: Sync {
+    fn follow<'c>(&'c self, conn: &'c mut MySqlConnection, order_id: u64, readiness: Readiness) -> BoxFuture<'c, Result<(), sqlx::Error>>;
+}
 
 /// What one call changed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -43,11 +64,11 @@ impl std::ops::AddAssign for Outcome {
 
 /// Brings one order's reservations in line with the order, retrying when
 /// MariaDB picks this transaction as a deadlock victim.
-pub async fn reserve_order(pool: &MySqlPool, order_id: u64, reservable: &[String]) -> Result<Outcome, sqlx::Error> {
+pub async fn reserve_order(pool: &MySqlPool, order_id: u64, reservable: &[String], queue: &dyn PickQueue) -> Result<Outcome, sqlx::Error> {
     let mut attempt = 0;
     loop {
         let mut tx = pool.begin().await?;
-        match reserve_in(&mut tx, order_id, reservable).await {
+        match reserve_in(&mut tx, order_id, reservable, queue).await {
             Ok(outcome) => {
                 tx.commit().await?;
                 return Ok(outcome);
@@ -75,6 +96,14 @@ pub fn is_retryable(e: &sqlx::Error) -> bool {
     }
 }
 
+#[derive(sqlx::FromRow)]
+struct LineRow {
+    id: u64,
+    product_id: Option<u64>,
+    quantity: u64,
+    held: u64,
+}
+
 struct Line {
     id: u64,
     product_id: Option<u64>,
@@ -84,20 +113,32 @@ struct Line {
     held: u32,
 }
 
+#[derive(sqlx::FromRow)]
+struct FreeLot {
+    id: u64,
+    product_id: u64,
+    free: i64,
+}
+
 struct Lot {
     id: u64,
     free: u32,
 }
 
 /// The reservation work inside a caller's transaction.
-pub async fn reserve_in(tx: &mut Transaction<'_, MySql>, order_id: u64, reservable: &[String]) -> Result<Outcome, sqlx::Error> {
+pub async fn reserve_in(
+    tx: &mut Transaction<'_, MySql>,
+    order_id: u64,
+    reservable: &[String],
+    queue: &dyn PickQueue,
+) -> Result<Outcome, sqlx::Error> {
     let Some(status): Option<String> =
         sqlx::query_scalar("SELECT status FROM orders WHERE id = ? FOR UPDATE").bind(order_id).fetch_optional(&mut **tx).await?
     else {
         return Ok(Outcome::default());
     };
     let active = reservable.iter().any(|s| s == &status);
-    let rows = sqlx::query(
+    let rows = sqlx::query_as::<_, LineRow>(
         r#"SELECT l.id, l.product_id, CAST(IF(l.removed, 0, l.quantity) AS UNSIGNED) AS quantity,
                   CAST(COALESCE((SELECT SUM(r.quantity) FROM stock_reservations r
                                  WHERE r.order_line_id = l.id AND r.status IN ('open', 'consumed')), 0) AS UNSIGNED) AS held
@@ -106,50 +147,54 @@ pub async fn reserve_in(tx: &mut Transaction<'_, MySql>, order_id: u64, reservab
     .bind(order_id)
     .fetch_all(&mut **tx)
     .await?;
-    let lines = rows
-        .iter()
-        .map(|r| -> Result<Line, sqlx::Error> {
-            Ok(Line {
-                id: r.try_get("id")?,
-                product_id: r.try_get("product_id")?,
-                holder: None,
-                quantity: u32::try_from(r.try_get::<u64, _>("quantity")?).unwrap_or(u32::MAX),
-                held: u32::try_from(r.try_get::<u64, _>("held")?).unwrap_or(u32::MAX),
-            })
+    let mut lines: Vec<Line> = rows
+        .into_iter()
+        .map(|r| Line {
+            id: r.id,
+            product_id: r.product_id,
+            holder: None,
+            quantity: u32::try_from(r.quantity).unwrap_or(u32::MAX),
+            held: u32::try_from(r.held).unwrap_or(u32::MAX),
         })
-        .collect::<Result<Vec<_>, _>>()?;
+        .collect();
 
     // Variations whose stock WooCommerce keeps on the parent may also take
     // the parent's lots (read without a lock: the link changes only with the catalog).
-    let mut lines = lines;
     let line_products: Vec<u64> = lines.iter().filter_map(|l| l.product_id).collect();
     if !line_products.is_empty() {
-        let mut q =
-            sqlx::QueryBuilder::<MySql>::new("SELECT id, stock_holder_id FROM products WHERE stock_holder_id IS NOT NULL AND id IN ");
-        crate::db::push_id_list(&mut q, &line_products);
-        let holders: HashMap<u64, u64> = q.build_query_as::<(u64, u64)>().fetch_all(&mut **tx).await?.into_iter().collect();
+        let holders: HashMap<u64, u64> = sqlx::query_as::<_, (u64, u64)>(
+            r#"SELECT p.id, p.stock_holder_id FROM JSON_TABLE(?, '$[*]' COLUMNS (id BIGINT UNSIGNED PATH '$')) AS ids
+               JOIN products p ON p.id = ids.id WHERE p.stock_holder_id IS NOT NULL"#,
+        )
+        .bind(crate::db::json_list(&line_products))
+        .fetch_all(&mut **tx)
+        .await?
+        .into_iter()
+        .collect();
         for l in &mut lines {
             l.holder = l.product_id.and_then(|p| holders.get(&p).copied());
         }
     }
 
-    // Lock, in one statement and a global order, every lot with free stock
-    // for the products this order still needs.
+    // Lock, in one statement and a global order (products ascending, then
+    // FIFO), every lot with free stock for the products this order still needs.
     let mut need_products: Vec<u64> =
         lines.iter().filter(|l| active && l.quantity > l.held).flat_map(|l| l.product_id.into_iter().chain(l.holder)).collect();
     need_products.sort_unstable();
     need_products.dedup();
     let mut lots: HashMap<u64, Vec<Lot>> = HashMap::new();
     if !need_products.is_empty() {
-        let mut q = sqlx::QueryBuilder::<MySql>::new(
-            "SELECT id, product_id, CAST(qty_remaining - qty_reserved AS SIGNED) AS free FROM inventory_lots WHERE qty_remaining > qty_reserved AND product_id IN ",
-        );
-        crate::db::push_id_list(&mut q, &need_products);
-        q.push(" ORDER BY product_id, received_at, id FOR UPDATE");
-        for r in q.build().fetch_all(&mut **tx).await? {
-            let product: u64 = r.try_get("product_id")?;
-            let free: i64 = r.try_get("free")?;
-            lots.entry(product).or_default().push(Lot { id: r.try_get("id")?, free: u32::try_from(free).unwrap_or(0) });
+        let free = sqlx::query_as::<_, FreeLot>(
+            r#"SELECT l.id, l.product_id, CAST(l.qty_remaining - l.qty_reserved AS SIGNED) AS free
+               FROM JSON_TABLE(?, '$[*]' COLUMNS (id BIGINT UNSIGNED PATH '$')) AS ids
+               STRAIGHT_JOIN inventory_lots l ON l.product_id = ids.id
+               WHERE l.qty_remaining > l.qty_reserved ORDER BY l.product_id, l.received_at, l.id FOR UPDATE"#,
+        )
+        .bind(crate::db::json_list(&need_products))
+        .fetch_all(&mut **tx)
+        .await?;
+        for r in free {
+            lots.entry(r.product_id).or_default().push(Lot { id: r.id, free: u32::try_from(r.free).unwrap_or(0) });
         }
     }
 
@@ -206,35 +251,20 @@ pub async fn reserve_in(tx: &mut Transaction<'_, MySql>, order_id: u64, reservab
     }
 
     // The pick queue follows the order: in while it is reservable, out when it is not.
-    if active {
-        let queue_status = if status == "on-hold" {
-            "on_hold"
-        } else if out.backordered > 0 {
-            "backordered"
-        } else {
-            "queued"
-        };
-        sqlx::query(
-            r#"INSERT INTO pick_queue (order_id, status) VALUES (?, ?)
-               ON DUPLICATE KEY UPDATE status = IF(status IN ('queued', 'backordered', 'on_hold'), VALUES(status), status)"#,
-        )
-        .bind(order_id)
-        .bind(queue_status)
-        .execute(&mut **tx)
-        .await?;
-    } else {
-        sqlx::query("DELETE FROM pick_queue WHERE order_id = ? AND status IN ('queued', 'backordered', 'on_hold')")
-            .bind(order_id)
-            .execute(&mut **tx)
-            .await?;
-    }
+    let readiness = match (active, status.as_str()) {
+        (false, _) => Readiness::Gone,
+        (true, "on-hold") => Readiness::OnHold,
+        (true, _) if out.backordered > 0 => Readiness::Backordered,
+        (true, _) => Readiness::Ready,
+    };
+    queue.follow(&mut **tx, order_id, readiness).await?;
     Ok(out)
 }
 
 /// Releases `amount` units of a line's open reservations, newest lots first
 /// (so what stays reserved is the oldest stock). Returns units released.
 async fn release_newest_first(tx: &mut Transaction<'_, MySql>, line_id: u64, amount: u32) -> Result<u32, sqlx::Error> {
-    let open = sqlx::query(
+    let open = sqlx::query_as::<_, (u64, u64, u32)>(
         r#"SELECT r.id, r.lot_id, r.quantity FROM stock_reservations r JOIN inventory_lots l ON l.id = r.lot_id
            WHERE r.order_line_id = ? AND r.status = 'open' ORDER BY l.received_at DESC, l.id DESC, r.id DESC"#,
     )
@@ -242,11 +272,10 @@ async fn release_newest_first(tx: &mut Transaction<'_, MySql>, line_id: u64, amo
     .fetch_all(&mut **tx)
     .await?;
     let mut left = amount;
-    for r in open {
+    for (id, lot, qty) in open {
         if left == 0 {
             break;
         }
-        let (id, lot, qty): (u64, u64, u32) = (r.try_get("id")?, r.try_get("lot_id")?, r.try_get("quantity")?);
         let take = left.min(qty);
         if take == qty {
             sqlx::query("UPDATE stock_reservations SET status = 'released' WHERE id = ?").bind(id).execute(&mut **tx).await?;
@@ -279,25 +308,23 @@ pub async fn available(pool: &MySqlPool, product_id: u64) -> Result<i64, sqlx::E
 /// The one place the formula is written for set queries.
 /// A variation whose stock is its parent's counts under the parent (its
 /// stock holder), which is what WooCommerce is told.
-pub const AVAILABLE_BY_PRODUCT: &str = "SELECT COALESCE(c.stock_holder_id, l.product_id) AS product_id, SUM(l.qty_remaining - l.qty_reserved) AS available \
-     FROM inventory_lots l JOIN products c ON c.id = l.product_id GROUP BY COALESCE(c.stock_holder_id, l.product_id)";
 
 /// Available units of each of `products` as its channels see it (a stock
 /// holder counts its family; absent: no lots).
 pub async fn available_many(pool: &MySqlPool, products: &[u64]) -> Result<HashMap<u64, i64>, sqlx::Error> {
-    let mut out = HashMap::new();
-    for chunk in products.chunks(1000) {
-        let mut q = sqlx::QueryBuilder::<MySql>::new(
-            "SELECT COALESCE(c.stock_holder_id, l.product_id) AS product_id, CAST(SUM(l.qty_remaining - l.qty_reserved) AS SIGNED) AS available \
-             FROM inventory_lots l JOIN products c ON c.id = l.product_id WHERE COALESCE(c.stock_holder_id, l.product_id) IN ",
-        );
-        crate::db::push_id_list(&mut q, chunk);
-        q.push(" GROUP BY COALESCE(c.stock_holder_id, l.product_id)");
-        for r in q.build().fetch_all(pool).await? {
-            out.insert(r.try_get("product_id")?, r.try_get("available")?);
-        }
+    if products.is_empty() {
+        return Ok(HashMap::new());
     }
-    Ok(out)
+    let rows = sqlx::query_as::<_, (u64, i64)>(
+        r#"SELECT COALESCE(c.stock_holder_id, l.product_id) AS product_id, CAST(SUM(l.qty_remaining - l.qty_reserved) AS SIGNED) AS available
+           FROM inventory_lots l JOIN products c ON c.id = l.product_id
+           WHERE COALESCE(c.stock_holder_id, l.product_id) IN (SELECT id FROM JSON_TABLE(?, '$[*]' COLUMNS (id BIGINT UNSIGNED PATH '$')) AS ids)
+           GROUP BY COALESCE(c.stock_holder_id, l.product_id)"#,
+    )
+    .bind(crate::db::json_list(products))
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().collect())
 }
 
 /// Orders whose reservations do not match what they want: a reservable
@@ -306,36 +333,22 @@ pub async fn available_many(pool: &MySqlPool, products: &[u64]) -> Result<HashMa
 /// or an order no longer reservable (or a removed line) still holding open
 /// reservations.
 pub async fn orders_out_of_line(pool: &MySqlPool, reservable: &[String]) -> Result<Vec<u64>, sqlx::Error> {
-    let mut q = sqlx::QueryBuilder::<MySql>::new(
+    let statuses = crate::db::json_list(reservable);
+    sqlx::query_scalar::<_, u64>(
         r#"SELECT DISTINCT o.id FROM orders o JOIN order_lines l ON l.order_id = o.id
            LEFT JOIN (SELECT order_line_id, SUM(quantity) AS held, SUM(status = 'open') AS open_rows FROM stock_reservations
                       WHERE status IN ('open', 'consumed') GROUP BY order_line_id) r ON r.order_line_id = l.id
            LEFT JOIN pick_queue q ON q.order_id = o.id
-           WHERE "#,
-    );
-    let active = |q: &mut sqlx::QueryBuilder<MySql>| {
-        q.push("o.status IN (");
-        let mut sep = q.separated(", ");
-        for s in reservable {
-            sep.push_bind(s.clone());
-        }
-        if reservable.is_empty() {
-            sep.push("''");
-        }
-        q.push(")");
-    };
-    q.push("((");
-    active(&mut q);
-    q.push(
-        ") AND NOT l.removed AND l.product_id IS NOT NULL AND (l.quantity <> COALESCE(r.held, 0) + l.backordered_qty OR q.order_id IS NULL",
-    );
-    // A backordered line whose product has free stock again (a receipt, an opening lot) fills up.
-    q.push(" OR (l.backordered_qty > 0 AND EXISTS (SELECT 1 FROM inventory_lots x WHERE x.product_id = l.product_id AND x.qty_remaining > x.qty_reserved))))");
-    q.push(" OR ((NOT (");
-    active(&mut q);
-    q.push(") OR l.removed) AND COALESCE(r.open_rows, 0) > 0)");
-    let ids: Vec<u64> = q.build_query_scalar().fetch_all(pool).await?;
-    Ok(ids)
+           WHERE (JSON_CONTAINS(?, JSON_QUOTE(o.status)) AND NOT l.removed AND l.product_id IS NOT NULL
+                  AND (l.quantity <> COALESCE(r.held, 0) + l.backordered_qty OR q.order_id IS NULL
+                       -- A backordered line whose product has free stock again (a receipt, an opening lot) fills up.
+                       OR (l.backordered_qty > 0 AND EXISTS (SELECT 1 FROM inventory_lots x WHERE x.product_id = l.product_id AND x.qty_remaining > x.qty_reserved))))
+              OR ((NOT JSON_CONTAINS(?, JSON_QUOTE(o.status)) OR l.removed) AND COALESCE(r.open_rows, 0) > 0)"#,
+    )
+    .bind(&statuses)
+    .bind(&statuses)
+    .fetch_all(pool)
+    .await
 }
 
 /// An opening lot (onboarding): the store's stock taken as received now.

@@ -38,7 +38,7 @@
 //! back again by the next cycle.
 
 use std::{
-    collections::{BTreeMap, BTreeSet, HashMap},
+    collections::{BTreeSet, HashMap},
     sync::Arc,
     time::{Duration, Instant},
 };
@@ -46,12 +46,12 @@ use std::{
 use anyhow::Context;
 use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
 use serde::Serialize;
-use sqlx::{MySql, MySqlPool, QueryBuilder, Row, mysql::MySqlConnectOptions};
+use sqlx::{MySqlPool, mysql::MySqlConnectOptions};
 
 use crate::{
     app::AppState,
     channels::{
-        StockChannel, StockUpdate,
+        StockChannel,
         ebay::EbayClient,
         outbox::{self, DrainError},
         retry::RetryPolicy,
@@ -61,8 +61,9 @@ use crate::{
     events::{self, Event, Severity},
     inventory::{
         orders::{self, LockCheck, MirrorError},
-        reserve,
+        reserve, stock,
     },
+    station::queue::STATION_QUEUE,
 };
 
 /// A point of the cycle where tests may act (place an order, kill a connection).
@@ -379,7 +380,7 @@ impl Poller {
 
         // eBay: what differs from what it confirmed.
         if let Some(ebay) = &self.ebay {
-            s.skus_queued += self.queue_changes("ebay", "p.ebay_listed", Some(EBAY_MIN_INTERVAL)).await.map_err(db)?;
+            s.skus_queued += self.queue_changes("ebay", Some(EBAY_MIN_INTERVAL)).await.map_err(db)?;
             let d = outbox::drain_guarded(&self.pool, ebay.as_ref(), self.retry, check).await.map_err(drain_err)?;
             s.skus_pushed += d.confirmed;
             s.items_rejected += d.rejected;
@@ -423,10 +424,7 @@ impl Poller {
             }
         }
         self.at(Step::Observed(round)).await;
-        s.skus_queued += self
-            .queue_changes("woocommerce", if self.push_unstocked { "p.woo_id IS NOT NULL AND p.manage_stock" } else { STOCKED }, None)
-            .await
-            .map_err(db)?;
+        s.skus_queued += self.queue_changes("woocommerce", None).await.map_err(db)?;
         let d = outbox::drain_guarded(&self.pool, self.woo.as_ref(), self.retry, check).await.map_err(drain_err)?;
         s.skus_pushed += d.confirmed;
         s.items_rejected += d.rejected;
@@ -455,7 +453,7 @@ impl Poller {
         let mut out = Folded::default();
         let woo_ids: BTreeSet<u64> =
             list.iter().flat_map(|o| o.line_items.iter().map(|l| if l.variation_id > 0 { l.variation_id } else { l.product_id })).collect();
-        let by_woo = self.products_by_woo_id(&woo_ids).await.map_err(|e| format!("database: {e}"))?;
+        let by_woo = stock::holders_by_woo_id(&self.pool, &woo_ids).await.map_err(|e| format!("database: {e}"))?;
         for o in list {
             if !late {
                 s.orders_seen += 1;
@@ -481,7 +479,7 @@ impl Poller {
                 unsettled.insert(o.id, pending.clone());
                 out.touched.extend(pending);
             }
-            match orders::mirror_and_reserve(&self.pool, o, &self.reservable, check).await {
+            match orders::mirror_and_reserve(&self.pool, o, &self.reservable, check, &STATION_QUEUE).await {
                 Ok((orders::Mirrored::Changed(_), r)) => {
                     // Skipped before, taken now: no longer listed (a write only then, off the common path).
                     if rejected.contains(&o.id) {
@@ -539,7 +537,7 @@ impl Poller {
                 let mut tx = self.pool.begin().await.map_err(|e| format!("database: {e}"))?;
                 c.check(&mut tx).await.map_err(|e| e.to_string())?;
             }
-            reserve::reserve_order(&self.pool, *id, &self.reservable)
+            reserve::reserve_order(&self.pool, *id, &self.reservable, &STATION_QUEUE)
                 .await
                 .map_err(|e| format!("re-reserving order {id}: database: {e}"))?;
         }
@@ -567,46 +565,15 @@ impl Poller {
         Ok(last.is_none_or(|l| Utc::now() - l >= self.reconcile_every))
     }
 
-    /// The product holding the stock, for WooCommerce ids (of products that manage stock,
-    /// and of variations whose parent holds it).
-    async fn products_by_woo_id(&self, woo_ids: &BTreeSet<u64>) -> Result<HashMap<u64, u64>, sqlx::Error> {
-        let mut out = HashMap::new();
-        let ids: Vec<u64> = woo_ids.iter().copied().collect();
-        for chunk in ids.chunks(1000) {
-            // A parent-managed variation's stock is its holder's.
-            let mut q = QueryBuilder::<MySql>::new(
-                "SELECT woo_id, COALESCE(stock_holder_id, id) AS id FROM products WHERE (manage_stock OR stock_holder_id IS NOT NULL) AND woo_id IN ",
-            );
-            crate::db::push_id_list(&mut q, chunk);
-            for r in q.build().fetch_all(&self.pool).await? {
-                out.insert(r.try_get("woo_id")?, r.try_get("id")?);
-            }
-        }
-        Ok(out)
-    }
-
     /// Every product this cycle may push (or `only` those).
     async fn pushable_products(&self, only: Option<&BTreeSet<u64>>) -> Result<BTreeSet<u64>, sqlx::Error> {
-        let filter = if self.push_unstocked { "p.woo_id IS NOT NULL AND p.manage_stock" } else { STOCKED };
-        let sql = format!("SELECT p.id FROM products p WHERE p.status = 'active' AND {filter}");
-        let ids: Vec<u64> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_all(&self.pool).await?;
+        let ids = stock::woo_pushable(&self.pool, self.push_unstocked).await?;
         Ok(ids.into_iter().filter(|i| only.is_none_or(|o| o.contains(i))).collect())
     }
 
     /// (product, WooCommerce id, parent) of pushable products among `products`.
     async fn woo_items(&self, products: &BTreeSet<u64>) -> Result<Vec<(u64, u64, Option<u64>)>, sqlx::Error> {
-        let mut out = Vec::new();
-        let ids: Vec<u64> = products.iter().copied().collect();
-        for chunk in ids.chunks(1000) {
-            let mut q = QueryBuilder::<MySql>::new(
-                "SELECT p.id, p.woo_id, p.woo_parent_id FROM products p WHERE p.woo_id IS NOT NULL AND p.manage_stock AND p.id IN ",
-            );
-            crate::db::push_id_list(&mut q, chunk);
-            for r in q.build().fetch_all(&self.pool).await? {
-                out.push((r.try_get("id")?, r.try_get("woo_id")?, r.try_get("woo_parent_id")?));
-            }
-        }
-        Ok(out)
+        Ok(stock::woo_items(&self.pool, products).await?.into_iter().map(|i| (i.id, i.woo_id, i.woo_parent_id)).collect())
     }
 
     /// Records what the store holds now; returns how many differ from the
@@ -617,66 +584,30 @@ impl Poller {
         }
         let mut drift = 0;
         let truth = reserve::available_many(&self.pool, &observed.iter().map(|(p, _)| *p).collect::<Vec<_>>()).await?;
-        let mut known: HashMap<u64, i64> = HashMap::new();
-        for chunk in observed.chunks(1000) {
-            let mut q = QueryBuilder::<MySql>::new(
-                "SELECT product_id, confirmed_qty FROM channel_stock WHERE channel = 'woocommerce' AND product_id IN ",
-            );
-            crate::db::push_id_list(&mut q, &chunk.iter().map(|(p, _)| *p).collect::<Vec<_>>());
-            for r in q.build().fetch_all(&self.pool).await? {
-                known.insert(r.try_get::<u64, _>("product_id")?, i64::from(r.try_get::<i32, _>("confirmed_qty")?));
-            }
-        }
+        let products: Vec<u64> = observed.iter().map(|(p, _)| *p).collect();
+        let known = outbox::confirmed(&self.pool, "woocommerce", &products).await?;
         for (product, store) in observed {
             let t = truth.get(product).copied().unwrap_or(0);
             if known.get(product) == Some(&t) && *store != t {
                 drift += 1;
             }
         }
-        // One statement per thousand products (a full reconciliation reads the whole catalog).
-        for chunk in observed.chunks(1000) {
-            let mut q = QueryBuilder::<MySql>::new("INSERT INTO channel_stock (channel, product_id, confirmed_qty, confirmed_at) ");
-            q.push_values(chunk, |mut b, (product, store)| {
-                b.push_bind("woocommerce")
-                    .push_bind(*product)
-                    .push_bind(i32::try_from(*store).unwrap_or(if *store < 0 { i32::MIN } else { i32::MAX }))
-                    .push("UTC_TIMESTAMP(6)");
-            });
-            q.push(" ON DUPLICATE KEY UPDATE confirmed_qty = VALUES(confirmed_qty), confirmed_at = VALUES(confirmed_at)");
-            q.build().execute(&self.pool).await?;
-        }
+        outbox::record_shown(&self.pool, "woocommerce", observed).await?;
         Ok(drift)
     }
 
     /// Queues every product whose available quantity differs from what the
     /// channel last confirmed (or showed). Returns how many were queued.
-    async fn queue_changes(&self, channel: &str, filter: &str, min_interval: Option<TimeDelta>) -> Result<u32, sqlx::Error> {
-        let sql = format!(
-            r#"SELECT p.id, p.sku, p.woo_id, p.woo_parent_id, CAST(COALESCE(a.available, 0) AS SIGNED) AS available, cs.confirmed_qty, cs.confirmed_at
-               FROM products p
-               LEFT JOIN ({AVAILABLE_BY_PRODUCT}) a ON a.product_id = p.id
-               LEFT JOIN channel_stock cs ON cs.channel = ? AND cs.product_id = p.id
-               WHERE p.status = 'active' AND {filter} AND (cs.confirmed_qty IS NULL OR cs.confirmed_qty <> COALESCE(a.available, 0))"#
-        );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(channel).fetch_all(&self.pool).await?;
+    async fn queue_changes(&self, channel: &str, min_interval: Option<TimeDelta>) -> Result<u32, sqlx::Error> {
+        let rows = stock::out_of_step(&self.pool, stock::Audience { channel, unstocked: self.push_unstocked }).await?;
         let now = Utc::now().naive_utc();
         for r in &rows {
-            let available: i64 = r.try_get("available")?;
-            let confirmed: Option<i32> = r.try_get("confirmed_qty")?;
-            let confirmed_at: Option<NaiveDateTime> = r.try_get("confirmed_at")?;
             // Decreases go now (overselling is worse); increases may wait for the channel's rate limit.
-            let not_before = match (min_interval, confirmed, confirmed_at) {
-                (Some(gap), Some(c), Some(at)) if available > i64::from(c) => Some((at + gap).max(now)),
+            let not_before = match (min_interval, r.confirmed_qty, r.confirmed_at) {
+                (Some(gap), Some(c), Some(at)) if r.available > i64::from(c) => Some((at + gap).max(now)),
                 _ => None,
             };
-            let u = StockUpdate {
-                product_id: r.try_get("id")?,
-                sku: r.try_get("sku")?,
-                external_id: r.try_get("woo_id")?,
-                parent_id: r.try_get("woo_parent_id")?,
-                quantity: available,
-            };
-            outbox::enqueue(&self.pool, channel, &u, not_before).await?;
+            outbox::enqueue(&self.pool, channel, &r.update(), not_before).await?;
         }
         Ok(rows.len() as u32)
     }
@@ -689,11 +620,7 @@ impl Poller {
         let keys: Vec<(u64, Option<u64>)> = items.iter().map(|(_, e, p)| (*e, *p)).collect();
         let store = self.woo.stock_of(&keys).await?;
         let truth = reserve::available_many(&self.pool, &items.iter().map(|(p, _, _)| *p).collect::<Vec<_>>()).await?;
-        let skus: BTreeMap<u64, String> = {
-            let rows: Vec<(u64, String)> =
-                sqlx::query_as("SELECT id, sku FROM products WHERE woo_id IS NOT NULL").fetch_all(&self.pool).await?;
-            rows.into_iter().collect()
-        };
+        let skus = stock::woo_skus(&self.pool).await?;
         let mut out = Vec::new();
         for (pid, ext, _) in &items {
             let now = store.get(ext).copied().flatten();
@@ -721,13 +648,6 @@ impl Poller {
         Ok(())
     }
 }
-
-/// Products that have had stock in Quartermaster (a lot, even an empty one)
-/// and manage stock in WooCommerce: the only ones pushed by default.
-const STOCKED: &str = "p.woo_id IS NOT NULL AND p.manage_stock AND EXISTS (SELECT 1 FROM inventory_lots l JOIN products c ON c.id = l.product_id WHERE COALESCE(c.stock_holder_id, c.id) = p.id)";
-
-/// Available units per product (the inventory module's formula).
-const AVAILABLE_BY_PRODUCT: &str = reserve::AVAILABLE_BY_PRODUCT;
 
 fn drain_err(e: DrainError) -> String {
     e.to_string()

@@ -2,20 +2,59 @@
 //! works from, and the atomic claim that locks an order to one operator.
 
 use chrono::NaiveDateTime;
-use sqlx::{MySqlPool, Row, mysql::MySqlRow};
+use futures::future::BoxFuture;
+use sqlx::{MySqlConnection, MySqlPool};
 
 use super::StationError;
 use crate::{
     config::PickPriority,
     events::{self, Event},
+    inventory::reserve::{PickQueue, Readiness},
     money,
 };
+
+/// The pick queue as reservation drives it: an order is in the queue while
+/// it is reservable (queued, backordered or on hold, as its reservation
+/// stands) and out when it is not; an order already being worked keeps its
+/// state.
+pub struct StationQueue;
+
+/// The queue reservation is given ([`crate::inventory::reserve::reserve_order`]).
+pub static STATION_QUEUE: StationQueue = StationQueue;
+
+impl PickQueue for StationQueue {
+    fn follow<'c>(&'c self, conn: &'c mut MySqlConnection, order_id: u64, readiness: Readiness) -> BoxFuture<'c, Result<(), sqlx::Error>> {
+        Box::pin(async move {
+            let status = match readiness {
+                Readiness::Ready => "queued",
+                Readiness::Backordered => "backordered",
+                Readiness::OnHold => "on_hold",
+                Readiness::Gone => {
+                    sqlx::query("DELETE FROM pick_queue WHERE order_id = ? AND status IN ('queued', 'backordered', 'on_hold')")
+                        .bind(order_id)
+                        .execute(&mut *conn)
+                        .await?;
+                    return Ok(());
+                }
+            };
+            sqlx::query(
+                r#"INSERT INTO pick_queue (order_id, status) VALUES (?, ?)
+                   ON DUPLICATE KEY UPDATE status = IF(status IN ('queued', 'backordered', 'on_hold'), VALUES(status), status)"#,
+            )
+            .bind(order_id)
+            .bind(status)
+            .execute(&mut *conn)
+            .await?;
+            Ok(())
+        })
+    }
+}
 
 /// Every queue state, in the order pages show them.
 pub const STATES: &[&str] = &["queued", "picking", "picked", "packed", "shipped", "on_hold", "backordered"];
 
 /// One order in the queue.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Entry {
     pub order_id: u64,
     pub number: String,
@@ -45,76 +84,65 @@ pub fn priority_for(rules: &[PickPriority], shipping_method: Option<&str>, total
 /// Re-applies the rules to every order not yet claimed (rules can change
 /// with a new tenant file). Returns rows changed.
 pub async fn prioritise(pool: &MySqlPool, rules: &[PickPriority]) -> Result<u64, sqlx::Error> {
-    let rows = sqlx::query(
+    let rows = sqlx::query_as::<_, (u64, i32, Option<String>, i64, String)>(
         r#"SELECT q.id, q.priority, o.shipping_method, o.total_minor, o.currency FROM pick_queue q JOIN orders o ON o.id = q.order_id
            WHERE q.status IN ('queued', 'backordered', 'on_hold')"#,
     )
     .fetch_all(pool)
     .await?;
     let mut changed = 0;
-    for r in rows {
-        let method: Option<String> = r.try_get("shipping_method")?;
-        let currency: String = r.try_get("currency")?;
-        let want = priority_for(rules, method.as_deref(), r.try_get("total_minor")?, money::exponent(&currency));
-        if want != r.try_get::<i32, _>("priority")? {
-            changed += sqlx::query("UPDATE pick_queue SET priority = ? WHERE id = ?")
-                .bind(want)
-                .bind(r.try_get::<u64, _>("id")?)
-                .execute(pool)
-                .await?
-                .rows_affected();
+    for (id, priority, method, total_minor, currency) in rows {
+        let want = priority_for(rules, method.as_deref(), total_minor, money::exponent(&currency));
+        if want != priority {
+            changed +=
+                sqlx::query("UPDATE pick_queue SET priority = ? WHERE id = ?").bind(want).bind(id).execute(pool).await?.rows_affected();
         }
     }
     Ok(changed)
-}
-
-const ENTRY_SELECT: &str = r#"SELECT q.order_id, o.number, o.customer_name, COALESCE(o.shipping_method, '') AS shipping_method, CAST(q.status AS CHAR) AS status,
-           q.priority, q.station, q.operator_id, p.display_name AS operator, o.woo_created_at,
-           (SELECT COUNT(*) FROM order_lines l WHERE l.order_id = o.id AND NOT l.removed) AS line_count,
-           CAST((SELECT COALESCE(SUM(l.quantity), 0) FROM order_lines l WHERE l.order_id = o.id AND NOT l.removed) AS SIGNED) AS units
-    FROM pick_queue q JOIN orders o ON o.id = q.order_id LEFT JOIN operators p ON p.id = q.operator_id"#;
-
-fn entry_from(r: &MySqlRow) -> Result<Entry, sqlx::Error> {
-    Ok(Entry {
-        order_id: r.try_get("order_id")?,
-        number: r.try_get("number")?,
-        customer: r.try_get("customer_name")?,
-        shipping_method: r.try_get("shipping_method")?,
-        status: r.try_get("status")?,
-        priority: r.try_get("priority")?,
-        station: r.try_get("station")?,
-        operator_id: r.try_get("operator_id")?,
-        operator: r.try_get("operator")?,
-        lines: r.try_get("line_count")?,
-        units: r.try_get("units")?,
-        ordered_at: r.try_get("woo_created_at")?,
-    })
 }
 
 /// The queue, highest priority then oldest first. `station` keeps orders
 /// claimed at other stations out (unclaimed ones are everyone's); without
 /// a `status`, shipped orders are left out.
 pub async fn list(pool: &MySqlPool, station: Option<&str>, status: Option<&str>, limit: u32) -> Result<Vec<Entry>, sqlx::Error> {
-    let sql = format!(
-        "{ENTRY_SELECT} WHERE (? IS NULL OR q.station IS NULL OR q.station = ?) AND ((? IS NULL AND q.status <> 'shipped') OR q.status = ?)
-         ORDER BY q.priority DESC, o.woo_created_at, q.id LIMIT ?"
-    );
-    let rows =
-        sqlx::query(sqlx::AssertSqlSafe(sql)).bind(station).bind(station).bind(status).bind(status).bind(limit).fetch_all(pool).await?;
-    rows.iter().map(entry_from).collect()
+    sqlx::query_as::<_, Entry>(
+        r#"SELECT q.order_id, o.number, o.customer_name AS customer, COALESCE(o.shipping_method, '') AS shipping_method, CAST(q.status AS CHAR) AS status,
+                  q.priority, q.station, q.operator_id, p.display_name AS operator, o.woo_created_at AS ordered_at,
+                  (SELECT COUNT(*) FROM order_lines l WHERE l.order_id = o.id AND NOT l.removed) AS lines,
+                  CAST((SELECT COALESCE(SUM(l.quantity), 0) FROM order_lines l WHERE l.order_id = o.id AND NOT l.removed) AS SIGNED) AS units
+           FROM pick_queue q JOIN orders o ON o.id = q.order_id LEFT JOIN operators p ON p.id = q.operator_id
+           WHERE (? IS NULL OR q.station IS NULL OR q.station = ?) AND ((? IS NULL AND q.status <> 'shipped') OR q.status = ?)
+           ORDER BY q.priority DESC, o.woo_created_at, q.id LIMIT ?"#,
+    )
+    .bind(station)
+    .bind(station)
+    .bind(status)
+    .bind(status)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
 }
 
 /// Orders per state (every state, zeros included).
 pub async fn counts(pool: &MySqlPool) -> Result<Vec<(&'static str, i64)>, sqlx::Error> {
-    let rows: Vec<(String, i64)> =
-        sqlx::query_as("SELECT CAST(status AS CHAR), COUNT(*) FROM pick_queue GROUP BY status").fetch_all(pool).await?;
+    let rows =
+        sqlx::query_as::<_, (String, i64)>("SELECT CAST(status AS CHAR), COUNT(*) FROM pick_queue GROUP BY status").fetch_all(pool).await?;
     Ok(STATES.iter().map(|s| (*s, rows.iter().find(|(k, _)| k == s).map_or(0, |(_, n)| *n))).collect())
 }
 
 /// The queue row of one order, if it is in the queue.
 pub async fn entry(pool: &MySqlPool, order_id: u64) -> Result<Option<Entry>, sqlx::Error> {
-    let sql = format!("{ENTRY_SELECT} WHERE q.order_id = ?");
-    sqlx::query(sqlx::AssertSqlSafe(sql)).bind(order_id).fetch_optional(pool).await?.as_ref().map(entry_from).transpose()
+    sqlx::query_as::<_, Entry>(
+        r#"SELECT q.order_id, o.number, o.customer_name AS customer, COALESCE(o.shipping_method, '') AS shipping_method, CAST(q.status AS CHAR) AS status,
+                  q.priority, q.station, q.operator_id, p.display_name AS operator, o.woo_created_at AS ordered_at,
+                  (SELECT COUNT(*) FROM order_lines l WHERE l.order_id = o.id AND NOT l.removed) AS lines,
+                  CAST((SELECT COALESCE(SUM(l.quantity), 0) FROM order_lines l WHERE l.order_id = o.id AND NOT l.removed) AS SIGNED) AS units
+           FROM pick_queue q JOIN orders o ON o.id = q.order_id LEFT JOIN operators p ON p.id = q.operator_id
+           WHERE q.order_id = ?"#,
+    )
+    .bind(order_id)
+    .fetch_optional(pool)
+    .await
 }
 
 /// Claims one order for an operator at a station. Atomic: the UPDATE only

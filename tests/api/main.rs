@@ -21,6 +21,7 @@ mod quotes;
 mod redaction;
 mod reservations;
 mod schema;
+mod sql;
 mod station;
 mod sync;
 mod sync_real;

@@ -79,7 +79,7 @@ async fn lines_take_the_oldest_lots_first_and_follow_edits_and_cancellation() {
     let middle = lot(&db.pool, p, "L-mid", 10, 5).await;
     let (o, lines) = order(&db.pool, 1, "processing", &[(p, 7)]).await;
 
-    let out = reserve_order(&db.pool, o, &statuses()).await.expect("reserve");
+    let out = reserve_order(&db.pool, o, &statuses(), &quartermaster::station::queue::STATION_QUEUE).await.expect("reserve");
     assert_eq!(out.units_reserved, 7);
     let held: std::collections::BTreeMap<u64, u32> = held_by_lot(&db.pool, lines[0]).await.into_iter().collect();
     assert_eq!(
@@ -89,18 +89,18 @@ async fn lines_take_the_oldest_lots_first_and_follow_edits_and_cancellation() {
     );
     assert_eq!(reserve::available(&db.pool, p).await.expect("available"), 19 - 7);
 
-    let again = reserve_order(&db.pool, o, &statuses()).await.expect("again");
+    let again = reserve_order(&db.pool, o, &statuses(), &quartermaster::station::queue::STATION_QUEUE).await.expect("again");
     assert_eq!((again.units_reserved, again.units_released), (0, 0), "re-reading the same order changes nothing");
 
     sqlx::query("UPDATE order_lines SET quantity = 5 WHERE id = ?").bind(lines[0]).execute(&db.pool).await.expect("edit");
-    let edited = reserve_order(&db.pool, o, &statuses()).await.expect("edit");
+    let edited = reserve_order(&db.pool, o, &statuses(), &quartermaster::station::queue::STATION_QUEUE).await.expect("edit");
     assert_eq!(edited.units_released, 2);
     let held: std::collections::BTreeMap<u64, u32> = held_by_lot(&db.pool, lines[0]).await.into_iter().collect();
     assert_eq!(held.get(&oldest), Some(&4), "the oldest stock stays reserved; the newest is released first");
     assert_eq!(held.get(&middle), Some(&1));
 
     sqlx::query("UPDATE orders SET status = 'cancelled' WHERE id = ?").bind(o).execute(&db.pool).await.expect("cancel");
-    let cancelled = reserve_order(&db.pool, o, &statuses()).await.expect("cancel");
+    let cancelled = reserve_order(&db.pool, o, &statuses(), &quartermaster::station::queue::STATION_QUEUE).await.expect("cancel");
     assert_eq!(cancelled.units_released, 5);
     assert_eq!(reserve::available(&db.pool, p).await.expect("available"), 19);
     let (queued,): (i64,) =
@@ -114,7 +114,7 @@ async fn a_short_line_is_backordered_and_filled_when_stock_arrives() {
     let p = product(&db.pool, "VBT-A42").await;
     lot(&db.pool, p, "L1", 5, 3).await;
     let (o, lines) = order(&db.pool, 2, "processing", &[(p, 5)]).await;
-    let out = reserve_order(&db.pool, o, &statuses()).await.expect("reserve");
+    let out = reserve_order(&db.pool, o, &statuses(), &quartermaster::station::queue::STATION_QUEUE).await.expect("reserve");
     assert_eq!((out.units_reserved, out.backordered), (3, 2));
     let (back, status): (u32, String) =
         sqlx::query_as("SELECT l.backordered_qty, q.status FROM order_lines l JOIN pick_queue q ON q.order_id = l.order_id WHERE l.id = ?")
@@ -124,7 +124,7 @@ async fn a_short_line_is_backordered_and_filled_when_stock_arrives() {
             .expect("row");
     assert_eq!((back, status.as_str()), (2, "backordered"), "flagged on the line and in the pick queue");
     lot(&db.pool, p, "L2", 0, 10).await;
-    let filled = reserve_order(&db.pool, o, &statuses()).await.expect("refill");
+    let filled = reserve_order(&db.pool, o, &statuses(), &quartermaster::station::queue::STATION_QUEUE).await.expect("refill");
     assert_eq!((filled.units_reserved, filled.backordered), (2, 0));
     let (status,): (String,) =
         sqlx::query_as("SELECT status FROM pick_queue WHERE order_id = ?").bind(o).fetch_one(&db.pool).await.expect("row");
@@ -168,7 +168,7 @@ async fn eight_runs(db: &TestDb, use_lock: bool) {
             let mut mine: Vec<u64> = orders.to_vec();
             mine.shuffle(&mut rand::rngs::StdRng::seed_from_u64(run));
             for o in mine {
-                reserve_order(&pool, o, &statuses()).await.expect("reserve");
+                reserve_order(&pool, o, &statuses(), &quartermaster::station::queue::STATION_QUEUE).await.expect("reserve");
             }
             if let Some(g) = guard {
                 g.release().await.expect("release");

@@ -142,7 +142,14 @@ impl World {
         let id = match orders::upsert(&self.app.db.pool, o).await.expect("mirror") {
             orders::Mirrored::Changed(id) | orders::Mirrored::Unchanged(id) => id,
         };
-        reserve::reserve_order(&self.app.db.pool, id, &self.app.state.config.woocommerce.order_statuses).await.expect("reserve");
+        reserve::reserve_order(
+            &self.app.db.pool,
+            id,
+            &self.app.state.config.woocommerce.order_statuses,
+            &quartermaster::station::queue::STATION_QUEUE,
+        )
+        .await
+        .expect("reserve");
         id
     }
 

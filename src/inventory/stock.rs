@@ -1,0 +1,127 @@
+//! What the channels are told: each product's true available quantity
+//! (remaining minus reserved over its lots, a stock holder counting its
+//! family), set against what a channel last confirmed. The one place the
+//! availability formula is written for the whole catalog; the poller reads
+//! it here and pushes the differences.
+
+use std::collections::{BTreeSet, HashMap};
+
+use chrono::NaiveDateTime;
+use sqlx::MySqlPool;
+
+use crate::channels::StockUpdate;
+
+/// A product whose truth differs from what a channel last confirmed.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct OutOfStep {
+    pub id: u64,
+    pub sku: String,
+    pub woo_id: Option<u64>,
+    pub woo_parent_id: Option<u64>,
+    pub available: i64,
+    pub confirmed_qty: Option<i32>,
+    pub confirmed_at: Option<NaiveDateTime>,
+}
+
+impl OutOfStep {
+    pub fn update(&self) -> StockUpdate {
+        StockUpdate {
+            product_id: self.id,
+            sku: self.sku.clone(),
+            external_id: self.woo_id,
+            parent_id: self.woo_parent_id,
+            quantity: self.available,
+        }
+    }
+}
+
+/// Which products a channel is told about: on eBay the listed ones; on
+/// WooCommerce those that manage stock there and (unless `unstocked`) have
+/// had stock in Quartermaster (a lot, even an empty one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Audience<'a> {
+    pub channel: &'a str,
+    pub unstocked: bool,
+}
+
+/// Every active product of the channel's audience whose available quantity
+/// differs from what the channel last confirmed (or showed).
+pub async fn out_of_step(pool: &MySqlPool, to: Audience<'_>) -> Result<Vec<OutOfStep>, sqlx::Error> {
+    sqlx::query_as::<_, OutOfStep>(
+        r#"SELECT p.id, p.sku, p.woo_id, p.woo_parent_id, CAST(COALESCE(a.available, 0) AS SIGNED) AS available, cs.confirmed_qty, cs.confirmed_at
+           FROM products p
+           LEFT JOIN (SELECT COALESCE(c.stock_holder_id, l.product_id) AS product_id, SUM(l.qty_remaining - l.qty_reserved) AS available
+                      FROM inventory_lots l JOIN products c ON c.id = l.product_id GROUP BY COALESCE(c.stock_holder_id, l.product_id)) a
+                  ON a.product_id = p.id
+           LEFT JOIN channel_stock cs ON cs.channel = ? AND cs.product_id = p.id
+           WHERE p.status = 'active'
+             AND IF(? = 'ebay', p.ebay_listed,
+                    p.woo_id IS NOT NULL AND p.manage_stock
+                    AND (? OR EXISTS (SELECT 1 FROM inventory_lots l JOIN products c ON c.id = l.product_id WHERE COALESCE(c.stock_holder_id, c.id) = p.id)))
+             AND (cs.confirmed_qty IS NULL OR cs.confirmed_qty <> COALESCE(a.available, 0))"#,
+    )
+    .bind(to.channel)
+    .bind(to.channel)
+    .bind(to.unstocked)
+    .fetch_all(pool)
+    .await
+}
+
+/// Every product WooCommerce may be pushed (`unstocked` as in [`Audience`]).
+pub async fn woo_pushable(pool: &MySqlPool, unstocked: bool) -> Result<BTreeSet<u64>, sqlx::Error> {
+    let ids = sqlx::query_scalar::<_, u64>(
+        r#"SELECT p.id FROM products p
+           WHERE p.status = 'active' AND p.woo_id IS NOT NULL AND p.manage_stock
+             AND (? OR EXISTS (SELECT 1 FROM inventory_lots l JOIN products c ON c.id = l.product_id WHERE COALESCE(c.stock_holder_id, c.id) = p.id))"#,
+    )
+    .bind(unstocked)
+    .fetch_all(pool)
+    .await?;
+    Ok(ids.into_iter().collect())
+}
+
+/// A product as WooCommerce knows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::FromRow)]
+pub struct WooItem {
+    pub id: u64,
+    pub woo_id: u64,
+    pub woo_parent_id: Option<u64>,
+}
+
+/// The WooCommerce ids of those of `products` that manage stock there.
+pub async fn woo_items(pool: &MySqlPool, products: &BTreeSet<u64>) -> Result<Vec<WooItem>, sqlx::Error> {
+    if products.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<u64> = products.iter().copied().collect();
+    sqlx::query_as::<_, WooItem>(
+        r#"SELECT p.id, p.woo_id, p.woo_parent_id FROM JSON_TABLE(?, '$[*]' COLUMNS (id BIGINT UNSIGNED PATH '$')) AS ids
+           JOIN products p ON p.id = ids.id WHERE p.woo_id IS NOT NULL AND p.manage_stock ORDER BY p.id"#,
+    )
+    .bind(crate::db::json_list(&ids))
+    .fetch_all(pool)
+    .await
+}
+
+/// The product holding the stock, for WooCommerce ids (of products that
+/// manage stock, and of variations whose parent holds it).
+pub async fn holders_by_woo_id(pool: &MySqlPool, woo_ids: &BTreeSet<u64>) -> Result<HashMap<u64, u64>, sqlx::Error> {
+    if woo_ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let ids: Vec<u64> = woo_ids.iter().copied().collect();
+    let rows = sqlx::query_as::<_, (u64, u64)>(
+        r#"SELECT p.woo_id, COALESCE(p.stock_holder_id, p.id) AS id FROM JSON_TABLE(?, '$[*]' COLUMNS (id BIGINT UNSIGNED PATH '$')) AS ids
+           JOIN products p ON p.woo_id = ids.id WHERE p.manage_stock OR p.stock_holder_id IS NOT NULL"#,
+    )
+    .bind(crate::db::json_list(&ids))
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().collect())
+}
+
+/// SKU of every product WooCommerce knows.
+pub async fn woo_skus(pool: &MySqlPool) -> Result<HashMap<u64, String>, sqlx::Error> {
+    let rows = sqlx::query_as::<_, (u64, String)>("SELECT id, sku FROM products WHERE woo_id IS NOT NULL").fetch_all(pool).await?;
+    Ok(rows.into_iter().collect())
+}
