@@ -312,3 +312,24 @@ fn clip(s: &str, max: usize) -> String {
 fn non_empty(s: &str) -> Option<&str> {
     (!s.is_empty()).then_some(s)
 }
+
+// The station's progress on an order's lines, kept on the lines themselves
+// (the columns are the order lines'; the station decides, this writes).
+
+/// Counts `n` more units picked on a line (the CHECK `picked_qty <= quantity` backs the caller).
+pub async fn add_picked(conn: &mut sqlx::MySqlConnection, line_id: u64, n: u32) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE order_lines SET picked_qty = picked_qty + ? WHERE id = ?").bind(n).bind(line_id).execute(conn).await?;
+    Ok(())
+}
+
+/// Puts a line in package `seq` of its shipment.
+pub async fn set_package_seq(conn: &mut sqlx::MySqlConnection, line_id: u64, seq: u16) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE order_lines SET package_seq = ? WHERE id = ?").bind(seq).bind(line_id).execute(conn).await?;
+    Ok(())
+}
+
+/// Takes every line of an order out of its packages (to re-pack).
+pub async fn clear_package_seqs(conn: &mut sqlx::MySqlConnection, order_id: u64) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE order_lines SET package_seq = NULL WHERE order_id = ?").bind(order_id).execute(conn).await?;
+    Ok(())
+}

@@ -372,3 +372,38 @@ pub async fn insert_opening_lot(
     .await?;
     Ok(r.last_insert_id())
 }
+
+/// Units taken from one lot for one order line when its shipment left.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::FromRow)]
+pub struct Consumed {
+    pub reservation_id: u64,
+    pub order_line_id: u64,
+    pub lot_id: u64,
+    pub quantity: u32,
+}
+
+/// Consumes every open reservation of an order for good, inside the
+/// caller's transaction (a shipment marked shipped): each lot loses the
+/// units from both its remaining and its reserved counts, and the
+/// reservation is `consumed`. Returns what came from which lot, the
+/// record the FIFO cost of goods is built from.
+pub async fn consume_for_shipment(tx: &mut Transaction<'_, MySql>, order_id: u64) -> Result<Vec<Consumed>, sqlx::Error> {
+    let open = sqlx::query_as::<_, Consumed>(
+        r#"SELECT r.id AS reservation_id, r.order_line_id, r.lot_id, r.quantity
+           FROM stock_reservations r JOIN order_lines l ON l.id = r.order_line_id
+           WHERE l.order_id = ? AND r.status = 'open' ORDER BY r.lot_id FOR UPDATE"#,
+    )
+    .bind(order_id)
+    .fetch_all(&mut **tx)
+    .await?;
+    for c in &open {
+        sqlx::query("UPDATE inventory_lots SET qty_remaining = qty_remaining - ?, qty_reserved = qty_reserved - ? WHERE id = ?")
+            .bind(c.quantity)
+            .bind(c.quantity)
+            .bind(c.lot_id)
+            .execute(&mut **tx)
+            .await?;
+        sqlx::query("UPDATE stock_reservations SET status = 'consumed' WHERE id = ?").bind(c.reservation_id).execute(&mut **tx).await?;
+    }
+    Ok(open)
+}

@@ -2,9 +2,10 @@
 //! argon2 password hashes, and the lock-out after repeated failed sign-ins.
 
 mod password;
+pub mod sessions;
 
 use chrono::{NaiveDateTime, TimeDelta, Utc};
-use sqlx::{MySqlPool, Row};
+use sqlx::MySqlPool;
 
 use crate::config::Secret;
 
@@ -214,33 +215,30 @@ pub async fn authenticate(
         tx.commit().await?;
         return Ok(SignIn::Throttled { until });
     }
-    let row = sqlx::query("SELECT id, username, display_name, role, password_hash, disabled FROM operators WHERE username = ?")
-        .bind(username)
-        .fetch_optional(&mut *tx)
-        .await?;
+    let row = sqlx::query_as::<_, Credentials>(
+        "SELECT id, username, display_name, role, password_hash, disabled FROM operators WHERE username = ?",
+    )
+    .bind(username)
+    .fetch_optional(&mut *tx)
+    .await?;
     let verified = match &row {
-        Some(r) => {
-            let hash: String = r.try_get("password_hash")?;
-            let disabled: bool = r.try_get("disabled")?;
-            password::verify(password.clone(), hash).await && !disabled
-        }
+        Some(r) => password::verify(password.clone(), r.password_hash.clone()).await && !r.disabled,
         None => {
             // Spend the same time as a real check so timing does not reveal which names exist.
             password::burn(password.clone()).await;
             false
         }
     };
-    if let (true, Some(r)) = (verified, &row) {
-        let id: u64 = r.try_get("id")?;
+    if let (true, Some(r)) = (verified, row) {
+        let id = r.id;
         sqlx::query("DELETE FROM sign_in_throttle WHERE account = ? AND client = ?").bind(&account).bind(&client).execute(&mut *tx).await?;
         sqlx::query("UPDATE operators SET last_sign_in_at = ? WHERE id = ?").bind(now).bind(id).execute(&mut *tx).await?;
         tx.commit().await?;
-        let role: String = r.try_get("role")?;
         return Ok(SignIn::Ok(Operator {
             id,
-            username: r.try_get("username")?,
-            display_name: r.try_get("display_name")?,
-            role: Role::parse(&role).unwrap_or(Role::Picker),
+            username: r.username,
+            display_name: r.display_name,
+            role: Role::parse(&r.role).unwrap_or(Role::Picker),
         }));
     }
     let allowance = policy.max_failures.max(1);
@@ -276,19 +274,38 @@ pub async fn set_password(pool: &MySqlPool, username: &Username, password: &Secr
 
 /// Loads an operator by id (for sessions).
 pub async fn by_id(pool: &MySqlPool, id: u64) -> Result<Option<Operator>, sqlx::Error> {
-    let row = sqlx::query("SELECT id, username, display_name, role FROM operators WHERE id = ? AND NOT disabled")
+    sqlx::query_as::<_, OperatorRow>("SELECT id, username, display_name, role FROM operators WHERE id = ? AND NOT disabled")
         .bind(id)
         .fetch_optional(pool)
-        .await?;
-    row.map(|r| from_row(&r)).transpose()
+        .await?
+        .map(Operator::try_from)
+        .transpose()
 }
 
-pub(crate) fn from_row(r: &sqlx::mysql::MySqlRow) -> Result<Operator, sqlx::Error> {
-    let role: String = r.try_get("role")?;
-    Ok(Operator {
-        id: r.try_get("id")?,
-        username: r.try_get("username")?,
-        display_name: r.try_get("display_name")?,
-        role: Role::parse(&role).ok_or_else(|| sqlx::Error::Decode(format!("unknown role {role}").into()))?,
-    })
+/// An operator as stored.
+#[derive(sqlx::FromRow)]
+pub(crate) struct OperatorRow {
+    pub id: u64,
+    pub username: String,
+    pub display_name: String,
+    pub role: String,
+}
+
+impl TryFrom<OperatorRow> for Operator {
+    type Error = sqlx::Error;
+    fn try_from(r: OperatorRow) -> Result<Self, sqlx::Error> {
+        let role = Role::parse(&r.role).ok_or_else(|| sqlx::Error::Decode(format!("unknown role {}", r.role).into()))?;
+        Ok(Operator { id: r.id, username: r.username, display_name: r.display_name, role })
+    }
+}
+
+/// What a sign-in checks.
+#[derive(sqlx::FromRow)]
+struct Credentials {
+    id: u64,
+    username: String,
+    display_name: String,
+    role: String,
+    password_hash: String,
+    disabled: bool,
 }

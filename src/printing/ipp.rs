@@ -7,7 +7,7 @@
 use chrono::{TimeDelta, Utc};
 use ipp::prelude::*;
 use sha2::{Digest, Sha256};
-use sqlx::{MySqlPool, Row};
+use sqlx::MySqlPool;
 
 use crate::events::{self, Event, Severity};
 
@@ -95,15 +95,23 @@ pub async fn submit_for(
 
 /// Sends a recorded job again (reprint or retry).
 pub async fn resend(pool: &MySqlPool, job_id: u64, printer: &PrinterTarget) -> Result<Attempt, sqlx::Error> {
-    let row = sqlx::query("SELECT document_kind, document, (SELECT username FROM operators o WHERE o.id = j.operator_id) AS user FROM print_jobs j WHERE id = ?").bind(job_id).fetch_one(pool).await?;
-    let kind = match row.try_get::<String, _>("document_kind")?.as_str() {
+    let (kind, document, operator_id) = sqlx::query_as::<_, (String, Vec<u8>, Option<u64>)>(
+        "SELECT CAST(document_kind AS CHAR), document, operator_id FROM print_jobs WHERE id = ?",
+    )
+    .bind(job_id)
+    .fetch_one(pool)
+    .await?;
+    let kind = match kind.as_str() {
         "packing_slip" => DocumentKind::PackingSlip,
         "lot_label" => DocumentKind::LotLabel,
         "serial_label" => DocumentKind::SerialLabel,
         _ => DocumentKind::ShippingLabel,
     };
-    let user: Option<String> = row.try_get("user")?;
-    attempt(pool, job_id, printer, kind, row.try_get("document")?, user.as_deref().unwrap_or("quartermaster")).await
+    let user = match operator_id {
+        Some(id) => crate::operators::by_id(pool, id).await?.map(|o| o.username.as_str().to_owned()),
+        None => None,
+    };
+    attempt(pool, job_id, printer, kind, document, user.as_deref().unwrap_or("quartermaster")).await
 }
 
 /// Queued jobs whose retry time has come, for the retry job: (id, printer name).
@@ -182,4 +190,24 @@ async fn send(printer: &PrinterTarget, kind: DocumentKind, bytes: Vec<u8>, user:
         }
     }
     Err(format!("the printer refused the job: {last}"))
+}
+
+/// Every print job of a shipment: (job, printer, document kind).
+pub async fn jobs_of_shipment(pool: &MySqlPool, shipment_id: u64) -> Result<Vec<(u64, String, String)>, sqlx::Error> {
+    sqlx::query_as::<_, (u64, String, String)>(
+        "SELECT id, printer, CAST(document_kind AS CHAR) FROM print_jobs WHERE shipment_id = ? ORDER BY id",
+    )
+    .bind(shipment_id)
+    .fetch_all(pool)
+    .await
+}
+
+/// Print jobs of a shipment still waiting for their printer: (job, printer, kind, last error).
+pub async fn waiting_of_shipment(pool: &MySqlPool, shipment_id: u64) -> Result<Vec<(u64, String, String, Option<String>)>, sqlx::Error> {
+    sqlx::query_as::<_, (u64, String, String, Option<String>)>(
+        "SELECT id, printer, CAST(document_kind AS CHAR), last_error FROM print_jobs WHERE shipment_id = ? AND state IN ('queued', 'failed') ORDER BY id",
+    )
+    .bind(shipment_id)
+    .fetch_all(pool)
+    .await
 }

@@ -56,20 +56,15 @@ pub(crate) async fn lock_held(
     operator_id: u64,
     expected: &'static str,
 ) -> Result<String, StationError> {
-    use sqlx::Row;
-    let row = sqlx::query(
-        r#"SELECT q.status, q.operator_id, o.number, (SELECT display_name FROM operators p WHERE p.id = q.operator_id) AS holder
+    let (status, holder, number, name) = sqlx::query_as::<_, (String, Option<u64>, String, Option<String>)>(
+        r#"SELECT CAST(q.status AS CHAR) AS status, q.operator_id, o.number, (SELECT display_name FROM operators p WHERE p.id = q.operator_id) AS holder
            FROM pick_queue q JOIN orders o ON o.id = q.order_id WHERE q.order_id = ? FOR UPDATE"#,
     )
     .bind(order_id)
     .fetch_optional(&mut **tx)
     .await?
     .ok_or(StationError::NotFound(order_id))?;
-    let number: String = row.try_get("number")?;
-    let status: String = row.try_get("status")?;
-    let holder: Option<u64> = row.try_get("operator_id")?;
     if holder != Some(operator_id) {
-        let name: Option<String> = row.try_get("holder")?;
         return Err(StationError::HeldByOther { number, holder: name.unwrap_or_else(|| "nobody (claim it first)".into()) });
     }
     if status != expected {

@@ -5,12 +5,13 @@
 
 use std::collections::HashSet;
 
-use sqlx::{MySqlPool, Row};
+use sqlx::MySqlPool;
 
 use super::{FieldError, StationError, lock_held, pick};
 use crate::{
     config::BoxDef,
     events::{self, Event},
+    inventory::orders,
 };
 
 /// One package as typed at the bench.
@@ -208,7 +209,7 @@ pub async fn pack(
         package_ids.push(id);
     }
     for (line_id, seq) in &assigned {
-        sqlx::query("UPDATE order_lines SET package_seq = ? WHERE id = ?").bind(seq).bind(line_id).execute(&mut *tx).await?;
+        orders::set_package_seq(&mut tx, *line_id, *seq).await?;
     }
     let mut errors = Vec::new();
     for line in lines.iter().filter(|l| l.serial_tracked) {
@@ -216,7 +217,7 @@ pub async fn pack(
         let seq = assigned.iter().find(|(l, _)| *l == line.line_id).map_or(1, |(_, s)| *s);
         let package_id = package_ids.get(usize::from(seq) - 1).copied();
         // The lots reserved for this line, oldest first, with how many units each gives it.
-        let lots = sqlx::query(
+        let mut room = sqlx::query_as::<_, (u64, String, u64, i64)>(
             r#"SELECT r.lot_id, lot.lot_ref, CAST(SUM(r.quantity) AS UNSIGNED) AS qty,
                       (SELECT COUNT(*) FROM lot_serials s WHERE s.lot_id = r.lot_id AND s.captured_at = 'receipt') AS known
                FROM stock_reservations r JOIN inventory_lots lot ON lot.id = r.lot_id
@@ -225,22 +226,19 @@ pub async fn pack(
         .bind(line.line_id)
         .fetch_all(&mut *tx)
         .await?;
-        let mut room: Vec<(u64, String, u64, i64)> = Vec::new();
-        for l in &lots {
-            room.push((l.try_get("lot_id")?, l.try_get("lot_ref")?, l.try_get("qty")?, l.try_get("known")?));
-        }
         for unit in 1..=line.quantity {
             let field = format!("serial_{}_{unit}", line.line_id);
             let serial = form.serials.iter().find(|(l, u, _)| *l == line.line_id && *u == unit).map_or("", |(_, _, s)| s.trim());
-            let existing = sqlx::query("SELECT s.id, s.lot_id, CAST(s.status AS CHAR) AS status, lot.lot_ref FROM lot_serials s JOIN inventory_lots lot ON lot.id = s.lot_id WHERE s.product_id = ? AND s.serial = ? FOR UPDATE")
-                .bind(product)
-                .bind(serial)
-                .fetch_optional(&mut *tx)
-                .await?;
+            let existing = sqlx::query_as::<_, (u64, u64, String, String)>(
+                r#"SELECT s.id, s.lot_id, CAST(s.status AS CHAR) AS status, lot.lot_ref
+                   FROM lot_serials s JOIN inventory_lots lot ON lot.id = s.lot_id WHERE s.product_id = ? AND s.serial = ? FOR UPDATE"#,
+            )
+            .bind(product)
+            .bind(serial)
+            .fetch_optional(&mut *tx)
+            .await?;
             match existing {
-                Some(s) => {
-                    let (id, lot, status, lot_ref): (u64, u64, String, String) =
-                        (s.try_get("id")?, s.try_get("lot_id")?, s.try_get("status")?, s.try_get("lot_ref")?);
+                Some((id, lot, status, lot_ref)) => {
                     if status != "in_stock" {
                         errors.push(FieldError::new(field, format!("serial {serial} is already {status}")));
                     } else if let Some(slot) = room.iter_mut().find(|r| r.0 == lot && r.2 > 0) {
@@ -328,7 +326,7 @@ pub async fn unpack(pool: &MySqlPool, order_id: u64, operator_id: u64) -> Result
         .bind(order_id)
         .execute(&mut *tx)
         .await?;
-    sqlx::query("UPDATE order_lines SET package_seq = NULL WHERE order_id = ?").bind(order_id).execute(&mut *tx).await?;
+    orders::clear_package_seqs(&mut tx, order_id).await?;
     sqlx::query("DELETE FROM shipments WHERE order_id = ? AND status = 'draft'").bind(order_id).execute(&mut *tx).await?;
     sqlx::query("UPDATE pick_queue SET status = 'picked' WHERE order_id = ?").bind(order_id).execute(&mut *tx).await?;
     events::record(

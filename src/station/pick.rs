@@ -4,13 +4,35 @@
 //! backs the code.
 
 use chrono::NaiveDateTime;
-use sqlx::{MySqlPool, Row};
+use sqlx::MySqlPool;
 
 use super::{StationError, bin_key, lock_held};
 use crate::{
     events::{self, Event, Severity},
-    inventory::lookup::CodeLookup,
+    inventory::{lookup::CodeLookup, orders},
 };
+
+#[derive(sqlx::FromRow)]
+struct SheetLine {
+    id: u64,
+    product_id: Option<u64>,
+    sku: String,
+    name: String,
+    quantity: u32,
+    picked_qty: u32,
+    bin: Option<String>,
+    upc: Option<String>,
+    serial_tracked: bool,
+}
+
+#[derive(sqlx::FromRow)]
+struct SheetLot {
+    order_line_id: u64,
+    lot_ref: String,
+    location: Option<String>,
+    received_at: NaiveDateTime,
+    qty: u64,
+}
 
 /// A lot to take units from, oldest first.
 #[derive(Debug, Clone)]
@@ -50,14 +72,14 @@ impl PickLine {
 /// The order's lines in walking order (by bin, naturally sorted; lines with
 /// no bin last), each with its open reservations oldest lot first.
 pub async fn sheet(pool: &MySqlPool, order_id: u64) -> Result<Vec<PickLine>, sqlx::Error> {
-    let rows = sqlx::query(
+    let rows = sqlx::query_as::<_, SheetLine>(
         r#"SELECT l.id, l.product_id, l.sku, l.name, l.quantity, l.picked_qty, p.bin, p.upc, COALESCE(p.serial_tracked, FALSE) AS serial_tracked
            FROM order_lines l LEFT JOIN products p ON p.id = l.product_id WHERE l.order_id = ? AND NOT l.removed ORDER BY l.id"#,
     )
     .bind(order_id)
     .fetch_all(pool)
     .await?;
-    let lots = sqlx::query(
+    let lots = sqlx::query_as::<_, SheetLot>(
         r#"SELECT r.order_line_id, lot.lot_ref, lot.location, lot.received_at, CAST(SUM(r.quantity) AS UNSIGNED) AS qty
            FROM stock_reservations r JOIN inventory_lots lot ON lot.id = r.lot_id JOIN order_lines l ON l.id = r.order_line_id
            WHERE l.order_id = ? AND r.status IN ('open', 'consumed')
@@ -68,26 +90,26 @@ pub async fn sheet(pool: &MySqlPool, order_id: u64) -> Result<Vec<PickLine>, sql
     .await?;
     let mut lines = Vec::with_capacity(rows.len());
     for r in rows {
-        let line_id: u64 = r.try_get("id")?;
-        let mut takes = Vec::new();
-        for lot in lots.iter().filter(|l| l.try_get::<u64, _>("order_line_id").is_ok_and(|id| id == line_id)) {
-            takes.push(LotTake {
-                lot_ref: lot.try_get("lot_ref")?,
-                location: lot.try_get("location")?,
-                received_at: lot.try_get("received_at")?,
-                quantity: u32::try_from(lot.try_get::<u64, _>("qty")?).unwrap_or(u32::MAX),
-            });
-        }
+        let takes = lots
+            .iter()
+            .filter(|l| l.order_line_id == r.id)
+            .map(|l| LotTake {
+                lot_ref: l.lot_ref.clone(),
+                location: l.location.clone(),
+                received_at: l.received_at,
+                quantity: u32::try_from(l.qty).unwrap_or(u32::MAX),
+            })
+            .collect();
         lines.push(PickLine {
-            line_id,
-            product_id: r.try_get("product_id")?,
-            sku: r.try_get("sku")?,
-            name: r.try_get("name")?,
-            bin: r.try_get("bin")?,
-            upc: r.try_get("upc")?,
-            quantity: r.try_get("quantity")?,
-            picked: r.try_get("picked_qty")?,
-            serial_tracked: r.try_get("serial_tracked")?,
+            line_id: r.id,
+            product_id: r.product_id,
+            sku: r.sku,
+            name: r.name,
+            bin: r.bin,
+            upc: r.upc,
+            quantity: r.quantity,
+            picked: r.picked_qty,
+            serial_tracked: r.serial_tracked,
             lots: takes,
         });
     }
@@ -145,25 +167,29 @@ pub async fn scan(
     let adding = hit.units.saturating_mul(count);
     let mut tx = pool.begin().await?;
     let number = lock_held(&mut tx, order_id, operator_id, "picking").await?;
-    let lines = sqlx::query("SELECT id, sku, quantity, picked_qty FROM order_lines WHERE order_id = ? AND product_id = ? AND NOT removed ORDER BY id FOR UPDATE")
+    let lines = sqlx::query_as::<_, (u64, String, u32, u32)>(
+        "SELECT id, sku, quantity, picked_qty FROM order_lines WHERE order_id = ? AND product_id = ? AND NOT removed ORDER BY id FOR UPDATE",
+    )
         .bind(order_id)
         .bind(hit.product_id)
         .fetch_all(&mut *tx)
         .await?;
     if lines.is_empty() {
         drop(tx);
-        let what: Option<(String, String)> =
-            sqlx::query_as("SELECT sku, name FROM products WHERE id = ?").bind(hit.product_id).fetch_optional(pool).await?;
+        let what = sqlx::query_as::<_, (String, String)>("SELECT sku, name FROM products WHERE id = ?")
+            .bind(hit.product_id)
+            .fetch_optional(pool)
+            .await?;
         let what = what.map_or_else(|| code.to_owned(), |(sku, name)| format!("{sku} ({name})"));
         return refuse(pool, order_id, operator_id, Mis::WrongItem { what }).await;
     }
     // The first line of this product with room for the whole scan.
     let mut target = None;
     let (mut sku, mut quantity, mut picked) = (String::new(), 0u32, 0u32);
-    for l in &lines {
-        (sku, quantity, picked) = (l.try_get("sku")?, l.try_get("quantity")?, l.try_get("picked_qty")?);
+    for (id, line_sku, line_quantity, line_picked) in lines {
+        (sku, quantity, picked) = (line_sku, line_quantity, line_picked);
         if picked.saturating_add(adding) <= quantity {
-            target = Some(l.try_get::<u64, _>("id")?);
+            target = Some(id);
             break;
         }
     }
@@ -171,7 +197,7 @@ pub async fn scan(
         drop(tx);
         return refuse(pool, order_id, operator_id, Mis::TooMany { sku, quantity, picked, adding }).await;
     };
-    sqlx::query("UPDATE order_lines SET picked_qty = picked_qty + ? WHERE id = ?").bind(adding).bind(line_id).execute(&mut *tx).await?;
+    orders::add_picked(&mut tx, line_id, adding).await?;
     // The line is locked (FOR UPDATE above): its new count is known without reading it back.
     let picked = picked + adding;
     let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM order_lines WHERE order_id = ? AND NOT removed AND picked_qty < quantity")

@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use sqlx::{MySqlPool, Row};
+use sqlx::MySqlPool;
 
 use super::{StationError, lock_held};
 use crate::{
@@ -42,10 +42,35 @@ pub struct PackageView {
     pub tracking: Option<String>,
 }
 
+#[derive(sqlx::FromRow)]
+struct ShipmentRow {
+    id: u64,
+    carrier: String,
+    service_code: String,
+    status: String,
+    master_tracking: Option<String>,
+    cost_minor: Option<i64>,
+    woo_writeback: Option<String>,
+    woo_error: Option<String>,
+}
+
+#[derive(sqlx::FromRow)]
+struct PackageRow {
+    seq: u16,
+    box_id: String,
+    weight_g: u32,
+    length_mm: u32,
+    width_mm: u32,
+    height_mm: u32,
+    tracking_number: Option<String>,
+}
+
 /// The order's current (not voided) shipment.
 pub async fn current(pool: &MySqlPool, order_id: u64) -> Result<Option<ShipmentView>, sqlx::Error> {
-    let Some(s) = sqlx::query(
-        "SELECT id, carrier, service_code, CAST(status AS CHAR) AS status, master_tracking, cost_minor, CAST(woo_writeback AS CHAR) AS woo_writeback, woo_error FROM shipments WHERE order_id = ? AND status <> 'voided' ORDER BY id DESC LIMIT 1",
+    let Some(s) = sqlx::query_as::<_, ShipmentRow>(
+        r#"SELECT id, carrier, service_code, CAST(status AS CHAR) AS status, master_tracking, cost_minor,
+                  CAST(woo_writeback AS CHAR) AS woo_writeback, woo_error
+           FROM shipments WHERE order_id = ? AND status <> 'voided' ORDER BY id DESC LIMIT 1"#,
     )
     .bind(order_id)
     .fetch_optional(pool)
@@ -53,60 +78,66 @@ pub async fn current(pool: &MySqlPool, order_id: u64) -> Result<Option<ShipmentV
     else {
         return Ok(None);
     };
-    let id: u64 = s.try_get("id")?;
-    let packages = sqlx::query(
+    let packages = sqlx::query_as::<_, PackageRow>(
         "SELECT seq, box_id, weight_g, length_mm, width_mm, height_mm, tracking_number FROM packages WHERE shipment_id = ? ORDER BY seq",
     )
-    .bind(id)
+    .bind(s.id)
     .fetch_all(pool)
     .await?
-    .iter()
-    .map(|p| {
-        Ok(PackageView {
-            seq: p.try_get("seq")?,
-            box_id: p.try_get("box_id")?,
-            weight_g: p.try_get("weight_g")?,
-            dims: format!(
-                "{}×{}×{} mm",
-                p.try_get::<u32, _>("length_mm")?,
-                p.try_get::<u32, _>("width_mm")?,
-                p.try_get::<u32, _>("height_mm")?
-            ),
-            tracking: p.try_get("tracking_number")?,
-        })
+    .into_iter()
+    .map(|p| PackageView {
+        seq: p.seq,
+        box_id: p.box_id,
+        weight_g: p.weight_g,
+        dims: format!("{}×{}×{} mm", p.length_mm, p.width_mm, p.height_mm),
+        tracking: p.tracking_number,
     })
-    .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    .collect();
     Ok(Some(ShipmentView {
-        id,
-        carrier: s.try_get("carrier")?,
-        service: s.try_get("service_code")?,
-        status: s.try_get("status")?,
-        master_tracking: s.try_get("master_tracking")?,
-        cost_minor: s.try_get("cost_minor")?,
-        woo_writeback: s.try_get("woo_writeback")?,
-        woo_error: s.try_get("woo_error")?,
+        id: s.id,
+        carrier: s.carrier,
+        service: s.service_code,
+        status: s.status,
+        master_tracking: s.master_tracking,
+        cost_minor: s.cost_minor,
+        woo_writeback: s.woo_writeback,
+        woo_error: s.woo_error,
         packages,
     }))
 }
 
+#[derive(sqlx::FromRow)]
+struct ShipTo {
+    ship_name: String,
+    ship_company: String,
+    ship_address1: String,
+    ship_address2: String,
+    ship_city: String,
+    ship_state: String,
+    ship_postcode: String,
+    ship_country: String,
+    ship_phone: String,
+}
+
 /// The order's ship-to address as the carrier wants it.
 pub async fn destination(pool: &MySqlPool, order_id: u64) -> Result<Address, sqlx::Error> {
-    let r = sqlx::query("SELECT ship_name, ship_company, ship_address1, ship_address2, ship_city, ship_state, ship_postcode, ship_country, ship_phone FROM orders WHERE id = ?")
-        .bind(order_id)
-        .fetch_one(pool)
-        .await?;
-    let opt = |k: &str| r.try_get::<String, _>(k).ok().filter(|s| !s.trim().is_empty());
-    let name: String = r.try_get("ship_name")?;
-    let company: String = r.try_get("ship_company")?;
+    let r = sqlx::query_as::<_, ShipTo>(
+        r#"SELECT ship_name, ship_company, ship_address1, ship_address2, ship_city, ship_state, ship_postcode, ship_country, ship_phone
+           FROM orders WHERE id = ?"#,
+    )
+    .bind(order_id)
+    .fetch_one(pool)
+    .await?;
+    let opt = |v: String| Some(v).filter(|s| !s.trim().is_empty());
     Ok(Address {
-        name: if name.trim().is_empty() { company } else { name },
-        phone: opt("ship_phone"),
-        line1: r.try_get("ship_address1")?,
-        line2: opt("ship_address2"),
-        city: r.try_get("ship_city")?,
-        state: opt("ship_state"),
-        postcode: r.try_get("ship_postcode")?,
-        country: r.try_get("ship_country")?,
+        name: if r.ship_name.trim().is_empty() { r.ship_company } else { r.ship_name },
+        phone: opt(r.ship_phone),
+        line1: r.ship_address1,
+        line2: opt(r.ship_address2),
+        city: r.ship_city,
+        state: opt(r.ship_state),
+        postcode: r.ship_postcode,
+        country: r.ship_country,
     })
 }
 
@@ -285,11 +316,7 @@ fn tally(out: &mut Printed, attempt: Attempt, what: &str) {
 
 /// Sends every print job of a shipment again (the reprint key).
 pub async fn reprint(pool: &MySqlPool, shipment_id: u64, printers: &[Printer], operator_id: u64) -> Result<Printed, sqlx::Error> {
-    let jobs: Vec<(u64, String, String)> =
-        sqlx::query_as("SELECT id, printer, CAST(document_kind AS CHAR) FROM print_jobs WHERE shipment_id = ? ORDER BY id")
-            .bind(shipment_id)
-            .fetch_all(pool)
-            .await?;
+    let jobs = ipp::jobs_of_shipment(pool, shipment_id).await?;
     let mut out = Printed::default();
     for (job, printer, kind) in jobs {
         let Some(p) = printers.iter().find(|p| p.name == printer) else {
@@ -311,7 +338,7 @@ pub async fn reprint(pool: &MySqlPool, shipment_id: u64, printers: &[Printer], o
 
 /// Print jobs of a shipment still waiting for their printer (shown on the station).
 pub async fn waiting_jobs(pool: &MySqlPool, shipment_id: u64) -> Result<Vec<(u64, String, String, Option<String>)>, sqlx::Error> {
-    sqlx::query_as("SELECT id, printer, CAST(document_kind AS CHAR), last_error FROM print_jobs WHERE shipment_id = ? AND state IN ('queued', 'failed') ORDER BY id").bind(shipment_id).fetch_all(pool).await
+    ipp::waiting_of_shipment(pool, shipment_id).await
 }
 
 /// Marks a bought shipment shipped: reserved stock is consumed from its
@@ -328,22 +355,7 @@ pub async fn mark_shipped(pool: &MySqlPool, order_id: u64, operator_id: u64) -> 
     else {
         return Err(StationError::Invalid(format!("order {number} has no bought labels yet: buy them first")));
     };
-    let open: Vec<(u64, u64, u32)> = sqlx::query_as(
-        r#"SELECT r.id, r.lot_id, r.quantity FROM stock_reservations r JOIN order_lines l ON l.id = r.order_line_id
-           WHERE l.order_id = ? AND r.status = 'open' ORDER BY r.lot_id FOR UPDATE"#,
-    )
-    .bind(order_id)
-    .fetch_all(&mut *tx)
-    .await?;
-    for (id, lot, qty) in &open {
-        sqlx::query("UPDATE inventory_lots SET qty_remaining = qty_remaining - ?, qty_reserved = qty_reserved - ? WHERE id = ?")
-            .bind(qty)
-            .bind(qty)
-            .bind(lot)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("UPDATE stock_reservations SET status = 'consumed' WHERE id = ?").bind(id).execute(&mut *tx).await?;
-    }
+    let open = crate::inventory::reserve::consume_for_shipment(&mut tx, order_id).await?;
     sqlx::query("UPDATE lot_serials s JOIN order_lines l ON l.id = s.order_line_id SET s.status = 'shipped' WHERE l.order_id = ? AND s.status = 'packed'").bind(order_id).execute(&mut *tx).await?;
     sqlx::query("UPDATE shipments SET status = 'shipped', shipped_at = UTC_TIMESTAMP(6), woo_writeback = 'pending' WHERE id = ?")
         .bind(shipment)
@@ -353,7 +365,7 @@ pub async fn mark_shipped(pool: &MySqlPool, order_id: u64, operator_id: u64) -> 
         .bind(order_id)
         .execute(&mut *tx)
         .await?;
-    let units: u32 = open.iter().map(|o| o.2).sum();
+    let units: u32 = open.iter().map(|o| o.quantity).sum();
     events::record(
         &mut *tx,
         Event::info("ship.shipped", format!("order {number} shipped ({units} unit(s) taken from stock)"))
@@ -369,14 +381,12 @@ pub async fn mark_shipped(pool: &MySqlPool, order_id: u64, operator_id: u64) -> 
 /// is completed with the tracking numbers in its meta, then a note. Both
 /// calls are safe to repeat, so a failure just leaves it pending.
 pub async fn write_back(pool: &MySqlPool, woo: &WooClient, shipment_id: u64) -> Result<bool, sqlx::Error> {
-    let row = sqlx::query(
+    let (carrier, master, woo_id, number) = sqlx::query_as::<_, (String, Option<String>, u64, String)>(
         "SELECT s.carrier, s.master_tracking, o.woo_id, o.number FROM shipments s JOIN orders o ON o.id = s.order_id WHERE s.id = ?",
     )
     .bind(shipment_id)
     .fetch_one(pool)
     .await?;
-    let (carrier, master, woo_id, number): (String, Option<String>, u64, String) =
-        (row.try_get("carrier")?, row.try_get("master_tracking")?, row.try_get("woo_id")?, row.try_get("number")?);
     let tracking: Vec<String> =
         sqlx::query_scalar("SELECT tracking_number FROM packages WHERE shipment_id = ? AND tracking_number IS NOT NULL ORDER BY seq")
             .bind(shipment_id)

@@ -2,7 +2,7 @@
 //! on the station's paper (letter, A4 or 4x6), printed beside the labels.
 
 use askama::Template;
-use sqlx::{MySqlPool, Row};
+use sqlx::MySqlPool;
 
 use crate::{
     config::TenantConfig,
@@ -41,42 +41,52 @@ pub fn page_size(paper: &str) -> &'static str {
     }
 }
 
+#[derive(sqlx::FromRow)]
+struct SlipOrder {
+    number: String,
+    woo_created_at: chrono::NaiveDateTime,
+    ship_name: String,
+    ship_company: String,
+    ship_address1: String,
+    ship_address2: String,
+    ship_city: String,
+    ship_state: String,
+    ship_postcode: String,
+    ship_country: String,
+}
+
 /// Builds the slip for an order from what is stored (lines, serials, packages).
 pub async fn build(pool: &MySqlPool, config: &TenantConfig, order_id: u64, paper: &str) -> Result<PackingSlip, sqlx::Error> {
-    let o = sqlx::query("SELECT number, woo_created_at, ship_name, ship_company, ship_address1, ship_address2, ship_city, ship_state, ship_postcode, ship_country FROM orders WHERE id = ?")
-        .bind(order_id)
-        .fetch_one(pool)
-        .await?;
-    let created: chrono::NaiveDateTime = o.try_get("woo_created_at")?;
-    let field = |k: &str| o.try_get::<String, _>(k).unwrap_or_default();
-    let city_line = format!("{} {} {}", field("ship_city"), field("ship_state"), field("ship_postcode"))
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ");
-    let ship_to: Vec<String> =
-        [field("ship_name"), field("ship_company"), field("ship_address1"), field("ship_address2"), city_line, field("ship_country")]
-            .into_iter()
-            .filter(|s| !s.trim().is_empty())
-            .collect();
-    let rows = sqlx::query(
-        r#"SELECT l.id, l.sku, l.name, l.quantity, l.package_seq,
+    let o = sqlx::query_as::<_, SlipOrder>(
+        r#"SELECT number, woo_created_at, ship_name, ship_company, ship_address1, ship_address2, ship_city, ship_state, ship_postcode, ship_country
+           FROM orders WHERE id = ?"#,
+    )
+    .bind(order_id)
+    .fetch_one(pool)
+    .await?;
+    let city_line = format!("{} {} {}", o.ship_city, o.ship_state, o.ship_postcode).split_whitespace().collect::<Vec<_>>().join(" ");
+    let ship_to: Vec<String> = [o.ship_name, o.ship_company, o.ship_address1, o.ship_address2, city_line, o.ship_country]
+        .into_iter()
+        .filter(|s| !s.trim().is_empty())
+        .collect();
+    let rows = sqlx::query_as::<_, (String, String, u32, Option<u16>, Option<String>)>(
+        r#"SELECT l.sku, l.name, l.quantity, l.package_seq,
                   (SELECT GROUP_CONCAT(s.serial ORDER BY s.serial SEPARATOR '\n') FROM lot_serials s WHERE s.order_line_id = l.id) AS serials
            FROM order_lines l WHERE l.order_id = ? AND NOT l.removed ORDER BY COALESCE(l.package_seq, 1), l.id"#,
     )
     .bind(order_id)
     .fetch_all(pool)
     .await?;
-    let mut lines = Vec::new();
-    for r in rows {
-        let serials: Option<String> = r.try_get("serials")?;
-        lines.push(SlipLine {
-            sku: r.try_get("sku")?,
-            name: r.try_get("name")?,
-            quantity: r.try_get("quantity")?,
-            package: r.try_get::<Option<u16>, _>("package_seq")?.unwrap_or(1),
+    let lines: Vec<SlipLine> = rows
+        .into_iter()
+        .map(|(sku, name, quantity, package, serials)| SlipLine {
+            sku,
+            name,
+            quantity,
+            package: package.unwrap_or(1),
             serials: serials.map(|s| s.lines().map(str::to_owned).collect()).unwrap_or_default(),
-        });
-    }
+        })
+        .collect();
     let tracking: Vec<String> = sqlx::query_scalar(
         "SELECT p.tracking_number FROM packages p JOIN shipments s ON s.id = p.shipment_id WHERE s.order_id = ? AND s.status <> 'voided' AND p.tracking_number IS NOT NULL ORDER BY s.id, p.seq",
     )
@@ -88,8 +98,8 @@ pub async fn build(pool: &MySqlPool, config: &TenantConfig, order_id: u64, paper
         page_size: page_size(paper),
         sender: config.branding.sender_name.clone(),
         primary_color: config.branding.primary_color.clone(),
-        number: o.try_get("number")?,
-        ordered_on: created.and_utc().with_timezone(&config.tenant.timezone).format("%Y-%m-%d").to_string(),
+        number: o.number,
+        ordered_on: o.woo_created_at.and_utc().with_timezone(&config.tenant.timezone).format("%Y-%m-%d").to_string(),
         ship_to,
         lines,
         tracking,

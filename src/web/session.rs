@@ -16,10 +16,9 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
-use chrono::{TimeDelta, Utc};
 use rand::RngCore;
-use sha2::{Digest, Sha256};
-use sqlx::{MySqlPool, Row};
+use sha2::Sha256;
+use sqlx::MySqlPool;
 use subtle::ConstantTimeEq;
 
 use super::{AppState, error::AppError};
@@ -52,31 +51,7 @@ pub struct MaybeSession(pub Option<Session>);
 
 pub use crate::token::random_token;
 
-fn token_hash(token: &str) -> Vec<u8> {
-    Sha256::digest(token.as_bytes()).to_vec()
-}
-
-/// Starts a session; returns the cookie token.
-pub async fn create(
-    pool: &MySqlPool,
-    operator_id: u64,
-    hours: u32,
-    ip: Option<&str>,
-    user_agent: Option<&str>,
-) -> Result<String, sqlx::Error> {
-    let token = random_token();
-    let expires = Utc::now().naive_utc() + TimeDelta::hours(i64::from(hours));
-    sqlx::query("INSERT INTO sessions (token_hash, operator_id, csrf_token, expires_at, ip, user_agent) VALUES (?, ?, ?, ?, ?, ?)")
-        .bind(token_hash(&token))
-        .bind(operator_id)
-        .bind(random_token())
-        .bind(expires)
-        .bind(ip.map(|s| s.chars().take(45).collect::<String>()))
-        .bind(user_agent.map(|s| s.chars().take(255).collect::<String>()))
-        .execute(pool)
-        .await?;
-    Ok(token)
-}
+pub use crate::operators::sessions::{create, destroy, destroy_all};
 
 /// The key pre-sign-in tokens are signed with: this process's own, never
 /// stored; a restart only means a sign-in page must be reloaded.
@@ -113,40 +88,9 @@ pub fn pre_sign_in_valid(token: &str) -> bool {
     nonce.len() == 32 && bool::from(pre_sign_in_mac(nonce).ct_eq(&given))
 }
 
-/// Ends every session of an operator; returns how many.
-pub async fn destroy_all(pool: &MySqlPool, operator_id: u64) -> Result<u64, sqlx::Error> {
-    Ok(sqlx::query("DELETE FROM sessions WHERE operator_id = ?").bind(operator_id).execute(pool).await?.rows_affected())
-}
-
-/// Ends a session.
-pub async fn destroy(pool: &MySqlPool, token: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM sessions WHERE token_hash = ?").bind(token_hash(token)).execute(pool).await?;
-    Ok(())
-}
-
-/// Looks a token up; extends the session when it is in use (sliding expiry,
-/// written at most once a minute).
+/// Looks a token up (the session's operator and CSRF token).
 async fn lookup(pool: &MySqlPool, token: &str, hours: u32) -> Result<Option<Session>, sqlx::Error> {
-    let hash = token_hash(token);
-    let row = sqlx::query(
-        r#"SELECT o.id, o.username, o.display_name, o.role, s.csrf_token,
-                  s.last_seen_at < UTC_TIMESTAMP(6) - INTERVAL 1 MINUTE AS stale
-           FROM sessions s JOIN operators o ON o.id = s.operator_id
-           WHERE s.token_hash = ? AND s.expires_at > UTC_TIMESTAMP(6) AND NOT o.disabled"#,
-    )
-    .bind(&hash)
-    .fetch_optional(pool)
-    .await?;
-    let Some(row) = row else { return Ok(None) };
-    if row.try_get::<i64, _>("stale")? == 1 {
-        let expires = Utc::now().naive_utc() + TimeDelta::hours(i64::from(hours));
-        sqlx::query("UPDATE sessions SET last_seen_at = UTC_TIMESTAMP(6), expires_at = ? WHERE token_hash = ?")
-            .bind(expires)
-            .bind(&hash)
-            .execute(pool)
-            .await?;
-    }
-    Ok(Some(Session { operator: operators::from_row(&row)?, csrf: row.try_get("csrf_token")? }))
+    Ok(operators::sessions::lookup(pool, token, hours).await?.map(|(operator, csrf)| Session { operator, csrf }))
 }
 
 /// Builds a cookie scoped to the app's base path.
