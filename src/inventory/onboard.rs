@@ -157,7 +157,7 @@ pub async fn apply(
     for lot in &plan.lots {
         let Some(pid) = ids.get(&lot.sku) else { continue };
         reserve::insert_opening_lot(&mut tx, *pid, &lot_ref, lot.lot_qty, lot.unit_cost_minor).await?;
-        crate::channels::outbox::record_shown(&mut *tx, "woocommerce", &[(*pid, i64::from(lot.store_qty))]).await?;
+        crate::channels::outbox::record_shown(&mut *tx, "woocommerce", &[(*pid, lot.store_qty)]).await?;
         created += 1;
     }
     tx.commit().await?;

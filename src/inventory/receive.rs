@@ -4,7 +4,7 @@
 //! operator, never a silent edit of a lot.
 
 use chrono::{NaiveDate, Utc};
-use sqlx::{MySqlPool, Row};
+use sqlx::MySqlPool;
 
 use super::gtin;
 use crate::money;
@@ -328,13 +328,13 @@ pub async fn adjust(
         return Err(AdjustError::NoteTooLong(n));
     }
     let mut tx = pool.begin().await?;
-    let row = sqlx::query("SELECT qty_received, qty_remaining, qty_reserved FROM inventory_lots WHERE id = ? FOR UPDATE")
-        .bind(lot_id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or(AdjustError::NoLot(lot_id))?;
-    let (received, remaining, reserved): (u32, u32, u32) =
-        (row.try_get("qty_received")?, row.try_get("qty_remaining")?, row.try_get("qty_reserved")?);
+    let (received, remaining, reserved) = sqlx::query_as::<_, (u32, u32, u32)>(
+        "SELECT qty_received, qty_remaining, qty_reserved FROM inventory_lots WHERE id = ? FOR UPDATE",
+    )
+    .bind(lot_id)
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or(AdjustError::NoLot(lot_id))?;
     let wanted = i64::from(remaining) + i64::from(delta);
     if wanted < i64::from(reserved) {
         return Err(AdjustError::BelowReserved { remaining, reserved, wanted });
@@ -353,4 +353,24 @@ pub async fn adjust(
         .await?;
     tx.commit().await?;
     Ok(u32::try_from(wanted).unwrap_or(0))
+}
+
+/// The latest cost a supplier quoted or invoiced for a product.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct SupplierCost {
+    pub unit_cost_minor: i64,
+    pub observed_at: chrono::NaiveDateTime,
+    pub supplier: String,
+}
+
+/// The most recent supplier cost of a product in `currency`.
+pub async fn latest_cost(pool: &MySqlPool, product_id: u64, currency: &str) -> Result<Option<SupplierCost>, sqlx::Error> {
+    sqlx::query_as::<_, SupplierCost>(
+        r#"SELECT c.unit_cost_minor, c.observed_at, s.name AS supplier FROM supplier_costs c JOIN suppliers s ON s.id = c.supplier_id
+           WHERE c.product_id = ? AND c.currency = ? ORDER BY c.observed_at DESC LIMIT 1"#,
+    )
+    .bind(product_id)
+    .bind(currency)
+    .fetch_optional(pool)
+    .await
 }

@@ -257,7 +257,7 @@ pub async fn reserve_in(
         (true, _) if out.backordered > 0 => Readiness::Backordered,
         (true, _) => Readiness::Ready,
     };
-    queue.follow(&mut **tx, order_id, readiness).await?;
+    queue.follow(tx, order_id, readiness).await?;
     Ok(out)
 }
 
@@ -304,13 +304,10 @@ pub async fn available(pool: &MySqlPool, product_id: u64) -> Result<i64, sqlx::E
         .await
 }
 
-/// Available units per product: remaining minus reserved over its lots.
-/// The one place the formula is written for set queries.
-/// A variation whose stock is its parent's counts under the parent (its
-/// stock holder), which is what WooCommerce is told.
-
-/// Available units of each of `products` as its channels see it (a stock
-/// holder counts its family; absent: no lots).
+/// Available units of each of `products` as its channels see it:
+/// remaining minus reserved over its lots, a variation whose stock is its
+/// parent's counted under the parent (its stock holder), which is what
+/// WooCommerce is told. Absent: no lots.
 pub async fn available_many(pool: &MySqlPool, products: &[u64]) -> Result<HashMap<u64, i64>, sqlx::Error> {
     if products.is_empty() {
         return Ok(HashMap::new());

@@ -125,3 +125,14 @@ pub async fn woo_skus(pool: &MySqlPool) -> Result<HashMap<u64, String>, sqlx::Er
     let rows = sqlx::query_as::<_, (u64, String)>("SELECT id, sku FROM products WHERE woo_id IS NOT NULL").fetch_all(pool).await?;
     Ok(rows.into_iter().collect())
 }
+
+/// A product's lots with free units, oldest first: (free units, unit cost in minor units).
+pub async fn free_lots(pool: &MySqlPool, product_id: u64) -> Result<Vec<(i64, i64)>, sqlx::Error> {
+    sqlx::query_as::<_, (i64, i64)>(
+        r#"SELECT CAST(qty_remaining - qty_reserved AS SIGNED) AS free, unit_cost_minor FROM inventory_lots
+           WHERE product_id = ? AND qty_remaining > qty_reserved ORDER BY received_at, id"#,
+    )
+    .bind(product_id)
+    .fetch_all(pool)
+    .await
+}

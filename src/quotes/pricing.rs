@@ -13,7 +13,7 @@
 use std::{collections::HashMap, path::Path};
 
 use chrono::{NaiveDate, NaiveDateTime, TimeDelta};
-use sqlx::{MySqlPool, Row};
+use sqlx::MySqlPool;
 
 use crate::{config::Pricing, money};
 
@@ -182,7 +182,10 @@ impl Pricer<'_> {
                 reason: "no product matched: map the line to a product or price it by hand".into(),
             });
         };
-        let Some(p) = sqlx::query("SELECT sku, price_minor FROM products WHERE id = ?").bind(product).fetch_optional(self.pool).await?
+        let Some((sku, list)) = sqlx::query_as::<_, (String, Option<i64>)>("SELECT sku, price_minor FROM products WHERE id = ?")
+            .bind(product)
+            .fetch_optional(self.pool)
+            .await?
         else {
             return Ok(Priced {
                 unit_price_minor: None,
@@ -190,18 +193,11 @@ impl Pricer<'_> {
                 reason: format!("product {product} no longer exists"),
             });
         };
-        let sku: String = p.try_get("sku")?;
-        let list: Option<i64> = p.try_get("price_minor")?;
         let markup = self.pricing.markup_percent.basis_points;
         let mut why = Vec::new();
 
         // 1. In stock: free units in lots, oldest first.
-        let lots: Vec<(i64, i64)> = sqlx::query_as(
-            "SELECT CAST(qty_remaining - qty_reserved AS SIGNED), unit_cost_minor FROM inventory_lots WHERE product_id = ? AND qty_remaining > qty_reserved ORDER BY received_at, id",
-        )
-        .bind(product)
-        .fetch_all(self.pool)
-        .await?;
+        let lots = crate::inventory::stock::free_lots(self.pool, product).await?;
         let free: i64 = lots.iter().map(|l| l.0).sum();
         if free >= i64::from(quantity) {
             let (mut need, mut cost) = (i64::from(quantity), 0i64);
@@ -228,13 +224,9 @@ impl Pricer<'_> {
         why.push(format!("only {free} in stock"));
 
         // 2. Supplier landed cost, if fresh.
-        let latest: Option<(i64, NaiveDateTime, String)> = sqlx::query_as(
-            "SELECT c.unit_cost_minor, c.observed_at, s.name FROM supplier_costs c JOIN suppliers s ON s.id = c.supplier_id WHERE c.product_id = ? AND c.currency = ? ORDER BY c.observed_at DESC LIMIT 1",
-        )
-        .bind(product)
-        .bind(self.currency)
-        .fetch_optional(self.pool)
-        .await?;
+        let latest = crate::inventory::receive::latest_cost(self.pool, product, self.currency)
+            .await?
+            .map(|c| (c.unit_cost_minor, c.observed_at, c.supplier));
         let fresh_after = self.now - TimeDelta::days(i64::from(self.pricing.cost_freshness_days));
         match &latest {
             Some((cost, at, supplier)) if *at >= fresh_after => {

@@ -108,7 +108,7 @@ pub async fn list(pool: &MySqlPool, station: Option<&str>, status: Option<&str>,
     sqlx::query_as::<_, Entry>(
         r#"SELECT q.order_id, o.number, o.customer_name AS customer, COALESCE(o.shipping_method, '') AS shipping_method, CAST(q.status AS CHAR) AS status,
                   q.priority, q.station, q.operator_id, p.display_name AS operator, o.woo_created_at AS ordered_at,
-                  (SELECT COUNT(*) FROM order_lines l WHERE l.order_id = o.id AND NOT l.removed) AS lines,
+                  (SELECT COUNT(*) FROM order_lines l WHERE l.order_id = o.id AND NOT l.removed) AS `lines`,
                   CAST((SELECT COALESCE(SUM(l.quantity), 0) FROM order_lines l WHERE l.order_id = o.id AND NOT l.removed) AS SIGNED) AS units
            FROM pick_queue q JOIN orders o ON o.id = q.order_id LEFT JOIN operators p ON p.id = q.operator_id
            WHERE (? IS NULL OR q.station IS NULL OR q.station = ?) AND ((? IS NULL AND q.status <> 'shipped') OR q.status = ?)
@@ -135,7 +135,7 @@ pub async fn entry(pool: &MySqlPool, order_id: u64) -> Result<Option<Entry>, sql
     sqlx::query_as::<_, Entry>(
         r#"SELECT q.order_id, o.number, o.customer_name AS customer, COALESCE(o.shipping_method, '') AS shipping_method, CAST(q.status AS CHAR) AS status,
                   q.priority, q.station, q.operator_id, p.display_name AS operator, o.woo_created_at AS ordered_at,
-                  (SELECT COUNT(*) FROM order_lines l WHERE l.order_id = o.id AND NOT l.removed) AS lines,
+                  (SELECT COUNT(*) FROM order_lines l WHERE l.order_id = o.id AND NOT l.removed) AS `lines`,
                   CAST((SELECT COALESCE(SUM(l.quantity), 0) FROM order_lines l WHERE l.order_id = o.id AND NOT l.removed) AS SIGNED) AS units
            FROM pick_queue q JOIN orders o ON o.id = q.order_id LEFT JOIN operators p ON p.id = q.operator_id
            WHERE q.order_id = ?"#,
