@@ -468,7 +468,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                         let names: Vec<String> =
                             unknown.iter().take(10).map(|e| e.message.rsplit('`').nth(1).unwrap_or_default().to_owned()).collect();
                         let more = if unknown.len() > 10 { format!(" and {} more", unknown.len() - 10) } else { String::new() };
-                        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM products").fetch_one(&pool).await.unwrap_or(0);
+                        let count: i64 = crate::inventory::catalog::count(&pool).await.unwrap_or(0);
                         let fix = if count == 0 {
                             "Quartermaster has no products yet: mirror the WooCommerce catalog first with `qm sync --once --catalog --config FILE` (or take the store's stock as opening lots with `qm onboard`)"
                         } else {

@@ -7,7 +7,11 @@ use chrono::{TimeDelta, Utc};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use sqlx::MySqlPool;
 
-use crate::inventory::gtin;
+use crate::{
+    channels::woocommerce::types::{Billing, LineItem, Order, Shipping, ShippingLine},
+    inventory::{catalog, gtin, orders, seed},
+    money,
+};
 
 const KINDS: &[(&str, &str, i64)] = &[
     ("Hex bolt", "HXB", 45),
@@ -31,122 +35,117 @@ const LAST: &[&str] = &["Whitfield", "Okafor", "Nguyen", "Garcia", "Kowalski", "
 
 /// Seeds the demo data; returns a one-line summary.
 pub async fn seed(pool: &MySqlPool, products: u32) -> anyhow::Result<String> {
-    let (existing,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM products").fetch_one(pool).await?;
+    let existing = catalog::count(pool).await?;
     if existing > 0 {
         return Ok(format!("demo data already present ({existing} products); nothing changed"));
     }
     let mut rng = StdRng::seed_from_u64(0x5EED);
     let mut tx = pool.begin().await?;
-    let mut supplier_ids = Vec::new();
-    for name in ["Midwest Fastener Co.", "Lakeshore Industrial Distributors"] {
-        let id = sqlx::query("INSERT INTO suppliers (name, email) VALUES (?, ?)")
-            .bind(name)
-            .bind(format!("orders@{}.example", name.split_whitespace().next().unwrap_or("supplier").to_lowercase()))
-            .execute(&mut *tx)
-            .await?
-            .last_insert_id();
-        let invoice = sqlx::query("INSERT INTO supplier_invoices (supplier_id, invoice_ref, invoice_date, currency, total_minor) VALUES (?, ?, CURDATE(), 'USD', 0)")
-            .bind(id)
-            .bind(format!("INV-{}", 24000 + id))
-            .execute(&mut *tx)
-            .await?
-            .last_insert_id();
-        supplier_ids.push(invoice);
+    let mut invoice_ids = Vec::new();
+    for (n, name) in ["Midwest Fastener Co.", "Lakeshore Industrial Distributors"].into_iter().enumerate() {
+        let email = format!("orders@{}.example", name.split_whitespace().next().unwrap_or("supplier").to_lowercase());
+        let invoice_ref = format!("INV-{}", 24001 + n);
+        let supplier = seed::SeedSupplier { name, email: &email, invoice_ref: &invoice_ref, currency: "USD" };
+        invoice_ids.push(seed::supplier_invoice(&mut tx, &supplier).await?);
     }
     let now = Utc::now().naive_utc();
-    let (mut lots, mut product_ids) = (0u32, Vec::new());
+    let (mut lots, mut catalog_rows) = (0u32, Vec::new());
     for i in 0..products {
         let (kind, code, base_cost) = KINDS[i as usize % KINDS.len()];
         let size = SIZES[rng.random_range(0..SIZES.len())];
         let finish = FINISHES[rng.random_range(0..FINISHES.len())];
         let sku = format!("{code}-{:05}", 10000 + i);
+        let name = format!("{kind} {size} {finish}");
         let body = format!("08{:09}", 614_141_000 + u64::from(i) * 7);
         let upc = format!("{body}{}", gtin::check_digit(&body).unwrap_or(0));
         let cost = base_cost + rng.random_range(0..base_cost / 3 + 1);
         let price = cost * 17 / 10;
-        let serial_tracked = matches!(code, "PRX" | "TQW");
         let bin = format!("{}-{:02}-{}", ["A", "B", "C", "D"][rng.random_range(0..4)], rng.random_range(1..24), rng.random_range(1..6));
-        let id = sqlx::query(
-            "INSERT INTO products (woo_id, sku, name, gtin, upc, price_minor, serial_tracked, bin, weight_g) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(5000 + u64::from(i))
-        .bind(&sku)
-        .bind(format!("{kind} {size} {finish}"))
-        .bind(format!("00{upc}"))
-        .bind(&upc)
-        .bind(price)
-        .bind(serial_tracked)
-        .bind(&bin)
-        .bind(rng.random_range(5..2500u32))
-        .execute(&mut *tx)
-        .await?
-        .last_insert_id();
-        product_ids.push((id, sku, price));
+        let woo_id = 5000 + u64::from(i);
+        let product = seed::SeedProduct {
+            woo_id,
+            sku: &sku,
+            name: &name,
+            gtin: &format!("00{upc}"),
+            upc: &upc,
+            price_minor: price,
+            serial_tracked: matches!(code, "PRX" | "TQW"),
+            bin: &bin,
+            weight_g: rng.random_range(5..2500u32),
+        };
+        let id = seed::product(&mut tx, &product).await?;
         for n in 0..rng.random_range(1..=3u32) {
             let qty = rng.random_range(5..200u32);
             let remaining = if n == 0 { rng.random_range(0..=qty) } else { qty };
-            if remaining == 0 && qty == 0 {
-                continue;
-            }
-            let received = now - TimeDelta::days(i64::from(rng.random_range(3..150u32))) + TimeDelta::days(i64::from(n) * 20);
-            sqlx::query(
-                "INSERT INTO inventory_lots (product_id, supplier_invoice_id, lot_ref, received_at, qty_received, qty_remaining, unit_cost_minor, location) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(id)
-            .bind(supplier_ids[(i + n) as usize % supplier_ids.len()])
-            .bind(format!("L{}-{n}", 1000 + i))
-            .bind(received)
-            .bind(qty)
-            .bind(remaining)
-            .bind(cost + i64::from(n) * 3)
-            .bind(&bin)
-            .execute(&mut *tx)
-            .await?;
+            let received_at = now - TimeDelta::days(i64::from(rng.random_range(3..150u32))) + TimeDelta::days(i64::from(n) * 20);
+            let lot_ref = format!("L{}-{n}", 1000 + i);
+            let lot = seed::SeedLot {
+                product_id: id,
+                invoice_id: invoice_ids[(i + n) as usize % invoice_ids.len()],
+                lot_ref: &lot_ref,
+                received_at,
+                received: qty,
+                remaining,
+                unit_cost_minor: cost + i64::from(n) * 3,
+                location: &bin,
+            };
+            seed::lot(&mut tx, &lot).await?;
             lots += 1;
         }
+        catalog_rows.push((woo_id, sku, name, price));
     }
+    // Orders arrive as WooCommerce would send them and are mirrored the way
+    // the poller mirrors real ones.
     let orders = 24u32;
+    let mut order_ids = Vec::new();
     for o in 0..orders {
-        let created = now - TimeDelta::minutes(i64::from(rng.random_range(5..1440u32)));
-        let customer = format!("{} {}", FIRST[rng.random_range(0..FIRST.len())], LAST[rng.random_range(0..LAST.len())]);
-        let status = if o % 6 == 5 { "on-hold" } else { "processing" };
-        let order_id = sqlx::query(
-            "INSERT INTO orders (woo_id, number, status, currency, customer_name, customer_email, payment_method, shipping_method, total_minor, woo_created_at, woo_modified_at) VALUES (?, ?, ?, 'USD', ?, ?, ?, ?, 0, ?, ?)",
-        )
-        .bind(90000 + u64::from(o))
-        .bind((90000 + o).to_string())
-        .bind(status)
-        .bind(&customer)
-        .bind(format!("{}@example.com", customer.to_lowercase().replace(' ', ".")))
-        .bind(if o % 5 == 0 { "purchase_order" } else { "stripe" })
-        .bind(if o % 4 == 0 { "ups_next_day" } else { "ups_ground" })
-        .bind(created)
-        .bind(created)
-        .execute(&mut *tx)
-        .await?
-        .last_insert_id();
+        let created = (now - TimeDelta::minutes(i64::from(rng.random_range(5..1440u32)))).format("%Y-%m-%dT%H:%M:%S").to_string();
+        let (first, last) = (FIRST[rng.random_range(0..FIRST.len())], LAST[rng.random_range(0..LAST.len())]);
         let mut total = 0i64;
+        let mut line_items: Vec<LineItem> = Vec::new();
         for l in 0..rng.random_range(1..=5u32) {
-            let (pid, sku, price) = &product_ids[rng.random_range(0..product_ids.len())];
-            let qty = rng.random_range(1..=6u32);
-            let line_total = price * i64::from(qty);
-            total += line_total;
-            sqlx::query(
-                "INSERT IGNORE INTO order_lines (order_id, woo_line_id, product_id, sku, name, quantity, unit_price_minor, total_minor) SELECT ?, ?, id, sku, name, ?, ?, ? FROM products WHERE id = ?",
-            )
-            .bind(order_id)
-            .bind(u64::from(o) * 10 + u64::from(l))
-            .bind(qty)
-            .bind(price)
-            .bind(line_total)
-            .bind(pid)
-            .execute(&mut *tx)
-            .await?;
-            let _ = sku;
+            let (woo_id, sku, name, price) = &catalog_rows[rng.random_range(0..catalog_rows.len())];
+            if line_items.iter().any(|li| li.product_id == *woo_id) {
+                continue;
+            }
+            let qty = rng.random_range(1..=6i64);
+            total += price * qty;
+            line_items.push(LineItem {
+                id: u64::from(o) * 10 + u64::from(l),
+                name: name.clone(),
+                product_id: *woo_id,
+                variation_id: 0,
+                quantity: qty,
+                sku: Some(sku.clone()),
+                total: money::format_minor(price * qty, 2),
+                meta_data: Vec::new(),
+            });
         }
-        sqlx::query("UPDATE orders SET total_minor = ? WHERE id = ?").bind(total).bind(order_id).execute(&mut *tx).await?;
+        let order = Order {
+            id: 90000 + u64::from(o),
+            number: (90000 + o).to_string(),
+            status: if o % 6 == 5 { "on-hold" } else { "processing" }.to_owned(),
+            currency: "USD".to_owned(),
+            date_created_gmt: created.clone(),
+            date_modified_gmt: created,
+            total: money::format_minor(total, 2),
+            total_tax: String::new(),
+            shipping_total: String::new(),
+            payment_method: if o % 5 == 0 { "purchase_order" } else { "stripe" }.to_owned(),
+            billing: Billing {
+                first_name: first.to_owned(),
+                last_name: last.to_owned(),
+                email: format!("{}.{}@example.com", first.to_lowercase(), last.to_lowercase()),
+            },
+            shipping: Shipping::default(),
+            shipping_lines: vec![ShippingLine { method_id: if o % 4 == 0 { "ups_next_day" } else { "ups_ground" }.to_owned() }],
+            line_items,
+            meta_data: Vec::new(),
+        };
+        match orders::upsert_in(&mut tx, &order).await? {
+            orders::Mirrored::Changed(id) | orders::Mirrored::Unchanged(id) => order_ids.push(id),
+        }
     }
-    let order_ids: Vec<u64> = sqlx::query_scalar("SELECT id FROM orders").fetch_all(&mut *tx).await?;
     crate::events::record(
         &mut *tx,
         crate::events::Event::info("demo.seeded", format!("demo data: {products} products, {lots} lots, {orders} orders")),
@@ -170,18 +169,14 @@ pub async fn run_standin(state: &crate::app::AppState, listen: &str, ups_listen:
     let key = state.secrets.get("woocommerce.consumer_key").context("woocommerce.consumer_key did not resolve")?;
     let secret = state.secrets.get("woocommerce.consumer_secret").context("woocommerce.consumer_secret did not resolve")?;
     let store = WooStandin::new(key.expose(), secret.expose());
-    let rows: Vec<(u64, String, String, i64, i64)> = sqlx::query_as(
-        r#"SELECT p.woo_id, p.sku, p.name, COALESCE(p.price_minor, 0),
-                  CAST(COALESCE((SELECT SUM(qty_remaining - qty_reserved) FROM inventory_lots l WHERE l.product_id = p.id), 0) AS SIGNED)
-           FROM products p WHERE p.woo_id IS NOT NULL"#,
-    )
-    .fetch_all(&state.pool)
-    .await?;
-    for (id, sku, name, price, stock) in &rows {
-        store.put_product(*id, sku, name, *stock, &crate::money::format_minor(*price, 2));
+    let products = catalog::woo_products(&state.pool).await?;
+    let ids: Vec<u64> = products.iter().map(|p| p.0).collect();
+    let available = crate::inventory::reserve::available_many(&state.pool, &ids).await?;
+    for (id, woo_id, sku, name, price) in &products {
+        let stock = available.get(id).copied().unwrap_or(0);
+        store.put_product(*woo_id, sku, name, stock, &crate::money::format_minor(*price, 2));
     }
-    let (last_order,): (u64,) =
-        sqlx::query_as("SELECT CAST(COALESCE(MAX(woo_id), 0) AS UNSIGNED) FROM orders").fetch_one(&state.pool).await?;
+    let last_order = orders::max_woo_id(&state.pool).await?;
     store.skip_ids_past(last_order);
     if state.config.ups.is_some() {
         let id = state.secrets.get("ups.client_id").context("ups.client_id did not resolve")?;
@@ -191,8 +186,8 @@ pub async fn run_standin(state: &crate::app::AppState, listen: &str, ups_listen:
         println!("SIMULATED UPS account (development only) on http://{ups_addr}: labels are test labels");
     }
     let addr = crate::standin::serve(store.router(), listen).await?;
-    println!("SIMULATED WooCommerce store (development only) on http://{addr} with {} products; an order every {every}s", rows.len());
-    let ids: Vec<u64> = rows.iter().map(|r| r.0).collect();
+    println!("SIMULATED WooCommerce store (development only) on http://{addr} with {} products; an order every {every}s", products.len());
+    let ids: Vec<u64> = products.iter().map(|p| p.1).collect();
     let mut rng = StdRng::seed_from_u64(42);
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(every.max(1)));
     tick.tick().await;

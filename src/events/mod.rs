@@ -152,6 +152,15 @@ pub async fn after(
     .await
 }
 
+/// The id just before the latest `back` events: where a live stream starts
+/// so a new page has something at once.
+pub async fn id_before_latest(db: impl MySqlExecutor<'_>, back: u64) -> Result<u64, sqlx::Error> {
+    sqlx::query_scalar::<_, u64>("SELECT CAST(GREATEST(COALESCE(MAX(id), 0) - ?, 0) AS UNSIGNED) FROM event_log")
+        .bind(back)
+        .fetch_one(db)
+        .await
+}
+
 /// Appends an event.
 pub async fn record(db: impl MySqlExecutor<'_>, e: Event<'_>) -> Result<u64, sqlx::Error> {
     let (subject_type, subject_id) = e.subject.map_or((None, None), |(t, id)| (Some(t), Some(id)));

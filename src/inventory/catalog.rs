@@ -176,3 +176,22 @@ async fn upsert(
     .await?;
     Ok(())
 }
+
+/// How many products Quartermaster knows (any status).
+pub async fn count(pool: &MySqlPool) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM products").fetch_one(pool).await
+}
+
+/// The product with SKU `sku`, or `None`.
+pub async fn id_by_sku(pool: &MySqlPool, sku: &str) -> Result<Option<u64>, sqlx::Error> {
+    sqlx::query_scalar::<_, u64>("SELECT id FROM products WHERE sku = ?").bind(sku).fetch_optional(pool).await
+}
+
+/// Products that have a WooCommerce id: (id, WooCommerce id, SKU, name, price in minor units).
+pub async fn woo_products(pool: &MySqlPool) -> Result<Vec<(u64, u64, String, String, i64)>, sqlx::Error> {
+    sqlx::query_as::<_, (u64, u64, String, String, i64)>(
+        "SELECT id, woo_id, sku, name, COALESCE(price_minor, 0) FROM products WHERE woo_id IS NOT NULL ORDER BY id",
+    )
+    .fetch_all(pool)
+    .await
+}

@@ -8,6 +8,7 @@ pub mod onboard;
 pub mod orders;
 pub mod receive;
 pub mod reserve;
+pub mod seed;
 pub mod stock;
 
 /// How far back a fresh tenant's first cycle (and onboarding) reads orders.

@@ -2,7 +2,7 @@
 //! `orders`/`order_lines`, matched to products by WooCommerce id, then SKU.
 
 use chrono::NaiveDateTime;
-use sqlx::{MySql, MySqlPool, Row, Transaction};
+use sqlx::{MySql, MySqlPool, Transaction};
 
 use super::reserve::{self, Outcome};
 use crate::{channels::woocommerce::types::Order, money};
@@ -199,15 +199,14 @@ pub async fn upsert_in(tx: &mut Transaction<'_, MySql>, o: &Order) -> Result<Mir
         lines.push((li, qty, amount("line_items.total", &li.total)?));
     }
 
-    let existing = sqlx::query("SELECT id, status, woo_modified_at FROM orders WHERE woo_id = ? FOR UPDATE")
-        .bind(o.id)
-        .fetch_optional(&mut **tx)
-        .await?;
-    if let Some(row) = &existing {
-        let same_version: NaiveDateTime = row.try_get("woo_modified_at")?;
-        let status: String = row.try_get("status")?;
-        if same_version == modified && status == o.status {
-            return Ok(Mirrored::Unchanged(row.try_get("id")?));
+    let existing =
+        sqlx::query_as::<_, (u64, String, NaiveDateTime)>("SELECT id, status, woo_modified_at FROM orders WHERE woo_id = ? FOR UPDATE")
+            .bind(o.id)
+            .fetch_optional(&mut **tx)
+            .await?;
+    if let Some((id, status, same_version)) = &existing {
+        if *same_version == modified && *status == o.status {
+            return Ok(Mirrored::Unchanged(*id));
         }
     }
     let customer = format!("{} {}", o.billing.first_name, o.billing.last_name).trim().to_owned();
@@ -250,7 +249,7 @@ pub async fn upsert_in(tx: &mut Transaction<'_, MySql>, o: &Order) -> Result<Mir
     .execute(&mut **tx)
     .await?;
     let order_id: u64 = match existing {
-        Some(row) => row.try_get("id")?,
+        Some((id, _, _)) => id,
         None => inserted.last_insert_id(),
     };
     for (li, qty, line_total) in &lines {
@@ -332,4 +331,9 @@ pub async fn set_package_seq(conn: &mut sqlx::MySqlConnection, line_id: u64, seq
 pub async fn clear_package_seqs(conn: &mut sqlx::MySqlConnection, order_id: u64) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE order_lines SET package_seq = NULL WHERE order_id = ?").bind(order_id).execute(conn).await?;
     Ok(())
+}
+
+/// The highest WooCommerce order id mirrored (0: none).
+pub async fn max_woo_id(pool: &MySqlPool) -> Result<u64, sqlx::Error> {
+    sqlx::query_scalar::<_, u64>("SELECT CAST(COALESCE(MAX(woo_id), 0) AS UNSIGNED) FROM orders").fetch_one(pool).await
 }

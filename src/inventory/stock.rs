@@ -136,3 +136,59 @@ pub async fn free_lots(pool: &MySqlPool, product_id: u64) -> Result<Vec<(i64, i6
     .fetch_all(pool)
     .await
 }
+
+/// A lot as the receiving page lists it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct LotListing {
+    pub id: u64,
+    pub sku: String,
+    pub lot_ref: String,
+    pub received_at: NaiveDateTime,
+    pub qty_remaining: u32,
+    pub qty_reserved: u32,
+    pub unit_cost_minor: i64,
+}
+
+/// The `limit` most recently received lots, newest first.
+pub async fn recent_lots(pool: &MySqlPool, limit: u32) -> Result<Vec<LotListing>, sqlx::Error> {
+    sqlx::query_as::<_, LotListing>(
+        r#"SELECT l.id, p.sku, l.lot_ref, l.received_at, l.qty_remaining, l.qty_reserved, l.unit_cost_minor
+           FROM inventory_lots l JOIN products p ON p.id = l.product_id ORDER BY l.id DESC LIMIT ?"#,
+    )
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
+/// What the appliance holds, at a glance.
+#[derive(Debug, Clone, Default, sqlx::FromRow)]
+pub struct Summary {
+    /// Active products.
+    pub products: i64,
+    /// Lots with units left.
+    pub lots: i64,
+    /// Units on hand (reserved ones included).
+    pub units: i64,
+    /// Orders in one of the tenant's open statuses.
+    pub open_orders: i64,
+    /// Lines of open orders still short of stock.
+    pub backordered: i64,
+}
+
+/// The summary, counting as open the orders whose WooCommerce status is
+/// one of `open_statuses` (the tenant's `woocommerce.order_statuses`).
+pub async fn summary(pool: &MySqlPool, open_statuses: &[String]) -> Result<Summary, sqlx::Error> {
+    let statuses = crate::db::json_list(open_statuses);
+    sqlx::query_as::<_, Summary>(
+        r#"SELECT (SELECT COUNT(*) FROM products WHERE status = 'active') AS products,
+                  (SELECT COUNT(*) FROM inventory_lots WHERE qty_remaining > 0) AS lots,
+                  (SELECT CAST(COALESCE(SUM(qty_remaining), 0) AS SIGNED) FROM inventory_lots) AS units,
+                  (SELECT COUNT(*) FROM orders WHERE JSON_CONTAINS(?, JSON_QUOTE(status))) AS open_orders,
+                  (SELECT COUNT(*) FROM order_lines l JOIN orders o ON o.id = l.order_id
+                    WHERE l.backordered_qty > 0 AND NOT l.removed AND JSON_CONTAINS(?, JSON_QUOTE(o.status))) AS backordered"#,
+    )
+    .bind(&statuses)
+    .bind(&statuses)
+    .fetch_one(pool)
+    .await
+}

@@ -5,6 +5,7 @@
 //! through WeasyPrint, and acceptance into a WooCommerce order.
 
 pub mod form;
+pub mod listing;
 pub mod pricing;
 pub mod quote;
 pub mod render;

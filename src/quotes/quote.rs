@@ -11,7 +11,7 @@
 use chrono::{NaiveDateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use sqlx::{MySqlPool, Row};
+use sqlx::MySqlPool;
 
 use super::{
     pricing::{Comparables, PriceSource, Pricer},
@@ -195,17 +195,20 @@ async fn build(
         }
         let product = match input.product_id {
             Some(id) => {
-                sqlx::query("SELECT sku, name, woo_id, tax_class FROM products WHERE id = ?").bind(id).fetch_optional(ctx.pool).await?
+                sqlx::query_as::<_, (String, String, Option<u64>, String)>("SELECT sku, name, woo_id, tax_class FROM products WHERE id = ?")
+                    .bind(id)
+                    .fetch_optional(ctx.pool)
+                    .await?
             }
             None => None,
         };
         if input.product_id.is_some() && product.is_none() {
             return Err(invalid("lines", format!("line {}: product {} does not exist", i + 1, input.product_id.unwrap_or(0))));
         }
-        let sku: Option<String> = product.as_ref().map(|p| p.try_get("sku")).transpose()?;
-        let name: Option<String> = product.as_ref().map(|p| p.try_get("name")).transpose()?;
-        let woo_id: Option<u64> = product.as_ref().map(|p| p.try_get("woo_id")).transpose()?.flatten();
-        let tax_class: String = product.as_ref().map(|p| p.try_get("tax_class")).transpose()?.unwrap_or_else(|| "standard".into());
+        let (sku, name, woo_id, tax_class) = match product {
+            Some((sku, name, woo_id, tax_class)) => (Some(sku), Some(name), woo_id, tax_class),
+            None => (None, None, None, "standard".to_owned()),
+        };
         let priced = match &input.manual_price {
             Some((price, reason)) if reason.trim().is_empty() => {
                 return Err(invalid("lines", format!("line {}: a hand-set price needs a reason", i + 1)));
@@ -451,17 +454,16 @@ pub async fn create_from_rfq(
     destination: (&str, &str, &str),
     operator: Option<u64>,
 ) -> Result<(u64, String), QuoteError> {
-    let r = sqlx::query("SELECT sender_email, sender_name, sender_company, CAST(status AS CHAR) AS status FROM rfqs WHERE id = ?")
-        .bind(rfq_id)
-        .fetch_optional(ctx.pool)
-        .await?
-        .ok_or_else(|| QuoteError::NotFound(format!("RFQ {rfq_id}")))?;
-    let status: String = r.try_get("status")?;
+    let (email, name, company, status) = sqlx::query_as::<_, (Option<String>, Option<String>, Option<String>, String)>(
+        "SELECT sender_email, sender_name, sender_company, CAST(status AS CHAR) AS status FROM rfqs WHERE id = ?",
+    )
+    .bind(rfq_id)
+    .fetch_optional(ctx.pool)
+    .await?
+    .ok_or_else(|| QuoteError::NotFound(format!("RFQ {rfq_id}")))?;
     if status == "unparseable" {
         return Err(invalid("rfq", "this RFQ could not be read; look at its raw message and enter the quote by hand"));
     }
-    let email: Option<String> = r.try_get("sender_email")?;
-    let name: Option<String> = r.try_get("sender_name")?;
     let items: Vec<(Option<u64>, String, u32)> =
         sqlx::query_as("SELECT product_id, raw_text, quantity FROM rfq_items WHERE rfq_id = ? ORDER BY line_no")
             .bind(rfq_id)
@@ -482,7 +484,7 @@ pub async fn create_from_rfq(
     let customer = Customer {
         name: name.filter(|n| !n.trim().is_empty()).unwrap_or_else(fallback),
         email,
-        company: r.try_get("sender_company")?,
+        company,
         country: destination.0.to_owned(),
         state: destination.1.to_owned(),
         postcode: destination.2.to_owned(),
@@ -505,28 +507,41 @@ pub struct Version {
 
 /// Every version of a quote, oldest first.
 pub async fn versions(pool: &MySqlPool, quote_id: u64) -> Result<Vec<Version>, QuoteError> {
-    let rows = sqlx::query(
-        r#"SELECT v.id, v.version_no, v.revision, CAST(v.state AS CHAR) AS state, v.created_at, v.change_note, CAST(v.snapshot AS CHAR) AS snapshot, o.display_name
+    let rows = sqlx::query_as::<_, VersionRow>(
+        r#"SELECT v.id, v.version_no, v.revision, CAST(v.state AS CHAR) AS state, v.created_at, v.change_note,
+                  CAST(v.snapshot AS CHAR) AS snapshot, o.display_name AS created_by
            FROM quote_versions v LEFT JOIN operators o ON o.id = v.created_by WHERE v.quote_id = ? ORDER BY v.version_no"#,
     )
     .bind(quote_id)
     .fetch_all(pool)
     .await?;
-    rows.iter()
+    rows.into_iter()
         .map(|r| {
-            let snapshot: String = r.try_get("snapshot")?;
             Ok(Version {
-                id: r.try_get("id")?,
-                version_no: r.try_get("version_no")?,
-                revision: r.try_get("revision")?,
-                state: r.try_get("state")?,
-                created_at: r.try_get("created_at")?,
-                created_by: r.try_get("display_name")?,
-                change_note: r.try_get("change_note")?,
-                snapshot: serde_json::from_str(&snapshot).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+                id: r.id,
+                version_no: r.version_no,
+                revision: r.revision,
+                state: r.state,
+                created_at: r.created_at,
+                created_by: r.created_by,
+                change_note: r.change_note,
+                snapshot: serde_json::from_str(&r.snapshot).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
             })
         })
         .collect()
+}
+
+/// A `quote_versions` row as read, its snapshot still JSON text.
+#[derive(sqlx::FromRow)]
+struct VersionRow {
+    id: u64,
+    version_no: u32,
+    revision: Option<u32>,
+    state: String,
+    created_at: NaiveDateTime,
+    created_by: Option<String>,
+    change_note: Option<String>,
+    snapshot: String,
 }
 
 /// (id, number, status) of a quote by id.
@@ -738,15 +753,14 @@ pub async fn accept(ctx: &Ctx<'_>, quote_id: u64, by: Acceptor<'_>) -> Result<u6
             return Err(QuoteError::BadToken);
         }
     }
-    let row = sqlx::query("SELECT number, CAST(status AS CHAR) AS status, woo_order_id FROM quotes WHERE id = ?")
-        .bind(quote_id)
-        .fetch_optional(ctx.pool)
-        .await?
-        .ok_or_else(|| QuoteError::NotFound(quote_id.to_string()))?;
-    let number: String = row.try_get("number")?;
-    let status: String = row.try_get("status")?;
+    let (number, status, existing) = sqlx::query_as::<_, (String, String, Option<u64>)>(
+        "SELECT number, CAST(status AS CHAR) AS status, woo_order_id FROM quotes WHERE id = ?",
+    )
+    .bind(quote_id)
+    .fetch_optional(ctx.pool)
+    .await?
+    .ok_or_else(|| QuoteError::NotFound(quote_id.to_string()))?;
     if status == "accepted" {
-        let existing: Option<u64> = row.try_get("woo_order_id")?;
         return existing.ok_or(QuoteError::WrongState { number, status, message: "already accepted".into() });
     }
     if status != "sent" {

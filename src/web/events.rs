@@ -30,8 +30,7 @@ async fn batch(state: &AppState, role: Role, after: u64) -> Vec<(u64, String)> {
 
 async fn stream_events(State(state): State<AppState>, session: Session) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>> {
     // Start from the ten latest events so a new page has something at once.
-    let (start,): (u64,) =
-        sqlx::query_as("SELECT CAST(GREATEST(COALESCE(MAX(id), 0) - 10, 0) AS UNSIGNED) FROM event_log").fetch_one(&state.pool).await?;
+    let start = crate::events::id_before_latest(&state.pool, 10).await?;
     let role = session.operator.role;
     let s =
         stream::unfold((state, start, Vec::<(u64, String)>::new(), true), move |(state, mut last, mut pending, mut first)| async move {

@@ -3,7 +3,6 @@
 
 use askama::Template;
 use axum::{Router, extract::State, routing::get};
-use sqlx::Row;
 
 use super::{AppState, Page, Result, session::Session};
 use crate::operators::Role;
@@ -44,16 +43,7 @@ struct HomePage {
 }
 
 async fn home(State(state): State<AppState>, session: Session) -> Result<Page<HomePage>> {
-    let counts = sqlx::query(
-        r#"SELECT (SELECT COUNT(*) FROM products WHERE status = 'active') AS products,
-                  (SELECT COUNT(*) FROM inventory_lots WHERE qty_remaining > 0) AS lots,
-                  (SELECT CAST(COALESCE(SUM(qty_remaining), 0) AS SIGNED) FROM inventory_lots) AS units,
-                  (SELECT COUNT(*) FROM orders WHERE status IN ('processing', 'on-hold')) AS open_orders,
-                  (SELECT COUNT(*) FROM order_lines l JOIN orders o ON o.id = l.order_id
-                    WHERE l.backordered_qty > 0 AND NOT l.removed AND o.status IN ('processing', 'on-hold')) AS backordered"#,
-    )
-    .fetch_one(&state.pool)
-    .await?;
+    let counts = crate::inventory::stock::summary(&state.pool, &state.config.woocommerce.order_statuses).await?;
     let role = session.operator.role;
     let events = crate::events::recent(&state.pool, role, 20)
         .await?
@@ -68,11 +58,11 @@ async fn home(State(state): State<AppState>, session: Session) -> Result<Page<Ho
         role: session.operator.role.label(),
         csrf: session.csrf.clone(),
         timezone: state.tz().name().to_owned(),
-        products: counts.try_get("products")?,
-        lots: counts.try_get("lots")?,
-        units_on_hand: counts.try_get("units")?,
-        open_orders: counts.try_get("open_orders")?,
-        backordered_lines: counts.try_get("backordered")?,
+        products: counts.products,
+        lots: counts.lots,
+        units_on_hand: counts.units,
+        open_orders: counts.open_orders,
+        backordered_lines: counts.backordered,
         expiring_quotes: if back_office { crate::quotes::quote::expiring(&state.pool, 7).await?.len() } else { 0 },
         back_office,
         sync_rejects: crate::inventory::orders::rejects(&state.pool)

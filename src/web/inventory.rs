@@ -56,23 +56,19 @@ struct ReceivePage {
 impl ReceivePage {
     async fn new(state: &AppState, s: &Session) -> Result<Self> {
         let exp = money::exponent(&state.config.tenant.currency);
-        let lots = sqlx::query_as::<_, (u64, String, String, chrono::NaiveDateTime, u32, u32, i64)>(
-            r#"SELECT l.id, p.sku, l.lot_ref, l.received_at, l.qty_remaining, l.qty_reserved, l.unit_cost_minor
-               FROM inventory_lots l JOIN products p ON p.id = l.product_id ORDER BY l.id DESC LIMIT 25"#,
-        )
-        .fetch_all(&state.pool)
-        .await?
-        .into_iter()
-        .map(|(id, sku, lot_ref, at, remaining, reserved, cost)| LotRow {
-            id,
-            sku,
-            lot_ref,
-            received: state.local_time(at),
-            remaining,
-            reserved,
-            unit_cost: money::format_minor(cost, exp),
-        })
-        .collect();
+        let lots = crate::inventory::stock::recent_lots(&state.pool, 25)
+            .await?
+            .into_iter()
+            .map(|l| LotRow {
+                id: l.id,
+                sku: l.sku,
+                lot_ref: l.lot_ref,
+                received: state.local_time(l.received_at),
+                remaining: l.qty_remaining,
+                reserved: l.qty_reserved,
+                unit_cost: money::format_minor(l.unit_cost_minor, exp),
+            })
+            .collect();
         Ok(Self {
             base: state.base.to_string(),
             tenant_name: state.config.tenant.name.clone(),

@@ -17,7 +17,6 @@ use axum::{
 use axum_extra::extract::cookie::CookieJar;
 use serde::Deserialize;
 use serde_json::json;
-use sqlx::Row;
 use subtle::ConstantTimeEq;
 
 use super::{
@@ -28,7 +27,7 @@ use crate::{
     money,
     operators::Role,
     quotes::{
-        form,
+        form, listing,
         pricing::PriceSource,
         quote::{self, Acceptor, Ctx, QuoteError, Version},
         reputation::{Factor, LOW},
@@ -125,53 +124,36 @@ struct InboxPage {
 
 async fn inbox(State(state): State<AppState>, s: Session) -> Result<Page<InboxPage>> {
     s.require(BACK_OFFICE)?;
-    let rfqs = sqlx::query(
-        r#"SELECT r.id, r.received_at, COALESCE(r.sender_email, '(unreadable)') AS sender, COALESCE(r.subject, r.parse_error, '') AS subject, CAST(r.status AS CHAR) AS status, r.reputation_score,
-                  (SELECT COUNT(*) FROM rfq_items i WHERE i.rfq_id = r.id) AS items,
-                  (SELECT COUNT(*) FROM rfq_items i WHERE i.rfq_id = r.id AND i.product_id IS NULL) AS unmatched
-           FROM rfqs r ORDER BY r.id DESC LIMIT 100"#,
-    )
-    .fetch_all(&state.pool)
-    .await?
-    .iter()
-    .map(|r| -> Result<RfqRow, sqlx::Error> {
-        let score: Option<i16> = r.try_get("reputation_score")?;
-        Ok(RfqRow {
-            id: r.try_get("id")?,
-            received: state.local_time(r.try_get("received_at")?),
-            sender: r.try_get("sender")?,
-            subject: r.try_get("subject")?,
-            status: r.try_get("status")?,
-            low: score.is_some_and(|s| i32::from(s) < LOW),
-            score,
-            items: r.try_get("items")?,
-            unmatched: r.try_get("unmatched")?,
+    let rfqs = listing::rfqs(&state.pool, 100)
+        .await?
+        .into_iter()
+        .map(|r| RfqRow {
+            id: r.id,
+            received: state.local_time(r.received_at),
+            sender: r.sender,
+            subject: r.subject,
+            status: r.status,
+            low: r.reputation_score.is_some_and(|s| i32::from(s) < LOW),
+            score: r.reputation_score,
+            items: r.items,
+            unmatched: r.unmatched,
         })
-    })
-    .collect::<Result<Vec<_>, _>>()?;
+        .collect();
     let soon: Vec<u64> = quote::expiring(&state.pool, 7).await?.into_iter().map(|q| q.0).collect();
-    let quotes = sqlx::query(
-        r#"SELECT q.id, q.number, q.customer_email, CAST(q.status AS CHAR) AS status, q.revision, v.total_minor, v.valid_until
-           FROM quotes q JOIN quote_versions v ON v.quote_id = q.id AND v.version_no = (SELECT MAX(version_no) FROM quote_versions x WHERE x.quote_id = q.id)
-           ORDER BY q.id DESC LIMIT 100"#,
-    )
-    .fetch_all(&state.pool)
-    .await?
-    .iter()
-    .map(|r| -> Result<QuoteRow, sqlx::Error> {
-        let id: u64 = r.try_get("id")?;
-        Ok(QuoteRow {
-            id,
-            number: r.try_get("number")?,
-            customer: r.try_get("customer_email")?,
-            status: r.try_get("status")?,
-            revision: r.try_get("revision")?,
-            total: m(&state, r.try_get("total_minor")?),
-            valid_until: state.local_time(r.try_get("valid_until")?),
-            expiring: soon.contains(&id),
+    let quotes = listing::quotes(&state.pool, 100)
+        .await?
+        .into_iter()
+        .map(|q| QuoteRow {
+            expiring: soon.contains(&q.id),
+            id: q.id,
+            number: q.number,
+            customer: q.customer_email,
+            status: q.status,
+            revision: q.revision,
+            total: m(&state, q.total_minor),
+            valid_until: state.local_time(q.valid_until),
         })
-    })
-    .collect::<Result<Vec<_>, _>>()?;
+        .collect();
     Ok(Page(InboxPage {
         base: state.base.to_string(),
         tenant_name: state.config.tenant.name.clone(),
@@ -214,17 +196,8 @@ struct RfqPage {
 }
 
 async fn rfq_view(state: &AppState, s: &Session, id: u64) -> Result<RfqPage> {
-    let r = sqlx::query("SELECT sender_email, sender_name, subject, CAST(status AS CHAR) AS status, parse_error, intake_note, reputation_score, CAST(reputation_factors AS CHAR) AS factors, body, LENGTH(raw) AS raw_len FROM rfqs WHERE id = ?")
-        .bind(id)
-        .fetch_optional(&state.pool)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let score: Option<i16> = r.try_get("reputation_score")?;
-    let factors: Option<String> = r.try_get("factors")?;
-    let items = sqlx::query_as("SELECT line_no, raw_text, code, product_id, quantity FROM rfq_items WHERE rfq_id = ? ORDER BY line_no")
-        .bind(id)
-        .fetch_all(&state.pool)
-        .await?;
+    let r = listing::rfq(&state.pool, id).await?.ok_or(AppError::NotFound)?;
+    let items = listing::rfq_items(&state.pool, id).await?;
     Ok(RfqPage {
         base: state.base.to_string(),
         tenant_name: state.config.tenant.name.clone(),
@@ -232,18 +205,18 @@ async fn rfq_view(state: &AppState, s: &Session, id: u64) -> Result<RfqPage> {
         role: s.operator.role.label(),
         csrf: s.csrf.clone(),
         id,
-        sender: r.try_get::<Option<String>, _>("sender_email")?.unwrap_or_default(),
-        sender_name: r.try_get::<Option<String>, _>("sender_name")?.unwrap_or_default(),
-        subject: r.try_get::<Option<String>, _>("subject")?.unwrap_or_default(),
-        status: r.try_get("status")?,
-        parse_error: r.try_get("parse_error")?,
-        intake_note: r.try_get("intake_note")?,
-        low: score.is_some_and(|v| i32::from(v) < LOW),
-        score,
-        factors: factors.and_then(|f| serde_json::from_str(&f).ok()).unwrap_or_default(),
+        sender: r.sender_email.unwrap_or_default(),
+        sender_name: r.sender_name.unwrap_or_default(),
+        subject: r.subject.unwrap_or_default(),
+        status: r.status,
+        parse_error: r.parse_error,
+        intake_note: r.intake_note,
+        low: r.reputation_score.is_some_and(|v| i32::from(v) < LOW),
+        score: r.reputation_score,
+        factors: r.factors.and_then(|f| serde_json::from_str(&f).ok()).unwrap_or_default(),
         items,
-        body: r.try_get::<Option<String>, _>("body")?.unwrap_or_default(),
-        raw_len: usize::try_from(r.try_get::<i64, _>("raw_len")?).unwrap_or(0),
+        body: r.body.unwrap_or_default(),
+        raw_len: usize::try_from(r.raw_len).unwrap_or(0),
         alert: None,
     })
 }
@@ -340,11 +313,7 @@ struct QuoteQuery {
 }
 
 async fn quote_view(state: &AppState, s: &Session, id: u64, q: &QuoteQuery) -> Result<QuotePage> {
-    let head = sqlx::query("SELECT number, CAST(status AS CHAR) AS status, woo_order_id FROM quotes WHERE id = ?")
-        .bind(id)
-        .fetch_optional(&state.pool)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let head = listing::head(&state.pool, id).await?.ok_or(AppError::NotFound)?;
     let vs = quote::versions(&state.pool, id).await.map_err(|e| match e {
         QuoteError::Db(d) => AppError::from(d),
         other => AppError::Internal(anyhow::anyhow!(other.to_string())),
@@ -401,9 +370,9 @@ async fn quote_view(state: &AppState, s: &Session, id: u64, q: &QuoteQuery) -> R
         role: s.operator.role.label(),
         csrf: s.csrf.clone(),
         id,
-        number: head.try_get("number")?,
-        status: head.try_get("status")?,
-        woo_order: head.try_get("woo_order_id")?,
+        number: head.number,
+        status: head.status,
+        woo_order: head.woo_order_id,
         subtotal: m(state, snap.subtotal_minor),
         tax: m(state, snap.tax_minor),
         total: m(state, snap.total_minor),
@@ -459,7 +428,7 @@ async fn revise(
     let mut lines = Vec::new();
     for (sku, mut line) in raw_lines {
         if let Some(sku) = sku {
-            match sqlx::query_scalar::<_, u64>("SELECT id FROM products WHERE sku = ?").bind(&sku).fetch_optional(&state.pool).await? {
+            match crate::inventory::catalog::id_by_sku(&state.pool, &sku).await? {
                 Some(pid) => line.product_id = Some(pid),
                 None => {
                     return refused(
@@ -584,11 +553,10 @@ async fn buyer_view(state: &AppState, csrf: String, number: &str, token: &str) -
         Err(QuoteError::Db(_)) => return Err((StatusCode::INTERNAL_SERVER_ERROR, "something went wrong on our side".to_owned())),
         Err(_) => return Err(refuse()),
     };
-    let status: String = sqlx::query_scalar("SELECT CAST(status AS CHAR) FROM quotes WHERE id = ?")
-        .bind(id)
-        .fetch_one(&state.pool)
-        .await
-        .map_err(|_| refuse())?;
+    let status = match listing::head(&state.pool, id).await {
+        Ok(Some(h)) => h.status,
+        _ => return Err(refuse()),
+    };
     let vs = quote::versions(&state.pool, id).await.map_err(|_| refuse())?;
     let v = vs.iter().rev().find(|v| v.state == "sent").ok_or_else(refuse)?;
     let s = &v.snapshot;
@@ -805,25 +773,19 @@ async fn api_quotes(State(state): State<AppState>, headers: HeaderMap, Query(q):
             (StatusCode::UNPROCESSABLE_ENTITY, Json(json!({ "error": "an email address is required", "field": "email" }))).into_response()
         );
     }
-    let rows = sqlx::query(
-        r#"SELECT q.number, CAST(q.status AS CHAR) AS status, q.revision, q.woo_order_id, v.total_minor, v.currency, v.valid_until, v.sent_at
-           FROM quotes q JOIN quote_versions v ON v.quote_id = q.id AND v.revision = q.revision
-           WHERE q.customer_email = ? AND q.status IN ('sent', 'accepted', 'expired') ORDER BY v.sent_at DESC"#,
-    )
-    .bind(q.email.trim())
-    .fetch_all(&state.pool)
-    .await?;
-    let list: Vec<serde_json::Value> = rows
-        .iter()
+    let exp = money::exponent(&state.config.tenant.currency);
+    let list: Vec<serde_json::Value> = listing::for_buyer(&state.pool, q.email.trim())
+        .await?
+        .into_iter()
         .map(|r| {
             json!({
-                "number": r.try_get::<String, _>("number").unwrap_or_default(),
-                "revision": r.try_get::<Option<u32>, _>("revision").ok().flatten().map(|x| format!("R{x}")),
-                "status": r.try_get::<String, _>("status").unwrap_or_default(),
-                "total": money::format_minor(r.try_get("total_minor").unwrap_or(0), money::exponent(&state.config.tenant.currency)),
-                "currency": r.try_get::<String, _>("currency").unwrap_or_default(),
-                "valid_until": r.try_get::<chrono::NaiveDateTime, _>("valid_until").map(|t| t.and_utc().to_rfc3339()).unwrap_or_default(),
-                "woocommerce_order": r.try_get::<Option<u64>, _>("woo_order_id").ok().flatten(),
+                "number": r.number,
+                "revision": r.revision.map(|x| format!("R{x}")),
+                "status": r.status,
+                "total": money::format_minor(r.total_minor, exp),
+                "currency": r.currency,
+                "valid_until": r.valid_until.and_utc().to_rfc3339(),
+                "woocommerce_order": r.woo_order_id,
             })
         })
         .collect();
@@ -835,8 +797,7 @@ async fn api_quote(State(state): State<AppState>, headers: HeaderMap, Path(numbe
     if let Some(r) = intake_refusal(&state, &headers) {
         return Ok(r);
     }
-    let Some(id) = sqlx::query_scalar::<_, u64>("SELECT id FROM quotes WHERE number = ?").bind(&number).fetch_optional(&state.pool).await?
-    else {
+    let Some(id) = listing::id_by_number(&state.pool, &number).await? else {
         return Ok((StatusCode::NOT_FOUND, Json(json!({ "error": "no such quote", "field": "number" }))).into_response());
     };
     let vs = quote::versions(&state.pool, id).await.map_err(|e| AppError::Internal(anyhow::anyhow!(e.to_string())))?;
