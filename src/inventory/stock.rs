@@ -192,3 +192,48 @@ pub async fn summary(pool: &MySqlPool, open_statuses: &[String]) -> Result<Summa
     .fetch_one(pool)
     .await
 }
+
+/// One lot with its product, as its page and its label show it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct LotDetail {
+    pub id: u64,
+    pub product_id: u64,
+    pub sku: String,
+    pub name: String,
+    pub lot_ref: String,
+    /// Where the lot is kept: its own location, else the product's bin.
+    pub location: String,
+    pub received_at: NaiveDateTime,
+    pub qty_received: u32,
+    pub qty_remaining: u32,
+    pub qty_reserved: u32,
+    pub unit_cost_minor: i64,
+    pub expires_on: Option<chrono::NaiveDate>,
+    pub invoice_ref: Option<String>,
+}
+
+/// Lot `id`, or `None`.
+pub async fn lot(pool: &MySqlPool, id: u64) -> Result<Option<LotDetail>, sqlx::Error> {
+    sqlx::query_as::<_, LotDetail>(
+        r#"SELECT l.id, l.product_id, p.sku, p.name, l.lot_ref, COALESCE(NULLIF(l.location, ''), p.bin, '') AS location, l.received_at,
+                  l.qty_received, l.qty_remaining, l.qty_reserved, l.unit_cost_minor, l.expires_on, i.invoice_ref
+           FROM inventory_lots l JOIN products p ON p.id = l.product_id LEFT JOIN supplier_invoices i ON i.id = l.supplier_invoice_id
+           WHERE l.id = ?"#,
+    )
+    .bind(id)
+    .fetch_optional(pool)
+    .await
+}
+
+/// The lots a supplier invoice brought in, in the order they were received.
+pub async fn lots_of_invoice(pool: &MySqlPool, invoice_id: u64) -> Result<Vec<LotDetail>, sqlx::Error> {
+    sqlx::query_as::<_, LotDetail>(
+        r#"SELECT l.id, l.product_id, p.sku, p.name, l.lot_ref, COALESCE(NULLIF(l.location, ''), p.bin, '') AS location, l.received_at,
+                  l.qty_received, l.qty_remaining, l.qty_reserved, l.unit_cost_minor, l.expires_on, i.invoice_ref
+           FROM inventory_lots l JOIN products p ON p.id = l.product_id LEFT JOIN supplier_invoices i ON i.id = l.supplier_invoice_id
+           WHERE l.supplier_invoice_id = ? ORDER BY l.id"#,
+    )
+    .bind(invoice_id)
+    .fetch_all(pool)
+    .await
+}

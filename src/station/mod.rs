@@ -8,6 +8,7 @@
 //! Every change is one transaction that re-checks the status and the
 //! operator holding the order, and is recorded in the event log.
 
+pub mod labels;
 pub mod pack;
 pub mod pick;
 pub mod queue;

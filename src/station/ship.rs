@@ -307,7 +307,7 @@ pub async fn print(
     Ok(out)
 }
 
-fn tally(out: &mut Printed, attempt: Attempt, what: &str) {
+pub(super) fn tally(out: &mut Printed, attempt: Attempt, what: &str) {
     match attempt {
         Attempt::Sent { .. } => out.sent += 1,
         Attempt::Queued { error, .. } => out.queued.push(format!("{what}: {error} (kept, retried every minute)")),

@@ -5,23 +5,40 @@
 use askama::Template;
 use axum::{
     Form, Router,
-    extract::State,
+    extract::{Path, State},
     http::StatusCode,
     response::{IntoResponse, Response},
-    routing::get,
+    routing::{get, post},
 };
+use axum_extra::extract::cookie::CookieJar;
 use chrono::NaiveDate;
 use serde::Deserialize;
 
-use super::{AppState, Page, Result, session::Session};
+use super::{AppError, AppState, Page, Result, session::Session, station::printers_here};
 use crate::{
-    inventory::receive::{self, Invoice, REASONS},
+    inventory::{
+        receive::{self, Invoice, REASONS},
+        stock::{self, LotDetail},
+    },
     money,
     operators::Role,
+    station::{labels, ship::Printed},
 };
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/inventory/receive", get(page).post(submit)).route("/inventory/adjust", axum::routing::post(adjust))
+    Router::new()
+        .route("/inventory/receive", get(page).post(submit))
+        .route("/inventory/adjust", post(adjust))
+        .route("/inventory/lots/{id}", get(lot_page))
+        .route("/inventory/lots/{id}/label", post(lot_label))
+}
+
+/// What printing labels did, in a sentence for the page; the second part
+/// names what did not print (kept and retried, or no printer).
+fn printed_note(p: &Printed) -> (String, Option<String>) {
+    let mut problems = p.missing.clone();
+    problems.extend(p.queued.iter().map(|q| format!("not printed yet: {q}")));
+    (format!("{} label(s) sent to the label printer.", p.sent), (!problems.is_empty()).then(|| problems.join("; ")))
 }
 
 /// A recent lot for the list under the forms.
@@ -51,6 +68,10 @@ struct ReceivePage {
     notice: Option<String>,
     reasons: &'static [&'static str],
     lots: Vec<LotRow>,
+    /// Lot labels that did not print (kept and retried, or no printer).
+    print_problem: Option<String>,
+    /// Whether the receipt prints a label for each lot.
+    print_labels: bool,
 }
 
 impl ReceivePage {
@@ -83,6 +104,8 @@ impl ReceivePage {
             notice: None,
             reasons: REASONS,
             lots,
+            print_problem: None,
+            print_labels: true,
         })
     }
 }
@@ -98,9 +121,11 @@ struct ReceiveForm {
     invoice: String,
     date: String,
     csv: String,
+    /// The "print a label for each lot" box (absent when unticked).
+    labels: Option<String>,
 }
 
-async fn submit(State(state): State<AppState>, s: Session, Form(f): Form<ReceiveForm>) -> Result<Response> {
+async fn submit(State(state): State<AppState>, s: Session, jar: CookieJar, Form(f): Form<ReceiveForm>) -> Result<Response> {
     s.require(&[Role::BackOffice])?;
     let mut p = ReceivePage::new(&state, &s).await?;
     let supplier = f.supplier.trim().to_owned();
@@ -140,7 +165,17 @@ async fn submit(State(state): State<AppState>, s: Session, Form(f): Form<Receive
         match receive::apply(&state.pool, &invoice, &rows, Some(s.operator.id), &|_, _| {}).await {
             Ok(r) => {
                 let mut done = ReceivePage::new(&state, &s).await?;
-                done.notice = Some(format!("Received invoice {reference} from {supplier}: {} lots, {} units.", r.lots, r.units));
+                let mut notice = format!("Received invoice {reference} from {supplier}: {} lots, {} units.", r.lots, r.units);
+                if f.labels.is_some() {
+                    let lots = stock::lots_of_invoice(&state.pool, r.invoice_id).await?;
+                    let (_, printers) = printers_here(&state, &jar);
+                    let printed =
+                        labels::print_lots(&state.pool, &printers, &lots, 1, (s.operator.id, s.operator.username.as_str())).await?;
+                    let (sent, problems) = printed_note(&printed);
+                    notice = format!("{notice} {sent}");
+                    done.print_problem = problems;
+                }
+                done.notice = Some(notice);
                 return Ok(Page(done).into_response());
             }
             Err(receive::ReceiveError::Db(e)) => return Err(e.into()),
@@ -148,7 +183,7 @@ async fn submit(State(state): State<AppState>, s: Session, Form(f): Form<Receive
         }
     }
     // Nothing was written: hand the form back with every problem and the text as typed.
-    (p.supplier, p.invoice, p.date, p.csv) = (supplier, reference, f.date, f.csv);
+    (p.supplier, p.invoice, p.date, p.csv, p.print_labels) = (supplier, reference, f.date, f.csv, f.labels.is_some());
     Ok((StatusCode::UNPROCESSABLE_ENTITY, Page(p)).into_response())
 }
 
@@ -181,4 +216,76 @@ async fn adjust(State(state): State<AppState>, s: Session, Form(f): Form<AdjustF
         }
     }
     Ok((StatusCode::UNPROCESSABLE_ENTITY, Page(p)).into_response())
+}
+
+#[derive(Template)]
+#[template(path = "inventory/lot.html")]
+struct LotPage {
+    base: String,
+    tenant_name: String,
+    operator: String,
+    role: &'static str,
+    csrf: String,
+    lot: LotDetail,
+    received: String,
+    unit_cost: String,
+    max_copies: u32,
+    notice: Option<String>,
+    alert: Option<String>,
+}
+
+async fn lot_view(state: &AppState, s: &Session, id: u64) -> Result<LotPage> {
+    let lot = stock::lot(&state.pool, id).await?.ok_or(AppError::NotFound)?;
+    Ok(LotPage {
+        base: state.base.to_string(),
+        tenant_name: state.config.tenant.name.clone(),
+        operator: s.operator.display_name.clone(),
+        role: s.operator.role.label(),
+        csrf: s.csrf.clone(),
+        received: state.local_time(lot.received_at),
+        unit_cost: money::format_minor(lot.unit_cost_minor, money::exponent(&state.config.tenant.currency)),
+        lot,
+        max_copies: labels::MAX_COPIES,
+        notice: None,
+        alert: None,
+    })
+}
+
+async fn lot_page(State(state): State<AppState>, s: Session, Path(id): Path<u64>) -> Result<Page<LotPage>> {
+    s.require(&[Role::BackOffice, Role::Picker])?;
+    Ok(Page(lot_view(&state, &s, id).await?))
+}
+
+#[derive(Deserialize)]
+struct LabelForm {
+    #[serde(default)]
+    copies: String,
+}
+
+async fn lot_label(
+    State(state): State<AppState>,
+    s: Session,
+    jar: CookieJar,
+    Path(id): Path<u64>,
+    Form(f): Form<LabelForm>,
+) -> Result<Response> {
+    s.require(&[Role::BackOffice, Role::Picker])?;
+    let mut page = lot_view(&state, &s, id).await?;
+    let copies = match f.copies.trim() {
+        "" => Some(1),
+        c => c.parse::<u32>().ok().filter(|n| (1..=labels::MAX_COPIES).contains(n)),
+    };
+    let Some(copies) = copies else {
+        page.alert = Some(format!("copies: a whole number from 1 to {}", labels::MAX_COPIES));
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, Page(page)).into_response());
+    };
+    let (_, printers) = printers_here(&state, &jar);
+    let printed =
+        labels::print_lots(&state.pool, &printers, std::slice::from_ref(&page.lot), copies, (s.operator.id, s.operator.username.as_str()))
+            .await?;
+    let (sent, problems) = printed_note(&printed);
+    page.notice = Some(sent);
+    let status = if printed.missing.is_empty() { StatusCode::OK } else { StatusCode::CONFLICT };
+    page.alert = problems;
+    Ok((status, Page(page)).into_response())
 }

@@ -23,7 +23,7 @@ use crate::{
     config::BoxDef,
     operators::Role,
     station::{
-        FieldError, StationError,
+        FieldError, StationError, labels,
         pack::{self, PackForm, PackageForm},
         pick::{self, PickLine},
         queue::{self, Entry},
@@ -437,7 +437,12 @@ async fn pack_submit(
     let service = state.config.ups.as_ref().map_or_else(|| "03".to_owned(), |u| u.default_service.clone());
     let carrier = state.carrier.as_ref().map_or("none", |c| c.name());
     match pack::pack(&state.pool, order, s.operator.id, &form, &state.config.boxes, carrier, &service).await {
-        Ok(Ok(_)) => Ok(see(&state, &format!("/pick/{order}/ship"))),
+        Ok(Ok(_)) => {
+            // A label for each serial captured, to stick on its unit before it is boxed.
+            let (_, printers) = printers_here(&state, &jar);
+            let printed = labels::print_serials(&state.pool, &printers, order, (s.operator.id, s.operator.username.as_str())).await?;
+            show_printed(&state, &s, &jar, order, printed, "(serial labels) sent to the label printer").await
+        }
         Ok(Err(errors)) => {
             let mut page = pack_view(&state, &s, &jar, order, form.packages.len()).await?;
             // Hand back what was typed, with every problem next to its field.
@@ -523,7 +528,7 @@ async fn ship_page(
 }
 
 /// The printers of the station this browser works at.
-fn printers_here(state: &AppState, jar: &CookieJar) -> (String, StationPrinters) {
+pub(super) fn printers_here(state: &AppState, jar: &CookieJar) -> (String, StationPrinters) {
     let station = station_of(state, jar, None);
     let printers = StationPrinters::for_station(&state.config.printers, &station);
     (station, printers)
@@ -546,11 +551,18 @@ async fn buy(State(state): State<AppState>, s: Session, jar: CookieJar, Path(ord
         Err(e) => return refused(&state, &s, &jar, e).await,
     };
     let printed = print_all(&state, &jar, order, shipment, &s).await?;
+    show_printed(&state, &s, &jar, order, printed, "sent to the printers").await
+}
+
+/// The ship page after printing: a redirect when everything printed,
+/// else the page with what did not (kept and retried) and why.
+async fn show_printed(state: &AppState, s: &Session, jar: &CookieJar, order: u64, printed: ship::Printed, done: &str) -> Result<Response> {
     if printed.queued.is_empty() && printed.missing.is_empty() {
-        return Ok(see(&state, &format!("/pick/{order}/ship?printed={}", printed.sent)));
+        let query = if printed.sent > 0 { format!("?printed={}", printed.sent) } else { String::new() };
+        return Ok(see(state, &format!("/pick/{order}/ship{query}")));
     }
-    let mut page = ship_view(&state, &s, &jar, order).await?;
-    page.notice.push(format!("{} document(s) sent to the printers.", printed.sent));
+    let mut page = ship_view(state, s, jar, order).await?;
+    page.notice.push(format!("{} document(s) {done}.", printed.sent));
     page.notice.extend(printed.missing);
     page.alert = (!printed.queued.is_empty()).then(|| format!("Not printed yet: {}", printed.queued.join("; ")));
     Ok(Page(page).into_response())
@@ -595,14 +607,7 @@ async fn reprint(State(state): State<AppState>, s: Session, jar: CookieJar, Path
     s.require(ANYONE)?;
     let Some(sh) = ship::current(&state.pool, order).await? else { return Err(AppError::NotFound) };
     let printed = ship::reprint(&state.pool, sh.id, &state.config.printers, s.operator.id).await?;
-    if printed.queued.is_empty() && printed.missing.is_empty() {
-        return Ok(see(&state, &format!("/pick/{order}/ship?printed={}", printed.sent)));
-    }
-    let mut page = ship_view(&state, &s, &jar, order).await?;
-    page.notice.push(format!("{} document(s) sent again.", printed.sent));
-    page.notice.extend(printed.missing);
-    page.alert = (!printed.queued.is_empty()).then(|| format!("Not printed yet: {}", printed.queued.join("; ")));
-    Ok(Page(page).into_response())
+    show_printed(&state, &s, &jar, order, printed, "sent again").await
 }
 
 async fn slip_pdf(State(state): State<AppState>, s: Session, jar: CookieJar, Path(order): Path<u64>) -> Result<Response> {

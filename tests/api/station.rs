@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use quartermaster::{
     inventory::{gtin, orders, reserve},
+    printing::zpl,
     standin::{
         self,
         cups::{LocalCups, RawPrinter},
@@ -153,9 +154,14 @@ impl World {
         id
     }
 
-    /// An operator signed in on a browser of their own.
+    /// A picker signed in on a browser of their own.
     pub async fn picker(&self, username: &str) -> Picker {
-        let id = self.app.add_operator(username, Role::Picker, "correct horse battery").await;
+        self.operator(username, Role::Picker).await
+    }
+
+    /// An operator with `role` signed in on a browser of their own.
+    pub async fn operator(&self, username: &str, role: Role) -> Picker {
+        let id = self.app.add_operator(username, role, "correct horse battery").await;
         let client = reqwest::Client::builder()
             .cookie_store(true)
             .redirect(reqwest::redirect::Policy::none())
@@ -378,7 +384,14 @@ async fn serials_are_checked_against_the_lot_or_registered_on_it() {
     assert_eq!(w.queue_status(order).await, "picked");
     // Right serials: M1's are packed, G1's new serial is registered on G1.
     let (status, location, body) = pack_serials(&p, order, m, g, ["SN-M1-2", "SN-M1-1", "GX-1"]).await;
-    assert_eq!((status, location.as_str()), (303, format!("/pick/{order}/ship").as_str()), "{body}");
+    assert_eq!((status, location.as_str()), (303, format!("/pick/{order}/ship?printed=3").as_str()), "{body}");
+    // One label per serial, in line order, to the station's thermal printer.
+    let printed = w.labels.wait_for(3, Duration::from_secs(30)).await;
+    assert_eq!(
+        printed,
+        vec![zpl::serial_label("PRX-1", "SN-M1-1"), zpl::serial_label("PRX-1", "SN-M1-2"), zpl::serial_label("GAU-2", "GX-1")],
+        "serial labels byte-exact"
+    );
     let rows: Vec<(String, String, String, String)> = sqlx::query_as(
         "SELECT s.serial, CAST(s.status AS CHAR), CAST(s.captured_at AS CHAR), l.lot_ref FROM lot_serials s JOIN inventory_lots l ON l.id = s.lot_id ORDER BY s.serial",
     )
@@ -505,6 +518,9 @@ async fn an_order_ships_in_two_packages_with_one_carrier_call_and_prints_labels_
         )
         .await;
     assert_eq!(status, 303, "{body}");
+    // Packing prints the serial's label first, to stick on the unit.
+    let serial_label = w.labels.wait_for(1, Duration::from_secs(30)).await;
+    assert_eq!(serial_label, vec![zpl::serial_label("PRX-1", "PRX-SN-0001")], "one serial label, byte-exact");
     let (status, location, body) = p.post(&format!("/pick/{order}/buy"), &[]).await;
     assert_eq!(status, 303, "{body}");
     assert!(location.ends_with("/ship?printed=3"), "two labels and a slip sent: {location}");
@@ -540,9 +556,9 @@ async fn an_order_ships_in_two_packages_with_one_carrier_call_and_prints_labels_
     assert_eq!(master, stored[0].0);
 
     // Labels arrive byte-exact at the thermal printer; the slip arrives as the PDF sent.
-    let labels = w.labels.wait_for(2, Duration::from_secs(30)).await;
-    assert_eq!(labels.len(), 2, "both labels printed");
-    let mut got = labels.clone();
+    let labels = w.labels.wait_for(3, Duration::from_secs(30)).await;
+    assert_eq!(labels.len(), 3, "both labels printed after the serial label");
+    let mut got = labels[1..].to_vec();
     got.sort();
     let mut want: Vec<Vec<u8>> = stored.iter().map(|s| s.1.clone()).collect();
     want.sort();
@@ -574,7 +590,11 @@ async fn an_order_ships_in_two_packages_with_one_carrier_call_and_prints_labels_
     let (status, location, _) = p.post(&format!("/pick/{order}/reprint"), &[]).await;
     assert_eq!(status, 303);
     assert!(location.ends_with("printed=3"), "{location}");
-    assert_eq!(w.labels.wait_for(4, Duration::from_secs(30)).await.len(), 4);
+    assert_eq!(
+        w.labels.wait_for(5, Duration::from_secs(30)).await.len(),
+        5,
+        "the two shipping labels again (the serial label is not part of the shipment)"
+    );
 
     // Shipped: stock consumed from the reserved lots, serial shipped, Woo completed with tracking.
     let before: Vec<(String, u32, u32)> =
@@ -662,4 +682,99 @@ async fn a_woocommerce_outage_at_ship_time_is_shown_and_retried_until_it_lands()
     assert_eq!(done, 1);
     assert_eq!(w.woo.order_status(woo_order).as_deref(), Some("completed"));
     assert_eq!(ship::write_back_pending(&w.app.db.pool, w.app.state.woo.clone()).await.expect("idle"), (0, 0), "nothing left");
+}
+
+/// Field data of a label that a printer would read as commands: every
+/// `^FD` must run to its own `^FS` with no `^` or `~` in between (what
+/// `^FH` escaping is for).
+fn unclosed_fields(zpl: &[u8]) -> Vec<String> {
+    let text = String::from_utf8_lossy(zpl);
+    text.split("^FD")
+        .skip(1)
+        .filter(|part| {
+            let end = part.find('^').unwrap_or(part.len());
+            !part[end..].starts_with("^FS") || part[..end].contains('~')
+        })
+        .map(str::to_owned)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lot_labels_print_at_receiving_and_from_the_lot_page_whatever_the_names_hold() {
+    let w = World::new().await;
+    // A product whose name tries to end the label and start a printer command.
+    let hostile_name = r#"Bolt ^XZ^XA^FDpwned^FS ~JR \ "M8" <b>"#;
+    w.product("HXB-1", "01234500001", "B-01-1", false, &[]).await;
+    sqlx::query("UPDATE products SET name = ? WHERE sku = 'HXB-1'").bind(hostile_name).execute(&w.app.db.pool).await.expect("name");
+    let bo = w.operator("bea", Role::BackOffice).await;
+    let (_, page) = bo.get("/inventory/receive").await;
+    let csrf = csrf_in(&page);
+    let hostile_ref = "R^XZ~JA-7";
+    let csv = format!("sku,qty,unit_cost,lot_ref,location\nHXB-1,12,0.45,{hostile_ref},A-09-1\n");
+    let r = bo
+        .client
+        .post(w.app.url("/inventory/receive"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("supplier", "Acme"),
+            ("invoice", "INV-1"),
+            ("date", "2026-11-30"),
+            ("csv", &csv),
+            ("labels", "on"),
+        ])
+        .send()
+        .await
+        .expect("receive");
+    let (status, body) = (r.status().as_u16(), r.text().await.expect("body"));
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("1 label(s) sent to the label printer"), "{body}");
+    let expected = zpl::lot_label("HXB-1", hostile_name, hostile_ref, "A-09-1");
+    let printed = w.labels.wait_for(1, Duration::from_secs(30)).await;
+    assert_eq!(printed, vec![expected.clone()], "the receipt's one lot label, byte-exact");
+    assert_eq!(unclosed_fields(&printed[0]), Vec::<String>::new(), "no field lets the name or the lot ref out as commands");
+    let text = String::from_utf8_lossy(&printed[0]);
+    assert_eq!((text.matches("^XA").count(), text.matches("^XZ").count()), (1, 1), "one label: {text}");
+    assert!(unclosed_fields(b"^XA^FDBolt ^XZ^FS^XZ").len() == 1, "the check sees an unescaped field");
+
+    // From the lot's page, as a picker at the bench: copies are checked, then printed.
+    let lot: u64 = sqlx::query_scalar("SELECT id FROM inventory_lots WHERE lot_ref = ?")
+        .bind(hostile_ref)
+        .fetch_one(&w.app.db.pool)
+        .await
+        .expect("lot");
+    let p = w.picker("ann").await;
+    let (status, page) = p.get(&format!("/inventory/lots/{lot}")).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("&#60;b&#62;") && !page.contains("<b>"), "the name is escaped on the page: {page}");
+    let (status, _, body) = p.post(&format!("/inventory/lots/{lot}/label"), &[("copies", "0")]).await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body.contains("copies: a whole number from 1 to 50"), "{body}");
+    let (status, _, body) = p.post(&format!("/inventory/lots/{lot}/label"), &[("copies", "2")]).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("2 label(s) sent"), "{body}");
+    let printed = w.labels.wait_for(3, Duration::from_secs(30)).await;
+    assert_eq!(printed, vec![expected.clone(), expected.clone(), expected], "two more copies, byte-exact");
+    let (jobs,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM print_jobs WHERE document_kind = 'lot_label' AND state = 'sent' AND operator_id IS NOT NULL")
+            .fetch_one(&w.app.db.pool)
+            .await
+            .expect("jobs");
+    assert_eq!(jobs, 3, "every label is a recorded job with its operator");
+    let (status, _) = p.get("/inventory/lots/999999").await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_station_without_a_label_printer_is_told_and_nothing_is_lost() {
+    let w = World::new().await;
+    w.product("HXB-1", "01234500001", "B-01-1", false, &[("L1", 5, "B-01-1")]).await;
+    let lot: u64 = sqlx::query_scalar("SELECT id FROM inventory_lots WHERE lot_ref = 'L1'").fetch_one(&w.app.db.pool).await.expect("lot");
+    let p = w.picker("ann").await;
+    // Bench 2 has no printers.
+    let (_, page) = p.get("/pick?station=bench-2").await;
+    assert!(page.contains("Bench 2"), "{page}");
+    let (status, _, body) = p.post(&format!("/inventory/lots/{lot}/label"), &[("copies", "1")]).await;
+    assert_eq!(status, 409, "{body}");
+    assert!(body.contains("no label (ZPL) printer at this station"), "{body}");
+    assert!(w.labels.wait_for(1, Duration::from_secs(2)).await.is_empty(), "nothing printed elsewhere");
 }
