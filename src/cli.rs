@@ -67,7 +67,9 @@ enum Command {
     Sync {
         #[arg(short, long, env = "QM_CONFIG")]
         config: PathBuf,
-        /// Run one cycle and exit (the only mode here; `qm serve` runs the schedule).
+        /// Run one cycle and exit. Without it, the poller (and the hourly
+        /// catalog mirror) run on the tenant's schedule until Ctrl-C, as in
+        /// `qm serve` but with no web server.
         #[arg(long)]
         once: bool,
         /// Print what a cycle would push, per SKU (store value → new value), and write nothing.
@@ -299,7 +301,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             let listen = listen.unwrap_or_else(|| loaded.config.server.listen.clone());
             let state = startup::prepare(loaded).await?;
             let app = Application::build(state, &listen).await?;
-            let scheduler = jobs::start(app.state().clone()).await?;
+            let scheduler = jobs::start(app.state().clone(), None).await?;
             tracing::info!(port = app.port(), tenant = %app.state().config.tenant.id, base = %app.state().base, "serving");
             let served = app.run_until_stopped(startup::shutdown_signal()).await;
             let mut scheduler = scheduler;
@@ -335,9 +337,22 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             println!("operator `{}` created (id {id}, role {})", username.as_str(), role.as_str());
             Ok(())
         }
-        Command::Sync { config, once: _, dry_run, catalog } => {
+        Command::Sync { config, once, dry_run, catalog } => {
             telemetry::init();
             let state = startup::prepare(load(&config)?).await?;
+            if !once && !dry_run {
+                if !state.config.modules.inventory_sync {
+                    return Err(Failure::Usage("modules.inventory_sync is off in the tenant file: nothing to schedule".into()));
+                }
+                let mut scheduler = jobs::start(state.clone(), Some(&["inventory_poll", "catalog_sync"])).await?;
+                println!(
+                    "syncing on the tenant's schedule (polling.inventory_cron `{}`); Ctrl-C stops",
+                    state.config.polling.inventory_cron
+                );
+                startup::shutdown_signal().await;
+                let _ = scheduler.shutdown().await;
+                return Ok(());
+            }
             let poller = crate::jobs::inventory_poll::Poller::from_state(&state)?;
             if dry_run {
                 let plan = poller.dry_run().await?;

@@ -327,6 +327,13 @@ fn cross_field_problems(r: &mut Reporter<'_>, doc: &Value) {
             r.at("/polling/inventory_cron", format!("not a valid six-field cron expression (sec min hour day month weekday): {e}"));
         }
     }
+    if let Some(schedules) = doc.pointer("/schedules").and_then(Value::as_object) {
+        for (job, cron) in schedules {
+            if let Some(Err(e)) = cron.as_str().map(validate_cron) {
+                r.at(&format!("/schedules/{job}"), format!("not a valid six-field cron expression (sec min hour day month weekday): {e}"));
+            }
+        }
+    }
     if let Some(tz) = text("/tenant/timezone") {
         if tz.parse::<chrono_tz::Tz>().is_err() {
             r.at("/tenant/timezone", "not an IANA time zone; write e.g. America/Chicago or Europe/Berlin");

@@ -84,6 +84,10 @@ pub struct TenantConfig {
     pub pick_priority: Vec<PickPriority>,
     #[serde(default)]
     pub polling: Polling,
+    /// When each job of the fleet runs, by job name (six-field cron, UTC);
+    /// a job not named runs on its default.
+    #[serde(default)]
+    pub schedules: std::collections::BTreeMap<String, String>,
     #[serde(default)]
     pub pricing: Pricing,
     #[serde(default)]

@@ -661,3 +661,37 @@ struct Folded {
     /// Products of changed orders only.
     changed_products: BTreeSet<u64>,
 }
+
+/// The poller as a job of the fleet (with the inventory sync module), on
+/// `polling.inventory_cron`. It takes its own lock inside a cycle (and
+/// records a skipped run), so the fleet's lock is not used.
+struct InventoryPoll {
+    poller: Poller,
+    schedule: String,
+}
+
+pub fn job(state: &AppState) -> anyhow::Result<Option<Arc<dyn super::CronJob>>> {
+    if !state.config.modules.inventory_sync {
+        return Ok(None);
+    }
+    Ok(Some(Arc::new(InventoryPoll { poller: Poller::from_state(state)?, schedule: state.config.polling.inventory_cron.clone() })))
+}
+
+impl super::CronJob for InventoryPoll {
+    fn name(&self) -> &'static str {
+        "inventory_poll"
+    }
+    fn default_schedule(&self) -> String {
+        self.schedule.clone()
+    }
+    fn exclusive(&self) -> bool {
+        false
+    }
+    fn timeout(&self) -> Duration {
+        Duration::from_secs(1800)
+    }
+    fn run(&self) -> futures::future::BoxFuture<'_, anyhow::Result<serde_json::Value>> {
+        use futures::FutureExt;
+        async { Ok(serde_json::to_value(self.poller.run_once().await?)?) }.boxed()
+    }
+}

@@ -1,128 +1,132 @@
-//! The cron fleet. Each job is a file with a `run_once` that tests call
-//! directly; this module schedules them with tokio-cron-scheduler and
-//! records every run in `job_runs`.
+//! The cron fleet. Each job is one file implementing [`CronJob`] (its name,
+//! default schedule, lock, timeout and run) and one line in [`FLEET`]; this
+//! module schedules them with tokio-cron-scheduler, holds each job's
+//! advisory lock so replicas never overlap, bounds each run, and records
+//! every run in `job_runs`. A tenant moves a job with `schedules.<name>`.
 
+pub mod catalog_sync;
+pub mod code_lookup_refresh;
 pub mod inventory_poll;
 pub mod print_retry;
+pub mod quote_expiry;
 pub mod session_sweep;
+pub mod shipment_writeback;
 
-use std::future::Future;
+use std::{future::Future, sync::Arc, time::Duration};
 
+use futures::future::BoxFuture;
 use serde_json::Value;
 use sqlx::MySqlPool;
 use tokio_cron_scheduler::{Job, JobScheduler};
 
-use crate::app::AppState;
+use crate::{
+    app::AppState,
+    db::lock::{self, LockError, LockName},
+};
 
-/// Starts the scheduler with every job the tenant's config enables.
-pub async fn start(state: AppState) -> anyhow::Result<JobScheduler> {
+/// One job of the fleet.
+pub trait CronJob: Send + Sync {
+    /// Its name in `job_runs`, the logs, its lock and the tenant file's `schedules`.
+    fn name(&self) -> &'static str;
+    /// When it runs unless the tenant file says otherwise: six-field cron (with seconds), UTC.
+    fn default_schedule(&self) -> String;
+    /// Whether replicas must take turns (a MariaDB advisory lock `qm:<tenant>:<name>`, tried once).
+    fn exclusive(&self) -> bool {
+        true
+    }
+    /// The longest a run may take; past it the run is recorded failed.
+    fn timeout(&self) -> Duration {
+        Duration::from_secs(300)
+    }
+    /// Whether it also runs once when the appliance starts.
+    fn at_start(&self) -> bool {
+        false
+    }
+    /// One run; the value is the run's summary.
+    fn run(&self) -> BoxFuture<'_, anyhow::Result<Value>>;
+}
+
+/// Builds a job for this tenant, or `None` when its module is off.
+pub type Maker = fn(&AppState) -> anyhow::Result<Option<Arc<dyn CronJob>>>;
+
+/// Every job, in one list: a new job is a file and a line here.
+pub const FLEET: &[Maker] = &[
+    session_sweep::job,
+    code_lookup_refresh::job,
+    print_retry::job,
+    shipment_writeback::job,
+    quote_expiry::job,
+    catalog_sync::job,
+    inventory_poll::job,
+];
+
+/// The names `schedules` may use, for the tenant file's schema and its checks.
+pub const NAMES: &[&str] =
+    &["session_sweep", "code_lookup_refresh", "print_retry", "shipment_writeback", "quote_expiry", "catalog_sync", "inventory_poll"];
+
+/// The jobs this tenant runs, with the schedule each runs on.
+pub fn fleet(state: &AppState) -> anyhow::Result<Vec<(Arc<dyn CronJob>, String)>> {
+    let mut out = Vec::new();
+    for make in FLEET {
+        if let Some(job) = make(state)? {
+            let schedule = state.config.schedules.get(job.name()).cloned().unwrap_or_else(|| job.default_schedule());
+            out.push((job, schedule));
+        }
+    }
+    Ok(out)
+}
+
+/// Starts the scheduler with every job the tenant runs (or only those named in `only`).
+pub async fn start(state: AppState, only: Option<&[&str]>) -> anyhow::Result<JobScheduler> {
     let scheduler = JobScheduler::new().await?;
-    let pool = state.pool.clone();
-    // Expired sessions are swept every 15 minutes, at second 30.
-    scheduler
-        .add(Job::new_async("30 */15 * * * *", move |_id, _lock| {
-            let pool = pool.clone();
+    for (job, schedule) in fleet(&state)? {
+        if only.is_some_and(|names| !names.contains(&job.name())) {
+            continue;
+        }
+        if job.at_start() {
+            let (job, state) = (job.clone(), state.clone());
+            tokio::spawn(async move {
+                let _ = run_guarded(&state, job.as_ref()).await;
+            });
+        }
+        let state = state.clone();
+        let cron = Job::new_async(schedule.as_str(), move |_id, _lock| {
+            let (job, state) = (job.clone(), state.clone());
             Box::pin(async move {
-                let _ = record(&pool, "session_sweep", async {
-                    session_sweep::run_once(&pool).await.map(|n| serde_json::json!({ "deleted": n }))
-                })
-                .await;
+                let _ = run_guarded(&state, job.as_ref()).await;
             })
-        })?)
-        .await?;
-    // The scanner lookup: rebuilt now (it served from disk until then) and every 10 minutes.
-    let (lookup, pool) = (state.lookup.clone(), state.pool.clone());
-    tokio::spawn(async move {
-        let _ = record(&pool, "code_lookup_refresh", async { Ok(serde_json::json!({ "codes": lookup.refresh(&pool).await? })) }).await;
-    });
-    let (lookup, pool) = (state.lookup.clone(), state.pool.clone());
-    scheduler
-        .add(Job::new_async("45 */10 * * * *", move |_id, _lock| {
-            let (lookup, pool) = (lookup.clone(), pool.clone());
-            Box::pin(async move {
-                let _ =
-                    record(&pool, "code_lookup_refresh", async { Ok(serde_json::json!({ "codes": lookup.refresh(&pool).await? })) }).await;
-            })
-        })?)
-        .await?;
-    if !state.config.printers.is_empty() {
-        let (pool, printers) = (state.pool.clone(), state.config.printers.clone());
-        scheduler
-            .add(Job::new_async("15 * * * * *", move |_id, _lock| {
-                let (pool, printers) = (pool.clone(), printers.clone());
-                Box::pin(async move {
-                    let _ =
-                        record(&pool, "print_retry", async { Ok(serde_json::to_value(print_retry::run_once(&pool, &printers).await?)?) })
-                            .await;
-                })
-            })?)
-            .await?;
-    }
-    if state.config.modules.fulfillment {
-        // Tracking write-backs WooCommerce did not take yet, every minute at :40.
-        let (pool, woo) = (state.pool.clone(), state.woo.clone());
-        scheduler
-            .add(Job::new_async("40 * * * * *", move |_id, _lock| {
-                let (pool, woo) = (pool.clone(), woo.clone());
-                Box::pin(async move {
-                    let _ = record(&pool, "shipment_writeback", async {
-                        let (done, failing) = crate::station::ship::write_back_pending(&pool, woo).await?;
-                        Ok(serde_json::json!({ "done": done, "failing": failing }))
-                    })
-                    .await;
-                })
-            })?)
-            .await?;
-    }
-    if state.config.modules.quotes {
-        // Sent quotes past their window become expired, hourly at :05.
-        let pool = state.pool.clone();
-        scheduler
-            .add(Job::new_async("0 5 * * * *", move |_id, _lock| {
-                let pool = pool.clone();
-                Box::pin(async move {
-                    let _ = record(&pool, "quote_expiry", async {
-                        Ok(serde_json::json!({ "expired": crate::quotes::quote::expire_due(&pool).await? }))
-                    })
-                    .await;
-                })
-            })?)
-            .await?;
-    }
-    if state.config.modules.inventory_sync {
-        // One poller per process; the advisory lock keeps replicas from overlapping.
-        let poller = std::sync::Arc::new(inventory_poll::Poller::from_state(&state)?);
-        // The catalog mirror (products, variations, GTINs, manage_stock) hourly at :17.
-        let (p2, pool2, currency, fix) =
-            (poller.clone(), state.pool.clone(), state.config.tenant.currency.clone(), state.config.woocommerce.fix_manage_stock);
-        scheduler
-            .add(Job::new_async("0 17 * * * *", move |_id, _lock| {
-                let (p, pool, currency) = (p2.clone(), pool2.clone(), currency.clone());
-                Box::pin(async move {
-                    let _ = record(&pool, "catalog_sync", async {
-                        let s = crate::inventory::catalog::sync_from_woo(&pool, &p.woo, &currency, fix).await?;
-                        Ok(serde_json::to_value(s).unwrap_or_default())
-                    })
-                    .await;
-                })
-            })?)
-            .await?;
-        let pool = state.pool.clone();
-        let cron = state.config.polling.inventory_cron.clone();
-        scheduler
-            .add(Job::new_async(cron.as_str(), move |_id, _lock| {
-                let (poller, pool) = (poller.clone(), pool.clone());
-                Box::pin(async move {
-                    let _ = record(&pool, "inventory_poll", async {
-                        poller.run_once().await.map(|s| serde_json::to_value(s).unwrap_or_default())
-                    })
-                    .await;
-                })
-            })?)
-            .await?;
+        })
+        .map_err(|e| anyhow::anyhow!("schedules: `{schedule}` is not a six-field cron expression: {e}"))?;
+        scheduler.add(cron).await?;
     }
     scheduler.start().await?;
     Ok(scheduler)
+}
+
+/// One run of `job` as the scheduler does it: under its lock (skipped when
+/// another replica holds it), bounded by its timeout, recorded in `job_runs`.
+/// `Ok(None)`: another replica is running it.
+pub async fn run_guarded(state: &AppState, job: &dyn CronJob) -> anyhow::Result<Option<Value>> {
+    let _guard = if job.exclusive() {
+        let name = LockName::new(&state.config.tenant.id.to_string(), job.name())?;
+        match lock::acquire(&state.db_options, &name, Duration::ZERO).await {
+            Ok(g) => Some(g),
+            Err(LockError::Busy { holder, .. }) => {
+                tracing::info!(job = job.name(), holder = ?holder, "job lock held elsewhere; skipping this run");
+                return Ok(None);
+            }
+            Err(e) => {
+                tracing::error!(job = job.name(), error = %e, "job lock could not be taken");
+                return Err(e.into());
+            }
+        }
+    } else {
+        None
+    };
+    let timeout = job.timeout();
+    let work =
+        async { tokio::time::timeout(timeout, job.run()).await.unwrap_or_else(|_| Err(anyhow::anyhow!("timed out after {timeout:?}"))) };
+    record(&state.pool, job.name(), work).await.map(Some)
 }
 
 /// Runs `work` as one recorded job run: a `job_runs` row that ends `ok` with

@@ -1,12 +1,42 @@
 //! Resends queued print jobs whose retry time has come. Schedule: every
-//! minute, when the tenant has printers.
+//! minute at second 15, when the tenant has printers.
 
+use std::sync::Arc;
+
+use futures::{FutureExt, future::BoxFuture};
+use serde_json::Value;
 use sqlx::MySqlPool;
 
+use super::CronJob;
 use crate::{
+    app::AppState,
     config::Printer,
     printing::ipp::{self, Attempt, PrinterTarget},
 };
+
+struct PrintRetry {
+    pool: MySqlPool,
+    printers: Vec<Printer>,
+}
+
+pub fn job(state: &AppState) -> anyhow::Result<Option<Arc<dyn CronJob>>> {
+    if state.config.printers.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(Arc::new(PrintRetry { pool: state.pool.clone(), printers: state.config.printers.clone() })))
+}
+
+impl CronJob for PrintRetry {
+    fn name(&self) -> &'static str {
+        "print_retry"
+    }
+    fn default_schedule(&self) -> String {
+        "15 * * * * *".into()
+    }
+    fn run(&self) -> BoxFuture<'_, anyhow::Result<Value>> {
+        async { Ok(serde_json::to_value(run_once(&self.pool, &self.printers).await?)?) }.boxed()
+    }
+}
 
 /// What a pass did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]

@@ -1,8 +1,35 @@
-//! Deletes expired sessions. Schedule: every 15 minutes.
+//! Deletes expired sessions. Schedule: every 15 minutes, at second 30.
 
+use std::sync::Arc;
+
+use futures::{FutureExt, future::BoxFuture};
+use serde_json::{Value, json};
 use sqlx::MySqlPool;
+
+use super::CronJob;
+use crate::app::AppState;
 
 /// Deletes sessions past their expiry; returns how many.
 pub async fn run_once(pool: &MySqlPool) -> anyhow::Result<u64> {
     Ok(crate::operators::sessions::sweep(pool).await?)
+}
+
+struct SessionSweep {
+    pool: MySqlPool,
+}
+
+pub fn job(state: &AppState) -> anyhow::Result<Option<Arc<dyn CronJob>>> {
+    Ok(Some(Arc::new(SessionSweep { pool: state.pool.clone() })))
+}
+
+impl CronJob for SessionSweep {
+    fn name(&self) -> &'static str {
+        "session_sweep"
+    }
+    fn default_schedule(&self) -> String {
+        "30 */15 * * * *".into()
+    }
+    fn run(&self) -> BoxFuture<'_, anyhow::Result<Value>> {
+        async { Ok(json!({ "deleted": run_once(&self.pool).await? })) }.boxed()
+    }
 }

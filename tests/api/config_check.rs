@@ -231,3 +231,16 @@ async fn a_secret_reference_to_a_fifo_or_dev_zero_fails_at_once_naming_the_refer
         assert!(out.contains("database.password") && out.contains("not a regular file"), "{label}: {out}");
     }
 }
+
+#[test]
+fn a_job_schedule_is_checked_by_name_and_by_cron() {
+    let yaml = example().replace("  quote_expiry: \"0 5 * * * *\"", "  quote_expiry: \"every hour\"\n  quote_expiri: \"0 5 * * * *\"");
+    let (code, out, _) = check(&yaml);
+    assert_eq!(code, 1, "{out}");
+    for e in [
+        format!("acme.yaml:{} schedules.quote_expiry: not a valid six-field cron expression", line_of(&yaml, "every hour")),
+        format!("acme.yaml:{} schedules.quote_expiri: unknown key; did you mean `quote_expiry`?", line_of(&yaml, "quote_expiri:")),
+    ] {
+        assert!(out.contains(&e), "missing line:\n  {e}\nin output:\n{out}");
+    }
+}

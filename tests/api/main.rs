@@ -5,6 +5,7 @@ mod helpers;
 mod shop;
 
 mod inventory_pages;
+mod jobs;
 mod layers;
 
 mod auth;

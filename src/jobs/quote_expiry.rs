@@ -1,0 +1,34 @@
+//! Sent quotes past their validity window become expired. Schedule: hourly
+//! at minute 5, with the quotes module.
+
+use std::sync::Arc;
+
+use futures::{FutureExt, future::BoxFuture};
+use serde_json::{Value, json};
+use sqlx::MySqlPool;
+
+use super::CronJob;
+use crate::app::AppState;
+
+struct QuoteExpiry {
+    pool: MySqlPool,
+}
+
+pub fn job(state: &AppState) -> anyhow::Result<Option<Arc<dyn CronJob>>> {
+    if !state.config.modules.quotes {
+        return Ok(None);
+    }
+    Ok(Some(Arc::new(QuoteExpiry { pool: state.pool.clone() })))
+}
+
+impl CronJob for QuoteExpiry {
+    fn name(&self) -> &'static str {
+        "quote_expiry"
+    }
+    fn default_schedule(&self) -> String {
+        "0 5 * * * *".into()
+    }
+    fn run(&self) -> BoxFuture<'_, anyhow::Result<Value>> {
+        async { Ok(json!({ "expired": crate::quotes::quote::expire_due(&self.pool).await? })) }.boxed()
+    }
+}
