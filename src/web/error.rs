@@ -25,6 +25,9 @@ pub enum AppError {
     /// 404.
     #[error("not found")]
     NotFound,
+    /// 409: the thing has moved on (expired, already accepted, another's).
+    #[error("{0}")]
+    Conflict(String),
     /// 400/422 naming the field and what is wrong with it.
     #[error("{field}: {message}")]
     Invalid { field: &'static str, message: String },
@@ -46,6 +49,23 @@ impl AppError {
     }
 }
 
+/// A quote refusal where a handler has no page of its own to show it on:
+/// the user's part keeps its status and text; the rest keeps its source
+/// chain for the log.
+impl From<crate::quotes::quote::QuoteError> for AppError {
+    fn from(e: crate::quotes::quote::QuoteError) -> Self {
+        use crate::quotes::quote::QuoteError;
+        match e {
+            QuoteError::NotFound(_) => AppError::NotFound,
+            QuoteError::Invalid { field, message } => AppError::Invalid { field, message },
+            QuoteError::BadToken => AppError::Forbidden,
+            QuoteError::Expired { .. } | QuoteError::WrongState { .. } => AppError::Conflict(e.to_string()),
+            QuoteError::Db(d) => AppError::Sqlx(d),
+            other @ (QuoteError::Pdf(_) | QuoteError::Woo(_)) => AppError::Internal(anyhow::Error::new(other)),
+        }
+    }
+}
+
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let (status, text) = match &self {
@@ -55,6 +75,7 @@ impl IntoResponse for AppError {
             }
             AppError::Forbidden | AppError::Csrf => (StatusCode::FORBIDDEN, self.to_string()),
             AppError::NotFound => (StatusCode::NOT_FOUND, self.to_string()),
+            AppError::Conflict(_) => (StatusCode::CONFLICT, self.to_string()),
             AppError::Invalid { .. } => (StatusCode::UNPROCESSABLE_ENTITY, self.to_string()),
             AppError::Sqlx(e) => {
                 tracing::error!(error = %e, "database error");
@@ -73,14 +94,34 @@ impl IntoResponse for AppError {
     }
 }
 
+/// What a query parameter's value keeps as is: unreserved characters and `/`
+/// (so `next=/pick/12` stays readable); everything else is percent-encoded.
+const QUERY_VALUE: &percent_encoding::AsciiSet =
+    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~').remove(b'/');
+
 /// Percent-encodes a path for a query parameter.
 pub fn urlencode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => out.push(b as char),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
+    percent_encoding::utf8_percent_encode(s, QUERY_VALUE).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_return_path_is_encoded_but_stays_readable() {
+        assert_eq!(urlencode("/pick/12"), "/pick/12");
+        assert_eq!(urlencode("/q/A B?x=1&y=ü#f"), "/q/A%20B%3Fx%3D1%26y%3D%C3%BC%23f");
     }
-    out
+
+    #[test]
+    fn a_quote_refusal_keeps_its_status() {
+        use crate::quotes::quote::QuoteError;
+        let status = |e: QuoteError| AppError::from(e).into_response().status();
+        assert_eq!(status(QuoteError::NotFound("Q-1".into())), StatusCode::NOT_FOUND);
+        assert_eq!(status(QuoteError::Invalid { field: "lines", message: "x".into() }), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(status(QuoteError::BadToken), StatusCode::FORBIDDEN);
+        assert_eq!(status(QuoteError::WrongState { number: "Q".into(), status: "sent".into(), message: "m".into() }), StatusCode::CONFLICT);
+        assert_eq!(status(QuoteError::Pdf("weasyprint died".into())), StatusCode::INTERNAL_SERVER_ERROR);
+    }
 }
