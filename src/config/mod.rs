@@ -359,7 +359,8 @@ pub struct Ups {
     pub shipper: Address,
 }
 
-fn default_ups_service() -> String {
+/// UPS Ground: the service a shipment is drafted with when the tenant names none.
+pub fn default_ups_service() -> String {
     "03".into()
 }
 

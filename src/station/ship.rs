@@ -12,11 +12,12 @@ use sqlx::MySqlPool;
 use super::{StationError, lock_held};
 use crate::{
     channels::woocommerce::WooClient,
-    config::{Address, Printer, PrinterKind},
+    config::{Address, Printer, PrinterKind, TenantConfig},
     events::{self, Event, Severity},
     fulfillment::carrier::{Carrier, CarrierError, Parcel, ShipmentRequest},
     money,
     printing::ipp::{self, Attempt, DocumentKind, PrinterTarget},
+    printing::pdf::WeasyPrint,
 };
 
 /// A shipment as the ship page shows it.
@@ -271,6 +272,52 @@ pub struct Printed {
     pub sent: u32,
     pub queued: Vec<String>,
     pub missing: Vec<String>,
+}
+
+/// The carrier and service a packed order's shipment is drafted with: the
+/// configured carrier (or "none") and the tenant's UPS default service
+/// (UPS Ground when the tenant names none).
+pub fn draft_service(config: &TenantConfig, carrier: Option<&dyn Carrier>) -> (&'static str, String) {
+    let service = config.ups.as_ref().map_or_else(crate::config::default_ups_service, |u| u.default_service.clone());
+    (carrier.map_or("none", |c| c.name()), service)
+}
+
+/// The paper a station's page printer takes (`letter` unless the tenant says otherwise).
+pub fn station_paper<'a>(config: &'a TenantConfig, station: &str) -> &'a str {
+    config.stations.iter().find(|st| st.id == station).map_or("letter", |st| st.paper.as_str())
+}
+
+/// Everything a bought shipment prints at `station`: its labels to the
+/// label printer, and the packing slip, rendered now on the station's
+/// paper, to the page printer. A slip that does not render is reported
+/// with the rest, not lost silently.
+pub async fn print_shipment(
+    pool: &MySqlPool,
+    config: &TenantConfig,
+    weasy: &WeasyPrint,
+    station: &str,
+    order_id: u64,
+    shipment_id: u64,
+    operator: (u64, &str),
+) -> Result<Printed, sqlx::Error> {
+    let printers = StationPrinters::for_station(&config.printers, station);
+    let mut problems = Vec::new();
+    let slip_pdf = if printers.slips.is_some() {
+        match super::slip::pdf(pool, config, order_id, station_paper(config, station), weasy).await {
+            Ok(pdf) => Some(pdf),
+            Err(super::slip::SlipError::Db(e)) => return Err(e),
+            Err(e) => {
+                tracing::error!(error = %e, order_id, "packing slip did not render");
+                problems.push(format!("packing slip: {e}"));
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let mut printed = print(pool, shipment_id, &printers, slip_pdf, operator).await?;
+    printed.queued.extend(problems);
+    Ok(printed)
 }
 
 /// Prints every label of a bought shipment, then the slip (if one is given).

@@ -36,6 +36,9 @@ struct HomePage {
     expiring_quotes: usize,
     /// Quotes, receiving and their links are for the back office (and admins).
     back_office: bool,
+    /// The tenant's modules with pages: their links show only when on.
+    quotes_on: bool,
+    station_on: bool,
     /// Orders the sync skipped: (WooCommerce order, why, last tried, attempts).
     sync_rejects: Vec<(u64, String, String, u32)>,
     channel_problems: Vec<(String, String, String, String)>,
@@ -63,8 +66,14 @@ async fn home(State(state): State<AppState>, session: Session) -> Result<Page<Ho
         units_on_hand: counts.units,
         open_orders: counts.open_orders,
         backordered_lines: counts.backordered,
-        expiring_quotes: if back_office { crate::quotes::quote::expiring(&state.pool, 7).await?.len() } else { 0 },
+        expiring_quotes: if back_office && state.config.modules.quotes {
+            crate::quotes::quote::expiring(&state.pool, 7).await?.len()
+        } else {
+            0
+        },
         back_office,
+        quotes_on: state.config.modules.quotes,
+        station_on: state.config.modules.fulfillment,
         sync_rejects: crate::inventory::orders::rejects(&state.pool)
             .await?
             .into_iter()

@@ -73,17 +73,20 @@ async fn under_base(base: Arc<str>, pages: Router, mut req: Request<Body>) -> Re
 
 /// The whole application router: health at the root, pages under the base path.
 pub fn router(state: AppState) -> Router {
-    let pages: Router = Router::new()
-        .merge(home::router())
-        .merge(auth::router())
-        .merge(inventory::router())
-        .merge(station::router())
-        .merge(quotes::router())
-        .merge(events::router())
-        .layer(middleware::from_fn_with_state(state.clone(), session::layer))
-        .merge(assets::router())
-        .merge(quotes::api_router())
-        .with_state(state.clone());
+    // A module the tenant turned off has no routes at all (a 404, not a page that fails).
+    let modules = &state.config.modules;
+    let mut signed_in = Router::new().merge(home::router()).merge(auth::router()).merge(inventory::router()).merge(events::router());
+    if modules.fulfillment {
+        signed_in = signed_in.merge(station::router());
+    }
+    if modules.quotes {
+        signed_in = signed_in.merge(quotes::router());
+    }
+    let mut pages = signed_in.layer(middleware::from_fn_with_state(state.clone(), session::layer)).merge(assets::router());
+    if modules.quotes {
+        pages = pages.merge(quotes::api_router());
+    }
+    let pages: Router = pages.with_state(state.clone());
     let base = state.base.clone();
     let outer: Router = Router::new().merge(health::router()).with_state(state);
     let app = if base.is_empty() {

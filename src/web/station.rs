@@ -434,8 +434,7 @@ async fn pack_submit(
 ) -> Result<Response> {
     s.require(ANYONE)?;
     let form = read_pack_form(&fields);
-    let service = state.config.ups.as_ref().map_or_else(|| "03".to_owned(), |u| u.default_service.clone());
-    let carrier = state.carrier.as_ref().map_or("none", |c| c.name());
+    let (carrier, service) = ship::draft_service(&state.config, state.carrier.as_deref());
     match pack::pack(&state.pool, order, s.operator.id, &form, &state.config.boxes, carrier, &service).await {
         Ok(Ok(_)) => {
             // A label for each serial captured, to stick on its unit before it is boxed.
@@ -568,27 +567,11 @@ async fn show_printed(state: &AppState, s: &Session, jar: &CookieJar, order: u64
     Ok(Page(page).into_response())
 }
 
-/// Labels to the station's label printer and the slip (rendered now) to its page printer.
+/// Labels and the slip to this station's printers.
 async fn print_all(state: &AppState, jar: &CookieJar, order: u64, shipment: u64, s: &Session) -> Result<ship::Printed> {
-    let (station, printers) = printers_here(state, jar);
-    let paper = state.config.stations.iter().find(|st| st.id == station).map_or("letter", |st| st.paper.as_str());
-    let mut problems = Vec::new();
-    let slip_pdf = if printers.slips.is_some() {
-        match slip::pdf(&state.pool, &state.config, order, paper, &state.weasy).await {
-            Ok(pdf) => Some(pdf),
-            Err(slip::SlipError::Db(e)) => return Err(e.into()),
-            Err(e) => {
-                tracing::error!(error = %e, order, "packing slip did not render");
-                problems.push(format!("packing slip: {e}"));
-                None
-            }
-        }
-    } else {
-        None
-    };
-    let mut printed = ship::print(&state.pool, shipment, &printers, slip_pdf, (s.operator.id, s.operator.username.as_str())).await?;
-    printed.queued.extend(problems);
-    Ok(printed)
+    let station = station_of(state, jar, None);
+    let operator = (s.operator.id, s.operator.username.as_str());
+    Ok(ship::print_shipment(&state.pool, &state.config, &state.weasy, &station, order, shipment, operator).await?)
 }
 
 async fn shipped(State(state): State<AppState>, s: Session, jar: CookieJar, Path(order): Path<u64>) -> Result<Response> {
@@ -614,8 +597,7 @@ async fn slip_pdf(State(state): State<AppState>, s: Session, jar: CookieJar, Pat
     s.require(ANYONE)?;
     queue::entry(&state.pool, order).await?.ok_or(AppError::NotFound)?;
     let station = station_of(&state, &jar, None);
-    let paper = state.config.stations.iter().find(|st| st.id == station).map_or("letter", |st| st.paper.as_str());
-    match slip::pdf(&state.pool, &state.config, order, paper, &state.weasy).await {
+    match slip::pdf(&state.pool, &state.config, order, ship::station_paper(&state.config, &station), &state.weasy).await {
         Ok(pdf) => {
             Ok(([(header::CONTENT_TYPE, "application/pdf"), (header::CONTENT_DISPOSITION, "inline; filename=\"packing-slip.pdf\"")], pdf)
                 .into_response())

@@ -344,3 +344,30 @@ async fn expired_sessions_are_refused_and_swept() {
         sqlx::query_as("SELECT status FROM job_runs WHERE job = 'session_sweep'").fetch_one(&app.db.pool).await.expect("run");
     assert_eq!(status, "ok");
 }
+
+#[tokio::test]
+async fn a_module_turned_off_has_no_routes_and_no_links() {
+    use crate::helpers::{INTAKE_TOKEN, TenantDir, TestDb};
+    let db = TestDb::empty().await;
+    let tenant = TenantDir::write(&db, "", "");
+    let path = tenant.config_path();
+    let yaml = std::fs::read_to_string(&path).expect("tenant file");
+    assert!(yaml.contains("modules: { ebay: false, accounting: false }"), "the test tenant's modules line moved");
+    let off = yaml.replace(
+        "modules: { ebay: false, accounting: false }",
+        "modules: { ebay: false, accounting: false, quotes: false, fulfillment: false }",
+    );
+    std::fs::write(&path, off).expect("write");
+    let app = TestApp::spawn_in(db, tenant, "").await;
+    app.add_operator("boss", Role::Admin, "correct horse battery").await;
+    assert_eq!(app.sign_in("boss", "correct horse battery").await.status().as_u16(), 303);
+    for path in ["/quotes", "/pick", "/q/TESTCO-00001", "/api/quotes?email=a@b.example"] {
+        assert_eq!(app.get(path).await.status().as_u16(), 404, "{path} is gone with its module");
+    }
+    let r =
+        app.client.post(app.url("/rfq")).header("X-QM-Intake-Token", INTAKE_TOKEN).json(&serde_json::json!({})).send().await.expect("rfq");
+    assert_eq!(r.status().as_u16(), 404, "intake is gone with quotes");
+    let home = app.get("/").await.text().await.expect("home");
+    assert!(home.contains("/inventory/receive"), "receiving stays: {home}");
+    assert!(!home.contains("/quotes\"") && !home.contains("/pick\""), "no links to modules that are off: {home}");
+}

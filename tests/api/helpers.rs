@@ -233,7 +233,7 @@ impl TestApp {
         Self::spawn_in(db, tenant, "").await
     }
 
-    async fn spawn_in(db: TestDb, tenant: TenantDir, base_path: &str) -> Self {
+    pub async fn spawn_in(db: TestDb, tenant: TenantDir, base_path: &str) -> Self {
         // QM_TEST_LOG=1 shows the app's logs (errors behind a 500) in the test output.
         if std::env::var_os("QM_TEST_LOG").is_some() {
             static LOGS: std::sync::Once = std::sync::Once::new();
