@@ -55,7 +55,7 @@ pub(crate) async fn lock_held(
     tx: &mut sqlx::Transaction<'_, sqlx::MySql>,
     order_id: u64,
     operator_id: u64,
-    expected: &'static str,
+    expected: queue::QueueStatus,
 ) -> Result<String, StationError> {
     let (status, holder, number, name) = sqlx::query_as::<_, (String, Option<u64>, String, Option<String>)>(
         r#"SELECT CAST(q.status AS CHAR) AS status, q.operator_id, o.number, (SELECT display_name FROM operators p WHERE p.id = q.operator_id) AS holder
@@ -68,8 +68,8 @@ pub(crate) async fn lock_held(
     if holder != Some(operator_id) {
         return Err(StationError::HeldByOther { number, holder: name.unwrap_or_else(|| "nobody (claim it first)".into()) });
     }
-    if status != expected {
-        return Err(StationError::WrongState { number, status, expected });
+    if status != expected.as_str() {
+        return Err(StationError::WrongState { number, status, expected: expected.as_str() });
     }
     Ok(number)
 }

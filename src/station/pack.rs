@@ -7,7 +7,7 @@ use std::collections::HashSet;
 
 use sqlx::MySqlPool;
 
-use super::{FieldError, StationError, lock_held, pick};
+use super::{FieldError, StationError, lock_held, pick, queue::QueueStatus};
 use crate::{
     config::BoxDef,
     events::{self, Event},
@@ -182,7 +182,7 @@ pub async fn pack(
         Err(errors) => return Ok(Err(errors)),
     };
     let mut tx = pool.begin().await?;
-    let number = lock_held(&mut tx, order_id, operator_id, "picked").await?;
+    let number = lock_held(&mut tx, order_id, operator_id, QueueStatus::Picked).await?;
     let shipment = sqlx::query("INSERT INTO shipments (order_id, carrier, service_code, status, operator_id) VALUES (?, ?, ?, 'draft', ?)")
         .bind(order_id)
         .bind(carrier)
@@ -310,7 +310,7 @@ fn lot_refs(room: &[(u64, String, u64, i64)]) -> String {
 /// shipment is deleted and the order is `picked` again.
 pub async fn unpack(pool: &MySqlPool, order_id: u64, operator_id: u64) -> Result<(), StationError> {
     let mut tx = pool.begin().await?;
-    let number = lock_held(&mut tx, order_id, operator_id, "packed").await?;
+    let number = lock_held(&mut tx, order_id, operator_id, QueueStatus::Packed).await?;
     let bought: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM shipments WHERE order_id = ? AND status <> 'draft'")
         .bind(order_id)
         .fetch_one(&mut *tx)

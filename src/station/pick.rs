@@ -6,7 +6,7 @@
 use chrono::NaiveDateTime;
 use sqlx::MySqlPool;
 
-use super::{StationError, bin_key, lock_held};
+use super::{StationError, bin_key, lock_held, queue::QueueStatus};
 use crate::{
     events::{self, Event, Severity},
     inventory::{lookup::CodeLookup, orders},
@@ -166,7 +166,7 @@ pub async fn scan(
     };
     let adding = hit.units.saturating_mul(count);
     let mut tx = pool.begin().await?;
-    let number = lock_held(&mut tx, order_id, operator_id, "picking").await?;
+    let number = lock_held(&mut tx, order_id, operator_id, QueueStatus::Picking).await?;
     let lines = sqlx::query_as::<_, (u64, String, u32, u32)>(
         "SELECT id, sku, quantity, picked_qty FROM order_lines WHERE order_id = ? AND product_id = ? AND NOT removed ORDER BY id FOR UPDATE",
     )
@@ -230,7 +230,7 @@ pub async fn scan(
 async fn refuse(pool: &MySqlPool, order_id: u64, operator_id: u64, mis: Mis) -> Result<Result<Counted, Mis>, StationError> {
     // Only the operator holding a picking order may scan it, even wrongly.
     let mut tx = pool.begin().await?;
-    let number = lock_held(&mut tx, order_id, operator_id, "picking").await?;
+    let number = lock_held(&mut tx, order_id, operator_id, QueueStatus::Picking).await?;
     events::record(
         &mut *tx,
         Event::info("pick.refused", format!("order {number}: {mis}")).severity(Severity::Warning).by(operator_id).about("order", order_id),

@@ -26,9 +26,9 @@ impl PickQueue for StationQueue {
     fn follow<'c>(&'c self, conn: &'c mut MySqlConnection, order_id: u64, readiness: Readiness) -> BoxFuture<'c, Result<(), sqlx::Error>> {
         Box::pin(async move {
             let status = match readiness {
-                Readiness::Ready => "queued",
-                Readiness::Backordered => "backordered",
-                Readiness::OnHold => "on_hold",
+                Readiness::Ready => QueueStatus::Queued,
+                Readiness::Backordered => QueueStatus::Backordered,
+                Readiness::OnHold => QueueStatus::OnHold,
                 Readiness::Gone => {
                     sqlx::query("DELETE FROM pick_queue WHERE order_id = ? AND status IN ('queued', 'backordered', 'on_hold')")
                         .bind(order_id)
@@ -42,7 +42,7 @@ impl PickQueue for StationQueue {
                    ON DUPLICATE KEY UPDATE status = IF(status IN ('queued', 'backordered', 'on_hold'), VALUES(status), status)"#,
             )
             .bind(order_id)
-            .bind(status)
+            .bind(status.as_str())
             .execute(&mut *conn)
             .await?;
             Ok(())
@@ -50,8 +50,69 @@ impl PickQueue for StationQueue {
     }
 }
 
-/// Every queue state, in the order pages show them.
-pub const STATES: &[&str] = &["queued", "picking", "picked", "packed", "shipped", "on_hold", "backordered"];
+/// Where an order stands in the queue: `pick_queue.status`, one variant
+/// per value of the column's ENUM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum QueueStatus {
+    Queued,
+    Picking,
+    Picked,
+    Packed,
+    Shipped,
+    OnHold,
+    Backordered,
+}
+
+impl QueueStatus {
+    /// Every state, in the order pages show them.
+    pub const ALL: [QueueStatus; 7] = [
+        QueueStatus::Queued,
+        QueueStatus::Picking,
+        QueueStatus::Picked,
+        QueueStatus::Packed,
+        QueueStatus::Shipped,
+        QueueStatus::OnHold,
+        QueueStatus::Backordered,
+    ];
+
+    /// The column value.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            QueueStatus::Queued => "queued",
+            QueueStatus::Picking => "picking",
+            QueueStatus::Picked => "picked",
+            QueueStatus::Packed => "packed",
+            QueueStatus::Shipped => "shipped",
+            QueueStatus::OnHold => "on_hold",
+            QueueStatus::Backordered => "backordered",
+        }
+    }
+
+    /// The state named `value` (a column value or a page's `?status=`).
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == value)
+    }
+}
+
+impl std::fmt::Display for QueueStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Templates compare a state with its column value (`e.status == "packed"`).
+impl PartialEq<&str> for QueueStatus {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl TryFrom<String> for QueueStatus {
+    type Error = String;
+    fn try_from(value: String) -> Result<Self, String> {
+        Self::parse(&value).ok_or_else(|| format!("`{value}` is not a pick_queue status"))
+    }
+}
 
 /// One order in the queue.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -60,7 +121,8 @@ pub struct Entry {
     pub number: String,
     pub customer: String,
     pub shipping_method: String,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: QueueStatus,
     pub priority: i32,
     pub station: Option<String>,
     pub operator_id: Option<u64>,
@@ -104,7 +166,7 @@ pub async fn prioritise(pool: &MySqlPool, rules: &[PickPriority]) -> Result<u64,
 /// The queue, highest priority then oldest first. `station` keeps orders
 /// claimed at other stations out (unclaimed ones are everyone's); without
 /// a `status`, shipped orders are left out.
-pub async fn list(pool: &MySqlPool, station: Option<&str>, status: Option<&str>, limit: u32) -> Result<Vec<Entry>, sqlx::Error> {
+pub async fn list(pool: &MySqlPool, station: Option<&str>, status: Option<QueueStatus>, limit: u32) -> Result<Vec<Entry>, sqlx::Error> {
     sqlx::query_as::<_, Entry>(
         r#"SELECT q.order_id, o.number, o.customer_name AS customer, COALESCE(o.shipping_method, '') AS shipping_method, CAST(q.status AS CHAR) AS status,
                   q.priority, q.station, q.operator_id, p.display_name AS operator, o.woo_created_at AS ordered_at,
@@ -116,18 +178,18 @@ pub async fn list(pool: &MySqlPool, station: Option<&str>, status: Option<&str>,
     )
     .bind(station)
     .bind(station)
-    .bind(status)
-    .bind(status)
+    .bind(status.map(QueueStatus::as_str))
+    .bind(status.map(QueueStatus::as_str))
     .bind(limit)
     .fetch_all(pool)
     .await
 }
 
 /// Orders per state (every state, zeros included).
-pub async fn counts(pool: &MySqlPool) -> Result<Vec<(&'static str, i64)>, sqlx::Error> {
+pub async fn counts(pool: &MySqlPool) -> Result<Vec<(QueueStatus, i64)>, sqlx::Error> {
     let rows =
         sqlx::query_as::<_, (String, i64)>("SELECT CAST(status AS CHAR), COUNT(*) FROM pick_queue GROUP BY status").fetch_all(pool).await?;
-    Ok(STATES.iter().map(|s| (*s, rows.iter().find(|(k, _)| k == s).map_or(0, |(_, n)| *n))).collect())
+    Ok(QueueStatus::ALL.into_iter().map(|s| (s, rows.iter().find(|(k, _)| k == s.as_str()).map_or(0, |(_, n)| *n))).collect())
 }
 
 /// The queue row of one order, if it is in the queue.
@@ -170,7 +232,7 @@ pub async fn claim(pool: &MySqlPool, order_id: u64, operator_id: u64, station: &
         None => Err(StationError::NotFound(order_id)),
         Some(e) if e.operator_id == Some(operator_id) => Ok(()),
         Some(e) if e.operator_id.is_some() => Err(StationError::HeldByOther { number: e.number, holder: e.operator.unwrap_or_default() }),
-        Some(e) => Err(StationError::WrongState { number: e.number, status: e.status, expected: "queued" }),
+        Some(e) => Err(StationError::WrongState { number: e.number, status: e.status.to_string(), expected: QueueStatus::Queued.as_str() }),
     }
 }
 
@@ -215,7 +277,7 @@ pub async fn claim_next(pool: &MySqlPool, operator_id: u64, station: &str) -> Re
 /// Puts a claimed order back in the queue (what was scanned stays in the tote).
 pub async fn release(pool: &MySqlPool, order_id: u64, operator_id: u64) -> Result<(), StationError> {
     let mut tx = pool.begin().await?;
-    let number = super::lock_held(&mut tx, order_id, operator_id, "picking").await?;
+    let number = super::lock_held(&mut tx, order_id, operator_id, QueueStatus::Picking).await?;
     sqlx::query("UPDATE pick_queue SET status = 'queued', operator_id = NULL, claimed_at = NULL, station = NULL WHERE order_id = ?")
         .bind(order_id)
         .execute(&mut *tx)

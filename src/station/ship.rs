@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use sqlx::MySqlPool;
 
-use super::{StationError, lock_held};
+use super::{StationError, lock_held, queue::QueueStatus};
 use crate::{
     channels::woocommerce::WooClient,
     config::{Address, Printer, PrinterKind, TenantConfig},
@@ -154,7 +154,7 @@ pub async fn buy(
     // Check the holder and state without keeping a transaction open across the carrier call.
     let number = {
         let mut tx = pool.begin().await?;
-        let n = lock_held(&mut tx, order_id, operator_id, "packed").await?;
+        let n = lock_held(&mut tx, order_id, operator_id, QueueStatus::Packed).await?;
         tx.commit().await?;
         n
     };
@@ -214,7 +214,7 @@ pub async fn buy(
         .filter(|(c, _)| c.eq_ignore_ascii_case(&currency))
         .and_then(|(_, v)| money::parse_minor(v, money::exponent(&currency)).ok());
     let mut tx = pool.begin().await?;
-    lock_held(&mut tx, order_id, operator_id, "packed").await?;
+    lock_held(&mut tx, order_id, operator_id, QueueStatus::Packed).await?;
     sqlx::query("UPDATE shipments SET status = 'purchased', master_tracking = ?, cost_minor = ? WHERE id = ? AND status = 'draft'")
         .bind(&bought.master_tracking)
         .bind(cost)
@@ -393,7 +393,7 @@ pub async fn waiting_jobs(pool: &MySqlPool, shipment_id: u64) -> Result<Vec<(u64
 /// write-back is queued. Returns the shipment id.
 pub async fn mark_shipped(pool: &MySqlPool, order_id: u64, operator_id: u64) -> Result<u64, StationError> {
     let mut tx = pool.begin().await?;
-    let number = lock_held(&mut tx, order_id, operator_id, "packed").await?;
+    let number = lock_held(&mut tx, order_id, operator_id, QueueStatus::Packed).await?;
     let Some(shipment): Option<u64> =
         sqlx::query_scalar("SELECT id FROM shipments WHERE order_id = ? AND status = 'purchased' ORDER BY id DESC LIMIT 1 FOR UPDATE")
             .bind(order_id)

@@ -141,8 +141,9 @@ struct QueueQuery {
 async fn queue_view(state: &AppState, s: &Session, jar: &CookieJar, q: &QueueQuery, alert: Option<String>) -> Result<QueuePage> {
     queue::prioritise(&state.pool, &state.config.pick_priority).await?;
     let f = Frame::new(state, s, jar, q.station.as_deref());
-    let status = q.status.clone().filter(|st| queue::STATES.contains(&st.as_str())).unwrap_or_default();
-    let entries = queue::list(&state.pool, Some(&f.station), Some(status.as_str()).filter(|s| !s.is_empty()), 200)
+    let wanted = q.status.as_deref().and_then(queue::QueueStatus::parse);
+    let status = wanted.map(|s| s.as_str().to_owned()).unwrap_or_default();
+    let entries = queue::list(&state.pool, Some(&f.station), wanted, 200)
         .await?
         .into_iter()
         .map(|e| EntryRow { ordered: state.local_time(e.ordered_at), e })
@@ -152,7 +153,7 @@ async fn queue_view(state: &AppState, s: &Session, jar: &CookieJar, q: &QueueQue
         (None, Some(_)) => Some("Nothing is waiting to be picked.".to_owned()),
         _ => None,
     };
-    let counts = queue::counts(&state.pool).await?.into_iter().map(|(st, n)| (st, n, st == status)).collect();
+    let counts = queue::counts(&state.pool).await?.into_iter().map(|(st, n)| (st.as_str(), n, Some(st) == wanted)).collect();
     Ok(QueuePage {
         stations: state.config.stations.iter().map(|st| (st.id.clone(), st.name.clone())).collect(),
         status,

@@ -10,7 +10,7 @@ use std::{
 };
 
 use fantoccini::{Client, ClientBuilder, Locator, key::Key};
-use quartermaster::operators::Role;
+use quartermaster::{operators::Role, printing::zpl};
 
 use crate::{helpers::free_port, station::World};
 
@@ -158,6 +158,10 @@ async fn a_picker_takes_an_order_from_queue_to_shipped_with_the_keyboard_only() 
     assert!(focused_id(&c).await.starts_with("serial_"), "Enter moved to the serial");
     type_keys(&c, &format!("PRX-SN-4242{}", Key::Enter)).await;
     arrive(&c, &format!("/pick/{order}/ship")).await;
+    // Packing printed the serial's label, and the page says so.
+    assert_eq!(w.labels.wait_for(1, Duration::from_secs(30)).await, vec![zpl::serial_label("PRX-1", "PRX-SN-4242")], "the serial label");
+    let said = c.find(Locator::Css(".ok")).await.expect("notice").text().await.expect("text");
+    assert!(said.contains("1 document(s) sent"), "{said}");
     shot(&c, "06-ship").await;
 
     // Enter buys the label and prints; Enter again marks it shipped.
@@ -166,7 +170,11 @@ async fn a_picker_takes_an_order_from_queue_to_shipped_with_the_keyboard_only() 
     c.wait().for_element(Locator::Id("shipped")).await.expect("bought");
     let tracking = c.find(Locator::Id("master")).await.expect("master tracking").text().await.expect("text");
     assert!(tracking.starts_with("1Z"), "{tracking}");
-    assert_eq!(w.labels.wait_for(1, Duration::from_secs(30)).await.len(), 1, "the label reached the printer");
+    assert_eq!(
+        w.labels.wait_for(2, Duration::from_secs(30)).await.len(),
+        2,
+        "the shipping label reached the printer after the serial label"
+    );
     assert_eq!(w.slips.wait_for(1, Duration::from_secs(30)).await.len(), 1, "the slip reached the printer");
     shot(&c, "07-bought").await;
     assert_eq!(focused_id(&c).await, "shipped");

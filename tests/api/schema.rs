@@ -131,3 +131,23 @@ async fn a_database_belongs_to_one_tenant() {
     let err = db::claim_for_tenant(&tdb.pool, "globex").await.expect_err("another tenant is refused");
     assert!(err.to_string().contains("belongs to tenant `acme`"), "{err}");
 }
+
+#[tokio::test]
+async fn the_pick_queue_states_are_the_columns_enum_values() {
+    use quartermaster::station::queue::QueueStatus;
+    let db = TestDb::migrated().await;
+    let column: String = sqlx::query_scalar(
+        "SELECT CAST(COLUMN_TYPE AS CHAR) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'pick_queue' AND COLUMN_NAME = 'status'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .expect("column");
+    let values: Vec<String> =
+        column.trim_start_matches("enum(").trim_end_matches(')').split(',').map(|v| v.trim_matches('\'').to_owned()).collect();
+    let ours: Vec<&str> = QueueStatus::ALL.iter().map(|s| s.as_str()).collect();
+    assert_eq!(ours, values, "one variant per value, in the column's order");
+    for v in &values {
+        assert_eq!(QueueStatus::try_from(v.clone()).map(QueueStatus::as_str), Ok(v.as_str()));
+    }
+    assert!(QueueStatus::try_from("lost".to_owned()).is_err());
+}
