@@ -172,8 +172,12 @@ async fn run(server: &str) -> Vec<(String, String)> {
             .expect("line");
     }
     let statuses = vec!["processing".to_owned()];
-    reserve::reserve_order(&pool, 1, &statuses, &quartermaster::station::queue::STATION_QUEUE).await.expect("reserve");
-    reserve::reserve_order(&pool, 2, &statuses, &quartermaster::station::queue::STATION_QUEUE).await.expect("reserve");
+    reserve::reserve_order(&pool, quartermaster::ids::OrderId(1), &statuses, &quartermaster::station::queue::STATION_QUEUE)
+        .await
+        .expect("reserve");
+    reserve::reserve_order(&pool, quartermaster::ids::OrderId(2), &statuses, &quartermaster::station::queue::STATION_QUEUE)
+        .await
+        .expect("reserve");
 
     // Sign in and claim both orders.
     let username = quartermaster::operators::Username::parse("bench").expect("name");
@@ -208,8 +212,8 @@ async fn run(server: &str) -> Vec<(String, String)> {
         .to_owned();
     let queue = client.get(format!("{base}/pick")).send().await.expect("queue").text().await.expect("page");
     let csrf = csrf_re.captures(&queue).map(|c| c[1].to_owned()).expect("csrf");
-    quartermaster::station::queue::claim(&pool, 1, operator, "bench-1").await.expect("claim 1");
-    quartermaster::station::queue::claim(&pool, 2, operator, "bench-1").await.expect("claim 2");
+    quartermaster::station::queue::claim(&pool, quartermaster::ids::OrderId(1), operator, "bench-1").await.expect("claim 1");
+    quartermaster::station::queue::claim(&pool, quartermaster::ids::OrderId(2), operator, "bench-1").await.expect("claim 2");
     let sheet = client.get(format!("{base}/pick/1")).send().await.expect("pick page");
     assert_eq!(sheet.status().as_u16(), 200);
     let html = sheet.text().await.expect("html");

@@ -209,7 +209,9 @@ async fn bench_reservations(server: &str, runs: usize) -> (String, String) {
         handles.push(tokio::spawn(async move {
             // Runs split the orders between them and overlap on the lots.
             for o in (1..=orders).filter(|o| o % runs as u64 == r) {
-                reserve::reserve_order(&pool, o, &statuses, &quartermaster::station::queue::STATION_QUEUE).await.expect("reserve");
+                reserve::reserve_order(&pool, quartermaster::ids::OrderId(o), &statuses, &quartermaster::station::queue::STATION_QUEUE)
+                    .await
+                    .expect("reserve");
             }
         }));
     }

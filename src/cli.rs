@@ -542,8 +542,9 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Inventory(InventoryCommand::Adjust { config, lot, delta, reason, note }) => {
             let pool = connect(Some(&config)).await?;
-            let left =
-                crate::inventory::receive::adjust(&pool, lot, delta, &reason, note.as_deref(), None).await.map_err(anyhow::Error::from)?;
+            let left = crate::inventory::receive::adjust(&pool, crate::ids::LotId(lot), delta, &reason, note.as_deref(), None)
+                .await
+                .map_err(anyhow::Error::from)?;
             println!("lot {lot}: {left} remaining");
             Ok(())
         }

@@ -12,6 +12,7 @@ pub mod demo;
 pub mod deploy;
 pub mod events;
 pub mod fulfillment;
+pub mod ids;
 pub mod inventory;
 pub mod jobs;
 pub mod money;

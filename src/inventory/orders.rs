@@ -5,7 +5,7 @@ use chrono::NaiveDateTime;
 use sqlx::{MySql, MySqlPool, Transaction};
 
 use super::reserve::{self, Outcome};
-use crate::{channels::woocommerce::types::Order, money};
+use crate::{channels::woocommerce::types::Order, ids::OrderId, money};
 
 /// Why an order could not be mirrored.
 #[derive(Debug, thiserror::Error)]
@@ -95,9 +95,9 @@ pub async fn rejects(pool: &MySqlPool) -> Result<Vec<Reject>, sqlx::Error> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mirrored {
     /// New or changed: reservations must follow.
-    Changed(u64),
+    Changed(OrderId),
     /// The same version as stored: nothing to do.
-    Unchanged(u64),
+    Unchanged(OrderId),
 }
 
 fn gmt(id: u64, field: &'static str, s: &str) -> Result<NaiveDateTime, MirrorError> {
@@ -200,7 +200,7 @@ pub async fn upsert_in(tx: &mut Transaction<'_, MySql>, o: &Order) -> Result<Mir
     }
 
     let existing =
-        sqlx::query_as::<_, (u64, String, NaiveDateTime)>("SELECT id, status, woo_modified_at FROM orders WHERE woo_id = ? FOR UPDATE")
+        sqlx::query_as::<_, (OrderId, String, NaiveDateTime)>("SELECT id, status, woo_modified_at FROM orders WHERE woo_id = ? FOR UPDATE")
             .bind(o.id)
             .fetch_optional(&mut **tx)
             .await?;
@@ -248,9 +248,9 @@ pub async fn upsert_in(tx: &mut Transaction<'_, MySql>, o: &Order) -> Result<Mir
     .bind(modified)
     .execute(&mut **tx)
     .await?;
-    let order_id: u64 = match existing {
+    let order_id = match existing {
         Some((id, _, _)) => id,
-        None => inserted.last_insert_id(),
+        None => OrderId(inserted.last_insert_id()),
     };
     for (li, qty, line_total) in &lines {
         let woo_item = if li.variation_id > 0 { li.variation_id } else { li.product_id };
@@ -328,7 +328,7 @@ pub async fn set_package_seq(conn: &mut sqlx::MySqlConnection, line_id: u64, seq
 }
 
 /// Takes every line of an order out of its packages (to re-pack).
-pub async fn clear_package_seqs(conn: &mut sqlx::MySqlConnection, order_id: u64) -> Result<(), sqlx::Error> {
+pub async fn clear_package_seqs(conn: &mut sqlx::MySqlConnection, order_id: OrderId) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE order_lines SET package_seq = NULL WHERE order_id = ?").bind(order_id).execute(conn).await?;
     Ok(())
 }

@@ -3,6 +3,7 @@
 //! written. Adjustments (counts, damage) are rows with a reason and an
 //! operator, never a silent edit of a lot.
 
+use crate::ids::LotId;
 use chrono::{NaiveDate, Utc};
 use sqlx::MySqlPool;
 
@@ -293,7 +294,7 @@ pub async fn apply(
 #[derive(Debug, thiserror::Error)]
 pub enum AdjustError {
     #[error("no lot {0}")]
-    NoLot(u64),
+    NoLot(LotId),
     #[error("lot has {remaining} left of which {reserved} are reserved; it cannot go to {wanted}")]
     BelowReserved { remaining: u32, reserved: u32, wanted: i64 },
     #[error("lot received {received}; found stock above that is a new receipt")]
@@ -315,7 +316,7 @@ pub const REASONS: &[&str] = &["count", "damage", "loss", "found", "return", "ot
 /// Changes a lot's remaining quantity by `delta`, recording why and who.
 pub async fn adjust(
     pool: &MySqlPool,
-    lot_id: u64,
+    lot_id: LotId,
     delta: i32,
     reason: &str,
     note: Option<&str>,

@@ -15,6 +15,7 @@
 //! order reserves or releases the difference, a cancelled one releases all,
 //! and a backordered line fills up when stock arrives.
 
+use crate::ids::{LotId, OrderId};
 use std::collections::HashMap;
 
 use futures::future::BoxFuture;
@@ -37,7 +38,12 @@ pub enum Readiness {
 /// owns `pick_queue`); reservation tells it where each order stands, inside
 /// the same transaction, through this seam, so the arrow still points down.
 pub trait PickQueue: Sync {
-    fn follow<'c>(&'c self, conn: &'c mut MySqlConnection, order_id: u64, readiness: Readiness) -> BoxFuture<'c, Result<(), sqlx::Error>>;
+    fn follow<'c>(
+        &'c self,
+        conn: &'c mut MySqlConnection,
+        order_id: OrderId,
+        readiness: Readiness,
+    ) -> BoxFuture<'c, Result<(), sqlx::Error>>;
 }
 
 /// What one call changed.
@@ -64,7 +70,12 @@ impl std::ops::AddAssign for Outcome {
 
 /// Brings one order's reservations in line with the order, retrying when
 /// MariaDB picks this transaction as a deadlock victim.
-pub async fn reserve_order(pool: &MySqlPool, order_id: u64, reservable: &[String], queue: &dyn PickQueue) -> Result<Outcome, sqlx::Error> {
+pub async fn reserve_order(
+    pool: &MySqlPool,
+    order_id: OrderId,
+    reservable: &[String],
+    queue: &dyn PickQueue,
+) -> Result<Outcome, sqlx::Error> {
     let mut attempt = 0;
     loop {
         let mut tx = pool.begin().await?;
@@ -128,7 +139,7 @@ struct Lot {
 /// The reservation work inside a caller's transaction.
 pub async fn reserve_in(
     tx: &mut Transaction<'_, MySql>,
-    order_id: u64,
+    order_id: OrderId,
     reservable: &[String],
     queue: &dyn PickQueue,
 ) -> Result<Outcome, sqlx::Error> {
@@ -329,9 +340,9 @@ pub async fn available_many(pool: &MySqlPool, products: &[u64]) -> Result<HashMa
 /// from the pick queue, or backordered while its product has free stock),
 /// or an order no longer reservable (or a removed line) still holding open
 /// reservations.
-pub async fn orders_out_of_line(pool: &MySqlPool, reservable: &[String]) -> Result<Vec<u64>, sqlx::Error> {
+pub async fn orders_out_of_line(pool: &MySqlPool, reservable: &[String]) -> Result<Vec<OrderId>, sqlx::Error> {
     let statuses = crate::db::json_list(reservable);
-    sqlx::query_scalar::<_, u64>(
+    sqlx::query_scalar::<_, OrderId>(
         r#"SELECT DISTINCT o.id FROM orders o JOIN order_lines l ON l.order_id = o.id
            LEFT JOIN (SELECT order_line_id, SUM(quantity) AS held, SUM(status = 'open') AS open_rows FROM stock_reservations
                       WHERE status IN ('open', 'consumed') GROUP BY order_line_id) r ON r.order_line_id = l.id
@@ -375,7 +386,7 @@ pub async fn insert_opening_lot(
 pub struct Consumed {
     pub reservation_id: u64,
     pub order_line_id: u64,
-    pub lot_id: u64,
+    pub lot_id: LotId,
     pub quantity: u32,
 }
 
@@ -384,7 +395,7 @@ pub struct Consumed {
 /// units from both its remaining and its reserved counts, and the
 /// reservation is `consumed`. Returns what came from which lot, the
 /// record the FIFO cost of goods is built from.
-pub async fn consume_for_shipment(tx: &mut Transaction<'_, MySql>, order_id: u64) -> Result<Vec<Consumed>, sqlx::Error> {
+pub async fn consume_for_shipment(tx: &mut Transaction<'_, MySql>, order_id: OrderId) -> Result<Vec<Consumed>, sqlx::Error> {
     let open = sqlx::query_as::<_, Consumed>(
         r#"SELECT r.id AS reservation_id, r.order_line_id, r.lot_id, r.quantity
            FROM stock_reservations r JOIN order_lines l ON l.id = r.order_line_id

@@ -9,7 +9,7 @@ use std::collections::{BTreeSet, HashMap};
 use chrono::NaiveDateTime;
 use sqlx::MySqlPool;
 
-use crate::channels::StockUpdate;
+use crate::{channels::StockUpdate, ids::LotId};
 
 /// A product whose truth differs from what a channel last confirmed.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -140,7 +140,7 @@ pub async fn free_lots(pool: &MySqlPool, product_id: u64) -> Result<Vec<(i64, i6
 /// A lot as the receiving page lists it.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct LotListing {
-    pub id: u64,
+    pub id: LotId,
     pub sku: String,
     pub lot_ref: String,
     pub received_at: NaiveDateTime,
@@ -196,7 +196,7 @@ pub async fn summary(pool: &MySqlPool, open_statuses: &[String]) -> Result<Summa
 /// One lot with its product, as its page and its label show it.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct LotDetail {
-    pub id: u64,
+    pub id: LotId,
     pub product_id: u64,
     pub sku: String,
     pub name: String,
@@ -213,7 +213,7 @@ pub struct LotDetail {
 }
 
 /// Lot `id`, or `None`.
-pub async fn lot(pool: &MySqlPool, id: u64) -> Result<Option<LotDetail>, sqlx::Error> {
+pub async fn lot(pool: &MySqlPool, id: LotId) -> Result<Option<LotDetail>, sqlx::Error> {
     sqlx::query_as::<_, LotDetail>(
         r#"SELECT l.id, l.product_id, p.sku, p.name, l.lot_ref, COALESCE(NULLIF(l.location, ''), p.bin, '') AS location, l.received_at,
                   l.qty_received, l.qty_remaining, l.qty_reserved, l.unit_cost_minor, l.expires_on, i.invoice_ref

@@ -4,6 +4,7 @@
 //! printer that is down loses nothing; names and lot refs go through the
 //! label builder's field escaping whatever they hold.
 
+use crate::ids::OrderId;
 use sqlx::MySqlPool;
 
 use super::ship::{Printed, StationPrinters, tally};
@@ -60,7 +61,7 @@ pub async fn print_lots(
 pub async fn print_serials(
     pool: &MySqlPool,
     printers: &StationPrinters,
-    order_id: u64,
+    order_id: OrderId,
     operator: (u64, &str),
 ) -> Result<Printed, sqlx::Error> {
     let serials = sqlx::query_as::<_, (String, String)>(

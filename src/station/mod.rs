@@ -8,6 +8,8 @@
 //! Every change is one transaction that re-checks the status and the
 //! operator holding the order, and is recorded in the event log.
 
+use crate::ids::OrderId;
+
 pub mod labels;
 pub mod pack;
 pub mod pick;
@@ -38,7 +40,7 @@ impl std::fmt::Display for FieldError {
 #[derive(Debug, thiserror::Error)]
 pub enum StationError {
     #[error("order {0} is not in the pick queue")]
-    NotFound(u64),
+    NotFound(OrderId),
     #[error("order {number} is held by {holder}")]
     HeldByOther { number: String, holder: String },
     #[error("order {number} is {status}, not {expected}")]
@@ -53,7 +55,7 @@ pub enum StationError {
 /// checking that `operator_id` holds it and it is in `expected` status.
 pub(crate) async fn lock_held(
     tx: &mut sqlx::Transaction<'_, sqlx::MySql>,
-    order_id: u64,
+    order_id: OrderId,
     operator_id: u64,
     expected: queue::QueueStatus,
 ) -> Result<String, StationError> {

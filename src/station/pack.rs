@@ -3,6 +3,7 @@
 //! serial-tracked line, validated against its lot's serials or registered
 //! on the lot. Success creates a draft shipment (one package row each).
 
+use crate::ids::OrderId;
 use std::collections::HashSet;
 
 use sqlx::MySqlPool;
@@ -169,7 +170,7 @@ pub fn validate(form: &PackForm, boxes: &[BoxDef], lines: &[pick::PickLine]) -> 
 /// writes the draft shipment, its packages and the serials in one transaction.
 pub async fn pack(
     pool: &MySqlPool,
-    order_id: u64,
+    order_id: OrderId,
     operator_id: u64,
     form: &PackForm,
     boxes: &[BoxDef],
@@ -308,7 +309,7 @@ fn lot_refs(room: &[(u64, String, u64, i64)]) -> String {
 /// Undoes packing while no label is bought: serials registered at packing
 /// are forgotten, serials known from receipt go back in stock, the draft
 /// shipment is deleted and the order is `picked` again.
-pub async fn unpack(pool: &MySqlPool, order_id: u64, operator_id: u64) -> Result<(), StationError> {
+pub async fn unpack(pool: &MySqlPool, order_id: OrderId, operator_id: u64) -> Result<(), StationError> {
     let mut tx = pool.begin().await?;
     let number = lock_held(&mut tx, order_id, operator_id, QueueStatus::Packed).await?;
     let bought: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM shipments WHERE order_id = ? AND status <> 'draft'")

@@ -3,6 +3,7 @@
 //! and counts nothing; the database's own CHECK (`picked_qty <= quantity`)
 //! backs the code.
 
+use crate::ids::OrderId;
 use chrono::NaiveDateTime;
 use sqlx::MySqlPool;
 
@@ -71,7 +72,7 @@ impl PickLine {
 
 /// The order's lines in walking order (by bin, naturally sorted; lines with
 /// no bin last), each with its open reservations oldest lot first.
-pub async fn sheet(pool: &MySqlPool, order_id: u64) -> Result<Vec<PickLine>, sqlx::Error> {
+pub async fn sheet(pool: &MySqlPool, order_id: OrderId) -> Result<Vec<PickLine>, sqlx::Error> {
     let rows = sqlx::query_as::<_, SheetLine>(
         r#"SELECT l.id, l.product_id, l.sku, l.name, l.quantity, l.picked_qty, p.bin, p.upc, COALESCE(p.serial_tracked, FALSE) AS serial_tracked
            FROM order_lines l LEFT JOIN products p ON p.id = l.product_id WHERE l.order_id = ? AND NOT l.removed ORDER BY l.id"#,
@@ -147,7 +148,7 @@ pub enum Mis {
 pub async fn scan(
     pool: &MySqlPool,
     lookup: &CodeLookup,
-    order_id: u64,
+    order_id: OrderId,
     operator_id: u64,
     code: &str,
     count: u32,
@@ -227,7 +228,7 @@ pub async fn scan(
 }
 
 /// Records a refused scan (so a supervisor can see mis-picks) and returns it.
-async fn refuse(pool: &MySqlPool, order_id: u64, operator_id: u64, mis: Mis) -> Result<Result<Counted, Mis>, StationError> {
+async fn refuse(pool: &MySqlPool, order_id: OrderId, operator_id: u64, mis: Mis) -> Result<Result<Counted, Mis>, StationError> {
     // Only the operator holding a picking order may scan it, even wrongly.
     let mut tx = pool.begin().await?;
     let number = lock_held(&mut tx, order_id, operator_id, QueueStatus::Picking).await?;

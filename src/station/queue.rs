@@ -1,6 +1,7 @@
 //! The pick queue: priorities from the tenant's rules, the list a station
 //! works from, and the atomic claim that locks an order to one operator.
 
+use crate::ids::OrderId;
 use chrono::NaiveDateTime;
 use futures::future::BoxFuture;
 use sqlx::{MySqlConnection, MySqlPool};
@@ -23,7 +24,12 @@ pub struct StationQueue;
 pub static STATION_QUEUE: StationQueue = StationQueue;
 
 impl PickQueue for StationQueue {
-    fn follow<'c>(&'c self, conn: &'c mut MySqlConnection, order_id: u64, readiness: Readiness) -> BoxFuture<'c, Result<(), sqlx::Error>> {
+    fn follow<'c>(
+        &'c self,
+        conn: &'c mut MySqlConnection,
+        order_id: OrderId,
+        readiness: Readiness,
+    ) -> BoxFuture<'c, Result<(), sqlx::Error>> {
         Box::pin(async move {
             let status = match readiness {
                 Readiness::Ready => QueueStatus::Queued,
@@ -117,7 +123,7 @@ impl TryFrom<String> for QueueStatus {
 /// One order in the queue.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Entry {
-    pub order_id: u64,
+    pub order_id: OrderId,
     pub number: String,
     pub customer: String,
     pub shipping_method: String,
@@ -193,7 +199,7 @@ pub async fn counts(pool: &MySqlPool) -> Result<Vec<(QueueStatus, i64)>, sqlx::E
 }
 
 /// The queue row of one order, if it is in the queue.
-pub async fn entry(pool: &MySqlPool, order_id: u64) -> Result<Option<Entry>, sqlx::Error> {
+pub async fn entry(pool: &MySqlPool, order_id: OrderId) -> Result<Option<Entry>, sqlx::Error> {
     sqlx::query_as::<_, Entry>(
         r#"SELECT q.order_id, o.number, o.customer_name AS customer, COALESCE(o.shipping_method, '') AS shipping_method, CAST(q.status AS CHAR) AS status,
                   q.priority, q.station, q.operator_id, p.display_name AS operator, o.woo_created_at AS ordered_at,
@@ -209,7 +215,7 @@ pub async fn entry(pool: &MySqlPool, order_id: u64) -> Result<Option<Entry>, sql
 
 /// Claims one order for an operator at a station. Atomic: the UPDATE only
 /// matches an unclaimed, queued row, so of two operators exactly one wins.
-pub async fn claim(pool: &MySqlPool, order_id: u64, operator_id: u64, station: &str) -> Result<(), StationError> {
+pub async fn claim(pool: &MySqlPool, order_id: OrderId, operator_id: u64, station: &str) -> Result<(), StationError> {
     let done = sqlx::query(
         "UPDATE pick_queue SET status = 'picking', operator_id = ?, station = ?, claimed_at = UTC_TIMESTAMP(6) WHERE order_id = ? AND status = 'queued' AND operator_id IS NULL",
     )
@@ -238,9 +244,9 @@ pub async fn claim(pool: &MySqlPool, order_id: u64, operator_id: u64, station: &
 
 /// Claims the next order (highest priority, then oldest) for an operator;
 /// `SKIP LOCKED` lets concurrent stations take different orders without waiting.
-pub async fn claim_next(pool: &MySqlPool, operator_id: u64, station: &str) -> Result<Option<u64>, StationError> {
+pub async fn claim_next(pool: &MySqlPool, operator_id: u64, station: &str) -> Result<Option<OrderId>, StationError> {
     // An operator finishes what they hold before taking more.
-    if let Some(held) = sqlx::query_scalar::<_, u64>(
+    if let Some(held) = sqlx::query_scalar::<_, OrderId>(
         "SELECT order_id FROM pick_queue WHERE operator_id = ? AND status IN ('picking', 'picked', 'packed') ORDER BY claimed_at LIMIT 1",
     )
     .bind(operator_id)
@@ -250,7 +256,7 @@ pub async fn claim_next(pool: &MySqlPool, operator_id: u64, station: &str) -> Re
         return Ok(Some(held));
     }
     let mut tx = pool.begin().await?;
-    let next: Option<u64> = sqlx::query_scalar(
+    let next: Option<OrderId> = sqlx::query_scalar(
         r#"SELECT q.order_id FROM pick_queue q JOIN orders o ON o.id = q.order_id
            WHERE q.status = 'queued' AND q.operator_id IS NULL
            ORDER BY q.priority DESC, o.woo_created_at, q.id LIMIT 1 FOR UPDATE SKIP LOCKED"#,
@@ -275,7 +281,7 @@ pub async fn claim_next(pool: &MySqlPool, operator_id: u64, station: &str) -> Re
 }
 
 /// Puts a claimed order back in the queue (what was scanned stays in the tote).
-pub async fn release(pool: &MySqlPool, order_id: u64, operator_id: u64) -> Result<(), StationError> {
+pub async fn release(pool: &MySqlPool, order_id: OrderId, operator_id: u64) -> Result<(), StationError> {
     let mut tx = pool.begin().await?;
     let number = super::lock_held(&mut tx, order_id, operator_id, QueueStatus::Picking).await?;
     sqlx::query("UPDATE pick_queue SET status = 'queued', operator_id = NULL, claimed_at = NULL, station = NULL WHERE order_id = ?")
@@ -291,7 +297,7 @@ pub async fn release(pool: &MySqlPool, order_id: u64, operator_id: u64) -> Resul
     Ok(())
 }
 
-pub(crate) async fn number_of<'e>(db: impl sqlx::MySqlExecutor<'e>, order_id: u64) -> Result<String, sqlx::Error> {
+pub(crate) async fn number_of<'e>(db: impl sqlx::MySqlExecutor<'e>, order_id: OrderId) -> Result<String, sqlx::Error> {
     sqlx::query_scalar("SELECT number FROM orders WHERE id = ?").bind(order_id).fetch_one(db).await
 }
 

@@ -5,6 +5,7 @@
 //! back to WooCommerce (note + meta, status completed), retried until it
 //! lands and visible on the station while it has not.
 
+use crate::ids::OrderId;
 use std::sync::Arc;
 
 use sqlx::MySqlPool;
@@ -67,7 +68,7 @@ struct PackageRow {
 }
 
 /// The order's current (not voided) shipment.
-pub async fn current(pool: &MySqlPool, order_id: u64) -> Result<Option<ShipmentView>, sqlx::Error> {
+pub async fn current(pool: &MySqlPool, order_id: OrderId) -> Result<Option<ShipmentView>, sqlx::Error> {
     let Some(s) = sqlx::query_as::<_, ShipmentRow>(
         r#"SELECT id, carrier, service_code, CAST(status AS CHAR) AS status, master_tracking, cost_minor,
                   CAST(woo_writeback AS CHAR) AS woo_writeback, woo_error
@@ -121,7 +122,7 @@ struct ShipTo {
 }
 
 /// The order's ship-to address as the carrier wants it.
-pub async fn destination(pool: &MySqlPool, order_id: u64) -> Result<Address, sqlx::Error> {
+pub async fn destination(pool: &MySqlPool, order_id: OrderId) -> Result<Address, sqlx::Error> {
     let r = sqlx::query_as::<_, ShipTo>(
         r#"SELECT ship_name, ship_company, ship_address1, ship_address2, ship_city, ship_state, ship_postcode, ship_country, ship_phone
            FROM orders WHERE id = ?"#,
@@ -148,7 +149,7 @@ pub async fn destination(pool: &MySqlPool, order_id: u64) -> Result<Address, sql
 pub async fn buy(
     pool: &MySqlPool,
     carrier: &dyn Carrier,
-    order_id: u64,
+    order_id: OrderId,
     operator_id: u64,
 ) -> Result<Result<u64, CarrierError>, StationError> {
     // Check the holder and state without keeping a transaction open across the carrier call.
@@ -296,7 +297,7 @@ pub async fn print_shipment(
     config: &TenantConfig,
     weasy: &WeasyPrint,
     station: &str,
-    order_id: u64,
+    order_id: OrderId,
     shipment_id: u64,
     operator: (u64, &str),
 ) -> Result<Printed, sqlx::Error> {
@@ -307,7 +308,7 @@ pub async fn print_shipment(
             Ok(pdf) => Some(pdf),
             Err(super::slip::SlipError::Db(e)) => return Err(e),
             Err(e) => {
-                tracing::error!(error = %e, order_id, "packing slip did not render");
+                tracing::error!(error = %e, order_id = order_id.0, "packing slip did not render");
                 problems.push(format!("packing slip: {e}"));
                 None
             }
@@ -391,7 +392,7 @@ pub async fn waiting_jobs(pool: &MySqlPool, shipment_id: u64) -> Result<Vec<(u64
 /// Marks a bought shipment shipped: reserved stock is consumed from its
 /// lots, serials are shipped, the queue row is done, and the WooCommerce
 /// write-back is queued. Returns the shipment id.
-pub async fn mark_shipped(pool: &MySqlPool, order_id: u64, operator_id: u64) -> Result<u64, StationError> {
+pub async fn mark_shipped(pool: &MySqlPool, order_id: OrderId, operator_id: u64) -> Result<u64, StationError> {
     let mut tx = pool.begin().await?;
     let number = lock_held(&mut tx, order_id, operator_id, QueueStatus::Packed).await?;
     let Some(shipment): Option<u64> =

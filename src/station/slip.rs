@@ -1,6 +1,7 @@
 //! The packing slip: an askama HTML template rendered to PDF by WeasyPrint
 //! on the station's paper (letter, A4 or 4x6), printed beside the labels.
 
+use crate::ids::OrderId;
 use askama::Template;
 use sqlx::MySqlPool;
 
@@ -56,7 +57,7 @@ struct SlipOrder {
 }
 
 /// Builds the slip for an order from what is stored (lines, serials, packages).
-pub async fn build(pool: &MySqlPool, config: &TenantConfig, order_id: u64, paper: &str) -> Result<PackingSlip, sqlx::Error> {
+pub async fn build(pool: &MySqlPool, config: &TenantConfig, order_id: OrderId, paper: &str) -> Result<PackingSlip, sqlx::Error> {
     let o = sqlx::query_as::<_, SlipOrder>(
         r#"SELECT number, woo_created_at, ship_name, ship_company, ship_address1, ship_address2, ship_city, ship_state, ship_postcode, ship_country
            FROM orders WHERE id = ?"#,
@@ -119,7 +120,13 @@ pub enum SlipError {
 }
 
 /// The slip as PDF.
-pub async fn pdf(pool: &MySqlPool, config: &TenantConfig, order_id: u64, paper: &str, weasy: &WeasyPrint) -> Result<Vec<u8>, SlipError> {
+pub async fn pdf(
+    pool: &MySqlPool,
+    config: &TenantConfig,
+    order_id: OrderId,
+    paper: &str,
+    weasy: &WeasyPrint,
+) -> Result<Vec<u8>, SlipError> {
     let html = build(pool, config, order_id, paper).await?.render()?;
     Ok(weasy.render(html, None).await?)
 }

@@ -16,6 +16,7 @@ use serde::Deserialize;
 
 use super::{AppError, AppState, Page, Result, session::Session, station::printers_here};
 use crate::{
+    ids::LotId,
     inventory::{
         receive::{self, Invoice, REASONS},
         stock::{self, LotDetail},
@@ -43,7 +44,7 @@ fn printed_note(p: &Printed) -> (String, Option<String>) {
 
 /// A recent lot for the list under the forms.
 pub struct LotRow {
-    pub id: u64,
+    pub id: LotId,
     pub sku: String,
     pub lot_ref: String,
     pub received: String,
@@ -198,7 +199,7 @@ struct AdjustForm {
 async fn adjust(State(state): State<AppState>, s: Session, Form(f): Form<AdjustForm>) -> Result<Response> {
     s.require(&[Role::BackOffice])?;
     let mut p = ReceivePage::new(&state, &s).await?;
-    let lot = f.lot.trim().parse::<u64>().map_err(|_| p.errors.push("lot: expected a lot number".into())).ok();
+    let lot = f.lot.trim().parse::<u64>().map(LotId).map_err(|_| p.errors.push("lot: expected a lot number".into())).ok();
     let delta = f.delta.trim().parse::<i32>().map_err(|_| p.errors.push("delta: expected a whole number such as -2".into())).ok();
     if !REASONS.contains(&f.reason.as_str()) {
         p.errors.push(format!("reason: one of {}", REASONS.join(", ")));
@@ -234,7 +235,7 @@ struct LotPage {
     alert: Option<String>,
 }
 
-async fn lot_view(state: &AppState, s: &Session, id: u64) -> Result<LotPage> {
+async fn lot_view(state: &AppState, s: &Session, id: LotId) -> Result<LotPage> {
     let lot = stock::lot(&state.pool, id).await?.ok_or(AppError::NotFound)?;
     Ok(LotPage {
         base: state.base.to_string(),
@@ -251,7 +252,7 @@ async fn lot_view(state: &AppState, s: &Session, id: u64) -> Result<LotPage> {
     })
 }
 
-async fn lot_page(State(state): State<AppState>, s: Session, Path(id): Path<u64>) -> Result<Page<LotPage>> {
+async fn lot_page(State(state): State<AppState>, s: Session, Path(id): Path<LotId>) -> Result<Page<LotPage>> {
     s.require(&[Role::BackOffice, Role::Picker])?;
     Ok(Page(lot_view(&state, &s, id).await?))
 }
@@ -266,7 +267,7 @@ async fn lot_label(
     State(state): State<AppState>,
     s: Session,
     jar: CookieJar,
-    Path(id): Path<u64>,
+    Path(id): Path<LotId>,
     Form(f): Form<LabelForm>,
 ) -> Result<Response> {
     s.require(&[Role::BackOffice, Role::Picker])?;

@@ -21,6 +21,7 @@ use super::{
 };
 use crate::{
     config::BoxDef,
+    ids::OrderId,
     operators::Role,
     station::{
         FieldError, StationError, labels,
@@ -208,7 +209,7 @@ async fn claim(
     State(state): State<AppState>,
     s: Session,
     jar: CookieJar,
-    Path(order): Path<u64>,
+    Path(order): Path<OrderId>,
     Form(f): Form<StationForm>,
 ) -> Result<Response> {
     s.require(ANYONE)?;
@@ -219,7 +220,7 @@ async fn claim(
     }
 }
 
-async fn release(State(state): State<AppState>, s: Session, jar: CookieJar, Path(order): Path<u64>) -> Result<Response> {
+async fn release(State(state): State<AppState>, s: Session, jar: CookieJar, Path(order): Path<OrderId>) -> Result<Response> {
     s.require(ANYONE)?;
     match queue::release(&state.pool, order, s.operator.id).await {
         Ok(()) => Ok(see(&state, "/pick")),
@@ -249,7 +250,7 @@ struct PickQuery {
     last: Option<u64>,
 }
 
-async fn pick_view(state: &AppState, s: &Session, jar: &CookieJar, order: u64) -> Result<PickPage> {
+async fn pick_view(state: &AppState, s: &Session, jar: &CookieJar, order: OrderId) -> Result<PickPage> {
     let e = queue::entry(&state.pool, order).await?.ok_or(AppError::NotFound)?;
     let lines = pick::sheet(&state.pool, order).await?;
     Ok(PickPage {
@@ -270,7 +271,7 @@ async fn pick_page(
     State(state): State<AppState>,
     s: Session,
     jar: CookieJar,
-    Path(order): Path<u64>,
+    Path(order): Path<OrderId>,
     Query(q): Query<PickQuery>,
 ) -> Result<Response> {
     s.require(ANYONE)?;
@@ -294,7 +295,7 @@ async fn scan(
     State(state): State<AppState>,
     s: Session,
     jar: CookieJar,
-    Path(order): Path<u64>,
+    Path(order): Path<OrderId>,
     Form(f): Form<ScanForm>,
 ) -> Result<Response> {
     s.require(ANYONE)?;
@@ -365,7 +366,7 @@ struct PackQuery {
     packages: Option<usize>,
 }
 
-async fn pack_view(state: &AppState, s: &Session, jar: &CookieJar, order: u64, count: usize) -> Result<PackPage> {
+async fn pack_view(state: &AppState, s: &Session, jar: &CookieJar, order: OrderId, count: usize) -> Result<PackPage> {
     let e = queue::entry(&state.pool, order).await?.ok_or(AppError::NotFound)?;
     let lines = pick::sheet(&state.pool, order).await?;
     let boxes = state.config.boxes.clone();
@@ -392,7 +393,7 @@ async fn pack_page(
     State(state): State<AppState>,
     s: Session,
     jar: CookieJar,
-    Path(order): Path<u64>,
+    Path(order): Path<OrderId>,
     Query(q): Query<PackQuery>,
 ) -> Result<Response> {
     s.require(ANYONE)?;
@@ -430,7 +431,7 @@ async fn pack_submit(
     State(state): State<AppState>,
     s: Session,
     jar: CookieJar,
-    Path(order): Path<u64>,
+    Path(order): Path<OrderId>,
     Form(fields): Form<Vec<(String, String)>>,
 ) -> Result<Response> {
     s.require(ANYONE)?;
@@ -463,7 +464,7 @@ async fn pack_submit(
     }
 }
 
-async fn unpack(State(state): State<AppState>, s: Session, jar: CookieJar, Path(order): Path<u64>) -> Result<Response> {
+async fn unpack(State(state): State<AppState>, s: Session, jar: CookieJar, Path(order): Path<OrderId>) -> Result<Response> {
     s.require(ANYONE)?;
     match pack::unpack(&state.pool, order, s.operator.id).await {
         Ok(()) => Ok(see(&state, &format!("/pick/{order}/pack"))),
@@ -491,7 +492,7 @@ struct ShipQuery {
     printed: Option<u32>,
 }
 
-async fn ship_view(state: &AppState, s: &Session, jar: &CookieJar, order: u64) -> Result<ShipPage> {
+async fn ship_view(state: &AppState, s: &Session, jar: &CookieJar, order: OrderId) -> Result<ShipPage> {
     let e = queue::entry(&state.pool, order).await?.ok_or(AppError::NotFound)?;
     let shipment = ship::current(&state.pool, order).await?;
     let waiting = match &shipment {
@@ -516,7 +517,7 @@ async fn ship_page(
     State(state): State<AppState>,
     s: Session,
     jar: CookieJar,
-    Path(order): Path<u64>,
+    Path(order): Path<OrderId>,
     Query(q): Query<ShipQuery>,
 ) -> Result<Response> {
     s.require(ANYONE)?;
@@ -534,7 +535,7 @@ pub(super) fn printers_here(state: &AppState, jar: &CookieJar) -> (String, Stati
     (station, printers)
 }
 
-async fn buy(State(state): State<AppState>, s: Session, jar: CookieJar, Path(order): Path<u64>) -> Result<Response> {
+async fn buy(State(state): State<AppState>, s: Session, jar: CookieJar, Path(order): Path<OrderId>) -> Result<Response> {
     s.require(ANYONE)?;
     let Some(carrier) = state.carrier.clone() else {
         let mut page = ship_view(&state, &s, &jar, order).await?;
@@ -556,7 +557,14 @@ async fn buy(State(state): State<AppState>, s: Session, jar: CookieJar, Path(ord
 
 /// The ship page after printing: a redirect when everything printed,
 /// else the page with what did not (kept and retried) and why.
-async fn show_printed(state: &AppState, s: &Session, jar: &CookieJar, order: u64, printed: ship::Printed, done: &str) -> Result<Response> {
+async fn show_printed(
+    state: &AppState,
+    s: &Session,
+    jar: &CookieJar,
+    order: OrderId,
+    printed: ship::Printed,
+    done: &str,
+) -> Result<Response> {
     if printed.queued.is_empty() && printed.missing.is_empty() {
         let query = if printed.sent > 0 { format!("?printed={}", printed.sent) } else { String::new() };
         return Ok(see(state, &format!("/pick/{order}/ship{query}")));
@@ -569,13 +577,13 @@ async fn show_printed(state: &AppState, s: &Session, jar: &CookieJar, order: u64
 }
 
 /// Labels and the slip to this station's printers.
-async fn print_all(state: &AppState, jar: &CookieJar, order: u64, shipment: u64, s: &Session) -> Result<ship::Printed> {
+async fn print_all(state: &AppState, jar: &CookieJar, order: OrderId, shipment: u64, s: &Session) -> Result<ship::Printed> {
     let station = station_of(state, jar, None);
     let operator = (s.operator.id, s.operator.username.as_str());
     Ok(ship::print_shipment(&state.pool, &state.config, &state.weasy, &station, order, shipment, operator).await?)
 }
 
-async fn shipped(State(state): State<AppState>, s: Session, jar: CookieJar, Path(order): Path<u64>) -> Result<Response> {
+async fn shipped(State(state): State<AppState>, s: Session, jar: CookieJar, Path(order): Path<OrderId>) -> Result<Response> {
     s.require(ANYONE)?;
     let shipment = match ship::mark_shipped(&state.pool, order, s.operator.id).await {
         Ok(id) => id,
@@ -587,14 +595,14 @@ async fn shipped(State(state): State<AppState>, s: Session, jar: CookieJar, Path
     Ok(see(&state, &format!("/pick?shipped={}", super::error::urlencode(&number))))
 }
 
-async fn reprint(State(state): State<AppState>, s: Session, jar: CookieJar, Path(order): Path<u64>) -> Result<Response> {
+async fn reprint(State(state): State<AppState>, s: Session, jar: CookieJar, Path(order): Path<OrderId>) -> Result<Response> {
     s.require(ANYONE)?;
     let Some(sh) = ship::current(&state.pool, order).await? else { return Err(AppError::NotFound) };
     let printed = ship::reprint(&state.pool, sh.id, &state.config.printers, s.operator.id).await?;
     show_printed(&state, &s, &jar, order, printed, "sent again").await
 }
 
-async fn slip_pdf(State(state): State<AppState>, s: Session, jar: CookieJar, Path(order): Path<u64>) -> Result<Response> {
+async fn slip_pdf(State(state): State<AppState>, s: Session, jar: CookieJar, Path(order): Path<OrderId>) -> Result<Response> {
     s.require(ANYONE)?;
     queue::entry(&state.pool, order).await?.ok_or(AppError::NotFound)?;
     let station = station_of(&state, &jar, None);

@@ -5,6 +5,7 @@ use std::{sync::Arc, time::Duration};
 
 use quartermaster::{
     db::lock::{self, LockName},
+    ids::OrderId,
     inventory::reserve::{self, reserve_order},
 };
 use rand::{Rng, SeedableRng, seq::SliceRandom};
@@ -33,7 +34,7 @@ async fn lot(pool: &MySqlPool, product: u64, lot_ref: &str, days_ago: i64, qty: 
         .last_insert_id()
 }
 
-async fn order(pool: &MySqlPool, woo_id: u64, status: &str, lines: &[(u64, u32)]) -> (u64, Vec<u64>) {
+async fn order(pool: &MySqlPool, woo_id: u64, status: &str, lines: &[(u64, u32)]) -> (OrderId, Vec<u64>) {
     let id = sqlx::query("INSERT INTO orders (woo_id, number, status, currency, total_minor, woo_created_at, woo_modified_at) VALUES (?, ?, ?, 'USD', 0, UTC_TIMESTAMP(6), UTC_TIMESTAMP(6))")
         .bind(woo_id)
         .bind(woo_id.to_string())
@@ -56,7 +57,7 @@ async fn order(pool: &MySqlPool, woo_id: u64, status: &str, lines: &[(u64, u32)]
                 .last_insert_id(),
         );
     }
-    (id, line_ids)
+    (OrderId(id), line_ids)
 }
 
 async fn held_by_lot(pool: &MySqlPool, line: u64) -> Vec<(u64, u32)> {
@@ -132,7 +133,7 @@ async fn a_short_line_is_backordered_and_filled_when_stock_arrives() {
 }
 
 /// Builds an overlapping workload: 12 products, 40 orders of 1–4 lines.
-async fn workload(pool: &MySqlPool, seed: u64) -> Vec<u64> {
+async fn workload(pool: &MySqlPool, seed: u64) -> Vec<OrderId> {
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let mut products = Vec::new();
     for i in 0..12 {
@@ -165,7 +166,7 @@ async fn eight_runs(db: &TestDb, use_lock: bool) {
             } else {
                 None
             };
-            let mut mine: Vec<u64> = orders.to_vec();
+            let mut mine: Vec<OrderId> = orders.to_vec();
             mine.shuffle(&mut rand::rngs::StdRng::seed_from_u64(run));
             for o in mine {
                 reserve_order(&pool, o, &statuses(), &quartermaster::station::queue::STATION_QUEUE).await.expect("reserve");

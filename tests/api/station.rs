@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use quartermaster::{
+    ids::OrderId,
     inventory::{gtin, orders, reserve},
     printing::zpl,
     standin::{
@@ -135,7 +136,7 @@ impl World {
     }
 
     /// A paid WooCommerce order, mirrored and reserved the way the poller does it; returns our order id.
-    pub async fn order(&self, lines: &[(&Item, i64)]) -> u64 {
+    pub async fn order(&self, lines: &[(&Item, i64)]) -> OrderId {
         let woo_lines: Vec<(u64, i64)> = lines.iter().map(|(i, q)| (i.woo_id, *q)).collect();
         let woo_id = self.woo.create_order(&woo_lines, "processing");
         let all = self.app.state.woo.orders_modified_after(chrono::DateTime::UNIX_EPOCH).await.expect("orders from the stand-in");
@@ -182,7 +183,7 @@ impl World {
         Picker { id, client, csrf: csrf_in(&queue), base }
     }
 
-    pub async fn queue_status(&self, order: u64) -> String {
+    pub async fn queue_status(&self, order: OrderId) -> String {
         sqlx::query_scalar("SELECT CAST(status AS CHAR) FROM pick_queue WHERE order_id = ?")
             .bind(order)
             .fetch_one(&self.app.db.pool)
@@ -190,7 +191,7 @@ impl World {
             .expect("queue row")
     }
 
-    pub async fn picked(&self, order: u64) -> Vec<u32> {
+    pub async fn picked(&self, order: OrderId) -> Vec<u32> {
         sqlx::query_scalar("SELECT picked_qty FROM order_lines WHERE order_id = ? ORDER BY id")
             .bind(order)
             .fetch_all(&self.app.db.pool)
@@ -231,7 +232,7 @@ async fn two_pickers_never_get_the_same_order() {
     };
     sqlx::query("UPDATE pick_queue SET status = 'shipped' WHERE order_id = ?").bind(orders[0]).execute(&pool).await.expect("first done");
     let (mine_a, mine_b) = tokio::join!(take(a, "bench-1"), take(b, "bench-2"));
-    let mut all: Vec<u64> = mine_a.iter().chain(&mine_b).copied().collect();
+    let mut all: Vec<OrderId> = mine_a.iter().chain(&mine_b).copied().collect();
     all.sort_unstable();
     let mut expected = orders[1..].to_vec();
     expected.sort_unstable();
@@ -263,7 +264,7 @@ async fn the_queue_puts_priority_rules_first_then_oldest_and_counts_states() {
     let p = w.picker("ann").await;
     let (status, page) = p.get("/pick").await;
     assert_eq!(status, 200);
-    let pos = |id: u64| page.find(&format!("/pick/{id}\"")).unwrap_or_else(|| panic!("order {id} listed:\n{page}"));
+    let pos = |id: OrderId| page.find(&format!("/pick/{id}\"")).unwrap_or_else(|| panic!("order {id} listed:\n{page}"));
     assert!(pos(express) < pos(old), "the next-day order comes first");
     assert!(page.contains("backordered <strong>1</strong>"), "counts per state:\n{page}");
     assert!(page.contains("queued <strong>2</strong>"));
@@ -339,7 +340,7 @@ async fn a_wrong_item_or_one_too_many_is_refused_and_counts_nothing() {
 }
 
 /// Picks a whole order through the scan endpoint.
-async fn pick_all(p: &Picker, order: u64, items: &[(&Item, u32)]) {
+async fn pick_all(p: &Picker, order: OrderId, items: &[(&Item, u32)]) {
     p.post(&format!("/pick/{order}/claim"), &[("station", "bench-1")]).await;
     for (item, qty) in items {
         let (status, _, body) = p.post(&format!("/pick/{order}/scan"), &[("code", &item.upc), ("count", &qty.to_string())]).await;
@@ -420,7 +421,7 @@ async fn serials_are_checked_against_the_lot_or_registered_on_it() {
 }
 
 /// One small package with serials for two meter units and one gauge unit.
-async fn pack_serials(p: &Picker, order: u64, m: u64, g: u64, serials: [&str; 3]) -> (u16, String, String) {
+async fn pack_serials(p: &Picker, order: OrderId, m: u64, g: u64, serials: [&str; 3]) -> (u16, String, String) {
     let (m1, m2, g1) = (format!("serial_{m}_1"), format!("serial_{m}_2"), format!("serial_{g}_1"));
     p.post(
         &format!("/pick/{order}/pack"),

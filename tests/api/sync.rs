@@ -406,7 +406,7 @@ async fn a_receipt_with_bad_rows_names_each_line_and_writes_nothing() {
         "the same invoice twice is refused"
     );
 
-    let lot: u64 = sqlx::query_scalar("SELECT id FROM inventory_lots").fetch_one(&db.pool).await.expect("lot");
+    let lot: quartermaster::ids::LotId = sqlx::query_scalar("SELECT id FROM inventory_lots").fetch_one(&db.pool).await.expect("lot");
     sqlx::query("UPDATE inventory_lots SET qty_reserved = 8 WHERE id = ?").bind(lot).execute(&db.pool).await.expect("reserve");
     let refused = receive::adjust(&db.pool, lot, -3, "damage", Some("crushed box"), None).await.expect_err("below reserved");
     assert!(refused.to_string().contains("8 are reserved"), "{refused}");

@@ -348,7 +348,7 @@ async fn cycles_killed_at_random_moments_strand_nothing() {
     let reservable = vec!["processing".to_owned(), "on-hold".to_owned()];
     assert_eq!(
         reserve::orders_out_of_line(&db.pool, &reservable).await.expect("query"),
-        Vec::<u64>::new(),
+        Vec::<quartermaster::ids::OrderId>::new(),
         "every reservable line reserved or backordered exactly"
     );
     let bad_lots: Vec<(u64, i64, i64)> = sqlx::query_as(
