@@ -33,6 +33,10 @@ id!(
     /// An `inventory_lots` row.
     LotId
 );
+id!(
+    /// An `operators` row: who did something.
+    OperatorId
+);
 
 #[cfg(test)]
 mod tests {

@@ -1,6 +1,7 @@
 //! The event log: every state change an operator or a job makes is one row,
 //! shown on the dashboard and streamed to it.
 
+use crate::ids::OperatorId;
 use serde_json::Value;
 use sqlx::MySqlExecutor;
 
@@ -70,7 +71,7 @@ pub struct Event<'a> {
     pub severity: Severity,
     pub audience: Audience,
     /// The operator who acted, if a person did.
-    pub operator_id: Option<u64>,
+    pub operator_id: Option<OperatorId>,
     /// What it is about, e.g. (`operator`, `17`).
     pub subject: Option<(&'a str, String)>,
     /// One readable line; no secrets, no personal data beyond names.
@@ -102,7 +103,7 @@ impl<'a> Event<'a> {
         self
     }
 
-    pub fn by(mut self, operator_id: u64) -> Self {
+    pub fn by(mut self, operator_id: OperatorId) -> Self {
         self.operator_id = Some(operator_id);
         self
     }

@@ -4,6 +4,7 @@
 //! operator, never a silent edit of a lot.
 
 use crate::ids::LotId;
+use crate::ids::OperatorId;
 use chrono::{NaiveDate, Utc};
 use sqlx::MySqlPool;
 
@@ -217,7 +218,7 @@ pub async fn apply(
     pool: &MySqlPool,
     invoice: &Invoice,
     rows: &[ReceiptRow],
-    operator_id: Option<u64>,
+    operator_id: Option<OperatorId>,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<Received, ReceiveError> {
     let mut tx = pool.begin().await?;
@@ -320,7 +321,7 @@ pub async fn adjust(
     delta: i32,
     reason: &str,
     note: Option<&str>,
-    operator_id: Option<u64>,
+    operator_id: Option<OperatorId>,
 ) -> Result<u32, AdjustError> {
     if delta == 0 {
         return Err(AdjustError::Zero);

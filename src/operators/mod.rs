@@ -4,6 +4,7 @@
 mod password;
 pub mod sessions;
 
+use crate::ids::OperatorId;
 use chrono::{NaiveDateTime, TimeDelta, Utc};
 use sqlx::MySqlPool;
 
@@ -52,7 +53,7 @@ impl Role {
 /// A signed-in or listed operator (never carries the hash).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Operator {
-    pub id: u64,
+    pub id: OperatorId,
     pub username: String,
     pub display_name: String,
     pub role: Role,
@@ -98,7 +99,7 @@ pub async fn create(
     display_name: &str,
     role: Role,
     password: &Secret,
-) -> Result<u64, OperatorError> {
+) -> Result<OperatorId, OperatorError> {
     if password.expose().chars().count() < 10 {
         return Err(OperatorError::WeakPassword);
     }
@@ -112,7 +113,7 @@ pub async fn create(
         .execute(pool)
         .await;
     match result {
-        Ok(r) => Ok(r.last_insert_id()),
+        Ok(r) => Ok(OperatorId(r.last_insert_id())),
         Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(OperatorError::Exists(username.as_str().to_owned())),
         Err(e) => Err(e.into()),
     }
@@ -273,7 +274,7 @@ pub async fn set_password(pool: &MySqlPool, username: &Username, password: &Secr
 }
 
 /// Loads an operator by id (for sessions).
-pub async fn by_id(pool: &MySqlPool, id: u64) -> Result<Option<Operator>, sqlx::Error> {
+pub async fn by_id(pool: &MySqlPool, id: OperatorId) -> Result<Option<Operator>, sqlx::Error> {
     sqlx::query_as::<_, OperatorRow>("SELECT id, username, display_name, role FROM operators WHERE id = ? AND NOT disabled")
         .bind(id)
         .fetch_optional(pool)
@@ -285,7 +286,7 @@ pub async fn by_id(pool: &MySqlPool, id: u64) -> Result<Option<Operator>, sqlx::
 /// An operator as stored.
 #[derive(sqlx::FromRow)]
 pub(crate) struct OperatorRow {
-    pub id: u64,
+    pub id: OperatorId,
     pub username: String,
     pub display_name: String,
     pub role: String,
@@ -302,7 +303,7 @@ impl TryFrom<OperatorRow> for Operator {
 /// What a sign-in checks.
 #[derive(sqlx::FromRow)]
 struct Credentials {
-    id: u64,
+    id: OperatorId,
     username: String,
     display_name: String,
     role: String,

@@ -2,6 +2,7 @@
 //! database (a leaked table signs nobody in), a CSRF token per session and a
 //! sliding expiry. The web layer owns the cookie; this owns the rows.
 
+use crate::ids::OperatorId;
 use chrono::{TimeDelta, Utc};
 use sha2::{Digest, Sha256};
 use sqlx::MySqlPool;
@@ -16,7 +17,7 @@ fn token_hash(token: &str) -> Vec<u8> {
 /// Starts a session; returns the cookie token.
 pub async fn create(
     pool: &MySqlPool,
-    operator_id: u64,
+    operator_id: OperatorId,
     hours: u32,
     ip: Option<&str>,
     user_agent: Option<&str>,
@@ -36,7 +37,7 @@ pub async fn create(
 }
 
 /// Ends every session of an operator; returns how many.
-pub async fn destroy_all(pool: &MySqlPool, operator_id: u64) -> Result<u64, sqlx::Error> {
+pub async fn destroy_all(pool: &MySqlPool, operator_id: OperatorId) -> Result<u64, sqlx::Error> {
     Ok(sqlx::query("DELETE FROM sessions WHERE operator_id = ?").bind(operator_id).execute(pool).await?.rows_affected())
 }
 
@@ -53,7 +54,7 @@ pub async fn sweep(pool: &MySqlPool) -> Result<u64, sqlx::Error> {
 
 #[derive(sqlx::FromRow)]
 struct Live {
-    id: u64,
+    id: OperatorId,
     username: String,
     display_name: String,
     role: String,

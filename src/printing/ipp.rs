@@ -4,6 +4,7 @@
 //! error and is retried; reprint is one call. Jobs carry the operator as
 //! requesting-user-name so they are attributable in CUPS.
 
+use crate::ids::OperatorId;
 use chrono::{TimeDelta, Utc};
 use ipp::prelude::*;
 use sha2::{Digest, Sha256};
@@ -63,7 +64,7 @@ pub async fn submit(
     printer: &PrinterTarget,
     kind: DocumentKind,
     bytes: Vec<u8>,
-    operator: Option<(u64, &str)>,
+    operator: Option<(OperatorId, &str)>,
 ) -> Result<(u64, Attempt), sqlx::Error> {
     submit_for(pool, printer, kind, bytes, operator, None).await
 }
@@ -74,7 +75,7 @@ pub async fn submit_for(
     printer: &PrinterTarget,
     kind: DocumentKind,
     bytes: Vec<u8>,
-    operator: Option<(u64, &str)>,
+    operator: Option<(OperatorId, &str)>,
     shipment: Option<u64>,
 ) -> Result<(u64, Attempt), sqlx::Error> {
     let sha = Sha256::digest(&bytes).to_vec();
@@ -95,7 +96,7 @@ pub async fn submit_for(
 
 /// Sends a recorded job again (reprint or retry).
 pub async fn resend(pool: &MySqlPool, job_id: u64, printer: &PrinterTarget) -> Result<Attempt, sqlx::Error> {
-    let (kind, document, operator_id) = sqlx::query_as::<_, (String, Vec<u8>, Option<u64>)>(
+    let (kind, document, operator_id) = sqlx::query_as::<_, (String, Vec<u8>, Option<OperatorId>)>(
         "SELECT CAST(document_kind AS CHAR), document, operator_id FROM print_jobs WHERE id = ?",
     )
     .bind(job_id)

@@ -8,6 +8,7 @@
 //! by the buyer's expiring signed link, creates the WooCommerce order from
 //! the sent snapshot, exactly as quoted.
 
+use crate::ids::OperatorId;
 use chrono::{NaiveDateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -298,7 +299,7 @@ async fn insert_version(
     tx: &mut sqlx::Transaction<'_, sqlx::MySql>,
     quote_id: u64,
     s: &Snapshot,
-    operator: Option<u64>,
+    operator: Option<OperatorId>,
 ) -> Result<u64, sqlx::Error> {
     let id = sqlx::query(
         r#"INSERT INTO quote_versions (quote_id, version_no, state, template_version, currency, valid_from, valid_until, subtotal_minor, tax_minor, total_minor, snapshot, created_by, change_note)
@@ -407,7 +408,7 @@ pub async fn create(
     customer: &Customer,
     lines: &[LineInput],
     rfq_id: Option<u64>,
-    operator: Option<u64>,
+    operator: Option<OperatorId>,
 ) -> Result<(u64, String), QuoteError> {
     check_customer(customer)?;
     // Price before taking the numbering lock.
@@ -452,7 +453,7 @@ pub async fn create_from_rfq(
     ctx: &Ctx<'_>,
     rfq_id: u64,
     destination: (&str, &str, &str),
-    operator: Option<u64>,
+    operator: Option<OperatorId>,
 ) -> Result<(u64, String), QuoteError> {
     let (email, name, company, status) = sqlx::query_as::<_, (Option<String>, Option<String>, Option<String>, String)>(
         "SELECT sender_email, sender_name, sender_company, CAST(status AS CHAR) AS status FROM rfqs WHERE id = ?",
@@ -560,7 +561,7 @@ pub async fn revise(
     lines: &[LineInput],
     shipping_minor: i64,
     note: &str,
-    operator: u64,
+    operator: OperatorId,
 ) -> Result<u64, QuoteError> {
     check_customer(customer)?;
     let (number, status) = head(ctx.pool, quote_id).await?;
@@ -599,7 +600,7 @@ pub async fn revise(
 }
 
 /// Re-issues a quote (typically expired): the same lines priced afresh, a new validity window.
-pub async fn reissue(ctx: &Ctx<'_>, quote_id: u64, operator: u64) -> Result<u64, QuoteError> {
+pub async fn reissue(ctx: &Ctx<'_>, quote_id: u64, operator: OperatorId) -> Result<u64, QuoteError> {
     let vs = versions(ctx.pool, quote_id).await?;
     let last = vs.last().ok_or_else(|| QuoteError::NotFound(quote_id.to_string()))?;
     let lines: Vec<LineInput> = last
@@ -635,7 +636,7 @@ pub struct Sent {
 }
 
 /// Sends the latest draft: renders and stores its PDF, marks it sent with the next revision.
-pub async fn send(ctx: &Ctx<'_>, quote_id: u64, operator: u64) -> Result<Sent, QuoteError> {
+pub async fn send(ctx: &Ctx<'_>, quote_id: u64, operator: OperatorId) -> Result<Sent, QuoteError> {
     let (number, status) = head(ctx.pool, quote_id).await?;
     if matches!(status.as_str(), "accepted" | "cancelled" | "lost") {
         return Err(QuoteError::WrongState { number, status, message: "it cannot be sent".into() });
@@ -719,7 +720,7 @@ pub async fn send(ctx: &Ctx<'_>, quote_id: u64, operator: u64) -> Result<Sent, Q
 /// Who accepts.
 #[derive(Debug, Clone)]
 pub enum Acceptor<'a> {
-    BackOffice(u64),
+    BackOffice(OperatorId),
     /// The buyer, through the signed link.
     Buyer {
         number: &'a str,
@@ -908,7 +909,7 @@ pub fn new_order(s: &Snapshot, revision: u32) -> NewOrder {
 
 /// The buyer declined (or went elsewhere): the quote is lost, which the
 /// sender domain's history remembers.
-pub async fn mark_lost(pool: &MySqlPool, quote_id: u64, reason: &str, operator: u64) -> Result<(), QuoteError> {
+pub async fn mark_lost(pool: &MySqlPool, quote_id: u64, reason: &str, operator: OperatorId) -> Result<(), QuoteError> {
     let (number, status) = head(pool, quote_id).await?;
     if !matches!(status.as_str(), "sent" | "expired" | "draft") {
         return Err(QuoteError::WrongState { number, status, message: "it cannot be marked lost".into() });

@@ -4,6 +4,7 @@
 //! printer that is down loses nothing; names and lot refs go through the
 //! label builder's field escaping whatever they hold.
 
+use crate::ids::OperatorId;
 use crate::ids::OrderId;
 use sqlx::MySqlPool;
 
@@ -28,7 +29,7 @@ pub async fn print_lots(
     printers: &StationPrinters,
     lots: &[LotDetail],
     copies: u32,
-    operator: (u64, &str),
+    operator: (OperatorId, &str),
 ) -> Result<Printed, sqlx::Error> {
     let mut out = Printed::default();
     let Some(printer) = &printers.labels else {
@@ -62,7 +63,7 @@ pub async fn print_serials(
     pool: &MySqlPool,
     printers: &StationPrinters,
     order_id: OrderId,
-    operator: (u64, &str),
+    operator: (OperatorId, &str),
 ) -> Result<Printed, sqlx::Error> {
     let serials = sqlx::query_as::<_, (String, String)>(
         r#"SELECT p.sku, s.serial FROM lot_serials s

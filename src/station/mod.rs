@@ -8,7 +8,7 @@
 //! Every change is one transaction that re-checks the status and the
 //! operator holding the order, and is recorded in the event log.
 
-use crate::ids::OrderId;
+use crate::ids::{OperatorId, OrderId};
 
 pub mod labels;
 pub mod pack;
@@ -56,10 +56,10 @@ pub enum StationError {
 pub(crate) async fn lock_held(
     tx: &mut sqlx::Transaction<'_, sqlx::MySql>,
     order_id: OrderId,
-    operator_id: u64,
+    operator_id: OperatorId,
     expected: queue::QueueStatus,
 ) -> Result<String, StationError> {
-    let (status, holder, number, name) = sqlx::query_as::<_, (String, Option<u64>, String, Option<String>)>(
+    let (status, holder, number, name) = sqlx::query_as::<_, (String, Option<OperatorId>, String, Option<String>)>(
         r#"SELECT CAST(q.status AS CHAR) AS status, q.operator_id, o.number, (SELECT display_name FROM operators p WHERE p.id = q.operator_id) AS holder
            FROM pick_queue q JOIN orders o ON o.id = q.order_id WHERE q.order_id = ? FOR UPDATE"#,
     )

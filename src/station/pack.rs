@@ -3,6 +3,7 @@
 //! serial-tracked line, validated against its lot's serials or registered
 //! on the lot. Success creates a draft shipment (one package row each).
 
+use crate::ids::OperatorId;
 use crate::ids::OrderId;
 use std::collections::HashSet;
 
@@ -171,7 +172,7 @@ pub fn validate(form: &PackForm, boxes: &[BoxDef], lines: &[pick::PickLine]) -> 
 pub async fn pack(
     pool: &MySqlPool,
     order_id: OrderId,
-    operator_id: u64,
+    operator_id: OperatorId,
     form: &PackForm,
     boxes: &[BoxDef],
     carrier: &str,
@@ -309,7 +310,7 @@ fn lot_refs(room: &[(u64, String, u64, i64)]) -> String {
 /// Undoes packing while no label is bought: serials registered at packing
 /// are forgotten, serials known from receipt go back in stock, the draft
 /// shipment is deleted and the order is `picked` again.
-pub async fn unpack(pool: &MySqlPool, order_id: OrderId, operator_id: u64) -> Result<(), StationError> {
+pub async fn unpack(pool: &MySqlPool, order_id: OrderId, operator_id: OperatorId) -> Result<(), StationError> {
     let mut tx = pool.begin().await?;
     let number = lock_held(&mut tx, order_id, operator_id, QueueStatus::Packed).await?;
     let bought: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM shipments WHERE order_id = ? AND status <> 'draft'")

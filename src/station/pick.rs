@@ -3,6 +3,7 @@
 //! and counts nothing; the database's own CHECK (`picked_qty <= quantity`)
 //! backs the code.
 
+use crate::ids::OperatorId;
 use crate::ids::OrderId;
 use chrono::NaiveDateTime;
 use sqlx::MySqlPool;
@@ -149,7 +150,7 @@ pub async fn scan(
     pool: &MySqlPool,
     lookup: &CodeLookup,
     order_id: OrderId,
-    operator_id: u64,
+    operator_id: OperatorId,
     code: &str,
     count: u32,
 ) -> Result<Result<Counted, Mis>, StationError> {
@@ -228,7 +229,7 @@ pub async fn scan(
 }
 
 /// Records a refused scan (so a supervisor can see mis-picks) and returns it.
-async fn refuse(pool: &MySqlPool, order_id: OrderId, operator_id: u64, mis: Mis) -> Result<Result<Counted, Mis>, StationError> {
+async fn refuse(pool: &MySqlPool, order_id: OrderId, operator_id: OperatorId, mis: Mis) -> Result<Result<Counted, Mis>, StationError> {
     // Only the operator holding a picking order may scan it, even wrongly.
     let mut tx = pool.begin().await?;
     let number = lock_held(&mut tx, order_id, operator_id, QueueStatus::Picking).await?;

@@ -1,6 +1,7 @@
 //! The pick queue: priorities from the tenant's rules, the list a station
 //! works from, and the atomic claim that locks an order to one operator.
 
+use crate::ids::OperatorId;
 use crate::ids::OrderId;
 use chrono::NaiveDateTime;
 use futures::future::BoxFuture;
@@ -131,7 +132,7 @@ pub struct Entry {
     pub status: QueueStatus,
     pub priority: i32,
     pub station: Option<String>,
-    pub operator_id: Option<u64>,
+    pub operator_id: Option<OperatorId>,
     pub operator: Option<String>,
     pub lines: i64,
     pub units: i64,
@@ -215,7 +216,7 @@ pub async fn entry(pool: &MySqlPool, order_id: OrderId) -> Result<Option<Entry>,
 
 /// Claims one order for an operator at a station. Atomic: the UPDATE only
 /// matches an unclaimed, queued row, so of two operators exactly one wins.
-pub async fn claim(pool: &MySqlPool, order_id: OrderId, operator_id: u64, station: &str) -> Result<(), StationError> {
+pub async fn claim(pool: &MySqlPool, order_id: OrderId, operator_id: OperatorId, station: &str) -> Result<(), StationError> {
     let done = sqlx::query(
         "UPDATE pick_queue SET status = 'picking', operator_id = ?, station = ?, claimed_at = UTC_TIMESTAMP(6) WHERE order_id = ? AND status = 'queued' AND operator_id IS NULL",
     )
@@ -244,7 +245,7 @@ pub async fn claim(pool: &MySqlPool, order_id: OrderId, operator_id: u64, statio
 
 /// Claims the next order (highest priority, then oldest) for an operator;
 /// `SKIP LOCKED` lets concurrent stations take different orders without waiting.
-pub async fn claim_next(pool: &MySqlPool, operator_id: u64, station: &str) -> Result<Option<OrderId>, StationError> {
+pub async fn claim_next(pool: &MySqlPool, operator_id: OperatorId, station: &str) -> Result<Option<OrderId>, StationError> {
     // An operator finishes what they hold before taking more.
     if let Some(held) = sqlx::query_scalar::<_, OrderId>(
         "SELECT order_id FROM pick_queue WHERE operator_id = ? AND status IN ('picking', 'picked', 'packed') ORDER BY claimed_at LIMIT 1",
@@ -281,7 +282,7 @@ pub async fn claim_next(pool: &MySqlPool, operator_id: u64, station: &str) -> Re
 }
 
 /// Puts a claimed order back in the queue (what was scanned stays in the tote).
-pub async fn release(pool: &MySqlPool, order_id: OrderId, operator_id: u64) -> Result<(), StationError> {
+pub async fn release(pool: &MySqlPool, order_id: OrderId, operator_id: OperatorId) -> Result<(), StationError> {
     let mut tx = pool.begin().await?;
     let number = super::lock_held(&mut tx, order_id, operator_id, QueueStatus::Picking).await?;
     sqlx::query("UPDATE pick_queue SET status = 'queued', operator_id = NULL, claimed_at = NULL, station = NULL WHERE order_id = ?")

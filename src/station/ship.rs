@@ -5,6 +5,7 @@
 //! back to WooCommerce (note + meta, status completed), retried until it
 //! lands and visible on the station while it has not.
 
+use crate::ids::OperatorId;
 use crate::ids::OrderId;
 use std::sync::Arc;
 
@@ -150,7 +151,7 @@ pub async fn buy(
     pool: &MySqlPool,
     carrier: &dyn Carrier,
     order_id: OrderId,
-    operator_id: u64,
+    operator_id: OperatorId,
 ) -> Result<Result<u64, CarrierError>, StationError> {
     // Check the holder and state without keeping a transaction open across the carrier call.
     let number = {
@@ -299,7 +300,7 @@ pub async fn print_shipment(
     station: &str,
     order_id: OrderId,
     shipment_id: u64,
-    operator: (u64, &str),
+    operator: (OperatorId, &str),
 ) -> Result<Printed, sqlx::Error> {
     let printers = StationPrinters::for_station(&config.printers, station);
     let mut problems = Vec::new();
@@ -327,7 +328,7 @@ pub async fn print(
     shipment_id: u64,
     printers: &StationPrinters,
     slip: Option<Vec<u8>>,
-    operator: (u64, &str),
+    operator: (OperatorId, &str),
 ) -> Result<Printed, sqlx::Error> {
     let mut out = Printed::default();
     let labels: Vec<(u16, Vec<u8>)> =
@@ -363,7 +364,7 @@ pub(super) fn tally(out: &mut Printed, attempt: Attempt, what: &str) {
 }
 
 /// Sends every print job of a shipment again (the reprint key).
-pub async fn reprint(pool: &MySqlPool, shipment_id: u64, printers: &[Printer], operator_id: u64) -> Result<Printed, sqlx::Error> {
+pub async fn reprint(pool: &MySqlPool, shipment_id: u64, printers: &[Printer], operator_id: OperatorId) -> Result<Printed, sqlx::Error> {
     let jobs = ipp::jobs_of_shipment(pool, shipment_id).await?;
     let mut out = Printed::default();
     for (job, printer, kind) in jobs {
@@ -392,7 +393,7 @@ pub async fn waiting_jobs(pool: &MySqlPool, shipment_id: u64) -> Result<Vec<(u64
 /// Marks a bought shipment shipped: reserved stock is consumed from its
 /// lots, serials are shipped, the queue row is done, and the WooCommerce
 /// write-back is queued. Returns the shipment id.
-pub async fn mark_shipped(pool: &MySqlPool, order_id: OrderId, operator_id: u64) -> Result<u64, StationError> {
+pub async fn mark_shipped(pool: &MySqlPool, order_id: OrderId, operator_id: OperatorId) -> Result<u64, StationError> {
     let mut tx = pool.begin().await?;
     let number = lock_held(&mut tx, order_id, operator_id, QueueStatus::Packed).await?;
     let Some(shipment): Option<u64> =

@@ -121,7 +121,7 @@ struct QueuePage {
     /// (state, orders, shown now)
     counts: Vec<(&'static str, i64, bool)>,
     entries: Vec<EntryRow>,
-    me: u64,
+    me: crate::ids::OperatorId,
     alert: Option<String>,
     notice: Option<String>,
 }

@@ -271,7 +271,7 @@ impl TestApp {
     }
 
     /// Creates an operator directly in the database.
-    pub async fn add_operator(&self, username: &str, role: Role, password: &str) -> u64 {
+    pub async fn add_operator(&self, username: &str, role: Role, password: &str) -> quartermaster::ids::OperatorId {
         let name = Username::parse(username).expect("username");
         operators::create(&self.db.pool, &name, "", role, &quartermaster::config::Secret::new(password)).await.expect("create operator")
     }

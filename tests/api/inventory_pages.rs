@@ -57,7 +57,7 @@ async fn back_office_receives_an_invoice_and_adjusts_a_lot_pickers_may_not() {
         .await;
     assert_eq!(good.status(), StatusCode::OK);
     assert!(good.text().await.expect("html").contains("Received invoice INV-7 from Midwest: 1 lots, 12 units."));
-    let (lot, by): (u64, Option<u64>) =
+    let (lot, by): (u64, Option<quartermaster::ids::OperatorId>) =
         sqlx::query_as("SELECT l.id, e.operator_id FROM inventory_lots l, event_log e WHERE e.kind = 'inventory.received'")
             .fetch_one(&app.db.pool)
             .await
@@ -71,7 +71,7 @@ async fn back_office_receives_an_invoice_and_adjusts_a_lot_pickers_may_not() {
         )
         .await;
     assert_eq!(adj.status(), StatusCode::OK);
-    let (delta, op): (i32, Option<u64>) =
+    let (delta, op): (i32, Option<quartermaster::ids::OperatorId>) =
         sqlx::query_as("SELECT delta, operator_id FROM inventory_adjustments").fetch_one(&app.db.pool).await.expect("adjustment");
     assert_eq!((delta, op), (-2, Some(clerk)));
     let refused = app

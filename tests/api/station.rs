@@ -79,7 +79,7 @@ ups:
 
 /// A signed-in browser session: a cookie-keeping client and its CSRF token.
 pub struct Picker {
-    pub id: u64,
+    pub id: quartermaster::ids::OperatorId,
     pub client: reqwest::Client,
     pub csrf: String,
     base: String,
@@ -218,7 +218,7 @@ async fn two_pickers_never_get_the_same_order() {
     assert!(matches!(loser, Err(StationError::HeldByOther { .. })), "{loser:?}");
     // Each claims the next order as fast as it can; an operator takes a new
     // one only after finishing (shipping) the last, so finish by releasing the hold.
-    let take = |op: u64, station: &'static str| {
+    let take = |op: quartermaster::ids::OperatorId, station: &'static str| {
         let pool = pool.clone();
         async move {
             let mut mine = Vec::new();
