@@ -29,6 +29,8 @@ pub struct AppState {
     pub carrier: Option<Arc<dyn crate::fulfillment::carrier::Carrier>>,
     /// The PDF renderer (packing slips, quotes).
     pub weasy: crate::printing::pdf::WeasyPrint,
+    /// The books, when the accounting module is on (chart installed at start).
+    pub ledger: Option<Arc<crate::books::Ledger>>,
 }
 
 impl AppState {

@@ -128,6 +128,7 @@ pub async fn seed(pool: &MySqlPool, products: u32) -> anyhow::Result<String> {
             currency: "USD".to_owned(),
             date_created_gmt: created.clone(),
             date_modified_gmt: created,
+            date_paid_gmt: None,
             total: money::format_minor(total, 2),
             total_tax: String::new(),
             shipping_total: String::new(),

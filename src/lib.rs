@@ -4,6 +4,7 @@
 //! scheduled work, `cli` the `qm` verbs, `startup` the wiring.
 
 pub mod app;
+pub mod books;
 pub mod channels;
 pub mod cli;
 pub mod config;

@@ -64,7 +64,9 @@ pub async fn prepare(loaded: LoadedConfig) -> anyhow::Result<AppState> {
         }
         _ => None,
     };
+    let ledger = crate::books::Ledger::open(&pool, &loaded.config).await.context("the books could not open")?.map(Arc::new);
     Ok(AppState {
+        ledger,
         lookup,
         woo,
         carrier,

@@ -589,6 +589,19 @@ pub struct Accounting {
     pub gateway_fees: Vec<GatewayFee>,
     #[serde(default)]
     pub ar_payment_methods: Vec<String>,
+    #[serde(default)]
+    pub restock_to: RestockTo,
+}
+
+/// Where restocked refund units go.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RestockTo {
+    /// Back into the lots they were sold from, at those lots' cost.
+    #[default]
+    OriginalLot,
+    /// Into a new returns lot per refund line, at the cost they were sold at.
+    ReturnsLot,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -602,6 +615,27 @@ pub struct Accounts {
     pub shipping_income: Option<String>,
     pub gateway_fees: String,
     pub sales_tax_payable: String,
+    #[serde(default = "default_payable")]
+    pub accounts_payable: String,
+    #[serde(default = "default_opening")]
+    pub opening_balances: String,
+    #[serde(default = "default_refunds")]
+    pub refunds: String,
+    #[serde(default = "default_adjustments")]
+    pub inventory_adjustments: String,
+}
+
+fn default_payable() -> String {
+    "2000".into()
+}
+fn default_opening() -> String {
+    "3900".into()
+}
+fn default_refunds() -> String {
+    "4900".into()
+}
+fn default_adjustments() -> String {
+    "5100".into()
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -610,6 +644,8 @@ pub struct GatewayFee {
     pub gateway: String,
     pub percent: Percent,
     pub fixed_minor: i64,
+    /// The gateway's payment clearing account; the cash account when unset.
+    pub clearing: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -2,12 +2,14 @@
 //! catalog mirrors, and the codes scanners send.
 
 pub mod catalog;
+pub mod landed;
 pub mod gtin;
 pub mod lookup;
 pub mod onboard;
 pub mod orders;
 pub mod receive;
 pub mod reserve;
+pub mod returns;
 pub mod seed;
 pub mod stock;
 

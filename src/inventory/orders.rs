@@ -189,6 +189,12 @@ pub async fn upsert_in(tx: &mut Transaction<'_, MySql>, o: &Order) -> Result<Mir
     let total = amount("total", &o.total)?;
     let tax = amount("total_tax", &o.total_tax)?;
     let shipping = amount("shipping_total", &o.shipping_total)?;
+    // A fee the gateway recorded that cannot be read is left to the tenant's rule, not a reason to drop the order.
+    let fee = o.gateway_fee().and_then(|(source, text)| money::parse_minor(&text, exp).ok().filter(|f| *f >= 0).map(|f| (f, source)));
+    let paid = match o.date_paid_gmt.as_deref().filter(|d| !d.is_empty()) {
+        Some(d) => Some(gmt(o.id, "date_paid_gmt", d)?),
+        None => None,
+    };
     let mut lines = Vec::with_capacity(o.line_items.len());
     for li in &o.line_items {
         let qty = u32::try_from(li.quantity).map_err(|_| MirrorError::Malformed {
@@ -214,15 +220,16 @@ pub async fn upsert_in(tx: &mut Transaction<'_, MySql>, o: &Order) -> Result<Mir
     let inserted = sqlx::query(
         r#"INSERT INTO orders (woo_id, number, status, currency, customer_name, customer_email, payment_method, shipping_method,
                                ship_name, ship_company, ship_address1, ship_address2, ship_city, ship_state, ship_postcode, ship_country, ship_phone,
-                               total_minor, tax_minor, shipping_minor, woo_created_at, woo_modified_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                               total_minor, tax_minor, shipping_minor, gateway_fee_minor, gateway_fee_source, paid_at, woo_created_at, woo_modified_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
            ON DUPLICATE KEY UPDATE number = VALUES(number), status = VALUES(status), currency = VALUES(currency),
                customer_name = VALUES(customer_name), customer_email = VALUES(customer_email), payment_method = VALUES(payment_method),
                shipping_method = VALUES(shipping_method), ship_name = VALUES(ship_name), ship_company = VALUES(ship_company),
                ship_address1 = VALUES(ship_address1), ship_address2 = VALUES(ship_address2), ship_city = VALUES(ship_city),
                ship_state = VALUES(ship_state), ship_postcode = VALUES(ship_postcode), ship_country = VALUES(ship_country),
                ship_phone = VALUES(ship_phone), total_minor = VALUES(total_minor), tax_minor = VALUES(tax_minor),
-               shipping_minor = VALUES(shipping_minor), woo_modified_at = VALUES(woo_modified_at)"#,
+               shipping_minor = VALUES(shipping_minor), gateway_fee_minor = VALUES(gateway_fee_minor),
+               gateway_fee_source = VALUES(gateway_fee_source), paid_at = VALUES(paid_at), woo_modified_at = VALUES(woo_modified_at)"#,
     )
     .bind(o.id)
     .bind(if o.number.is_empty() { o.id.to_string() } else { o.number.clone() })
@@ -244,6 +251,9 @@ pub async fn upsert_in(tx: &mut Transaction<'_, MySql>, o: &Order) -> Result<Mir
     .bind(total)
     .bind(tax)
     .bind(shipping)
+    .bind(fee.map(|f| f.0))
+    .bind(fee.map(|f| f.1))
+    .bind(paid)
     .bind(created)
     .bind(modified)
     .execute(&mut **tx)

@@ -330,8 +330,8 @@ pub async fn adjust(
         return Err(AdjustError::NoteTooLong(n));
     }
     let mut tx = pool.begin().await?;
-    let (received, remaining, reserved) = sqlx::query_as::<_, (u32, u32, u32)>(
-        "SELECT qty_received, qty_remaining, qty_reserved FROM inventory_lots WHERE id = ? FOR UPDATE",
+    let (received, remaining, reserved, unit_cost) = sqlx::query_as::<_, (u32, u32, u32, i64)>(
+        "SELECT qty_received, qty_remaining, qty_reserved, landed_unit_cost_minor FROM inventory_lots WHERE id = ? FOR UPDATE",
     )
     .bind(lot_id)
     .fetch_optional(&mut *tx)
@@ -345,9 +345,10 @@ pub async fn adjust(
         return Err(AdjustError::AboveReceived { received });
     }
     sqlx::query("UPDATE inventory_lots SET qty_remaining = ? WHERE id = ?").bind(wanted).bind(lot_id).execute(&mut *tx).await?;
-    sqlx::query("INSERT INTO inventory_adjustments (lot_id, delta, reason, note, operator_id) VALUES (?, ?, ?, ?, ?)")
+    sqlx::query("INSERT INTO inventory_adjustments (lot_id, delta, unit_cost_minor, reason, note, operator_id) VALUES (?, ?, ?, ?, ?, ?)")
         .bind(lot_id)
         .bind(delta)
+        .bind(unit_cost)
         .bind(reason)
         .bind(note)
         .bind(operator_id)
@@ -374,5 +375,30 @@ pub async fn latest_cost(pool: &MySqlPool, product_id: u64, currency: &str) -> R
     .bind(product_id)
     .bind(currency)
     .fetch_optional(pool)
+    .await
+}
+
+/// A supplier invoice as lists show it.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct InvoiceRow {
+    pub id: u64,
+    pub invoice_ref: String,
+    pub supplier: String,
+    pub invoice_date: NaiveDate,
+    pub currency: String,
+    pub total_minor: i64,
+    pub allocation_basis: String,
+}
+
+/// The newest invoices first, or one by id.
+pub async fn invoices(pool: &MySqlPool, id: Option<u64>, limit: u32) -> Result<Vec<InvoiceRow>, sqlx::Error> {
+    sqlx::query_as::<_, InvoiceRow>(
+        r#"SELECT i.id, i.invoice_ref, s.name AS supplier, i.invoice_date, i.currency, i.total_minor, i.allocation_basis
+           FROM supplier_invoices i JOIN suppliers s ON s.id = i.supplier_id WHERE (? IS NULL OR i.id = ?) ORDER BY i.id DESC LIMIT ?"#,
+    )
+    .bind(id)
+    .bind(id)
+    .bind(limit)
+    .fetch_all(pool)
     .await
 }

@@ -391,27 +391,79 @@ pub struct Consumed {
 }
 
 /// Consumes every open reservation of an order for good, inside the
-/// caller's transaction (a shipment marked shipped): each lot loses the
-/// units from both its remaining and its reserved counts, and the
-/// reservation is `consumed`. Returns what came from which lot, the
+/// caller's transaction (a shipment marked shipped): see [`consume`].
+pub async fn consume_for_shipment(tx: &mut Transaction<'_, MySql>, order_id: OrderId, shipment_id: u64) -> Result<Vec<Consumed>, sqlx::Error> {
+    consume(tx, order_id, shipment_id, None).await
+}
+
+/// Consumes an order's open reservations for `shipment_id`: all of them, or
+/// per order line at most the units `only` names (a partial shipment), the
+/// oldest lots first. Each lot loses the units from both its remaining and
+/// its reserved counts; the reservation becomes `consumed` with the lot's
+/// landed unit cost of this moment and the shipment that took it (a part
+/// taken splits the reservation). Returns what came from which lot: the
 /// record the FIFO cost of goods is built from.
-pub async fn consume_for_shipment(tx: &mut Transaction<'_, MySql>, order_id: OrderId) -> Result<Vec<Consumed>, sqlx::Error> {
+pub async fn consume(
+    tx: &mut Transaction<'_, MySql>,
+    order_id: OrderId,
+    shipment_id: u64,
+    only: Option<&HashMap<u64, u32>>,
+) -> Result<Vec<Consumed>, sqlx::Error> {
     let open = sqlx::query_as::<_, Consumed>(
         r#"SELECT r.id AS reservation_id, r.order_line_id, r.lot_id, r.quantity
-           FROM stock_reservations r JOIN order_lines l ON l.id = r.order_line_id
-           WHERE l.order_id = ? AND r.status = 'open' ORDER BY r.lot_id FOR UPDATE"#,
+           FROM stock_reservations r JOIN order_lines l ON l.id = r.order_line_id JOIN inventory_lots t ON t.id = r.lot_id
+           WHERE l.order_id = ? AND r.status = 'open' ORDER BY r.order_line_id, t.received_at, t.id FOR UPDATE"#,
     )
     .bind(order_id)
     .fetch_all(&mut **tx)
     .await?;
-    for c in &open {
+    let mut left: Option<HashMap<u64, u32>> = only.cloned();
+    let mut taken = Vec::with_capacity(open.len());
+    for c in open {
+        let n = match left.as_mut() {
+            None => c.quantity,
+            Some(left) => {
+                let want = left.entry(c.order_line_id).or_insert(0);
+                let n = c.quantity.min(*want);
+                *want -= n;
+                n
+            }
+        };
+        if n == 0 {
+            continue;
+        }
         sqlx::query("UPDATE inventory_lots SET qty_remaining = qty_remaining - ?, qty_reserved = qty_reserved - ? WHERE id = ?")
-            .bind(c.quantity)
-            .bind(c.quantity)
+            .bind(n)
+            .bind(n)
             .bind(c.lot_id)
             .execute(&mut **tx)
             .await?;
-        sqlx::query("UPDATE stock_reservations SET status = 'consumed' WHERE id = ?").bind(c.reservation_id).execute(&mut **tx).await?;
+        let reservation_id = if n == c.quantity {
+            sqlx::query(
+                r#"UPDATE stock_reservations r JOIN inventory_lots l ON l.id = r.lot_id
+                   SET r.status = 'consumed', r.shipment_id = ?, r.unit_cost_minor = l.landed_unit_cost_minor, r.consumed_at = UTC_TIMESTAMP(6)
+                   WHERE r.id = ?"#,
+            )
+            .bind(shipment_id)
+            .bind(c.reservation_id)
+            .execute(&mut **tx)
+            .await?;
+            c.reservation_id
+        } else {
+            sqlx::query("UPDATE stock_reservations SET quantity = quantity - ? WHERE id = ?").bind(n).bind(c.reservation_id).execute(&mut **tx).await?;
+            sqlx::query(
+                r#"INSERT INTO stock_reservations (order_line_id, lot_id, quantity, status, shipment_id, unit_cost_minor, consumed_at)
+                   SELECT ?, l.id, ?, 'consumed', ?, l.landed_unit_cost_minor, UTC_TIMESTAMP(6) FROM inventory_lots l WHERE l.id = ?"#,
+            )
+            .bind(c.order_line_id)
+            .bind(n)
+            .bind(shipment_id)
+            .bind(c.lot_id)
+            .execute(&mut **tx)
+            .await?
+            .last_insert_id()
+        };
+        taken.push(Consumed { reservation_id, order_line_id: c.order_line_id, lot_id: c.lot_id, quantity: n });
     }
-    Ok(open)
+    Ok(taken)
 }

@@ -4,6 +4,7 @@
 //! advisory lock so replicas never overlap, bounds each run, and records
 //! every run in `job_runs`. A tenant moves a job with `schedules.<name>`.
 
+pub mod books_post;
 pub mod catalog_sync;
 pub mod code_lookup_refresh;
 pub mod inventory_poll;
@@ -58,11 +59,12 @@ pub const FLEET: &[Maker] = &[
     quote_expiry::job,
     catalog_sync::job,
     inventory_poll::job,
+    books_post::job,
 ];
 
 /// The names `schedules` may use, for the tenant file's schema and its checks.
 pub const NAMES: &[&str] =
-    &["session_sweep", "code_lookup_refresh", "print_retry", "shipment_writeback", "quote_expiry", "catalog_sync", "inventory_poll"];
+    &["session_sweep", "code_lookup_refresh", "print_retry", "shipment_writeback", "quote_expiry", "catalog_sync", "inventory_poll", "books_post"];
 
 /// The jobs this tenant runs, with the schedule each runs on.
 pub fn fleet(state: &AppState) -> anyhow::Result<Vec<(Arc<dyn CronJob>, String)>> {

@@ -404,7 +404,7 @@ pub async fn mark_shipped(pool: &MySqlPool, order_id: OrderId, operator_id: Oper
     else {
         return Err(StationError::Invalid(format!("order {number} has no bought labels yet: buy them first")));
     };
-    let open = crate::inventory::reserve::consume_for_shipment(&mut tx, order_id).await?;
+    let open = crate::inventory::reserve::consume_for_shipment(&mut tx, order_id, shipment).await?;
     sqlx::query("UPDATE lot_serials s JOIN order_lines l ON l.id = s.order_line_id SET s.status = 'shipped' WHERE l.order_id = ? AND s.status = 'packed'").bind(order_id).execute(&mut *tx).await?;
     sqlx::query("UPDATE shipments SET status = 'shipped', shipped_at = UTC_TIMESTAMP(6), woo_writeback = 'pending' WHERE id = ?")
         .bind(shipment)
@@ -422,6 +422,47 @@ pub async fn mark_shipped(pool: &MySqlPool, order_id: OrderId, operator_id: Oper
             .about("order", order_id),
     )
     .await?;
+    tx.commit().await?;
+    Ok(shipment)
+}
+
+/// Records units of an order as shipped without a label bought here (a
+/// partial shipment, a drop shipment, a courier's own label): a shipment of
+/// carrier `carrier` shipped at once, the units taken from the order's
+/// reservations oldest lots first, all of them or per line at most `only`.
+/// The WooCommerce write-back is not queued (no tracking of ours to write).
+/// Returns the shipment id.
+pub async fn record_shipment(
+    pool: &MySqlPool,
+    order_id: OrderId,
+    only: Option<&std::collections::HashMap<u64, u32>>,
+    carrier: &str,
+    operator_id: Option<OperatorId>,
+) -> Result<u64, StationError> {
+    let carrier: String = carrier.chars().take(16).collect();
+    if carrier.trim().is_empty() {
+        return Err(StationError::Invalid("carrier: name the carrier (up to 16 characters)".into()));
+    }
+    let mut tx = pool.begin().await?;
+    let shipment = sqlx::query(
+        "INSERT INTO shipments (order_id, carrier, service_code, status, operator_id, shipped_at) VALUES (?, ?, '', 'shipped', ?, UTC_TIMESTAMP(6))",
+    )
+    .bind(order_id)
+    .bind(&carrier)
+    .bind(operator_id)
+    .execute(&mut *tx)
+    .await?
+    .last_insert_id();
+    let taken = crate::inventory::reserve::consume(&mut tx, order_id, shipment, only).await?;
+    if taken.is_empty() {
+        return Err(StationError::Invalid(format!("order {order_id} has no reserved units to ship")));
+    }
+    let units: u32 = taken.iter().map(|t| t.quantity).sum();
+    let mut event = Event::info("ship.recorded", format!("order {order_id}: {units} unit(s) shipped by {carrier} (recorded)")).about("order", order_id);
+    if let Some(op) = operator_id {
+        event = event.by(op);
+    }
+    events::record(&mut *tx, event).await?;
     tx.commit().await?;
     Ok(shipment)
 }

@@ -39,6 +39,7 @@ struct HomePage {
     /// The tenant's modules with pages: their links show only when on.
     quotes_on: bool,
     station_on: bool,
+    books_on: bool,
     /// Orders the sync skipped: (WooCommerce order, why, last tried, attempts).
     sync_rejects: Vec<(u64, String, String, u32)>,
     channel_problems: Vec<(String, String, String, String)>,
@@ -73,6 +74,7 @@ async fn home(State(state): State<AppState>, session: Session) -> Result<Page<Ho
         },
         back_office,
         quotes_on: state.config.modules.quotes,
+        books_on: state.ledger.is_some(),
         station_on: state.config.modules.fulfillment,
         sync_rejects: crate::inventory::orders::rejects(&state.pool)
             .await?

@@ -3,6 +3,7 @@
 
 mod assets;
 mod auth;
+mod books;
 pub mod error;
 mod events;
 mod health;
@@ -81,6 +82,9 @@ pub fn router(state: AppState) -> Router {
     }
     if modules.quotes {
         signed_in = signed_in.merge(quotes::router());
+    }
+    if state.ledger.is_some() {
+        signed_in = signed_in.merge(books::router());
     }
     let mut pages = signed_in.layer(middleware::from_fn_with_state(state.clone(), session::layer)).merge(assets::router());
     if modules.quotes {

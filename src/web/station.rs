@@ -589,6 +589,12 @@ async fn shipped(State(state): State<AppState>, s: Session, jar: CookieJar, Path
         Ok(id) => id,
         Err(e) => return refused(&state, &s, &jar, e).await,
     };
+    // Into the books now (the books_post job catches up whatever this misses).
+    if let Some(ledger) = &state.ledger {
+        if let Err(e) = ledger.catch_up(&state.pool).await {
+            tracing::warn!(error = %e, "posting the shipment to the books failed; the books_post job retries");
+        }
+    }
     // Tell WooCommerce now (waiting at most 5 s); if it is down the every-minute job keeps trying and the ship page says so.
     ship::write_back_within(&state.pool, &state.woo, shipment, std::time::Duration::from_secs(5)).await?;
     let number = queue::entry(&state.pool, order).await?.map(|e| e.number).unwrap_or_default();

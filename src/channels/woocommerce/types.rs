@@ -14,6 +14,9 @@ pub struct Order {
     /// GMT, `YYYY-MM-DDTHH:MM:SS`.
     pub date_created_gmt: String,
     pub date_modified_gmt: String,
+    /// GMT; set once the order is paid (null until then).
+    #[serde(default)]
+    pub date_paid_gmt: Option<String>,
     #[serde(default)]
     pub total: String,
     #[serde(default)]
@@ -39,6 +42,31 @@ impl Order {
     /// The text of meta `key`, if set.
     pub fn meta(&self, key: &str) -> Option<&str> {
         self.meta_data.iter().find(|m| m.key == key).and_then(|m| m.value.as_str())
+    }
+
+    /// The fee the payment gateway kept, as the gateway plugins record it in
+    /// the order meta (major units as text), and which meta said so:
+    /// WooCommerce Stripe's `_stripe_fee`, WooCommerce PayPal Payments'
+    /// `_ppcp_paypal_fees` (`paypal_fee.value`), PayPal Standard's
+    /// `PayPal Transaction Fee`.
+    pub fn gateway_fee(&self) -> Option<(&'static str, String)> {
+        let text = |v: &serde_json::Value| match v {
+            serde_json::Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
+            serde_json::Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        };
+        for m in &self.meta_data {
+            let found = match m.key.as_str() {
+                "_stripe_fee" => text(&m.value).map(|v| ("meta:_stripe_fee", v)),
+                "_ppcp_paypal_fees" => m.value.pointer("/paypal_fee/value").and_then(text).map(|v| ("meta:_ppcp_paypal_fees", v)),
+                "PayPal Transaction Fee" => text(&m.value).map(|v| ("meta:PayPal Transaction Fee", v)),
+                _ => None,
+            };
+            if found.is_some() {
+                return found;
+            }
+        }
+        None
     }
 }
 
