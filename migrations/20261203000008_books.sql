@@ -93,8 +93,9 @@ BEGIN
     IF NEW.state = 'posted' THEN
         SELECT COALESCE(SUM(debit_minor), 0), COALESCE(SUM(credit_minor), 0), COUNT(*) INTO debits, credits, line_count
             FROM journal_lines WHERE journal_entry_id = NEW.id;
-        IF line_count < 2 OR debits <> credits THEN
-            SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'journal entry does not balance: debits and credits must be equal, over two lines or more';
+        -- No lines is an event that moved nothing (it is still recorded, once); one line can never balance.
+        IF line_count = 1 OR debits <> credits THEN
+            SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'journal entry does not balance: debits and credits must be equal';
         END IF;
         IF EXISTS (SELECT 1 FROM book_periods WHERE month = NEW.period) THEN
             SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'period is closed: it accepts no postings';

@@ -603,9 +603,10 @@ async fn run(cli: Cli) -> Result<(), Failure> {
 
 async fn books(cmd: BooksCommand) -> Result<(), Failure> {
     let config = match &cmd {
-        BooksCommand::Post { config } | BooksCommand::Check { config } | BooksCommand::Export { config, .. } | BooksCommand::Close { config, .. } => {
-            config.clone()
-        }
+        BooksCommand::Post { config }
+        | BooksCommand::Check { config }
+        | BooksCommand::Export { config, .. }
+        | BooksCommand::Close { config, .. } => config.clone(),
     };
     let loaded = load(&config)?;
     let pool = connect(Some(&config)).await?;

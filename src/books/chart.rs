@@ -99,7 +99,12 @@ impl Chart {
         };
         for f in &a.gateway_fees {
             if let Some(code) = &f.clearing {
-                accounts.push(acct(&format!("clearing:{}", f.gateway), code, &format!("Assets:Payment clearing:{}", f.gateway), Kind::Asset));
+                accounts.push(acct(
+                    &format!("clearing:{}", f.gateway),
+                    code,
+                    &format!("Assets:Payment clearing:{}", f.gateway),
+                    Kind::Asset,
+                ));
             }
         }
         let mut seen: BTreeMap<&str, &str> = BTreeMap::new();

@@ -104,7 +104,10 @@ pub async fn post(tx: &mut Transaction<'_, MySql>, books: &Books, ids: &AccountI
             .execute(&mut **tx)
             .await?;
     }
-    sqlx::query("UPDATE journal_entries SET state = 'posted', posted_at = UTC_TIMESTAMP(6) WHERE id = ?").bind(entry).execute(&mut **tx).await?;
+    sqlx::query("UPDATE journal_entries SET state = 'posted', posted_at = UTC_TIMESTAMP(6) WHERE id = ?")
+        .bind(entry)
+        .execute(&mut **tx)
+        .await?;
     Ok(Some(entry))
 }
 
@@ -148,7 +151,8 @@ pub async fn reverse(pool: &sqlx::MySqlPool, books: &Books, ids: &AccountIds, en
     for (role, debit, credit) in lines {
         d.debit(&role, credit - debit);
     }
-    let posted = post(&mut tx, books, ids, &d).await?.ok_or_else(|| BooksError::Invalid(format!("entry: {entry_id} was reversed already")))?;
+    let posted =
+        post(&mut tx, books, ids, &d).await?.ok_or_else(|| BooksError::Invalid(format!("entry: {entry_id} was reversed already")))?;
     tx.commit().await?;
     Ok(posted)
 }

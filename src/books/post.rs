@@ -339,10 +339,16 @@ async fn refunds(pool: &MySqlPool, books: &Books, ids: &AccountIds) -> Result<u3
             .collect();
         let restocked: i64 = -moves.iter().map(|m| m.quantity * m.unit_cost_minor).sum::<i64>();
         let total = goods + shipping + tax;
-        let paid_into = if books.is_receivable(method.as_deref()) { role::AR.to_owned() } else { books.chart.clearing_role(method.as_deref()) };
+        let paid_into =
+            if books.is_receivable(method.as_deref()) { role::AR.to_owned() } else { books.chart.clearing_role(method.as_deref()) };
         let what = if moves.is_empty() { "no restock" } else { "restocked" };
-        let mut d = Draft::new("refund", id, at, format!("Refund on order {number} ({what}){}", if reason.is_empty() { String::new() } else { format!(": {reason}") }))
-            .order(order_id);
+        let mut d = Draft::new(
+            "refund",
+            id,
+            at,
+            format!("Refund on order {number} ({what}){}", if reason.is_empty() { String::new() } else { format!(": {reason}") }),
+        )
+        .order(order_id);
         d.debit(role::REFUNDS, goods).debit(books.chart.shipping_role, shipping).debit(role::TAX, tax).credit(&paid_into, total);
         d.debit(role::INVENTORY, restocked).credit(role::COGS, restocked);
         let Some(entry) = journal::post(&mut tx, books, ids, &d).await? else { continue };

@@ -83,7 +83,11 @@ pub async fn pay(
         return Err(BooksError::Invalid(format!("order: {order_id} is not a receivable whose sale has posted")));
     };
     if amount_minor > r.outstanding() {
-        return Err(BooksError::Invalid(format!("amount: {} is more than the {} outstanding", books.money(amount_minor), books.money(r.outstanding()))));
+        return Err(BooksError::Invalid(format!(
+            "amount: {} is more than the {} outstanding",
+            books.money(amount_minor),
+            books.money(r.outstanding())
+        )));
     }
     let inserted = sqlx::query(
         "INSERT INTO ar_payments (order_id, amount_minor, paid_on, reference, source, operator_id) VALUES (?, ?, ?, ?, 'manual', ?)",

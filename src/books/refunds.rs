@@ -35,7 +35,9 @@ pub async fn record(pool: &MySqlPool, books: &Books, r: &NewRefund) -> Result<u6
     }
     let mut tx = pool.begin().await?;
     if let Some(woo) = r.woo_refund_id {
-        if let Some(id) = sqlx::query_scalar::<_, u64>("SELECT id FROM order_refunds WHERE woo_refund_id = ?").bind(woo).fetch_optional(&mut *tx).await? {
+        if let Some(id) =
+            sqlx::query_scalar::<_, u64>("SELECT id FROM order_refunds WHERE woo_refund_id = ?").bind(woo).fetch_optional(&mut *tx).await?
+        {
             return Ok(id);
         }
     }
@@ -72,8 +74,11 @@ pub async fn record(pool: &MySqlPool, books: &Books, r: &NewRefund) -> Result<u6
     .await?
     .last_insert_id();
     for (line, qty) in r.restock.iter().filter(|(_, q)| *q > 0) {
-        let of_order: Option<u64> =
-            sqlx::query_scalar("SELECT id FROM order_lines WHERE id = ? AND order_id = ?").bind(line).bind(r.order_id).fetch_optional(&mut *tx).await?;
+        let of_order: Option<u64> = sqlx::query_scalar("SELECT id FROM order_lines WHERE id = ? AND order_id = ?")
+            .bind(line)
+            .bind(r.order_id)
+            .fetch_optional(&mut *tx)
+            .await?;
         if of_order.is_none() {
             return Err(BooksError::Invalid(format!("restock: line {line} is not a line of this order")));
         }

@@ -173,7 +173,10 @@ pub async fn audit(pool: &MySqlPool) -> Result<Audit, sqlx::Error> {
     .fetch_all(pool)
     .await?;
     a.problems.extend(
-        cogs.iter().filter(|(_, booked, trail)| booked != trail).take(20).map(|(o, booked, trail)| format!("order {o}: COGS booked {booked}, trail {trail}")),
+        cogs.iter()
+            .filter(|(_, booked, trail)| booked != trail)
+            .take(20)
+            .map(|(o, booked, trail)| format!("order {o}: COGS booked {booked}, trail {trail}")),
     );
     Ok(a)
 }

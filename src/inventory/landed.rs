@@ -147,15 +147,20 @@ pub async fn add_charge(pool: &MySqlPool, c: &NewCharge) -> Result<(u64, Vec<All
         return Err(LandedError::Reference);
     }
     let mut tx = pool.begin().await?;
-    let (supplier_id, invoice_basis, currency) =
-        sqlx::query_as::<_, (u64, String, String)>("SELECT supplier_id, allocation_basis, currency FROM supplier_invoices WHERE id = ? FOR UPDATE")
-            .bind(c.invoice_id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or(LandedError::NoInvoice(c.invoice_id))?;
+    let (supplier_id, invoice_basis, currency) = sqlx::query_as::<_, (u64, String, String)>(
+        "SELECT supplier_id, allocation_basis, currency FROM supplier_invoices WHERE id = ? FOR UPDATE",
+    )
+    .bind(c.invoice_id)
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or(LandedError::NoInvoice(c.invoice_id))?;
     let basis = c.basis.or_else(|| Basis::parse(&invoice_basis)).unwrap_or(Basis::Value);
     // The basis is the invoice's: choosing one for a charge makes it the invoice's for the next.
-    sqlx::query("UPDATE supplier_invoices SET allocation_basis = ? WHERE id = ?").bind(basis.as_str()).bind(c.invoice_id).execute(&mut *tx).await?;
+    sqlx::query("UPDATE supplier_invoices SET allocation_basis = ? WHERE id = ?")
+        .bind(basis.as_str())
+        .bind(c.invoice_id)
+        .execute(&mut *tx)
+        .await?;
     let lots = sqlx::query_as::<_, (LotId, u64, String, String, u32, u32, i64, Option<u32>)>(
         r#"SELECT l.id, l.product_id, l.lot_ref, p.sku, l.qty_received, l.qty_remaining, l.unit_cost_minor, COALESCE(l.weight_g, p.weight_g)
            FROM inventory_lots l JOIN products p ON p.id = l.product_id
@@ -239,8 +244,11 @@ pub async fn add_charge(pool: &MySqlPool, c: &NewCharge) -> Result<(u64, Vec<All
     }
     crate::events::record(
         &mut *tx,
-        crate::events::Event::info("inventory.landed_charge", format!("{} charge of {} minor units allocated by {}", c.kind, c.amount_minor, basis.as_str()))
-            .about("supplier_invoice", c.invoice_id),
+        crate::events::Event::info(
+            "inventory.landed_charge",
+            format!("{} charge of {} minor units allocated by {}", c.kind, c.amount_minor, basis.as_str()),
+        )
+        .about("supplier_invoice", c.invoice_id),
     )
     .await?;
     tx.commit().await?;

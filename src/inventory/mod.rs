@@ -2,8 +2,8 @@
 //! catalog mirrors, and the codes scanners send.
 
 pub mod catalog;
-pub mod landed;
 pub mod gtin;
+pub mod landed;
 pub mod lookup;
 pub mod onboard;
 pub mod orders;

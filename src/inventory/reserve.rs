@@ -392,7 +392,11 @@ pub struct Consumed {
 
 /// Consumes every open reservation of an order for good, inside the
 /// caller's transaction (a shipment marked shipped): see [`consume`].
-pub async fn consume_for_shipment(tx: &mut Transaction<'_, MySql>, order_id: OrderId, shipment_id: u64) -> Result<Vec<Consumed>, sqlx::Error> {
+pub async fn consume_for_shipment(
+    tx: &mut Transaction<'_, MySql>,
+    order_id: OrderId,
+    shipment_id: u64,
+) -> Result<Vec<Consumed>, sqlx::Error> {
     consume(tx, order_id, shipment_id, None).await
 }
 
@@ -450,7 +454,11 @@ pub async fn consume(
             .await?;
             c.reservation_id
         } else {
-            sqlx::query("UPDATE stock_reservations SET quantity = quantity - ? WHERE id = ?").bind(n).bind(c.reservation_id).execute(&mut **tx).await?;
+            sqlx::query("UPDATE stock_reservations SET quantity = quantity - ? WHERE id = ?")
+                .bind(n)
+                .bind(c.reservation_id)
+                .execute(&mut **tx)
+                .await?;
             sqlx::query(
                 r#"INSERT INTO stock_reservations (order_line_id, lot_id, quantity, status, shipment_id, unit_cost_minor, consumed_at)
                    SELECT ?, l.id, ?, 'consumed', ?, l.landed_unit_cost_minor, UTC_TIMESTAMP(6) FROM inventory_lots l WHERE l.id = ?"#,

@@ -81,9 +81,15 @@ pub async fn restock(
             .last_insert_id();
             (LotId(lot), Some(format!("from lot {lot_id}")))
         };
-        let cost: i64 =
-            sqlx::query_scalar("SELECT landed_unit_cost_minor FROM inventory_lots WHERE id = ? FOR UPDATE").bind(target).fetch_one(&mut **tx).await?;
-        sqlx::query("UPDATE inventory_lots SET qty_remaining = qty_remaining + ? WHERE id = ?").bind(n).bind(target).execute(&mut **tx).await?;
+        let cost: i64 = sqlx::query_scalar("SELECT landed_unit_cost_minor FROM inventory_lots WHERE id = ? FOR UPDATE")
+            .bind(target)
+            .fetch_one(&mut **tx)
+            .await?;
+        sqlx::query("UPDATE inventory_lots SET qty_remaining = qty_remaining + ? WHERE id = ?")
+            .bind(n)
+            .bind(target)
+            .execute(&mut **tx)
+            .await?;
         let adjustment_id = sqlx::query(
             r#"INSERT INTO inventory_adjustments (lot_id, delta, unit_cost_minor, reason, note, refund_id, order_line_id)
                VALUES (?, ?, ?, 'return', ?, ?, ?)"#,

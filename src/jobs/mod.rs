@@ -63,8 +63,16 @@ pub const FLEET: &[Maker] = &[
 ];
 
 /// The names `schedules` may use, for the tenant file's schema and its checks.
-pub const NAMES: &[&str] =
-    &["session_sweep", "code_lookup_refresh", "print_retry", "shipment_writeback", "quote_expiry", "catalog_sync", "inventory_poll", "books_post"];
+pub const NAMES: &[&str] = &[
+    "session_sweep",
+    "code_lookup_refresh",
+    "print_retry",
+    "shipment_writeback",
+    "quote_expiry",
+    "catalog_sync",
+    "inventory_poll",
+    "books_post",
+];
 
 /// The jobs this tenant runs, with the schedule each runs on.
 pub fn fleet(state: &AppState) -> anyhow::Result<Vec<(Arc<dyn CronJob>, String)>> {

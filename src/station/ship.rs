@@ -458,7 +458,8 @@ pub async fn record_shipment(
         return Err(StationError::Invalid(format!("order {order_id} has no reserved units to ship")));
     }
     let units: u32 = taken.iter().map(|t| t.quantity).sum();
-    let mut event = Event::info("ship.recorded", format!("order {order_id}: {units} unit(s) shipped by {carrier} (recorded)")).about("order", order_id);
+    let mut event =
+        Event::info("ship.recorded", format!("order {order_id}: {units} unit(s) shipped by {carrier} (recorded)")).about("order", order_id);
     if let Some(op) = operator_id {
         event = event.by(op);
     }

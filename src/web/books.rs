@@ -404,7 +404,18 @@ fn trail_table(state: &AppState, caption: String, rows: Vec<trail::TrailRow>) ->
     let mut t = Table::new(
         caption,
         &[
-            "Day", "Order", "Line SKU", "Kind", "Lot", "Lot received", "Qty#", "Unit cost#", "Extended#", "Line qty#", "Line cost#", "Day qty#",
+            "Day",
+            "Order",
+            "Line SKU",
+            "Kind",
+            "Lot",
+            "Lot received",
+            "Qty#",
+            "Unit cost#",
+            "Extended#",
+            "Line qty#",
+            "Line cost#",
+            "Day qty#",
             "Day cost#",
         ],
     );
@@ -440,7 +451,8 @@ async fn cogs(State(state): State<AppState>, s: Session, Query(q): Query<Q>) -> 
     let total: i64 = rows.iter().map(|r| r.total_minor).sum();
     let mut r = Report::new(&state, &s, "COGS trail");
     r.filters = vec![field("from", "From", from.to_string(), "YYYY-MM-DD"), field("to", "To", to.to_string(), "YYYY-MM-DD")];
-    r.intro = Some(format!("Every unit sold or returned from {from} to {to}, by the lot it came from: {} in all.", money_of(&state, total)));
+    r.intro =
+        Some(format!("Every unit sold or returned from {from} to {to}, by the lot it came from: {} in all.", money_of(&state, total)));
     r.tables.push(trail_table(&state, format!("{from} – {to}"), rows));
     Ok(r.respond(&Q { from: Some(from.to_string()), to: Some(to.to_string()), ..q }, "cogs"))
 }
@@ -451,7 +463,8 @@ async fn valuation(State(state): State<AppState>, s: Session, Query(q): Query<Q>
     let lots = reports::valuation(&state.pool).await?;
     let total: i64 = lots.iter().map(|l| l.value_minor).sum();
     let mut r = Report::new(&state, &s, "Inventory valuation");
-    let mut t = Table::new("Lots on hand at landed cost", &["SKU", "Lot", "Received", "On hand#", "Invoice cost#", "Landed cost#", "Value#"]);
+    let mut t =
+        Table::new("Lots on hand at landed cost", &["SKU", "Lot", "Received", "On hand#", "Invoice cost#", "Landed cost#", "Value#"]);
     for l in lots {
         t.rows.push(vec![
             c(l.sku),
@@ -553,8 +566,11 @@ async fn enter_payment(state: &AppState, s: &Session, l: &Ledger, f: &PaymentFor
         .find(|r| r.number == f.order.trim())
         .ok_or_else(|| AppError::invalid("order", format!("no receivable order numbered \"{}\" whose sale has posted", f.order.trim())))?;
     let amount = parse_money(state, "amount", &f.amount)?;
-    let paid_on = parse_day("paid_on", Some(&f.paid_on))?.ok_or_else(|| AppError::invalid("paid_on", "the date the payment arrived, YYYY-MM-DD"))?;
-    receivables::pay(&state.pool, &l.books, order.order_id, amount, paid_on, &f.reference, Some(s.operator.id)).await.map_err(books_error)?;
+    let paid_on =
+        parse_day("paid_on", Some(&f.paid_on))?.ok_or_else(|| AppError::invalid("paid_on", "the date the payment arrived, YYYY-MM-DD"))?;
+    receivables::pay(&state.pool, &l.books, order.order_id, amount, paid_on, &f.reference, Some(s.operator.id))
+        .await
+        .map_err(books_error)?;
     l.catch_up(&state.pool).await.map_err(books_error)?;
     Ok(format!("Payment of {} for order {} recorded and posted.", money_of(state, amount), order.number))
 }
@@ -624,9 +640,16 @@ struct RefundForm {
 fn parse_restock(text: &str) -> Result<Vec<(u64, u32)>> {
     let mut out = Vec::new();
     for part in text.split([',', ' ']).map(str::trim).filter(|p| !p.is_empty()) {
-        let (line, qty) = part.split_once(['x', '×']).ok_or_else(|| AppError::invalid("restock", format!("`{part}`: write line id x quantity, e.g. 12x1")))?;
+        let (line, qty) = part
+            .split_once(['x', '×'])
+            .ok_or_else(|| AppError::invalid("restock", format!("`{part}`: write line id x quantity, e.g. 12x1")))?;
         let line = line.trim().parse().map_err(|_| AppError::invalid("restock", format!("`{part}`: the line id is a number")))?;
-        let qty = qty.trim().parse::<u32>().ok().filter(|q| *q > 0).ok_or_else(|| AppError::invalid("restock", format!("`{part}`: the quantity is a whole number above 0")))?;
+        let qty = qty
+            .trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|q| *q > 0)
+            .ok_or_else(|| AppError::invalid("restock", format!("`{part}`: the quantity is a whole number above 0")))?;
         out.push((line, qty));
     }
     Ok(out)
@@ -807,7 +830,11 @@ async fn close_period(State(state): State<AppState>, s: Session, Form(f): Form<C
     // Whatever is waiting posts first, into the month it belongs to.
     ledger(&state)?.catch_up(&state.pool).await.map_err(books_error)?;
     let closed = journal::close_period(&state.pool, month, Some(s.operator.id)).await.map_err(books_error)?;
-    let note = if closed { format!("{} closed: it takes no more postings.", f.month.trim()) } else { format!("{} was already closed.", f.month.trim()) };
+    let note = if closed {
+        format!("{} closed: it takes no more postings.", f.month.trim())
+    } else {
+        format!("{} was already closed.", f.month.trim())
+    };
     Ok(back(&state, "/books", &note))
 }
 

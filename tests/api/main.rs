@@ -9,6 +9,7 @@ mod jobs;
 mod layers;
 
 mod auth;
+mod books;
 mod browser;
 mod carrier;
 mod cli;

@@ -83,8 +83,8 @@ async fn stock_can_never_go_negative_or_be_over_reserved() {
     let ok = sqlx::query("UPDATE inventory_lots SET qty_reserved = 10 WHERE id = ?").bind(lot).execute(&tdb.pool).await;
     assert!(ok.is_ok(), "reserving exactly what remains is fine: {ok:?}");
     sqlx::raw_sql(
-        "INSERT INTO accounts (code, name, kind) VALUES ('1000', 'Cash', 'asset');
-         INSERT INTO journal_entries (occurred_at, memo, source_type, source_id) VALUES (UTC_TIMESTAMP(6), 't', 'test', '1');",
+        "INSERT INTO accounts (code, name, kind, role) VALUES ('1000', 'Cash', 'asset', 'cash');
+         INSERT INTO journal_entries (occurred_at, period, memo, source_type, source_id) VALUES (UTC_TIMESTAMP(6), '2026-12-01', 't', 'test', 1);",
     )
     .execute(&tdb.pool)
     .await
