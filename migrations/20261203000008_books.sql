@@ -170,7 +170,9 @@ ALTER TABLE inventory_adjustments
     ADD COLUMN unit_cost_minor BIGINT NOT NULL DEFAULT 0 AFTER delta,
     ADD COLUMN refund_id BIGINT UNSIGNED NULL AFTER operator_id,
     ADD COLUMN order_line_id BIGINT UNSIGNED NULL AFTER refund_id,
-    ADD KEY inventory_adjustments_refund (refund_id);
+    ADD COLUMN returned_from_lot_id BIGINT UNSIGNED NULL AFTER order_line_id,
+    ADD KEY inventory_adjustments_refund (refund_id),
+    ADD KEY inventory_adjustments_returned (order_line_id, returned_from_lot_id);
 UPDATE inventory_adjustments a JOIN inventory_lots l ON l.id = a.lot_id SET a.unit_cost_minor = l.unit_cost_minor;
 
 -- Landed charges and their allocation over an invoice's lots.

@@ -39,51 +39,33 @@ impl Posted {
 /// Posts every fact that has no entry yet. Safe to run at any time, from
 /// any number of processes: each fact posts once.
 pub async fn catch_up(pool: &MySqlPool, books: &Books, ids: &AccountIds) -> Result<Posted, BooksError> {
-    let mut p = Posted::default();
-    loop {
-        let n = receipts(pool, books, ids).await?;
-        p.receipts += n;
-        if n < BATCH {
-            break;
-        }
-    }
-    loop {
-        let n = landed_charges(pool, books, ids).await?;
-        p.landed_charges += n;
-        if n < BATCH {
-            break;
-        }
-    }
-    loop {
-        let n = shipments(pool, books, ids).await?;
-        p.shipments += n;
-        if n < BATCH {
-            break;
-        }
-    }
-    loop {
-        let n = adjustments(pool, books, ids).await?;
-        p.adjustments += n;
-        if n < BATCH {
-            break;
-        }
-    }
-    loop {
-        let n = refunds(pool, books, ids).await?;
-        p.refunds += n;
-        if n < BATCH {
-            break;
-        }
-    }
+    let mut p = Posted {
+        receipts: drain(|| receipts(pool, books, ids)).await?,
+        landed_charges: drain(|| landed_charges(pool, books, ids)).await?,
+        shipments: drain(|| shipments(pool, books, ids)).await?,
+        adjustments: drain(|| adjustments(pool, books, ids)).await?,
+        refunds: drain(|| refunds(pool, books, ids)).await?,
+        payments: 0,
+    };
     super::receivables::record_woo_payments(pool, books).await?;
+    p.payments = drain(|| payments(pool, books, ids)).await?;
+    Ok(p)
+}
+
+/// Runs one kind's batch until a batch comes back short; the number posted.
+async fn drain<F, Fut>(mut batch: F) -> Result<u32, BooksError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<u32, BooksError>>,
+{
+    let mut total = 0;
     loop {
-        let n = payments(pool, books, ids).await?;
-        p.payments += n;
+        let n = batch().await?;
+        total += n;
         if n < BATCH {
-            break;
+            return Ok(total);
         }
     }
-    Ok(p)
 }
 
 async fn begin<'a>(pool: &MySqlPool, ids: &AccountIds) -> Result<Transaction<'a, MySql>, BooksError> {

@@ -39,8 +39,7 @@ pub async fn restock(
     let sources = sqlx::query_as::<_, (LotId, u64, i64, i64, u32, u32, i64)>(
         r#"SELECT l.id, l.product_id, CAST(SUM(r.quantity) AS SIGNED) AS shipped,
                   CAST(COALESCE((SELECT SUM(a.delta) FROM inventory_adjustments a
-                                 WHERE a.order_line_id = r.order_line_id AND a.reason = 'return' AND a.refund_id IS NOT NULL
-                                   AND (a.lot_id = l.id OR a.note = CONCAT('from lot ', l.id))), 0) AS SIGNED) AS returned,
+                                 WHERE a.order_line_id = r.order_line_id AND a.returned_from_lot_id = l.id), 0) AS SIGNED) AS returned,
                   l.qty_received, l.qty_remaining, MAX(r.unit_cost_minor) AS sold_cost
            FROM stock_reservations r JOIN inventory_lots l ON l.id = r.lot_id
            WHERE r.order_line_id = ? AND r.status = 'consumed'
@@ -91,8 +90,8 @@ pub async fn restock(
             .execute(&mut **tx)
             .await?;
         let adjustment_id = sqlx::query(
-            r#"INSERT INTO inventory_adjustments (lot_id, delta, unit_cost_minor, reason, note, refund_id, order_line_id)
-               VALUES (?, ?, ?, 'return', ?, ?, ?)"#,
+            r#"INSERT INTO inventory_adjustments (lot_id, delta, unit_cost_minor, reason, note, refund_id, order_line_id, returned_from_lot_id)
+               VALUES (?, ?, ?, 'return', ?, ?, ?, ?)"#,
         )
         .bind(target)
         .bind(n)
@@ -100,6 +99,7 @@ pub async fn restock(
         .bind(note)
         .bind(refund_id)
         .bind(line_id)
+        .bind(lot_id)
         .execute(&mut **tx)
         .await?
         .last_insert_id();

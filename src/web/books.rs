@@ -209,6 +209,11 @@ fn money_of(state: &AppState, minor: i64) -> String {
     money::format_minor(minor, money::exponent(&state.config.tenant.currency))
 }
 
+/// A debit or credit cell: the amount, or blank for the side a line is not on.
+fn side(state: &AppState, minor: i64) -> Cell {
+    c(if minor != 0 { money_of(state, minor) } else { String::new() })
+}
+
 fn parse_money(state: &AppState, field: &'static str, text: &str) -> Result<i64> {
     let t = text.trim();
     if t.is_empty() {
@@ -237,7 +242,7 @@ fn today(state: &AppState) -> NaiveDate {
 
 async fn index(State(state): State<AppState>, s: Session, Query(q): Query<Q>) -> Result<Response> {
     s.require(&[Role::BackOffice])?;
-    let l = ledger(&state)?;
+    ledger(&state)?;
     let audit = reports::audit(&state.pool).await?;
     let waiting = crate::books::post::waiting(&state.pool).await?;
     let mut r = Report::new(&state, &s, "Books");
@@ -278,7 +283,6 @@ async fn index(State(state): State<AppState>, s: Session, Query(q): Query<Q>) ->
         periods.rows.push(vec![c(month.format("%Y-%m").to_string()), c(state.local_time(at))]);
     }
     r.tables = vec![invoices, periods];
-    r.csv_href = None;
     r.forms = vec![
         FormSpec {
             id: "close",
@@ -289,7 +293,6 @@ async fn index(State(state): State<AppState>, s: Session, Query(q): Query<Q>) ->
         },
         FormSpec { id: "post", title: "Post what is waiting", action: format!("{b}/books/post"), fields: Vec::new(), button: "Post now" },
     ];
-    let _ = l;
     Ok(Page(r).into_response())
 }
 
@@ -364,8 +367,8 @@ async fn journal_page(State(state): State<AppState>, s: Session, Query(q): Query
                 None => c(l.memo),
             },
             c(format!("{} {}", l.code, l.account)),
-            c(if l.debit_minor != 0 { money_of(&state, l.debit_minor) } else { String::new() }),
-            c(if l.credit_minor != 0 { money_of(&state, l.credit_minor) } else { String::new() }),
+            side(&state, l.debit_minor),
+            side(&state, l.credit_minor),
         ]);
     }
     t.foot = vec![String::new(), String::new(), String::new(), String::new(), "Totals".into(), money_of(&state, dr), money_of(&state, cr)];
@@ -593,8 +596,8 @@ async fn order_report(state: &AppState, s: &Session, order: OrderId) -> Result<R
             c(state.local_time(l.occurred_at)),
             c(l.memo),
             c(format!("{} {}", l.code, l.account)),
-            c(if l.debit_minor != 0 { money_of(state, l.debit_minor) } else { String::new() }),
-            c(if l.credit_minor != 0 { money_of(state, l.credit_minor) } else { String::new() }),
+            side(state, l.debit_minor),
+            side(state, l.credit_minor),
         ]);
     }
     r.tables.push(t);

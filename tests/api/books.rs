@@ -11,7 +11,7 @@ use proptest::prelude::*;
 use quartermaster::{
     books::{
         Books, Ledger,
-        chart::{self, AccountIds, role},
+        chart::{self, role},
         export, journal, post, receivables,
         refunds::{self, NewRefund},
         reports, trail,
@@ -705,5 +705,4 @@ fn a_chart_with_one_code_twice_names_both_roles() {
     let e = chart::Chart::from_config(&accounting).expect_err("duplicate code");
     let text = e.to_string();
     assert!(text.contains("\"4000\"") && text.contains("sales") && text.contains("cogs"), "{text}");
-    let _: Option<AccountIds> = None;
 }
