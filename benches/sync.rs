@@ -122,6 +122,7 @@ async fn bench_cycle(server: &str) -> Vec<(String, String)> {
         use_lock: true,
         push_unstocked: false,
         reconcile_every: chrono::TimeDelta::minutes(60),
+        books: None,
         hook: None,
     };
     // An ordinary cycle: the hourly full reconciliation is not due.

@@ -110,6 +110,7 @@ async fn bench_size(server_url: &str, n: usize) -> Vec<(String, String)> {
         use_lock: true,
         push_unstocked: false,
         reconcile_every: chrono::TimeDelta::minutes(60),
+        books: None,
         hook: None,
     };
     // The first cycle reconciles the whole catalog.

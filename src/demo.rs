@@ -142,6 +142,7 @@ pub async fn seed(pool: &MySqlPool, products: u32) -> anyhow::Result<String> {
             shipping_lines: vec![ShippingLine { method_id: if o % 4 == 0 { "ups_next_day" } else { "ups_ground" }.to_owned() }],
             line_items,
             meta_data: Vec::new(),
+            refunds: Vec::new(),
         };
         match orders::upsert_in(&mut tx, &order).await? {
             orders::Mirrored::Changed(id) | orders::Mirrored::Unchanged(id) => order_ids.push(id),

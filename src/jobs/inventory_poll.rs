@@ -50,6 +50,7 @@ use sqlx::{MySqlPool, mysql::MySqlConnectOptions};
 
 use crate::{
     app::AppState,
+    books::{Books, BooksError, refunds},
     channels::{
         StockChannel,
         ebay::EbayClient,
@@ -101,6 +102,9 @@ pub struct Poller {
     pub push_unstocked: bool,
     /// How often the whole catalog's store stock is read and corrected.
     pub reconcile_every: TimeDelta,
+    /// The tenant's books when accounting is on: WooCommerce refunds are then
+    /// recorded (and their restocked units put back into lots).
+    pub books: Option<Books>,
     /// Test hook, called at each step.
     pub hook: Option<Hook>,
 }
@@ -122,6 +126,11 @@ pub struct Summary {
     pub units_reserved: u32,
     pub units_released: u32,
     pub backordered_units: u32,
+    /// WooCommerce refunds recorded (accounting on), and the units they put back into lots.
+    #[serde(default)]
+    pub refunds_recorded: u32,
+    #[serde(default)]
+    pub units_restocked: u32,
     /// Products whose store stock was read back.
     pub skus_checked: u32,
     /// Products whose store stock differed from what Quartermaster last knew, corrected.
@@ -150,7 +159,7 @@ impl std::fmt::Display for Summary {
         }
         write!(
             f,
-            "orders seen {} (changed {}, folded in {}, repaired {}, skipped {}), units reserved {} released {} backordered {}, SKUs checked {} (drift corrected {}{}), queued {} pushed {} rejected {} deferred {}, verify rounds {}{}, requests {}, errors {}, {} ms",
+            "orders seen {} (changed {}, folded in {}, repaired {}, skipped {}), units reserved {} released {} backordered {}, refunds {} (units restocked {}), SKUs checked {} (drift corrected {}{}), queued {} pushed {} rejected {} deferred {}, verify rounds {}{}, requests {}, errors {}, {} ms",
             self.orders_seen,
             self.orders_changed,
             self.orders_folded_in,
@@ -159,6 +168,8 @@ impl std::fmt::Display for Summary {
             self.units_reserved,
             self.units_released,
             self.backordered_units,
+            self.refunds_recorded,
+            self.units_restocked,
             self.skus_checked,
             self.drift_corrected,
             if self.reconciled { ", full reconciliation" } else { "" },
@@ -234,6 +245,7 @@ impl Poller {
             use_lock: true,
             push_unstocked: c.woocommerce.push_unstocked,
             reconcile_every: TimeDelta::minutes(i64::from(c.polling.reconcile_minutes)),
+            books: state.ledger.as_ref().map(|l| l.books.clone()),
             hook: None,
         })
     }
@@ -316,10 +328,11 @@ impl Poller {
         let mut unsettled: HashMap<u64, BTreeSet<u64>> = HashMap::new();
         let folded = self.fold(&list, s, check, false, &mut unsettled, &rejected).await?;
         s.orders_repaired = self.repair(check).await?;
+        let mut to_check = folded.touched;
+        to_check.extend(self.record_refunds(&list, s).await?);
         self.at(Step::Reserved(0)).await;
 
         // Products to read back: those orders touched, or the whole catalog when due.
-        let mut to_check = folded.touched;
         s.reconciled = self.reconcile_due().await.map_err(db)?;
         if s.reconciled {
             to_check = self.pushable_products(None).await.map_err(db)?;
@@ -435,6 +448,61 @@ impl Poller {
 
     fn requests(&self) -> u64 {
         self.woo.requests() + self.ebay.as_ref().map_or(0, |e| e.requests())
+    }
+
+    /// Records the WooCommerce refunds not seen before of these orders (with
+    /// accounting on). An order whose refund cannot be recorded is listed in
+    /// `sync_rejects` with the reason and read again every cycle until it can.
+    /// Returns the products whose lots took units back.
+    async fn record_refunds(&self, list: &[Order], s: &mut Summary) -> Result<BTreeSet<u64>, String> {
+        let db = |e: sqlx::Error| format!("database: {e}");
+        let mut touched = BTreeSet::new();
+        let Some(books) = &self.books else { return Ok(touched) };
+        let unseen = refunds::unseen(&self.pool, list).await.map_err(db)?;
+        for o in list.iter().filter(|o| o.refunds.iter().any(|r| unseen.contains(&r.id))) {
+            let outcome = match self.woo.refunds_of(o.id).await {
+                Ok(found) => refunds::import_woo(&self.pool, books, o, &found).await.map_err(|e| match e {
+                    BooksError::Db(e) => db(e),
+                    other => other.to_string(),
+                }),
+                Err(e) => Err(format!("reading its refunds: {e}")),
+            };
+            match outcome {
+                Ok(done) => {
+                    s.refunds_recorded += done.refunds;
+                    s.units_restocked += done.units_restocked;
+                    for note in done.notes {
+                        events::record(
+                            &self.pool,
+                            Event::info("sync.refund_not_restocked", note).severity(Severity::Warning).about("woo_order", o.id),
+                        )
+                        .await
+                        .map_err(db)?;
+                    }
+                    if done.units_restocked > 0 {
+                        let woo: BTreeSet<u64> =
+                            o.line_items.iter().map(|l| if l.variation_id > 0 { l.variation_id } else { l.product_id }).collect();
+                        touched.extend(stock::holders_by_woo_id(&self.pool, &woo).await.map_err(db)?.into_values());
+                    }
+                    orders::clear_reject(&self.pool, o.id).await.map_err(db)?;
+                }
+                Err(reason) => {
+                    let msg = format!("order {}: refund not recorded: {reason}", o.id);
+                    if orders::reject(&self.pool, o.id, &o.date_modified_gmt, &msg).await.map_err(db)? {
+                        events::record(
+                            &self.pool,
+                            Event::info("sync.refund_skipped", msg.clone()).severity(Severity::Error).about("woo_order", o.id),
+                        )
+                        .await
+                        .map_err(db)?;
+                    }
+                    if !s.orders_skipped.contains(&msg) {
+                        s.orders_skipped.push(msg);
+                    }
+                }
+            }
+        }
+        Ok(touched)
     }
 
     /// Mirrors and reserves a list of orders (one transaction each). Orders

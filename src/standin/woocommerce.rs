@@ -27,6 +27,7 @@ use serde_json::{Value, json};
 const PRODUCT: &str = include_str!("fixtures/woocommerce/product-simple.json");
 const VARIATION: &str = include_str!("fixtures/woocommerce/variation.json");
 const ORDER: &str = include_str!("fixtures/woocommerce/order.json");
+const REFUND: &str = include_str!("fixtures/woocommerce/refund.json");
 const E_BASIC_PLAIN: &str = include_str!("fixtures/woocommerce/error-basic-auth-over-plain-http.json");
 const E_UNKNOWN_KEY: &str = include_str!("fixtures/woocommerce/error-unknown-consumer-key.json");
 const E_BAD_SECRET: &str = include_str!("fixtures/woocommerce/error-bad-consumer-secret.json");
@@ -71,7 +72,26 @@ pub struct SimOrder {
     pub stock_reduced: bool,
     /// What each line reduced (line id → units): `_reduced_stock`.
     pub reduced: BTreeMap<u64, i64>,
+    /// Units refunds put back into stock per line: `_restock_refunded_items`.
+    pub restocked: BTreeMap<u64, i64>,
+    pub refunds: Vec<SimRefund>,
 }
+
+/// A refund of a [`SimOrder`], in minor units (positive).
+#[derive(Debug, Clone)]
+pub struct SimRefund {
+    pub id: u64,
+    pub created: NaiveDateTime,
+    pub amount: i64,
+    pub reason: String,
+    /// (order line id, quantity, total)
+    pub lines: Vec<(u64, i64, i64)>,
+    /// Shipping refunded (against the order's one shipping line).
+    pub shipping: i64,
+}
+
+/// The id of the stand-in's one shipping line (its order fixture's).
+const SHIPPING_LINE_ID: u64 = 3;
 
 /// A fault to answer the next request with.
 #[derive(Debug, Clone, Copy)]
@@ -234,6 +254,8 @@ impl WooStandin {
                 shipping: 0,
                 stock_reduced: false,
                 reduced: BTreeMap::new(),
+                restocked: BTreeMap::new(),
+                refunds: Vec::new(),
             };
             if holds_stock(status) {
                 reduce(&mut s.items, &mut o);
@@ -319,6 +341,7 @@ impl WooStandin {
             .route("/wp-json/wc/v3/orders", get(list_orders).post(create_order_api))
             .route("/wp-json/wc/v3/orders/{id}", get(get_order).put(put_order))
             .route("/wp-json/wc/v3/orders/{id}/notes", post(add_note))
+            .route("/wp-json/wc/v3/orders/{id}/refunds", get(list_refunds).post(create_refund))
             .route("/wp-json/wc/v3/products", get(list_products).post(create_product_api))
             .route("/wp-json/wc/v3/products/batch", post(batch_products))
             .route("/wp-json/wc/v3/products/{id}", get(get_product).put(put_product))
@@ -512,10 +535,14 @@ fn order_json(o: &SimOrder, items: &BTreeMap<u64, Item>) -> Value {
             l["name"] = json!(it.map(|i| i.name.clone()).unwrap_or_default());
             l["total"] = json!(crate::money::format_minor(line_total, 2));
             l["subtotal"] = l["total"].clone();
-            l["meta_data"] = match o.reduced.get(line_id) {
-                Some(r) => json!([{ "id": line_id * 10, "key": "_reduced_stock", "value": r.to_string(), "display_key": "_reduced_stock", "display_value": r.to_string() }]),
-                None => json!([]),
-            };
+            let mut meta = Vec::new();
+            if let Some(r) = o.reduced.get(line_id) {
+                meta.push(json!({ "id": line_id * 10, "key": "_reduced_stock", "value": r.to_string(), "display_key": "_reduced_stock", "display_value": r.to_string() }));
+            }
+            if let Some(r) = o.restocked.get(line_id) {
+                meta.push(json!({ "id": line_id * 10 + 1, "key": "_restock_refunded_items", "value": r.to_string(), "display_key": "_restock_refunded_items", "display_value": r.to_string() }));
+            }
+            l["meta_data"] = json!(meta);
             l
         })
         .collect();
@@ -529,6 +556,7 @@ fn order_json(o: &SimOrder, items: &BTreeMap<u64, Item>) -> Value {
     total += o.fees.iter().map(|f| f.1).sum::<i64>() + o.shipping;
     if o.shipping != 0 {
         v["shipping_total"] = json!(crate::money::format_minor(o.shipping, 2));
+        v["shipping_lines"][0]["total"] = v["shipping_total"].clone();
     }
     v["fee_lines"] = json!(fees);
     if !o.billing_email.is_empty() {
@@ -537,6 +565,54 @@ fn order_json(o: &SimOrder, items: &BTreeMap<u64, Item>) -> Value {
     let meta: Vec<Value> = o.meta.iter().enumerate().map(|(i, (k, val))| json!({ "id": 900 + i, "key": k, "value": val })).collect();
     v["meta_data"] = json!(meta);
     v["total"] = json!(crate::money::format_minor(total, 2));
+    v["refunds"] = json!(
+        o.refunds
+            .iter()
+            .rev()
+            .map(|r| json!({ "id": r.id, "reason": r.reason, "total": crate::money::format_minor(-r.amount, 2), "total_tax": "0.00" }))
+            .collect::<Vec<_>>()
+    );
+    v
+}
+
+/// A refund as WooCommerce answers it (its captured payload, fields replaced).
+fn refund_json(o: &SimOrder, r: &SimRefund, items: &BTreeMap<u64, Item>) -> Value {
+    let mut v: Value = serde_json::from_str(REFUND).unwrap_or_default();
+    let template = v["line_items"][0].clone();
+    let fmt = |d: NaiveDateTime| d.format("%Y-%m-%dT%H:%M:%S").to_string();
+    let money = |m: i64| crate::money::format_minor(m, 2);
+    v["id"] = json!(r.id);
+    v["date_created_gmt"] = json!(fmt(r.created));
+    v["date_created"] = json!(fmt(r.created - TimeDelta::hours(6)));
+    v["amount"] = json!(money(r.amount));
+    v["reason"] = json!(r.reason);
+    let refunded = |n: u64, of: u64| json!([{ "id": n, "key": "_refunded_item_id", "value": of.to_string(), "display_key": "_refunded_item_id", "display_value": of.to_string() }]);
+    v["line_items"] = json!(
+        r.lines
+            .iter()
+            .enumerate()
+            .map(|(i, (line, q, t))| {
+                let item = o.lines.iter().find(|l| l.0 == *line).and_then(|l| items.get(&l.1));
+                let mut l = template.clone();
+                l["id"] = json!(r.id * 100 + i as u64);
+                l["quantity"] = json!(-q);
+                l["total"] = json!(money(-t));
+                l["subtotal"] = l["total"].clone();
+                l["product_id"] = json!(item.map_or(0, |i| if i.parent_id > 0 { i.parent_id } else { i.id }));
+                l["variation_id"] = json!(item.filter(|i| i.parent_id > 0).map_or(0, |i| i.id));
+                l["sku"] = json!(item.map(|i| i.sku.clone()).unwrap_or_default());
+                l["name"] = json!(item.map(|i| i.name.clone()).unwrap_or_default());
+                l["meta_data"] = refunded(r.id * 100 + i as u64, *line);
+                l
+            })
+            .collect::<Vec<_>>()
+    );
+    v["shipping_lines"] = if r.shipping > 0 {
+        json!([{ "id": r.id * 100 + 99, "method_title": "Flat", "method_id": "flat_rate", "instance_id": "", "total": money(-r.shipping),
+                 "total_tax": "0.00", "taxes": [], "tax_status": "taxable", "meta_data": refunded(r.id * 100 + 99, SHIPPING_LINE_ID) }])
+    } else {
+        json!([])
+    };
     v
 }
 
@@ -745,6 +821,90 @@ async fn put_order(
         w.set_order_status(id, status);
     }
     w.with(|s| s.orders.get(&id).map(|o| Json(order_json(o, &s.items)).into_response())).unwrap_or_else(|| err(404, E_ORDER_ID))
+}
+
+async fn list_refunds(
+    State(w): State<WooStandin>,
+    method: Method,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    Query(q): Query<BTreeMap<String, String>>,
+    Path(id): Path<u64>,
+) -> Response {
+    if let Err(r) = gate(&w, &method, &uri, &headers, &q).await {
+        return r;
+    }
+    let Some(mut list) = w.with(|s| s.orders.get(&id).map(|o| o.refunds.iter().map(|r| refund_json(o, r, &s.items)).collect::<Vec<_>>()))
+    else {
+        return err(404, E_ORDER_ID);
+    };
+    // WooCommerce lists newest first unless asked otherwise.
+    if q.get("order").map(String::as_str) != Some("asc") {
+        list.reverse();
+    }
+    page(list, &q, uri.path())
+}
+
+/// `POST orders/<id>/refunds`: `amount`, `reason`, `line_items` by order item
+/// id (product lines with `quantity`, the shipping line) with `refund_total`,
+/// `api_restock` (default true): as WooCommerce, restocking puts back only
+/// units whose line reduced stock, and moves `_reduced_stock` and
+/// `_restock_refunded_items`.
+async fn create_refund(
+    State(w): State<WooStandin>,
+    method: Method,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    Query(q): Query<BTreeMap<String, String>>,
+    Path(id): Path<u64>,
+    body: Bytes,
+) -> Response {
+    if let Err(r) = gate(&w, &method, &uri, &headers, &q).await {
+        return r;
+    }
+    let Ok(v) = serde_json::from_slice::<Value>(&body) else { return woo_error(400, "rest_invalid_json", "Invalid JSON body passed.") };
+    let minor = |x: Option<&Value>| match x {
+        Some(Value::String(t)) => crate::money::parse_minor(t, 2).ok(),
+        Some(Value::Number(n)) => crate::money::parse_minor(&n.to_string(), 2).ok(),
+        _ => None,
+    };
+    let Some(amount) = minor(v.get("amount")).filter(|a| *a > 0) else {
+        return woo_error(400, "woocommerce_rest_cannot_create_order_refund", "Refund amount must be greater than zero.");
+    };
+    let restock = v.get("api_restock").and_then(Value::as_bool).unwrap_or(true);
+    let reason = v.get("reason").and_then(Value::as_str).unwrap_or_default().to_owned();
+    w.with(|s| {
+        s.next_id += 1;
+        let rid = s.next_id;
+        let Store { orders, items, .. } = s;
+        let Some(o) = orders.get_mut(&id) else { return err(404, E_ORDER_ID) };
+        let mut r = SimRefund { id: rid, created: Utc::now().naive_utc(), amount, reason, lines: Vec::new(), shipping: 0 };
+        for it in v.get("line_items").and_then(Value::as_array).into_iter().flatten() {
+            let Some(line) = it.get("id").and_then(Value::as_u64) else { continue };
+            let total = minor(it.get("refund_total")).unwrap_or(0);
+            if line == SHIPPING_LINE_ID {
+                r.shipping += total;
+                continue;
+            }
+            let Some(&(_, item, _)) = o.lines.iter().find(|l| l.0 == line) else {
+                return woo_error(400, "woocommerce_rest_invalid_item_id", "Order item ID provided is not associated with order.");
+            };
+            let qty = it.get("quantity").and_then(Value::as_i64).unwrap_or(0);
+            r.lines.push((line, qty, total));
+            let reduced = o.reduced.get(&line).copied().unwrap_or(0);
+            if restock && qty > 0 && reduced > 0 {
+                if let Some(it) = stock_holder(items, item).and_then(|h| items.get_mut(&h)) {
+                    it.stock = it.stock.map(|x| x + qty);
+                    o.reduced.insert(line, reduced - qty);
+                    *o.restocked.entry(line).or_default() += qty;
+                }
+            }
+        }
+        o.modified = r.created;
+        let answer = refund_json(o, &r, items);
+        o.refunds.push(r);
+        (StatusCode::CREATED, Json(answer)).into_response()
+    })
 }
 
 async fn add_note(

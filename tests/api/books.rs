@@ -161,7 +161,7 @@ impl Shop {
     }
 
     async fn balances(&self) -> BTreeMap<String, i64> {
-        reports::trial_balance(self.pool(), None).await.expect("trial balance").into_iter().map(|b| (b.role.clone(), b.net())).collect()
+        balances(self.pool()).await
     }
 
     async fn audit_clean(&self) -> reports::Audit {
@@ -705,4 +705,78 @@ fn a_chart_with_one_code_twice_names_both_roles() {
     let e = chart::Chart::from_config(&accounting).expect_err("duplicate code");
     let text = e.to_string();
     assert!(text.contains("\"4000\"") && text.contains("sales") && text.contains("cogs"), "{text}");
+}
+
+/// The whole path from the store: the sync reads an order, it ships here, the
+/// store refunds it twice (one unit restocked and an amount beyond the items,
+/// then a unit and the shipping without restock), and the next cycle records
+/// both refunds once, puts the restocked unit back into its lot and the books
+/// reverse exactly that. Against the stand-in and the real WooCommerce.
+#[tokio::test]
+async fn woocommerce_refunds_are_read_by_the_sync_and_reach_the_books_once() {
+    for woo in crate::shop::both("refunds_reach_the_books").await {
+        let db = TestDb::migrated().await;
+        let books = books_with("");
+        let ids = chart::install(&db.pool, &books.chart).await.expect("chart");
+        let ledger = Ledger { books: books.clone(), ids };
+        let p = woo.product("RFB-1", Some(0)).await;
+        crate::sync::stock_up(&db.pool, &woo.client(), 10).await;
+        let mut poller = crate::sync::poller(&db, woo.client(), None);
+        poller.books = Some(books);
+        poller.run_once().await.expect("first cycle");
+        assert_eq!(woo.stock(p).await, Some(10), "{:?}", woo.kind);
+
+        let body = json!({ "status": "processing", "payment_method": "stripe", "line_items": [{ "product_id": p, "quantity": 3 }],
+                           "shipping_lines": [{ "method_id": "flat_rate", "method_title": "Flat", "total": "5.00" }] });
+        let (status, created) = woo.admin(reqwest::Method::POST, "orders", Some(body)).await;
+        assert_eq!(status, 201, "{created}");
+        let woo_order = created["id"].as_u64().expect("id");
+        let woo_line = created["line_items"][0]["id"].as_u64().expect("line");
+        let ship_line = created["shipping_lines"][0]["id"].as_u64().expect("shipping line");
+        let s = poller.run_once().await.expect("cycle");
+        assert_eq!(s.units_reserved, 3, "{:?}: {s}", woo.kind);
+        let order: OrderId =
+            sqlx::query_scalar("SELECT id FROM orders WHERE woo_id = ?").bind(woo_order).fetch_one(&db.pool).await.expect("o");
+        ship::record_shipment(&db.pool, order, None, "ups", None).await.expect("ship");
+        ledger.catch_up(&db.pool).await.expect("post");
+        let cogs_before = balances(&db.pool).await[role::COGS];
+        assert_eq!(cogs_before, 3 * 425, "{:?}", woo.kind);
+
+        woo.refund(woo_order, "25.00", true, &[(woo_line, 1, "19.99")]).await;
+        woo.refund(woo_order, "24.99", false, &[(woo_line, 1, "19.99"), (ship_line, 0, "5.00")]).await;
+        let s = poller.run_once().await.expect("cycle with refunds");
+        assert_eq!((s.refunds_recorded, s.units_restocked), (2, 1), "{:?}: {s}", woo.kind);
+        assert!(s.orders_skipped.is_empty(), "{:?}: {s}", woo.kind);
+        let again = poller.run_once().await.expect("next cycle");
+        assert_eq!(again.refunds_recorded, 0, "{:?}: a refund is recorded once: {again}", woo.kind);
+        let parts: Vec<(i64, i64, i64, bool)> = sqlx::query_as(
+            "SELECT goods_minor, shipping_minor, tax_minor, restock FROM order_refunds WHERE order_id = ? ORDER BY woo_refund_id",
+        )
+        .bind(order)
+        .fetch_all(&db.pool)
+        .await
+        .expect("refunds");
+        assert_eq!(parts, vec![(2500, 0, 0, true), (1999, 500, 0, false)], "{:?}: goods take the amount refunded without items", woo.kind);
+        let remaining: i64 = sqlx::query_scalar(
+            "SELECT CAST(SUM(qty_remaining) AS SIGNED) FROM inventory_lots l JOIN products p ON p.id = l.product_id WHERE p.sku = 'RFB-1'",
+        )
+        .fetch_one(&db.pool)
+        .await
+        .expect("lots");
+        assert_eq!(remaining, 8, "{:?}: the restocked unit is back in its lot", woo.kind);
+        assert_eq!(woo.stock(p).await, Some(8), "{:?}: the store agrees", woo.kind);
+
+        let posted = ledger.catch_up(&db.pool).await.expect("post refunds");
+        assert_eq!(posted.refunds, 2, "{:?}", woo.kind);
+        let b = balances(&db.pool).await;
+        assert_eq!(b[role::REFUNDS], 2500 + 1999, "{:?}", woo.kind);
+        assert_eq!(b[role::SHIPPING], -500 + 500, "{:?}: shipping income reversed", woo.kind);
+        assert_eq!(b[role::COGS], 2 * 425, "{:?}: COGS reversed for the restocked unit only, at its cost", woo.kind);
+        let a = reports::audit(&db.pool).await.expect("audit");
+        assert!(a.problems.is_empty(), "{:?}: {:?}", woo.kind, a.problems);
+    }
+}
+
+async fn balances(pool: &MySqlPool) -> BTreeMap<String, i64> {
+    reports::trial_balance(pool, None).await.expect("trial balance").into_iter().map(|b| (b.role.clone(), b.net())).collect()
 }

@@ -199,6 +199,22 @@ impl Shop {
         (id(&v), v["fee_lines"][0]["id"].as_u64().unwrap_or_else(|| panic!("no fee line in {v}")))
     }
 
+    /// A refund as wp-admin makes one (no payment through the gateway): `amount`
+    /// (text), items (order item id, quantity, refund total as text), restocking
+    /// or not. Returns the refund as the store answers it.
+    pub async fn refund(&self, order: u64, amount: &str, restock: bool, items: &[(u64, i64, &str)]) -> Value {
+        let items: Vec<Value> = items
+            .iter()
+            .map(
+                |(id, q, t)| {
+                    if *q > 0 { json!({ "id": id, "quantity": q, "refund_total": t }) } else { json!({ "id": id, "refund_total": t }) }
+                },
+            )
+            .collect();
+        let body = json!({ "amount": amount, "reason": "", "api_refund": false, "api_restock": restock, "line_items": items });
+        self.admin_ok(reqwest::Method::POST, &format!("orders/{order}/refunds"), body).await
+    }
+
     /// Any change to an order, as `PUT orders/<id>`; returns the order as the store then has it.
     pub async fn put_order(&self, order: u64, body: Value) -> Value {
         self.admin_ok(reqwest::Method::PUT, &format!("orders/{order}"), body).await

@@ -49,12 +49,13 @@ pub fn poller(db: &TestDb, woo: WooClient, ebay: Option<EbayClient>) -> Poller {
         use_lock: true,
         push_unstocked: false,
         reconcile_every: chrono::TimeDelta::minutes(60),
+        books: None,
         hook: None,
     }
 }
 
 /// Mirrors the stand-in's catalog and receives `qty` units of every product.
-async fn stock_up(pool: &MySqlPool, woo: &WooClient, qty: u32) {
+pub async fn stock_up(pool: &MySqlPool, woo: &WooClient, qty: u32) {
     catalog::sync_from_woo(pool, woo, "USD", false).await.expect("catalog");
     let skus: Vec<(String,)> = sqlx::query_as("SELECT sku FROM products WHERE manage_stock").fetch_all(pool).await.expect("skus");
     let csv = std::iter::once("sku,qty,unit_cost,lot_ref".to_owned())

@@ -249,3 +249,57 @@ async fn drafts_private_and_backorderable_products_are_listed_and_take_stock() {
         assert_eq!(shop.stock(ids[1]).await, Some(-3), "{:?}: a backorderable product goes below zero", shop.kind);
     }
 }
+
+#[tokio::test]
+async fn refunds_name_their_items_and_only_a_restocking_one_moves_stock() {
+    for shop in shop::both("refunds").await {
+        let p = shop.product("RFD-1", Some(20)).await;
+        let body = json!({ "status": "processing", "line_items": [{ "product_id": p, "quantity": 3 }],
+                           "shipping_lines": [{ "method_id": "flat_rate", "method_title": "Flat", "total": "5.00" }],
+                           "meta_data": [{ "key": "_stripe_fee", "value": "1.23" }] });
+        let (status, created) = shop.admin(Method::POST, "orders", Some(body)).await;
+        assert_eq!(status, 201, "{:?}: {created}", shop.kind);
+        let order = created["id"].as_u64().expect("id");
+        let line = created["line_items"][0]["id"].as_u64().expect("line id");
+        let ship = created["shipping_lines"][0]["id"].as_u64().expect("shipping line id");
+        let client = shop.client();
+        let o = client.orders_by_id(&[order]).await.expect("order").remove(0);
+        assert_eq!(o.gateway_fee(), Some(("meta:_stripe_fee", "1.23".to_owned())), "{:?}: the fee meta reads back", shop.kind);
+        assert_eq!(o.shipping_total, "5.00", "{:?}", shop.kind);
+        assert!(o.refunds.is_empty(), "{:?}", shop.kind);
+        assert_eq!(shop.stock(p).await, Some(17), "{:?}", shop.kind);
+
+        // One unit back with restock; an amount beyond the items is refunded by amount only.
+        let r1 = shop.refund(order, "25.00", true, &[(line, 1, "19.99")]).await;
+        assert_eq!(shop.stock(p).await, Some(18), "{:?}: a restocking refund puts the unit back", shop.kind);
+        // One more unit and the shipping, no restock.
+        let r2 = shop.refund(order, "24.99", false, &[(line, 1, "19.99"), (ship, 0, "5.00")]).await;
+        assert_eq!(shop.stock(p).await, Some(18), "{:?}: without restock stock stays", shop.kind);
+
+        let refunds = shop.client().refunds_of(order).await.expect("refunds");
+        assert_eq!(refunds.iter().map(|r| r.id).collect::<Vec<_>>(), vec![r1["id"].as_u64().unwrap(), r2["id"].as_u64().unwrap()]);
+        let (a, b) = (&refunds[0], &refunds[1]);
+        assert_eq!((a.amount.as_str(), a.line_items.len(), a.shipping_lines.len()), ("25.00", 1, 0), "{:?}: {a:?}", shop.kind);
+        assert_eq!((a.line_items[0].quantity, a.line_items[0].total.as_str()), (-1, "-19.99"), "{:?}", shop.kind);
+        assert_eq!(a.line_items[0].refunded_item(), Some(line), "{:?}: the item names the order line", shop.kind);
+        assert_eq!(b.amount, "24.99", "{:?}", shop.kind);
+        assert_eq!(b.shipping_lines.len(), 1, "{:?}: {b:?}", shop.kind);
+        assert_eq!((b.shipping_lines[0].total.as_str(), b.shipping_lines[0].refunded_item()), ("-5.00", Some(ship)), "{:?}", shop.kind);
+        assert!(chrono::NaiveDateTime::parse_from_str(&a.date_created_gmt, "%Y-%m-%dT%H:%M:%S").is_ok(), "{:?}", shop.kind);
+
+        // The order lists both and keeps, on its line, what came back to stock.
+        let o = client.orders_by_id(&[order]).await.expect("order").remove(0);
+        assert_eq!(o.refunds.len(), 2, "{:?}", shop.kind);
+        assert_eq!(
+            o.refunds.iter().map(|r| r.total.as_str()).collect::<Vec<_>>(),
+            vec!["-24.99", "-25.00"],
+            "{:?}: newest first",
+            shop.kind
+        );
+        assert_eq!((o.line_items[0].restocked_by_refunds(), o.line_items[0].reduced_stock()), (1, 2), "{:?}", shop.kind);
+        assert_eq!(o.line_items[0].quantity, 3, "{:?}: the line keeps its ordered quantity", shop.kind);
+        let seen = shop.client().orders_modified_after(chrono::Utc::now() - chrono::TimeDelta::seconds(30)).await.expect("orders");
+        assert!(seen.iter().any(|x| x.id == order), "{:?}: a refund moves the order's modified date", shop.kind);
+        assert!(o.date_modified_gmt >= b.date_created_gmt, "{:?}", shop.kind);
+    }
+}

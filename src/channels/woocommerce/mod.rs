@@ -27,7 +27,7 @@ use super::{
     retry::{RetryPolicy, with_retry},
 };
 use crate::config::Secret;
-use types::{NewOrder, Order, Product, WooError};
+use types::{NewOrder, Order, Product, Refund, WooError};
 
 const CHANNEL: &str = "woocommerce";
 /// WooCommerce refuses more than 100 items per page and per batch.
@@ -192,6 +192,12 @@ impl WooClient {
             out.extend(self.list::<Order>("orders", &q).await?);
         }
         Ok(out)
+    }
+
+    /// Every refund of an order, oldest first.
+    pub async fn refunds_of(&self, order_id: u64) -> Result<Vec<Refund>, ChannelError> {
+        let q = vec![("dates_are_gmt".into(), "true".into()), ("order".into(), "asc".into()), ("orderby".into(), "id".into())];
+        self.list(&format!("orders/{order_id}/refunds"), &q).await
     }
 
     /// The stock the store holds now for these items (id, parent for a

@@ -36,6 +36,64 @@ pub struct Order {
     /// The order's meta (`_qm_quote` on orders a quote made).
     #[serde(default)]
     pub meta_data: Vec<Meta>,
+    /// The refunds made on the order, newest first (read in full with `GET orders/<id>/refunds`).
+    #[serde(default)]
+    pub refunds: Vec<RefundRef>,
+}
+
+/// A refund as the order lists it.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+pub struct RefundRef {
+    pub id: u64,
+    /// Negative, as text ("-15.00").
+    #[serde(default)]
+    pub total: String,
+}
+
+/// A refund (`GET orders/<id>/refunds`). Item quantities and totals are
+/// negative; each item names the order item it refunds (`_refunded_item_id`).
+/// `amount` may exceed the items' sum: the rest was refunded by amount only.
+/// Whether units went back to stock is not on the refund: WooCommerce keeps
+/// it on the order's line (`_restock_refunded_items`, cumulative).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+pub struct Refund {
+    pub id: u64,
+    pub date_created_gmt: String,
+    #[serde(default)]
+    pub amount: String,
+    #[serde(default)]
+    pub reason: String,
+    #[serde(default)]
+    pub line_items: Vec<RefundItem>,
+    #[serde(default)]
+    pub shipping_lines: Vec<RefundItem>,
+    #[serde(default)]
+    pub fee_lines: Vec<RefundItem>,
+}
+
+/// One refunded item of a [`Refund`].
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+pub struct RefundItem {
+    #[serde(default)]
+    pub quantity: i64,
+    #[serde(default)]
+    pub total: String,
+    #[serde(default)]
+    pub total_tax: String,
+    #[serde(default)]
+    pub meta_data: Vec<Meta>,
+}
+
+impl RefundItem {
+    /// The order item this refunds.
+    pub fn refunded_item(&self) -> Option<u64> {
+        meta_count(&self.meta_data, "_refunded_item_id").and_then(|v| u64::try_from(v).ok())
+    }
+}
+
+/// An integer item meta, stored as text or as a number.
+fn meta_count(meta: &[Meta], key: &str) -> Option<i64> {
+    meta.iter().find(|m| m.key == key).and_then(|m| m.value.as_str().and_then(|v| v.trim().parse().ok()).or_else(|| m.value.as_i64()))
 }
 
 impl Order {
@@ -124,11 +182,13 @@ impl LineItem {
     /// Units WooCommerce took from its own stock for this line (its
     /// `_reduced_stock` item meta, net of restocked refunds; 0 when it did not).
     pub fn reduced_stock(&self) -> i64 {
-        self.meta_data
-            .iter()
-            .find(|m| m.key == "_reduced_stock")
-            .and_then(|m| m.value.as_str().and_then(|v| v.trim().parse().ok()).or_else(|| m.value.as_i64()))
-            .unwrap_or(0)
+        meta_count(&self.meta_data, "_reduced_stock").unwrap_or(0)
+    }
+
+    /// Units of this line that refunds put back into WooCommerce's stock, all
+    /// refunds together (its `_restock_refunded_items` item meta).
+    pub fn restocked_by_refunds(&self) -> i64 {
+        meta_count(&self.meta_data, "_restock_refunded_items").unwrap_or(0)
     }
 }
 
