@@ -277,7 +277,7 @@ async fn refunds_name_their_items_and_only_a_restocking_one_moves_stock() {
         assert_eq!(shop.stock(p).await, Some(18), "{:?}: without restock stock stays", shop.kind);
 
         let refunds = shop.client().refunds_of(order).await.expect("refunds");
-        assert_eq!(refunds.iter().map(|r| r.id).collect::<Vec<_>>(), vec![r1["id"].as_u64().unwrap(), r2["id"].as_u64().unwrap()]);
+        assert_eq!(refunds.iter().map(|r| r.id).collect::<Vec<_>>(), vec![r1["id"].as_u64().expect("r1"), r2["id"].as_u64().expect("r2")]);
         let (a, b) = (&refunds[0], &refunds[1]);
         assert_eq!((a.amount.as_str(), a.line_items.len(), a.shipping_lines.len()), ("25.00", 1, 0), "{:?}: {a:?}", shop.kind);
         assert_eq!((a.line_items[0].quantity, a.line_items[0].total.as_str()), (-1, "-19.99"), "{:?}", shop.kind);
