@@ -108,7 +108,7 @@ pub struct LotValue {
 pub async fn valuation(pool: &MySqlPool) -> Result<Vec<LotValue>, sqlx::Error> {
     sqlx::query_as::<_, LotValue>(
         r#"SELECT l.id AS lot_id, p.sku, l.lot_ref, l.received_at, l.qty_remaining, l.unit_cost_minor, l.landed_unit_cost_minor,
-                  l.qty_remaining * l.landed_unit_cost_minor AS value_minor
+                  CAST(l.qty_remaining * l.landed_unit_cost_minor AS SIGNED) AS value_minor
            FROM inventory_lots l JOIN products p ON p.id = l.product_id WHERE l.qty_remaining > 0 ORDER BY p.sku, l.received_at, l.id"#,
     )
     .fetch_all(pool)

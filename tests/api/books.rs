@@ -30,7 +30,8 @@ use quartermaster::{
 use serde_json::json;
 use sqlx::MySqlPool;
 
-use crate::helpers::TestDb;
+use crate::helpers::{TenantDir, TestApp, TestDb, csrf_in};
+use quartermaster::operators::Role;
 
 const CHART: &str = r#"
 accounts: { cash: "1000", accounts_receivable: "1100", inventory: "1200", sales_tax_payable: "2100", sales: "4000",
@@ -55,7 +56,9 @@ fn books_with(extra: &str) -> Books {
 
 /// A store with its books open.
 struct Shop {
-    db: TestDb,
+    /// The database, when the shop owns it (else a running app does).
+    _db: Option<TestDb>,
+    pool: MySqlPool,
     ledger: Ledger,
     next_woo: u64,
 }
@@ -65,11 +68,17 @@ impl Shop {
         let db = TestDb::migrated().await;
         let books = books_with(extra);
         let ids = chart::install(&db.pool, &books.chart).await.expect("install chart");
-        Shop { db, ledger: Ledger { books, ids }, next_woo: 1000 }
+        Shop { pool: db.pool.clone(), _db: Some(db), ledger: Ledger { books, ids }, next_woo: 1000 }
+    }
+
+    /// The books of a running app.
+    fn of(app: &TestApp) -> Shop {
+        let ledger = app.state.ledger.as_deref().expect("accounting is on").clone();
+        Shop { _db: None, pool: app.state.pool.clone(), ledger, next_woo: 5000 }
     }
 
     fn pool(&self) -> &MySqlPool {
-        &self.db.pool
+        &self.pool
     }
 
     async fn product(&self, sku: &str, weight_g: u32) -> u64 {
@@ -779,4 +788,144 @@ async fn woocommerce_refunds_are_read_by_the_sync_and_reach_the_books_once() {
 
 async fn balances(pool: &MySqlPool) -> BTreeMap<String, i64> {
     reports::trial_balance(pool, None).await.expect("trial balance").into_iter().map(|b| (b.role.clone(), b.net())).collect()
+}
+
+/// The app with the accounting module on and `CHART` as its `accounting` section.
+async fn app_with_books() -> TestApp {
+    let db = TestDb::empty().await;
+    let tenant = TenantDir::write(&db, "", "");
+    let path = tenant.config_path();
+    let yaml = std::fs::read_to_string(&path).expect("tenant file").replace("accounting: false", "accounting: true");
+    let section: String = CHART.lines().filter(|l| !l.trim().is_empty()).map(|l| format!("  {l}\n")).collect();
+    std::fs::write(&path, format!("{yaml}\naccounting:\n{section}")).expect("write tenant file");
+    TestApp::spawn_in(db, tenant, "").await
+}
+
+/// The back office's pages: each report shows the figures (in the tenant's
+/// currency and time zone) and its CSV says the same; the forms take a
+/// payment, a refund and a landed charge, and bad input is refused naming
+/// the field with nothing written.
+#[tokio::test]
+async fn the_books_pages_show_the_figures_take_the_forms_and_name_the_field_they_refuse() {
+    let app = app_with_books().await;
+    app.add_operator("office", Role::BackOffice, "office-password-1").await;
+    assert_eq!(app.sign_in("office", "office-password-1").await.status(), 303);
+    let mut shop = Shop::of(&app);
+    let bearing = shop.product("BRG-PG", 100).await;
+    let invoice = shop.receive("INV-PG", &[(bearing, 10, 400)]).await;
+    let (po, _) = shop.order("purchase_order", &[(bearing, 2, 2000)], 500, 0, json!([])).await;
+    let po_number = shop.next_woo.to_string();
+    let (card, card_lines) = shop.order("stripe", &[(bearing, 3, 3000)], 0, 240, json!([])).await;
+    for o in [po, card] {
+        ship::record_shipment(shop.pool(), o, None, "ups", None).await.expect("ship");
+    }
+    let html = |r: reqwest::Response| async move {
+        let status = r.status().as_u16();
+        (status, r.text().await.expect("body"))
+    };
+
+    // Posting from the page, then each report.
+    let (status, index) = html(app.get("/books").await).await;
+    assert_eq!(status, 200, "{index}");
+    let csrf = csrf_in(&index);
+    assert_eq!(app.post_form("/books/post", &[("csrf", &csrf)]).await.status(), 303);
+    let (_, tb) = html(app.get("/books/trial-balance").await).await;
+    assert!(tb.contains("Assets:Inventory") && tb.contains("20.00"), "COGS 5 × 4.00 shows: {tb}");
+    let (_, csv) = html(app.get("/books/trial-balance?format=csv").await).await;
+    let mut sum = 0i64;
+    for row in csv.lines().skip(1) {
+        let balance = row.rsplit(',').next().expect("balance");
+        sum += quartermaster::money::parse_minor(balance, 2).unwrap_or_else(|e| panic!("{row}: {e}"));
+    }
+    assert_eq!(sum, 0, "the trial balance's CSV sums to zero: {csv}");
+    assert!(csv.lines().any(|l| l.starts_with("5000,") && l.ends_with(",20.00")), "{csv}");
+    let (_, valuation) = html(app.get("/books/valuation").await).await;
+    assert!(valuation.contains("INV-PG-0") && valuation.contains("20.00"), "5 left at 4.00: {valuation}");
+    let (_, cogs) = html(app.get("/books/cogs?format=csv").await).await;
+    assert_eq!(cogs.lines().filter(|l| l.contains("INV-PG-0")).count(), 2, "one trail row per order line: {cogs}");
+    let occurred: chrono::NaiveDateTime =
+        sqlx::query_scalar("SELECT occurred_at FROM journal_entries WHERE source_type = 'shipment' ORDER BY id LIMIT 1")
+            .fetch_one(shop.pool())
+            .await
+            .expect("entry");
+    let local = occurred.and_utc().with_timezone(&chrono_tz::America::Chicago).format("%Y-%m-%d %H:%M").to_string();
+    let (_, journal) = html(app.get("/books/journal").await).await;
+    assert!(journal.contains(&local), "the journal shows Chicago time {local}: {journal}");
+    let (_, aging) = html(app.get("/books/ar").await).await;
+    assert!(aging.contains(&po_number) && aging.contains("25.00"), "the PO order is receivable: {aging}");
+
+    // A payment: a missing amount is refused by name, then it is taken and AR clears.
+    let csrf = csrf_in(&aging);
+    let bad = app
+        .post_form(
+            "/books/ar/payments",
+            &[("csrf", &csrf), ("order", &po_number), ("amount", ""), ("paid_on", "2026-12-02"), ("reference", "CHQ 7")],
+        )
+        .await;
+    let (status, body) = html(bad).await;
+    assert_eq!(status, 422);
+    assert!(body.contains("amount"), "{body}");
+    assert_eq!(shop.balances().await[role::AR], 2500, "nothing was written");
+    let ok = app
+        .post_form(
+            "/books/ar/payments",
+            &[("csrf", &csrf), ("order", &po_number), ("amount", "25.00"), ("paid_on", "2026-12-02"), ("reference", "CHQ 7")],
+        )
+        .await;
+    assert_eq!(ok.status(), 303);
+    assert_eq!(shop.balances().await[role::AR], 0);
+
+    // A refund: restocking more than shipped is refused by name; one unit back is taken.
+    let (_, order_page) = html(app.get(&format!("/books/orders/{card}")).await).await;
+    let csrf = csrf_in(&order_page);
+    let too_many = format!("{}x4", card_lines[0]);
+    let (status, body) = html(
+        app.post_form(
+            &format!("/books/orders/{card}/refunds"),
+            &[("csrf", &csrf), ("goods", "10.00"), ("restock", &too_many), ("reason", "x")],
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert!(body.contains("restock"), "{body}");
+    let one = format!("{}x1", card_lines[0]);
+    let r = app
+        .post_form(
+            &format!("/books/orders/{card}/refunds"),
+            &[("csrf", &csrf), ("goods", "10.00"), ("restock", &one), ("reason", "damaged box")],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    let b = shop.balances().await;
+    assert_eq!((b[role::REFUNDS], b[role::COGS]), (1000, 4 * 400), "{b:?}");
+
+    // A landed charge on the invoice, shown with its allocation.
+    let (_, inv_page) = html(app.get(&format!("/books/invoices/{invoice}")).await).await;
+    let csrf = csrf_in(&inv_page);
+    let (status, body) = html(
+        app.post_form(
+            &format!("/books/invoices/{invoice}/charges"),
+            &[("csrf", &csrf), ("kind", "freight"), ("amount", "-1"), ("reference", "F1")],
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert!(body.contains("amount"), "{body}");
+    let r = app
+        .post_form(
+            &format!("/books/invoices/{invoice}/charges"),
+            &[("csrf", &csrf), ("kind", "freight"), ("amount", "6.00"), ("reference", "FRT-PG"), ("basis", "quantity")],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    let (_, inv_page) = html(app.get(&format!("/books/invoices/{invoice}")).await).await;
+    assert!(inv_page.contains("FRT-PG") && inv_page.contains("6.00"), "{inv_page}");
+    // Only an ended month can be closed.
+    let this_month = chrono::Utc::now().with_timezone(&chrono_tz::America::Chicago).format("%Y-%m").to_string();
+    let (status, body) = html(app.post_form("/books/periods/close", &[("csrf", &csrf), ("month", &this_month)]).await).await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body.contains("month"), "{body}");
+    shop.audit_clean().await;
 }

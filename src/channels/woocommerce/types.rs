@@ -36,7 +36,7 @@ pub struct Order {
     /// The order's meta (`_qm_quote` on orders a quote made).
     #[serde(default)]
     pub meta_data: Vec<Meta>,
-    /// The refunds made on the order, newest first (read in full with `GET orders/<id>/refunds`).
+    /// The refunds made on the order, by date (read in full with `GET orders/<id>/refunds`).
     #[serde(default)]
     pub refunds: Vec<RefundRef>,
 }
