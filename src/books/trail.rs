@@ -33,20 +33,22 @@ pub async fn append(
     moves: &[Movement],
 ) -> Result<i64, sqlx::Error> {
     let day = books.local_day(occurred_at);
+    // The trail is append-only and written in order under the books' lock,
+    // so the newest row's running totals are the sums (one index probe, not a scan).
+    let (mut day_qty, mut day_minor): (i64, i64) =
+        sqlx::query_as("SELECT day_cum_qty, day_cum_minor FROM cogs_entries WHERE day = ? ORDER BY id DESC LIMIT 1")
+            .bind(day)
+            .fetch_optional(&mut **tx)
+            .await?
+            .unwrap_or((0, 0));
     let mut total = 0;
     for m in moves {
-        let (line_qty, line_minor): (i64, i64) = sqlx::query_as(
-            "SELECT CAST(COALESCE(SUM(quantity), 0) AS SIGNED), CAST(COALESCE(SUM(total_minor), 0) AS SIGNED) FROM cogs_entries WHERE order_line_id = ?",
-        )
-        .bind(m.order_line_id)
-        .fetch_one(&mut **tx)
-        .await?;
-        let (day_qty, day_minor): (i64, i64) = sqlx::query_as(
-            "SELECT CAST(COALESCE(SUM(quantity), 0) AS SIGNED), CAST(COALESCE(SUM(total_minor), 0) AS SIGNED) FROM cogs_entries WHERE day = ?",
-        )
-        .bind(day)
-        .fetch_one(&mut **tx)
-        .await?;
+        let (line_qty, line_minor): (i64, i64) =
+            sqlx::query_as("SELECT line_cum_qty, line_cum_minor FROM cogs_entries WHERE order_line_id = ? ORDER BY id DESC LIMIT 1")
+                .bind(m.order_line_id)
+                .fetch_optional(&mut **tx)
+                .await?
+                .unwrap_or((0, 0));
         let extended = m.quantity * m.unit_cost_minor;
         total += extended;
         sqlx::query(
@@ -73,6 +75,8 @@ pub async fn append(
         .bind(occurred_at)
         .execute(&mut **tx)
         .await?;
+        day_qty += m.quantity;
+        day_minor += extended;
     }
     Ok(total)
 }
