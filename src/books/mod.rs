@@ -43,14 +43,19 @@ impl Books {
         let Some(accounting) = config.accounting.as_ref().filter(|_| config.modules.accounting) else {
             return Ok(None);
         };
-        Ok(Some(Books {
+        Ok(Some(Books::new(accounting, config.tenant.timezone, &config.tenant.currency)?))
+    }
+
+    /// The books of an `accounting` section, in a time zone and currency.
+    pub fn new(accounting: &crate::config::Accounting, tz: Tz, currency: &str) -> Result<Books, BooksError> {
+        Ok(Books {
             chart: Chart::from_config(accounting)?,
             fees: accounting.gateway_fees.clone(),
             ar_methods: accounting.ar_payment_methods.clone(),
             restock_to: accounting.restock_to,
-            tz: config.tenant.timezone,
-            currency: config.tenant.currency.clone(),
-        }))
+            tz,
+            currency: currency.to_owned(),
+        })
     }
 
     /// Whether orders paid by `method` are receivables.

@@ -44,14 +44,7 @@ ar_payment_methods: [purchase_order]
 
 fn books_with(extra: &str) -> Books {
     let accounting: Accounting = serde_yaml::from_str(&format!("{CHART}{extra}")).expect("accounting section");
-    Books {
-        chart: chart::Chart::from_config(&accounting).expect("chart"),
-        fees: accounting.gateway_fees.clone(),
-        ar_methods: accounting.ar_payment_methods.clone(),
-        restock_to: accounting.restock_to,
-        tz: chrono_tz::America::Chicago,
-        currency: "USD".into(),
-    }
+    Books::new(&accounting, chrono_tz::America::Chicago, "USD").expect("chart")
 }
 
 /// A store with its books open.
