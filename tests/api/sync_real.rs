@@ -372,7 +372,12 @@ async fn cycles_killed_at_random_moments_strand_nothing() {
         sqlx::query_scalar("SELECT COUNT(*) FROM job_runs WHERE status = 'abandoned'").fetch_one(&db.pool).await.expect("runs");
     assert!(abandoned > 0, "killed runs are closed as abandoned");
     for (i, item) in items.iter().enumerate() {
-        assert_eq!(w.stock(*item), Some(available(&db.pool, &skus[i]).await), "{} in the store equals the truth", skus[i]);
+        assert_eq!(
+            w.stock(*item),
+            Some(available(&db.pool, &skus[i]).await),
+            "{} in the store equals the truth; the last cycle said: {text}",
+            skus[i]
+        );
     }
     eprintln!("torture: {rounds} rounds × {procs} processes, {killed} killed mid-run, {} orders, {abandoned} runs abandoned", orders.len());
 }
