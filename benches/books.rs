@@ -9,10 +9,9 @@
 //!
 //! Prints a table and writes target/bench/books.md.
 
-use std::{
-    str::FromStr,
-    time::{Duration, Instant},
-};
+mod common;
+
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use quartermaster::{
@@ -28,7 +27,7 @@ use quartermaster::{
     station::{queue::STATION_QUEUE, ship},
 };
 use serde_json::json;
-use sqlx::{ConnectOptions, MySqlPool, mysql::MySqlConnectOptions};
+use sqlx::MySqlPool;
 
 const PRODUCTS: u64 = 30;
 const LOTS: usize = 5;
@@ -100,13 +99,7 @@ fn p50_of<F: FnMut() -> Duration>(runs: usize, mut f: F) -> (Duration, Duration)
 
 async fn run(server: &str) -> Vec<(String, String)> {
     let name = "qm_bench_books";
-    let mut admin = MySqlConnectOptions::from_str(server).expect("url").connect().await.expect("MariaDB reachable (run scripts/bench)");
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name}; CREATE DATABASE {name}")))
-        .execute(&mut admin)
-        .await
-        .expect("db");
-    let pool = quartermaster::db::connect(MySqlConnectOptions::from_str(server).expect("url").database(name), 4).await.expect("pool");
-    quartermaster::db::migrate(&pool).await.expect("migrate");
+    let (pool, _) = common::fresh_db(server, name, 4).await;
     let books = books();
     let ids = chart::install(&pool, &books.chart).await.expect("chart");
     let ledger = Ledger { books, ids };
@@ -228,7 +221,7 @@ async fn run(server: &str) -> Vec<(String, String)> {
         Err(e) => rows.push(("GnuCash export".into(), format!("not run: {e}"))),
     }
     drop(pool);
-    let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name}"))).execute(&mut admin).await;
+    common::drop_db(server, name).await;
     rows
 }
 
@@ -240,9 +233,5 @@ fn main() {
     for (k, v) in &rows {
         table.push_str(&format!("| {k} | {v} |\n"));
     }
-    println!("\n{table}");
-    let _ = std::fs::create_dir_all("target/bench");
-    if std::fs::write("target/bench/books.md", &table).is_ok() {
-        println!("written to target/bench/books.md");
-    }
+    common::publish("books", &table);
 }

@@ -2,6 +2,8 @@
 //! the real MariaDB, and password verification. Prints a table and writes
 //! it to target/bench/foundation.md. Run with `scripts/bench`.
 
+mod common;
+
 use std::{
     str::FromStr,
     time::{Duration, Instant},
@@ -81,9 +83,5 @@ fn main() {
             r.per_sec
         ));
     }
-    println!("\n{table}");
-    let _ = std::fs::create_dir_all("target/bench");
-    if std::fs::write("target/bench/foundation.md", &table).is_ok() {
-        println!("written to target/bench/foundation.md");
-    }
+    common::publish("foundation", &table);
 }

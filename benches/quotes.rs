@@ -6,10 +6,9 @@
 //!
 //! Prints a table and writes target/bench/quotes.md.
 
-use std::{
-    str::FromStr,
-    time::{Duration, Instant},
-};
+mod common;
+
+use std::time::{Duration, Instant};
 
 use chrono::{TimeDelta, Utc};
 use quartermaster::{
@@ -21,7 +20,7 @@ use quartermaster::{
         render,
     },
 };
-use sqlx::{ConnectOptions, MySql, QueryBuilder, mysql::MySqlConnectOptions};
+use sqlx::{MySql, QueryBuilder};
 
 fn snapshot(lines: usize) -> Snapshot {
     let now = Utc::now().naive_utc();
@@ -105,13 +104,7 @@ fn render_bench(lines: usize, runs: usize) -> (String, String) {
 
 async fn pricing_bench(server: &str) -> (String, String) {
     let name = "qm_bench_quotes";
-    let mut admin = MySqlConnectOptions::from_str(server).expect("url").connect().await.expect("MariaDB reachable (run scripts/bench)");
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name}; CREATE DATABASE {name}")))
-        .execute(&mut admin)
-        .await
-        .expect("db");
-    let pool = quartermaster::db::connect(MySqlConnectOptions::from_str(server).expect("url").database(name), 4).await.expect("pool");
-    quartermaster::db::migrate(&pool).await.expect("migrate");
+    let (pool, _) = common::fresh_db(server, name, 4).await;
     // 200 products: a third in stock, a third with fresh supplier costs, a third priced from comparables.
     let mut q = QueryBuilder::<MySql>::new("INSERT INTO products (id, sku, name) ");
     q.push_values(0..200u64, |mut b, i| {
@@ -166,7 +159,7 @@ async fn pricing_bench(server: &str) -> (String, String) {
     }
     times.sort();
     drop(pool);
-    let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name}"))).execute(&mut admin).await;
+    common::drop_db(server, name).await;
     (
         "pricing a 200-line RFQ (stock / supplier / comparables): p50 / max of 5".into(),
         format!("{:.0} ms / {:.0} ms", times[2].as_secs_f64() * 1000.0, times[4].as_secs_f64() * 1000.0),
@@ -182,9 +175,5 @@ fn main() {
     for (k, v) in &rows {
         table.push_str(&format!("| {k} | {v} |\n"));
     }
-    println!("\n{table}");
-    let _ = std::fs::create_dir_all("target/bench");
-    if std::fs::write("target/bench/quotes.md", &table).is_ok() {
-        println!("written to target/bench/quotes.md");
-    }
+    common::publish("quotes", &table);
 }

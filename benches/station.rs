@@ -7,6 +7,8 @@
 //!
 //! Prints a table and writes target/bench/station.md.
 
+mod common;
+
 use std::{
     process::{Command, Stdio},
     str::FromStr,
@@ -300,9 +302,5 @@ fn main() {
     for (k, v) in &rows {
         table.push_str(&format!("| {k} | {v} |\n"));
     }
-    println!("\n{table}");
-    let _ = std::fs::create_dir_all("target/bench");
-    if std::fs::write("target/bench/station.md", &table).is_ok() {
-        println!("written to target/bench/station.md");
-    }
+    common::publish("station", &table);
 }

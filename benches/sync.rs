@@ -6,8 +6,9 @@
 //!
 //! Prints a table and writes target/bench/sync.md.
 
+mod common;
+
 use std::{
-    str::FromStr,
     sync::Arc,
     time::{Duration, Instant},
 };
@@ -19,7 +20,7 @@ use quartermaster::{
     jobs::inventory_poll::Poller,
     standin::{self, woocommerce::WooStandin},
 };
-use sqlx::{ConnectOptions, MySql, MySqlPool, QueryBuilder, mysql::MySqlConnectOptions};
+use sqlx::{MySql, MySqlPool, QueryBuilder};
 
 const SKUS: usize = 50_000;
 
@@ -37,24 +38,6 @@ fn cpu_and_peak() -> (f64, f64) {
         .and_then(|v| v.parse::<f64>().ok())
         .unwrap_or(0.0);
     (cpu, hwm / 1024.0)
-}
-
-async fn fresh_db(server: &str, name: &str) -> (MySqlPool, MySqlConnectOptions) {
-    let mut admin = MySqlConnectOptions::from_str(server).expect("url").connect().await.expect("MariaDB reachable (run scripts/bench)");
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name}; CREATE DATABASE {name}")))
-        .execute(&mut admin)
-        .await
-        .expect("db");
-    let opts = MySqlConnectOptions::from_str(server).expect("url").database(name);
-    let pool = quartermaster::db::connect(opts.clone(), 12).await.expect("pool");
-    quartermaster::db::migrate(&pool).await.expect("migrate");
-    (pool, opts)
-}
-
-async fn drop_db(server: &str, name: &str) {
-    if let Ok(mut admin) = MySqlConnectOptions::from_str(server).expect("url").connect().await {
-        let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name}"))).execute(&mut admin).await;
-    }
 }
 
 /// 50,000 products with WooCommerce ids, one lot each, all confirmed on the channel.
@@ -95,7 +78,7 @@ async fn big_catalog(pool: &MySqlPool, store: &WooStandin) {
 }
 
 async fn bench_cycle(server: &str) -> Vec<(String, String)> {
-    let (pool, opts) = fresh_db(server, "qm_bench_sync").await;
+    let (pool, opts) = common::fresh_db(server, "qm_bench_sync", 12).await;
     let store = WooStandin::new("ck_bench", "cs_bench");
     big_catalog(&pool, &store).await;
     let addr = standin::serve(store.router(), "127.0.0.1:0").await.expect("serve");
@@ -146,7 +129,7 @@ async fn bench_cycle(server: &str) -> Vec<(String, String)> {
     let full = poller.run_once().await.expect("reconciling cycle");
     let full_wall = t.elapsed();
     let (cpu3, _) = cpu_and_peak();
-    drop_db(server, "qm_bench_sync").await;
+    common::drop_db(server, "qm_bench_sync").await;
     vec![
         (
             "full reconciliation: SKUs checked / requests / wall / CPU".into(),
@@ -162,7 +145,7 @@ async fn bench_cycle(server: &str) -> Vec<(String, String)> {
 
 async fn bench_reservations(server: &str, runs: usize) -> (String, String) {
     let name = format!("qm_bench_reserve_{runs}");
-    let (pool, opts) = fresh_db(server, &name).await;
+    let (pool, opts) = common::fresh_db(server, &name, 12).await;
     let products = 200u64;
     let orders = 800u64;
     let mut q = QueryBuilder::<MySql>::new("INSERT INTO products (id, sku, name) ");
@@ -221,7 +204,7 @@ async fn bench_reservations(server: &str, runs: usize) -> (String, String) {
     }
     let secs = t.elapsed().as_secs_f64();
     let _ = opts;
-    drop_db(server, &name).await;
+    common::drop_db(server, &name).await;
     (format!("reservation: {lines} order lines, {runs} concurrent run(s)"), format!("{:.0} lines/s ({:.2} s)", lines as f64 / secs, secs))
 }
 
@@ -278,9 +261,5 @@ fn main() {
     for (k, v) in &rows {
         table.push_str(&format!("| {k} | {v} |\n"));
     }
-    println!("\n{table}");
-    let _ = std::fs::create_dir_all("target/bench");
-    if std::fs::write("target/bench/sync.md", &table).is_ok() {
-        println!("written to target/bench/sync.md");
-    }
+    common::publish("sync", &table);
 }

@@ -4,6 +4,8 @@
 //! changed (the floor: the order page alone) and a cycle with 1% changed.
 //! Time and requests per step. Prints a table and writes target/bench/sync_real.md.
 
+mod common;
+
 use std::{
     path::{Path, PathBuf},
     process::Command,
@@ -165,9 +167,5 @@ fn main() {
     for (k, v) in &rows {
         table.push_str(&format!("| {k} | {v} |\n"));
     }
-    println!("\n{table}");
-    let _ = std::fs::create_dir_all("target/bench");
-    if std::fs::write("target/bench/sync_real.md", &table).is_ok() {
-        println!("written to target/bench/sync_real.md");
-    }
+    common::publish("sync_real", &table);
 }
