@@ -107,6 +107,7 @@ async fn bench_cycle(server: &str) -> Vec<(String, String)> {
         reconcile_every: chrono::TimeDelta::minutes(60),
         books: None,
         hook: None,
+        metrics: None,
     };
     // An ordinary cycle: the hourly full reconciliation is not due.
     sqlx::query("INSERT INTO sync_state (name, value) VALUES ('woo.stock.reconciled_at', ?)")

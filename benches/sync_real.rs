@@ -114,6 +114,7 @@ async fn bench_size(server_url: &str, n: usize) -> Vec<(String, String)> {
         reconcile_every: chrono::TimeDelta::minutes(60),
         books: None,
         hook: None,
+        metrics: None,
     };
     // The first cycle reconciles the whole catalog.
     let t = Instant::now();

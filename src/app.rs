@@ -31,6 +31,12 @@ pub struct AppState {
     pub weasy: crate::printing::pdf::WeasyPrint,
     /// The books, when the accounting module is on (chart installed at start).
     pub ledger: Option<Arc<crate::books::Ledger>>,
+    /// This appliance's series for `/metrics`.
+    pub metrics: Arc<crate::metrics::Metrics>,
+    /// The event log's live fan-out.
+    pub bus: Arc<crate::events::bus::EventBus>,
+    /// The dashboard's collectors and their caches.
+    pub board: Arc<crate::dashboard::Board>,
 }
 
 impl AppState {

@@ -5,17 +5,21 @@
 
 pub mod app;
 pub mod books;
+pub mod calendar;
 pub mod channels;
 pub mod cli;
 pub mod config;
+pub mod dashboard;
 pub mod db;
 pub mod demo;
 pub mod deploy;
 pub mod events;
 pub mod fulfillment;
 pub mod ids;
+pub mod integrations;
 pub mod inventory;
 pub mod jobs;
+pub mod metrics;
 pub mod money;
 pub mod operators;
 pub mod printing;

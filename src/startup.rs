@@ -40,7 +40,41 @@ pub async fn prepare(loaded: LoadedConfig) -> anyhow::Result<AppState> {
     std::fs::create_dir_all(&data_dir).with_context(|| format!("cannot create data dir {}", data_dir.display()))?;
     let base: Arc<str> = loaded.config.server.base_path.trim_end_matches('/').into();
     let lookup = Arc::new(crate::inventory::lookup::CodeLookup::open(&data_dir));
-    let c = &loaded.config;
+    let Clients { woo, carrier } = clients(&loaded.config, &secrets)?;
+    let ledger = crate::books::Ledger::open(&pool, &loaded.config).await.context("the books could not open")?.map(Arc::new);
+    let metrics = Arc::new(crate::metrics::Metrics::new());
+    let published = metrics.events_published.clone();
+    let bus = Arc::new(crate::events::bus::EventBus::new(Some(Arc::new(move |n| {
+        published.inc_by(n);
+    }))));
+    Ok(AppState {
+        metrics,
+        bus,
+        board: Arc::new(crate::dashboard::Board::standard()),
+        ledger,
+        lookup,
+        woo,
+        carrier,
+        weasy: WeasyPrint::default(),
+        pool,
+        db_options: options,
+        config: Arc::new(loaded.config.clone()),
+        loaded: Arc::new(loaded),
+        secrets: Arc::new(secrets),
+        base,
+    })
+}
+
+/// The long-lived clients of the outside services a tenant file names.
+pub struct Clients {
+    pub woo: Arc<WooClient>,
+    /// UPS, when fulfillment is on and `ups` is set.
+    pub carrier: Option<Arc<dyn Carrier>>,
+}
+
+/// Builds the clients from the tenant file and its resolved secrets (the
+/// server at start; `qm integrations --probe` and `config check --resolve`).
+pub fn clients(c: &crate::config::TenantConfig, secrets: &crate::config::resolve::Secrets) -> anyhow::Result<Clients> {
     let secret = |k: &str| secrets.get(k).cloned().with_context(|| format!("{k} did not resolve"));
     let woo = Arc::new(WooClient::new(
         &c.woocommerce.base_url,
@@ -64,20 +98,7 @@ pub async fn prepare(loaded: LoadedConfig) -> anyhow::Result<AppState> {
         }
         _ => None,
     };
-    let ledger = crate::books::Ledger::open(&pool, &loaded.config).await.context("the books could not open")?.map(Arc::new);
-    Ok(AppState {
-        ledger,
-        lookup,
-        woo,
-        carrier,
-        weasy: WeasyPrint::default(),
-        pool,
-        db_options: options,
-        config: Arc::new(loaded.config.clone()),
-        loaded: Arc::new(loaded),
-        secrets: Arc::new(secrets),
-        base,
-    })
+    Ok(Clients { woo, carrier })
 }
 
 /// A bound, ready-to-run server.

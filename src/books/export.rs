@@ -96,6 +96,24 @@ const GNUCASH_WRITER: &str = include_str!("gnucash_book.py");
 /// The Python that has GnuCash's bindings (Debian's, not one first on PATH).
 pub const GNUCASH_PYTHON: &str = "/usr/bin/python3";
 
+/// Whether GnuCash's Python bindings load (the export's health probe): its version.
+pub async fn gnucash_version() -> Result<String, String> {
+    let run = tokio::process::Command::new(GNUCASH_PYTHON)
+        .args(["-c", "import gnucash.gnucash_core_c as c; print(c.gnc_version())"])
+        .stdin(Stdio::null())
+        .output();
+    let out = tokio::time::timeout(std::time::Duration::from_secs(30), run)
+        .await
+        .map_err(|_| "python3 did not load the bindings within 30 s".to_owned())?
+        .map_err(|e| format!("cannot run {GNUCASH_PYTHON} ({e}); install gnucash and python3-gnucash"))?;
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        let last = err.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no message").to_owned();
+        return Err(format!("GnuCash's bindings do not load: {last}; install gnucash and python3-gnucash"));
+    }
+    Ok(format!("GnuCash {}", String::from_utf8_lossy(&out.stdout).trim()))
+}
+
 /// Writes the books as a GnuCash XML book at `path` (replacing it).
 pub fn gnucash(book: &Book, path: &Path) -> Result<(), BooksError> {
     #[derive(Serialize)]

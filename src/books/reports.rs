@@ -180,3 +180,21 @@ pub async fn audit(pool: &MySqlPool) -> Result<Audit, sqlx::Error> {
     );
     Ok(a)
 }
+
+/// Net revenue (revenue accounts' credits less debits, refunds included) and
+/// COGS (debits less credits) of posted entries per local day (`days` from
+/// [`crate::calendar::json`]), oldest first: (day, revenue, cogs).
+pub async fn daily_margin(pool: &MySqlPool, days: &str) -> Result<Vec<(chrono::NaiveDate, i64, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        r#"SELECT d.day,
+                  CAST(COALESCE(SUM(IF(a.kind = 'revenue', l.credit_minor - l.debit_minor, 0)), 0) AS SIGNED),
+                  CAST(COALESCE(SUM(IF(a.role = 'cogs', l.debit_minor - l.credit_minor, 0)), 0) AS SIGNED)
+           FROM JSON_TABLE(?, '$[*]' COLUMNS (day DATE PATH '$.d', s DATETIME(6) PATH '$.s', e DATETIME(6) PATH '$.e')) d
+           LEFT JOIN (journal_entries e JOIN journal_lines l ON l.journal_entry_id = e.id JOIN accounts a ON a.id = l.account_id)
+             ON e.state = 'posted' AND e.occurred_at >= d.s AND e.occurred_at < d.e
+           GROUP BY d.day ORDER BY d.day"#,
+    )
+    .bind(days)
+    .fetch_all(pool)
+    .await
+}

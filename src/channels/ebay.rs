@@ -62,6 +62,12 @@ impl EbayClient {
         self
     }
 
+    /// Whether eBay answers and takes the refresh token now (a fresh token
+    /// is fetched; nothing is revised). The dashboard's health tile.
+    pub async fn probe(&self) -> Result<(), ChannelError> {
+        self.access_token(true).await.map(|_| ())
+    }
+
     /// A valid access token, refreshed when missing or within 5 minutes of expiry.
     async fn access_token(&self, force: bool) -> Result<Secret, ChannelError> {
         let mut slot = self.token.lock().await;

@@ -280,3 +280,31 @@ pub async fn record_shown<'e>(db: impl sqlx::MySqlExecutor<'e>, channel: &str, s
     .await?;
     Ok(())
 }
+
+/// The outbox per channel, for the dashboard and `/metrics`.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Depth {
+    pub channel: String,
+    /// Pushes waiting (due or not).
+    pub pending: i64,
+    /// Of those, ones that already failed at least once.
+    pub retrying: i64,
+    /// Pushes the channel refused for good.
+    pub failed: i64,
+    /// Since when the oldest pending push waits.
+    pub oldest_pending: Option<NaiveDateTime>,
+}
+
+/// [`Depth`] of every channel that has rows.
+pub async fn depth(pool: &MySqlPool) -> Result<Vec<Depth>, sqlx::Error> {
+    sqlx::query_as::<_, Depth>(
+        r#"SELECT channel,
+                  CAST(COALESCE(SUM(status = 'pending'), 0) AS SIGNED) AS pending,
+                  CAST(COALESCE(SUM(status = 'pending' AND attempts > 0), 0) AS SIGNED) AS retrying,
+                  CAST(COALESCE(SUM(status = 'failed'), 0) AS SIGNED) AS failed,
+                  MIN(IF(status = 'pending', created_at, NULL)) AS oldest_pending
+           FROM channel_outbox WHERE status IN ('pending', 'failed') GROUP BY channel ORDER BY channel"#,
+    )
+    .fetch_all(pool)
+    .await
+}

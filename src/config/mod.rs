@@ -99,6 +99,37 @@ pub struct TenantConfig {
     pub sources: Sources,
     #[serde(default)]
     pub deploy: Deploy,
+    #[serde(default)]
+    pub dashboard: Dashboard,
+    #[serde(default)]
+    pub monitoring: Monitoring,
+}
+
+/// What the dashboard counts as a problem, and how often live tiles refresh.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Dashboard {
+    /// A SKU is low when its free units are at or below this, unless the
+    /// product has its own threshold (WooCommerce's "Low stock threshold").
+    pub low_stock_threshold: u32,
+    /// Lots expiring within this many days are listed.
+    pub expiry_warning_days: u32,
+    /// Seconds between live tile refreshes while a dashboard is open.
+    pub refresh_seconds: u32,
+}
+
+impl Default for Dashboard {
+    fn default() -> Self {
+        Self { low_stock_threshold: 2, expiry_warning_days: 30, refresh_seconds: 5 }
+    }
+}
+
+/// `/metrics` for the operator's Prometheus.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Monitoring {
+    /// When set, `/metrics` answers only `Authorization: Bearer <token>`.
+    pub metrics_token: Option<SecretRef>,
 }
 
 /// How `qm compose render` lays out the tenant's Compose project.
@@ -139,6 +170,9 @@ impl TenantConfig {
         }
         if let Some(t) = &self.quotes.intake_token {
             refs.push(("quotes.intake_token", t));
+        }
+        if let Some(t) = &self.monitoring.metrics_token {
+            refs.push(("monitoring.metrics_token", t));
         }
         refs
     }

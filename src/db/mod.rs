@@ -152,3 +152,19 @@ pub async fn claim_for_tenant(pool: &MySqlPool, tenant: &str) -> Result<(), Clai
     let (owner,): (String,) = sqlx::query_as("SELECT tenant_id FROM appliance WHERE id = 1").fetch_one(pool).await?;
     if owner == tenant { Ok(()) } else { Err(ClaimError::OtherTenant { owner, wanted: tenant.to_owned() }) }
 }
+
+/// Data and index bytes of the connected database (the dashboard, `/metrics`).
+pub async fn size_bytes(pool: &MySqlPool) -> Result<u64, sqlx::Error> {
+    sqlx::query_scalar::<_, u64>(
+        "SELECT CAST(COALESCE(SUM(data_length + index_length), 0) AS UNSIGNED) FROM information_schema.tables WHERE table_schema = DATABASE()",
+    )
+    .fetch_one(pool)
+    .await
+}
+
+/// One round trip to the database, timed (readiness, the integration probe).
+pub async fn ping(pool: &MySqlPool) -> Result<std::time::Duration, sqlx::Error> {
+    let started = std::time::Instant::now();
+    sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(pool).await?;
+    Ok(started.elapsed())
+}

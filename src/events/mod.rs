@@ -1,5 +1,9 @@
 //! The event log: every state change an operator or a job makes is one row,
-//! shown on the dashboard and streamed to it.
+//! shown on the dashboard and streamed to it. [`record`] writes the row and
+//! wakes this process's [`bus::EventBus`], which fans new rows out to every
+//! live stream (rows written by other replicas arrive by its polling).
+
+pub mod bus;
 
 use crate::ids::OperatorId;
 use serde_json::Value;
@@ -18,11 +22,30 @@ pub enum Audience {
 }
 
 impl Audience {
-    fn as_str(self) -> &'static str {
+    /// The column's value.
+    pub fn as_str(self) -> &'static str {
         match self {
             Audience::All => "all",
             Audience::BackOffice => "back_office",
             Audience::Admin => "admin",
+        }
+    }
+
+    /// Reads the column's value (an unknown one is the narrowest audience).
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "all" => Audience::All,
+            "back_office" => Audience::BackOffice,
+            _ => Audience::Admin,
+        }
+    }
+
+    /// Whether `role` may see what is meant for this audience.
+    pub fn visible_to_role(self, role: Role) -> bool {
+        match role {
+            Role::Admin => true,
+            Role::BackOffice => self != Audience::Admin,
+            Role::Picker => self == Audience::All,
         }
     }
 
@@ -114,15 +137,23 @@ impl<'a> Event<'a> {
     }
 }
 
-/// The latest `limit` events `role` may see, newest first: (occurred_at, kind, severity, message).
-pub async fn recent(
-    db: impl MySqlExecutor<'_>,
-    role: Role,
-    limit: u32,
-) -> Result<Vec<(chrono::NaiveDateTime, String, String, String)>, sqlx::Error> {
+/// One row of the log as the live streams carry it.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Row {
+    pub id: u64,
+    pub occurred_at: chrono::NaiveDateTime,
+    pub kind: String,
+    pub severity: String,
+    pub audience: String,
+    pub message: String,
+}
+
+/// The latest `limit` events `role` may see, newest first.
+pub async fn recent(db: impl MySqlExecutor<'_>, role: Role, limit: u32) -> Result<Vec<Row>, sqlx::Error> {
     let [a, b, c] = Audience::visible_to(role);
-    sqlx::query_as(
-        "SELECT occurred_at, kind, CAST(severity AS CHAR), message FROM event_log WHERE audience IN (?, ?, ?) ORDER BY id DESC LIMIT ?",
+    sqlx::query_as::<_, Row>(
+        r#"SELECT id, occurred_at, kind, CAST(severity AS CHAR) AS severity, CAST(audience AS CHAR) AS audience, message
+           FROM event_log WHERE audience IN (?, ?, ?) ORDER BY id DESC LIMIT ?"#,
     )
     .bind(a)
     .bind(b)
@@ -132,17 +163,12 @@ pub async fn recent(
     .await
 }
 
-/// Events after `after_id` that `role` may see, oldest first, at most `limit`: (id, occurred_at, kind, severity, message).
-pub async fn after(
-    db: impl MySqlExecutor<'_>,
-    role: Role,
-    after_id: u64,
-    limit: u32,
-) -> Result<Vec<(u64, chrono::NaiveDateTime, String, String, String)>, sqlx::Error> {
+/// Events after `after_id` that `role` may see, oldest first, at most `limit`.
+pub async fn after(db: impl MySqlExecutor<'_>, role: Role, after_id: u64, limit: u32) -> Result<Vec<Row>, sqlx::Error> {
     let [a, b, c] = Audience::visible_to(role);
-    sqlx::query_as(
-        r#"SELECT id, occurred_at, kind, CAST(severity AS CHAR), message FROM event_log
-           WHERE id > ? AND audience IN (?, ?, ?) ORDER BY id LIMIT ?"#,
+    sqlx::query_as::<_, Row>(
+        r#"SELECT id, occurred_at, kind, CAST(severity AS CHAR) AS severity, CAST(audience AS CHAR) AS audience, message
+           FROM event_log WHERE id > ? AND audience IN (?, ?, ?) ORDER BY id LIMIT ?"#,
     )
     .bind(after_id)
     .bind(a)
@@ -162,7 +188,26 @@ pub async fn id_before_latest(db: impl MySqlExecutor<'_>, back: u64) -> Result<u
         .await
 }
 
-/// Appends an event.
+/// Every row with `after < id <= upto` (any audience), oldest first, at most `limit`.
+pub async fn between(db: impl MySqlExecutor<'_>, after: u64, upto: u64, limit: u32) -> Result<Vec<Row>, sqlx::Error> {
+    sqlx::query_as::<_, Row>(
+        r#"SELECT id, occurred_at, kind, CAST(severity AS CHAR) AS severity, CAST(audience AS CHAR) AS audience, message
+           FROM event_log WHERE id > ? AND id <= ? ORDER BY id LIMIT ?"#,
+    )
+    .bind(after)
+    .bind(upto)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
+/// The newest event's id (0 when the log is empty).
+pub async fn newest_id(db: impl MySqlExecutor<'_>) -> Result<u64, sqlx::Error> {
+    sqlx::query_scalar::<_, u64>("SELECT CAST(COALESCE(MAX(id), 0) AS UNSIGNED) FROM event_log").fetch_one(db).await
+}
+
+/// Appends an event and wakes this process's live streams (a row written
+/// inside a transaction reaches them when the bus next polls after the commit).
 pub async fn record(db: impl MySqlExecutor<'_>, e: Event<'_>) -> Result<u64, sqlx::Error> {
     let (subject_type, subject_id) = e.subject.map_or((None, None), |(t, id)| (Some(t), Some(id)));
     let message: String = e.message.chars().take(512).collect();
@@ -180,5 +225,6 @@ pub async fn record(db: impl MySqlExecutor<'_>, e: Event<'_>) -> Result<u64, sql
     .bind(e.data.map(|d| d.to_string()))
     .execute(db)
     .await?;
+    bus::recorded();
     Ok(r.last_insert_id())
 }

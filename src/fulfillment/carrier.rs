@@ -74,6 +74,9 @@ pub trait Carrier: Send + Sync {
     async fn ship(&self, request: &ShipmentRequest) -> Result<Shipment, CarrierError>;
     /// The latest status of a package.
     async fn track(&self, tracking_number: &str) -> Result<TrackStatus, CarrierError>;
+    /// Whether the carrier answers and takes our credentials now (the
+    /// dashboard's health tile, `qm integrations --probe`); buys nothing.
+    async fn probe(&self) -> Result<(), CarrierError>;
 }
 
 /// Grams → pounds with one decimal, rounded up (carriers bill up).

@@ -86,9 +86,14 @@ impl UpsClient {
     }
 
     async fn token(&self) -> Result<Secret, CarrierError> {
+        self.token_fresh(false).await
+    }
+
+    /// A token, fetched anew when `force` (the health probe) or near expiry.
+    async fn token_fresh(&self, force: bool) -> Result<Secret, CarrierError> {
         let mut slot = self.token.lock().await;
         if let Some((t, until)) = slot.as_ref() {
-            if Instant::now() + Duration::from_secs(60) < *until {
+            if !force && Instant::now() + Duration::from_secs(60) < *until {
                 return Ok(t.clone());
             }
         }
@@ -222,6 +227,11 @@ impl Carrier for UpsClient {
             s if s >= 500 => Err(CarrierError::Unknown { carrier: NAME, message: format!("ship: HTTP {s}") }),
             s => Err(refused(s, &body)),
         }
+    }
+
+    async fn probe(&self) -> Result<(), CarrierError> {
+        // A token by client credentials: UPS answers, and takes the account's keys.
+        self.token_fresh(true).await.map(|_| ())
     }
 
     async fn track(&self, tracking_number: &str) -> Result<TrackStatus, CarrierError> {

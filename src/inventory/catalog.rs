@@ -158,11 +158,11 @@ async fn upsert(
     manage: bool,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        r#"INSERT INTO products (woo_id, woo_parent_id, sku, name, gtin, upc, price_minor, manage_stock)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+        r#"INSERT INTO products (woo_id, woo_parent_id, sku, name, gtin, upc, price_minor, manage_stock, low_stock_threshold)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
            ON DUPLICATE KEY UPDATE woo_id = VALUES(woo_id), woo_parent_id = VALUES(woo_parent_id), name = VALUES(name),
                gtin = COALESCE(VALUES(gtin), gtin), upc = COALESCE(VALUES(upc), upc), price_minor = COALESCE(VALUES(price_minor), price_minor),
-               manage_stock = VALUES(manage_stock)"#,
+               manage_stock = VALUES(manage_stock), low_stock_threshold = VALUES(low_stock_threshold)"#,
     )
     .bind(p.id)
     .bind((p.parent_id > 0).then_some(p.parent_id))
@@ -172,6 +172,7 @@ async fn upsert(
     .bind(upc)
     .bind(price)
     .bind(manage)
+    .bind(p.low_stock_amount.and_then(|n| u32::try_from(n).ok()))
     .execute(pool)
     .await?;
     Ok(())

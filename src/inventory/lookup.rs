@@ -7,7 +7,10 @@
 use std::{
     collections::HashMap,
     path::PathBuf,
-    sync::RwLock,
+    sync::{
+        RwLock,
+        atomic::{AtomicU64, Ordering},
+    },
     time::{Duration, Instant},
 };
 
@@ -36,6 +39,9 @@ pub struct CodeLookup {
     map: RwLock<HashMap<String, Entry>>,
     file: PathBuf,
     negative_ttl: Duration,
+    /// Scans answered from memory, and those that had to ask the database.
+    hits: AtomicU64,
+    misses: AtomicU64,
 }
 
 impl CodeLookup {
@@ -47,7 +53,12 @@ impl CodeLookup {
             .and_then(|b| serde_json::from_slice::<HashMap<String, Hit>>(&b).ok())
             .map(|m| m.into_iter().map(|(k, h)| (k, Entry::Found(h))).collect())
             .unwrap_or_default();
-        Self { map: RwLock::new(map), file, negative_ttl: Duration::from_secs(60) }
+        Self { map: RwLock::new(map), file, negative_ttl: Duration::from_secs(60), hits: AtomicU64::new(0), misses: AtomicU64::new(0) }
+    }
+
+    /// Scanned codes answered from memory and from the database since start.
+    pub fn hits_and_misses(&self) -> (u64, u64) {
+        (self.hits.load(Ordering::Relaxed), self.misses.load(Ordering::Relaxed))
     }
 
     /// Codes held in memory.
@@ -122,8 +133,10 @@ impl CodeLookup {
 
     async fn one(&self, pool: &MySqlPool, code: &Code) -> Result<Option<Hit>, sqlx::Error> {
         if let Some(answer) = self.cached(code) {
+            self.hits.fetch_add(1, Ordering::Relaxed);
             return Ok(answer);
         }
+        self.misses.fetch_add(1, Ordering::Relaxed);
         let hit = query_one(pool, code).await?;
         if let Ok(mut map) = self.map.write() {
             // A miss is cached briefly, and the cache of misses is bounded:

@@ -107,6 +107,8 @@ pub struct Poller {
     pub books: Option<Books>,
     /// Test hook, called at each step.
     pub hook: Option<Hook>,
+    /// Where cycles, pushes and reservations are counted (`/metrics`).
+    pub metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
 /// What one cycle did.
@@ -247,6 +249,7 @@ impl Poller {
             reconcile_every: TimeDelta::minutes(i64::from(c.polling.reconcile_minutes)),
             books: state.ledger.as_ref().map(|l| l.books.clone()),
             hook: None,
+            metrics: Some(state.metrics.clone()),
         })
     }
 
@@ -270,6 +273,9 @@ impl Poller {
                 Err(LockError::Busy { holder, .. }) => {
                     let who = holder.map_or("another connection".to_owned(), |h| format!("connection {h}"));
                     tracing::info!(holder = ?holder, "poller lock held elsewhere; skipping this cycle");
+                    if let Some(m) = &self.metrics {
+                        m.sync_cycles.get_or_create(&crate::metrics::OutcomeLabels { outcome: "skipped".into() }).inc();
+                    }
                     return Ok(Summary { skipped: Some(format!("lock {name} is held by {who}")), ..Summary::default() });
                 }
                 Err(e) => return Err(e.into()),
@@ -280,6 +286,12 @@ impl Poller {
         let outcome = self.cycle(check.as_ref(), &mut s).await;
         s.requests = self.requests() - requests_before;
         s.duration_ms = started.elapsed().as_millis() as u64;
+        if let Some(m) = &self.metrics {
+            let outcome = if outcome.is_ok() { "ok" } else { "failed" };
+            m.sync_cycles.get_or_create(&crate::metrics::OutcomeLabels { outcome: outcome.into() }).inc();
+            m.sync_cycle_duration.observe(started.elapsed().as_secs_f64());
+            m.units_reserved.inc_by(u64::from(s.units_reserved));
+        }
         match outcome {
             Ok(()) => {
                 let severity = if s.errors.is_empty() && s.orders_skipped.is_empty() { Severity::Info } else { Severity::Warning };
@@ -395,9 +407,7 @@ impl Poller {
         if let Some(ebay) = &self.ebay {
             s.skus_queued += self.queue_changes("ebay", Some(EBAY_MIN_INTERVAL)).await.map_err(db)?;
             let d = outbox::drain_guarded(&self.pool, ebay.as_ref(), self.retry, check).await.map_err(drain_err)?;
-            s.skus_pushed += d.confirmed;
-            s.items_rejected += d.rejected;
-            s.items_deferred += d.deferred;
+            self.pushed("ebay", &d, s).await.map_err(db)?;
         }
         for (sku, at, err) in outbox::waiting(&self.pool, "woocommerce").await.map_err(db)? {
             s.waiting.push(format!("{sku} at {} ({err})", at.format("%H:%M:%S UTC")));
@@ -439,11 +449,25 @@ impl Poller {
         self.at(Step::Observed(round)).await;
         s.skus_queued += self.queue_changes("woocommerce", None).await.map_err(db)?;
         let d = outbox::drain_guarded(&self.pool, self.woo.as_ref(), self.retry, check).await.map_err(drain_err)?;
+        self.pushed("woocommerce", &d, s).await.map_err(db)?;
+        self.at(Step::Pushed(round)).await;
+        Ok(d.confirmed_ids)
+    }
+
+    /// Counts a drain into the summary and the metrics, and tells the event
+    /// log what the channel took (refusals are told one by one by the outbox).
+    async fn pushed(&self, channel: &str, d: &outbox::Drained, s: &mut Summary) -> Result<(), sqlx::Error> {
         s.skus_pushed += d.confirmed;
         s.items_rejected += d.rejected;
         s.items_deferred += d.deferred;
-        self.at(Step::Pushed(round)).await;
-        Ok(d.confirmed_ids)
+        if let Some(m) = &self.metrics {
+            m.observe_pushes(channel, d.confirmed, d.rejected, d.deferred);
+        }
+        if d.confirmed > 0 {
+            let msg = format!("{channel} took {} stock quantit{}", d.confirmed, if d.confirmed == 1 { "y" } else { "ies" });
+            events::record(&self.pool, Event::info("stock.pushed", msg)).await?;
+        }
+        Ok(())
     }
 
     fn requests(&self) -> u64 {
@@ -561,6 +585,17 @@ impl Poller {
                     s.units_reserved += r.units_reserved;
                     s.units_released += r.units_released;
                     s.backordered_units += r.backordered;
+                    if r.units_reserved + r.units_released + r.backordered > 0 {
+                        let (kind, severity) =
+                            if r.backordered > 0 { ("order.backordered", Severity::Warning) } else { ("order.reserved", Severity::Info) };
+                        let msg = format!(
+                            "order #{} ({}): {} unit(s) reserved, {} released, {} backordered",
+                            o.number, o.status, r.units_reserved, r.units_released, r.backordered
+                        );
+                        events::record(&self.pool, Event::info(kind, msg).severity(severity).about("woo_order", o.id))
+                            .await
+                            .map_err(|e| format!("database: {e}"))?;
+                    }
                     out.touched.extend(&products);
                     out.changed_products.extend(&products);
                 }

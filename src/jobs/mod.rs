@@ -10,6 +10,7 @@ pub mod code_lookup_refresh;
 pub mod inventory_poll;
 pub mod print_retry;
 pub mod quote_expiry;
+pub mod runs;
 pub mod session_sweep;
 pub mod shipment_writeback;
 
@@ -23,6 +24,7 @@ use tokio_cron_scheduler::{Job, JobScheduler};
 use crate::{
     app::AppState,
     db::lock::{self, LockError, LockName},
+    events::{Event, Severity},
 };
 
 /// One job of the fleet.
@@ -123,6 +125,7 @@ pub async fn run_guarded(state: &AppState, job: &dyn CronJob) -> anyhow::Result<
             Ok(g) => Some(g),
             Err(LockError::Busy { holder, .. }) => {
                 tracing::info!(job = job.name(), holder = ?holder, "job lock held elsewhere; skipping this run");
+                state.metrics.observe_job(job.name(), "skipped");
                 return Ok(None);
             }
             Err(e) => {
@@ -136,11 +139,16 @@ pub async fn run_guarded(state: &AppState, job: &dyn CronJob) -> anyhow::Result<
     let timeout = job.timeout();
     let work =
         async { tokio::time::timeout(timeout, job.run()).await.unwrap_or_else(|_| Err(anyhow::anyhow!("timed out after {timeout:?}"))) };
-    record(&state.pool, job.name(), work).await.map(Some)
+    let outcome = record(&state.pool, job.name(), work).await;
+    state.metrics.observe_job(job.name(), if outcome.is_ok() { "ok" } else { "failed" });
+    outcome.map(Some)
 }
 
 /// Runs `work` as one recorded job run: a `job_runs` row that ends `ok` with
-/// the summary or `failed` with the error chain (also logged).
+/// the summary or `failed` with the error chain (also logged). A failure is
+/// told to the event log each time (`job.failed`), and the first success
+/// after failures once (`job.recovered`); a job that keeps succeeding stays
+/// quiet there, so a once-a-minute job does not drown the log.
 pub async fn record<F>(pool: &MySqlPool, job: &str, work: F) -> anyhow::Result<Value>
 where
     F: Future<Output = anyhow::Result<Value>>,
@@ -157,9 +165,24 @@ where
     sqlx::query("UPDATE job_runs SET status = ?, finished_at = UTC_TIMESTAMP(6), summary = ?, error = ? WHERE id = ?")
         .bind(status)
         .bind(summary)
-        .bind(error)
+        .bind(&error)
         .bind(id)
         .execute(pool)
         .await?;
+    let previous: Option<String> = sqlx::query_scalar(
+        "SELECT CAST(status AS CHAR) FROM job_runs WHERE job = ? AND id < ? AND status <> 'running' ORDER BY id DESC LIMIT 1",
+    )
+    .bind(job)
+    .bind(id)
+    .fetch_optional(pool)
+    .await?;
+    let told = match (&error, previous.as_deref()) {
+        (Some(e), _) => Some(Event::info("job.failed", format!("{job} failed: {e}")).severity(Severity::Error)),
+        (None, Some("failed")) => Some(Event::info("job.recovered", format!("{job} ran fine again after failing"))),
+        _ => None,
+    };
+    if let Some(event) = told {
+        crate::events::record(pool, event.about("job", id)).await?;
+    }
     outcome
 }

@@ -136,6 +136,12 @@ async fn attempt(
                 .bind(id)
                 .execute(pool)
                 .await?;
+            events::record(
+                pool,
+                Event::info("print.sent", format!("{} {id} sent to {} (CUPS job {job})", kind.as_str().replace('_', " "), printer.name))
+                    .about("print_job", id),
+            )
+            .await?;
             Ok(Attempt::Sent { ipp_job_id: job })
         }
         Err(error) => {
@@ -151,9 +157,12 @@ async fn attempt(
             .await?;
             events::record(
                 pool,
-                Event::info("print.queued", format!("printer {} did not take job {id}: {error}; it stays queued", printer.name))
-                    .severity(Severity::Warning)
-                    .about("print_job", id),
+                Event::info(
+                    "print.failed",
+                    format!("printer {} did not take job {id}: {error}; it stays queued and is retried", printer.name),
+                )
+                .severity(Severity::Warning)
+                .about("print_job", id),
             )
             .await?;
             Ok(Attempt::Queued { error, retry_in })
@@ -211,4 +220,68 @@ pub async fn waiting_of_shipment(pool: &MySqlPool, shipment_id: u64) -> Result<V
     .bind(shipment_id)
     .fetch_all(pool)
     .await
+}
+
+/// Print jobs recorded since `since`, by state: (state, count).
+pub async fn states_since(pool: &MySqlPool, since: chrono::NaiveDateTime) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    sqlx::query_as("SELECT CAST(state AS CHAR), COUNT(*) FROM print_jobs WHERE created_at >= ? GROUP BY state ORDER BY state")
+        .bind(since)
+        .fetch_all(pool)
+        .await
+}
+
+/// What a printer says of itself (IPP Get-Printer-Attributes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrinterStatus {
+    /// `idle`, `processing` or `stopped`.
+    pub state: String,
+    /// `printer-state-reasons` other than `none` (e.g. `media-empty`, `paused`).
+    pub reasons: Vec<String>,
+    /// `queued-job-count`.
+    pub queued_jobs: i32,
+    /// `printer-is-accepting-jobs`.
+    pub accepting: bool,
+}
+
+impl PrinterStatus {
+    /// Whether jobs sent now would print: not stopped, accepting, no error reason.
+    pub fn is_up(&self) -> bool {
+        self.state != "stopped" && self.accepting && !self.reasons.iter().any(|r| r.ends_with("-error"))
+    }
+}
+
+/// Asks a printer for its state; an error says why it could not be asked.
+pub async fn status(printer: &PrinterTarget, timeout: std::time::Duration) -> Result<PrinterStatus, String> {
+    let uri: Uri = printer.uri.parse().map_err(|e| format!("bad printer URI {}: {e}", printer.uri))?;
+    let client = AsyncIppClient::builder(uri.clone()).request_timeout(timeout).build();
+    let op = IppOperationBuilder::get_printer_attributes(uri)
+        .attributes(["printer-state", "printer-state-reasons", "queued-job-count", "printer-is-accepting-jobs"])
+        .build()
+        .map_err(|e| e.to_string())?;
+    let resp = client.send(op).await.map_err(|e| format!("cannot reach {}: {e}", printer.uri))?;
+    let code = resp.header().status_code();
+    if !code.is_success() {
+        return Err(format!("{} answered {code:?}", printer.uri));
+    }
+    let mut status = PrinterStatus { state: "unknown".into(), reasons: Vec::new(), queued_jobs: 0, accepting: true };
+    for group in resp.attributes().groups_of(DelimiterTag::PrinterAttributes) {
+        for attr in group.attributes() {
+            match (attr.name().to_string().as_str(), attr.value()) {
+                ("printer-state", IppValue::Enum(3)) => status.state = "idle".into(),
+                ("printer-state", IppValue::Enum(4)) => status.state = "processing".into(),
+                ("printer-state", IppValue::Enum(5)) => status.state = "stopped".into(),
+                ("printer-state-reasons", v) => {
+                    let values = match v {
+                        IppValue::Array(a) => a.iter().map(ToString::to_string).collect(),
+                        other => vec![other.to_string()],
+                    };
+                    status.reasons = values.into_iter().filter(|r: &String| r != "none").collect();
+                }
+                ("queued-job-count", IppValue::Integer(n)) => status.queued_jobs = *n,
+                ("printer-is-accepting-jobs", IppValue::Boolean(b)) => status.accepting = *b,
+                _ => {}
+            }
+        }
+    }
+    Ok(status)
 }

@@ -47,6 +47,21 @@ impl WeasyPrint {
         self
     }
 
+    /// The program's version line (`WeasyPrint version 57.2`): the health probe.
+    pub async fn version(&self) -> Result<String, PdfError> {
+        let out = tokio::time::timeout(Duration::from_secs(20), tokio::process::Command::new(&self.program).arg("--version").output())
+            .await
+            .map_err(|_| PdfError::Timeout(Duration::from_secs(20)))?
+            .map_err(|source| PdfError::Spawn { program: self.program.display().to_string(), source })?;
+        if !out.status.success() {
+            return Err(PdfError::Failed {
+                status: out.status.to_string(),
+                stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+            });
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    }
+
     /// Renders `html`; relative URLs (logo, stylesheet) resolve against `base_dir`.
     pub async fn render(&self, html: String, base_dir: Option<&Path>) -> Result<Vec<u8>, PdfError> {
         let this = self.clone();

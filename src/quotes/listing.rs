@@ -146,3 +146,21 @@ pub async fn for_buyer(pool: &MySqlPool, email: &str) -> Result<Vec<BuyerQuote>,
     .fetch_all(pool)
     .await
 }
+
+/// RFQs waiting for a quote: (how many, when the oldest arrived).
+pub async fn open_rfqs(pool: &MySqlPool) -> Result<(i64, Option<NaiveDateTime>), sqlx::Error> {
+    sqlx::query_as("SELECT COUNT(*), MIN(received_at) FROM rfqs WHERE status = 'new'").fetch_one(pool).await
+}
+
+/// How the quotes first sent since `since` ended: (accepted, lost, expired, still open).
+pub async fn outcomes_since(pool: &MySqlPool, since: NaiveDateTime) -> Result<(i64, i64, i64, i64), sqlx::Error> {
+    sqlx::query_as(
+        r#"SELECT CAST(COALESCE(SUM(q.status = 'accepted'), 0) AS SIGNED), CAST(COALESCE(SUM(q.status = 'lost'), 0) AS SIGNED),
+                  CAST(COALESCE(SUM(q.status = 'expired'), 0) AS SIGNED), CAST(COALESCE(SUM(q.status = 'sent'), 0) AS SIGNED)
+           FROM quotes q
+           WHERE (SELECT MIN(v.sent_at) FROM quote_versions v WHERE v.quote_id = q.id) >= ?"#,
+    )
+    .bind(since)
+    .fetch_one(pool)
+    .await
+}

@@ -48,6 +48,8 @@ pub struct Item {
     pub stock: Option<i64>,
     pub price: String,
     pub variable: bool,
+    /// WooCommerce's "Low stock threshold" (`low_stock_amount`), null when unset.
+    pub low_stock_amount: Option<i64>,
 }
 
 /// An order in the simulated store.
@@ -160,6 +162,7 @@ impl WooStandin {
                     stock: manage_stock.then_some(stock),
                     price: "19.99".into(),
                     variable: false,
+                    low_stock_amount: None,
                 },
             );
             id
@@ -186,6 +189,7 @@ impl WooStandin {
                     stock: Some(stock),
                     price: price.into(),
                     variable: false,
+                    low_stock_amount: None,
                 },
             );
         });
@@ -207,6 +211,7 @@ impl WooStandin {
                     stock: None,
                     price: "9.00".into(),
                     variable: true,
+                    low_stock_amount: None,
                 },
             );
             let mut ids = Vec::new();
@@ -224,6 +229,7 @@ impl WooStandin {
                         stock: Some(*stock),
                         price: "9.00".into(),
                         variable: false,
+                        low_stock_amount: None,
                     },
                 );
                 ids.push(id);
@@ -497,6 +503,7 @@ fn product_json(i: &Item) -> Value {
     v["manage_stock"] = json!(i.manage_stock);
     v["stock_quantity"] = json!(i.stock);
     v["stock_status"] = json!(if i.stock.unwrap_or(1) > 0 { "instock" } else { "outofstock" });
+    v["low_stock_amount"] = json!(i.low_stock_amount);
     if i.parent_id > 0 {
         v["parent_id"] = json!(i.parent_id);
     } else {
@@ -995,6 +1002,12 @@ async fn get_product(
 /// Applies `manage_stock`/`stock_quantity` to an item; `Err` with the answer when invalid.
 #[expect(clippy::result_large_err, reason = "the error is the HTTP answer itself, built once per bad request")]
 fn apply(item: &mut Item, v: &Value) -> Result<(), Response> {
+    // A number or null, as Quartermaster's contract test sets it (nothing sends another type).
+    match v.get("low_stock_amount") {
+        Some(Value::Null) => item.low_stock_amount = None,
+        Some(n) if n.is_i64() => item.low_stock_amount = n.as_i64(),
+        _ => {}
+    }
     if let Some(m) = v.get("manage_stock").and_then(Value::as_bool) {
         item.manage_stock = m;
         if m && item.stock.is_none() {
@@ -1165,6 +1178,7 @@ fn create_item(w: &WooStandin, v: &Value, parent_id: u64) -> Response {
             stock: manage.then(|| v.get("stock_quantity").and_then(Value::as_i64).unwrap_or(0)),
             price: v.get("regular_price").and_then(Value::as_str).unwrap_or("0.00").to_owned(),
             variable: v.get("type").and_then(Value::as_str) == Some("variable"),
+            low_stock_amount: v.get("low_stock_amount").and_then(Value::as_i64),
         };
         s.items.insert(id, item.clone());
         product_json_in(&s.items, &item)

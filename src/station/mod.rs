@@ -10,6 +10,7 @@
 
 use crate::ids::{OperatorId, OrderId};
 
+pub mod floor;
 pub mod labels;
 pub mod pack;
 pub mod pick;

@@ -13,6 +13,7 @@ pub fn router() -> Router<AppState> {
 
 /// One line of the recent-events list.
 pub struct EventRow {
+    pub id: u64,
     pub at: String,
     pub kind: String,
     pub severity: String,
@@ -40,20 +41,26 @@ struct HomePage {
     quotes_on: bool,
     station_on: bool,
     books_on: bool,
+    dashboard_on: bool,
     /// Orders the sync skipped: (WooCommerce order, why, last tried, attempts).
     sync_rejects: Vec<(u64, String, String, u32)>,
     channel_problems: Vec<(String, String, String, String)>,
     events: Vec<EventRow>,
 }
 
+/// The latest `n` events `role` may see, newest first, as the pages show them.
+pub async fn recent_rows(state: &AppState, role: Role, n: u32) -> Result<Vec<EventRow>> {
+    Ok(crate::events::recent(&state.pool, role, n)
+        .await?
+        .into_iter()
+        .map(|r| EventRow { id: r.id, at: state.local_time(r.occurred_at), kind: r.kind, severity: r.severity, message: r.message })
+        .collect())
+}
+
 async fn home(State(state): State<AppState>, session: Session) -> Result<Page<HomePage>> {
     let counts = crate::inventory::stock::summary(&state.pool, &state.config.woocommerce.order_statuses).await?;
     let role = session.operator.role;
-    let events = crate::events::recent(&state.pool, role, 20)
-        .await?
-        .into_iter()
-        .map(|(at, kind, severity, message)| EventRow { at: state.local_time(at), kind, severity, message })
-        .collect();
+    let events = recent_rows(&state, role, 20).await?;
     let back_office = matches!(role, Role::Admin | Role::BackOffice);
     Ok(Page(HomePage {
         base: state.base.to_string(),
@@ -76,6 +83,7 @@ async fn home(State(state): State<AppState>, session: Session) -> Result<Page<Ho
         quotes_on: state.config.modules.quotes,
         books_on: state.ledger.is_some(),
         station_on: state.config.modules.fulfillment,
+        dashboard_on: state.config.modules.dashboard,
         sync_rejects: crate::inventory::orders::rejects(&state.pool)
             .await?
             .into_iter()

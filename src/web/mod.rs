@@ -4,11 +4,13 @@
 mod assets;
 mod auth;
 mod books;
+mod dashboard;
 pub mod error;
 mod events;
 mod health;
 mod home;
 mod inventory;
+mod metrics;
 mod quotes;
 pub mod session;
 mod station;
@@ -86,13 +88,18 @@ pub fn router(state: AppState) -> Router {
     if state.ledger.is_some() {
         signed_in = signed_in.merge(books::router());
     }
+    if modules.dashboard {
+        signed_in = signed_in.merge(dashboard::router());
+    }
     let mut pages = signed_in.layer(middleware::from_fn_with_state(state.clone(), session::layer)).merge(assets::router());
     if modules.quotes {
         pages = pages.merge(quotes::api_router());
     }
-    let pages: Router = pages.with_state(state.clone());
+    // Counted once, by route pattern: each router is layered before the two are joined.
+    let track = middleware::from_fn_with_state(state.clone(), metrics::track);
+    let pages: Router = pages.layer(track.clone()).with_state(state.clone());
     let base = state.base.clone();
-    let outer: Router = Router::new().merge(health::router()).with_state(state);
+    let outer: Router = Router::new().merge(health::router()).merge(metrics::router()).layer(track).with_state(state);
     let app = if base.is_empty() {
         outer.merge(pages)
     } else {

@@ -72,3 +72,48 @@ document.addEventListener("change", (e) => {
   if (!(input instanceof HTMLInputElement) || !input.dataset.fills || !input.files || !input.files[0]) return;
   input.files[0].text().then((text) => { const t = document.getElementById(input.dataset.fills); if (t) t.value = text; });
 });
+
+// The dashboard: tiles and the event log follow the server's event stream.
+// Without this file the page refreshes itself (a <noscript> meta refresh).
+document.addEventListener("DOMContentLoaded", () => {
+  const log = document.getElementById("event-log");
+  if (!log || !window.EventSource) return;
+  const live = document.querySelector("[data-live]");
+  const source = new EventSource(log.dataset.stream);
+  source.addEventListener("open", () => { if (live) live.textContent = "live"; });
+  source.addEventListener("error", () => { if (live) live.textContent = "reconnecting…"; });
+  source.addEventListener("log", (e) => {
+    const ev = JSON.parse(e.data);
+    if (log.querySelector(`tr[data-id="${ev.id}"]`)) return;
+    const tr = document.createElement("tr");
+    tr.className = `sev-${ev.severity}`;
+    tr.dataset.id = ev.id;
+    for (const text of [ev.at, ev.kind, ev.message]) {
+      const td = document.createElement("td");
+      td.textContent = text;
+      tr.appendChild(td);
+    }
+    log.insertBefore(tr, log.firstChild);
+    while (log.children.length > 200) log.removeChild(log.lastChild);
+  });
+  source.addEventListener("tiles", (e) => {
+    for (const t of JSON.parse(e.data)) {
+      const li = document.getElementById(`tile-${t.name}`);
+      if (!li) continue;
+      li.className = `tile level-${t.level} status-${t.status} changed`;
+      li.querySelector('[data-f="value"]').textContent = t.value;
+      li.querySelector('[data-f="detail"]').textContent = t.detail;
+      li.querySelector('[data-f="note"]').textContent = t.status === "fresh" ? "" : t.status + (t.note ? `: ${t.note}` : "");
+      li.querySelector('[data-f="updated"]').textContent = t.updated ? `as of ${t.updated}` : "";
+      const dl = li.querySelector('[data-f="rows"]');
+      dl.replaceChildren();
+      for (const [k, v] of t.rows) {
+        const dt = document.createElement("dt"); dt.textContent = k;
+        const dd = document.createElement("dd"); dd.textContent = v;
+        dl.append(dt, dd);
+      }
+      setTimeout(() => li.classList.remove("changed"), 1200);
+    }
+  });
+  source.addEventListener("signed-out", () => { source.close(); window.location.reload(); });
+});

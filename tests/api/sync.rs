@@ -51,6 +51,7 @@ pub fn poller(db: &TestDb, woo: WooClient, ebay: Option<EbayClient>) -> Poller {
         reconcile_every: chrono::TimeDelta::minutes(60),
         books: None,
         hook: None,
+        metrics: None,
     }
 }
 

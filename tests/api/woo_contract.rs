@@ -301,3 +301,33 @@ async fn refunds_name_their_items_and_only_a_restocking_one_moves_stock() {
         assert!(o.date_modified_gmt >= b.date_created_gmt, "{:?}", shop.kind);
     }
 }
+
+#[tokio::test]
+async fn the_health_probe_passes_with_our_key_and_is_refused_with_a_wrong_one() {
+    for shop in shop::both("health_probe").await {
+        shop.product("PROBE-1", Some(1)).await;
+        let ok = shop.client().probe().await;
+        assert!(ok.is_ok(), "{:?}: the probe with the store's key: {ok:?}", shop.kind);
+        match shop.client_with("cs_0000000000000000000000000000000000000000").probe().await {
+            Err(ChannelError::Permanent { status: 401, .. }) => {}
+            other => panic!("{:?}: a wrong secret's probe answered {other:?}", shop.kind),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_products_low_stock_threshold_reads_back_as_set_and_clears_to_null() {
+    for shop in shop::both("low_stock_amount").await {
+        let id = shop.product("LOW-1", Some(9)).await;
+        let (status, v) = shop.admin(Method::PUT, &format!("products/{id}"), Some(json!({ "low_stock_amount": 4 }))).await;
+        assert_eq!(status, 200, "{:?}: {v}", shop.kind);
+        let woo = shop.client();
+        let found = woo.all_products().await.expect("products");
+        let p = found.iter().find(|p| p.id == id).expect("listed");
+        assert_eq!(p.low_stock_amount, Some(4), "{:?}", shop.kind);
+        let (status, v) = shop.admin(Method::PUT, &format!("products/{id}"), Some(json!({ "low_stock_amount": null }))).await;
+        assert_eq!(status, 200, "{:?}: {v}", shop.kind);
+        let found = woo.all_products().await.expect("products");
+        assert_eq!(found.iter().find(|p| p.id == id).expect("listed").low_stock_amount, None, "{:?}", shop.kind);
+    }
+}

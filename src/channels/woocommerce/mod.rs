@@ -163,6 +163,14 @@ impl WooClient {
         }
     }
 
+    /// Whether the store answers and takes our key now: one authenticated
+    /// GET of one product id, no retry (a health probe must say what is, not
+    /// wait out a backoff).
+    pub async fn probe(&self) -> Result<(), ChannelError> {
+        let q = [("per_page".to_owned(), "1".to_owned()), ("_fields".to_owned(), "id".to_owned())];
+        self.call(Method::GET, "products", &q, None).await.map(|_| ())
+    }
+
     /// One GET (with retries): the `X-WP-TotalPages` header and the body.
     pub async fn get_raw(&self, path: &str, query: &[(String, String)]) -> Result<(Option<u32>, Value), ChannelError> {
         let (headers, body) = self.call_retrying(Method::GET, path, query, None).await?;

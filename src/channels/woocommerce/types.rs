@@ -220,6 +220,9 @@ pub struct Product {
     pub price: String,
     #[serde(default)]
     pub global_unique_id: String,
+    /// The product's own "Low stock threshold" (null: the store's default).
+    #[serde(default)]
+    pub low_stock_amount: Option<i64>,
 }
 
 /// `manage_stock` is a boolean on products but may be the string "parent" on variations.

@@ -1,0 +1,109 @@
+//! The appliance itself: its jobs, the scanner's lookup, the database and the data disk.
+
+use crate::{
+    app::AppState,
+    dashboard::{Level, Reading, ago, unix},
+};
+
+pub async fn jobs(st: &AppState) -> anyhow::Result<Reading> {
+    let names: Vec<&'static str> = match crate::jobs::fleet(st) {
+        Ok(fleet) => fleet.iter().map(|(j, _)| j.name()).collect(),
+        Err(_) => crate::jobs::NAMES.to_vec(),
+    };
+    let (mut ok, mut worst) = (0usize, Level::Ok);
+    let mut r = Reading::default();
+    for name in &names {
+        let Some(h) = crate::jobs::runs::health(&st.pool, name).await? else {
+            r = r.row(*name, "not run yet");
+            continue;
+        };
+        let level = match h.consecutive_failures {
+            0 => Level::Ok,
+            1 => Level::Warn,
+            _ => Level::Bad,
+        };
+        if level == Level::Ok {
+            ok += 1;
+        }
+        if matches!((worst, level), (Level::Ok, Level::Warn | Level::Bad) | (Level::Warn, Level::Bad)) {
+            worst = level;
+        }
+        let when = format!("{} {} ago", h.last_status, ago(h.last_finished_at.unwrap_or(h.last_started_at)));
+        let shown = if h.consecutive_failures > 0 { format!("{when}, {} failed in a row", h.consecutive_failures) } else { when };
+        r = r.row(*name, shown).sample("qm_job_consecutive_failures", &[("job_name", name)], f64::from(h.consecutive_failures));
+        if let Some(t) = h.last_ok_at {
+            r = r.sample("qm_job_last_success_timestamp_seconds", &[("job_name", name)], unix(t));
+        }
+    }
+    r.value = format!("{ok}/{}", names.len());
+    r.level = Some(worst);
+    r.detail = "jobs whose last run succeeded".into();
+    Ok(r)
+}
+
+pub async fn scanner(st: &AppState) -> anyhow::Result<Reading> {
+    let (hits, misses) = st.lookup.hits_and_misses();
+    let total = hits + misses;
+    let codes = st.lookup.len();
+    if total == 0 {
+        return Ok(Reading::new("n/a", Level::Ok).detail(format!("no scans since start; {codes} codes in memory")));
+    }
+    let ratio = hits as f64 / total as f64;
+    let shown = super::office::percent(hits as i64, total as i64);
+    Ok(Reading::new(shown, if ratio < 0.9 && total >= 50 { Level::Warn } else { Level::Ok })
+        .detail(format!("{hits} of {total} scans answered from memory; {codes} codes held"))
+        .sample("qm_scanner_lookup_hit_ratio", &[], ratio))
+}
+
+fn bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut unit = 0;
+    let mut whole = n;
+    let mut tenths = 0;
+    while whole >= 1024 && unit < UNITS.len() - 1 {
+        tenths = (whole % 1024) * 10 / 1024;
+        whole /= 1024;
+        unit += 1;
+    }
+    if unit == 0 { format!("{n} B") } else { format!("{whole}.{tenths} {}", UNITS[unit]) }
+}
+
+pub async fn database(st: &AppState) -> anyhow::Result<Reading> {
+    let size = crate::db::size_bytes(&st.pool).await?;
+    let ping = crate::db::ping(&st.pool).await?;
+    let pool = &st.pool;
+    Ok(Reading::new(bytes(size), Level::Ok)
+        .detail(format!(
+            "round trip {} µs; pool {} of {} in use",
+            ping.as_micros(),
+            pool.size() as usize - pool.num_idle(),
+            st.config.database.max_connections
+        ))
+        .sample("qm_database_size_bytes", &[], size as f64))
+}
+
+pub async fn disk(st: &AppState) -> anyhow::Result<Reading> {
+    let dir = st.loaded.data_dir();
+    let (free, total) = tokio::task::spawn_blocking(move || (fs4::available_space(&dir), fs4::total_space(&dir))).await?;
+    let (free, total) = (free?, total?);
+    let free_pct = (free * 100).checked_div(total).unwrap_or(100);
+    let level = match free_pct {
+        0..5 => Level::Bad,
+        5..15 => Level::Warn,
+        _ => Level::Ok,
+    };
+    Ok(Reading::new(format!("{} free", bytes(free)), level)
+        .detail(format!("{free_pct} % of {} on the data directory's disk", bytes(total)))
+        .sample("qm_data_dir_free_bytes", &[], free as f64)
+        .sample("qm_data_dir_total_bytes", &[], total as f64))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sizes_read_like_people_write_them() {
+        assert_eq!(super::bytes(512), "512 B");
+        assert_eq!(super::bytes(1536), "1.5 KiB");
+        assert_eq!(super::bytes(5 * 1024 * 1024 * 1024), "5.0 GiB");
+    }
+}
