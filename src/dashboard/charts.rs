@@ -52,7 +52,8 @@ pub fn layout(id: &'static str, title: &str, values: &[(NaiveDate, i64)], show: 
     let top = values.iter().map(|(_, v)| *v).max().unwrap_or(0).max(0);
     let bottom = values.iter().map(|(_, v)| *v).min().unwrap_or(0).min(0);
     let span = (top - bottom).max(1);
-    let baseline = HEIGHT * top / span;
+    // All zero: the axis sits at the bottom, as for any chart of counts.
+    let baseline = if top == 0 && bottom == 0 { HEIGHT } else { HEIGHT * top / span };
     let slot = WIDTH / n;
     let bars = values
         .iter()
@@ -151,6 +152,7 @@ mod tests {
     fn no_data_draws_nothing_without_dividing_by_zero() {
         let c = layout("t", "T", &[], &|v| v.to_string());
         assert!(c.bars.is_empty());
+        assert_eq!(c.baseline, HEIGHT, "an empty chart's axis is at the bottom");
         assert_eq!(c.max_label, "0");
     }
 }

@@ -135,7 +135,13 @@ pub const REGISTRY: &[Integration] = &[
         required: true,
         per_tenant: true,
         health: Health::Probe("SELECT 1 over the pool"),
-        setup: |c| configured(format!("{}:{}/{}", c.database.host, c.database.port, c.database.name)),
+        setup: |c| {
+            if crate::db::url_from_env() {
+                configured("QM_DATABASE_URL (it wins over the file's database section)")
+            } else {
+                configured(format!("{}:{}/{}", c.database.host, c.database.port, c.database.name))
+            }
+        },
     },
     Integration {
         key: "vault",

@@ -27,7 +27,7 @@ pub struct IntegrationRow {
     pub setup: String,
     /// `ok`, `bad`, `off`: configured and healthy, missing or down, not used.
     pub level: &'static str,
-    /// The matching tile's name, when a collector watches it.
+    /// What its health tile says, when a collector watches it and it is set up.
     pub health: String,
 }
 
@@ -45,6 +45,8 @@ struct DashboardPage {
     events: Vec<EventRow>,
     newest_event: u64,
     integrations: Vec<IntegrationRow>,
+    /// Integrations a module could use that this version does not build yet.
+    planned: Vec<&'static str>,
 }
 
 async fn page(State(state): State<AppState>, session: Session) -> Result<Page<DashboardPage>> {
@@ -53,8 +55,11 @@ async fn page(State(state): State<AppState>, session: Session) -> Result<Page<Da
     let events = events?;
     let newest_event = events.first().map_or(0, |e| e.id);
     let by_name: std::collections::HashMap<&str, &Tile> = tiles.iter().map(|t| (t.name, t)).collect();
-    let integrations = integrations::for_tenant(&state.config)
+    let entries = integrations::for_tenant(&state.config);
+    let planned = entries.iter().filter(|e| matches!(e.setup, integrations::Setup::Planned(_))).map(|e| e.integration.name).collect();
+    let integrations = entries
         .into_iter()
+        .filter(|e| !matches!(e.setup, integrations::Setup::Planned(_)))
         .map(|e| {
             let tile = by_name.get(e.integration.key).or_else(|| (e.integration.key == "cups").then(|| by_name.get("printers")).flatten());
             let level = match (&e.setup, tile) {
@@ -75,7 +80,10 @@ async fn page(State(state): State<AppState>, session: Session) -> Result<Page<Da
                 needed_by: e.needed_by.iter().map(|m| m.name()).collect::<Vec<_>>().join(", "),
                 setup: e.setup.to_string(),
                 level,
-                health: tile.map(|t| format!("{}: {}", t.value, t.detail)).unwrap_or_default(),
+                health: match (&e.setup, tile) {
+                    (integrations::Setup::Configured(_), Some(t)) => format!("{}: {}", t.value, t.detail),
+                    _ => String::new(),
+                },
             }
         })
         .collect();
@@ -91,6 +99,7 @@ async fn page(State(state): State<AppState>, session: Session) -> Result<Page<Da
         events,
         newest_event,
         integrations,
+        planned,
     }))
 }
 

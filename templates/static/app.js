@@ -100,8 +100,10 @@ document.addEventListener("DOMContentLoaded", () => {
     for (const t of JSON.parse(e.data)) {
       const li = document.getElementById(`tile-${t.name}`);
       if (!li) continue;
-      li.className = `tile level-${t.level} status-${t.status} changed`;
-      li.querySelector('[data-f="value"]').textContent = t.value;
+      const value = li.querySelector('[data-f="value"]');
+      const moved = value.textContent !== t.value;
+      li.className = `tile level-${t.level} status-${t.status}${moved ? " changed" : ""}`;
+      value.textContent = t.value;
       li.querySelector('[data-f="detail"]').textContent = t.detail;
       li.querySelector('[data-f="note"]').textContent = t.status === "fresh" ? "" : t.status + (t.note ? `: ${t.note}` : "");
       li.querySelector('[data-f="updated"]').textContent = t.updated ? `as of ${t.updated}` : "";

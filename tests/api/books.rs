@@ -921,4 +921,20 @@ async fn the_books_pages_show_the_figures_take_the_forms_and_name_the_field_they
     assert_eq!(status, 422, "{body}");
     assert!(body.contains("month"), "{body}");
     shop.audit_clean().await;
+
+    // The dashboard's margin tile and chart read the same books: today's
+    // revenue (revenue accounts, refunds netted) and FIFO COGS.
+    let tb = quartermaster::books::reports::trial_balance(shop.pool(), None).await.expect("trial balance");
+    let revenue: i64 = tb.iter().filter(|b| b.kind == "revenue").map(|b| -b.net()).sum();
+    let cogs: i64 = tb.iter().filter(|b| b.role == "cogs").map(|b| b.net()).sum();
+    assert!(revenue > 0 && cogs > 0, "{tb:?}");
+    let money = |m: i64| format!("{} USD", quartermaster::money::format_minor(m, 2));
+    let tiles: Vec<serde_json::Value> = app.get("/dashboard/tiles.json").await.json().await.expect("tiles");
+    let margin = tiles.iter().find(|t| t["name"] == "today_margin").expect("margin tile");
+    assert_eq!(margin["value"], money(revenue - cogs).as_str(), "{margin}");
+    assert_eq!(margin["rows"], json!([["revenue", money(revenue)], ["COGS (FIFO)", money(cogs)]]), "{margin}");
+    let (status, charts) = html(app.get("/dashboard/charts").await).await;
+    assert_eq!(status, 200, "{charts}");
+    let today = chrono::Utc::now().with_timezone(&chrono_tz::America::Chicago).format("%b %-d").to_string();
+    assert!(charts.contains(&format!("<title>{today}: {}</title>", money(revenue - cogs))), "today's margin bar: {charts}");
 }

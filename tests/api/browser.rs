@@ -45,6 +45,10 @@ async fn driver() -> Driver {
 }
 
 async fn browser(d: &Driver, profile: &std::path::Path) -> Client {
+    browser_sized(d, profile, "1280,900").await
+}
+
+async fn browser_sized(d: &Driver, profile: &std::path::Path, size: &str) -> Client {
     let mut caps = serde_json::Map::new();
     caps.insert(
         "goog:chromeOptions".into(),
@@ -52,7 +56,7 @@ async fn browser(d: &Driver, profile: &std::path::Path) -> Client {
             "binary": std::env::var("QM_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
             "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
                      "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                     "--autoplay-policy=no-user-gesture-required", "--window-size=1280,900",
+                     "--autoplay-policy=no-user-gesture-required", format!("--window-size={size}"),
                      format!("--user-data-dir={}", profile.display())],
         }),
     );
@@ -66,9 +70,15 @@ async fn browser(d: &Driver, profile: &std::path::Path) -> Client {
 
 /// Saves a screenshot under target/screenshots/pick-station/.
 async fn shot(c: &Client, name: &str) {
+    shot_in(c, "pick-station", name).await;
+}
+
+/// Saves a screenshot under target/screenshots/<folder>/.
+async fn shot_in(c: &Client, folder: &str, name: &str) {
     let dir = std::env::var_os("CARGO_TARGET_DIR")
         .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"), PathBuf::from)
-        .join("screenshots/pick-station");
+        .join("screenshots")
+        .join(folder);
     std::fs::create_dir_all(&dir).expect("screenshot dir");
     let png = c.screenshot().await.expect("screenshot");
     std::fs::write(dir.join(format!("{name}.png")), png).expect("write screenshot");
@@ -195,4 +205,94 @@ async fn a_picker_takes_an_order_from_queue_to_shipped_with_the_keyboard_only() 
     assert_eq!(w.woo.order_status(woo_order).as_deref(), Some("completed"));
     assert_eq!(w.woo.meta(woo_order).get("_qm_tracking_numbers"), Some(&tracking));
     let _ = c.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_dashboard_fills_a_1920x1080_wall_screen_and_updates_without_a_reload() {
+    let w = World::new().await;
+    quartermaster::demo::seed(&w.app.db.pool, 60).await.expect("demo data");
+    w.app.add_operator("wall", Role::BackOffice, "correct horse battery").await;
+    let d = driver().await;
+    let profile = tempfile::tempdir().expect("profile");
+    let c = browser_sized(&d, profile.path(), "1920,1080").await;
+    c.goto(&w.app.url("/sign-in?next=/dashboard")).await.expect("sign-in page");
+    type_keys(&c, "wall").await;
+    press(&c, Key::Tab).await;
+    type_keys(&c, &format!("correct horse battery{}", Key::Enter)).await;
+    arrive(&c, "/dashboard").await;
+    // The page itself gets 1920×1080, whatever the browser's own frame takes.
+    let frame: Vec<i64> = serde_json::from_value(
+        c.execute("return [window.outerWidth - window.innerWidth, window.outerHeight - window.innerHeight]", vec![]).await.expect("js"),
+    )
+    .expect("ints");
+    c.set_window_size(1920 + frame[0] as u32, 1080 + frame[1] as u32).await.expect("resize");
+    // The stream is open (the page says so) before anything changes.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let live = c.find(Locator::Css("[data-live]")).await.expect("live marker").text().await.expect("text");
+        if live == "live" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the page did not open its event stream: {live}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Readable on the wall: the viewport really is 1920 wide, every tile is on
+    // screen without scrolling, and no text on a tile is smaller than 12 px.
+    let inner: Vec<i64> =
+        serde_json::from_value(c.execute("return [window.innerWidth, window.innerHeight]", vec![]).await.expect("js")).expect("ints");
+    assert_eq!(inner, [1920, 1080], "the viewport");
+    let (count, bottom, smallest): (i64, f64, f64) = serde_json::from_value(
+        c.execute(
+            "const t = Array.from(document.querySelectorAll('.tile'));\
+             const sizes = t.flatMap(x => Array.from(x.querySelectorAll('h2,strong,p,dt,dd,small'))).filter(e => e.textContent.trim()).map(e => parseFloat(getComputedStyle(e).fontSize));\
+             return [t.length, Math.max(...t.map(x => x.getBoundingClientRect().bottom)), Math.min(...sizes)];",
+            vec![],
+        )
+        .await
+        .expect("js"),
+    )
+    .expect("numbers");
+    assert!(count >= 24, "{count} tiles");
+    assert!(bottom <= f64::from(inner[1] as i32), "the last tile ends at {bottom} px, below the {} px screen", inner[1]);
+    assert!(smallest >= 12.0, "the smallest tile text is {smallest} px");
+    shot_in(&c, "dashboard", "wall-1920x1080").await;
+
+    // Something happens: the event log and the tile change in place.
+    quartermaster::events::record(
+        &w.app.db.pool,
+        quartermaster::events::Event::info("pick.claimed", "order 4242 claimed at Bench 1 (wall test)"),
+    )
+    .await
+    .expect("event");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let log = c.find(Locator::Id("event-log")).await.expect("log").text().await.expect("text");
+        if log.contains("order 4242 claimed at Bench 1 (wall test)") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the new event did not appear without a reload");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let before = c.find(Locator::Css("#tile-outbox [data-f=value]")).await.expect("outbox tile").text().await.expect("text");
+    let update =
+        quartermaster::channels::StockUpdate { product_id: 1, sku: "WALL-1".into(), external_id: Some(777), parent_id: None, quantity: 2 };
+    quartermaster::channels::outbox::enqueue(&w.app.db.pool, "ebay", &update, None).await.expect("enqueue");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let now = c.find(Locator::Css("#tile-outbox [data-f=value]")).await.expect("outbox tile").text().await.expect("text");
+        if now != before {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the outbox tile did not change from {before} without a reload");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(c.current_url().await.expect("url").path().ends_with("/dashboard"), "no navigation happened");
+    shot_in(&c, "dashboard", "wall-after-update").await;
+
+    // The charts: four server-drawn SVGs, no script needed.
+    c.goto(&w.app.url("/dashboard/charts")).await.expect("charts");
+    let charts = c.find_all(Locator::Css("figure.chart svg")).await.expect("svgs");
+    assert_eq!(charts.len(), 4);
+    shot_in(&c, "dashboard", "charts-1920x1080").await;
+    c.close().await.expect("close");
 }

@@ -170,9 +170,9 @@ fn two_tenants_rendered_side_by_side_share_no_project_port_or_volume() {
 }
 
 /// nginx with the edge config, ports and upstreams on loopback; killed on drop.
-struct Edge {
+pub struct Edge {
     child: Child,
-    port: u16,
+    pub port: u16,
     _dir: tempfile::TempDir,
 }
 
@@ -191,7 +191,7 @@ impl Drop for Edge {
     }
 }
 
-async fn start_edge(ops: u16, wp: u16) -> Edge {
+pub async fn start_edge(ops: u16, wp: u16) -> Edge {
     let bin = std::env::var("QM_NGINX_BIN").unwrap_or_else(|_| "/usr/sbin/nginx".into());
     let dir = tempfile::tempdir().expect("dir");
     let port = free_port();
@@ -264,6 +264,14 @@ async fn the_nginx_edge_serves_ops_under_a_prefix_streams_events_and_limits_sign
         reqwest::get(format!("{}/readyz", app.address)).await.expect("get").status(),
         StatusCode::OK,
         "but the stack itself can reach them"
+    );
+    for path in ["/metrics", "/ops/metrics", "/ops/../metrics"] {
+        assert_eq!(client.get(format!("{base}{path}")).send().await.expect("get").status(), StatusCode::NOT_FOUND, "{path} from outside");
+    }
+    assert_eq!(
+        reqwest::get(format!("{}/metrics", app.address)).await.expect("get").status(),
+        StatusCode::OK,
+        "the stack's Prometheus reaches /metrics"
     );
 
     let page = client.get(format!("{base}/ops/sign-in")).send().await.expect("get");

@@ -234,13 +234,24 @@ impl TestApp {
     }
 
     pub async fn spawn_in(db: TestDb, tenant: TenantDir, base_path: &str) -> Self {
+        Self::spawn_tweaked(db, tenant, base_path, |_| {}).await
+    }
+
+    /// [`Self::spawn_in`], changing the prepared state before it serves (e.g. the dashboard's collectors).
+    pub async fn spawn_tweaked(
+        db: TestDb,
+        tenant: TenantDir,
+        base_path: &str,
+        tweak: impl FnOnce(&mut quartermaster::web::AppState),
+    ) -> Self {
         // QM_TEST_LOG=1 shows the app's logs (errors behind a 500) in the test output.
         if std::env::var_os("QM_TEST_LOG").is_some() {
             static LOGS: std::sync::Once = std::sync::Once::new();
             LOGS.call_once(quartermaster::telemetry::init);
         }
         let loaded = LoadedConfig::load(&tenant.config_path()).unwrap_or_else(|e| panic!("test tenant file: {e}"));
-        let state = startup::prepare(loaded).await.unwrap_or_else(|e| panic!("prepare: {e:#}"));
+        let mut state = startup::prepare(loaded).await.unwrap_or_else(|e| panic!("prepare: {e:#}"));
+        tweak(&mut state);
         let app = Application::build(state.clone(), "127.0.0.1:0").await.expect("bind");
         let address = format!("http://127.0.0.1:{}", app.port());
         tokio::spawn(app.run_until_stopped(std::future::pending()));

@@ -14,6 +14,7 @@ mod browser;
 mod carrier;
 mod cli;
 mod config_check;
+mod dashboard;
 mod deploy;
 mod fuzz;
 mod hardening;

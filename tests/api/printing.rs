@@ -50,7 +50,7 @@ async fn a_job_for_a_printer_that_is_down_stays_queued_and_is_retried() {
     assert_eq!((state.as_str(), attempts), ("queued", 1), "not reported printed");
     assert!(error.unwrap_or_default().contains("cannot reach"));
     let (events,): (i64,) =
-        sqlx::query_as("SELECT COUNT(*) FROM event_log WHERE kind = 'print.queued'").fetch_one(&db.pool).await.expect("events");
+        sqlx::query_as("SELECT COUNT(*) FROM event_log WHERE kind = 'print.failed'").fetch_one(&db.pool).await.expect("events");
     assert_eq!(events, 1, "the station can show it");
 
     // The printer comes back: the retry sends the stored bytes.
@@ -72,4 +72,9 @@ async fn a_job_for_a_printer_that_is_down_stays_queued_and_is_retried() {
     let (state,): (String,) = sqlx::query_as("SELECT state FROM print_jobs WHERE id = ?").bind(id).fetch_one(&db.pool).await.expect("row");
     assert_eq!(state, "sent");
     assert_eq!(printer.wait_for(1, Duration::from_secs(20)).await, vec![label]);
+    let (sent,): (String,) = sqlx::query_as("SELECT message FROM event_log WHERE kind = 'print.sent' ORDER BY id DESC LIMIT 1")
+        .fetch_one(&db.pool)
+        .await
+        .expect("the station hears it printed");
+    assert!(sent.starts_with(&format!("serial label {id} sent to bench-2-zebra")), "{sent}");
 }

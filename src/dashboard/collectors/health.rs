@@ -16,7 +16,7 @@ async fn tile(st: &AppState, key: &'static str) -> anyhow::Result<Reading> {
         Setup::Configured(_) => {}
         Setup::Missing(fix) => {
             let level = if entry.is_gap() { Level::Bad } else { Level::Off };
-            return Ok(Reading::new("not configured", level).detail(fix.clone()));
+            return Ok(Reading::new("not set up", level).detail(fix.clone()));
         }
         other => return Ok(Reading::new("not used", Level::Off).detail(other.to_string())),
     }

@@ -10,13 +10,14 @@ pub async fn jobs(st: &AppState) -> anyhow::Result<Reading> {
         Ok(fleet) => fleet.iter().map(|(j, _)| j.name()).collect(),
         Err(_) => crate::jobs::NAMES.to_vec(),
     };
-    let (mut ok, mut worst) = (0usize, Level::Ok);
+    let (mut ok, mut ran, mut worst) = (0usize, 0usize, Level::Ok);
     let mut r = Reading::default();
     for name in &names {
         let Some(h) = crate::jobs::runs::health(&st.pool, name).await? else {
             r = r.row(*name, "not run yet");
             continue;
         };
+        ran += 1;
         let level = match h.consecutive_failures {
             0 => Level::Ok,
             1 => Level::Warn,
@@ -35,9 +36,12 @@ pub async fn jobs(st: &AppState) -> anyhow::Result<Reading> {
             r = r.sample("qm_job_last_success_timestamp_seconds", &[("job_name", name)], unix(t));
         }
     }
-    r.value = format!("{ok}/{}", names.len());
+    r.value = if ran == 0 { "–".into() } else { format!("{ok}/{ran}") };
     r.level = Some(worst);
-    r.detail = "jobs whose last run succeeded".into();
+    r.detail = match names.len() - ran {
+        0 => "jobs whose last run succeeded".into(),
+        n => format!("last runs that succeeded; {n} not run yet"),
+    };
     Ok(r)
 }
 
@@ -92,8 +96,8 @@ pub async fn disk(st: &AppState) -> anyhow::Result<Reading> {
         5..15 => Level::Warn,
         _ => Level::Ok,
     };
-    Ok(Reading::new(format!("{} free", bytes(free)), level)
-        .detail(format!("{free_pct} % of {} on the data directory's disk", bytes(total)))
+    Ok(Reading::new(bytes(free), level)
+        .detail(format!("free: {free_pct} % of {} on the data directory's disk", bytes(total)))
         .sample("qm_data_dir_free_bytes", &[], free as f64)
         .sample("qm_data_dir_total_bytes", &[], total as f64))
 }
