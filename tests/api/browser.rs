@@ -291,8 +291,10 @@ async fn the_dashboard_fills_a_1920x1080_wall_screen_and_updates_without_a_reloa
 
     // The charts: four server-drawn SVGs, no script needed.
     c.goto(&w.app.url("/dashboard/charts")).await.expect("charts");
-    let charts = c.find_all(Locator::Css("figure.chart svg")).await.expect("svgs");
+    let charts = c.find_all(Locator::Css("figure.chart")).await.expect("figures");
     assert_eq!(charts.len(), 4);
+    let drawn = c.find_all(Locator::Css("figure.chart svg rect.bar")).await.expect("bars");
+    assert_eq!(drawn.len(), 90, "30 days of sales, shipments and pushes (this tenant keeps no books, so margin says why instead)");
     shot_in(&c, "dashboard", "charts-1920x1080").await;
     c.close().await.expect("close");
 }
