@@ -31,6 +31,8 @@ pub struct AppState {
     pub weasy: crate::printing::pdf::WeasyPrint,
     /// The books, when the accounting module is on (chart installed at start).
     pub ledger: Option<Arc<crate::books::Ledger>>,
+    /// The tenant's SMTP server, when `smtp` is set.
+    pub mailer: Option<Arc<crate::mail::Mailer>>,
     /// This appliance's series for `/metrics`.
     pub metrics: Arc<crate::metrics::Metrics>,
     /// The event log's live fan-out.

@@ -126,6 +126,28 @@ enum Command {
     /// Development helpers (demo data, simulated store).
     #[command(subcommand)]
     Demo(DemoCommand),
+    /// The scheduled jobs: what runs when and how it went, and running one by hand.
+    #[command(subcommand)]
+    Job(JobCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum JobCommand {
+    /// Every job this tenant runs: its schedule, its last run and how it ended,
+    /// its last success and how many runs failed in a row since.
+    List {
+        #[arg(short, long, env = "QM_CONFIG")]
+        config: PathBuf,
+    },
+    /// Runs one job now, as the scheduler does: under its lock (skipped when
+    /// another replica runs it), bounded by its timeout, recorded in job_runs.
+    /// Prints the run's summary; exits 1 when it failed.
+    Run {
+        /// The job's name, as `qm job list` shows it.
+        name: String,
+        #[arg(short, long, env = "QM_CONFIG")]
+        config: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -345,6 +367,49 @@ pub fn main() -> ExitCode {
 async fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::Config(ConfigCommand::Check { resolve, files }) => config_check(&files, resolve).await,
+        Command::Job(JobCommand::List { config }) => {
+            let state = startup::prepare(load(&config)?).await?;
+            println!(
+                "{:<20} {:<16} {:<28} {:<8} {:>9} {:<28} failed in a row",
+                "job", "schedule", "last run", "outcome", "took", "last success"
+            );
+            for (job, schedule) in jobs::fleet(&state)? {
+                let h = jobs::runs::health(&state.pool, job.name()).await.map_err(anyhow::Error::from)?;
+                let (last, outcome, took, ok, failed) = match h {
+                    Some(h) => (
+                        state.local_time(h.last_started_at),
+                        h.last_status.clone(),
+                        h.last_finished_at
+                            .map(|f| format!("{} ms", (f - h.last_started_at).num_milliseconds()))
+                            .unwrap_or_else(|| "-".into()),
+                        h.last_ok_at.map(|t| state.local_time(t)).unwrap_or_else(|| "never".into()),
+                        h.consecutive_failures,
+                    ),
+                    None => ("never".into(), "-".into(), "-".into(), "never".into(), 0),
+                };
+                println!("{:<20} {:<16} {:<28} {:<8} {:>9} {:<28} {}", job.name(), schedule, last, outcome, took, ok, failed);
+            }
+            Ok(())
+        }
+        Command::Job(JobCommand::Run { name, config }) => {
+            let state = startup::prepare(load(&config)?).await?;
+            let fleet = jobs::fleet(&state)?;
+            let Some((job, _)) = fleet.iter().find(|(j, _)| j.name() == name) else {
+                let names: Vec<&str> = fleet.iter().map(|(j, _)| j.name()).collect();
+                return Err(Failure::Usage(format!("no job `{name}` for this tenant; its jobs: {}", names.join(", "))));
+            };
+            match jobs::run_guarded(&state, job.as_ref()).await {
+                Ok(Some(summary)) => {
+                    println!("{name}: ok {summary}");
+                    Ok(())
+                }
+                Ok(None) => {
+                    println!("{name}: skipped: another replica holds its lock and is running it");
+                    Ok(())
+                }
+                Err(e) => Err(Failure::Failed(e.context(format!("{name} failed (recorded in job_runs)")))),
+            }
+        }
         Command::Integrations { config, probe } => {
             let loaded = load(&config)?;
             let secrets = if probe {

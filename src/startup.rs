@@ -41,6 +41,13 @@ pub async fn prepare(loaded: LoadedConfig) -> anyhow::Result<AppState> {
     let base: Arc<str> = loaded.config.server.base_path.trim_end_matches('/').into();
     let lookup = Arc::new(crate::inventory::lookup::CodeLookup::open(&data_dir));
     let Clients { woo, carrier } = clients(&loaded.config, &secrets)?;
+    let mailer = match &loaded.config.smtp {
+        Some(smtp) => Some(Arc::new(
+            crate::mail::Mailer::new(smtp, secrets.get("smtp.password"), &loaded.config.branding.sender_name, &loaded.base_dir())
+                .context("the mail server settings")?,
+        )),
+        None => None,
+    };
     let ledger = crate::books::Ledger::open(&pool, &loaded.config).await.context("the books could not open")?.map(Arc::new);
     let metrics = Arc::new(crate::metrics::Metrics::new());
     let published = metrics.events_published.clone();
@@ -48,6 +55,7 @@ pub async fn prepare(loaded: LoadedConfig) -> anyhow::Result<AppState> {
         published.inc_by(n);
     }))));
     Ok(AppState {
+        mailer,
         metrics,
         bus,
         board: Arc::new(crate::dashboard::Board::standard()),

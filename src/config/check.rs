@@ -334,6 +334,33 @@ fn cross_field_problems(r: &mut Reporter<'_>, doc: &Value) {
             }
         }
     }
+    for kind in ["supplier_catalogs", "competitors"] {
+        for (i, source) in list(&format!("/sources/{kind}")).iter().enumerate() {
+            if let Some(Err(e)) = source.get("schedule").and_then(Value::as_str).map(validate_cron) {
+                r.at(
+                    &format!("/sources/{kind}/{i}/schedule"),
+                    format!("not a valid six-field cron expression (sec min hour day month weekday): {e}"),
+                );
+            }
+        }
+    }
+    if doc.pointer("/reviews").is_some() && doc.pointer("/server/public_url").is_none() {
+        r.at("/reviews", "review requests carry an unsubscribe link, built on server.public_url; set it (e.g. https://shop.example/ops)");
+    }
+    // What sends mail needs somewhere to send it.
+    if doc.get("smtp").is_none() {
+        for (key, what) in [("/reviews", "review requests"), ("/daily_summary", "the daily summary")] {
+            if doc.pointer(key).is_some() {
+                r.at(key, format!("{what} go out by mail, but there is no `smtp` section; add one (host, port, from) or remove this"));
+            }
+        }
+        if doc.pointer("/alerts/recipients").and_then(Value::as_object).is_some_and(|m| !m.is_empty()) {
+            r.at(
+                "/alerts/recipients",
+                "alerts go out by mail, but there is no `smtp` section; add one (host, port, from) or remove the recipients",
+            );
+        }
+    }
     if let Some(tz) = text("/tenant/timezone") {
         if tz.parse::<chrono_tz::Tz>().is_err() {
             r.at("/tenant/timezone", "not an IANA time zone; write e.g. America/Chicago or Europe/Berlin");

@@ -103,6 +103,107 @@ pub struct TenantConfig {
     pub dashboard: Dashboard,
     #[serde(default)]
     pub monitoring: Monitoring,
+    /// The mailbox RFQs (and bounces) are read from.
+    pub mailbox: Option<Mailbox>,
+    #[serde(default)]
+    pub alerts: Alerts,
+    pub reviews: Option<Reviews>,
+    pub daily_summary: Option<DailySummary>,
+    #[serde(default)]
+    pub tracking: Tracking,
+}
+
+/// The IMAP mailbox the appliance reads RFQs from.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Mailbox {
+    pub host: String,
+    #[serde(default = "default_imap_port")]
+    pub port: u16,
+    /// `tls` (implicit, 993), `starttls` or `none` (a server on the same host only).
+    #[serde(default = "default_imap_tls")]
+    pub tls: String,
+    pub username: String,
+    pub password: SecretRef,
+    /// The folder RFQs arrive in.
+    #[serde(default = "default_inbox")]
+    pub folder: String,
+    /// Where a read message is moved; without it, it is flagged \Seen and left.
+    pub processed_folder: Option<String>,
+    /// A PEM file of the CA that signed the server's certificate (a private one).
+    pub ca_file: Option<PathBuf>,
+    /// Wait for new mail with IMAP IDLE when the server offers it (else poll on the schedule).
+    #[serde(default = "yes")]
+    pub idle: bool,
+}
+
+fn default_imap_port() -> u16 {
+    993
+}
+fn default_imap_tls() -> String {
+    "tls".into()
+}
+fn default_inbox() -> String {
+    "INBOX".into()
+}
+
+/// Who is told of which alert, by email.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Alerts {
+    /// Recipients by alert kind (`low_stock`, `sync`, `pushes`, `printer`,
+    /// `job`, `quotes_expiring`, `items_refused`, `tracking`); `default` for
+    /// every kind not named. No recipients, no alert mail (the dashboard still shows them).
+    pub recipients: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+/// Review requests after delivery.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reviews {
+    /// Days after delivery the request goes out.
+    #[serde(default = "default_review_days")]
+    pub after_days: u32,
+    /// Where the buyer writes the review; `{order}` is replaced by the order number.
+    pub link: String,
+    /// The key unsubscribe links are signed with (a reference).
+    pub link_key: SecretRef,
+}
+
+fn default_review_days() -> u32 {
+    7
+}
+
+/// The daily summary mail.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DailySummary {
+    /// Local time it is sent, `HH:MM` in the tenant's zone.
+    #[serde(default = "default_summary_at")]
+    pub at: String,
+    pub to: Vec<String>,
+}
+
+fn default_summary_at() -> String {
+    "07:00".into()
+}
+
+/// The tracking sweep's bounds.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Tracking {
+    /// A shipment not delivered this many days after it shipped is no longer asked about.
+    pub max_days: u32,
+    /// Shipments asked about in one run at most.
+    pub per_run: u32,
+    /// Requests a second to the carrier at most.
+    pub requests_per_second: u32,
+}
+
+impl Default for Tracking {
+    fn default() -> Self {
+        Self { max_days: 30, per_run: 500, requests_per_second: 5 }
+    }
 }
 
 /// What the dashboard counts as a problem, and how often live tiles refresh.
@@ -174,6 +275,12 @@ impl TenantConfig {
         if let Some(t) = &self.monitoring.metrics_token {
             refs.push(("monitoring.metrics_token", t));
         }
+        if let Some(m) = &self.mailbox {
+            refs.push(("mailbox.password", &m.password));
+        }
+        if let Some(r) = &self.reviews {
+            refs.push(("reviews.link_key", &r.link_key));
+        }
         refs
     }
 }
@@ -229,6 +336,10 @@ pub struct Branding {
     pub accent_color: String,
     pub sender_name: String,
     pub sender_email: Option<String>,
+    /// The business's address on documents and mail (and the slip's return address).
+    pub address: Option<Address>,
+    /// The business's phone on documents and mail.
+    pub phone: Option<String>,
 }
 
 fn default_primary() -> String {
@@ -252,6 +363,9 @@ pub struct Domains {
 pub struct Server {
     pub listen: String,
     pub base_path: String,
+    /// Where buyers reach the ops pages from outside (e.g. `https://shop.example/ops`):
+    /// links in mail (quote acceptance, unsubscribe) are built on it.
+    pub public_url: Option<String>,
     pub secure_cookies: bool,
     pub session_hours: u32,
     pub max_failed_sign_ins: u32,
@@ -263,6 +377,7 @@ impl Default for Server {
         Self {
             listen: "127.0.0.1:8080".into(),
             base_path: String::new(),
+            public_url: None,
             secure_cookies: true,
             session_hours: 12,
             max_failed_sign_ins: 5,
@@ -423,6 +538,14 @@ pub struct Smtp {
     pub username: Option<String>,
     pub password: Option<SecretRef>,
     pub from: String,
+    /// A PEM file of the CA that signed the server's certificate (a private relay).
+    pub ca_file: Option<PathBuf>,
+    #[serde(default = "default_smtp_timeout")]
+    pub timeout_seconds: u64,
+}
+
+fn default_smtp_timeout() -> u64 {
+    30
 }
 
 fn default_smtp_port() -> u16 {
@@ -700,6 +823,42 @@ pub struct NamedSource {
     pub location: String,
     #[serde(default = "default_csv")]
     pub format: String,
+    /// The supplier (or competitor) the prices are from; defaults to `name`.
+    pub supplier: Option<String>,
+    /// When it is fetched (six-field cron, UTC); default every six hours.
+    pub schedule: Option<String>,
+    /// Which columns (CSV header or JSON key) hold what.
+    #[serde(default)]
+    pub columns: FeedColumns,
+}
+
+/// The columns of a price feed. A row names its product by SKU, GTIN or the
+/// supplier's part number (learned from rows that carry a SKU or GTIN too).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FeedColumns {
+    pub sku: Option<String>,
+    pub gtin: Option<String>,
+    pub part_number: Option<String>,
+    /// The unit cost (decimal text in the currency).
+    pub cost: String,
+    /// Per-row currency; else the tenant's.
+    pub currency: Option<String>,
+    /// Per-row observation time; else the time of the fetch.
+    pub observed_at: Option<String>,
+}
+
+impl Default for FeedColumns {
+    fn default() -> Self {
+        Self {
+            sku: Some("sku".into()),
+            gtin: Some("gtin".into()),
+            part_number: Some("part_number".into()),
+            cost: "cost".into(),
+            currency: None,
+            observed_at: None,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -8,8 +8,10 @@ pub mod books_post;
 pub mod catalog_sync;
 pub mod code_lookup_refresh;
 pub mod inventory_poll;
+pub mod mail_send;
 pub mod print_retry;
 pub mod quote_expiry;
+pub mod rfq_mailbox;
 pub mod runs;
 pub mod session_sweep;
 pub mod shipment_writeback;
@@ -62,6 +64,8 @@ pub const FLEET: &[Maker] = &[
     catalog_sync::job,
     inventory_poll::job,
     books_post::job,
+    mail_send::job,
+    rfq_mailbox::job,
 ];
 
 /// The names `schedules` may use, for the tenant file's schema and its checks.
@@ -74,6 +78,8 @@ pub const NAMES: &[&str] = &[
     "catalog_sync",
     "inventory_poll",
     "books_post",
+    "mail_send",
+    "rfq_mailbox",
 ];
 
 /// The jobs this tenant runs, with the schedule each runs on.
@@ -94,6 +100,9 @@ pub async fn start(state: AppState, only: Option<&[&str]>) -> anyhow::Result<Job
     for (job, schedule) in fleet(&state)? {
         if only.is_some_and(|names| !names.contains(&job.name())) {
             continue;
+        }
+        if job.name() == "rfq_mailbox" {
+            tokio::spawn(rfq_mailbox::watch(state.clone(), job.clone()));
         }
         if job.at_start() {
             let (job, state) = (job.clone(), state.clone());

@@ -6,6 +6,7 @@
 
 pub mod form;
 pub mod listing;
+pub mod mailing;
 pub mod pricing;
 pub mod quote;
 pub mod render;

@@ -41,6 +41,8 @@ pub struct Ctx<'a> {
     pub base_dir: &'a std::path::Path,
     pub weasy: &'a WeasyPrint,
     pub woo: &'a WooClient,
+    /// The tenant's mail server: a sent quote is mailed to the buyer with its PDF.
+    pub mailer: Option<&'a crate::mail::Mailer>,
 }
 
 /// Why a quote action was refused.
@@ -633,6 +635,8 @@ pub struct Sent {
     pub pdf: Vec<u8>,
     /// The buyer's acceptance token (only its hash is stored): put it in the link.
     pub accept_token: String,
+    /// The mail to the buyer (its outbox id), or why it could not be queued; `None` without a mail server.
+    pub mailed: Option<Result<u64, String>>,
 }
 
 /// Sends the latest draft: renders and stores its PDF, marks it sent with the next revision.
@@ -714,7 +718,57 @@ pub async fn send(ctx: &Ctx<'_>, quote_id: u64, operator: OperatorId) -> Result<
     )
     .await?;
     tx.commit().await?;
-    Ok(Sent { version_id: draft.id, revision, pdf, accept_token: token })
+    // The quote is sent whatever the mail does: a mail that cannot be queued is told, and can be sent again.
+    let mailed = match ctx.mailer {
+        Some(mailer) => {
+            let outcome = super::mailing::email(ctx, mailer, draft.id, revision, &draft.snapshot, &pdf, Some(&token))
+                .await
+                .map_err(|e| e.to_string());
+            if let Err(e) = &outcome {
+                events::record(
+                    ctx.pool,
+                    Event::info(
+                        "quote.email_failed",
+                        format!("quote {number} R{revision} was not mailed to {}: {e}", draft.snapshot.customer.email),
+                    )
+                    .severity(events::Severity::Warning)
+                    .about("quote", quote_id),
+                )
+                .await?;
+            }
+            Some(outcome)
+        }
+        None => None,
+    };
+    Ok(Sent { version_id: draft.id, revision, pdf, accept_token: token, mailed })
+}
+
+/// The mail outbox key of a version's sends.
+pub fn mailing_ref(version_id: u64) -> String {
+    super::mailing::subject_ref(version_id)
+}
+
+/// Mails the latest sent version again with its stored PDF (no acceptance
+/// link: that was shown once, at sending). Refused without a mail server.
+pub async fn mail_again(ctx: &Ctx<'_>, quote_id: u64, operator: OperatorId) -> Result<u64, QuoteError> {
+    let (number, status) = head(ctx.pool, quote_id).await?;
+    let Some(mailer) = ctx.mailer else { return Err(invalid("smtp", "no mail server is set up for this tenant (smtp)")) };
+    let vs = versions(ctx.pool, quote_id).await?;
+    let Some(v) = vs.iter().rev().find(|v| v.state == "sent") else {
+        return Err(QuoteError::WrongState { number, status, message: "no version has been sent yet".into() });
+    };
+    let (pdf, _) = stored_pdf(ctx.pool, v.id).await?.ok_or_else(|| QuoteError::NotFound(number.clone()))?;
+    let revision = v.revision.unwrap_or(0);
+    let id =
+        super::mailing::email(ctx, mailer, v.id, revision, &v.snapshot, &pdf, None).await.map_err(|e| invalid("mail", e.to_string()))?;
+    events::record(
+        ctx.pool,
+        Event::info("quote.mailed_again", format!("quote {number} R{revision} mailed again to {}", v.snapshot.customer.email))
+            .by(operator)
+            .about("quote", quote_id),
+    )
+    .await?;
+    Ok(id)
 }
 
 /// Who accepts.

@@ -143,6 +143,16 @@ pub async fn history(pool: &MySqlPool, domain: &str) -> Result<History, sqlx::Er
     Ok(History { known_customer, quotes_sent, quotes_won, quotes_lost, bounces })
 }
 
+/// Counts a bounce of our mail against the recipient's domain (its next
+/// requests score lower).
+pub async fn record_bounce(pool: &sqlx::MySqlPool, domain: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO sender_domains (domain, bounces) VALUES (?, 1) ON DUPLICATE KEY UPDATE bounces = bounces + 1")
+        .bind(domain.to_ascii_lowercase())
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -312,6 +312,16 @@ pub fn csv_lines(bytes: &[u8]) -> String {
     rows.iter().skip(skip).map(|r| format!("{} x {}", r.get(code).unwrap_or(""), r.get(qty).unwrap_or(""))).collect::<Vec<_>>().join("\n")
 }
 
+/// Where a message read from a mailbox came from: its folder, the folder's
+/// UIDVALIDITY and its UID. The pair is unique on `rfqs`, so a message read
+/// again (a crash between storing and filing it) is not stored twice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailOrigin {
+    pub mailbox: String,
+    pub uidvalidity: u32,
+    pub uid: u32,
+}
+
 /// Stores a received RFQ: raw bytes first, then what could be read of it.
 pub async fn store(
     pool: &MySqlPool,
@@ -326,6 +336,37 @@ pub async fn store(
         .execute(pool)
         .await?
         .last_insert_id();
+    read_into(pool, lookup, id, source, parsed).await
+}
+
+/// Stores a message read from the tenant's mailbox, once: `None` when the
+/// message (by its origin) was stored before.
+pub async fn store_mailed(pool: &MySqlPool, lookup: &CodeLookup, raw: &[u8], origin: &MailOrigin) -> Result<Option<Stored>, sqlx::Error> {
+    let inserted = sqlx::query(
+        "INSERT INTO rfqs (source, source_mailbox, source_uidvalidity, source_uid, status, raw) VALUES ('email', ?, ?, ?, 'unparseable', ?)",
+    )
+    .bind(origin.mailbox.chars().take(255).collect::<String>())
+    .bind(origin.uidvalidity)
+    .bind(origin.uid)
+    .bind(raw)
+    .execute(pool)
+    .await;
+    let id = match inserted {
+        Ok(r) => r.last_insert_id(),
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    read_into(pool, lookup, id, "mailbox", parse_email(raw)).await.map(Some)
+}
+
+/// Reads a stored raw request into its RFQ row and items.
+async fn read_into(
+    pool: &MySqlPool,
+    lookup: &CodeLookup,
+    id: u64,
+    source: &str,
+    parsed: Result<Request, Malformed>,
+) -> Result<Stored, sqlx::Error> {
     let req = match parsed {
         Ok(r) => r,
         Err(m) => {

@@ -94,15 +94,7 @@ impl IntoResponse for AppError {
     }
 }
 
-/// What a query parameter's value keeps as is: unreserved characters and `/`
-/// (so `next=/pick/12` stays readable); everything else is percent-encoded.
-const QUERY_VALUE: &percent_encoding::AsciiSet =
-    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~').remove(b'/');
-
-/// Percent-encodes a path for a query parameter.
-pub fn urlencode(s: &str) -> String {
-    percent_encoding::utf8_percent_encode(s, QUERY_VALUE).to_string()
-}
+pub use crate::urls::encode as urlencode;
 
 #[cfg(test)]
 mod tests {

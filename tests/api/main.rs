@@ -19,6 +19,8 @@ mod deploy;
 mod fuzz;
 mod hardening;
 mod lock;
+mod mail;
+mod mailhub;
 mod printing;
 mod quotes;
 mod redaction;

@@ -37,9 +37,27 @@ tax:
 
 impl Shop {
     pub(crate) async fn new() -> Self {
+        Self::with("", "", &[]).await
+    }
+
+    /// The same shop with `extra_server` lines under `server:`, `extra` more
+    /// top-level YAML, and `secrets` written as files under `secrets/`.
+    pub(crate) async fn with(extra_server: &str, extra: &str, secrets: &[(&str, &str)]) -> Self {
         let woo = WooStandin::new("ck_quotes", "cs_quotes");
         let addr = standin::serve(woo.router(), "127.0.0.1:0").await.expect("woo");
-        let app = TestApp::spawn_tenant(&format!("http://{addr}"), ("ck_quotes", "cs_quotes"), EXTRA).await;
+        let db = crate::helpers::TestDb::empty().await;
+        let tenant = crate::helpers::TenantDir::write_with(
+            &db,
+            "",
+            extra_server,
+            &format!("http://{addr}"),
+            ("ck_quotes", "cs_quotes"),
+            &format!("{EXTRA}{extra}"),
+        );
+        for (name, value) in secrets {
+            std::fs::write(tenant.dir.path().join("secrets").join(name), value).expect("secret");
+        }
+        let app = TestApp::spawn_in(db, tenant, "").await;
         let pool = &app.db.pool;
         let mut woo_ids = [0; 3];
         for (i, (sku, upc, price)) in
@@ -260,6 +278,7 @@ async fn an_emailed_rfq_becomes_a_versioned_quote_sent_as_pdf_and_accepted_into_
             base_dir: shop.app._tenant.dir.path(),
             weasy: &shop.app.state.weasy,
             woo: &shop.app.state.woo,
+            mailer: None,
         },
         &quartermaster::quotes::quote::versions(&pool, quote).await.expect("versions")[1].snapshot,
         Some(0),

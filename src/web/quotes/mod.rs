@@ -37,6 +37,7 @@ pub fn router() -> Router<AppState> {
         .route("/quotes/{id}", get(office::quote_page))
         .route("/quotes/{id}/revise", post(office::revise))
         .route("/quotes/{id}/send", post(office::send))
+        .route("/quotes/{id}/mail", post(office::mail_again))
         .route("/quotes/{id}/accept", post(office::accept))
         .route("/quotes/{id}/reissue", post(office::reissue))
         .route("/quotes/{id}/lost", post(office::lost))
@@ -56,7 +57,7 @@ pub fn api_router() -> Router<AppState> {
 }
 
 fn ctx<'a>(state: &'a AppState, base_dir: &'a std::path::Path) -> Ctx<'a> {
-    Ctx { pool: &state.pool, config: &state.config, base_dir, weasy: &state.weasy, woo: &state.woo }
+    Ctx { pool: &state.pool, config: &state.config, base_dir, weasy: &state.weasy, woo: &state.woo, mailer: state.mailer.as_deref() }
 }
 
 fn m(state: &AppState, minor: i64) -> String {

@@ -217,6 +217,8 @@ struct VersionRow {
     note: String,
     total: String,
     valid_until: String,
+    /// What became of each mail of this version: "to x: sent at …".
+    mail: Vec<String>,
 }
 
 #[derive(Template)]
@@ -279,9 +281,30 @@ async fn quote_view(state: &AppState, s: &Session, id: u64, q: &QuoteQuery) -> R
             },
         })
         .collect();
+    let mut mails = Vec::with_capacity(vs.len());
+    for v in &vs {
+        let sends =
+            if v.state == "sent" { crate::mail::outbox::for_subject(&state.pool, &quote::mailing_ref(v.id)).await? } else { Vec::new() };
+        mails.push(
+            sends
+                .into_iter()
+                .map(|r| match r.status.as_str() {
+                    "sent" => format!("mailed to {}: sent {}", r.recipients, r.sent_at.map(|t| state.local_time(t)).unwrap_or_default()),
+                    "bounced" => format!("mailed to {}: BOUNCED ({})", r.recipients, r.bounce_reason.unwrap_or_default()),
+                    "failed" => format!("mailed to {}: NOT SENT ({})", r.recipients, r.last_error.unwrap_or_default()),
+                    _ => format!(
+                        "mailed to {}: waiting to be sent{}",
+                        r.recipients,
+                        r.last_error.map(|e| format!(" (last try: {e})")).unwrap_or_default()
+                    ),
+                })
+                .collect::<Vec<_>>(),
+        );
+    }
     let versions = vs
         .iter()
-        .map(|v| VersionRow {
+        .zip(mails)
+        .map(|(v, mail)| VersionRow {
             version_no: v.version_no,
             revision: v.revision.map(|r| format!("R{r}")).unwrap_or_default(),
             state: v.state.clone(),
@@ -290,6 +313,7 @@ async fn quote_view(state: &AppState, s: &Session, id: u64, q: &QuoteQuery) -> R
             note: v.change_note.clone().unwrap_or_default(),
             total: m(state, v.snapshot.total_minor),
             valid_until: state.local_time(v.snapshot.valid_until),
+            mail,
         })
         .collect();
     let diff = match (q.a, q.b) {
@@ -403,8 +427,13 @@ pub(super) async fn send(State(state): State<AppState>, s: Session, Path(id): Pa
             // The link is shown once, in this response: never in a URL we redirect to (it would land in logs and history).
             let mut page = quote_view(&state, &s, id, &QuoteQuery::default()).await?;
             let link = format!("{}/q/{}?token={}", state.base, crate::web::error::urlencode(&page.number), sent.accept_token);
+            let mailed = match &sent.mailed {
+                Some(Ok(_)) => format!(" Mailed to {} with the PDF.", page.latest.snapshot.customer.email),
+                Some(Err(e)) => format!(" It could NOT be mailed ({e}); send the PDF yourself or mail it again below."),
+                None => " No mail server is set up (smtp), so nothing was mailed.".into(),
+            };
             page.notice = Some(format!(
-                "Sent as R{}. The buyer's acceptance link (shown only now; it works until the quote expires): {link}",
+                "Sent as R{}.{mailed} The buyer's acceptance link (shown only now; it works until the quote expires): {link}",
                 sent.revision
             ));
             page.sent_revision = Some(sent.revision);
@@ -413,6 +442,14 @@ pub(super) async fn send(State(state): State<AppState>, s: Session, Path(id): Pa
         }
         Err(e) => refused(&state, &s, id, e).await,
     }
+}
+
+/// Mails the latest sent version again (after a bounce or a failure), with its stored PDF.
+pub(super) async fn mail_again(State(state): State<AppState>, s: Session, Path(id): Path<u64>) -> Result<Response> {
+    s.require(BACK_OFFICE)?;
+    let base_dir = state.loaded.base_dir();
+    let outcome = quote::mail_again(&ctx(&state, &base_dir), id, s.operator.id).await;
+    back_to_quote(&state, &s, id, outcome).await
 }
 
 pub(super) async fn accept(State(state): State<AppState>, s: Session, Path(id): Path<u64>) -> Result<Response> {
