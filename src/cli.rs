@@ -838,6 +838,7 @@ async fn integrations_report(loaded: &LoadedConfig, secrets: Option<&Secrets>) -
                 woo: clients.as_ref().map(|k| k.woo.clone()),
                 carrier: clients.and_then(|k| k.carrier),
                 weasy: crate::printing::pdf::WeasyPrint::default(),
+                base_dir: loaded.base_dir(),
                 timeout: std::time::Duration::from_secs(10),
             })
         }

@@ -3,6 +3,7 @@
 //! One folder per domain; `web` is the HTTP surface over them, `jobs` the
 //! scheduled work, `cli` the `qm` verbs, `startup` the wiring.
 
+pub mod alerts;
 pub mod app;
 pub mod books;
 pub mod calendar;
@@ -14,6 +15,7 @@ pub mod db;
 pub mod demo;
 pub mod deploy;
 pub mod events;
+pub mod feeds;
 pub mod fulfillment;
 pub mod ids;
 pub mod integrations;
@@ -25,10 +27,12 @@ pub mod money;
 pub mod operators;
 pub mod printing;
 pub mod quotes;
+pub mod reviews;
 #[cfg(feature = "standin")]
 pub mod standin;
 pub mod startup;
 pub mod station;
+pub mod summary;
 pub mod telemetry;
 pub mod token;
 pub mod urls;

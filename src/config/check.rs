@@ -428,12 +428,16 @@ fn duplicates(r: &mut Reporter<'_>, list: &str, key: &str, ids: &[Option<String>
 
 /// Parses a cron expression exactly as the job scheduler will.
 pub fn validate_cron(expr: &str) -> Result<(), String> {
+    parse_cron(expr).map(|_| ())
+}
+
+/// The parsed expression, read exactly as the job scheduler reads it.
+pub fn parse_cron(expr: &str) -> Result<croner::Cron, String> {
     croner::parser::CronParser::builder()
         .seconds(croner::parser::Seconds::Required)
         .dom_and_dow(true)
         .build()
         .parse(expr)
-        .map(|_| ())
         .map_err(|e| e.to_string())
 }
 

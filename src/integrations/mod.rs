@@ -200,7 +200,7 @@ pub const REGISTRY: &[Integration] = &[
         needed_by: &[Module::Quotes, Module::Dashboard],
         required: false,
         per_tenant: true,
-        health: Health::Probe("TCP connect and the server's 220 greeting"),
+        health: Health::Probe("connect, STARTTLS/TLS and the login, as mail is sent"),
         setup: |c| match &c.smtp {
             Some(s) => configured(format!("{}:{}, {}", s.host, s.port, s.tls)),
             None => missing("add smtp: {host: mail.example.com, port: 587, from: sales@example.com, username: …, password: ref+vault://…}"),
@@ -324,27 +324,36 @@ pub const REGISTRY: &[Integration] = &[
     Integration {
         key: "supplier_feeds",
         name: "Supplier price feeds",
-        powers: "fresh supplier costs for quote pricing",
+        powers: "fresh supplier costs for quote pricing, and competitor comparables",
         needed_by: &[Module::Quotes],
         required: false,
         per_tenant: true,
-        health: Health::Planned,
+        health: Health::Settings,
         setup: |c| {
-            Setup::Planned(format!(
-                "sources.supplier_catalogs ({} listed) is not fetched yet; costs come from receipts and landed charges",
-                c.sources.supplier_catalogs.len()
-            ))
+            let s = &c.sources;
+            if s.supplier_catalogs.is_empty() && s.competitors.is_empty() {
+                missing(
+                    "add sources.supplier_catalogs: [{name: grainger, location: https://…/prices.csv, columns: {sku: Item, cost: Net}}]; until then costs come from receipts",
+                )
+            } else {
+                configured(format!("{} supplier catalog(s), {} competitor list(s)", s.supplier_catalogs.len(), s.competitors.len()))
+            }
         },
     },
     Integration {
         key: "mailbox",
         name: "RFQ mailbox (IMAP)",
-        powers: "RFQs read from the tenant's mailbox",
+        powers: "RFQs read from the tenant's mailbox, and bounces of the mail sent",
         needed_by: &[Module::Quotes],
         required: false,
         per_tenant: true,
-        health: Health::Planned,
-        setup: |_| Setup::Planned("mail reaches POST /rfq/email from any fetcher or forwarder; no IMAP reader yet".into()),
+        health: Health::Probe("IMAP login and SELECT of the folder"),
+        setup: |c| match &c.mailbox {
+            Some(m) => configured(format!("{}:{} {}, folder {}", m.host, m.port, m.tls, m.folder)),
+            None => missing(
+                "add mailbox: {host: imap.example.com, username: rfq@…, password: ref+vault://…}; until then RFQ mail reaches POST /rfq/email from a forwarder",
+            ),
+        },
     },
     Integration {
         key: "backup_storage",

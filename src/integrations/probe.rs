@@ -9,7 +9,6 @@ use std::{
 
 use anyhow::Context;
 use sqlx::MySqlPool;
-use tokio::io::AsyncReadExt;
 
 use crate::{
     channels::{ebay::EbayClient, woocommerce::WooClient},
@@ -54,6 +53,8 @@ pub struct Ctx {
     pub woo: Option<Arc<WooClient>>,
     pub carrier: Option<Arc<dyn Carrier>>,
     pub weasy: WeasyPrint,
+    /// The tenant file's folder (private CA files).
+    pub base_dir: std::path::PathBuf,
     /// The most any one probe may take.
     pub timeout: Duration,
 }
@@ -120,7 +121,21 @@ async fn run(ctx: &Ctx, key: &str) -> Result<Option<String>, String> {
             _ => Ok(None),
         },
         "smtp" => match &c.smtp {
-            Some(s) => smtp_greeting(&s.host, s.port, s.tls == "tls", ctx.timeout).await.map(Some),
+            Some(s) => {
+                let mailer = crate::mail::Mailer::new(s, ctx.secrets.get("smtp.password"), "", &ctx.base_dir).map_err(|e| e.to_string())?;
+                mailer
+                    .probe()
+                    .await
+                    .map(|()| {
+                        Some(format!(
+                            "{}:{} took the connection{}",
+                            s.host,
+                            s.port,
+                            if s.username.is_some() { " and the login" } else { "" }
+                        ))
+                    })
+                    .map_err(|e| e.to_string())
+            }
             None => Ok(None),
         },
         "cups" => {
@@ -138,6 +153,16 @@ async fn run(ctx: &Ctx, key: &str) -> Result<Option<String>, String> {
                 .collect();
             if down.is_empty() { Ok(Some(format!("{} printer(s) up", statuses.len()))) } else { Err(down.join("; ")) }
         }
+        "mailbox" => match (&c.mailbox, ctx.secrets.get("mailbox.password")) {
+            (Some(m), Some(password)) => {
+                let base_dir = ctx.base_dir.clone();
+                let inbox = crate::mail::imap::open(m, password, &base_dir, ctx.timeout).await.map_err(|e| e.to_string())?;
+                let detail = format!("folder {} (UIDVALIDITY {}){}", m.folder, inbox.uidvalidity, if inbox.idle { ", IDLE" } else { "" });
+                inbox.close().await;
+                Ok(Some(detail))
+            }
+            _ => Ok(None),
+        },
         "weasyprint" => ctx.weasy.version().await.map(Some).map_err(|e| e.to_string()),
         "gnucash" => crate::books::export::gnucash_version().await.map(Some),
         _ => Ok(None),
@@ -172,26 +197,6 @@ async fn vault_health(address: &str, timeout: Duration) -> Result<String, String
     }
 }
 
-/// Connects and reads the SMTP greeting (`220 …`); over implicit TLS (port
-/// 465) the greeting follows a handshake this probe does not make, so a TCP
-/// connection is all it checks there.
-async fn smtp_greeting(host: &str, port: u16, implicit_tls: bool, timeout: Duration) -> Result<String, String> {
-    let mut stream = tokio::time::timeout(timeout, tokio::net::TcpStream::connect((host, port)))
-        .await
-        .map_err(|_| format!("{host}:{port}: no connection within {} s", timeout.as_secs()))?
-        .map_err(|e| format!("{host}:{port}: {e}"))?;
-    if implicit_tls {
-        return Ok("TCP connection accepted (implicit TLS; greeting not read)".into());
-    }
-    let mut buf = [0u8; 512];
-    let n = tokio::time::timeout(timeout, stream.read(&mut buf))
-        .await
-        .map_err(|_| format!("{host}:{port}: no greeting within {} s", timeout.as_secs()))?
-        .map_err(|e| format!("{host}:{port}: {e}"))?;
-    let line = String::from_utf8_lossy(&buf[..n]).lines().next().unwrap_or_default().chars().take(120).collect::<String>();
-    if line.starts_with("220") { Ok(line) } else { Err(format!("{host}:{port} greeted with `{line}`, not 220")) }
-}
-
 impl Ctx {
     /// The probes for a running appliance (its pool, clients and secrets).
     pub fn from_state(st: &crate::app::AppState) -> Self {
@@ -202,6 +207,7 @@ impl Ctx {
             woo: Some(st.woo.clone()),
             carrier: st.carrier.clone(),
             weasy: st.weasy.clone(),
+            base_dir: st.loaded.base_dir(),
             timeout: Duration::from_secs(10),
         }
     }

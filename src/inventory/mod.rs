@@ -2,6 +2,7 @@
 //! catalog mirrors, and the codes scanners send.
 
 pub mod catalog;
+pub mod costs;
 pub mod figures;
 pub mod gtin;
 pub mod landed;

@@ -4,17 +4,22 @@
 //! advisory lock so replicas never overlap, bounds each run, and records
 //! every run in `job_runs`. A tenant moves a job with `schedules.<name>`.
 
+pub mod alerts;
 pub mod books_post;
 pub mod catalog_sync;
 pub mod code_lookup_refresh;
+pub mod daily_summary;
 pub mod inventory_poll;
 pub mod mail_send;
+pub mod price_feeds;
 pub mod print_retry;
 pub mod quote_expiry;
+pub mod review_requests;
 pub mod rfq_mailbox;
 pub mod runs;
 pub mod session_sweep;
 pub mod shipment_writeback;
+pub mod tracking_sweep;
 
 use std::{future::Future, sync::Arc, time::Duration};
 
@@ -66,6 +71,11 @@ pub const FLEET: &[Maker] = &[
     books_post::job,
     mail_send::job,
     rfq_mailbox::job,
+    tracking_sweep::job,
+    alerts::job,
+    review_requests::job,
+    daily_summary::job,
+    price_feeds::job,
 ];
 
 /// The names `schedules` may use, for the tenant file's schema and its checks.
@@ -80,6 +90,11 @@ pub const NAMES: &[&str] = &[
     "books_post",
     "mail_send",
     "rfq_mailbox",
+    "tracking_sweep",
+    "alerts",
+    "review_requests",
+    "daily_summary",
+    "price_feeds",
 ];
 
 /// The jobs this tenant runs, with the schedule each runs on.

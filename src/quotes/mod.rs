@@ -4,6 +4,7 @@
 //! a customer-facing revision counter, PDFs from versioned templates
 //! through WeasyPrint, and acceptance into a WooCommerce order.
 
+pub mod comparables;
 pub mod form;
 pub mod listing;
 pub mod mailing;

@@ -154,6 +154,19 @@ impl Comparables {
         Self::parse(&bytes, &c.format, currency, &c.source)
     }
 
+    /// Adds the comparables competitor feeds stored (the last 180 days, in `currency`).
+    pub async fn with_stored(mut self, pool: &MySqlPool, currency: &str) -> Result<Self, sqlx::Error> {
+        let since = chrono::Utc::now().naive_utc() - TimeDelta::days(180);
+        let stored = super::comparables::since(pool, currency, since).await?;
+        if !stored.is_empty() && self.source.is_empty() {
+            self.source = "competitor feeds".into();
+        }
+        for (sku, at, price) in stored {
+            self.by_sku.entry(sku).or_default().push((at, price));
+        }
+        Ok(self)
+    }
+
     pub fn for_sku(&self, sku: &str) -> &[(NaiveDateTime, i64)] {
         self.by_sku.get(sku).map_or(&[], Vec::as_slice)
     }

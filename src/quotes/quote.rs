@@ -180,6 +180,7 @@ async fn build(
             Comparables::default()
         }
     };
+    let comps = comps.with_stored(ctx.pool, &currency).await?;
     let now = Utc::now().naive_utc();
     let pricer = Pricer { pool: ctx.pool, pricing: &c.pricing, comps: &comps, currency: &currency, now };
     let taxes = NativeTax::new(c.tax.clone());

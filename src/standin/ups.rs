@@ -46,6 +46,10 @@ struct Account {
     shipments: Vec<Value>,
     next: u32,
     faults: VecDeque<UpsFault>,
+    /// Tracking status by number: (type, description, date).
+    tracks: std::collections::HashMap<String, (String, String, String)>,
+    track_latency: Duration,
+    track_requests: u64,
 }
 
 /// A simulated UPS account.
@@ -78,6 +82,24 @@ impl UpsStandin {
 
     pub fn inject(&self, faults: &[UpsFault]) {
         self.with(|a| a.faults.extend(faults.iter().copied()));
+    }
+
+    /// What tracking says of `number` from now on: UPS's activity status
+    /// `type` (D delivered, I in transit, X exception, RS returned to the
+    /// shipper, M label created, …), its description and date (YYYYMMDD). A
+    /// number given no status answers as the captured sample: delivered.
+    pub fn set_track(&self, number: &str, status_type: &str, description: &str, date: &str) {
+        self.with(|a| a.tracks.insert(number.to_owned(), (status_type.to_owned(), description.to_owned(), date.to_owned())));
+    }
+
+    /// Tracking answers wait this long (a slow carrier, for the benchmark).
+    pub fn set_track_latency(&self, d: Duration) {
+        self.with(|a| a.track_latency = d);
+    }
+
+    /// Tracking requests received.
+    pub fn track_requests(&self) -> u64 {
+        self.with(|a| a.track_requests)
     }
 
     /// Ship requests received (the bodies), in order.
@@ -175,6 +197,29 @@ async fn track(State(u): State<UpsStandin>, Path(number): Path<String>, headers:
         )
             .into_response();
     }
+    let (set, latency) = u.with(|a| {
+        a.track_requests += 1;
+        (a.tracks.get(&number).cloned(), a.track_latency)
+    });
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
     let text = TRACK.replace("<Tracking Number>", &number).replace("<Inquiry Number>", &number);
-    (StatusCode::OK, [("content-type", "application/json")], text).into_response()
+    let Some((status_type, description, date)) = set else {
+        return (StatusCode::OK, [("content-type", "application/json")], text).into_response();
+    };
+    // The sample's latest activity, given the status; a package not delivered has no DEL date.
+    let mut v: Value = serde_json::from_str(&text).unwrap_or_default();
+    if let Some(pkg) = v.pointer_mut("/trackResponse/shipment/0/package/0") {
+        pkg["activity"][0]["status"]["type"] = json!(status_type);
+        pkg["activity"][0]["status"]["description"] = json!(description);
+        pkg["activity"][0]["date"] = json!(date);
+        if status_type == "D" {
+            pkg["deliveryDate"] = json!([{ "type": "DEL", "date": date }]);
+        } else if let Some(obj) = pkg.as_object_mut() {
+            obj.remove("deliveryDate");
+            obj.remove("deliveryTime");
+        }
+    }
+    Json(v).into_response()
 }

@@ -27,6 +27,8 @@ use serde_json::{Value, json};
 const PRODUCT: &str = include_str!("fixtures/woocommerce/product-simple.json");
 const VARIATION: &str = include_str!("fixtures/woocommerce/variation.json");
 const ORDER: &str = include_str!("fixtures/woocommerce/order.json");
+/// A real store's answer to `GET orders/15/notes` (WooCommerce 11.0.1): the shape of each note.
+const NOTES: &str = include_str!("fixtures/woocommerce/order-notes-list.json");
 const REFUND: &str = include_str!("fixtures/woocommerce/refund.json");
 const E_BASIC_PLAIN: &str = include_str!("fixtures/woocommerce/error-basic-auth-over-plain-http.json");
 const E_UNKNOWN_KEY: &str = include_str!("fixtures/woocommerce/error-unknown-consumer-key.json");
@@ -346,7 +348,7 @@ impl WooStandin {
         Router::new()
             .route("/wp-json/wc/v3/orders", get(list_orders).post(create_order_api))
             .route("/wp-json/wc/v3/orders/{id}", get(get_order).put(put_order))
-            .route("/wp-json/wc/v3/orders/{id}/notes", post(add_note))
+            .route("/wp-json/wc/v3/orders/{id}/notes", post(add_note).get(list_notes))
             .route("/wp-json/wc/v3/orders/{id}/refunds", get(list_refunds).post(create_refund))
             .route("/wp-json/wc/v3/products", get(list_products).post(create_product_api))
             .route("/wp-json/wc/v3/products/batch", post(batch_products))
@@ -933,6 +935,35 @@ async fn add_note(
         return err(404, E_ORDER_ID);
     }
     (StatusCode::CREATED, Json(json!({ "id": 1, "note": note, "customer_note": false }))).into_response()
+}
+
+/// An order's notes, newest first, each shaped as the real store's.
+async fn list_notes(
+    State(w): State<WooStandin>,
+    method: Method,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    Query(q): Query<BTreeMap<String, String>>,
+    Path(id): Path<u64>,
+) -> Response {
+    if let Err(r) = gate(&w, &method, &uri, &headers, &q).await {
+        return r;
+    }
+    let Some(notes) = w.with(|s| s.orders.get(&id).map(|o| o.notes.clone())) else { return err(404, E_ORDER_ID) };
+    let template: Value = serde_json::from_str::<Vec<Value>>(NOTES).ok().and_then(|v| v.into_iter().next()).unwrap_or_default();
+    let list: Vec<Value> = notes
+        .iter()
+        .enumerate()
+        .rev()
+        .map(|(i, text)| {
+            let mut n = template.clone();
+            n["id"] = json!(i + 1);
+            n["note"] = json!(text);
+            n["author"] = json!("admin");
+            n
+        })
+        .collect();
+    Json(list).into_response()
 }
 
 async fn list_products(

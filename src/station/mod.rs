@@ -17,6 +17,7 @@ pub mod pick;
 pub mod queue;
 pub mod ship;
 pub mod slip;
+pub mod tracking;
 
 /// A problem with one field of a station form (the page shows it by the field).
 #[derive(Debug, Clone, PartialEq, Eq)]

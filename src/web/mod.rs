@@ -14,6 +14,7 @@ mod metrics;
 mod quotes;
 pub mod session;
 mod station;
+mod unsubscribe;
 
 use std::{sync::Arc, time::Duration};
 
@@ -94,6 +95,9 @@ pub fn router(state: AppState) -> Router {
     let mut pages = signed_in.layer(middleware::from_fn_with_state(state.clone(), session::layer)).merge(assets::router());
     if modules.quotes {
         pages = pages.merge(quotes::api_router());
+    }
+    if state.config.reviews.is_some() {
+        pages = pages.merge(unsubscribe::router());
     }
     // Counted once, by route pattern: each router is layered before the two are joined.
     let track = middleware::from_fn_with_state(state.clone(), metrics::track);

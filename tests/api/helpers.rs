@@ -226,13 +226,6 @@ impl TestApp {
         Self::spawn_in(db, tenant, base_path).await
     }
 
-    /// Spawns with WooCommerce at `woo_url` and `extra` top-level tenant YAML.
-    pub async fn spawn_tenant(woo_url: &str, woo_creds: (&str, &str), extra: &str) -> Self {
-        let db = TestDb::empty().await;
-        let tenant = TenantDir::write_with(&db, "", "", woo_url, woo_creds, extra);
-        Self::spawn_in(db, tenant, "").await
-    }
-
     pub async fn spawn_in(db: TestDb, tenant: TenantDir, base_path: &str) -> Self {
         Self::spawn_tweaked(db, tenant, base_path, |_| {}).await
     }

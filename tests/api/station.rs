@@ -37,12 +37,25 @@ pub struct Item {
     pub woo_id: u64,
 }
 
+impl Item {
+    /// Our product id of this item.
+    pub async fn product_id(&self, pool: &sqlx::MySqlPool) -> u64 {
+        sqlx::query_scalar("SELECT id FROM products WHERE woo_id = ?").bind(self.woo_id).fetch_one(pool).await.expect("product")
+    }
+}
+
 pub fn upc(body11: &str) -> String {
     format!("{body11}{}", gtin::check_digit(body11).expect("digits"))
 }
 
 impl World {
     pub async fn new() -> Self {
+        Self::with("", "", &[]).await
+    }
+
+    /// The same world with `extra_server` lines under `server:`, `more` top-level
+    /// YAML, and `secrets` written as files under `secrets/`.
+    pub async fn with(extra_server: &str, more: &str, secrets: &[(&str, &str)]) -> Self {
         let woo = WooStandin::new("ck_station", "cs_station");
         let woo_addr = standin::serve(woo.router(), "127.0.0.1:0").await.expect("woo");
         let ups = UpsStandin::new("ups-client", "ups-secret");
@@ -72,7 +85,19 @@ ups:
             zebra = cups.uri("bench-1-zebra"),
             laser = cups.uri("bench-1-laser"),
         );
-        let app = TestApp::spawn_tenant(&format!("http://{woo_addr}"), ("ck_station", "cs_station"), &extra).await;
+        let db = crate::helpers::TestDb::empty().await;
+        let tenant = crate::helpers::TenantDir::write_with(
+            &db,
+            "",
+            extra_server,
+            &format!("http://{woo_addr}"),
+            ("ck_station", "cs_station"),
+            &format!("{extra}{more}"),
+        );
+        for (name, value) in secrets {
+            std::fs::write(tenant.dir.path().join("secrets").join(name), value).expect("secret");
+        }
+        let app = TestApp::spawn_in(db, tenant, "").await;
         Self { app, woo, ups, labels, slips, _cups: cups }
     }
 }

@@ -331,3 +331,27 @@ async fn a_products_low_stock_threshold_reads_back_as_set_and_clears_to_null() {
         assert_eq!(found.iter().find(|p| p.id == id).expect("listed").low_stock_amount, None, "{:?}", shop.kind);
     }
 }
+
+#[tokio::test]
+async fn a_delivery_is_told_to_the_order_as_meta_and_a_note() {
+    for shop in shop::both("delivery_note").await {
+        let p = shop.product("DLV-1", Some(5)).await;
+        let order = shop.order(&[(p, 0, 1)], "completed").await;
+        shop.client().mark_delivered(order, "2026-12-01T12:00:00Z", "Delivered (UPS 1ZTEST) on 2026-12-01.").await.expect("told");
+        let (status, o) = shop.admin(Method::GET, &format!("orders/{order}"), None).await;
+        assert_eq!(status, 200, "{:?}: {o}", shop.kind);
+        let meta = o["meta_data"].as_array().cloned().unwrap_or_default();
+        assert!(
+            meta.iter().any(|m| m["key"] == "_qm_delivered_at" && m["value"] == "2026-12-01T12:00:00Z"),
+            "{:?}: the order's meta: {meta:?}",
+            shop.kind
+        );
+        let (status, notes) = shop.admin(Method::GET, &format!("orders/{order}/notes"), None).await;
+        assert_eq!(status, 200, "{:?}: {notes}", shop.kind);
+        assert!(
+            notes.as_array().is_some_and(|n| n.iter().any(|n| n["note"] == "Delivered (UPS 1ZTEST) on 2026-12-01.")),
+            "{:?}: {notes}",
+            shop.kind
+        );
+    }
+}

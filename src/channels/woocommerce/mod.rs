@@ -346,6 +346,13 @@ impl WooClient {
     }
 
     /// Adds a note to an order.
+    /// Tells the order it was delivered: `_qm_delivered_at` (RFC 3339, UTC) in its meta, then a note for the shop's staff.
+    pub async fn mark_delivered(&self, order_id: u64, delivered_at: &str, note: &str) -> Result<(), ChannelError> {
+        let body = json!({ "meta_data": [{ "key": "_qm_delivered_at", "value": delivered_at }] });
+        self.call_retrying(Method::PUT, &format!("orders/{order_id}"), &[], Some(&body)).await?;
+        self.add_order_note(order_id, note).await
+    }
+
     pub async fn add_order_note(&self, order_id: u64, note: &str) -> Result<(), ChannelError> {
         self.call_retrying(Method::POST, &format!("orders/{order_id}/notes"), &[], Some(&json!({ "note": note }))).await.map(|_| ())
     }

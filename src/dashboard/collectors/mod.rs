@@ -4,9 +4,11 @@
 
 mod floor;
 mod health;
-mod office;
+pub mod office;
 mod stock;
 mod system;
+
+pub use office::percent;
 
 use std::{sync::Arc, time::Duration};
 
