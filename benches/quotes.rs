@@ -27,7 +27,7 @@ fn snapshot(lines: usize) -> Snapshot {
     Snapshot {
         number: "BENCH-00001".into(),
         version_no: 1,
-        template_version: "v1".into(),
+        template_version: "v2".into(),
         currency: "USD".into(),
         customer: Customer {
             name: "Dana Whitfield".into(),
@@ -36,9 +36,13 @@ fn snapshot(lines: usize) -> Snapshot {
             country: "US".into(),
             state: "CA".into(),
             postcode: "94103".into(),
+            address_lines: vec!["1 Market St".into(), "San Francisco".into()],
         },
         sender_name: "Bench Industrial Supply".into(),
         sender_email: Some("sales@bench.example".into()),
+        seller_address: vec!["1200 W Fulton Market".into(), "Chicago IL 60607".into(), "US".into()],
+        seller_phone: Some("312 555 0142".into()),
+        locale: "en-US".into(),
         primary_color: "#1F3A5F".into(),
         terms: Some("Net 30. FOB Chicago.".into()),
         valid_from: now,

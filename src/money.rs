@@ -109,9 +109,125 @@ pub fn format_minor(minor: i64, exp: u32) -> String {
     format!("{sign}{}.{:0width$}", abs / scale, abs % scale, width = exp as usize)
 }
 
+/// How a locale writes amounts: the group and decimal separators, and
+/// whether the symbol comes first (`$1,234.50`) or last (`1.234,50 €`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Locale {
+    group: &'static str,
+    decimal: &'static str,
+    symbol_first: bool,
+    /// The locale's country (`US`, `CA`, `DE`…): where a currency's symbol is its own.
+    country: &'static str,
+}
+
+impl Locale {
+    /// The conventions of a BCP 47 tag (`en-US`, `de-DE`, `fr-CA`…); unknown tags write as `en-US`.
+    pub fn parse(tag: &str) -> Locale {
+        let (lang, country) = tag.split_once(['-', '_']).unwrap_or((tag, ""));
+        let country: &'static str = match country.to_ascii_uppercase().as_str() {
+            "US" => "US",
+            "CA" => "CA",
+            "GB" => "GB",
+            "IE" => "IE",
+            "AU" => "AU",
+            "NZ" => "NZ",
+            "MX" => "MX",
+            "DE" => "DE",
+            "AT" => "AT",
+            "CH" => "CH",
+            "FR" => "FR",
+            "BE" => "BE",
+            "NL" => "NL",
+            "ES" => "ES",
+            "IT" => "IT",
+            "SE" => "SE",
+            "NO" => "NO",
+            "DK" => "DK",
+            "PL" => "PL",
+            "JP" => "JP",
+            _ => "",
+        };
+        // Narrow no-break space: what CLDR uses to group in French and the Nordic languages.
+        const NNBSP: &str = "\u{202f}";
+        let (group, decimal, symbol_first) = match (lang.to_ascii_lowercase().as_str(), country) {
+            ("de", "CH") => ("\u{2019}", ".", true),
+            ("de" | "nl" | "es" | "it" | "da", _) => (".", ",", lang.eq_ignore_ascii_case("nl")),
+            ("fr" | "sv" | "nb" | "no" | "pl", _) => (NNBSP, ",", false),
+            _ => (",", ".", true),
+        };
+        Locale { group, decimal, symbol_first, country }
+    }
+
+    /// The symbol of `currency` here: `$` for the local dollar, `US$` elsewhere, and so on.
+    fn symbol(self, currency: &str) -> String {
+        let local = |c: &str| self.country == c;
+        match currency {
+            "USD" if local("US") => "$".into(),
+            "USD" => "US$".into(),
+            "CAD" if local("CA") => "$".into(),
+            "CAD" => "CA$".into(),
+            "AUD" if local("AU") => "$".into(),
+            "AUD" => "A$".into(),
+            "NZD" if local("NZ") => "$".into(),
+            "NZD" => "NZ$".into(),
+            "MXN" if local("MX") => "$".into(),
+            "MXN" => "MX$".into(),
+            "EUR" => "€".into(),
+            "GBP" => "£".into(),
+            "JPY" => "¥".into(),
+            "CHF" => "CHF".into(),
+            "SEK" | "NOK" => "kr".into(),
+            "DKK" => "kr.".into(),
+            "PLN" => "zł".into(),
+            other => other.to_owned(),
+        }
+    }
+}
+
+/// An amount as a customer reads it in `locale`: symbol, thousands grouped,
+/// the currency's decimals (`$1,234.50`, `1.234,50 €`, `¥1,500`).
+pub fn display(minor: i64, currency: &str, locale: Locale) -> String {
+    let exp = exponent(currency);
+    let abs = minor.unsigned_abs();
+    let scale = 10u64.pow(exp);
+    let whole = (abs / scale).to_string();
+    let mut grouped = String::with_capacity(whole.len() + whole.len() / 3 * locale.group.len());
+    for (i, ch) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i) % 3 == 0 {
+            grouped.push_str(locale.group);
+        }
+        grouped.push(ch);
+    }
+    let number = if exp == 0 { grouped } else { format!("{grouped}{}{:0width$}", locale.decimal, abs % scale, width = exp as usize) };
+    let sign = if minor < 0 { "-" } else { "" };
+    let symbol = locale.symbol(currency);
+    if locale.symbol_first {
+        let space = if symbol.chars().all(char::is_alphabetic) { "\u{a0}" } else { "" };
+        format!("{sign}{symbol}{space}{number}")
+    } else {
+        format!("{sign}{number}\u{a0}{symbol}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn amounts_read_as_each_locale_writes_them() {
+        let us = Locale::parse("en-US");
+        assert_eq!(display(123_450, "USD", us), "$1,234.50");
+        assert_eq!(display(-5, "USD", us), "-$0.05");
+        assert_eq!(display(123_456_789_012, "USD", us), "$1,234,567,890.12");
+        assert_eq!(display(150_000, "CAD", us), "CA$1,500.00");
+        assert_eq!(display(150_000, "CAD", Locale::parse("en-CA")), "$1,500.00");
+        assert_eq!(display(1500, "JPY", us), "¥1,500");
+        assert_eq!(display(123_450, "EUR", Locale::parse("de-DE")), "1.234,50\u{a0}€");
+        assert_eq!(display(123_450, "EUR", Locale::parse("fr-FR")), "1\u{202f}234,50\u{a0}€");
+        assert_eq!(display(99, "GBP", Locale::parse("en-GB")), "£0.99");
+        assert_eq!(display(123_450, "CHF", Locale::parse("de-CH")), "CHF\u{a0}1\u{2019}234.50");
+        assert_eq!(display(100, "USD", Locale::parse("xx")), "US$1.00");
+    }
 
     #[test]
     fn parses_exactly() {

@@ -293,6 +293,13 @@ pub struct Tenant {
     pub timezone: Tz,
     pub currency: String,
     pub quote_prefix: Option<String>,
+    /// How documents and mail write amounts and dates (BCP 47, e.g. `en-US`, `de-DE`).
+    #[serde(default = "default_locale")]
+    pub locale: String,
+}
+
+fn default_locale() -> String {
+    "en-US".into()
 }
 
 /// A tenant id: lowercase, 2–31 characters; it names locks, databases and
@@ -612,7 +619,7 @@ pub struct Quotes {
 
 impl Default for Quotes {
     fn default() -> Self {
-        Self { intake_token: None, accept_link_hours: 168, template: "v1".into(), terms: None }
+        Self { intake_token: None, accept_link_hours: 168, template: "v2".into(), terms: None }
     }
 }
 

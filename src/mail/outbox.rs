@@ -57,7 +57,7 @@ pub struct Pass {
 }
 
 #[derive(sqlx::FromRow)]
-struct Due {
+struct DueMail {
     id: u64,
     recipients: String,
     message: Vec<u8>,
@@ -76,7 +76,7 @@ pub enum Outcome {
 /// Sends row `id` now (if it is pending).
 pub async fn attempt(pool: &MySqlPool, mailer: &Mailer, id: u64) -> Result<Option<Outcome>, sqlx::Error> {
     let row =
-        sqlx::query_as::<_, Due>("SELECT id, recipients, message, attempts, subject FROM mail_outbox WHERE id = ? AND status = 'pending'")
+        sqlx::query_as::<_, DueMail>("SELECT id, recipients, message, attempts, subject FROM mail_outbox WHERE id = ? AND status = 'pending'")
             .bind(id)
             .fetch_optional(pool)
             .await?;
@@ -88,7 +88,7 @@ pub async fn attempt(pool: &MySqlPool, mailer: &Mailer, id: u64) -> Result<Optio
 
 /// Sends every due message, at most `limit`.
 pub async fn send_due(pool: &MySqlPool, mailer: &Mailer, limit: u32) -> Result<Pass, sqlx::Error> {
-    let due = sqlx::query_as::<_, Due>(
+    let due = sqlx::query_as::<_, DueMail>(
         r#"SELECT id, recipients, message, attempts, subject FROM mail_outbox
            WHERE status = 'pending' AND next_attempt_at <= UTC_TIMESTAMP(6) ORDER BY id LIMIT ?"#,
     )
@@ -111,7 +111,7 @@ pub fn backoff(attempts: u32) -> TimeDelta {
     TimeDelta::minutes((1i64 << attempts.min(6)).min(60))
 }
 
-async fn deliver(pool: &MySqlPool, mailer: &Mailer, r: Due) -> Result<Outcome, sqlx::Error> {
+async fn deliver(pool: &MySqlPool, mailer: &Mailer, r: DueMail) -> Result<Outcome, sqlx::Error> {
     let to: Vec<String> = r.recipients.split(", ").map(str::to_owned).collect();
     match mailer.send_raw(&to, &r.message).await {
         Ok(()) => {

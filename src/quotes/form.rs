@@ -32,6 +32,7 @@ pub fn read_revision(fields: &[(String, String)], exp: u32) -> Result<Revision, 
         country: get("country").to_uppercase(),
         state: get("state"),
         postcode: get("postcode"),
+        address_lines: ["street1", "street2", "city"].iter().map(|k| get(k)).filter(|l| !l.is_empty()).collect(),
     };
     let mut lines = Vec::new();
     for n in 1..=MAX_LINES {

@@ -55,7 +55,7 @@ pub async fn email(
     accept_token: Option<&str>,
 ) -> Result<u64, outbox::OutboxError> {
     let brand = Brand::of(ctx.config);
-    let total = format!("{} {}", money::format_minor(s.total_minor, money::exponent(&s.currency)), s.currency);
+    let total = money::display(s.total_minor, &s.currency, money::Locale::parse(&s.locale));
     let tz: chrono_tz::Tz = s.timezone.parse().unwrap_or(chrono_tz::UTC);
     let valid_until = s.valid_until.and_utc().with_timezone(&tz).format("%B %-d, %Y").to_string();
     let link = match (&ctx.config.server.public_url, accept_token) {

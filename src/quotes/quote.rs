@@ -94,6 +94,13 @@ pub struct Customer {
     pub country: String,
     pub state: String,
     pub postcode: String,
+    /// Street and city lines, as the back office keys them (versions before them have none).
+    #[serde(default)]
+    pub address_lines: Vec<String>,
+}
+
+fn en_us() -> String {
+    "en-US".into()
 }
 
 /// One line of a snapshot.
@@ -124,6 +131,14 @@ pub struct Snapshot {
     pub customer: Customer,
     pub sender_name: String,
     pub sender_email: Option<String>,
+    /// The seller as the document shows it: address lines and phone, as they were when the version was made.
+    #[serde(default)]
+    pub seller_address: Vec<String>,
+    #[serde(default)]
+    pub seller_phone: Option<String>,
+    /// How amounts are written (BCP 47).
+    #[serde(default = "en_us")]
+    pub locale: String,
     pub primary_color: String,
     pub terms: Option<String>,
     pub valid_from: NaiveDateTime,
@@ -282,6 +297,9 @@ async fn build(
         customer: customer.clone(),
         sender_name: c.branding.sender_name.clone(),
         sender_email: c.branding.sender_email.clone(),
+        seller_address: crate::mail::Brand::of(c).address_lines,
+        seller_phone: c.branding.phone.clone(),
+        locale: c.tenant.locale.clone(),
         primary_color: c.branding.primary_color.clone(),
         terms: c.quotes.terms.clone(),
         valid_from: now,
@@ -390,6 +408,9 @@ fn check_customer(c: &Customer) -> Result<(), QuoteError> {
     check_len("customer.email", &c.email, limits::EMAIL)?;
     check_len("state", &c.state, limits::STATE)?;
     check_len("postcode", &c.postcode, limits::POSTCODE)?;
+    for line in &c.address_lines {
+        check_len("street", line, limits::NAME)?;
+    }
     match c.email.rsplit_once('@') {
         Some((local, domain)) if !local.is_empty() && !domain.is_empty() => {
             check_len("customer.email", local, limits::EMAIL_LOCAL)?;
@@ -492,6 +513,7 @@ pub async fn create_from_rfq(
         country: destination.0.to_owned(),
         state: destination.1.to_owned(),
         postcode: destination.2.to_owned(),
+        address_lines: Vec::new(),
     };
     create(ctx, &customer, &lines, Some(rfq_id), operator).await
 }

@@ -19,18 +19,28 @@ pub struct SlipLine {
     pub serials: Vec<String>,
 }
 
+/// One package's page: its lines and its own tracking number.
+pub struct SlipPackage {
+    pub seq: u16,
+    pub tracking: Option<String>,
+    pub lines: Vec<SlipLine>,
+}
+
+/// The slip: a page per package (so each box carries its own contents and
+/// tracking number), with the return address.
 #[derive(Template)]
 #[template(path = "station/packing_slip.html")]
 pub struct PackingSlip {
     pub page_size: &'static str,
+    /// 4x6 paper: tighter margins and type.
+    pub small: bool,
     pub sender: String,
     pub primary_color: String,
+    pub return_address: Vec<String>,
     pub number: String,
     pub ordered_on: String,
     pub ship_to: Vec<String>,
-    pub lines: Vec<SlipLine>,
-    pub tracking: Vec<String>,
-    pub packages: usize,
+    pub packages: Vec<SlipPackage>,
 }
 
 /// CSS `@page size` for the station's paper.
@@ -88,24 +98,44 @@ pub async fn build(pool: &MySqlPool, config: &TenantConfig, order_id: OrderId, p
             serials: serials.map(|s| s.lines().map(str::to_owned).collect()).unwrap_or_default(),
         })
         .collect();
-    let tracking: Vec<String> = sqlx::query_scalar(
-        "SELECT p.tracking_number FROM packages p JOIN shipments s ON s.id = p.shipment_id WHERE s.order_id = ? AND s.status <> 'voided' AND p.tracking_number IS NOT NULL ORDER BY s.id, p.seq",
+    let tracking: Vec<(u16, Option<String>)> = sqlx::query_as(
+        "SELECT p.seq, p.tracking_number FROM packages p JOIN shipments s ON s.id = p.shipment_id WHERE s.order_id = ? AND s.status <> 'voided' ORDER BY s.id, p.seq",
     )
     .bind(order_id)
     .fetch_all(pool)
     .await?;
-    let packages = lines.iter().map(|l| usize::from(l.package)).max().unwrap_or(1);
+    let count = lines.iter().map(|l| l.package).chain(tracking.iter().map(|t| t.0)).max().unwrap_or(1).max(1);
+    let mut packages: Vec<SlipPackage> =
+        (1..=count).map(|seq| SlipPackage { seq, tracking: tracking.iter().rev().find(|t| t.0 == seq).and_then(|t| t.1.clone()), lines: Vec::new() }).collect();
+    for l in lines {
+        let i = usize::from(l.package.clamp(1, count)) - 1;
+        packages[i].lines.push(l);
+    }
+    // The return address: the business's, else where UPS picks up from.
+    let return_address = match (&config.branding.address, &config.ups) {
+        (Some(a), _) => address_lines(a),
+        (None, Some(u)) => address_lines(&u.shipper),
+        _ => Vec::new(),
+    };
     Ok(PackingSlip {
         page_size: page_size(paper),
+        small: paper == "4x6",
         sender: config.branding.sender_name.clone(),
         primary_color: config.branding.primary_color.clone(),
+        return_address,
         number: o.number,
         ordered_on: o.woo_created_at.and_utc().with_timezone(&config.tenant.timezone).format("%Y-%m-%d").to_string(),
         ship_to,
-        lines,
-        tracking,
         packages,
     })
+}
+
+fn address_lines(a: &crate::config::Address) -> Vec<String> {
+    let mut out = vec![a.name.clone(), a.line1.clone()];
+    out.extend(a.line2.clone());
+    out.push([a.city.as_str(), a.state.as_deref().unwrap_or(""), a.postcode.as_str()].iter().filter(|p| !p.is_empty()).copied().collect::<Vec<_>>().join(" "));
+    out.push(a.country.clone());
+    out
 }
 
 /// Why a slip could not be made.

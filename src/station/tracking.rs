@@ -65,7 +65,7 @@ impl Phase {
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
-struct Due {
+struct Tracked {
     id: u64,
     carrier: String,
     master_tracking: Option<String>,
@@ -90,7 +90,7 @@ pub struct Swept {
 
 /// Sweeps up to `cfg.per_run` shipments, oldest checked first.
 pub async fn sweep(pool: &MySqlPool, carrier: Arc<dyn Carrier>, woo: &WooClient, cfg: &Tracking) -> Result<Swept, sqlx::Error> {
-    let due = sqlx::query_as::<_, Due>(
+    let due = sqlx::query_as::<_, Tracked>(
         r#"SELECT s.id, s.carrier, s.master_tracking, s.tracking_status, s.tracking_detail, o.woo_id, o.number
            FROM shipments s JOIN orders o ON o.id = s.order_id
            WHERE s.status = 'shipped' AND s.delivered_at IS NULL AND s.master_tracking IS NOT NULL
@@ -144,7 +144,7 @@ fn carrier_date(s: &str) -> Option<NaiveDateTime> {
     NaiveDate::parse_from_str(s, "%Y%m%d").ok().and_then(|d| d.and_hms_opt(12, 0, 0))
 }
 
-async fn apply(pool: &MySqlPool, woo: &WooClient, d: &Due, t: &TrackStatus, out: &mut Swept) -> Result<(), sqlx::Error> {
+async fn apply(pool: &MySqlPool, woo: &WooClient, d: &Tracked, t: &TrackStatus, out: &mut Swept) -> Result<(), sqlx::Error> {
     let phase = Phase::of_ups(&t.status_type);
     let detail: String = t.description.chars().take(255).collect();
     let changed = d.tracking_status.as_deref() != Some(phase.as_str()) || d.tracking_detail.as_deref() != Some(detail.as_str());

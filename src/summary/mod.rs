@@ -49,7 +49,8 @@ pub async fn figures(st: &AppState) -> anyhow::Result<Figures> {
     let yesterday = calendar::Day::of(tz, today - TimeDelta::days(1));
     let json = calendar::json(&[yesterday]);
     let currency = &st.config.tenant.currency;
-    let m = |minor: i64| format!("{} {currency}", money::format_minor(minor, money::exponent(currency)));
+    let locale = money::Locale::parse(&st.config.tenant.locale);
+    let m = |minor: i64| money::display(minor, currency, locale);
     let sales = crate::inventory::figures::sales_per_day(&st.pool, &json).await?;
     let (orders, sales_minor) = sales.first().map_or((0, 0), |(_, n, t)| (*n, *t));
     let shipments = crate::station::floor::shipments_per_day(&st.pool, &json).await?.first().map_or(0, |(_, n)| *n);

@@ -292,7 +292,8 @@ async fn the_daily_summary_goes_once_a_local_day_with_yesterdays_figures() {
         (Utc::now().with_timezone(&chrono_tz::America::Chicago).date_naive() - TimeDelta::days(1)).format("%A %B %-d, %Y").to_string();
     assert!(subject.starts_with(&format!("Test Co: {day} — 1 order(s), 1 shipment(s)")), "{subject}");
     assert!(text.contains("  Orders:           1") && text.contains("  Shipments:        1"), "{text}");
-    assert!(text.contains(&format!("  Sales:            {} USD", quartermaster::money::format_minor(total, 2))), "{text}");
+    let sales = quartermaster::money::display(total, "USD", quartermaster::money::Locale::parse("en-US"));
+    assert!(text.contains(&format!("  Sales:            {sales}")), "{text}");
     let again = run_job(&w, "daily_summary").await;
     assert!(again["waiting"].as_str().is_some_and(|w| w.starts_with("already sent for")), "{again}");
     assert_eq!(mail.messages().len(), 1, "once a day");

@@ -16,6 +16,7 @@ mod cli;
 mod config_check;
 mod dashboard;
 mod deploy;
+mod documents;
 mod fleet;
 mod fuzz;
 mod hardening;

@@ -43,6 +43,11 @@ impl Shop {
     /// The same shop with `extra_server` lines under `server:`, `extra` more
     /// top-level YAML, and `secrets` written as files under `secrets/`.
     pub(crate) async fn with(extra_server: &str, extra: &str, secrets: &[(&str, &str)]) -> Self {
+        Self::edited(extra_server, extra, secrets, |yaml| yaml).await
+    }
+
+    /// [`Self::with`], the tenant file passed through `edit` before the app starts.
+    pub(crate) async fn edited(extra_server: &str, extra: &str, secrets: &[(&str, &str)], edit: impl Fn(String) -> String) -> Self {
         let woo = WooStandin::new("ck_quotes", "cs_quotes");
         let addr = standin::serve(woo.router(), "127.0.0.1:0").await.expect("woo");
         let db = crate::helpers::TestDb::empty().await;
@@ -57,6 +62,8 @@ impl Shop {
         for (name, value) in secrets {
             std::fs::write(tenant.dir.path().join("secrets").join(name), value).expect("secret");
         }
+        let yaml = std::fs::read_to_string(tenant.config_path()).expect("tenant file");
+        std::fs::write(tenant.config_path(), edit(yaml)).expect("tenant file");
         let app = TestApp::spawn_in(db, tenant, "").await;
         let pool = &app.db.pool;
         let mut woo_ids = [0; 3];

@@ -600,7 +600,7 @@ async fn an_order_ships_in_two_packages_with_one_carrier_call_and_prints_labels_
     let number: String =
         sqlx::query_scalar("SELECT number FROM orders WHERE id = ?").bind(order).fetch_one(&w.app.db.pool).await.expect("number");
     for want in [
-        format!("order {number}"),
+        format!("Order {number}"),
         "PRX-SN-0001".into(),
         "John Doe".into(),
         "San Francisco".into(),
