@@ -19,11 +19,10 @@ use std::{
 
 use futures::future::BoxFuture;
 use quartermaster::{
-    config::LoadedConfig,
     dashboard::{Board, Collector, Level, Reading, collectors},
     events::{self, Event},
     operators::{self, Role, Username},
-    startup::{self, Application},
+    startup::Application,
 };
 
 struct Slow;
@@ -139,22 +138,7 @@ async fn run(server: &str) -> Vec<(String, String)> {
     let name = DB;
     let (pool, _) = common::fresh_db(server, name, 4).await;
     quartermaster::demo::seed(&pool, 300).await.expect("demo data");
-    let dir = tempfile::tempdir().expect("dir");
-    std::fs::write(dir.path().join("secret"), "unused").expect("secret");
-    std::fs::write(
-        dir.path().join("tenant.yaml"),
-        format!(
-            "tenant: {{ id: benchco, name: Bench Co, timezone: America/Chicago, currency: USD }}\nbranding: {{ sender_name: Bench Co }}\ndomains: {{ storefront: shop.bench.example }}\n\
-             server: {{ listen: 127.0.0.1:0, secure_cookies: false }}\ndata_dir: {data}\n\
-             database: {{ host: 127.0.0.1, name: {name}, user: root, password: ref+file://secret, max_connections: 16 }}\nmodules: {{ ebay: false, accounting: false }}\n\
-             woocommerce: {{ base_url: http://127.0.0.1:9, consumer_key: ref+file://secret, consumer_secret: ref+file://secret }}\n\
-             stations: [{{ id: bench-1, name: Bench 1 }}]\n",
-            data = dir.path().join("data").display(),
-        ),
-    )
-    .expect("tenant file");
-    let loaded = LoadedConfig::load(&dir.path().join("tenant.yaml")).expect("tenant file");
-    let mut state = startup::prepare(loaded).await.expect("prepare");
+    let (mut state, _dir) = common::app_state("").await;
     let mut board: Vec<Arc<dyn Collector>> = collectors::all().into_iter().take(22).collect();
     board.push(Arc::new(Slow));
     board.push(Arc::new(Failing));
@@ -291,8 +275,7 @@ async fn run(server: &str) -> Vec<(String, String)> {
         "/metrics scrape: p50 / p99".into(),
         format!("{} / {} ({} KiB)", ms(percentile(&scrapes, 0.5)), ms(percentile(&scrapes, 0.99)), size / 1024),
     ));
-    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    rows.push(("machine load (1/5/15 min) after the run".into(), load.split_whitespace().take(3).collect::<Vec<_>>().join(" ")));
+    rows.push(("machine load (1/5/15 min) after the run".into(), common::load()));
     common::drop_db(server, name).await;
     rows
 }
@@ -301,23 +284,8 @@ const DB: &str = "qm_bench_dashboard";
 
 fn main() {
     let server = std::env::var("QM_TEST_DATABASE_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".into());
-    // The bench's database wins over the tenant file's through QM_DATABASE_URL,
-    // as in development; the 2024 edition's set_var is unsafe (which the crate
-    // forbids), so the bench runs itself again with the variable set.
-    let url = format!("{}/{DB}", server.trim_end_matches('/'));
-    if std::env::var("QM_DATABASE_URL").as_deref() != Ok(url.as_str()) {
-        let status = Command::new(std::env::current_exe().expect("exe"))
-            .args(std::env::args().skip(1))
-            .env("QM_DATABASE_URL", &url)
-            .status()
-            .expect("re-run");
-        std::process::exit(status.code().unwrap_or(1));
-    }
+    common::with_database_url(&server, DB);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     let rows = runtime.block_on(run(&server));
-    let mut table = String::from("| dashboard benchmark | result |\n|---|---:|\n");
-    for (k, v) in rows {
-        table.push_str(&format!("| {k} | {v} |\n"));
-    }
-    common::publish("dashboard", &table);
+    common::table("dashboard", "dashboard benchmark", &rows);
 }

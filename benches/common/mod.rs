@@ -36,3 +36,55 @@ pub fn publish(name: &str, table: &str) {
         println!("written to {path}");
     }
 }
+
+/// Makes `QM_DATABASE_URL` name the bench's database `db` on `server`, so a
+/// tenant file's `database` section is overridden as in development. The 2024
+/// edition's `set_var` is unsafe (the crate forbids it), so when the variable
+/// is not set yet the bench runs itself again with it and exits with its code.
+pub fn with_database_url(server: &str, db: &str) {
+    let url = format!("{}/{db}", server.trim_end_matches('/'));
+    if std::env::var("QM_DATABASE_URL").as_deref() != Ok(url.as_str()) {
+        let status = std::process::Command::new(std::env::current_exe().expect("exe"))
+            .args(std::env::args().skip(1))
+            .env("QM_DATABASE_URL", &url)
+            .status()
+            .expect("re-run");
+        std::process::exit(status.code().unwrap_or(1));
+    }
+}
+
+/// A running appliance's state for tenant `benchco` (its database from
+/// `QM_DATABASE_URL`), with `extra` YAML appended to a minimal tenant file.
+/// The folder holds the file and a `secret` file; keep it while the state lives.
+pub async fn app_state(extra: &str) -> (quartermaster::app::AppState, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("dir");
+    std::fs::write(dir.path().join("secret"), "unused").expect("secret");
+    std::fs::write(
+        dir.path().join("tenant.yaml"),
+        format!(
+            "tenant: {{ id: benchco, name: Bench Co, timezone: America/Chicago, currency: USD }}\nbranding: {{ sender_name: Bench Co }}\ndomains: {{ storefront: shop.bench.example }}\n\
+             server: {{ listen: 127.0.0.1:0, secure_cookies: false }}\ndata_dir: {data}\n\
+             database: {{ host: 127.0.0.1, name: bench, user: root, password: ref+file://secret, max_connections: 16 }}\nmodules: {{ ebay: false, accounting: false }}\n\
+             woocommerce: {{ base_url: http://127.0.0.1:9, consumer_key: ref+file://secret, consumer_secret: ref+file://secret }}\n\
+             stations: [{{ id: bench-1, name: Bench 1 }}]\n{extra}",
+            data = dir.path().join("data").display(),
+        ),
+    )
+    .expect("tenant file");
+    let loaded = quartermaster::config::LoadedConfig::load(&dir.path().join("tenant.yaml")).expect("tenant file");
+    (quartermaster::startup::prepare(loaded).await.expect("prepare"), dir)
+}
+
+/// The machine's load averages, for the table.
+pub fn load() -> String {
+    std::fs::read_to_string("/proc/loadavg").unwrap_or_default().split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+}
+
+/// Prints `rows` as a two-column table titled `title` and writes it to target/bench/NAME.md.
+pub fn table(name: &str, title: &str, rows: &[(String, String)]) {
+    let mut t = format!("| {title} | result |\n|---|---:|\n");
+    for (k, v) in rows {
+        t.push_str(&format!("| {k} | {v} |\n"));
+    }
+    publish(name, &t);
+}

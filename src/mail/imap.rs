@@ -90,7 +90,7 @@ fn tls_connector(cfg: &Mailbox, base_dir: &Path) -> Result<tokio_rustls::TlsConn
             roots.add(cert).map_err(|e| protocol(format!("ca_file {}: {e}", path.display())))?;
         }
     }
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
         .with_safe_default_protocol_versions()
         .map_err(protocol)?
         .with_root_certificates(roots)

@@ -75,11 +75,12 @@ pub enum Outcome {
 
 /// Sends row `id` now (if it is pending).
 pub async fn attempt(pool: &MySqlPool, mailer: &Mailer, id: u64) -> Result<Option<Outcome>, sqlx::Error> {
-    let row =
-        sqlx::query_as::<_, DueMail>("SELECT id, recipients, message, attempts, subject FROM mail_outbox WHERE id = ? AND status = 'pending'")
-            .bind(id)
-            .fetch_optional(pool)
-            .await?;
+    let row = sqlx::query_as::<_, DueMail>(
+        "SELECT id, recipients, message, attempts, subject FROM mail_outbox WHERE id = ? AND status = 'pending'",
+    )
+    .bind(id)
+    .fetch_optional(pool)
+    .await?;
     match row {
         Some(r) => Ok(Some(deliver(pool, mailer, r).await?)),
         None => Ok(None),

@@ -105,8 +105,9 @@ pub async fn build(pool: &MySqlPool, config: &TenantConfig, order_id: OrderId, p
     .fetch_all(pool)
     .await?;
     let count = lines.iter().map(|l| l.package).chain(tracking.iter().map(|t| t.0)).max().unwrap_or(1).max(1);
-    let mut packages: Vec<SlipPackage> =
-        (1..=count).map(|seq| SlipPackage { seq, tracking: tracking.iter().rev().find(|t| t.0 == seq).and_then(|t| t.1.clone()), lines: Vec::new() }).collect();
+    let mut packages: Vec<SlipPackage> = (1..=count)
+        .map(|seq| SlipPackage { seq, tracking: tracking.iter().rev().find(|t| t.0 == seq).and_then(|t| t.1.clone()), lines: Vec::new() })
+        .collect();
     for l in lines {
         let i = usize::from(l.package.clamp(1, count)) - 1;
         packages[i].lines.push(l);
@@ -133,7 +134,14 @@ pub async fn build(pool: &MySqlPool, config: &TenantConfig, order_id: OrderId, p
 fn address_lines(a: &crate::config::Address) -> Vec<String> {
     let mut out = vec![a.name.clone(), a.line1.clone()];
     out.extend(a.line2.clone());
-    out.push([a.city.as_str(), a.state.as_deref().unwrap_or(""), a.postcode.as_str()].iter().filter(|p| !p.is_empty()).copied().collect::<Vec<_>>().join(" "));
+    out.push(
+        [a.city.as_str(), a.state.as_deref().unwrap_or(""), a.postcode.as_str()]
+            .iter()
+            .filter(|p| !p.is_empty())
+            .copied()
+            .collect::<Vec<_>>()
+            .join(" "),
+    );
     out.push(a.country.clone());
     out
 }

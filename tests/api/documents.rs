@@ -85,7 +85,11 @@ fn png(pdf: &[u8], name: &str) -> PathBuf {
 fn assert_inside_pages(ws: &[Word], pages: &[(f64, f64)], what: &str) {
     for w in ws {
         let (width, height) = pages[w.page];
-        assert!(w.x_min >= 0.0 && w.x_max <= width && w.y_min >= 0.0 && w.y_max <= height, "{what}: `{}` is past the page's edge: {w:?}", w.text);
+        assert!(
+            w.x_min >= 0.0 && w.x_max <= width && w.y_min >= 0.0 && w.y_max <= height,
+            "{what}: `{}` is past the page's edge: {w:?}",
+            w.text
+        );
     }
 }
 
@@ -160,7 +164,16 @@ async fn the_quote_pdf_reads_like_a_real_business_document() {
 
     let text: Vec<&str> = ws.iter().map(|w| w.text.as_str()).collect();
     let joined = text.join(" ");
-    for want in ["1200 W Fulton Market", "Suite 400", "Chicago IL 60607", "+1 312 555 0142", "sales@testco.example", "Buyer Co Manufacturing", "500 Howard St", "San Francisco"] {
+    for want in [
+        "1200 W Fulton Market",
+        "Suite 400",
+        "Chicago IL 60607",
+        "+1 312 555 0142",
+        "sales@testco.example",
+        "Buyer Co Manufacturing",
+        "500 Howard St",
+        "San Francisco",
+    ] {
         assert!(joined.contains(want), "the quote shows {want}: {joined}");
     }
     assert!(!joined.contains("native:"), "no internal wording: {joined}");
@@ -175,7 +188,10 @@ async fn the_quote_pdf_reads_like_a_real_business_document() {
     let headings = row_of(&ws, heading_row);
     for (heading, sample) in [("Amount", "$1,187.50"), ("Qty", "95"), ("price", "$12.50")] {
         let h = headings.iter().find(|w| w.text == heading).unwrap_or_else(|| panic!("heading {heading}"));
-        let cell = ws.iter().find(|w| w.text == sample && w.y_min > h.y_max && (w.x_max - h.x_max).abs() < 40.0).unwrap_or_else(|| panic!("a {sample} under {heading}"));
+        let cell = ws
+            .iter()
+            .find(|w| w.text == sample && w.y_min > h.y_max && (w.x_max - h.x_max).abs() < 40.0)
+            .unwrap_or_else(|| panic!("a {sample} under {heading}"));
         assert!((cell.x_max - h.x_max).abs() < 1.5, "{heading} ends at {:.1} but {sample} under it ends at {:.1}", h.x_max, cell.x_max);
     }
 
@@ -220,7 +236,11 @@ async fn the_packing_slip_is_a_page_per_package_with_its_own_tracking_and_the_re
             .await
             .expect("package");
     }
-    sqlx::query("UPDATE order_lines SET package_seq = IF(sku = 'SLP-1', 1, 2) WHERE order_id = ?").bind(order).execute(pool).await.expect("packed");
+    sqlx::query("UPDATE order_lines SET package_seq = IF(sku = 'SLP-1', 1, 2) WHERE order_id = ?")
+        .bind(order)
+        .execute(pool)
+        .await
+        .expect("packed");
     for paper in ["letter", "4x6"] {
         let pdf = quartermaster::station::slip::pdf(pool, &w.app.state.config, order, paper, &w.app.state.weasy).await.expect("slip");
         png(&pdf, &format!("slip-{paper}"));
@@ -229,17 +249,26 @@ async fn the_packing_slip_is_a_page_per_package_with_its_own_tracking_and_the_re
         assert_inside_pages(&ws, &pages, paper);
         let page_text = |p: usize| ws.iter().filter(|w| w.page == p).map(|w| w.text.as_str()).collect::<Vec<_>>().join(" ");
         let (one, two) = (page_text(0), page_text(1));
-        assert!(one.contains("Package 1 of 2") && one.contains("1ZSLIP00000000001") && !one.contains("1ZSLIP00000000002"), "{paper} page 1: {one}");
+        assert!(
+            one.contains("Package 1 of 2") && one.contains("1ZSLIP00000000001") && !one.contains("1ZSLIP00000000002"),
+            "{paper} page 1: {one}"
+        );
         assert!(one.contains("SLP-1") && !one.contains("SLP-2"), "{paper} page 1: {one}");
         assert!(two.contains("Package 2 of 2") && two.contains("1ZSLIP00000000002") && two.contains("SLP-2"), "{paper} page 2: {two}");
         for page in [&one, &two] {
-            assert!(page.contains("RETURN TO") && page.contains("1200 W Fulton Market"), "{paper}: the return address (UPS's shipper): {page}");
+            assert!(
+                page.contains("RETURN TO") && page.contains("1200 W Fulton Market"),
+                "{paper}: the return address (UPS's shipper): {page}"
+            );
         }
         // "Package 1 of 2" stays on one line.
         let p = ws.iter().find(|w| w.page == 0 && w.text == "Package").expect("Package");
         let row: Vec<String> = row_of(&ws, p).iter().map(|w| w.text.clone()).collect();
         assert!(row.windows(4).any(|r| r == ["Package", "1", "of", "2"]), "{paper}: {row:?}");
         let fonts = fonts(&pdf);
-        assert!(fonts.iter().all(|f| f.split('+').next_back().unwrap_or_default().replace('-', "").starts_with("DejaVuSans")), "{paper}: {fonts:?}");
+        assert!(
+            fonts.iter().all(|f| f.split('+').next_back().unwrap_or_default().replace('-', "").starts_with("DejaVuSans")),
+            "{paper}: {fonts:?}"
+        );
     }
 }
