@@ -10,10 +10,12 @@ use sqlx::{ConnectOptions, MySqlPool, mysql::MySqlConnectOptions};
 /// Drops and recreates database `name` on `server`, migrated; a pool of `connections`.
 pub async fn fresh_db(server: &str, name: &str, connections: u32) -> (MySqlPool, MySqlConnectOptions) {
     let mut admin = MySqlConnectOptions::from_str(server).expect("url").connect().await.expect("MariaDB reachable (run scripts/bench)");
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name}; CREATE DATABASE {name}")))
-        .execute(&mut admin)
-        .await
-        .expect("db");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name}; CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+    )))
+    .execute(&mut admin)
+    .await
+    .expect("db");
     let opts = MySqlConnectOptions::from_str(server).expect("url").database(name);
     let pool = quartermaster::db::connect(opts.clone(), connections).await.expect("pool");
     quartermaster::db::migrate(&pool).await.expect("migrate");

@@ -27,7 +27,7 @@ pub async fn resolve(pool: &MySqlPool, lookup: &CodeLookup, supplier: Option<u64
         Some(s) => {
             let wanted: Vec<&str> = rows.iter().filter_map(|r| r.part_number.as_deref()).collect();
             let found: Vec<(String, u64)> = sqlx::query_as(
-                r#"SELECT p.part_number, p.product_id FROM JSON_TABLE(?, '$[*]' COLUMNS (part VARCHAR(64) PATH '$')) w
+                r#"SELECT p.part_number, p.product_id FROM JSON_TABLE(?, '$[*]' COLUMNS (part VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci PATH '$')) w
                    JOIN supplier_parts p ON p.supplier_id = ? AND p.part_number = w.part"#,
             )
             .bind(crate::db::json_list(&wanted))
@@ -65,7 +65,7 @@ pub async fn resolve(pool: &MySqlPool, lookup: &CodeLookup, supplier: Option<u64
         for chunk in learned.chunks(5000) {
             sqlx::query(
                 r#"INSERT IGNORE INTO supplier_parts (supplier_id, part_number, product_id)
-                   SELECT ?, j.part, j.product FROM JSON_TABLE(?, '$[*]' COLUMNS (part VARCHAR(64) PATH '$[0]', product BIGINT UNSIGNED PATH '$[1]')) j"#,
+                   SELECT ?, j.part, j.product FROM JSON_TABLE(?, '$[*]' COLUMNS (part VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci PATH '$[0]', product BIGINT UNSIGNED PATH '$[1]')) j"#,
             )
             .bind(s)
             .bind(crate::db::json_list(chunk))

@@ -6,6 +6,7 @@
 
 pub mod cups;
 pub mod ebay;
+pub mod mail;
 pub mod oauth_verify;
 pub mod ups;
 pub mod woocommerce;
