@@ -101,7 +101,7 @@ pub async fn record(pool: &MySqlPool, supplier: u64, source: &str, obs: &[Observ
             r#"INSERT INTO supplier_costs (supplier_id, product_id, unit_cost_minor, currency, observed_at, source)
                SELECT ?, j.product_id, j.cost, j.currency, j.observed_at, ?
                FROM JSON_TABLE(?, '$[*]' COLUMNS (product_id BIGINT UNSIGNED PATH '$.product_id', cost BIGINT PATH '$.cost_minor',
-                                                  currency CHAR(3) PATH '$.currency', observed_at DATETIME(6) PATH '$.observed_at')) j
+                                                  currency CHAR(3) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci PATH '$.currency', observed_at DATETIME(6) PATH '$.observed_at')) j
                ON DUPLICATE KEY UPDATE unit_cost_minor = VALUES(unit_cost_minor), source = VALUES(source)"#,
         )
         .bind(supplier)

@@ -14,7 +14,7 @@ pub async fn record(pool: &MySqlPool, source: &str, obs: &[Observation]) -> Resu
             r#"INSERT INTO comparables (source, product_id, price_minor, currency, observed_at)
                SELECT ?, j.product_id, j.cost, j.currency, j.observed_at
                FROM JSON_TABLE(?, '$[*]' COLUMNS (product_id BIGINT UNSIGNED PATH '$.product_id', cost BIGINT PATH '$.cost_minor',
-                                                  currency CHAR(3) PATH '$.currency', observed_at DATETIME(6) PATH '$.observed_at')) j
+                                                  currency CHAR(3) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci PATH '$.currency', observed_at DATETIME(6) PATH '$.observed_at')) j
                ON DUPLICATE KEY UPDATE price_minor = VALUES(price_minor)"#,
         )
         .bind(source.chars().take(160).collect::<String>())

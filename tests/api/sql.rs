@@ -393,3 +393,22 @@ fn the_scanner_sees_what_it_must() {
     assert_eq!(w.into_iter().collect::<Vec<_>>(), ["orders"]);
     assert_eq!(n.len(), 2);
 }
+
+#[test]
+fn json_table_text_columns_name_the_tables_collation() {
+    // A JSON_TABLE column takes the database's default collation; compared
+    // with a table's column (utf8mb4_unicode_ci, set by the migrations) it
+    // fails with "Illegal mix of collations" in a database created without
+    // one. Every text column of a JSON_TABLE names it.
+    let found = crate_sql();
+    let re = regex::Regex::new(r"(?i)\b(VARCHAR|CHAR)\s*\(\s*\d+\s*\)([^,)]*)PATH").expect("re");
+    let mut bad = Vec::new();
+    for s in found.statements.iter().filter(|s| s.sql.contains("JSON_TABLE")) {
+        for c in re.captures_iter(&s.sql) {
+            if !c[2].to_ascii_uppercase().contains("COLLATE UTF8MB4_UNICODE_CI") {
+                bad.push(format!("{}:{}: {}", s.file, s.line, &c[0]));
+            }
+        }
+    }
+    assert!(bad.is_empty(), "JSON_TABLE text columns without COLLATE utf8mb4_unicode_ci:\n{}", bad.join("\n"));
+}
