@@ -94,6 +94,8 @@ pub fn all() -> Vec<Arc<dyn Collector>> {
         db("today_margin", "Today: revenue, COGS, margin", 30, BackOffice, |s| Box::pin(office::today_margin(s))),
         db("receivables", "Accounts receivable", 60, BackOffice, |s| Box::pin(office::receivables(s))),
         db("jobs", "Jobs", 10, All, |s| Box::pin(system::jobs(s))),
+        db("alerts", "Open alerts", 10, All, |s| Box::pin(system::alerts(s))),
+        db("mail", "Mail", 15, BackOffice, |s| Box::pin(system::mail(s))),
         db("scanner", "Scanner lookups", 10, All, |s| Box::pin(system::scanner(s))),
         db("database", "Database", 60, All, |s| Box::pin(system::database(s))),
         db("disk", "Data disk", 60, All, |s| Box::pin(system::disk(s))),

@@ -111,3 +111,31 @@ mod tests {
         assert_eq!(super::bytes(5 * 1024 * 1024 * 1024), "5.0 GiB");
     }
 }
+
+pub async fn alerts(st: &AppState) -> anyhow::Result<Reading> {
+    let open = crate::alerts::open(&st.pool).await?;
+    let mut r = Reading::new(open.len(), if open.is_empty() { Level::Ok } else { Level::Bad }).detail(if open.is_empty() {
+        "nothing needs a person".to_owned()
+    } else {
+        "mailed once when each began".to_owned()
+    });
+    for (kind, message, since) in open.iter().take(4) {
+        r = r.row(kind.replace('_', " "), format!("{message} (since {})", ago(*since)));
+    }
+    Ok(r)
+}
+
+pub async fn mail(st: &AppState) -> anyhow::Result<Reading> {
+    if st.mailer.is_none() {
+        return Ok(Reading::new("off", Level::Off).detail("no smtp section: nothing is mailed"));
+    }
+    let (pending, failed) = crate::mail::outbox::counts(&st.pool).await?;
+    let level = if failed > 0 {
+        Level::Bad
+    } else if pending > 0 {
+        Level::Warn
+    } else {
+        Level::Ok
+    };
+    Ok(Reading::new(pending, level).detail(format!("waiting to be sent; {failed} could not be sent")))
+}
