@@ -102,16 +102,6 @@ pub async fn disk(st: &AppState) -> anyhow::Result<Reading> {
         .sample("qm_data_dir_total_bytes", &[], total as f64))
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn sizes_read_like_people_write_them() {
-        assert_eq!(super::bytes(512), "512 B");
-        assert_eq!(super::bytes(1536), "1.5 KiB");
-        assert_eq!(super::bytes(5 * 1024 * 1024 * 1024), "5.0 GiB");
-    }
-}
-
 pub async fn alerts(st: &AppState) -> anyhow::Result<Reading> {
     let open = crate::alerts::open(&st.pool).await?;
     let mut r = Reading::new(open.len(), if open.is_empty() { Level::Ok } else { Level::Bad }).detail(if open.is_empty() {
@@ -138,4 +128,14 @@ pub async fn mail(st: &AppState) -> anyhow::Result<Reading> {
         Level::Ok
     };
     Ok(Reading::new(pending, level).detail(format!("waiting to be sent; {failed} could not be sent")))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sizes_read_like_people_write_them() {
+        assert_eq!(super::bytes(512), "512 B");
+        assert_eq!(super::bytes(1536), "1.5 KiB");
+        assert_eq!(super::bytes(5 * 1024 * 1024 * 1024), "5.0 GiB");
+    }
 }
