@@ -20,12 +20,12 @@ RUN cargo build --release --locked --no-default-features --bin qm
 
 FROM debian:bookworm-20251117-slim AS runtime
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates curl weasyprint cups-client libcups2 fonts-dejavu-core tini \
+ && apt-get install -y --no-install-recommends ca-certificates curl weasyprint cups-client libcups2 fonts-dejavu-core tini mariadb-client gzip \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 qm \
  && useradd --system --uid 10001 --gid qm --home-dir /var/lib/quartermaster --shell /usr/sbin/nologin qm \
- && mkdir -p /var/lib/quartermaster /etc/quartermaster \
- && chown qm:qm /var/lib/quartermaster
+ && mkdir -p /var/lib/quartermaster /etc/quartermaster /var/backups/quartermaster \
+ && chown qm:qm /var/lib/quartermaster /var/backups/quartermaster
 COPY --from=build /src/target/release/qm /usr/local/bin/qm
 COPY templates /usr/share/quartermaster/templates
 COPY migrations /usr/share/quartermaster/migrations

@@ -102,3 +102,102 @@ qm_need_bao() {
   "$QM_BAO_BIN" version >/dev/null 2>&1 || { echo "OpenBao did not install: $QM_BAO_BIN does not run" >&2; return 1; }
   export QM_BAO_BIN
 }
+
+# A private Docker engine under DIR (data, exec root, socket, pid file all
+# there), for the stack tier and scripts/images. Sets DOCKER_HOST and
+# QM_DOCKERD_DIR. dockerd changes the host's networking (ip_forward, iptables
+# chains, bridges) and leaves that behind, so what it touches is recorded
+# first and put back by qm_stop_dockerd.
+qm_start_dockerd() {
+  local dir=$1
+  qm_need_pkg dockerd docker.io
+  qm_need_pkg iptables-save iptables
+  qm_need_pkg nft nftables
+  mkdir -p "$dir"
+  dir=$(cd "$dir" && pwd)
+  QM_DOCKERD_DIR=$dir
+  if [ -S "$dir/docker.sock" ] && [ -f "$dir/docker.pid" ] && kill -0 "$(cat "$dir/docker.pid")" 2>/dev/null; then
+    export DOCKER_HOST="unix://$dir/docker.sock"
+    return 0
+  fi
+  sysctl -n net.ipv4.ip_forward >"$dir/ip_forward.before"
+  iptables-save | grep -v '^#' | sed -E 's/ \[[0-9]+:[0-9]+\]//' >"$dir/iptables.before"
+  ip6tables-save 2>/dev/null | grep -v '^#' >"$dir/ip6tables.before" || true
+  ip -o link show | awk -F': ' '{print $2}' | sed 's/@.*//' | sort >"$dir/links.before"
+  nft list tables | sort >"$dir/nft-tables.before"
+  rm -f "$dir/docker.sock" "$dir/docker.pid"
+  dockerd --data-root "$dir/data" --exec-root "$dir/exec" --host "unix://$dir/docker.sock" \
+    --pidfile "$dir/docker.pid" >"$dir/dockerd.log" 2>&1 &
+  QM_DOCKERD_PID=$!
+  export DOCKER_HOST="unix://$dir/docker.sock"
+  for _ in $(seq 1 150); do
+    /usr/bin/docker info >/dev/null 2>&1 && { qm_log "Docker engine (pid $QM_DOCKERD_PID) at $DOCKER_HOST"; return 0; }
+    kill -0 "$QM_DOCKERD_PID" 2>/dev/null || break
+    sleep 0.2
+  done
+  echo "dockerd did not start; see $dir/dockerd.log" >&2
+  tail -20 "$dir/dockerd.log" >&2
+  qm_stop_dockerd
+  return 1
+}
+
+# Stops the engine qm_start_dockerd started (by its PID) and puts the host's
+# networking back as it was: ip_forward, iptables, and the bridges it made.
+qm_stop_dockerd() {
+  local dir=${QM_DOCKERD_DIR:-}
+  [ -n "$dir" ] || return 0
+  local pid; pid=$(cat "$dir/docker.pid" 2>/dev/null || echo "${QM_DOCKERD_PID:-}")
+  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
+  fi
+  local t
+  for t in filter nat mangle raw; do
+    iptables -t "$t" -F 2>/dev/null || true
+    iptables -t "$t" -X 2>/dev/null || true
+  done
+  for c in INPUT FORWARD OUTPUT; do iptables -P "$c" ACCEPT 2>/dev/null || true; done
+  [ -s "$dir/iptables.before" ] && iptables-restore <"$dir/iptables.before"
+  # Tables that did not exist before (iptables-nft leaves them, empty) go too.
+  local table
+  nft list tables | sort | comm -13 "$dir/nft-tables.before" - | while read -r _ family table; do
+    nft delete table "$family" "$table" 2>/dev/null || true
+  done
+  [ -s "$dir/ip6tables.before" ] && ip6tables-restore <"$dir/ip6tables.before" 2>/dev/null || true
+  local link
+  for link in $(ip -o link show | awk -F': ' '{print $2}' | sed 's/@.*//' | sort | comm -13 "$dir/links.before" -); do
+    case "$link" in docker0|br-*|veth*) ip link delete "$link" 2>/dev/null || true ;; esac
+  done
+  sysctl -qw net.ipv4.ip_forward="$(cat "$dir/ip_forward.before")" || true
+  if ! diff -q <(iptables-save | grep -v '^#' | sed -E 's/ \[[0-9]+:[0-9]+\]//') "$dir/iptables.before" >/dev/null; then
+    echo "warning: iptables differ from before dockerd started:" >&2
+    diff <(iptables-save | grep -v '^#' | sed -E 's/ \[[0-9]+:[0-9]+\]//') "$dir/iptables.before" >&2 || true
+  fi
+  QM_DOCKERD_DIR=
+}
+
+# qm_compose TENANT_DIR ARGS...: Compose for the tenant rendered into
+# TENANT_DIR by `qm compose render` (its .env names the project). Uses
+# `docker compose` (v2) when the docker CLI has it, else docker-compose (v1).
+# COMPOSE_FILE (colon-separated) adds override files, e.g. the stack tier's.
+qm_compose() {
+  local dir=$1; shift
+  local project; project=$(sed -n 's/^COMPOSE_PROJECT_NAME=//p' "$dir/.env")
+  COMPOSE_FILE=${COMPOSE_FILE:-$QM_ROOT/compose/compose.yaml}
+  export COMPOSE_FILE
+  if docker compose version >/dev/null 2>&1; then
+    docker compose --env-file "$dir/.env" -p "$project" "$@"
+  else
+    docker-compose --env-file "$dir/.env" -p "$project" "$@"
+  fi
+}
+
+# qm_vault_sh TENANT_DIR: runs the shell script on stdin inside the tenant's
+# vault container, logged in with the root token kept in TENANT_DIR/secrets
+# (the token travels on stdin, never on a command line).
+qm_vault_sh() {
+  local dir=$1
+  { printf 'set -eu\nexport BAO_ADDR=http://127.0.0.1:8200\nexport BAO_TOKEN=%s\n' "$(cat "$dir/secrets/vault_root_token")"; cat; } \
+    | qm_compose "$dir" exec -T vault sh -s
+}

@@ -5,6 +5,7 @@
 
 pub mod alerts;
 pub mod app;
+pub mod backup;
 pub mod books;
 pub mod calendar;
 pub mod channels;

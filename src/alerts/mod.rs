@@ -122,6 +122,18 @@ pub async fn active(st: &AppState) -> anyhow::Result<Vec<Alert>> {
             ));
         }
     }
+    // The automated backup: none finished ok for backup.max_age_hours.
+    if let Some(b) = &c.backup
+        && let Some(h) = crate::jobs::runs::health(pool, "backup").await?
+        && let Some(t) = h.last_ok_at
+        && Utc::now().naive_utc() - t > TimeDelta::hours(i64::from(b.max_age_hours))
+    {
+        out.push(alert(
+            Kind::Job,
+            "backup-late",
+            format!("the last good backup is from {}, more than {} hours ago", st.local_time(t), b.max_age_hours),
+        ));
+    }
     // Printers.
     if !c.printers.is_empty() {
         let ctx = crate::integrations::probe::Ctx {

@@ -111,6 +111,41 @@ pub struct TenantConfig {
     pub daily_summary: Option<DailySummary>,
     #[serde(default)]
     pub tracking: Tracking,
+    /// Automated backups (job `backup`); none without this section.
+    pub backup: Option<Backup>,
+}
+
+/// Where automated backups go and how many are kept.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Backup {
+    /// A folder on a volume of its own (in the stack: the `backups` volume).
+    #[serde(default = "default_backup_dir")]
+    pub directory: PathBuf,
+    /// Also copy each backup here (a mounted remote share), pruned the same way.
+    pub copy_to: Option<PathBuf>,
+    /// The newest backup of each of this many recent days is kept...
+    #[serde(default = "default_keep_daily")]
+    pub keep_daily: u32,
+    /// ...and the newest of each of this many recent ISO weeks.
+    #[serde(default = "default_keep_weekly")]
+    pub keep_weekly: u32,
+    /// No successful backup for this long raises an alert.
+    #[serde(default = "default_backup_max_age")]
+    pub max_age_hours: u32,
+}
+
+fn default_backup_dir() -> PathBuf {
+    PathBuf::from("/var/backups/quartermaster")
+}
+fn default_keep_daily() -> u32 {
+    7
+}
+fn default_keep_weekly() -> u32 {
+    4
+}
+fn default_backup_max_age() -> u32 {
+    26
 }
 
 /// The IMAP mailbox the appliance reads RFQs from.

@@ -40,6 +40,35 @@ pub fn connect_options(config: Option<&LoadedConfig>, secrets: &Secrets) -> Resu
     Ok(MySqlConnectOptions::new().host(&db.host).port(db.port).username(&db.user).password(password.expose()).database(&db.name))
 }
 
+/// Where `mariadb-dump` finds the database: host, port, user, password, name
+/// (from `QM_DATABASE_URL` when set, else the tenant file). The password goes
+/// to the child's environment (`MYSQL_PWD`), never to its command line.
+pub struct DumpTarget {
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+    pub password: crate::config::secret::Secret,
+    pub database: String,
+}
+
+pub fn dump_target(config: &LoadedConfig, secrets: &Secrets) -> Result<DumpTarget, DbTargetError> {
+    use crate::config::secret::Secret;
+    if let Ok(raw) = std::env::var("QM_DATABASE_URL") {
+        let url = url::Url::parse(&raw).map_err(|_| DbTargetError::BadUrl("check scheme, host and database name".into()))?;
+        let decode = |s: &str| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned();
+        return Ok(DumpTarget {
+            host: url.host_str().unwrap_or("127.0.0.1").to_owned(),
+            port: url.port().unwrap_or(3306),
+            user: decode(url.username()),
+            password: Secret::new(decode(url.password().unwrap_or(""))),
+            database: url.path().trim_start_matches('/').to_owned(),
+        });
+    }
+    let db = &config.config.database;
+    let password = secrets.get("database.password").ok_or(DbTargetError::PasswordUnresolved)?;
+    Ok(DumpTarget { host: db.host.clone(), port: db.port, user: db.user.clone(), password: password.clone(), database: db.name.clone() })
+}
+
 /// Whether the options come from `QM_DATABASE_URL` (then the tenant file's
 /// database password need not resolve).
 pub fn url_from_env() -> bool {

@@ -5,6 +5,7 @@
 //! every run in `job_runs`. A tenant moves a job with `schedules.<name>`.
 
 pub mod alerts;
+pub mod backup;
 pub mod books_post;
 pub mod catalog_sync;
 pub mod code_lookup_refresh;
@@ -76,6 +77,7 @@ pub const FLEET: &[Maker] = &[
     review_requests::job,
     daily_summary::job,
     price_feeds::job,
+    backup::job,
 ];
 
 /// The names `schedules` may use, for the tenant file's schema and its checks.
