@@ -194,7 +194,7 @@ pub fn list(dir: &Path, tenant: &str) -> Vec<(String, NaiveDateTime)> {
             Some((name, at))
         })
         .collect();
-    out.sort_by(|a, b| b.1.cmp(&a.1));
+    out.sort_by_key(|b| std::cmp::Reverse(b.1));
     out
 }
 
@@ -247,7 +247,7 @@ mod tests {
     #[test]
     fn keeps_the_newest_of_each_recent_day_and_week() {
         // Four backups a day for 60 days, newest first.
-        let start = NaiveDate::from_ymd_opt(2026, 12, 3).unwrap().and_hms_opt(23, 0, 0).unwrap();
+        let start = NaiveDate::from_ymd_opt(2026, 12, 3).and_then(|d| d.and_hms_opt(23, 0, 0)).expect("a date");
         let taken: Vec<_> = (0..240).map(|i| start - TimeDelta::hours(6 * i)).collect();
         let keep = retain(&taken, 7, 4);
         let kept: Vec<_> = keep.iter().map(|&i| taken[i]).collect();
@@ -259,12 +259,13 @@ mod tests {
         let mut days: Vec<_> = kept.iter().map(|t| t.date()).collect();
         days.dedup();
         assert_eq!(days.len(), kept.len());
-        // 2026-12-03 is a Thursday: weeks 49 (kept by the days), 48, 47, 46 keep their Sunday 23:00.
-        for sunday in [NaiveDate::from_ymd_opt(2026, 11, 29), NaiveDate::from_ymd_opt(2026, 11, 22), NaiveDate::from_ymd_opt(2026, 11, 15)]
-        {
-            assert!(kept.contains(&sunday.unwrap().and_hms_opt(23, 0, 0).unwrap()), "{sunday:?}");
+        // 2026-12-03 is a Thursday: the days kept cover ISO weeks 49 and 48;
+        // weeks 47 and 46 keep their newest (Sunday 23:00) backup.
+        for day in [22, 15] {
+            let sunday = NaiveDate::from_ymd_opt(2026, 11, day).and_then(|d| d.and_hms_opt(23, 0, 0)).expect("a date");
+            assert!(kept.contains(&sunday), "{sunday}");
         }
-        assert_eq!(kept.len(), 7 + 3);
+        assert_eq!(kept.len(), 7 + 2);
         assert!(retain(&taken, 0, 0).is_empty());
         assert_eq!(retain(&taken[..1], 7, 4).len(), 1);
     }

@@ -361,8 +361,11 @@ fn new_tenant_writes_a_valid_config_generated_secrets_and_its_env() {
     assert!(text.contains("id: initech") && text.contains("secret/tenants/initech/") && !text.contains("tenants/acme/"));
     let secrets = root.join("initech/secrets");
     assert_eq!(std::fs::metadata(&secrets).expect("dir").permissions().mode() & 0o777, 0o700);
+    // Files the containers read as Docker secrets are readable inside the 0700 folder.
     let pw = secrets.join("ops_db_password");
-    assert_eq!(std::fs::metadata(&pw).expect("file").permissions().mode() & 0o777, 0o600);
+    assert_eq!(std::fs::metadata(&pw).expect("file").permissions().mode() & 0o777, 0o644);
+    let unseal = std::fs::read(secrets.join("vault_unseal_key")).expect("the vault's unseal key");
+    assert_eq!(unseal.len(), 32, "a 32-byte static-seal key");
     let password = std::fs::read_to_string(&pw).expect("read");
     assert!(password.trim().len() >= 40, "a generated password");
     let env = std::fs::read_to_string(root.join("initech/.env")).expect(".env");
