@@ -84,12 +84,15 @@ pub struct Clients {
 /// server at start; `qm integrations --probe` and `config check --resolve`).
 pub fn clients(c: &crate::config::TenantConfig, secrets: &crate::config::resolve::Secrets) -> anyhow::Result<Clients> {
     let secret = |k: &str| secrets.get(k).cloned().with_context(|| format!("{k} did not resolve"));
-    let woo = Arc::new(WooClient::new(
-        &c.woocommerce.base_url,
-        secret("woocommerce.consumer_key")?,
-        secret("woocommerce.consumer_secret")?,
-        Duration::from_secs(c.woocommerce.timeout_seconds),
-    )?);
+    let woo = Arc::new(
+        WooClient::new(
+            &c.woocommerce.base_url,
+            secret("woocommerce.consumer_key")?,
+            secret("woocommerce.consumer_secret")?,
+            Duration::from_secs(c.woocommerce.timeout_seconds),
+        )?
+        .with_site_url(c.woocommerce.site_url.as_deref()),
+    );
     let carrier: Option<Arc<dyn Carrier>> = match (&c.ups, c.modules.fulfillment) {
         (Some(u), true) => {
             let base = u.api_base_url.clone().unwrap_or_else(|| {

@@ -517,6 +517,10 @@ pub struct WooCommerce {
     /// Push products that never had stock in Quartermaster (off: a first sync cannot zero a store).
     #[serde(default)]
     pub push_unstocked: bool,
+    /// The store's address as WordPress knows it (Settings → General), when
+    /// `base_url` reaches it by another name (`http://wordpress` inside the
+    /// stack): WooCommerce checks OAuth 1.0a signatures against its home URL.
+    pub site_url: Option<String>,
 }
 
 fn default_order_statuses() -> Vec<String> {

@@ -41,6 +41,9 @@ pub struct WooClient {
     secret: Secret,
     retry: RetryPolicy,
     requests: AtomicU64,
+    /// What OAuth signatures are computed over when the site's own address
+    /// differs from `base` (see [`WooClient::with_site_url`]).
+    sign_base: Option<String>,
 }
 
 impl WooClient {
@@ -54,7 +57,22 @@ impl WooClient {
             secret,
             retry: RetryPolicy::default(),
             requests: AtomicU64::new(0),
+            sign_base: None,
         })
+    }
+
+    /// The site's home URL as WordPress knows it, when requests go to
+    /// another name for it. WooCommerce rebuilds the signed URL from its home
+    /// URL's host and path with the scheme of the request itself, so the
+    /// signature is computed over that, while the request goes to `base`.
+    pub fn with_site_url(mut self, site_url: Option<&str>) -> Self {
+        self.sign_base = site_url.and_then(|s| url::Url::parse(s).ok()).and_then(|site| {
+            let scheme = self.base.split("://").next().unwrap_or("http");
+            let host = site.host_str()?;
+            let port = site.port().map(|p| format!(":{p}")).unwrap_or_default();
+            Some(format!("{scheme}://{host}{port}{}", site.path().trim_end_matches('/')))
+        });
+        self
     }
 
     /// Replaces the retry policy (tests use short waits).
@@ -81,7 +99,19 @@ impl WooClient {
             self.http.request(method.clone(), &url).basic_auth(self.key.expose(), Some(self.secret.expose()))
         } else {
             let nonce = crate::token::random_token();
-            oauth::sign(method.as_str(), &url, &mut query, self.key.expose(), self.secret.expose(), Utc::now().timestamp(), &nonce[..32]);
+            let signed = match &self.sign_base {
+                Some(site) => format!("{site}/wp-json/wc/v3/{}", path.trim_start_matches('/')),
+                None => url.clone(),
+            };
+            oauth::sign(
+                method.as_str(),
+                &signed,
+                &mut query,
+                self.key.expose(),
+                self.secret.expose(),
+                Utc::now().timestamp(),
+                &nonce[..32],
+            );
             self.http.request(method.clone(), &url)
         };
         req = req.query(&query);
