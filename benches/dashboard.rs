@@ -17,49 +17,20 @@ use std::{
     time::{Duration, Instant},
 };
 
-use futures::future::BoxFuture;
 use quartermaster::{
-    dashboard::{Board, Collector, Level, Reading, collectors},
+    dashboard::{Board, Collector, collectors},
     events::{self, Event},
     operators::{self, Role, Username},
+    standin::collectors::{Failing, Slow},
     startup::Application,
 };
 
-struct Slow;
-
-impl Collector for Slow {
-    fn name(&self) -> &'static str {
-        "slow_source"
-    }
-    fn title(&self) -> &'static str {
-        "Slow source (2 s)"
-    }
-    fn ttl(&self) -> Duration {
-        Duration::from_secs(1)
-    }
-    fn collect<'a>(&'a self, _: &'a quartermaster::app::AppState) -> BoxFuture<'a, anyhow::Result<Reading>> {
-        Box::pin(async {
-            tokio::time::sleep(Duration::from_secs(2)).await;
-            Ok(Reading::new("done", Level::Ok))
-        })
-    }
+/// A 2 s source and a failing one, each re-collected every second.
+fn slow() -> Slow {
+    Slow { ttl: Duration::from_secs(1), ..Slow::new(Duration::from_secs(2)) }
 }
-
-struct Failing;
-
-impl Collector for Failing {
-    fn name(&self) -> &'static str {
-        "failing_source"
-    }
-    fn title(&self) -> &'static str {
-        "Failing source"
-    }
-    fn ttl(&self) -> Duration {
-        Duration::from_secs(1)
-    }
-    fn collect<'a>(&'a self, _: &'a quartermaster::app::AppState) -> BoxFuture<'a, anyhow::Result<Reading>> {
-        Box::pin(async { anyhow::bail!("connection reset") })
-    }
+fn failing() -> Failing {
+    Failing { ttl: Duration::from_secs(1) }
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -86,8 +57,7 @@ struct Nginx {
 
 impl Drop for Nginx {
     fn drop(&mut self) {
-        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
-        let _ = self.child.wait();
+        quartermaster::standin::terminate(&mut self.child, Duration::from_secs(10));
     }
 }
 
@@ -140,8 +110,8 @@ async fn run(server: &str) -> Vec<(String, String)> {
     quartermaster::demo::seed(&pool, 300).await.expect("demo data");
     let (mut state, _dir) = common::app_state("").await;
     let mut board: Vec<Arc<dyn Collector>> = collectors::all().into_iter().take(22).collect();
-    board.push(Arc::new(Slow));
-    board.push(Arc::new(Failing));
+    board.push(Arc::new(slow()));
+    board.push(Arc::new(failing()));
     let n_collectors = board.len();
     state.board = Arc::new(Board::new(board));
     let app = Application::build(state.clone(), "127.0.0.1:0").await.expect("bind");
@@ -160,7 +130,7 @@ async fn run(server: &str) -> Vec<(String, String)> {
     renders(&http, &url, &cookie, 5).await; // warm the pool and the caches
     let with = renders(&http, &url, &cookie, 200).await;
     let deadlines: Vec<Duration> =
-        collectors::all().iter().take(22).map(|c| c.deadline()).chain([Slow.deadline(), Failing.deadline()]).collect();
+        collectors::all().iter().take(22).map(|c| c.deadline()).chain([slow().deadline(), failing().deadline()]).collect();
     let slowest = deadlines.iter().max().copied().unwrap_or_default();
     rows.push((
         format!("dashboard, {n_collectors} collectors incl. a 2 s and a failing source: p50 / p99 / max"),

@@ -6,11 +6,7 @@
 //! each of the last `keep_daily` days and `keep_weekly` ISO weeks.
 //! `scripts/restore` puts one back.
 
-use std::{
-    collections::BTreeSet,
-    path::{Path, PathBuf},
-    process::Stdio,
-};
+use std::{collections::BTreeSet, path::Path, process::Stdio};
 
 use chrono::{Datelike, NaiveDateTime, Utc};
 use serde::Serialize;
@@ -162,12 +158,24 @@ fn tail(s: &str) -> String {
     t[start..].to_owned()
 }
 
+/// A file's size and SHA-256, read in blocks (a data archive may be larger than memory).
 async fn entry(p: &Path) -> Result<FileEntry, BackupError> {
-    let bytes = tokio::fs::read(p).await.map_err(io(format!("reading {}", p.display())))?;
+    let mut file = tokio::fs::File::open(p).await.map_err(io(format!("reading {}", p.display())))?;
+    let mut hash = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    let mut bytes = 0u64;
+    loop {
+        let n = file.read(&mut buf).await.map_err(io(format!("reading {}", p.display())))?;
+        if n == 0 {
+            break;
+        }
+        hash.update(&buf[..n]);
+        bytes += n as u64;
+    }
     Ok(FileEntry {
         name: p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
-        bytes: bytes.len() as u64,
-        sha256: hex::encode(Sha256::digest(&bytes)),
+        bytes,
+        sha256: hex::encode(hash.finalize()),
     })
 }
 
@@ -231,11 +239,6 @@ async fn prune(dir: &Path, tenant: &str, daily: u32, weekly: u32) -> Result<(usi
         }
     }
     Ok((keep.len(), deleted))
-}
-
-/// The newest backup's folder, if any.
-pub fn latest(cfg: &Backup, tenant: &str) -> Option<PathBuf> {
-    list(&cfg.directory, tenant).into_iter().next().map(|(n, _)| cfg.directory.join(n))
 }
 
 #[cfg(test)]

@@ -99,6 +99,27 @@ pub enum RenderError {
     Template(#[from] askama::Error),
 }
 
+/// The lines as printed, money shown by `show` (each template formats its own way).
+fn print_lines(s: &Snapshot, show: impl Fn(i64) -> String) -> Vec<PrintLine> {
+    s.lines
+        .iter()
+        .map(|l| PrintLine {
+            no: l.line_no,
+            sku: l.sku.clone().unwrap_or_default(),
+            description: l.description.clone(),
+            quantity: l.quantity,
+            unit: l.unit_price_minor.map(&show).unwrap_or_default(),
+            tax: show(l.tax_minor),
+            total: show(l.total_minor),
+        })
+        .collect()
+}
+
+/// `R3` for the customer's third revision, `DRAFT` before one is sent.
+fn revision_label(revision: Option<u32>) -> String {
+    revision.map_or_else(|| "DRAFT".to_owned(), |r| format!("R{r}"))
+}
+
 /// The HTML of a snapshot, with its revision (R0…) when sent.
 pub fn html(s: &Snapshot, revision: Option<u32>, logo: Option<std::path::PathBuf>) -> Result<String, RenderError> {
     let exp = money::exponent(&s.currency);
@@ -111,22 +132,10 @@ pub fn html(s: &Snapshot, revision: Option<u32>, logo: Option<std::path::PathBuf
     match s.template_version.as_str() {
         "v1" => Ok(V1 {
             s,
-            revision: revision.map_or_else(|| "DRAFT".to_owned(), |r| format!("R{r}")),
+            revision: revision_label(revision),
             valid_from: local(s.valid_from),
             valid_until: local(s.valid_until),
-            lines: s
-                .lines
-                .iter()
-                .map(|l| PrintLine {
-                    no: l.line_no,
-                    sku: l.sku.clone().unwrap_or_default(),
-                    description: l.description.clone(),
-                    quantity: l.quantity,
-                    unit: l.unit_price_minor.map(m).unwrap_or_default(),
-                    tax: m(l.tax_minor),
-                    total: m(l.total_minor),
-                })
-                .collect(),
+            lines: print_lines(s, m),
             subtotal: m(s.subtotal_minor),
             shipping: (s.shipping_minor != 0).then(|| m(s.shipping_minor)),
             tax: m(s.tax_minor),
@@ -147,23 +156,11 @@ pub fn html(s: &Snapshot, revision: Option<u32>, logo: Option<std::path::PathBuf
                 .join(" ");
             Ok(V2 {
                 s,
-                revision: revision.map_or_else(|| "DRAFT".to_owned(), |r| format!("R{r}")),
+                revision: revision_label(revision),
                 valid_from: date(s.valid_from),
                 valid_until: date(s.valid_until),
                 destination,
-                lines: s
-                    .lines
-                    .iter()
-                    .map(|l| PrintLine {
-                        no: l.line_no,
-                        sku: l.sku.clone().unwrap_or_default(),
-                        description: l.description.clone(),
-                        quantity: l.quantity,
-                        unit: l.unit_price_minor.map(show).unwrap_or_default(),
-                        tax: show(l.tax_minor),
-                        total: show(l.total_minor),
-                    })
-                    .collect(),
+                lines: print_lines(s, show),
                 taxes: tax_rows(s).into_iter().map(|(name, base, tax)| TaxRow { name, base: show(base), tax: show(tax) }).collect(),
                 subtotal: show(s.subtotal_minor),
                 shipping: (s.shipping_minor != 0).then(|| show(s.shipping_minor)),

@@ -12,13 +12,17 @@ use std::{
     time::{Duration, Instant},
 };
 
-use futures::future::BoxFuture;
 use quartermaster::{
     channels::StockUpdate,
-    dashboard::{Board, Collector, Level, Reading, collectors},
+    dashboard::{Board, collectors},
     events::{self, Event},
     operators::Role,
-    standin::{self, cups::LocalCups, woocommerce::WooStandin},
+    standin::{
+        self,
+        collectors::{Failing, Slow},
+        cups::LocalCups,
+        woocommerce::WooStandin,
+    },
 };
 use serde_json::Value;
 
@@ -198,42 +202,6 @@ async fn an_event_committed_after_a_later_one_still_reaches_the_stream_once() {
     assert!(s.logs_within(Duration::from_millis(1500)).await.is_empty(), "each row once");
 }
 
-/// A collector whose source takes `delay` to answer.
-struct Slow(Duration);
-
-impl Collector for Slow {
-    fn name(&self) -> &'static str {
-        "slow_source"
-    }
-    fn title(&self) -> &'static str {
-        "A slow source"
-    }
-    fn deadline(&self) -> Duration {
-        Duration::from_millis(300)
-    }
-    fn collect<'a>(&'a self, _: &'a quartermaster::app::AppState) -> BoxFuture<'a, anyhow::Result<Reading>> {
-        Box::pin(async move {
-            tokio::time::sleep(self.0).await;
-            Ok(Reading::new("done", Level::Ok))
-        })
-    }
-}
-
-/// A collector whose source fails.
-struct Failing;
-
-impl Collector for Failing {
-    fn name(&self) -> &'static str {
-        "failing_source"
-    }
-    fn title(&self) -> &'static str {
-        "A failing source"
-    }
-    fn collect<'a>(&'a self, _: &'a quartermaster::app::AppState) -> BoxFuture<'a, anyhow::Result<Reading>> {
-        Box::pin(async { anyhow::bail!("the source broke: connection reset") })
-    }
-}
-
 /// A TCP port that accepts connections and never answers (a hung service).
 async fn black_hole() -> (u16, tokio::task::JoinHandle<()>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -265,8 +233,8 @@ async fn a_slow_or_failing_source_shows_on_its_own_tile_and_never_holds_up_the_p
     );
     let app = TestApp::spawn_tweaked(db, tenant, "", |st| {
         let mut all = collectors::all();
-        all.push(Arc::new(Slow(Duration::from_secs(2))));
-        all.push(Arc::new(Failing));
+        all.push(Arc::new(Slow { deadline: Duration::from_millis(300), ..Slow::new(Duration::from_secs(2)) }));
+        all.push(Arc::new(Failing::default()));
         st.board = Arc::new(Board::new(all));
     })
     .await;

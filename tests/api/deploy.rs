@@ -179,15 +179,7 @@ pub struct Edge {
 impl Drop for Edge {
     fn drop(&mut self) {
         // SIGTERM: the master stops its workers before it exits (a SIGKILL would orphan them).
-        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
-        for _ in 0..50 {
-            if matches!(self.child.try_wait(), Ok(Some(_))) {
-                return;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        quartermaster::standin::terminate(&mut self.child, std::time::Duration::from_secs(5));
     }
 }
 
