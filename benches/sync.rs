@@ -98,6 +98,7 @@ async fn bench_cycle(server: &str) -> Vec<(String, String)> {
         db_options: opts,
         tenant: "bench".into(),
         reservable: vec!["processing".into()],
+        pick_priority: Vec::new(),
         overlap: chrono::TimeDelta::seconds(120),
         woo: Arc::new(woo),
         ebay: None,

@@ -105,6 +105,7 @@ async fn bench_size(server_url: &str, n: usize) -> Vec<(String, String)> {
         db_options: opts,
         tenant: format!("bench-real-{n}"),
         reservable,
+        pick_priority: Vec::new(),
         overlap: chrono::TimeDelta::seconds(120),
         woo: woo.clone(),
         ebay: None,

@@ -201,3 +201,20 @@ qm_vault_sh() {
   { printf 'set -eu\nexport BAO_ADDR=http://127.0.0.1:8200\nexport BAO_TOKEN=%s\n' "$(cat "$dir/secrets/vault_root_token")"; cat; } \
     | qm_compose "$dir" exec -T vault sh -s
 }
+
+# The FastAPI + Jinja2 peer of benches/station.rs, in a venv of its own under
+# target/ (rebuilt when benches/peer/requirements.txt changes). Prints the
+# venv's python.
+qm_peer_venv() {
+  local venv="$QM_ROOT/target/peer-venv" req="$QM_ROOT/benches/peer/requirements.txt"
+  local stamp
+  stamp=$(sha256sum "$req" | cut -c1-16)
+  if [ "$(cat "$venv/.stamp" 2>/dev/null)" != "$stamp" ]; then
+    qm_log "installing the benchmark's peer (FastAPI, Jinja2, asyncmy, uvicorn) into $venv"
+    rm -rf "$venv"
+    python3 -m venv "$venv" >&2
+    "$venv/bin/pip" install -q --disable-pip-version-check -r "$req" >&2
+    echo "$stamp" >"$venv/.stamp"
+  fi
+  echo "$venv/bin/python"
+}

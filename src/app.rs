@@ -14,6 +14,8 @@ use crate::config::{LoadedConfig, TenantConfig, resolve::Secrets};
 #[derive(Clone)]
 pub struct AppState {
     pub pool: MySqlPool,
+    /// Connections for the pages' single-statement reads (no ping on release).
+    pub reads: Arc<crate::db::reads::Reads>,
     /// Connect options for dedicated connections (advisory locks).
     pub db_options: MySqlConnectOptions,
     pub config: Arc<TenantConfig>,
@@ -37,6 +39,8 @@ pub struct AppState {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// The event log's live fan-out.
     pub bus: Arc<crate::events::bus::EventBus>,
+    /// Sessions checked within the last few seconds (`server.session_check_seconds`).
+    pub sessions: Arc<crate::operators::sessions::SessionCache>,
     /// The dashboard's collectors and their caches.
     pub board: Arc<crate::dashboard::Board>,
 }

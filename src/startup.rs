@@ -36,6 +36,10 @@ pub async fn prepare(loaded: LoadedConfig) -> anyhow::Result<AppState> {
     let pool = db::connect(options.clone(), loaded.config.database.max_connections).await.context("cannot connect to the database")?;
     db::migrate(&pool).await.context("migrations failed")?;
     db::claim_for_tenant(&pool, loaded.config.tenant.id.as_str()).await?;
+    // Pick priority rules may have changed with this tenant file: rank the queue by them now (each sync cycle keeps it so).
+    if loaded.config.modules.fulfillment {
+        crate::station::queue::prioritise(&pool, &loaded.config.pick_priority).await.context("ranking the pick queue")?;
+    }
     let data_dir = loaded.data_dir();
     std::fs::create_dir_all(&data_dir).with_context(|| format!("cannot create data dir {}", data_dir.display()))?;
     let base: Arc<str> = loaded.config.server.base_path.trim_end_matches('/').into();
@@ -59,6 +63,10 @@ pub async fn prepare(loaded: LoadedConfig) -> anyhow::Result<AppState> {
         metrics,
         bus,
         board: Arc::new(crate::dashboard::Board::standard()),
+        reads: Arc::new(crate::db::reads::Reads::new(options.clone(), (loaded.config.database.max_connections as usize / 2).max(2))),
+        sessions: Arc::new(crate::operators::sessions::SessionCache::new(std::time::Duration::from_secs(u64::from(
+            loaded.config.server.session_check_seconds,
+        )))),
         ledger,
         lookup,
         woo,

@@ -3,6 +3,8 @@
 //! what it needs.
 #![allow(dead_code)]
 
+pub mod procs;
+
 use std::str::FromStr;
 
 use sqlx::{ConnectOptions, MySqlPool, mysql::MySqlConnectOptions};

@@ -410,6 +410,10 @@ pub struct Server {
     pub public_url: Option<String>,
     pub secure_cookies: bool,
     pub session_hours: u32,
+    /// How long a session this process checked is trusted before the
+    /// table is asked again: the longest a sign-out made elsewhere (another
+    /// replica, the CLI) takes to reach this one. 0 asks on every request.
+    pub session_check_seconds: u32,
     pub max_failed_sign_ins: u32,
     pub lockout_minutes: u32,
 }
@@ -422,6 +426,7 @@ impl Default for Server {
             public_url: None,
             secure_cookies: true,
             session_hours: 12,
+            session_check_seconds: 5,
             max_failed_sign_ins: 5,
             lockout_minutes: 15,
         }

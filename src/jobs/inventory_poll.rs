@@ -92,6 +92,8 @@ pub struct Poller {
     pub db_options: MySqlConnectOptions,
     pub tenant: String,
     pub reservable: Vec<String>,
+    /// The tenant's pick priority rules, applied to the queue each cycle.
+    pub pick_priority: Vec<crate::config::PickPriority>,
     pub overlap: TimeDelta,
     pub woo: Arc<WooClient>,
     pub ebay: Option<Arc<EbayClient>>,
@@ -240,6 +242,7 @@ impl Poller {
             db_options: state.db_options.clone(),
             tenant: c.tenant.id.to_string(),
             reservable: c.woocommerce.order_statuses.clone(),
+            pick_priority: c.pick_priority.clone(),
             overlap: TimeDelta::seconds(i64::from(c.polling.order_overlap_seconds)),
             woo: state.woo.clone(),
             ebay,
@@ -340,6 +343,8 @@ impl Poller {
         let mut unsettled: HashMap<u64, BTreeSet<u64>> = HashMap::new();
         let folded = self.fold(&list, s, check, false, &mut unsettled, &rejected).await?;
         s.orders_repaired = self.repair(check).await?;
+        // Orders that entered the queue (or changed) get their rank before anyone opens the queue page.
+        crate::station::queue::prioritise(&self.pool, &self.pick_priority).await.map_err(db)?;
         let mut to_check = folded.touched;
         to_check.extend(self.record_refunds(&list, s).await?);
         self.at(Step::Reserved(0)).await;

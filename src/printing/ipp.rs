@@ -212,16 +212,6 @@ pub async fn jobs_of_shipment(pool: &MySqlPool, shipment_id: u64) -> Result<Vec<
     .await
 }
 
-/// Print jobs of a shipment still waiting for their printer: (job, printer, kind, last error).
-pub async fn waiting_of_shipment(pool: &MySqlPool, shipment_id: u64) -> Result<Vec<(u64, String, String, Option<String>)>, sqlx::Error> {
-    sqlx::query_as::<_, (u64, String, String, Option<String>)>(
-        "SELECT id, printer, CAST(document_kind AS CHAR), last_error FROM print_jobs WHERE shipment_id = ? AND state IN ('queued', 'failed') ORDER BY id",
-    )
-    .bind(shipment_id)
-    .fetch_all(pool)
-    .await
-}
-
 /// Print jobs recorded since `since`, by state: (state, count).
 pub async fn states_since(pool: &MySqlPool, since: chrono::NaiveDateTime) -> Result<Vec<(String, i64)>, sqlx::Error> {
     sqlx::query_as("SELECT CAST(state AS CHAR), COUNT(*) FROM print_jobs WHERE created_at >= ? GROUP BY state ORDER BY state")

@@ -178,7 +178,7 @@ pub async fn pack(
     carrier: &str,
     service: &str,
 ) -> Result<Result<u64, Vec<FieldError>>, StationError> {
-    let lines = pick::sheet(pool, order_id).await?;
+    let lines = pick::sheet(pool, order_id).await?.map(|(_, lines)| lines).unwrap_or_default();
     let (packages, assigned) = match validate(form, boxes, &lines) {
         Ok(v) => v,
         Err(errors) => return Ok(Err(errors)),

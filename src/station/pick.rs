@@ -5,43 +5,22 @@
 
 use crate::ids::OperatorId;
 use crate::ids::OrderId;
-use chrono::NaiveDateTime;
 use sqlx::MySqlPool;
 
-use super::{StationError, bin_key, lock_held, queue::QueueStatus};
+use super::{
+    StationError, bin_key, lock_held,
+    queue::{Head, QueueStatus},
+};
 use crate::{
     events::{self, Event, Severity},
     inventory::{lookup::CodeLookup, orders},
 };
-
-#[derive(sqlx::FromRow)]
-struct SheetLine {
-    id: u64,
-    product_id: Option<u64>,
-    sku: String,
-    name: String,
-    quantity: u32,
-    picked_qty: u32,
-    bin: Option<String>,
-    upc: Option<String>,
-    serial_tracked: bool,
-}
-
-#[derive(sqlx::FromRow)]
-struct SheetLot {
-    order_line_id: u64,
-    lot_ref: String,
-    location: Option<String>,
-    received_at: NaiveDateTime,
-    qty: u64,
-}
 
 /// A lot to take units from, oldest first.
 #[derive(Debug, Clone)]
 pub struct LotTake {
     pub lot_ref: String,
     pub location: Option<String>,
-    pub received_at: NaiveDateTime,
     pub quantity: u32,
 }
 
@@ -53,7 +32,6 @@ pub struct PickLine {
     pub sku: String,
     pub name: String,
     pub bin: Option<String>,
-    pub upc: Option<String>,
     pub quantity: u32,
     pub picked: u32,
     pub serial_tracked: bool,
@@ -71,52 +49,99 @@ impl PickLine {
     }
 }
 
-/// The order's lines in walking order (by bin, naturally sorted; lines with
-/// no bin last), each with its open reservations oldest lot first.
-pub async fn sheet(pool: &MySqlPool, order_id: OrderId) -> Result<Vec<PickLine>, sqlx::Error> {
-    let rows = sqlx::query_as::<_, SheetLine>(
-        r#"SELECT l.id, l.product_id, l.sku, l.name, l.quantity, l.picked_qty, p.bin, p.upc, COALESCE(p.serial_tracked, FALSE) AS serial_tracked
-           FROM order_lines l LEFT JOIN products p ON p.id = l.product_id WHERE l.order_id = ? AND NOT l.removed ORDER BY l.id"#,
+/// The order's queue head and its lines in walking order (by bin, naturally
+/// sorted; lines with no bin last), each with its open reservations oldest
+/// lot first; `None` when the order is not in the queue. One statement: a
+/// row per reservation (a line without one has a row of its own), summed
+/// per lot here.
+pub async fn sheet<'e>(db: impl sqlx::MySqlExecutor<'e>, order_id: OrderId) -> Result<Option<(Head, Vec<PickLine>)>, sqlx::Error> {
+    let rows = sqlx::query_as::<
+        _,
+        (
+            // The head.
+            String,
+            String,
+            String,
+            Option<OperatorId>,
+            Option<String>,
+            // The line.
+            Option<u64>,
+            Option<u64>,
+            Option<String>,
+            Option<String>,
+            Option<u32>,
+            Option<u32>,
+            Option<String>,
+            Option<bool>,
+            // A reservation on it: the lot and the units.
+            Option<String>,
+            Option<String>,
+            Option<u32>,
+        ),
+    >(
+        r#"SELECT o.number, o.customer_name, CAST(q.status AS CHAR), q.operator_id, p.display_name,
+                  l.id, l.product_id, l.sku, l.name, l.quantity, l.picked_qty, pr.bin, COALESCE(pr.serial_tracked, FALSE),
+                  lot.lot_ref, lot.location, r.quantity
+           FROM pick_queue q JOIN orders o ON o.id = q.order_id
+           LEFT JOIN operators p ON p.id = q.operator_id
+           LEFT JOIN order_lines l ON l.order_id = q.order_id AND NOT l.removed
+           LEFT JOIN products pr ON pr.id = l.product_id
+           LEFT JOIN stock_reservations r ON r.order_line_id = l.id AND r.status IN ('open', 'consumed')
+           LEFT JOIN inventory_lots lot ON lot.id = r.lot_id
+           WHERE q.order_id = ?
+           ORDER BY l.id, lot.received_at, lot.id"#,
     )
     .bind(order_id)
-    .fetch_all(pool)
+    .fetch_all(db)
     .await?;
-    let lots = sqlx::query_as::<_, SheetLot>(
-        r#"SELECT r.order_line_id, lot.lot_ref, lot.location, lot.received_at, CAST(SUM(r.quantity) AS UNSIGNED) AS qty
-           FROM stock_reservations r JOIN inventory_lots lot ON lot.id = r.lot_id JOIN order_lines l ON l.id = r.order_line_id
-           WHERE l.order_id = ? AND r.status IN ('open', 'consumed')
-           GROUP BY r.order_line_id, lot.id ORDER BY lot.received_at, lot.id"#,
-    )
-    .bind(order_id)
-    .fetch_all(pool)
-    .await?;
-    let mut lines = Vec::with_capacity(rows.len());
-    for r in rows {
-        let takes = lots
-            .iter()
-            .filter(|l| l.order_line_id == r.id)
-            .map(|l| LotTake {
-                lot_ref: l.lot_ref.clone(),
-                location: l.location.clone(),
-                received_at: l.received_at,
-                quantity: u32::try_from(l.qty).unwrap_or(u32::MAX),
-            })
-            .collect();
-        lines.push(PickLine {
-            line_id: r.id,
-            product_id: r.product_id,
-            sku: r.sku,
-            name: r.name,
-            bin: r.bin,
-            upc: r.upc,
-            quantity: r.quantity,
-            picked: r.picked_qty,
-            serial_tracked: r.serial_tracked,
-            lots: takes,
-        });
+    let mut head = None;
+    let mut lines: Vec<PickLine> = Vec::new();
+    for (
+        number,
+        customer,
+        status,
+        holder,
+        holder_name,
+        line,
+        product_id,
+        sku,
+        name,
+        quantity,
+        picked,
+        bin,
+        serial,
+        lot_ref,
+        location,
+        units,
+    ) in rows
+    {
+        if head.is_none() {
+            head = Some(Head::from_columns(order_id, (number, customer, status, holder, holder_name))?);
+        }
+        let Some(line_id) = line else { continue };
+        if lines.last().is_none_or(|l| l.line_id != line_id) {
+            lines.push(PickLine {
+                line_id,
+                product_id,
+                sku: sku.unwrap_or_default(),
+                name: name.unwrap_or_default(),
+                bin,
+                quantity: quantity.unwrap_or_default(),
+                picked: picked.unwrap_or_default(),
+                serial_tracked: serial.unwrap_or_default(),
+                lots: Vec::new(),
+            });
+        }
+        // A lot's ref is unique for its product, so per line it names the lot.
+        let (Some(lot_ref), Some(units), Some(line)) = (lot_ref, units, lines.last_mut()) else { continue };
+        match line.lots.last_mut() {
+            Some(take) if take.lot_ref == lot_ref => take.quantity = take.quantity.saturating_add(units),
+            _ => line.lots.push(LotTake { lot_ref, location, quantity: units }),
+        }
     }
-    lines.sort_by(|a, b| bin_key(a.location()).cmp(&bin_key(b.location())).then(a.line_id.cmp(&b.line_id)));
-    Ok(lines)
+    let Some(head) = head else { return Ok(None) };
+    lines.sort_by_cached_key(|l| (bin_key(l.location()), l.line_id));
+    Ok(Some((head, lines)))
 }
 
 /// A counted scan.

@@ -121,14 +121,13 @@ impl TryFrom<String> for QueueStatus {
     }
 }
 
-/// One order in the queue.
-#[derive(Debug, Clone, sqlx::FromRow)]
+/// One order in the queue list.
+#[derive(Debug, Clone)]
 pub struct Entry {
     pub order_id: OrderId,
     pub number: String,
     pub customer: String,
     pub shipping_method: String,
-    #[sqlx(try_from = "String")]
     pub status: QueueStatus,
     pub priority: i32,
     pub station: Option<String>,
@@ -137,6 +136,46 @@ pub struct Entry {
     pub lines: i64,
     pub units: i64,
     pub ordered_at: NaiveDateTime,
+}
+
+/// What a single-order page (pick, pack, ship) shows of the order's place
+/// in the queue.
+#[derive(Debug, Clone)]
+pub struct Head {
+    pub order_id: OrderId,
+    pub number: String,
+    pub customer: String,
+    pub status: QueueStatus,
+    pub operator_id: Option<OperatorId>,
+    /// The holder's display name.
+    pub operator: Option<String>,
+}
+
+/// The columns a single-order page reads for its head, after the order id
+/// it asked for: `o.number, o.customer_name, CAST(q.status AS CHAR),
+/// q.operator_id, p.display_name` (`q` pick_queue, `o` orders, `p` the
+/// holder in operators).
+pub(crate) type HeadColumns = (String, String, String, Option<OperatorId>, Option<String>);
+
+impl Head {
+    pub(crate) fn from_columns(
+        order_id: OrderId,
+        (number, customer, status, operator_id, operator): HeadColumns,
+    ) -> Result<Self, sqlx::Error> {
+        Ok(Self { order_id, number, customer, status: queue_status(&status)?, operator_id, operator })
+    }
+}
+
+/// A `pick_queue.status` value read back.
+pub(crate) fn queue_status(raw: &str) -> Result<QueueStatus, sqlx::Error> {
+    QueueStatus::parse(raw).ok_or_else(|| sqlx::Error::Decode(format!("`{raw}` is not a pick_queue status").into()))
+}
+
+/// What the queue page shows: orders per state (every state, zeros
+/// included) and the list.
+pub struct Board {
+    pub counts: Vec<(QueueStatus, i64)>,
+    pub entries: Vec<Entry>,
 }
 
 /// The priority the tenant's rules give an order: the highest matching rule, else 0.
@@ -170,48 +209,95 @@ pub async fn prioritise(pool: &MySqlPool, rules: &[PickPriority]) -> Result<u64,
     Ok(changed)
 }
 
-/// The queue, highest priority then oldest first. `station` keeps orders
-/// claimed at other stations out (unclaimed ones are everyone's); without
-/// a `status`, shipped orders are left out.
-pub async fn list(pool: &MySqlPool, station: Option<&str>, status: Option<QueueStatus>, limit: u32) -> Result<Vec<Entry>, sqlx::Error> {
-    sqlx::query_as::<_, Entry>(
-        r#"SELECT q.order_id, o.number, o.customer_name AS customer, COALESCE(o.shipping_method, '') AS shipping_method, CAST(q.status AS CHAR) AS status,
-                  q.priority, q.station, q.operator_id, p.display_name AS operator, o.woo_created_at AS ordered_at,
-                  (SELECT COUNT(*) FROM order_lines l WHERE l.order_id = o.id AND NOT l.removed) AS `lines`,
-                  CAST((SELECT COALESCE(SUM(l.quantity), 0) FROM order_lines l WHERE l.order_id = o.id AND NOT l.removed) AS SIGNED) AS units
-           FROM pick_queue q JOIN orders o ON o.id = q.order_id LEFT JOIN operators p ON p.id = q.operator_id
-           WHERE (? IS NULL OR q.station IS NULL OR q.station = ?) AND ((? IS NULL AND q.status <> 'shipped') OR q.status = ?)
-           ORDER BY q.priority DESC, o.woo_created_at, q.id LIMIT ?"#,
+/// The queue page in one statement: orders per state, and the queue,
+/// highest priority then oldest first. `station` keeps orders claimed at
+/// other stations out (unclaimed ones are everyone's); without a `status`,
+/// shipped orders are left out.
+pub async fn board<'e>(
+    db: impl sqlx::MySqlExecutor<'e>,
+    station: Option<&str>,
+    status: Option<QueueStatus>,
+    limit: u32,
+) -> Result<Board, sqlx::Error> {
+    // Part 1: the first `limit` orders (`n` their priority), with their line
+    // and unit counts; part 0: one row per state (`n` its count). The orders
+    // come first so their columns' types are the union's.
+    let rows = sqlx::query_as::<_, (
+        i64,
+        String,
+        i64,
+        Option<OrderId>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<OperatorId>,
+        Option<String>,
+        Option<NaiveDateTime>,
+        Option<i64>,
+        Option<i64>
+    )>(
+        r#"SELECT 1 AS part, t.status, t.priority AS n, t.order_id, t.number, t.customer, t.shipping_method, t.station, t.operator_id,
+                  p.display_name AS operator, t.ordered_at, COUNT(l.id) AS line_count, CAST(COALESCE(SUM(l.quantity), 0) AS SIGNED) AS units
+           FROM (SELECT q.order_id, CAST(q.status AS CHAR) AS status, q.priority, q.station, q.operator_id, o.number,
+                        o.customer_name AS customer, COALESCE(o.shipping_method, '') AS shipping_method, o.woo_created_at AS ordered_at
+                 FROM pick_queue q JOIN orders o ON o.id = q.order_id
+                 WHERE (? IS NULL OR q.station IS NULL OR q.station = ?) AND ((? IS NULL AND q.status <> 'shipped') OR q.status = ?)
+                 ORDER BY q.priority DESC, o.woo_created_at, q.order_id LIMIT ?) t
+           LEFT JOIN operators p ON p.id = t.operator_id
+           LEFT JOIN order_lines l ON l.order_id = t.order_id AND NOT l.removed
+           GROUP BY t.order_id
+           UNION ALL
+           SELECT 0, CAST(status AS CHAR), COUNT(*), CAST(NULL AS UNSIGNED), NULL, NULL, NULL, NULL, CAST(NULL AS UNSIGNED), NULL, NULL, NULL, NULL
+           FROM pick_queue GROUP BY status
+           ORDER BY part DESC, n DESC, ordered_at, order_id"#,
     )
     .bind(station)
     .bind(station)
     .bind(status.map(QueueStatus::as_str))
     .bind(status.map(QueueStatus::as_str))
     .bind(limit)
-    .fetch_all(pool)
-    .await
+    .fetch_all(db)
+    .await?;
+    let mut counts: Vec<(QueueStatus, i64)> = QueueStatus::ALL.into_iter().map(|s| (s, 0)).collect();
+    let mut entries = Vec::with_capacity(rows.len());
+    for (part, status, n, order_id, number, customer, shipping_method, station, operator_id, operator, ordered_at, lines, units) in rows {
+        let status = queue_status(&status)?;
+        if part == 0 {
+            if let Some(c) = counts.iter_mut().find(|(s, _)| *s == status) {
+                c.1 = n;
+            }
+            continue;
+        }
+        let (Some(order_id), Some(number), Some(ordered_at)) = (order_id, number, ordered_at) else { continue };
+        entries.push(Entry {
+            order_id,
+            number,
+            customer: customer.unwrap_or_default(),
+            shipping_method: shipping_method.unwrap_or_default(),
+            status,
+            priority: i32::try_from(n).unwrap_or_default(),
+            station,
+            operator_id,
+            operator,
+            lines: lines.unwrap_or_default(),
+            units: units.unwrap_or_default(),
+            ordered_at,
+        });
+    }
+    Ok(Board { counts, entries })
 }
 
-/// Orders per state (every state, zeros included).
-pub async fn counts(pool: &MySqlPool) -> Result<Vec<(QueueStatus, i64)>, sqlx::Error> {
-    let rows =
-        sqlx::query_as::<_, (String, i64)>("SELECT CAST(status AS CHAR), COUNT(*) FROM pick_queue GROUP BY status").fetch_all(pool).await?;
-    Ok(QueueStatus::ALL.into_iter().map(|s| (s, rows.iter().find(|(k, _)| k == s.as_str()).map_or(0, |(_, n)| *n))).collect())
-}
-
-/// The queue row of one order, if it is in the queue.
-pub async fn entry(pool: &MySqlPool, order_id: OrderId) -> Result<Option<Entry>, sqlx::Error> {
-    sqlx::query_as::<_, Entry>(
-        r#"SELECT q.order_id, o.number, o.customer_name AS customer, COALESCE(o.shipping_method, '') AS shipping_method, CAST(q.status AS CHAR) AS status,
-                  q.priority, q.station, q.operator_id, p.display_name AS operator, o.woo_created_at AS ordered_at,
-                  (SELECT COUNT(*) FROM order_lines l WHERE l.order_id = o.id AND NOT l.removed) AS `lines`,
-                  CAST((SELECT COALESCE(SUM(l.quantity), 0) FROM order_lines l WHERE l.order_id = o.id AND NOT l.removed) AS SIGNED) AS units
-           FROM pick_queue q JOIN orders o ON o.id = q.order_id LEFT JOIN operators p ON p.id = q.operator_id
-           WHERE q.order_id = ?"#,
+/// The queue head of one order, if it is in the queue.
+pub async fn entry(pool: &MySqlPool, order_id: OrderId) -> Result<Option<Head>, sqlx::Error> {
+    let row = sqlx::query_as::<_, (String, String, String, Option<OperatorId>, Option<String>)>(
+        r#"SELECT o.number, o.customer_name, CAST(q.status AS CHAR), q.operator_id, p.display_name
+           FROM pick_queue q JOIN orders o ON o.id = q.order_id LEFT JOIN operators p ON p.id = q.operator_id WHERE q.order_id = ?"#,
     )
     .bind(order_id)
     .fetch_optional(pool)
-    .await
+    .await?;
+    row.map(|h| Head::from_columns(order_id, h)).transpose()
 }
 
 /// Claims one order for an operator at a station. Atomic: the UPDATE only
@@ -260,7 +346,7 @@ pub async fn claim_next(pool: &MySqlPool, operator_id: OperatorId, station: &str
     let next: Option<OrderId> = sqlx::query_scalar(
         r#"SELECT q.order_id FROM pick_queue q JOIN orders o ON o.id = q.order_id
            WHERE q.status = 'queued' AND q.operator_id IS NULL
-           ORDER BY q.priority DESC, o.woo_created_at, q.id LIMIT 1 FOR UPDATE SKIP LOCKED"#,
+           ORDER BY q.priority DESC, o.woo_created_at, q.order_id LIMIT 1 FOR UPDATE SKIP LOCKED"#,
     )
     .fetch_optional(&mut *tx)
     .await?;

@@ -11,7 +11,10 @@ use std::sync::Arc;
 
 use sqlx::MySqlPool;
 
-use super::{StationError, lock_held, queue::QueueStatus};
+use super::{
+    StationError, lock_held,
+    queue::{Head, QueueStatus},
+};
 use crate::{
     channels::woocommerce::WooClient,
     config::{Address, Printer, PrinterKind, TenantConfig},
@@ -66,6 +69,105 @@ struct PackageRow {
     width_mm: u32,
     height_mm: u32,
     tracking_number: Option<String>,
+}
+
+/// What the ship page shows, read in one statement.
+pub struct ShipView {
+    pub head: Head,
+    pub shipment: Option<ShipmentView>,
+    /// Print jobs of the shipment not printed yet: (id, printer, document kind, last error).
+    pub waiting: Vec<(u64, String, String, Option<String>)>,
+}
+
+/// The ship page of an order in the queue: its head, its current (not
+/// voided) shipment with the packages, and the shipment's print jobs still
+/// waiting. One statement: the packages and jobs come as JSON arrays.
+pub async fn view<'e>(db: impl sqlx::MySqlExecutor<'e>, order_id: OrderId) -> Result<Option<ShipView>, sqlx::Error> {
+    let Some(row) = sqlx::query_as::<_, (
+        // The head.
+        String,
+        String,
+        String,
+        Option<OperatorId>,
+        Option<String>,
+        // The shipment.
+        Option<u64>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<i64>,
+        Option<String>,
+        Option<String>,
+        // Its packages and its waiting print jobs, as JSON arrays.
+        Option<String>,
+        Option<String>
+    )>(
+        r#"SELECT o.number, o.customer_name, CAST(q.status AS CHAR), q.operator_id, p.display_name,
+                  s.id, s.carrier, s.service_code, CAST(s.status AS CHAR), s.master_tracking, s.cost_minor,
+                  CAST(s.woo_writeback AS CHAR), s.woo_error,
+                  (SELECT JSON_ARRAYAGG(JSON_ARRAY(k.seq, k.box_id, k.weight_g, k.length_mm, k.width_mm, k.height_mm, k.tracking_number) ORDER BY k.seq)
+                   FROM packages k WHERE k.shipment_id = s.id),
+                  (SELECT JSON_ARRAYAGG(JSON_ARRAY(j.id, j.printer, CAST(j.document_kind AS CHAR), j.last_error) ORDER BY j.id)
+                   FROM print_jobs j WHERE j.shipment_id = s.id AND j.state IN ('queued', 'failed'))
+           FROM pick_queue q JOIN orders o ON o.id = q.order_id
+           LEFT JOIN operators p ON p.id = q.operator_id
+           LEFT JOIN shipments s ON s.id = (SELECT MAX(x.id) FROM shipments x WHERE x.order_id = q.order_id AND x.status <> 'voided')
+           WHERE q.order_id = ?"#,
+    )
+    .bind(order_id)
+    .fetch_optional(db)
+    .await?
+    else {
+        return Ok(None);
+    };
+    let (
+        number,
+        customer,
+        status,
+        holder,
+        holder_name,
+        id,
+        carrier,
+        service,
+        state,
+        master_tracking,
+        cost_minor,
+        writeback,
+        woo_error,
+        packages,
+        jobs,
+    ) = row;
+    let head = Head::from_columns(order_id, (number, customer, status, holder, holder_name))?;
+    let Some(id) = id else { return Ok(Some(ShipView { head, shipment: None, waiting: Vec::new() })) };
+    let packages: Vec<(u16, String, u32, u32, u32, u32, Option<String>)> = json_array(packages)?;
+    let waiting = json_array(jobs)?;
+    let shipment = ShipmentView {
+        id,
+        carrier: carrier.unwrap_or_default(),
+        service: service.unwrap_or_default(),
+        status: state.unwrap_or_default(),
+        master_tracking,
+        cost_minor,
+        woo_writeback: writeback,
+        woo_error,
+        packages: packages
+            .into_iter()
+            .map(|(seq, box_id, weight_g, l, w, h, tracking)| PackageView {
+                seq,
+                box_id,
+                weight_g,
+                dims: format!("{l}×{w}×{h} mm"),
+                tracking,
+            })
+            .collect(),
+    };
+    Ok(Some(ShipView { head, shipment: Some(shipment), waiting }))
+}
+
+/// A JSON_ARRAYAGG column (NULL for no rows) as typed rows.
+fn json_array<T: serde::de::DeserializeOwned>(text: Option<String>) -> Result<Vec<T>, sqlx::Error> {
+    text.map_or(Ok(Vec::new()), |t| serde_json::from_str(&t).map_err(|e| sqlx::Error::Decode(Box::new(e))))
 }
 
 /// The order's current (not voided) shipment.
@@ -383,11 +485,6 @@ pub async fn reprint(pool: &MySqlPool, shipment_id: u64, printers: &[Printer], o
     )
     .await?;
     Ok(out)
-}
-
-/// Print jobs of a shipment still waiting for their printer (shown on the station).
-pub async fn waiting_jobs(pool: &MySqlPool, shipment_id: u64) -> Result<Vec<(u64, String, String, Option<String>)>, sqlx::Error> {
-    ipp::waiting_of_shipment(pool, shipment_id).await
 }
 
 /// Marks a bought shipment shipped: reserved stock is consumed from its

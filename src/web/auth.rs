@@ -133,6 +133,7 @@ async fn submit(
             // A session this browser held before (another operator's, or an old one) ends here.
             if let Some(old) = jar.get(SESSION_COOKIE) {
                 session::destroy(&state.pool, old.value()).await?;
+                state.sessions.forget(old.value());
             }
             let jar = jar.add(session::cookie(&state, SESSION_COOKIE, token));
             return Ok((jar, Redirect::to(&safe_next(&state, f.next.as_deref()))).into_response());
@@ -195,6 +196,7 @@ fn client_ip(headers: &HeaderMap, peer: SocketAddr) -> String {
 /// computer left signed in), this one included.
 async fn sign_out_everywhere(State(state): State<AppState>, session: Session, jar: CookieJar) -> Result<Response> {
     let ended = session::destroy_all(&state.pool, session.operator.id).await?;
+    state.sessions.forget_operator(session.operator.id);
     events::record(
         &state.pool,
         Event::info(
@@ -211,6 +213,7 @@ async fn sign_out_everywhere(State(state): State<AppState>, session: Session, ja
 async fn sign_out(State(state): State<AppState>, session: Session, jar: CookieJar) -> Result<Response> {
     if let Some(c) = jar.get(SESSION_COOKIE) {
         session::destroy(&state.pool, c.value()).await?;
+        state.sessions.forget(c.value());
     }
     events::record(
         &state.pool,

@@ -18,11 +18,10 @@ use axum::{
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use rand::RngCore;
 use sha2::Sha256;
-use sqlx::MySqlPool;
 use subtle::ConstantTimeEq;
 
 use super::{AppState, error::AppError};
-use crate::operators::{self, Operator, Role};
+use crate::operators::{Operator, Role};
 
 /// Session cookie name.
 pub const SESSION_COOKIE: &str = "qm_session";
@@ -88,9 +87,11 @@ pub fn pre_sign_in_valid(token: &str) -> bool {
     nonce.len() == 32 && bool::from(pre_sign_in_mac(nonce).ct_eq(&given))
 }
 
-/// Looks a token up (the session's operator and CSRF token).
-async fn lookup(pool: &MySqlPool, token: &str, hours: u32) -> Result<Option<Session>, sqlx::Error> {
-    Ok(operators::sessions::lookup(pool, token, hours).await?.map(|(operator, csrf)| Session { operator, csrf }))
+/// Looks a token up (the session's operator and CSRF token), from the
+/// cache when this process checked it within the last few seconds.
+async fn lookup(state: &AppState, token: &str) -> Result<Option<Session>, sqlx::Error> {
+    let found = state.sessions.lookup(&state.reads, token, state.config.server.session_hours).await?;
+    Ok(found.map(|(operator, csrf)| Session { operator, csrf }))
 }
 
 /// Builds a cookie scoped to the app's base path.
@@ -102,7 +103,7 @@ pub fn cookie(state: &AppState, name: &'static str, value: String) -> Cookie<'st
 /// Loads the session and enforces CSRF on every unsafe method.
 pub async fn layer(State(state): State<AppState>, jar: CookieJar, request: Request, next: Next) -> Response {
     let session = match jar.get(SESSION_COOKIE) {
-        Some(c) => match lookup(&state.pool, c.value(), state.config.server.session_hours).await {
+        Some(c) => match lookup(&state, c.value()).await {
             Ok(s) => s,
             Err(e) => return AppError::from(e).into_response(),
         },

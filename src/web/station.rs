@@ -27,7 +27,7 @@ use crate::{
         FieldError, StationError, labels,
         pack::{self, PackForm, PackageForm},
         pick::{self, PickLine},
-        queue::{self, Entry},
+        queue::{self, Entry, Head},
         ship::{self, ShipmentView, StationPrinters},
         slip,
     },
@@ -140,21 +140,24 @@ struct QueueQuery {
 }
 
 async fn queue_view(state: &AppState, s: &Session, jar: &CookieJar, q: &QueueQuery, alert: Option<String>) -> Result<QueuePage> {
-    queue::prioritise(&state.pool, &state.config.pick_priority).await?;
     let f = Frame::new(state, s, jar, q.station.as_deref());
     let wanted = q.status.as_deref().and_then(queue::QueueStatus::parse);
     let status = wanted.map(|s| s.as_str().to_owned()).unwrap_or_default();
-    let entries = queue::list(&state.pool, Some(&f.station), wanted, 200)
-        .await?
-        .into_iter()
-        .map(|e| EntryRow { ordered: state.local_time(e.ordered_at), e })
-        .collect();
+    let station = f.station.clone();
+    let board = state
+        .reads
+        .run(move |c| {
+            let station = station.clone();
+            Box::pin(async move { queue::board(c, Some(&station), wanted, 200).await })
+        })
+        .await?;
+    let entries = board.entries.into_iter().map(|e| EntryRow { ordered: state.local_time(e.ordered_at), e }).collect();
     let notice = match (&q.shipped, &q.empty) {
         (Some(n), _) => Some(format!("Order {n} shipped.")),
         (None, Some(_)) => Some("Nothing is waiting to be picked.".to_owned()),
         _ => None,
     };
-    let counts = queue::counts(&state.pool).await?.into_iter().map(|(st, n)| (st.as_str(), n, Some(st) == wanted)).collect();
+    let counts = board.counts.into_iter().map(|(st, n)| (st.as_str(), n, Some(st) == wanted)).collect();
     Ok(QueuePage {
         stations: state.config.stations.iter().map(|st| (st.id.clone(), st.name.clone())).collect(),
         status,
@@ -234,7 +237,7 @@ async fn release(State(state): State<AppState>, s: Session, jar: CookieJar, Path
 #[template(path = "station/pick.html")]
 struct PickPage {
     f: Frame,
-    e: Entry,
+    e: Head,
     lines: Vec<PickLine>,
     picked: u32,
     total: u32,
@@ -251,8 +254,7 @@ struct PickQuery {
 }
 
 async fn pick_view(state: &AppState, s: &Session, jar: &CookieJar, order: OrderId) -> Result<PickPage> {
-    let e = queue::entry(&state.pool, order).await?.ok_or(AppError::NotFound)?;
-    let lines = pick::sheet(&state.pool, order).await?;
+    let (e, lines) = state.reads.run(move |c| Box::pin(pick::sheet(c, order))).await?.ok_or(AppError::NotFound)?;
     Ok(PickPage {
         picked: lines.iter().map(|l| l.picked).sum(),
         total: lines.iter().map(|l| l.quantity).sum(),
@@ -342,7 +344,7 @@ struct SerialSlot {
 #[template(path = "station/pack.html")]
 struct PackPage {
     f: Frame,
-    e: Entry,
+    e: Head,
     lines: Vec<PickLine>,
     boxes: Vec<BoxDef>,
     packages: Vec<PackageRow>,
@@ -367,8 +369,7 @@ struct PackQuery {
 }
 
 async fn pack_view(state: &AppState, s: &Session, jar: &CookieJar, order: OrderId, count: usize) -> Result<PackPage> {
-    let e = queue::entry(&state.pool, order).await?.ok_or(AppError::NotFound)?;
-    let lines = pick::sheet(&state.pool, order).await?;
+    let (e, lines) = state.reads.run(move |c| Box::pin(pick::sheet(c, order))).await?.ok_or(AppError::NotFound)?;
     let boxes = state.config.boxes.clone();
     let first = boxes.first();
     let packages = (1..=count.clamp(1, 50))
@@ -478,7 +479,7 @@ async fn unpack(State(state): State<AppState>, s: Session, jar: CookieJar, Path(
 #[template(path = "station/ship.html")]
 struct ShipPage {
     f: Frame,
-    e: Entry,
+    e: Head,
     shipment: Option<ShipmentView>,
     cost: String,
     waiting: Vec<(u64, String, String, Option<String>)>,
@@ -493,12 +494,8 @@ struct ShipQuery {
 }
 
 async fn ship_view(state: &AppState, s: &Session, jar: &CookieJar, order: OrderId) -> Result<ShipPage> {
-    let e = queue::entry(&state.pool, order).await?.ok_or(AppError::NotFound)?;
-    let shipment = ship::current(&state.pool, order).await?;
-    let waiting = match &shipment {
-        Some(sh) => ship::waiting_jobs(&state.pool, sh.id).await?,
-        None => Vec::new(),
-    };
+    let ship::ShipView { head: e, shipment, waiting } =
+        state.reads.run(move |c| Box::pin(ship::view(c, order))).await?.ok_or(AppError::NotFound)?;
     let exp = crate::money::exponent(&state.config.tenant.currency);
     let cost = shipment.as_ref().and_then(|sh| sh.cost_minor).map(|c| crate::money::format_minor(c, exp)).unwrap_or_default();
     Ok(ShipPage {

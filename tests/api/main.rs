@@ -27,6 +27,7 @@ mod printing;
 mod quotes;
 mod redaction;
 mod reservations;
+mod round_trips;
 mod schema;
 mod sql;
 mod station;

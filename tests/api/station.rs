@@ -56,6 +56,16 @@ impl World {
     /// The same world with `extra_server` lines under `server:`, `more` top-level
     /// YAML, and `secrets` written as files under `secrets/`.
     pub async fn with(extra_server: &str, more: &str, secrets: &[(&str, &str)]) -> Self {
+        Self::with_tweaked(extra_server, more, secrets, |_| {}).await
+    }
+
+    /// [`Self::with`], changing the prepared state before it serves.
+    pub async fn with_tweaked(
+        extra_server: &str,
+        more: &str,
+        secrets: &[(&str, &str)],
+        tweak: impl FnOnce(&mut quartermaster::web::AppState),
+    ) -> Self {
         let woo = WooStandin::new("ck_station", "cs_station");
         let woo_addr = standin::serve(woo.router(), "127.0.0.1:0").await.expect("woo");
         let ups = UpsStandin::new("ups-client", "ups-secret");
@@ -97,7 +107,7 @@ ups:
         for (name, value) in secrets {
             std::fs::write(tenant.dir.path().join("secrets").join(name), value).expect("secret");
         }
-        let app = TestApp::spawn_in(db, tenant, "").await;
+        let app = TestApp::spawn_tweaked(db, tenant, "", tweak).await;
         Self { app, woo, ups, labels, slips, _cups: cups }
     }
 }
@@ -188,6 +198,11 @@ impl World {
     /// An operator with `role` signed in on a browser of their own.
     pub async fn operator(&self, username: &str, role: Role) -> Picker {
         let id = self.app.add_operator(username, role, "correct horse battery").await;
+        self.signed_in(username, id).await
+    }
+
+    /// Operator `username` (id `id`) signed in on another browser: a session of its own.
+    pub async fn signed_in(&self, username: &str, id: quartermaster::ids::OperatorId) -> Picker {
         let client = reqwest::Client::builder()
             .cookie_store(true)
             .redirect(reqwest::redirect::Policy::none())
@@ -286,6 +301,10 @@ async fn the_queue_puts_priority_rules_first_then_oldest_and_counts_states() {
         .execute(&w.app.db.pool)
         .await
         .expect("express");
+    // What each sync cycle does after mirroring orders (the page itself only reads).
+    let (_, page) = w.picker("zed").await.get("/pick").await;
+    assert!(page.find(&format!("/pick/{old}\"")) < page.find(&format!("/pick/{express}\"")), "unranked: oldest first");
+    queue::prioritise(&w.app.db.pool, &w.app.state.config.pick_priority).await.expect("rank");
     let p = w.picker("ann").await;
     let (status, page) = p.get("/pick").await;
     assert_eq!(status, 200);
@@ -483,7 +502,6 @@ async fn pack_forms_are_validated_field_by_field() {
         sku: format!("SKU-{id}"),
         name: String::new(),
         bin: None,
-        upc: None,
         quantity: 1,
         picked: 1,
         serial_tracked: false,

@@ -42,6 +42,7 @@ pub fn poller(db: &TestDb, woo: WooClient, ebay: Option<EbayClient>) -> Poller {
         // Advisory locks are server-wide: each test is its own tenant.
         tenant: db.name.replace('_', "-"),
         reservable: vec!["processing".into(), "on-hold".into()],
+        pick_priority: Vec::new(),
         overlap: chrono::TimeDelta::seconds(120),
         woo: Arc::new(woo),
         ebay: ebay.map(Arc::new),
