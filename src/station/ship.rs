@@ -140,7 +140,7 @@ pub async fn view<'e>(db: impl sqlx::MySqlExecutor<'e>, order_id: OrderId) -> Re
     ) = row;
     let head = Head::from_columns(order_id, (number, customer, status, holder, holder_name))?;
     let Some(id) = id else { return Ok(Some(ShipView { head, shipment: None, waiting: Vec::new() })) };
-    let packages: Vec<(u16, String, u32, u32, u32, u32, Option<String>)> = json_array(packages)?;
+    let packages: Vec<PackageJson> = json_array(packages)?;
     let waiting = json_array(jobs)?;
     let shipment = ShipmentView {
         id,
@@ -164,6 +164,9 @@ pub async fn view<'e>(db: impl sqlx::MySqlExecutor<'e>, order_id: OrderId) -> Re
     };
     Ok(Some(ShipView { head, shipment: Some(shipment), waiting }))
 }
+
+/// A package as `view` reads it: seq, box, weight, length, width, height, tracking.
+type PackageJson = (u16, String, u32, u32, u32, u32, Option<String>);
 
 /// A JSON_ARRAYAGG column (NULL for no rows) as typed rows.
 fn json_array<T: serde::de::DeserializeOwned>(text: Option<String>) -> Result<Vec<T>, sqlx::Error> {
