@@ -7,7 +7,7 @@ QM_STARTED_PIDS=()
 # What builds slowly and is keyed by its inputs (the stack's base root
 # filesystem and its Docker engine's image store) is kept outside the clone,
 # so a fresh clone on the same machine reuses it; a new machine builds it.
-QM_CACHE=${QM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/quartermaster}
+QM_CACHE=${QM_CACHE:-${XDG_CACHE_HOME:-${HOME:-$QM_ROOT/target}/.cache}/quartermaster}
 
 qm_log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
