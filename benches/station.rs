@@ -303,21 +303,10 @@ async fn run(server_url: &str) -> String {
     let cups = LocalCups::start().await.expect("cupsd");
     let printer = RawPrinter::start().await.expect("printer");
     cups.add_raw_queue("bench-zebra", printer.port).expect("queue");
-    let dir = tempfile::tempdir().expect("dir");
-    std::fs::write(dir.path().join("secret"), "unused").expect("secret");
-    std::fs::write(
-        dir.path().join("tenant.yaml"),
-        format!(
-            "tenant: {{ id: benchco, name: Bench Co, timezone: America/Chicago, currency: USD }}\nbranding: {{ sender_name: Bench Co }}\ndomains: {{ storefront: shop.bench.example }}\n\
-             server: {{ listen: 127.0.0.1:0, secure_cookies: false }}\ndata_dir: {data}\n\
-             database: {{ host: 127.0.0.1, name: {DB}, user: root, password: ref+file://secret, max_connections: 16 }}\nmodules: {{ ebay: false, accounting: false }}\n\
-             woocommerce: {{ base_url: http://127.0.0.1:9, consumer_key: ref+file://secret, consumer_secret: ref+file://secret }}\n\
-             stations: [{{ id: bench-1, name: Bench 1 }}]\nprinters: [{{ name: bench-zebra, uri: \"{uri}\", kind: zpl, station: bench-1 }}]\n",
-            data = dir.path().join("data").display(),
-            uri = cups.uri("bench-zebra"),
-        ),
-    )
-    .expect("tenant");
+    let dir = common::tenant_dir(&format!(
+        "printers: [{{ name: bench-zebra, uri: \"{uri}\", kind: zpl, station: bench-1 }}]\n",
+        uri = cups.uri("bench-zebra")
+    ));
     let (qm, qm_port) = start_qm(dir.path(), &db_url);
     let peer = std::env::var("QM_PEER_PYTHON").ok().map(|python| start_peer(&python, &db_url));
     let nginx_dir = tempfile::tempdir().expect("nginx dir");

@@ -46,14 +46,6 @@ fn standin_thread(router: axum::Router) -> (std::net::SocketAddr, u32) {
     rx.recv().expect("stand-in started")
 }
 
-/// CPU seconds of this process's thread `tid`.
-fn thread_cpu(tid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).unwrap_or_default();
-    let fields: Vec<&str> = stat.rsplit_once(')').map(|(_, r)| r.split_whitespace().collect()).unwrap_or_default();
-    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    (ticks(11) + ticks(12)) / 100.0
-}
-
 /// `n` open orders already mirrored and reserved (3 lines each), queued:
 /// the steady state a cycle starts from. Their WooCommerce ids are past the stand-in's.
 async fn open_orders(pool: &MySqlPool, n: u64, skus: usize) {
@@ -177,24 +169,24 @@ async fn bench_cycle(server: &str, skus: usize, orders: u64) -> Cycle {
         .await
         .expect("state");
     let (cpu0, _) = cpu_and_peak();
-    let standin0 = thread_cpu(standin_tid);
+    let standin0 = common::procs::thread_cpu_seconds(standin_tid);
     let t = Instant::now();
     let s = poller.run_once().await.expect("cycle");
     let wall = t.elapsed();
     let (cpu1, peak) = cpu_and_peak();
-    let qm_cpu = (cpu1 - cpu0) - (thread_cpu(standin_tid) - standin0);
+    let qm_cpu = (cpu1 - cpu0) - (common::procs::thread_cpu_seconds(standin_tid) - standin0);
     let changed = s.skus_pushed as u64;
     // batches + the order page + one stock read of the 40 touched SKUs + the verify read
     let floor = changed.div_ceil(100) + 3;
     // The full reconciliation pass (hourly by default): every product's stock read back.
     sqlx::query("DELETE FROM sync_state WHERE name = 'woo.stock.reconciled_at'").execute(&pool).await.expect("state");
     let (cpu2, _) = cpu_and_peak();
-    let standin2 = thread_cpu(standin_tid);
+    let standin2 = common::procs::thread_cpu_seconds(standin_tid);
     let t = Instant::now();
     let full = poller.run_once().await.expect("reconciling cycle");
     let full_wall = t.elapsed();
     let (cpu3, _) = cpu_and_peak();
-    let full_qm = (cpu3 - cpu2) - (thread_cpu(standin_tid) - standin2);
+    let full_qm = (cpu3 - cpu2) - (common::procs::thread_cpu_seconds(standin_tid) - standin2);
     common::drop_db(server, "qm_bench_sync").await;
     let rows = vec![
         (

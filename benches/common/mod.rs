@@ -57,10 +57,10 @@ pub fn with_database_url(server: &str, db: &str) {
     }
 }
 
-/// A running appliance's state for tenant `benchco` (its database from
-/// `QM_DATABASE_URL`), with `extra` YAML appended to a minimal tenant file.
-/// The folder holds the file and a `secret` file; keep it while the state lives.
-pub async fn app_state(extra: &str) -> (quartermaster::app::AppState, tempfile::TempDir) {
+/// A folder holding a minimal tenant file for tenant `benchco` (its database
+/// comes from `QM_DATABASE_URL`) with `extra` YAML appended, and the
+/// `secret` file it refers to; keep it while the appliance runs.
+pub fn tenant_dir(extra: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("dir");
     std::fs::write(dir.path().join("secret"), "unused").expect("secret");
     std::fs::write(
@@ -75,6 +75,12 @@ pub async fn app_state(extra: &str) -> (quartermaster::app::AppState, tempfile::
         ),
     )
     .expect("tenant file");
+    dir
+}
+
+/// A running appliance's state for the [`tenant_dir`] tenant with `extra`.
+pub async fn app_state(extra: &str) -> (quartermaster::app::AppState, tempfile::TempDir) {
+    let dir = tenant_dir(extra);
     let loaded = quartermaster::config::LoadedConfig::load(&dir.path().join("tenant.yaml")).expect("tenant file");
     (quartermaster::startup::prepare(loaded).await.expect("prepare"), dir)
 }

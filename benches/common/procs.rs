@@ -32,7 +32,11 @@ pub fn tree(pid: u32) -> Vec<u32> {
 
 /// /proc/PID/stat's fields after the command name (field 3 onwards).
 fn stat_fields(pid: u32) -> Option<Vec<String>> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat_fields_at(&format!("/proc/{pid}/stat"))
+}
+
+fn stat_fields_at(path: &str) -> Option<Vec<String>> {
+    let stat = std::fs::read_to_string(path).ok()?;
     let (_, rest) = stat.rsplit_once(')')?;
     Some(rest.split_whitespace().map(str::to_owned).collect())
 }
@@ -47,6 +51,13 @@ pub fn cpu_seconds(pid: u32) -> f64 {
             (t(11) + t(12)) / TICKS
         })
         .sum()
+}
+
+/// User + system CPU seconds of thread `tid` of this process.
+pub fn thread_cpu_seconds(tid: u32) -> f64 {
+    let Some(f) = stat_fields_at(&format!("/proc/self/task/{tid}/stat")) else { return 0.0 };
+    let t = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (t(11) + t(12)) / TICKS
 }
 
 /// Resident memory of `pid` and its children, MiB.
