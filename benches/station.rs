@@ -240,23 +240,8 @@ async fn grow(pool: &MySqlPool, skus: u64, orders: u64) {
     let open: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM pick_queue WHERE status <> 'shipped'").fetch_one(pool).await.expect("count");
     let open = u64::try_from(open).unwrap_or(0);
     if orders > open {
-        let (a, b) = (100_000 + open, 100_000 + orders - 1);
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-            "INSERT INTO orders (woo_id, number, status, currency, customer_name, total_minor, woo_created_at, woo_modified_at, ship_name, ship_address1, ship_city, ship_postcode, ship_country)
-               SELECT seq, CONCAT('G', seq), 'processing', 'USD', CONCAT('Buyer ', seq), 3000, UTC_TIMESTAMP(6) - INTERVAL seq SECOND, UTC_TIMESTAMP(6), 'B', '1 Main St', 'Chicago', '60607', 'US' FROM seq_{a}_to_{b};
-             INSERT INTO order_lines (order_id, woo_line_id, product_id, sku, name, quantity, unit_price_minor, total_minor)
-               SELECT o.id, k.seq, p.id, p.sku, p.name, 1, 1000, 1000 FROM orders o JOIN seq_1_to_3 k
-               JOIN products p ON p.sku = CONCAT('G-', 1 + (o.woo_id * 3 + k.seq) % {skus_g})
-               WHERE o.woo_id BETWEEN {a} AND {b};
-             INSERT INTO stock_reservations (order_line_id, lot_id, quantity, status)
-               SELECT l.id, lot.id, 1, 'open' FROM order_lines l JOIN orders o ON o.id = l.order_id JOIN inventory_lots lot ON lot.product_id = l.product_id
-               WHERE o.woo_id BETWEEN {a} AND {b};
-             INSERT INTO pick_queue (order_id, status) SELECT id, 'queued' FROM orders WHERE woo_id BETWEEN {a} AND {b}",
-            skus_g = skus.saturating_sub(31).max(1),
-        )))
-        .execute(pool)
-        .await
-        .expect("grow the open orders");
+        // The growth products come after the 31 of `seed`.
+        common::open_orders(pool, 100_000 + open, orders - open, 32, skus.saturating_sub(31)).await;
     }
 }
 

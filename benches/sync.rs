@@ -46,27 +46,6 @@ fn standin_thread(router: axum::Router) -> (std::net::SocketAddr, u32) {
     rx.recv().expect("stand-in started")
 }
 
-/// `n` open orders already mirrored and reserved (3 lines each), queued:
-/// the steady state a cycle starts from. Their WooCommerce ids are past the stand-in's.
-async fn open_orders(pool: &MySqlPool, n: u64, skus: usize) {
-    if n == 0 {
-        return;
-    }
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO orders (woo_id, number, status, currency, customer_name, total_minor, woo_created_at, woo_modified_at)
-           SELECT 5000000 + seq, CONCAT('O', seq), 'processing', 'USD', 'Buyer', 3000, UTC_TIMESTAMP(6) - INTERVAL 1 DAY, UTC_TIMESTAMP(6) - INTERVAL 1 DAY FROM seq_1_to_{n};
-         INSERT INTO order_lines (order_id, woo_line_id, product_id, sku, name, quantity, unit_price_minor, total_minor)
-           SELECT o.id, k.seq, 1 + (o.woo_id * 3 + k.seq) % {skus}, '', 'x', 1, 1000, 1000 FROM orders o JOIN seq_1_to_3 k WHERE o.woo_id > 5000000;
-         INSERT INTO stock_reservations (order_line_id, lot_id, quantity, status)
-           SELECT l.id, lot.id, 1, 'open' FROM order_lines l JOIN orders o ON o.id = l.order_id JOIN inventory_lots lot ON lot.product_id = l.product_id WHERE o.woo_id > 5000000;
-         UPDATE inventory_lots lot JOIN (SELECT lot_id, SUM(quantity) q FROM stock_reservations GROUP BY lot_id) r ON r.lot_id = lot.id SET lot.qty_reserved = r.q;
-         INSERT INTO pick_queue (order_id, status) SELECT id, 'queued' FROM orders WHERE woo_id > 5000000"
-    )))
-    .execute(pool)
-    .await
-    .expect("open orders");
-}
-
 /// (user+system CPU seconds, peak RSS in MiB) of this process, from /proc.
 fn cpu_and_peak() -> (f64, f64) {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
@@ -132,7 +111,8 @@ async fn bench_cycle(server: &str, skus: usize, orders: u64) -> Cycle {
     let (pool, opts) = common::fresh_db(server, "qm_bench_sync", 12).await;
     let store = WooStandin::new("ck_bench", "cs_bench");
     big_catalog(&pool, &store, skus).await;
-    open_orders(&pool, orders, skus).await;
+    // Past the stand-in's WooCommerce order ids.
+    common::open_orders(&pool, 5_000_001, orders, 1, skus as u64).await;
     let (addr, standin_tid) = standin_thread(store.router());
     store.set_latency(Duration::from_millis(20));
     // 1% changed: 500 SKUs counted down by one, plus 20 new orders (40 lines).

@@ -85,6 +85,37 @@ pub async fn app_state(extra: &str) -> (quartermaster::app::AppState, tempfile::
     (quartermaster::startup::prepare(loaded).await.expect("prepare"), dir)
 }
 
+/// `n` open orders already mirrored and reserved, the state a page or a
+/// cycle starts from: WooCommerce ids from `first_woo_id`, 3 one-unit lines
+/// each on products with ids `first_product..first_product + products`
+/// (their first lot), `qty_reserved` kept in step, queued. In bulk, from
+/// MariaDB's sequence tables.
+pub async fn open_orders(pool: &MySqlPool, first_woo_id: u64, n: u64, first_product: u64, products: u64) {
+    if n == 0 {
+        return;
+    }
+    let (a, b) = (first_woo_id, first_woo_id + n - 1);
+    let span = products.max(1);
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO orders (woo_id, number, status, currency, customer_name, total_minor, woo_created_at, woo_modified_at, ship_name, ship_address1, ship_city, ship_postcode, ship_country)
+           SELECT seq, CONCAT('O', seq), 'processing', 'USD', CONCAT('Buyer ', seq), 3000, UTC_TIMESTAMP(6) - INTERVAL 1 DAY - INTERVAL seq SECOND,
+                  UTC_TIMESTAMP(6) - INTERVAL 1 DAY, 'Buyer', '1 Main St', 'Chicago', '60607', 'US' FROM seq_{a}_to_{b};
+         INSERT INTO order_lines (order_id, woo_line_id, product_id, sku, name, quantity, unit_price_minor, total_minor)
+           SELECT o.id, k.seq, p.id, p.sku, p.name, 1, 1000, 1000 FROM orders o JOIN seq_1_to_3 k
+           JOIN products p ON p.id = {first_product} + (o.woo_id * 3 + k.seq) % {span}
+           WHERE o.woo_id BETWEEN {a} AND {b};
+         INSERT INTO stock_reservations (order_line_id, lot_id, quantity, status)
+           SELECT l.id, (SELECT MIN(lot.id) FROM inventory_lots lot WHERE lot.product_id = l.product_id), 1, 'open'
+           FROM order_lines l JOIN orders o ON o.id = l.order_id WHERE o.woo_id BETWEEN {a} AND {b};
+         UPDATE inventory_lots lot JOIN (SELECT lot_id, SUM(quantity) AS q FROM stock_reservations WHERE status = 'open' GROUP BY lot_id) r
+           ON r.lot_id = lot.id SET lot.qty_reserved = r.q;
+         INSERT INTO pick_queue (order_id, status) SELECT id, 'queued' FROM orders WHERE woo_id BETWEEN {a} AND {b}"
+    )))
+    .execute(pool)
+    .await
+    .expect("open orders");
+}
+
 /// The machine's load averages, for the table.
 pub fn load() -> String {
     std::fs::read_to_string("/proc/loadavg").unwrap_or_default().split_whitespace().take(3).collect::<Vec<_>>().join(" ")

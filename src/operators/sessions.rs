@@ -129,7 +129,8 @@ impl SessionCache {
         }
         let found = reads.run(move |conn| Box::pin(lookup_hash(conn, hash, hours))).await?;
         match &found {
-            Some((operator, csrf)) if !self.ttl.is_zero() => {
+            _ if self.ttl.is_zero() => {}
+            Some((operator, csrf)) => {
                 let mut entries = self.entries.write().unwrap_or_else(std::sync::PoisonError::into_inner);
                 if entries.len() >= CACHE_CAPACITY {
                     let ttl = self.ttl;
@@ -140,7 +141,7 @@ impl SessionCache {
                 }
                 entries.insert(hash, Verified { at: Instant::now(), operator: operator.clone(), csrf: csrf.clone() });
             }
-            _ => self.forget_hash(&hash),
+            None => self.forget_hash(&hash),
         }
         Ok(found)
     }
