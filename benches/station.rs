@@ -16,7 +16,9 @@
 //! 4. **Growth**: pick and queue page latency (-c1) and qm's RSS at 1k, 10k,
 //!    50k and 200k SKUs, then 100, 1,000 and 10,000 open orders.
 //!
-//! Prints the tables and writes target/bench/station.md.
+//! Prints the tables and writes target/bench/station.md. `QM_BENCH_HOLD=N`
+//! keeps the seeded servers up N seconds first, printing their URLs and the
+//! session cookie, for a profiler.
 
 mod common;
 
@@ -316,6 +318,14 @@ async fn run(server_url: &str) -> String {
         assert_eq!(data_lines(html), data_lines(&pages[0].1), "{name} lists the lines in the same walking order as qm");
     }
     let qm_page = pages[0].1.clone();
+    if let Some(hold) = std::env::var("QM_BENCH_HOLD").ok().and_then(|v| v.parse::<u64>().ok()) {
+        // A profiling aid: the servers stay up, seeded, for `hold` seconds.
+        for s in &servers {
+            eprintln!("{} (pid {}): http://127.0.0.1:{}/pick/1 (nginx {})", s.name, s.child.id(), s.port, s.via_nginx);
+        }
+        eprintln!("cookie: {cookie}; holding {hold} s");
+        tokio::time::sleep(Duration::from_secs(hold)).await;
+    }
     // Warm both (pools filled, statements prepared, workers started).
     for s in &servers {
         let _ = procs::wrk(&format!("http://127.0.0.1:{}/pick/1", s.port), &cookie, 16, 2);

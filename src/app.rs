@@ -17,7 +17,7 @@ pub struct AppState {
     /// Connections for the pages' single-statement reads (no ping on release).
     pub reads: Arc<crate::db::reads::Reads>,
     /// Connect options for dedicated connections (advisory locks).
-    pub db_options: MySqlConnectOptions,
+    pub db_options: Arc<MySqlConnectOptions>,
     pub config: Arc<TenantConfig>,
     pub loaded: Arc<LoadedConfig>,
     pub secrets: Arc<Secrets>,
@@ -30,7 +30,7 @@ pub struct AppState {
     /// The carrier labels are bought from, when one is configured.
     pub carrier: Option<Arc<dyn crate::fulfillment::carrier::Carrier>>,
     /// The PDF renderer (packing slips, quotes).
-    pub weasy: crate::printing::pdf::WeasyPrint,
+    pub weasy: Arc<crate::printing::pdf::WeasyPrint>,
     /// The books, when the accounting module is on (chart installed at start).
     pub ledger: Option<Arc<crate::books::Ledger>>,
     /// The tenant's SMTP server, when `smtp` is set.

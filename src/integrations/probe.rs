@@ -206,7 +206,7 @@ impl Ctx {
             pool: Some(st.pool.clone()),
             woo: Some(st.woo.clone()),
             carrier: st.carrier.clone(),
-            weasy: st.weasy.clone(),
+            weasy: (*st.weasy).clone(),
             base_dir: st.loaded.base_dir(),
             timeout: Duration::from_secs(10),
         }

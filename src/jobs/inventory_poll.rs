@@ -239,7 +239,7 @@ impl Poller {
         };
         Ok(Self {
             pool: state.pool.clone(),
-            db_options: state.db_options.clone(),
+            db_options: (*state.db_options).clone(),
             tenant: c.tenant.id.to_string(),
             reservable: c.woocommerce.order_statuses.clone(),
             pick_priority: c.pick_priority.clone(),

@@ -89,7 +89,7 @@ async fn every_station_page_is_one_round_trip_in_steady_state() {
     let slot = proxied.clone();
     let w = World::with_tweaked("  session_check_seconds: 60\n", "", &[], |state| {
         // The app's pool and its page reads reach MariaDB through the counter.
-        let options = state.db_options.clone().host("127.0.0.1").port(counter.addr.port()).ssl_mode(MySqlSslMode::Disabled);
+        let options = (*state.db_options).clone().host("127.0.0.1").port(counter.addr.port()).ssl_mode(MySqlSslMode::Disabled);
         let pool = sqlx::mysql::MySqlPoolOptions::new()
             .max_connections(4)
             .test_before_acquire(false)
