@@ -1,4 +1,5 @@
-//! Connections for the pages' reads, handed back without a round trip.
+//! Connections for the pages' reads (and the pick scan's one statement),
+//! handed back without a round trip.
 //!
 //! sqlx 0.9's pool pings every connection as it is returned
 //! (`Floating::return_to_pool`, whatever `test_before_acquire` says), so a
@@ -42,8 +43,25 @@ impl Reads {
     where
         F: for<'c> Fn(&'c mut MySqlConnection) -> BoxFuture<'c, Result<T, sqlx::Error>>,
     {
+        self.go(read, true).await
+    }
+
+    /// Runs `write`, a statement that must not run twice, on a connection of
+    /// this set: a failed connection is dropped and the error returned, since
+    /// the server may have run the statement before the connection failed.
+    pub async fn once<T, F>(&self, write: F) -> Result<T, sqlx::Error>
+    where
+        F: for<'c> Fn(&'c mut MySqlConnection) -> BoxFuture<'c, Result<T, sqlx::Error>>,
+    {
+        self.go(write, false).await
+    }
+
+    async fn go<T, F>(&self, statement: F, retry: bool) -> Result<T, sqlx::Error>
+    where
+        F: for<'c> Fn(&'c mut MySqlConnection) -> BoxFuture<'c, Result<T, sqlx::Error>>,
+    {
         let _permit = self.permits.acquire().await.map_err(|_| sqlx::Error::PoolClosed)?;
-        let mut fresh = false;
+        let mut fresh = !retry;
         loop {
             let mut conn = match self.take() {
                 Some(c) => c,
@@ -52,15 +70,15 @@ impl Reads {
                     self.options.connect().await?
                 }
             };
-            match read(&mut conn).await {
+            match statement(&mut conn).await {
                 Err(e) if broken(&e) => {
                     // A connection the server closed (restart, timeout): one more try on a new one.
                     drop(conn);
+                    self.clear();
                     if fresh {
                         return Err(e);
                     }
                     fresh = true;
-                    self.clear();
                 }
                 outcome => {
                     self.idle.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push((conn, Instant::now()));

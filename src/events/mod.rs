@@ -206,6 +206,12 @@ pub async fn newest_id(db: impl MySqlExecutor<'_>) -> Result<u64, sqlx::Error> {
     sqlx::query_scalar::<_, u64>("SELECT CAST(COALESCE(MAX(id), 0) AS UNSIGNED) FROM event_log").fetch_one(db).await
 }
 
+/// Wakes this process's live streams for events a stored procedure wrote
+/// (`pick_scan`): rows not written through [`record`].
+pub fn recorded_elsewhere() {
+    bus::recorded();
+}
+
 /// Appends an event and wakes this process's live streams (a row written
 /// inside a transaction reaches them when the bus next polls after the commit).
 pub async fn record(db: impl MySqlExecutor<'_>, e: Event<'_>) -> Result<u64, sqlx::Error> {

@@ -325,12 +325,6 @@ fn non_empty(s: &str) -> Option<&str> {
 // The station's progress on an order's lines, kept on the lines themselves
 // (the columns are the order lines'; the station decides, this writes).
 
-/// Counts `n` more units picked on a line (the CHECK `picked_qty <= quantity` backs the caller).
-pub async fn add_picked(conn: &mut sqlx::MySqlConnection, line_id: u64, n: u32) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE order_lines SET picked_qty = picked_qty + ? WHERE id = ?").bind(n).bind(line_id).execute(conn).await?;
-    Ok(())
-}
-
 /// Puts a line in package `seq` of its shipment.
 pub async fn set_package_seq(conn: &mut sqlx::MySqlConnection, line_id: u64, seq: u16) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE order_lines SET package_seq = ? WHERE id = ?").bind(seq).bind(line_id).execute(conn).await?;

@@ -7,13 +7,15 @@ use crate::ids::OperatorId;
 use crate::ids::OrderId;
 use sqlx::MySqlPool;
 
+use crate::db::reads::Reads;
+
 use super::{
     StationError, bin_key, lock_held,
     queue::{Head, QueueStatus},
 };
 use crate::{
     events::{self, Event, Severity},
-    inventory::{lookup::CodeLookup, orders},
+    inventory::lookup::CodeLookup,
 };
 
 /// A lot to take units from, oldest first.
@@ -171,8 +173,16 @@ pub enum Mis {
 }
 
 /// Counts `count` scans of `code` on an order the operator holds.
+///
+/// A counted scan is one round trip: the code resolves from memory
+/// ([`CodeLookup`]), then the stored procedure `pick_scan` (migration
+/// `20261204000011_pick_scan.sql`) checks the hold, counts the first line of
+/// the product with room, moves a fully picked order to `picked` and records
+/// the events, in one transaction, on one of `direct`'s connections. A
+/// refused scan counts nothing and costs one more statement: its event.
 pub async fn scan(
     pool: &MySqlPool,
+    direct: &Reads,
     lookup: &CodeLookup,
     order_id: OrderId,
     operator_id: OperatorId,
@@ -192,65 +202,68 @@ pub async fn scan(
         }
     };
     let adding = hit.units.saturating_mul(count);
-    let mut tx = pool.begin().await?;
-    let number = lock_held(&mut tx, order_id, operator_id, QueueStatus::Picking).await?;
-    let lines = sqlx::query_as::<_, (u64, String, u32, u32)>(
-        "SELECT id, sku, quantity, picked_qty FROM order_lines WHERE order_id = ? AND product_id = ? AND NOT removed ORDER BY id FOR UPDATE",
-    )
-        .bind(order_id)
-        .bind(hit.product_id)
-        .fetch_all(&mut *tx)
+    let product = hit.product_id;
+    // Never retried: a scan that reached the server and lost its answer must not count twice.
+    let (outcome, number, status, holder, line_id, sku, name, quantity, picked, order_picked) = direct
+        .once(move |c| {
+            Box::pin(
+                sqlx::query_as::<
+                    _,
+                    (
+                        String,
+                        Option<String>,
+                        Option<String>,
+                        Option<String>,
+                        Option<u64>,
+                        Option<String>,
+                        Option<String>,
+                        Option<u32>,
+                        Option<u32>,
+                        i64,
+                    ),
+                >("CALL pick_scan(?, ?, ?, ?)")
+                .bind(order_id)
+                .bind(operator_id)
+                .bind(product)
+                .bind(adding)
+                .fetch_one(c),
+            )
+        })
         .await?;
-    if lines.is_empty() {
-        drop(tx);
-        let what = sqlx::query_as::<_, (String, String)>("SELECT sku, name FROM products WHERE id = ?")
-            .bind(hit.product_id)
-            .fetch_optional(pool)
-            .await?;
-        let what = what.map_or_else(|| code.to_owned(), |(sku, name)| format!("{sku} ({name})"));
-        return refuse(pool, order_id, operator_id, Mis::WrongItem { what }).await;
-    }
-    // The first line of this product with room for the whole scan.
-    let mut target = None;
-    let (mut sku, mut quantity, mut picked) = (String::new(), 0u32, 0u32);
-    for (id, line_sku, line_quantity, line_picked) in lines {
-        (sku, quantity, picked) = (line_sku, line_quantity, line_picked);
-        if picked.saturating_add(adding) <= quantity {
-            target = Some(id);
-            break;
+    let number = number.unwrap_or_default();
+    let sku = sku.unwrap_or_default();
+    let (quantity, picked) = (quantity.unwrap_or_default(), picked.unwrap_or_default());
+    let mis = match outcome.as_str() {
+        "counted" => {
+            events::recorded_elsewhere();
+            let line_id = line_id.ok_or_else(|| StationError::Invalid("pick_scan counted no line".into()))?;
+            return Ok(Ok(Counted { line_id, sku, picked, quantity, order_picked: order_picked != 0 }));
         }
-    }
-    let Some(line_id) = target else {
-        drop(tx);
-        return refuse(pool, order_id, operator_id, Mis::TooMany { sku, quantity, picked, adding }).await;
+        "not_found" => return Err(StationError::NotFound(order_id)),
+        "held_by_other" => {
+            return Err(StationError::HeldByOther { number, holder: holder.unwrap_or_else(|| "nobody (claim it first)".into()) });
+        }
+        "wrong_state" => {
+            return Err(StationError::WrongState { number, status: status.unwrap_or_default(), expected: QueueStatus::Picking.as_str() });
+        }
+        "wrong_item" => Mis::WrongItem {
+            what: match name {
+                Some(name) if !sku.is_empty() => format!("{sku} ({name})"),
+                _ => code.to_owned(),
+            },
+        },
+        "too_many" => Mis::TooMany { sku, quantity, picked, adding },
+        other => return Err(StationError::Invalid(format!("pick_scan answered {other:?}"))),
     };
-    orders::add_picked(&mut tx, line_id, adding).await?;
-    // The line is locked (FOR UPDATE above): its new count is known without reading it back.
-    let picked = picked + adding;
-    let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM order_lines WHERE order_id = ? AND NOT removed AND picked_qty < quantity")
-        .bind(order_id)
-        .fetch_one(&mut *tx)
+    // The procedure checked the hold; the refusal is recorded for a supervisor.
+    let message = format!("order {number}: {mis}");
+    direct
+        .once(|c| {
+            let e = Event::info("pick.refused", message.clone()).severity(Severity::Warning).by(operator_id).about("order", order_id);
+            Box::pin(events::record(c, e))
+        })
         .await?;
-    let order_picked = left == 0;
-    if order_picked {
-        sqlx::query("UPDATE pick_queue SET status = 'picked', picked_at = UTC_TIMESTAMP(6) WHERE order_id = ?")
-            .bind(order_id)
-            .execute(&mut *tx)
-            .await?;
-    }
-    events::record(
-        &mut *tx,
-        Event::info("pick.scanned", format!("order {number}: {sku} +{adding} ({picked}/{quantity})"))
-            .by(operator_id)
-            .about("order", order_id),
-    )
-    .await?;
-    if order_picked {
-        events::record(&mut *tx, Event::info("pick.picked", format!("order {number} picked")).by(operator_id).about("order", order_id))
-            .await?;
-    }
-    tx.commit().await?;
-    Ok(Ok(Counted { line_id, sku, picked, quantity, order_picked }))
+    Ok(Err(mis))
 }
 
 /// Records a refused scan (so a supervisor can see mis-picks) and returns it.

@@ -306,7 +306,7 @@ async fn scan(
         c => c.parse::<u32>().ok(),
     };
     let outcome = match count {
-        Some(n) => pick::scan(&state.pool, &state.lookup, order, s.operator.id, &f.code, n).await,
+        Some(n) => pick::scan(&state.pool, &state.reads, &state.lookup, order, s.operator.id, &f.code, n).await,
         None => Ok(Err(pick::Mis::BadCount)),
     };
     match outcome {

@@ -152,6 +152,32 @@ async fn every_station_page_is_one_round_trip_in_steady_state() {
     assert_eq!(status, 200);
     let sent = counter.take();
     assert_eq!(sent.len(), 1, "after a scan: {}", names(&sent));
+
+    // The scan POST itself: one round trip when it counts, two when it is
+    // refused (the refusal's event). The first bolt scan reads its code
+    // into memory and prepares the call.
+    let scan = |code: &str, count: &str| {
+        let (code, count) = (code.to_owned(), count.to_owned());
+        let p = &p;
+        async move { p.post(&format!("/pick/{order}/scan"), &[("code", &code), ("count", &count)]).await.0 }
+    };
+    assert_eq!(scan(&bolt.upc, "1").await, 303);
+    counter.take();
+    for _ in 0..3 {
+        assert_eq!(scan(&bolt.upc, "1").await, 303, "counted");
+    }
+    let sent = counter.take();
+    assert_eq!(names(&sent), "EXECUTE, EXECUTE, EXECUTE", "a counted scan is one round trip");
+    assert_eq!(scan(&bolt.upc, "2").await, 422, "too many: 4 of 5 picked, 2 more");
+    let sent = counter.take();
+    assert_eq!(
+        sent.iter().filter(|c| **c == 0x17).count(),
+        3,
+        "a refused scan: the call, its event, then the page it shows: {}",
+        names(&sent)
+    );
+    let (_, sheet) = p.get(&format!("/pick/{order}")).await;
+    assert!(sheet.contains("6/7 picked"), "the counted scans show, the refused one does not:\n{sheet}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

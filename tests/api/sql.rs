@@ -224,6 +224,20 @@ fn ownership_map() -> Map {
     map
 }
 
+/// README's "Stored procedures" table: `| `name` | `caller module` | `table`, … |`
+/// (the tables it writes beyond its caller's own).
+fn procedure_map() -> BTreeMap<String, (String, BTreeSet<String>)> {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).expect("README.md");
+    let Some(section) = readme.split("### Stored procedures").nth(1) else { return BTreeMap::new() };
+    let mut map = BTreeMap::new();
+    for row in section.lines().skip_while(|l| !l.starts_with('|')).take_while(|l| l.starts_with('|')).skip(2) {
+        let cells: Vec<Vec<String>> = row.split('|').skip(1).map(ticked).collect();
+        let (Some(name), Some(caller)) = (cells.first().and_then(|c| c.first()), cells.get(1).and_then(|c| c.first())) else { continue };
+        map.insert(name.clone(), (caller.clone(), cells.get(2).cloned().unwrap_or_default().into_iter().collect()));
+    }
+    map
+}
+
 fn ticked(cell: &str) -> Vec<String> {
     cell.split('`').skip(1).step_by(2).map(str::to_string).collect()
 }
@@ -281,6 +295,73 @@ fn tables_of(sql: &str, schema: &BTreeSet<String>) -> (BTreeSet<String>, BTreeSe
     (written, named)
 }
 
+/// The procedure a statement calls: `CALL pick_scan(?, ?)` → (`pick_scan`, 2 arguments).
+fn called(sql: &str) -> Option<(String, usize)> {
+    let rest = sql.trim_start().strip_prefix("CALL ").or_else(|| sql.trim_start().strip_prefix("call "))?;
+    let name = rest.split(|c: char| c == '(' || c.is_whitespace()).next()?.to_string();
+    Some((name, sql.matches('?').count()))
+}
+
+/// A routine body's statements, each from its first SQL keyword on (the
+/// control flow around it, `IF … THEN`, dropped).
+fn body_statements(body: &str) -> Vec<String> {
+    body.split(';')
+        .filter_map(|piece| {
+            let lines: Vec<&str> = piece.lines().map(str::trim).filter(|l| !l.starts_with("--")).collect();
+            let start = lines.iter().position(|l| {
+                let first = l.split_whitespace().next().unwrap_or_default().to_ascii_uppercase();
+                ["SELECT", "INSERT", "UPDATE", "DELETE", "REPLACE"].contains(&first.as_str())
+            })?;
+            Some(lines[start..].join(" "))
+        })
+        .collect()
+}
+
+/// How many columns each result set of a routine body has: its SELECTs
+/// that are not `SELECT … INTO` variables, counted by top-level commas.
+fn result_widths(body: &str) -> Vec<usize> {
+    let mut widths = Vec::new();
+    for stmt in body_statements(body).iter().filter(|s| s.to_ascii_uppercase().starts_with("SELECT ")) {
+        let (mut depth, mut commas, mut into) = (0i32, 0usize, false);
+        let mut quoted = false;
+        let upper = stmt.to_ascii_uppercase();
+        for (i, c) in upper.char_indices() {
+            match c {
+                '\'' => quoted = !quoted,
+                '(' if !quoted => depth += 1,
+                ')' if !quoted => depth -= 1,
+                ',' if !quoted && depth == 0 => commas += 1,
+                ' ' if !quoted && depth == 0 => {
+                    if upper[i..].starts_with(" INTO ") {
+                        into = true;
+                    }
+                    if upper[i..].starts_with(" FROM ") || into {
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        if !into {
+            widths.push(commas + 1);
+        }
+    }
+    widths
+}
+
+/// Every stored routine of the migrated schema: name → (parameters, body).
+async fn routines(pool: &sqlx::MySqlPool) -> HashMap<String, (usize, String)> {
+    let rows = sqlx::query_as::<_, (String, String, i64)>(
+        "SELECT CAST(r.routine_name AS CHAR), CAST(r.routine_definition AS CHAR),
+                (SELECT COUNT(*) FROM information_schema.parameters p WHERE p.specific_schema = r.routine_schema AND p.specific_name = r.routine_name AND p.ordinal_position > 0)
+         FROM information_schema.routines r WHERE r.routine_schema = DATABASE()",
+    )
+    .fetch_all(pool)
+    .await
+    .expect("routines");
+    rows.into_iter().map(|(name, body, params)| (name, (usize::try_from(params).unwrap_or(0), body))).collect()
+}
+
 #[tokio::test]
 async fn every_statement_prepares_against_the_schema_and_reads_into_its_row() {
     let found = crate_sql();
@@ -289,8 +370,30 @@ async fn every_statement_prepares_against_the_schema_and_reads_into_its_row() {
     failures.extend(found.string_keyed.iter().map(|k| format!("{k} (read the row into a FromRow struct or a tuple)")));
 
     let tdb = TestDb::migrated().await;
+    let procedures = routines(&tdb.pool).await;
     let mut conn = tdb.pool.acquire().await.expect("connection");
     for s in &found.statements {
+        // A CALL returns what its body's SELECTs return: every result set must fit the row it is read into.
+        if let Some((name, args)) = called(&s.sql) {
+            let Some((params, body)) = procedures.get(&name) else {
+                failures.push(format!("{}:{}: calls {name}, which no migration creates", s.file, s.line));
+                continue;
+            };
+            if *params != args {
+                failures.push(format!("{}:{}: calls {name} with {args} arguments; it takes {params}", s.file, s.line));
+            }
+            let widths = result_widths(body);
+            let fits = match &s.shape {
+                Shape::Tuple(n) => !widths.is_empty() && widths.iter().all(|w| w == n),
+                Shape::Scalar => !widths.is_empty() && widths.iter().all(|w| *w == 1),
+                Shape::Untyped => true,
+                Shape::Named(_) => false,
+            };
+            if !fits {
+                failures.push(format!("{}:{}: {name} returns result sets of {widths:?} columns, read as {:?}", s.file, s.line, s.shape));
+            }
+            continue;
+        }
         let prepared = match (&mut *conn).prepare(sqlx::AssertSqlSafe(s.sql.clone()).into_sql_str()).await {
             Ok(p) => p,
             Err(e) => {
@@ -337,13 +440,29 @@ async fn every_table_is_touched_only_by_its_owner() {
     let unowned: Vec<&String> = schema.iter().filter(|t| !map.owner.contains_key(*t)).collect();
     assert!(unowned.is_empty(), "tables with no owner in README's map: {unowned:?}");
 
+    let procedures = routines(&tdb.pool).await;
+    let allowed = procedure_map();
     let mut failures = Vec::new();
     for s in &found.statements {
         let module = module_of(&s.file);
-        let (written, named) = tables_of(&s.sql, &schema);
+        let (mut written, mut named) = tables_of(&s.sql, &schema);
+        // A CALL touches what its body touches; README lists what each may write beyond its caller's tables.
+        let mut beyond = BTreeSet::new();
+        if let Some((name, _)) = called(&s.sql) {
+            match allowed.get(&name) {
+                Some((caller, tables)) if *caller == module => beyond = tables.clone(),
+                Some((caller, _)) => failures.push(format!("{}:{}: {module} calls {name}, which README gives to {caller}", s.file, s.line)),
+                None => failures.push(format!("{}:{}: {name} is not in README's \"Stored procedures\"", s.file, s.line)),
+            }
+            for stmt in procedures.get(&name).map(|(_, body)| body_statements(body)).unwrap_or_default() {
+                let (w, n) = tables_of(&stmt, &schema);
+                written.extend(w);
+                named.extend(n);
+            }
+        }
         let reads = map.reads.get(&module).cloned().unwrap_or_default();
         for t in &written {
-            if map.owner.get(t) != Some(&module) {
+            if map.owner.get(t) != Some(&module) && !beyond.contains(t) {
                 failures.push(format!("{}:{}: {module} writes {t}, owned by {}", s.file, s.line, map.owner[t]));
             }
         }
@@ -392,6 +511,14 @@ fn the_scanner_sees_what_it_must() {
     let (w, n) = tables_of("INSERT INTO orders (a) SELECT id FROM products", &schema);
     assert_eq!(w.into_iter().collect::<Vec<_>>(), ["orders"]);
     assert_eq!(n.len(), 2);
+    // A procedure's body: its statements out of the control flow, and the widths of what it returns.
+    assert_eq!(called("CALL p_x(?, ?, ?)"), Some(("p_x".into(), 3)));
+    let body = "BEGIN\n DECLARE v INT;\n SELECT a, (SELECT b, c FROM t) INTO v, w FROM orders WHERE id = 1;\n IF v IS NULL THEN\n  SELECT 'none', NULL;\n ELSE\n  UPDATE orders SET a = 1;\n  SELECT 'done', v;\n END IF;\nEND";
+    let stmts = body_statements(body);
+    assert_eq!(stmts.len(), 4, "{stmts:?}");
+    assert!(stmts[2].starts_with("UPDATE orders"), "{stmts:?}");
+    assert_eq!(result_widths(body), [2, 2]);
+    assert_eq!(tables_of(&stmts[2], &schema).0.into_iter().collect::<Vec<_>>(), ["orders"]);
 }
 
 #[test]
