@@ -28,30 +28,49 @@ use sqlx::{MySql, MySqlPool, QueryBuilder};
 const SKUS: usize = 50_000;
 
 /// Serves `router` from an OS thread of its own (a current-thread runtime),
-/// so its CPU can be told apart from qm's; returns the address and the thread's id.
-fn standin_thread(router: axum::Router) -> (std::net::SocketAddr, u32) {
+/// so its CPU can be told apart from qm's; returns the address and the
+/// thread's CPU clock.
+fn standin_thread(router: axum::Router) -> (std::net::SocketAddr, Clocks) {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let tid = std::fs::read_link("/proc/thread-self")
             .ok()
-            .and_then(|p| p.file_name().and_then(|n| n.to_str()).and_then(|n| n.parse::<u32>().ok()))
-            .unwrap_or(0);
+            .and_then(|p| p.file_name().and_then(|n| n.to_str()).and_then(|n| n.parse::<i32>().ok()))
+            .expect("this thread's id");
+        // Linux's CPU clock of one thread: MAKE_THREAD_CPUCLOCK(tid, CPUCLOCK_SCHED).
+        let clock = nix::time::ClockId::from_raw((!tid << 3) | 6);
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("stand-in runtime");
         rt.block_on(async move {
             let addr = standin::serve(router, "127.0.0.1:0").await.expect("serve");
-            tx.send((addr, tid)).expect("send");
+            tx.send((addr, Clocks { standin: clock })).expect("send");
             std::future::pending::<()>().await;
         });
     });
     rx.recv().expect("stand-in started")
 }
 
-/// (user+system CPU seconds, peak RSS in MiB) of this process, from /proc.
-fn cpu_and_peak() -> (f64, f64) {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let fields: Vec<&str> = stat.rsplit_once(')').map(|(_, r)| r.split_whitespace().collect()).unwrap_or_default();
-    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    let cpu = (ticks(11) + ticks(12)) / 100.0;
+/// CPU clocks read to the nanosecond (/proc's ticks are 10 ms, too coarse for a phase).
+#[derive(Clone, Copy)]
+struct Clocks {
+    standin: nix::time::ClockId,
+}
+
+impl Clocks {
+    fn read(id: nix::time::ClockId) -> f64 {
+        nix::time::clock_gettime(id).map_or(f64::NAN, |t| t.tv_sec() as f64 + t.tv_nsec() as f64 * 1e-9)
+    }
+    /// This process's CPU seconds, the stand-in's thread included.
+    fn process(self) -> f64 {
+        Self::read(nix::time::ClockId::CLOCK_PROCESS_CPUTIME_ID)
+    }
+    /// This process's CPU seconds less the stand-in's: qm's own.
+    fn qm(self) -> f64 {
+        self.process() - Self::read(self.standin)
+    }
+}
+
+/// Peak RSS of this process in MiB, from /proc.
+fn peak_mib() -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let hwm = status
         .lines()
@@ -59,7 +78,7 @@ fn cpu_and_peak() -> (f64, f64) {
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|v| v.parse::<f64>().ok())
         .unwrap_or(0.0);
-    (cpu, hwm / 1024.0)
+    hwm / 1024.0
 }
 
 /// `skus` products with WooCommerce ids, one lot each, all confirmed on the channel.
@@ -99,6 +118,18 @@ async fn big_catalog(pool: &MySqlPool, store: &WooStandin, skus: usize) {
     }
 }
 
+/// (step, qm's CPU seconds so far, when) at each step of a cycle.
+type Phases = Arc<std::sync::Mutex<Vec<(String, f64, Instant)>>>;
+
+/// A poller hook marking each step with qm's CPU (the process less the stand-in's thread).
+fn phase_hook(phases: Phases, clocks: Clocks) -> quartermaster::jobs::inventory_poll::Hook {
+    Arc::new(move |step| {
+        let cpu = clocks.qm();
+        phases.lock().expect("phases").push((format!("{step:?}"), cpu, Instant::now()));
+        Box::pin(std::future::ready(()))
+    })
+}
+
 /// One cycle's figures.
 struct Cycle {
     rows: Vec<(String, String)>,
@@ -113,7 +144,7 @@ async fn bench_cycle(server: &str, skus: usize, orders: u64) -> Cycle {
     big_catalog(&pool, &store, skus).await;
     // Past the stand-in's WooCommerce order ids.
     common::open_orders(&pool, 5_000_001, orders, 1, skus as u64).await;
-    let (addr, standin_tid) = standin_thread(store.router());
+    let (addr, clocks) = standin_thread(store.router());
     store.set_latency(Duration::from_millis(20));
     // 1% changed: 500 SKUs counted down by one, plus 20 new orders (40 lines).
     sqlx::query("UPDATE inventory_lots SET qty_remaining = qty_remaining - 1 WHERE product_id % 100 = 0")
@@ -123,6 +154,7 @@ async fn bench_cycle(server: &str, skus: usize, orders: u64) -> Cycle {
     for o in 0..20u64 {
         store.create_order(&[(100_000 + o * 7 + 1, 1), (100_000 + o * 7 + 3, 2)], "processing");
     }
+    let phases: Phases = Arc::new(std::sync::Mutex::new(Vec::new()));
     let woo = WooClient::new(&format!("http://{addr}"), Secret::new("ck_bench"), Secret::new("cs_bench"), Duration::from_secs(30))
         .expect("client");
     let poller = Poller {
@@ -139,7 +171,7 @@ async fn bench_cycle(server: &str, skus: usize, orders: u64) -> Cycle {
         push_unstocked: false,
         reconcile_every: chrono::TimeDelta::minutes(60),
         books: None,
-        hook: None,
+        hook: Some(phase_hook(phases.clone(), clocks)),
         metrics: None,
     };
     // An ordinary cycle: the hourly full reconciliation is not due.
@@ -148,27 +180,40 @@ async fn bench_cycle(server: &str, skus: usize, orders: u64) -> Cycle {
         .execute(&pool)
         .await
         .expect("state");
-    let (cpu0, _) = cpu_and_peak();
-    let standin0 = common::procs::thread_cpu_seconds(standin_tid);
+    phases.lock().expect("phases").clear();
+    let (cpu0, qm0) = (clocks.process(), clocks.qm());
     let t = Instant::now();
+    phases.lock().expect("phases").push(("start".into(), qm0, Instant::now()));
     let s = poller.run_once().await.expect("cycle");
     let wall = t.elapsed();
-    let (cpu1, peak) = cpu_and_peak();
-    let qm_cpu = (cpu1 - cpu0) - (common::procs::thread_cpu_seconds(standin_tid) - standin0);
+    let (cpu1, qm1, peak) = (clocks.process(), clocks.qm(), peak_mib());
+    let qm_cpu = qm1 - qm0;
+    let phase_rows = {
+        let mut marks = phases.lock().expect("phases").clone();
+        marks.push(("end (events, lock released)".into(), qm1, Instant::now()));
+        marks
+            .windows(2)
+            .map(|w| {
+                (
+                    format!("  phase: {} → {}", w[0].0, w[1].0),
+                    format!("{:.0} ms CPU, {:.0} ms wall", (w[1].1 - w[0].1) * 1e3, (w[1].2 - w[0].2).as_secs_f64() * 1e3),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
     let changed = s.skus_pushed as u64;
     // batches + the order page + one stock read of the 40 touched SKUs + the verify read
     let floor = changed.div_ceil(100) + 3;
     // The full reconciliation pass (hourly by default): every product's stock read back.
     sqlx::query("DELETE FROM sync_state WHERE name = 'woo.stock.reconciled_at'").execute(&pool).await.expect("state");
-    let (cpu2, _) = cpu_and_peak();
-    let standin2 = common::procs::thread_cpu_seconds(standin_tid);
+    let (cpu2, qm2) = (clocks.process(), clocks.qm());
     let t = Instant::now();
     let full = poller.run_once().await.expect("reconciling cycle");
     let full_wall = t.elapsed();
-    let (cpu3, _) = cpu_and_peak();
-    let full_qm = (cpu3 - cpu2) - (common::procs::thread_cpu_seconds(standin_tid) - standin2);
+    let (cpu3, qm3) = (clocks.process(), clocks.qm());
+    let full_qm = qm3 - qm2;
     common::drop_db(server, "qm_bench_sync").await;
-    let rows = vec![
+    let mut rows: Vec<(String, String)> = vec![
         (
             "full reconciliation: SKUs checked / requests / wall / CPU qm (whole process)".into(),
             format!(
@@ -185,8 +230,9 @@ async fn bench_cycle(server: &str, skus: usize, orders: u64) -> Cycle {
         ("cycle wall time, 20 ms per request".into(), format!("{:.0} ms", wall.as_secs_f64() * 1e3)),
         ("cycle CPU time, qm's own (target < 250 ms)".into(), format!("{:.0} ms", qm_cpu * 1e3)),
         ("cycle CPU time, whole process (stand-in included)".into(), format!("{:.0} ms", (cpu1 - cpu0) * 1e3)),
-        ("peak RSS (whole process, the stand-in holds the catalog)".into(), format!("{peak:.0} MiB")),
     ];
+    rows.extend(phase_rows);
+    rows.push(("peak RSS (whole process, the stand-in holds the catalog)".into(), format!("{peak:.0} MiB")));
     Cycle { rows, qm_cpu_ms: qm_cpu * 1e3, wall_ms: wall.as_secs_f64() * 1e3, rss: peak }
 }
 

@@ -53,13 +53,6 @@ pub fn cpu_seconds(pid: u32) -> f64 {
         .sum()
 }
 
-/// User + system CPU seconds of thread `tid` of this process.
-pub fn thread_cpu_seconds(tid: u32) -> f64 {
-    let Some(f) = stat_fields_at(&format!("/proc/self/task/{tid}/stat")) else { return 0.0 };
-    let t = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    (t(11) + t(12)) / TICKS
-}
-
 /// Resident memory of `pid` and its children, MiB.
 pub fn rss_mib(pid: u32) -> f64 {
     tree(pid)

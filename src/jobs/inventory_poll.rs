@@ -709,14 +709,18 @@ impl Poller {
     async fn queue_changes(&self, channel: &str, min_interval: Option<TimeDelta>) -> Result<u32, sqlx::Error> {
         let rows = stock::out_of_step(&self.pool, stock::Audience { channel, unstocked: self.push_unstocked }).await?;
         let now = Utc::now().naive_utc();
-        for r in &rows {
-            // Decreases go now (overselling is worse); increases may wait for the channel's rate limit.
-            let not_before = match (min_interval, r.confirmed_qty, r.confirmed_at) {
-                (Some(gap), Some(c), Some(at)) if r.available > i64::from(c) => Some((at + gap).max(now)),
-                _ => None,
-            };
-            outbox::enqueue(&self.pool, channel, &r.update(), not_before).await?;
-        }
+        let updates: Vec<_> = rows
+            .iter()
+            .map(|r| {
+                // Decreases go now (overselling is worse); increases may wait for the channel's rate limit.
+                let not_before = match (min_interval, r.confirmed_qty, r.confirmed_at) {
+                    (Some(gap), Some(c), Some(at)) if r.available > i64::from(c) => Some((at + gap).max(now)),
+                    _ => None,
+                };
+                (r.update(), not_before)
+            })
+            .collect();
+        outbox::enqueue_many(&self.pool, channel, &updates).await?;
         Ok(rows.len() as u32)
     }
 
