@@ -109,7 +109,7 @@ pub async fn open_orders(pool: &MySqlPool, first_woo_id: u64, n: u64, first_prod
            FROM order_lines l JOIN orders o ON o.id = l.order_id WHERE o.woo_id BETWEEN {a} AND {b};
          UPDATE inventory_lots lot JOIN (SELECT lot_id, SUM(quantity) AS q FROM stock_reservations WHERE status = 'open' GROUP BY lot_id) r
            ON r.lot_id = lot.id SET lot.qty_reserved = r.q;
-         INSERT INTO pick_queue (order_id, status) SELECT id, 'queued' FROM orders WHERE woo_id BETWEEN {a} AND {b}"
+         INSERT INTO pick_queue (order_id, status, ordered_at) SELECT id, 'queued', woo_created_at FROM orders WHERE woo_id BETWEEN {a} AND {b}"
     )))
     .execute(pool)
     .await

@@ -45,11 +45,12 @@ impl PickQueue for StationQueue {
                 }
             };
             sqlx::query(
-                r#"INSERT INTO pick_queue (order_id, status) VALUES (?, ?)
-                   ON DUPLICATE KEY UPDATE status = IF(status IN ('queued', 'backordered', 'on_hold'), VALUES(status), status)"#,
+                r#"INSERT INTO pick_queue (order_id, status, ordered_at) SELECT ?, ?, o.woo_created_at FROM orders o WHERE o.id = ?
+                   ON DUPLICATE KEY UPDATE pick_queue.status = IF(pick_queue.status IN ('queued', 'backordered', 'on_hold'), VALUES(status), pick_queue.status)"#,
             )
             .bind(order_id)
             .bind(status.as_str())
+            .bind(order_id)
             .execute(&mut *conn)
             .await?;
             Ok(())
@@ -240,10 +241,10 @@ pub async fn board<'e>(
         r#"SELECT 1 AS part, t.status, t.priority AS n, t.order_id, t.number, t.customer, t.shipping_method, t.station, t.operator_id,
                   p.display_name AS operator, t.ordered_at, COUNT(l.id) AS line_count, CAST(COALESCE(SUM(l.quantity), 0) AS SIGNED) AS units
            FROM (SELECT q.order_id, CAST(q.status AS CHAR) AS status, q.priority, q.station, q.operator_id, o.number,
-                        o.customer_name AS customer, COALESCE(o.shipping_method, '') AS shipping_method, o.woo_created_at AS ordered_at
+                        o.customer_name AS customer, COALESCE(o.shipping_method, '') AS shipping_method, q.ordered_at
                  FROM pick_queue q JOIN orders o ON o.id = q.order_id
-                 WHERE (? IS NULL OR q.station IS NULL OR q.station = ?) AND ((? IS NULL AND q.status <> 'shipped') OR q.status = ?)
-                 ORDER BY q.priority DESC, o.woo_created_at, q.order_id LIMIT ?) t
+                 WHERE (? IS NULL OR q.station IS NULL OR q.station = ?) AND ((? IS NULL AND q.is_open) OR q.status = ?)
+                 ORDER BY q.priority DESC, q.ordered_at, q.order_id LIMIT ?) t
            LEFT JOIN operators p ON p.id = t.operator_id
            LEFT JOIN order_lines l ON l.order_id = t.order_id AND NOT l.removed
            GROUP BY t.order_id
@@ -344,9 +345,9 @@ pub async fn claim_next(pool: &MySqlPool, operator_id: OperatorId, station: &str
     }
     let mut tx = pool.begin().await?;
     let next: Option<OrderId> = sqlx::query_scalar(
-        r#"SELECT q.order_id FROM pick_queue q JOIN orders o ON o.id = q.order_id
+        r#"SELECT q.order_id FROM pick_queue q
            WHERE q.status = 'queued' AND q.operator_id IS NULL
-           ORDER BY q.priority DESC, o.woo_created_at, q.order_id LIMIT 1 FOR UPDATE SKIP LOCKED"#,
+           ORDER BY q.priority DESC, q.ordered_at, q.order_id LIMIT 1 FOR UPDATE SKIP LOCKED"#,
     )
     .fetch_optional(&mut *tx)
     .await?;
