@@ -421,11 +421,27 @@ async fn run(server_url: &str) -> String {
         trips.push(t.elapsed().as_secs_f64() * 1000.0);
     }
     let trip_p50 = procs::median(&mut trips);
+    // The page's own statement alone, on one connection: what MariaDB costs per page before qm does anything.
+    let mut sheet_trips = Vec::with_capacity(5_000);
+    let db0 = mariadb.map_or(0.0, procs::cpu_seconds);
+    for _ in 0..5_000 {
+        let t = Instant::now();
+        let sheet = quartermaster::station::pick::sheet(&mut conn, OrderId(1)).await.expect("sheet");
+        sheet_trips.push(t.elapsed().as_secs_f64() * 1000.0);
+        assert_eq!(sheet.map(|(_, lines)| lines.len()), Some(30), "the 30-line sheet");
+    }
+    let sheet_db_ms = if mariadb.is_some() { (mariadb.map_or(0.0, procs::cpu_seconds) - db0) * 1000.0 / 5_000.0 } else { f64::NAN };
+    let sheet_p50 = procs::median(&mut sheet_trips);
     let floor_port = static_page(qm_page).await;
     let floor1 = tokio::task::block_in_place(|| procs::wrk(&format!("http://127.0.0.1:{floor_port}/pick/1"), &cookie, 1, seconds));
     let floor16 = tokio::task::block_in_place(|| procs::wrk(&format!("http://127.0.0.1:{floor_port}/pick/1"), &cookie, 16, seconds));
     out.push_str("\nThe floor on this machine:\n\n| floor | p50 ms | p99 ms | req/s |\n|---|---:|---:|---:|\n");
     out.push_str(&format!("| `SELECT 1` round trip (sqlx, one connection, 20,000 times) | {} | — | — |\n", f3(trip_p50)));
+    out.push_str(&format!(
+        "| the pick sheet's statement alone, decoded (5,000 times; MariaDB CPU {} ms each) | {} | — | — |\n",
+        f3(sheet_db_ms),
+        f3(sheet_p50)
+    ));
     out.push_str(&format!(
         "| axum handler, the page's bytes from memory, -c1 | {} | {} | {:.0} |\n",
         f3(floor1.p50_ms),

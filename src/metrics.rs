@@ -131,6 +131,9 @@ pub struct Metrics {
     pub db_pool_connections: Gauge,
     pub db_pool_idle: Gauge,
     pub db_pool_max: Gauge,
+    pub db_page_connections: Gauge,
+    pub db_page_idle: Gauge,
+    pub db_page_max: Gauge,
     gauges: Vec<(&'static str, GaugeFamily)>,
 }
 
@@ -185,6 +188,16 @@ impl Metrics {
         registry.register("qm_db_pool_idle_connections", "Idle connections in the database pool.", db_pool_idle.clone());
         let db_pool_max = Gauge::default();
         registry.register("qm_db_pool_max_connections", "The pool's connection limit.", db_pool_max.clone());
+        let db_page_connections = Gauge::default();
+        registry.register(
+            "qm_db_page_connections",
+            "Connections of the pages' own set (one statement per page, no ping), idle or in use.",
+            db_page_connections.clone(),
+        );
+        let db_page_idle = Gauge::default();
+        registry.register("qm_db_page_idle_connections", "Idle connections of the pages' own set.", db_page_idle.clone());
+        let db_page_max = Gauge::default();
+        registry.register("qm_db_page_max_connections", "The most connections the pages' set opens.", db_page_max.clone());
         let mut gauges = Vec::with_capacity(GAUGES.len());
         for (name, help) in GAUGES {
             let family = GaugeFamily::default();
@@ -208,6 +221,9 @@ impl Metrics {
             db_pool_connections,
             db_pool_idle,
             db_pool_max,
+            db_page_connections,
+            db_page_idle,
+            db_page_max,
             gauges,
         }
     }

@@ -13,7 +13,10 @@
 //! would close them first).
 
 use std::{
-    sync::Mutex,
+    sync::{
+        Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
     time::{Duration, Instant},
 };
 
@@ -29,12 +32,28 @@ pub struct Reads {
     options: MySqlConnectOptions,
     idle: Mutex<Vec<(MySqlConnection, Instant)>>,
     permits: Semaphore,
+    size: usize,
+    /// Connections open now, idle or in use (for `/metrics`).
+    open: AtomicUsize,
 }
 
 impl Reads {
     /// `options` as [`super::connect`] sets them up (UTC, utf8mb4).
     pub fn new(options: MySqlConnectOptions, size: usize) -> Self {
-        Self { options: super::session_options(options), idle: Mutex::new(Vec::new()), permits: Semaphore::new(size.max(1)) }
+        let size = size.max(1);
+        Self {
+            options: super::session_options(options),
+            idle: Mutex::new(Vec::new()),
+            permits: Semaphore::new(size),
+            size,
+            open: AtomicUsize::new(0),
+        }
+    }
+
+    /// (connections open, of which idle, the most it opens), for `/metrics`.
+    pub fn gauges(&self) -> (usize, usize, usize) {
+        let idle = self.idle.lock().unwrap_or_else(std::sync::PoisonError::into_inner).len();
+        (self.open.load(Ordering::Relaxed), idle, self.size)
     }
 
     /// Runs `read` on a connection of this set; a failed connection is
@@ -67,13 +86,16 @@ impl Reads {
                 Some(c) => c,
                 None => {
                     fresh = true;
-                    self.options.connect().await?
+                    let conn = self.options.connect().await?;
+                    self.open.fetch_add(1, Ordering::Relaxed);
+                    conn
                 }
             };
             match statement(&mut conn).await {
                 Err(e) if broken(&e) => {
                     // A connection the server closed (restart, timeout): one more try on a new one.
                     drop(conn);
+                    self.open.fetch_sub(1, Ordering::Relaxed);
                     self.clear();
                     if fresh {
                         return Err(e);
@@ -96,13 +118,15 @@ impl Reads {
                 return Some(conn);
             }
             drop(conn);
+            self.open.fetch_sub(1, Ordering::Relaxed);
         }
         None
     }
 
     /// Drops every idle connection (after one was found broken, the rest likely are too).
     fn clear(&self) {
-        self.idle.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clear();
+        let dropped = std::mem::take(&mut *self.idle.lock().unwrap_or_else(std::sync::PoisonError::into_inner)).len();
+        self.open.fetch_sub(dropped, Ordering::Relaxed);
     }
 }
 

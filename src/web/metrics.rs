@@ -44,6 +44,10 @@ async fn scrape(State(st): State<AppState>, headers: HeaderMap) -> Response {
     st.metrics.db_pool_connections.set(i64::from(pool.size()));
     st.metrics.db_pool_idle.set(pool.num_idle() as i64);
     st.metrics.db_pool_max.set(i64::from(st.config.database.max_connections));
+    let (open, idle, max) = st.reads.gauges();
+    st.metrics.db_page_connections.set(open as i64);
+    st.metrics.db_page_idle.set(idle as i64);
+    st.metrics.db_page_max.set(max as i64);
     ([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], st.metrics.encode()).into_response()
 }
 
