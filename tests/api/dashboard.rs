@@ -486,7 +486,7 @@ async fn a_real_prometheus_scrapes_metrics_with_the_token_and_loads_the_alert_ru
     assert!(query("qm_db_pool_max_connections").await.is_some());
     // The pages' own connections (no ping) are gauged too: at least 2 of them.
     let page_max = query("qm_db_page_max_connections").await.expect("qm_db_page_max_connections scraped");
-    assert!(page_max[0]["value"][1].as_str().and_then(|v| v.parse::<f64>().ok()).is_some_and(|v| v >= 2.0), "{page_max}");
+    assert!(page_max[0]["value"][1].as_str().and_then(|v| v.parse::<f64>().ok()).is_some_and(|v| v >= 2.0), "{page_max:?}");
     assert!(query("qm_database_size_bytes").await.is_some());
     let rules: Value = http.get(format!("{api}/api/v1/rules")).send().await.expect("rules").json().await.expect("json");
     let names: Vec<String> = rules["data"]["groups"][0]["rules"]
