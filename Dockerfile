@@ -8,6 +8,7 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends pkg-config cmake \
  && rm -rf /var/lib/apt/lists/*
 COPY Cargo.toml Cargo.lock ./
+COPY .cargo ./.cargo
 COPY src ./src
 COPY templates ./templates
 COPY migrations ./migrations
