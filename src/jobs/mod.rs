@@ -145,7 +145,7 @@ pub async fn start(state: AppState, only: Option<&[&str]>) -> anyhow::Result<Job
 /// another replica holds it), bounded by its timeout, recorded in `job_runs`.
 /// `Ok(None)`: another replica is running it.
 pub async fn run_guarded(state: &AppState, job: &dyn CronJob) -> anyhow::Result<Option<Value>> {
-    let _guard = if job.exclusive() {
+    let guard = if job.exclusive() {
         let name = LockName::new(&state.config.tenant.id.to_string(), job.name())?;
         match lock::acquire(&state.db_options, &name, Duration::ZERO).await {
             Ok(g) => Some(g),
@@ -167,6 +167,13 @@ pub async fn run_guarded(state: &AppState, job: &dyn CronJob) -> anyhow::Result<
         async { tokio::time::timeout(timeout, job.run()).await.unwrap_or_else(|_| Err(anyhow::anyhow!("timed out after {timeout:?}"))) };
     let outcome = record(&state.pool, job.name(), work).await;
     state.metrics.observe_job(job.name(), if outcome.is_ok() { "ok" } else { "failed" });
+    // Released before returning, not when the guard's connection closes in
+    // the background: the next tick (here or on a replica) finds it free.
+    if let Some(g) = guard
+        && let Err(e) = g.release().await
+    {
+        tracing::warn!(job = job.name(), error = %e, "job lock release");
+    }
     outcome.map(Some)
 }
 

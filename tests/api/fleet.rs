@@ -26,7 +26,7 @@ use crate::{
 async fn run_job(w: &World, name: &str) -> Value {
     let job =
         jobs::fleet(&w.app.state).expect("fleet").into_iter().find(|(j, _)| j.name() == name).unwrap_or_else(|| panic!("no {name} job")).0;
-    jobs::run_guarded(&w.app.state, job.as_ref()).await.unwrap_or_else(|e| panic!("{name}: {e:#}")).expect("ran")
+    crate::helpers::run_job(&w.app.state, job.as_ref()).await
 }
 
 /// An order of `item` shipped by UPS with master tracking `tn`, shipped `days_ago`: (order id, woo id, shipment).

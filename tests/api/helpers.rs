@@ -367,3 +367,20 @@ pub fn pdf_page_size(pdf: &[u8]) -> String {
     let out = std::process::Command::new("pdfinfo").arg(&path).output().expect("pdfinfo (scripts/test installs poppler-utils)");
     String::from_utf8_lossy(&out.stdout).lines().find(|l| l.starts_with("Page size")).unwrap_or_default().to_owned()
 }
+
+/// Runs `job` as the scheduler does ([`quartermaster::jobs::run_guarded`]) and
+/// returns its summary. Every test app is tenant `testco` on one MariaDB
+/// server, so to the job's advisory lock two tests are two replicas: when
+/// another test's run of the same job holds it, wait for it (as a replica's
+/// next tick would) rather than count a skip as a run.
+pub async fn run_job(state: &quartermaster::app::AppState, job: &dyn quartermaster::jobs::CronJob) -> serde_json::Value {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        match quartermaster::jobs::run_guarded(state, job).await {
+            Ok(Some(summary)) => return summary,
+            Ok(None) if std::time::Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(100)).await,
+            Ok(None) => panic!("{}: its lock stayed held elsewhere for 60 s", job.name()),
+            Err(e) => panic!("{}: {e:#}", job.name()),
+        }
+    }
+}

@@ -122,7 +122,7 @@ async fn mail_the_server_cannot_take_waits_and_is_sent_later_and_a_refusal_is_to
     let smtp = SmtpServer::start_on(port, None, None, &["nobody@buyer-co.example"]);
     sqlx::query("UPDATE mail_outbox SET next_attempt_at = UTC_TIMESTAMP(6)").execute(pool).await.expect("due");
     let job = jobs::fleet(&shop.app.state).expect("fleet").into_iter().find(|(j, _)| j.name() == "mail_send").expect("mail_send job").0;
-    let summary = jobs::run_guarded(&shop.app.state, job.as_ref()).await.expect("run").expect("ran");
+    let summary = crate::helpers::run_job(&shop.app.state, job.as_ref()).await;
     let last: Option<String> = sqlx::query_scalar("SELECT last_error FROM mail_outbox").fetch_one(pool).await.expect("row");
     assert_eq!(summary["sent"], 1, "{summary} {last:?}");
     assert_eq!(smtp.wait_for(1, Duration::from_secs(10)).await.len(), 1);
@@ -222,7 +222,7 @@ async fn rfqs_are_read_from_a_real_mailbox_once_each_and_bounces_count_against_t
     imap.deliver("INBOX", dsn.as_bytes());
     imap.deliver("INBOX", &rfq_mail(2));
     let job = mailbox_job(&app).await;
-    let read = jobs::run_guarded(&app.state, job.as_ref()).await.expect("run").expect("ran");
+    let read = crate::helpers::run_job(&app.state, job.as_ref()).await;
     assert_eq!((read["messages"].as_u64(), read["rfqs"].as_u64(), read["bounces"].as_u64()), (Some(3), Some(2), Some(1)), "{read}");
     let rfqs: Vec<(String, String, Option<u32>)> =
         sqlx::query_as("SELECT CAST(source AS CHAR), sender_email, source_uid FROM rfqs ORDER BY id").fetch_all(pool).await.expect("rfqs");
@@ -245,7 +245,7 @@ async fn rfqs_are_read_from_a_real_mailbox_once_each_and_bounces_count_against_t
     assert_eq!((imap.count("INBOX", "ALL"), imap.count("Processed", "ALL")), (0, 3), "every message is filed");
 
     // Nothing twice: a second run reads nothing.
-    let again = jobs::run_guarded(&app.state, job.as_ref()).await.expect("run").expect("ran");
+    let again = crate::helpers::run_job(&app.state, job.as_ref()).await;
     assert_eq!(again["messages"], 0, "{again}");
 
     // Interrupted between storing and filing: the RFQ is there, the message still in the inbox.
@@ -256,7 +256,7 @@ async fn rfqs_are_read_from_a_real_mailbox_once_each_and_bounces_count_against_t
     let origin = quartermaster::quotes::rfq::MailOrigin { mailbox: key, uidvalidity: validity, uid: last + 1 };
     let stored = quartermaster::quotes::rfq::store_mailed(pool, &app.state.lookup, &rfq_mail(3), &origin).await.expect("store");
     assert!(stored.is_some());
-    let resumed = jobs::run_guarded(&app.state, job.as_ref()).await.expect("run").expect("ran");
+    let resumed = crate::helpers::run_job(&app.state, job.as_ref()).await;
     assert_eq!(
         (resumed["messages"].as_u64(), resumed["rfqs"].as_u64(), resumed["already_stored"].as_u64()),
         (Some(1), Some(0), Some(1)),
