@@ -157,7 +157,15 @@ pub async fn watch(state: AppState, job: Arc<dyn CronJob>) {
             Ok((inbox, changed)) => {
                 inbox.close().await;
                 if changed {
-                    let _ = super::run_guarded(&state, job.as_ref()).await;
+                    // A run already under way (the schedule's, or a replica's)
+                    // may have read the mailbox before this message came: when
+                    // the lock is held, run again once it is free (up to 5 min).
+                    for _ in 0..150 {
+                        match super::run_guarded(&state, job.as_ref()).await {
+                            Ok(None) => tokio::time::sleep(Duration::from_secs(2)).await,
+                            _ => break,
+                        }
+                    }
                 }
             }
             Err(e) => {
