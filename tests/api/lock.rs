@@ -7,8 +7,13 @@ use quartermaster::db::lock::{self, LockError, LockName};
 
 use crate::helpers::{TestDb, admin};
 
+/// A tenant of these tests' own: advisory locks are server-wide, and other
+/// tests' apps (tenant `testco`) run their pollers and jobs beside these.
+/// nextest runs each test in its own process, so one name per process.
+static TENANT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| format!("lk{}", crate::helpers::random_hex(4)));
+
 fn name(job: &str) -> LockName {
-    LockName::new("testco", job).expect("name")
+    LockName::new(&TENANT, job).expect("name")
 }
 
 #[tokio::test]
