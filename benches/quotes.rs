@@ -16,8 +16,8 @@ use quartermaster::{
     printing::pdf::WeasyPrint,
     quotes::{
         pricing::{Comparables, PriceSource, Pricer},
-        quote::{Customer, Line, Snapshot},
         render,
+        snapshot::{Customer, Line, Snapshot},
     },
 };
 use sqlx::{MySql, QueryBuilder};

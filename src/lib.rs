@@ -29,11 +29,14 @@ pub mod operators;
 pub mod printing;
 pub mod quotes;
 pub mod reviews;
+pub mod runs;
+pub mod services;
 #[cfg(feature = "standin")]
 pub mod standin;
 pub mod startup;
 pub mod station;
 pub mod summary;
+pub mod sync;
 pub mod telemetry;
 pub mod token;
 pub mod urls;

@@ -9,7 +9,8 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 
 use crate::{
-    channels::woocommerce::WooClient,
+    app::Services,
+    channels::{ebay::EbayClient, woocommerce::WooClient},
     config::{LoadedConfig, resolve::Resolver},
     db,
     fulfillment::{carrier::Carrier, ups::UpsClient},
@@ -44,7 +45,7 @@ pub async fn prepare(loaded: LoadedConfig) -> anyhow::Result<AppState> {
     std::fs::create_dir_all(&data_dir).with_context(|| format!("cannot create data dir {}", data_dir.display()))?;
     let base: Arc<str> = loaded.config.server.base_path.trim_end_matches('/').into();
     let lookup = Arc::new(crate::inventory::lookup::CodeLookup::open(&data_dir));
-    let Clients { woo, carrier } = clients(&loaded.config, &secrets)?;
+    let Clients { woo, ebay, carrier } = clients(&loaded.config, &secrets)?;
     let mailer = match &loaded.config.smtp {
         Some(smtp) => Some(Arc::new(
             crate::mail::Mailer::new(smtp, secrets.get("smtp.password"), &loaded.config.branding.sender_name, &loaded.base_dir())
@@ -58,32 +59,39 @@ pub async fn prepare(loaded: LoadedConfig) -> anyhow::Result<AppState> {
     let bus = Arc::new(crate::events::bus::EventBus::new(Some(Arc::new(move |n| {
         published.inc_by(n);
     }))));
-    Ok(AppState {
+    let services = Services {
         mailer,
         metrics,
         bus,
-        board: Arc::new(crate::dashboard::Board::standard()),
-        reads: Arc::new(crate::db::reads::Reads::new(options.clone(), (loaded.config.database.max_connections as usize / 2).max(2))),
-        sessions: Arc::new(crate::operators::sessions::SessionCache::new(std::time::Duration::from_secs(u64::from(
-            loaded.config.server.session_check_seconds,
-        )))),
         ledger,
         lookup,
         woo,
+        ebay,
         carrier,
         weasy: Arc::new(WeasyPrint::default()),
         pool,
-        db_options: Arc::new(options),
+        db_options: Arc::new(options.clone()),
         config: Arc::new(loaded.config.clone()),
         loaded: Arc::new(loaded),
         secrets: Arc::new(secrets),
+    };
+    let c = &services.config;
+    Ok(AppState {
+        board: Arc::new(crate::dashboard::Board::standard()),
+        reads: Arc::new(crate::db::reads::Reads::new(options, (c.database.max_connections as usize / 2).max(2))),
+        sessions: Arc::new(crate::operators::sessions::SessionCache::new(std::time::Duration::from_secs(u64::from(
+            c.server.session_check_seconds,
+        )))),
         base,
+        services,
     })
 }
 
 /// The long-lived clients of the outside services a tenant file names.
 pub struct Clients {
     pub woo: Arc<WooClient>,
+    /// eBay, when the module is on and `ebay` is set.
+    pub ebay: Option<Arc<EbayClient>>,
     /// UPS, when fulfillment is on and `ups` is set.
     pub carrier: Option<Arc<dyn Carrier>>,
 }
@@ -117,7 +125,22 @@ pub fn clients(c: &crate::config::TenantConfig, secrets: &crate::config::resolve
         }
         _ => None,
     };
-    Ok(Clients { woo, carrier })
+    let ebay = match (&c.ebay, c.modules.ebay) {
+        (Some(e), true) => {
+            let base = e.api_base_url.clone().unwrap_or_else(|| {
+                if e.environment == "sandbox" { "https://api.sandbox.ebay.com".into() } else { "https://api.ebay.com".into() }
+            });
+            Some(Arc::new(EbayClient::new(
+                &base,
+                secret("ebay.client_id")?,
+                secret("ebay.client_secret")?,
+                secret("ebay.refresh_token")?,
+                Duration::from_secs(30),
+            )?))
+        }
+        _ => None,
+    };
+    Ok(Clients { woo, ebay, carrier })
 }
 
 /// A bound, ready-to-run server.

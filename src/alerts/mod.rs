@@ -14,9 +14,9 @@ use chrono::{TimeDelta, Utc};
 use sqlx::MySqlPool;
 
 use crate::{
-    app::AppState,
     events::{self, Event, Severity},
     mail::{Brand, Draft, outbox},
+    services::Services,
 };
 
 /// What an alert is about.
@@ -89,13 +89,13 @@ fn alert(kind: Kind, key: impl std::fmt::Display, message: impl Into<String>) ->
 }
 
 /// Everything wrong now, read through the owners of each fact.
-pub async fn active(st: &AppState) -> anyhow::Result<Vec<Alert>> {
+pub async fn active(st: &Services) -> anyhow::Result<Vec<Alert>> {
     let mut out = Vec::new();
     let pool = &st.pool;
     let c = &st.config;
     // The sync: two failed cycles in a row, or none finished for 15 minutes.
     if c.modules.inventory_sync
-        && let Some(h) = crate::jobs::runs::health(pool, "inventory_poll").await?
+        && let Some(h) = crate::runs::health(pool, "inventory_poll").await?
     {
         let stale = h.last_ok_at.is_none_or(|t| Utc::now().naive_utc() - t > TimeDelta::minutes(15));
         if h.consecutive_failures >= 2 || (stale && h.consecutive_failures > 0) {
@@ -108,23 +108,24 @@ pub async fn active(st: &AppState) -> anyhow::Result<Vec<Alert>> {
         }
     }
     // Other jobs failing twice in a row.
-    for (job, _) in crate::jobs::fleet(st)? {
-        if job.name() == "inventory_poll" || job.name() == "alerts" {
+    for job in crate::runs::JobName::running(c) {
+        if matches!(job, crate::runs::JobName::InventoryPoll | crate::runs::JobName::Alerts) {
             continue;
         }
-        if let Some(h) = crate::jobs::runs::health(pool, job.name()).await?
+        let job = job.as_str();
+        if let Some(h) = crate::runs::health(pool, job).await?
             && h.consecutive_failures >= 2
         {
             out.push(alert(
                 Kind::Job,
-                job.name(),
-                format!("job {} failed {} times in a row: {}", job.name(), h.consecutive_failures, h.last_error.unwrap_or_default()),
+                job,
+                format!("job {job} failed {} times in a row: {}", h.consecutive_failures, h.last_error.unwrap_or_default()),
             ));
         }
     }
     // The automated backup: none finished ok for backup.max_age_hours.
     if let Some(b) = &c.backup
-        && let Some(h) = crate::jobs::runs::health(pool, "backup").await?
+        && let Some(h) = crate::runs::health(pool, "backup").await?
         && let Some(t) = h.last_ok_at
         && Utc::now().naive_utc() - t > TimeDelta::hours(i64::from(b.max_age_hours))
     {
@@ -136,10 +137,7 @@ pub async fn active(st: &AppState) -> anyhow::Result<Vec<Alert>> {
     }
     // Printers.
     if !c.printers.is_empty() {
-        let ctx = crate::integrations::probe::Ctx {
-            timeout: std::time::Duration::from_secs(10),
-            ..crate::integrations::probe::Ctx::from_state(st)
-        };
+        let ctx = crate::integrations::probe::Ctx { timeout: std::time::Duration::from_secs(10), ..st.probes() };
         for (name, status) in crate::integrations::probe::printers(&ctx).await {
             match status {
                 Ok(s) if s.is_up() => {}
@@ -176,7 +174,7 @@ pub async fn active(st: &AppState) -> anyhow::Result<Vec<Alert>> {
     }
     // Sent quotes expiring within 3 days.
     if c.modules.quotes {
-        for (_, number, customer, until) in crate::quotes::quote::expiring(pool, 3).await? {
+        for (_, number, customer, until) in crate::quotes::send::expiring(pool, 3).await? {
             out.push(alert(Kind::QuotesExpiring, &number, format!("quote {number} for {customer} expires {}", st.local_time(until))));
         }
     }
@@ -228,7 +226,7 @@ struct Text<'a> {
 }
 
 /// Opens, resolves and tells: one alerts run.
-pub async fn run(st: &AppState) -> anyhow::Result<Ran> {
+pub async fn run(st: &Services) -> anyhow::Result<Ran> {
     let active = active(st).await?;
     let pool = &st.pool;
     let open: Vec<Open> =

@@ -13,7 +13,10 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tokio::{io::AsyncReadExt, process::Command};
 
-use crate::{app::AppState, config::Backup, db::DumpTarget};
+use crate::{
+    config::{Backup, LoadedConfig, resolve::Secrets},
+    db::DumpTarget,
+};
 
 const STAMP: &str = "%Y%m%dT%H%M%SZ";
 
@@ -51,15 +54,16 @@ pub struct Taken {
     pub deleted: Vec<String>,
 }
 
-/// Takes one backup now and prunes old ones.
-pub async fn run(st: &AppState, cfg: &Backup) -> Result<Taken, BackupError> {
-    let tenant = st.config.tenant.id.as_str();
-    let target = crate::db::dump_target(&st.loaded, &st.secrets)?;
+/// Takes one backup of the tenant's database (as `loaded` and its `secrets`
+/// reach it) and data folder now, and prunes old ones.
+pub async fn run(loaded: &LoadedConfig, secrets: &Secrets, cfg: &Backup) -> Result<Taken, BackupError> {
+    let tenant = loaded.config.tenant.id.as_str();
+    let target = crate::db::dump_target(loaded, secrets)?;
     let now = Utc::now().naive_utc();
     let name = format!("{tenant}-{}", now.format(STAMP));
     let partial = cfg.directory.join(format!("{name}.partial"));
     tokio::fs::create_dir_all(&partial).await.map_err(io(format!("creating {}", partial.display())))?;
-    let result = take(&partial, &target, &st.loaded.data_dir(), tenant, now).await;
+    let result = take(&partial, &target, &loaded.data_dir(), tenant, now).await;
     let files = match result {
         Ok(f) => f,
         Err(e) => {

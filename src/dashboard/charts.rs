@@ -4,7 +4,7 @@
 
 use chrono::NaiveDate;
 
-use crate::app::AppState;
+use crate::services::Services;
 
 /// Days the charts cover.
 pub const DAYS: u32 = 30;
@@ -87,13 +87,13 @@ pub fn layout(id: &'static str, title: &str, values: &[(NaiveDate, i64)], show: 
 }
 
 /// The four charts over the last [`DAYS`] local days.
-pub async fn build(st: &AppState) -> anyhow::Result<Vec<Chart>> {
+pub async fn build(st: &Services) -> anyhow::Result<Vec<Chart>> {
     let days = crate::calendar::last_days(st.tz(), DAYS);
     let json = crate::calendar::json(&days);
     let (sales, shipments, pushes, margin) = tokio::try_join!(
         crate::inventory::figures::sales_per_day(&st.pool, &json),
         crate::station::floor::shipments_per_day(&st.pool, &json),
-        crate::jobs::runs::pushes_per_day(&st.pool, &json),
+        crate::runs::pushes_per_day(&st.pool, &json),
         async {
             match &st.ledger {
                 Some(_) => crate::books::reports::daily_margin(&st.pool, &json).await.map(Some),

@@ -30,7 +30,7 @@ use futures::{
 use serde::Serialize;
 use tokio::sync::broadcast;
 
-use crate::{app::AppState, events::Audience, metrics::Labels, operators::Role};
+use crate::{events::Audience, metrics::Labels, operators::Role, services::Services};
 
 /// How a tile's figure reads at a glance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -121,7 +121,7 @@ pub trait Collector: Send + Sync {
         Audience::All
     }
     /// One reading.
-    fn collect<'a>(&'a self, st: &'a AppState) -> BoxFuture<'a, anyhow::Result<Reading>>;
+    fn collect<'a>(&'a self, st: &'a Services) -> BoxFuture<'a, anyhow::Result<Reading>>;
 }
 
 /// How fresh a tile is.
@@ -209,18 +209,18 @@ impl Board {
     }
 
     /// Every tile, each collected or answered from cache within its deadline.
-    pub async fn render(&self, st: &AppState) -> Vec<Tile> {
+    pub async fn render(&self, st: &Services) -> Vec<Tile> {
         let reads = (0..self.collectors.len()).map(|i| self.read(i, st));
         futures::future::join_all(reads).await
     }
 
     /// The tiles `role` may see.
-    pub async fn render_for(&self, st: &AppState, role: Role) -> Vec<Tile> {
+    pub async fn render_for(&self, st: &Services, role: Role) -> Vec<Tile> {
         self.render(st).await.into_iter().filter(|t| t.audience.visible_to_role(role)).collect()
     }
 
     /// What the cache holds now, collecting nothing.
-    pub fn snapshot(&self, st: &AppState) -> Vec<Tile> {
+    pub fn snapshot(&self, st: &Services) -> Vec<Tile> {
         (0..self.collectors.len()).map(|i| self.view(i, st, None)).collect()
     }
 
@@ -239,17 +239,17 @@ impl Board {
 
     /// Changed tiles while a dashboard is open (the refresher starts with
     /// the first listener and stops a while after the last one leaves).
-    pub fn subscribe(&self, st: &AppState) -> broadcast::Receiver<Arc<Vec<Tile>>> {
+    pub fn subscribe(self: &Arc<Self>, st: &Services) -> broadcast::Receiver<Arc<Vec<Tile>>> {
         let rx = self.tx.subscribe();
         if let Ok(mut r) = self.refresher.lock()
             && r.as_ref().is_none_or(|h| h.is_finished())
         {
-            *r = Some(tokio::spawn(refresh(st.clone())));
+            *r = Some(tokio::spawn(refresh(self.clone(), st.clone())));
         }
         rx
     }
 
-    async fn read(&self, i: usize, st: &AppState) -> Tile {
+    async fn read(&self, i: usize, st: &Services) -> Tile {
         let c = &self.collectors[i];
         let pending = {
             let Ok(mut s) = self.slots[i].lock() else { return self.view(i, st, None) };
@@ -280,7 +280,7 @@ impl Board {
 
     /// Starts one collection on its own task: it finishes (and fills the
     /// cache) even when every render stopped waiting for it.
-    fn start(&self, i: usize, st: &AppState) -> Pending {
+    fn start(&self, i: usize, st: &Services) -> Pending {
         let (c, slot, st) = (self.collectors[i].clone(), self.slots[i].clone(), st.clone());
         let task = tokio::spawn(async move {
             let started = Instant::now();
@@ -317,7 +317,7 @@ impl Board {
     }
 
     /// The tile from the cache; `waited` when a render gave up on the source.
-    fn view(&self, i: usize, st: &AppState, waited: Option<Duration>) -> Tile {
+    fn view(&self, i: usize, st: &Services, waited: Option<Duration>) -> Tile {
         let c = &self.collectors[i];
         let mut tile = Tile {
             name: c.name(),
@@ -358,13 +358,13 @@ impl Board {
 
 /// While anyone listens: renders every `dashboard.refresh_seconds` and
 /// broadcasts the tiles whose shown content changed.
-async fn refresh(st: AppState) {
+async fn refresh(board: Arc<Board>, st: Services) {
     let every = Duration::from_secs(u64::from(st.config.dashboard.refresh_seconds.max(1)));
     let mut last: HashMap<&'static str, Tile> = HashMap::new();
     let mut idle = 0u32;
     loop {
         tokio::time::sleep(every).await;
-        if st.board.tx.receiver_count() == 0 {
+        if board.tx.receiver_count() == 0 {
             idle += 1;
             if idle * every.as_secs().max(1) as u32 > 60 {
                 return;
@@ -372,13 +372,13 @@ async fn refresh(st: AppState) {
             continue;
         }
         idle = 0;
-        let tiles = st.board.render(&st).await;
+        let tiles = board.render(&st).await;
         let changed: Vec<Tile> = tiles.into_iter().filter(|t| last.get(t.name) != Some(t)).collect();
         for t in &changed {
             last.insert(t.name, t.clone());
         }
         if !changed.is_empty() {
-            let _ = st.board.tx.send(Arc::new(changed));
+            let _ = board.tx.send(Arc::new(changed));
         }
     }
 }

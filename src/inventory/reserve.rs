@@ -18,6 +18,7 @@
 use crate::ids::{LotId, OrderId};
 use std::collections::HashMap;
 
+use crate::db::lock::{CheckError, LockCheck};
 use futures::future::BoxFuture;
 use sqlx::{MySql, MySqlConnection, MySqlPool, Transaction};
 
@@ -76,9 +77,32 @@ pub async fn reserve_order(
     reservable: &[String],
     queue: &dyn PickQueue,
 ) -> Result<Outcome, sqlx::Error> {
+    reserve_order_locked(pool, order_id, reservable, None, queue).await.map_err(|e| match e {
+        CheckError::Db(e) => e,
+        // Without a lock to check, none is lost.
+        lost @ CheckError::Lost(_) => sqlx::Error::Protocol(lost.to_string()),
+    })
+}
+
+/// [`reserve_order`] for a run that holds an advisory lock: `lock` is
+/// checked inside the transaction that writes, so a run whose lock
+/// connection died writes nothing more.
+pub async fn reserve_order_locked(
+    pool: &MySqlPool,
+    order_id: OrderId,
+    reservable: &[String],
+    lock: Option<&LockCheck>,
+    queue: &dyn PickQueue,
+) -> Result<Outcome, CheckError> {
     let mut attempt = 0;
     loop {
         let mut tx = pool.begin().await?;
+        if let Some(l) = lock
+            && let Err(e) = l.check(&mut tx).await
+        {
+            let _ = tx.rollback().await;
+            return Err(e);
+        }
         match reserve_in(&mut tx, order_id, reservable, queue).await {
             Ok(outcome) => {
                 tx.commit().await?;
@@ -89,7 +113,7 @@ pub async fn reserve_order(
                 attempt += 1;
                 tokio::time::sleep(std::time::Duration::from_millis(5 * (1 << attempt.min(6)))).await;
             }
-            Err(e) => return Err(e),
+            Err(e) => return Err(e.into()),
         }
     }
 }

@@ -8,23 +8,21 @@ use serde_json::Value;
 
 use super::CronJob;
 use crate::app::AppState;
+use crate::db::lock::LockCheck;
 
 struct Alerts {
     state: AppState,
 }
 
-pub fn job(state: &AppState) -> anyhow::Result<Option<Arc<dyn CronJob>>> {
-    Ok(Some(Arc::new(Alerts { state: state.clone() })))
+pub fn job(state: &AppState) -> anyhow::Result<Arc<dyn CronJob>> {
+    Ok(Arc::new(Alerts { state: state.clone() }))
 }
 
 impl CronJob for Alerts {
-    fn name(&self) -> &'static str {
-        "alerts"
-    }
     fn default_schedule(&self) -> String {
         "20 */5 * * * *".into()
     }
-    fn run(&self) -> BoxFuture<'_, anyhow::Result<Value>> {
+    fn run(&self, _lock: Option<LockCheck>) -> BoxFuture<'_, anyhow::Result<Value>> {
         async { Ok(serde_json::to_value(crate::alerts::run(&self.state).await?)?) }.boxed()
     }
 }

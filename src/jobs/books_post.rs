@@ -4,6 +4,7 @@
 //! replica, the sync's refunds and payments). Schedule: every minute, with
 //! the accounting module.
 
+use anyhow::Context;
 use std::sync::Arc;
 
 use futures::{FutureExt, future::BoxFuture};
@@ -11,6 +12,7 @@ use serde_json::Value;
 use sqlx::MySqlPool;
 
 use super::CronJob;
+use crate::db::lock::LockCheck;
 use crate::{app::AppState, books::Ledger};
 
 struct BooksPost {
@@ -18,21 +20,19 @@ struct BooksPost {
     ledger: Arc<Ledger>,
 }
 
-pub fn job(state: &AppState) -> anyhow::Result<Option<Arc<dyn CronJob>>> {
-    Ok(state.ledger.clone().map(|ledger| Arc::new(BooksPost { pool: state.pool.clone(), ledger }) as Arc<dyn CronJob>))
+pub fn job(state: &AppState) -> anyhow::Result<Arc<dyn CronJob>> {
+    let ledger = state.ledger.clone().context("the books are not open (modules.accounting)")?;
+    Ok(Arc::new(BooksPost { pool: state.pool.clone(), ledger }))
 }
 
 impl CronJob for BooksPost {
-    fn name(&self) -> &'static str {
-        "books_post"
-    }
     fn default_schedule(&self) -> String {
         "30 * * * * *".into()
     }
     fn at_start(&self) -> bool {
         true
     }
-    fn run(&self) -> BoxFuture<'_, anyhow::Result<Value>> {
+    fn run(&self, _lock: Option<LockCheck>) -> BoxFuture<'_, anyhow::Result<Value>> {
         async { Ok(serde_json::to_value(self.ledger.catch_up(&self.pool).await?)?) }.boxed()
     }
 }

@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use sqlx::MySqlPool;
 
 use super::CronJob;
+use crate::db::lock::LockCheck;
 use crate::{app::AppState, inventory::lookup::CodeLookup};
 
 struct CodeLookupRefresh {
@@ -15,14 +16,11 @@ struct CodeLookupRefresh {
     lookup: Arc<CodeLookup>,
 }
 
-pub fn job(state: &AppState) -> anyhow::Result<Option<Arc<dyn CronJob>>> {
-    Ok(Some(Arc::new(CodeLookupRefresh { pool: state.pool.clone(), lookup: state.lookup.clone() })))
+pub fn job(state: &AppState) -> anyhow::Result<Arc<dyn CronJob>> {
+    Ok(Arc::new(CodeLookupRefresh { pool: state.pool.clone(), lookup: state.lookup.clone() }))
 }
 
 impl CronJob for CodeLookupRefresh {
-    fn name(&self) -> &'static str {
-        "code_lookup_refresh"
-    }
     fn default_schedule(&self) -> String {
         "45 */10 * * * *".into()
     }
@@ -33,7 +31,7 @@ impl CronJob for CodeLookupRefresh {
     fn at_start(&self) -> bool {
         true
     }
-    fn run(&self) -> BoxFuture<'_, anyhow::Result<Value>> {
+    fn run(&self, _lock: Option<LockCheck>) -> BoxFuture<'_, anyhow::Result<Value>> {
         async { Ok(json!({ "codes": self.lookup.refresh(&self.pool).await? })) }.boxed()
     }
 }

@@ -8,26 +8,21 @@ use serde_json::Value;
 
 use super::CronJob;
 use crate::app::AppState;
+use crate::db::lock::LockCheck;
 
 struct DailySummary {
     state: AppState,
 }
 
-pub fn job(state: &AppState) -> anyhow::Result<Option<Arc<dyn CronJob>>> {
-    if state.config.daily_summary.is_none() || state.mailer.is_none() {
-        return Ok(None);
-    }
-    Ok(Some(Arc::new(DailySummary { state: state.clone() })))
+pub fn job(state: &AppState) -> anyhow::Result<Arc<dyn CronJob>> {
+    Ok(Arc::new(DailySummary { state: state.clone() }))
 }
 
 impl CronJob for DailySummary {
-    fn name(&self) -> &'static str {
-        "daily_summary"
-    }
     fn default_schedule(&self) -> String {
         "30 */15 * * * *".into()
     }
-    fn run(&self) -> BoxFuture<'_, anyhow::Result<Value>> {
+    fn run(&self, _lock: Option<LockCheck>) -> BoxFuture<'_, anyhow::Result<Value>> {
         async { Ok(serde_json::to_value(crate::summary::run(&self.state).await?)?) }.boxed()
     }
 }

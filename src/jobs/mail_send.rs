@@ -3,6 +3,7 @@
 //! refuses for good, or still cannot take after a dozen tries, is marked
 //! failed and told to the event log (`mail.failed`).
 
+use anyhow::Context;
 use std::sync::Arc;
 
 use futures::{FutureExt, future::BoxFuture};
@@ -10,6 +11,7 @@ use serde_json::Value;
 use sqlx::MySqlPool;
 
 use super::CronJob;
+use crate::db::lock::LockCheck;
 use crate::{app::AppState, mail::Mailer};
 
 struct MailSend {
@@ -17,18 +19,16 @@ struct MailSend {
     mailer: Arc<Mailer>,
 }
 
-pub fn job(state: &AppState) -> anyhow::Result<Option<Arc<dyn CronJob>>> {
-    Ok(state.mailer.clone().map(|mailer| Arc::new(MailSend { pool: state.pool.clone(), mailer }) as Arc<dyn CronJob>))
+pub fn job(state: &AppState) -> anyhow::Result<Arc<dyn CronJob>> {
+    let mailer = state.mailer.clone().context("no mail server (smtp)")?;
+    Ok(Arc::new(MailSend { pool: state.pool.clone(), mailer }))
 }
 
 impl CronJob for MailSend {
-    fn name(&self) -> &'static str {
-        "mail_send"
-    }
     fn default_schedule(&self) -> String {
         "*/30 * * * * *".into()
     }
-    fn run(&self) -> BoxFuture<'_, anyhow::Result<Value>> {
+    fn run(&self, _lock: Option<LockCheck>) -> BoxFuture<'_, anyhow::Result<Value>> {
         async { Ok(serde_json::to_value(crate::mail::outbox::send_due(&self.pool, &self.mailer, 200).await?)?) }.boxed()
     }
 }

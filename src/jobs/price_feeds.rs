@@ -1,163 +1,43 @@
-//! Reads the tenant's price feeds (see [`crate::feeds`]): supplier catalogs
-//! into supplier costs, competitor lists into comparables. Schedule: every
-//! 15 minutes; each feed is fetched when its own `schedule` (default every
-//! six hours) says it is due, and at once when it was never fetched.
+//! Reads the tenant's price feeds (see [`crate::quotes::price_feeds`]).
+//! Schedule: every 15 minutes; each feed when its own schedule says so.
 
 use std::sync::Arc;
 
-use chrono::Utc;
 use futures::{FutureExt, future::BoxFuture};
 use serde_json::Value;
 
 use super::CronJob;
-use crate::{
-    app::AppState,
-    config::NamedSource,
-    events::{self, Event, Severity},
-    feeds::{self, Fetched},
-    inventory::costs::{self, Observation},
-};
-
-/// Every six hours.
-const DEFAULT_SCHEDULE: &str = "0 0 */6 * * *";
+use crate::{app::AppState, db::lock::LockCheck, quotes::price_feeds};
 
 struct PriceFeeds {
     state: AppState,
 }
 
-pub fn job(state: &AppState) -> anyhow::Result<Option<Arc<dyn CronJob>>> {
-    let s = &state.config.sources;
-    if s.supplier_catalogs.is_empty() && s.competitors.is_empty() {
-        return Ok(None);
-    }
-    Ok(Some(Arc::new(PriceFeeds { state: state.clone() })))
+pub fn job(state: &AppState) -> anyhow::Result<Arc<dyn CronJob>> {
+    Ok(Arc::new(PriceFeeds { state: state.clone() }))
+}
+
+/// A pass over the feeds (`all`: every feed, due or not).
+pub async fn run(st: &AppState, all: bool) -> anyhow::Result<Vec<price_feeds::FeedRun>> {
+    let base_dir = st.loaded.base_dir();
+    let feeds = price_feeds::Feeds {
+        pool: &st.pool,
+        lookup: &st.lookup,
+        sources: &st.config.sources,
+        currency: &st.config.tenant.currency,
+        base_dir: &base_dir,
+    };
+    price_feeds::run(&feeds, all).await
 }
 
 impl CronJob for PriceFeeds {
-    fn name(&self) -> &'static str {
-        "price_feeds"
-    }
     fn default_schedule(&self) -> String {
         "40 */15 * * * *".into()
     }
     fn timeout(&self) -> std::time::Duration {
         std::time::Duration::from_secs(1800)
     }
-    fn run(&self) -> BoxFuture<'_, anyhow::Result<Value>> {
+    fn run(&self, _lock: Option<LockCheck>) -> BoxFuture<'_, anyhow::Result<Value>> {
         async { Ok(serde_json::to_value(run(&self.state, false).await?)?) }.boxed()
     }
-}
-
-/// What became of one feed.
-#[derive(Debug, Clone, Default, serde::Serialize)]
-pub struct FeedRun {
-    pub name: String,
-    /// `read`, `unchanged`, `not_due` or `failed`.
-    pub outcome: String,
-    pub rows: u32,
-    pub written: u64,
-    pub refused: u32,
-    /// The first refusals, "line N: why".
-    pub refusals: Vec<String>,
-    pub error: Option<String>,
-}
-
-/// Reads every due feed (`all`: every feed, due or not). A feed that fails
-/// is reported and the others still run; the run fails only when every feed read failed.
-pub async fn run(st: &AppState, all: bool) -> anyhow::Result<Vec<FeedRun>> {
-    let s = &st.config.sources;
-    let feeds = s.supplier_catalogs.iter().map(|f| (f, true)).chain(s.competitors.iter().map(|f| (f, false)));
-    let http = feeds::client();
-    let mut out = Vec::new();
-    for (src, supplier) in feeds {
-        let r = match one(st, &http, src, supplier, all).await {
-            Ok(r) => r,
-            Err(e) => {
-                let message = format!("{e:#}");
-                events::record(
-                    &st.pool,
-                    Event::info("feed.failed", format!("price feed `{}` was not read: {message}", src.name)).severity(Severity::Error),
-                )
-                .await?;
-                FeedRun { name: src.name.clone(), outcome: "failed".into(), error: Some(message), ..FeedRun::default() }
-            }
-        };
-        out.push(r);
-    }
-    if !out.is_empty() && out.iter().all(|r| r.outcome == "failed") {
-        anyhow::bail!("no price feed could be read: {}", out.iter().filter_map(|r| r.error.clone()).collect::<Vec<_>>().join("; "));
-    }
-    Ok(out)
-}
-
-async fn one(st: &AppState, http: &reqwest::Client, src: &NamedSource, supplier: bool, all: bool) -> anyhow::Result<FeedRun> {
-    let pool = &st.pool;
-    let known = feeds::state(pool, &src.name).await?;
-    let mut run = FeedRun { name: src.name.clone(), ..FeedRun::default() };
-    if !all && let Some(last) = known.fetched_at {
-        let cron = crate::config::check::parse_cron(src.schedule.as_deref().unwrap_or(DEFAULT_SCHEDULE)).map_err(anyhow::Error::msg)?;
-        let next = cron.find_next_occurrence(&last.and_utc(), false)?;
-        if next > Utc::now() {
-            run.outcome = "not_due".into();
-            return Ok(run);
-        }
-    }
-    let base_dir = st.loaded.base_dir();
-    let (bytes, etag, last_modified) = match feeds::fetch(http, src, &base_dir, &known).await? {
-        Fetched::Unchanged => {
-            feeds::touched(pool, &src.name).await?;
-            run.outcome = "unchanged".into();
-            return Ok(run);
-        }
-        Fetched::Body { bytes, etag, last_modified } => (bytes, etag, last_modified),
-    };
-    let now = Utc::now().naive_utc();
-    let (rows, mut refused) = feeds::parse(src, &bytes, &st.config.tenant.currency, now)?;
-    let who = src.supplier.clone().unwrap_or_else(|| src.name.clone());
-    let supplier_id = if supplier { Some(costs::supplier_id(pool, &who).await?) } else { None };
-    let products = costs::resolve(pool, &st.lookup, supplier_id, &rows).await?;
-    let mut obs = Vec::with_capacity(rows.len());
-    for (row, product) in rows.iter().zip(products) {
-        match product {
-            Some(pid) => obs.push(Observation::new(pid, row.cost_minor, &row.currency, row.observed_at)),
-            None => {
-                let named = [row.sku.as_deref(), row.gtin.as_deref(), row.part_number.as_deref()]
-                    .into_iter()
-                    .flatten()
-                    .collect::<Vec<_>>()
-                    .join(" / ");
-                refused.push(feeds::Refused { line: row.line, reason: format!("no product with SKU, GTIN or part number {named}") });
-            }
-        }
-    }
-    run.written = match supplier_id {
-        Some(id) => costs::record(pool, id, &src.name, &obs).await?,
-        None => crate::quotes::comparables::record(pool, &src.name, &obs).await?,
-    };
-    refused.sort_by_key(|r| r.line);
-    run.rows = rows.len() as u32;
-    run.refused = refused.len() as u32;
-    run.refusals = refused.iter().take(20).map(|r| format!("line {}: {}", r.line, r.reason)).collect();
-    feeds::remember(pool, &src.name, etag.as_deref(), last_modified.as_deref(), obs.len() as u32, run.refused).await?;
-    run.outcome = "read".into();
-    let what = if supplier { "supplier costs" } else { "comparables" };
-    events::record(
-        pool,
-        Event::info("feed.read", format!("price feed `{}`: {} {what} from {} row(s)", src.name, obs.len(), run.rows))
-            .audience(events::Audience::BackOffice),
-    )
-    .await?;
-    if !refused.is_empty() {
-        events::record(
-            pool,
-            Event::info(
-                "feed.rows_refused",
-                format!("price feed `{}`: {} row(s) not taken: {}", src.name, refused.len(), run.refusals.join("; ")),
-            )
-            .severity(Severity::Warning)
-            .audience(events::Audience::BackOffice),
-        )
-        .await?;
-    }
-    Ok(run)
 }

@@ -9,26 +9,21 @@ use sqlx::MySqlPool;
 
 use super::CronJob;
 use crate::app::AppState;
+use crate::db::lock::LockCheck;
 
 struct QuoteExpiry {
     pool: MySqlPool,
 }
 
-pub fn job(state: &AppState) -> anyhow::Result<Option<Arc<dyn CronJob>>> {
-    if !state.config.modules.quotes {
-        return Ok(None);
-    }
-    Ok(Some(Arc::new(QuoteExpiry { pool: state.pool.clone() })))
+pub fn job(state: &AppState) -> anyhow::Result<Arc<dyn CronJob>> {
+    Ok(Arc::new(QuoteExpiry { pool: state.pool.clone() }))
 }
 
 impl CronJob for QuoteExpiry {
-    fn name(&self) -> &'static str {
-        "quote_expiry"
-    }
     fn default_schedule(&self) -> String {
         "0 5 * * * *".into()
     }
-    fn run(&self) -> BoxFuture<'_, anyhow::Result<Value>> {
-        async { Ok(json!({ "expired": crate::quotes::quote::expire_due(&self.pool).await? })) }.boxed()
+    fn run(&self, _lock: Option<LockCheck>) -> BoxFuture<'_, anyhow::Result<Value>> {
+        async { Ok(json!({ "expired": crate::quotes::send::expire_due(&self.pool).await? })) }.boxed()
     }
 }

@@ -8,26 +8,21 @@ use serde_json::Value;
 
 use super::CronJob;
 use crate::app::AppState;
+use crate::db::lock::LockCheck;
 
 struct ReviewRequests {
     state: AppState,
 }
 
-pub fn job(state: &AppState) -> anyhow::Result<Option<Arc<dyn CronJob>>> {
-    if state.config.reviews.is_none() || state.mailer.is_none() {
-        return Ok(None);
-    }
-    Ok(Some(Arc::new(ReviewRequests { state: state.clone() })))
+pub fn job(state: &AppState) -> anyhow::Result<Arc<dyn CronJob>> {
+    Ok(Arc::new(ReviewRequests { state: state.clone() }))
 }
 
 impl CronJob for ReviewRequests {
-    fn name(&self) -> &'static str {
-        "review_requests"
-    }
     fn default_schedule(&self) -> String {
         "0 25 * * * *".into()
     }
-    fn run(&self) -> BoxFuture<'_, anyhow::Result<Value>> {
+    fn run(&self, _lock: Option<LockCheck>) -> BoxFuture<'_, anyhow::Result<Value>> {
         async { Ok(serde_json::to_value(crate::reviews::run(&self.state).await?)?) }.boxed()
     }
 }

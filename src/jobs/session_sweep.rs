@@ -8,6 +8,7 @@ use sqlx::MySqlPool;
 
 use super::CronJob;
 use crate::app::AppState;
+use crate::db::lock::LockCheck;
 
 /// Deletes sessions past their expiry; returns how many.
 pub async fn run_once(pool: &MySqlPool) -> anyhow::Result<u64> {
@@ -18,18 +19,15 @@ struct SessionSweep {
     pool: MySqlPool,
 }
 
-pub fn job(state: &AppState) -> anyhow::Result<Option<Arc<dyn CronJob>>> {
-    Ok(Some(Arc::new(SessionSweep { pool: state.pool.clone() })))
+pub fn job(state: &AppState) -> anyhow::Result<Arc<dyn CronJob>> {
+    Ok(Arc::new(SessionSweep { pool: state.pool.clone() }))
 }
 
 impl CronJob for SessionSweep {
-    fn name(&self) -> &'static str {
-        "session_sweep"
-    }
     fn default_schedule(&self) -> String {
         "30 */15 * * * *".into()
     }
-    fn run(&self) -> BoxFuture<'_, anyhow::Result<Value>> {
+    fn run(&self, _lock: Option<LockCheck>) -> BoxFuture<'_, anyhow::Result<Value>> {
         async { Ok(json!({ "deleted": run_once(&self.pool).await? })) }.boxed()
     }
 }

@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use sqlx::MySqlPool;
 
 use super::CronJob;
+use crate::db::lock::LockCheck;
 use crate::{app::AppState, channels::woocommerce::WooClient};
 
 struct ShipmentWriteback {
@@ -15,21 +16,15 @@ struct ShipmentWriteback {
     woo: Arc<WooClient>,
 }
 
-pub fn job(state: &AppState) -> anyhow::Result<Option<Arc<dyn CronJob>>> {
-    if !state.config.modules.fulfillment {
-        return Ok(None);
-    }
-    Ok(Some(Arc::new(ShipmentWriteback { pool: state.pool.clone(), woo: state.woo.clone() })))
+pub fn job(state: &AppState) -> anyhow::Result<Arc<dyn CronJob>> {
+    Ok(Arc::new(ShipmentWriteback { pool: state.pool.clone(), woo: state.woo.clone() }))
 }
 
 impl CronJob for ShipmentWriteback {
-    fn name(&self) -> &'static str {
-        "shipment_writeback"
-    }
     fn default_schedule(&self) -> String {
         "40 * * * * *".into()
     }
-    fn run(&self) -> BoxFuture<'_, anyhow::Result<Value>> {
+    fn run(&self, _lock: Option<LockCheck>) -> BoxFuture<'_, anyhow::Result<Value>> {
         async {
             let (done, failing) = crate::station::ship::write_back_pending(&self.pool, self.woo.clone()).await?;
             Ok(json!({ "done": done, "failing": failing }))

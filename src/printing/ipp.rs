@@ -275,3 +275,29 @@ pub async fn status(printer: &PrinterTarget, timeout: std::time::Duration) -> Re
     }
     Ok(status)
 }
+
+/// What a pass did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Retried {
+    pub sent: u32,
+    pub still_queued: u32,
+    /// Jobs for a printer no longer in the tenant file (left queued, visible).
+    pub unknown_printer: u32,
+}
+
+/// One pass over the due jobs (the job `print_retry`, every minute).
+pub async fn retry_due(pool: &MySqlPool, printers: &[crate::config::Printer]) -> Result<Retried, sqlx::Error> {
+    let mut out = Retried::default();
+    for (id, name) in due(pool).await? {
+        let Some(p) = printers.iter().find(|p| p.name == name) else {
+            out.unknown_printer += 1;
+            continue;
+        };
+        let target = PrinterTarget { name: p.name.clone(), uri: p.uri.clone() };
+        match resend(pool, id, &target).await? {
+            Attempt::Sent { .. } => out.sent += 1,
+            Attempt::Queued { .. } => out.still_queued += 1,
+        }
+    }
+    Ok(out)
+}

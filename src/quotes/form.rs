@@ -6,7 +6,10 @@
 
 use std::collections::HashMap;
 
-use super::quote::{Customer, LineInput, MAX_LINES, QuoteError};
+use super::{
+    QuoteError,
+    snapshot::{Customer, LineInput, MAX_LINES},
+};
 use crate::money::Money;
 
 /// The editor's form: `note`, customer fields, and numbered line fields

@@ -7,7 +7,7 @@
 
 use askama::Template;
 
-use super::quote::{Ctx, Snapshot};
+use super::{Ctx, snapshot::Snapshot};
 use crate::{
     mail::{self, Attached, Brand, Draft, Mailer, outbox},
     money,

@@ -6,7 +6,7 @@
 use askama::Template;
 use chrono_tz::Tz;
 
-use super::quote::Snapshot;
+use super::snapshot::Snapshot;
 use crate::money;
 
 /// A line as printed.

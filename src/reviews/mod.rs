@@ -9,10 +9,10 @@ use chrono::{NaiveDateTime, TimeDelta, Utc};
 use sqlx::MySqlPool;
 
 use crate::{
-    app::AppState,
     config::Secret,
     ids::OrderId,
     mail::{Brand, Draft, optout, outbox},
+    services::Services,
 };
 
 #[derive(sqlx::FromRow)]
@@ -88,7 +88,7 @@ async fn skip(pool: &MySqlPool, order: OrderId, email: Option<&str>, reason: &st
 }
 
 /// One run: every order delivered `after_days` ago (up to two weeks more) not asked yet.
-pub async fn run(st: &AppState) -> anyhow::Result<Ran> {
+pub async fn run(st: &Services) -> anyhow::Result<Ran> {
     let mut ran = Ran::default();
     let (Some(cfg), Some(mailer), Some(public)) = (&st.config.reviews, &st.mailer, &st.config.server.public_url) else { return Ok(ran) };
     let key = st.secrets.get("reviews.link_key").cloned().ok_or_else(|| anyhow::anyhow!("reviews.link_key did not resolve"))?;

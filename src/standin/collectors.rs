@@ -7,8 +7,8 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 
 use crate::{
-    app::AppState,
     dashboard::{Collector, Level, Reading},
+    services::Services,
 };
 
 /// A source that answers "done" after `pause`.
@@ -38,7 +38,7 @@ impl Collector for Slow {
     fn deadline(&self) -> Duration {
         self.deadline
     }
-    fn collect<'a>(&'a self, _: &'a AppState) -> BoxFuture<'a, anyhow::Result<Reading>> {
+    fn collect<'a>(&'a self, _: &'a Services) -> BoxFuture<'a, anyhow::Result<Reading>> {
         Box::pin(async move {
             tokio::time::sleep(self.pause).await;
             Ok(Reading::new("done", Level::Ok))
@@ -67,7 +67,7 @@ impl Collector for Failing {
     fn ttl(&self) -> Duration {
         self.ttl
     }
-    fn collect<'a>(&'a self, _: &'a AppState) -> BoxFuture<'a, anyhow::Result<Reading>> {
+    fn collect<'a>(&'a self, _: &'a Services) -> BoxFuture<'a, anyhow::Result<Reading>> {
         Box::pin(async { anyhow::bail!("the source broke: connection reset") })
     }
 }

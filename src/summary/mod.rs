@@ -8,10 +8,10 @@ use askama::Template;
 use chrono::{NaiveTime, TimeDelta, Utc};
 
 use crate::{
-    app::AppState,
     calendar,
     mail::{Brand, Draft, outbox},
     money,
+    services::Services,
 };
 
 /// Yesterday's figures as the mail shows them.
@@ -43,7 +43,7 @@ struct Text<'a> {
 }
 
 /// Reads yesterday's (local) figures.
-pub async fn figures(st: &AppState) -> anyhow::Result<Figures> {
+pub async fn figures(st: &Services) -> anyhow::Result<Figures> {
     let tz = st.tz();
     let today = calendar::today(tz).date;
     let yesterday = calendar::Day::of(tz, today - TimeDelta::days(1));
@@ -95,7 +95,7 @@ pub struct Ran {
 }
 
 /// Sends today's summary (of yesterday) once the local time is past `at`.
-pub async fn run(st: &AppState) -> anyhow::Result<Ran> {
+pub async fn run(st: &Services) -> anyhow::Result<Ran> {
     let (Some(cfg), Some(mailer)) = (&st.config.daily_summary, &st.mailer) else {
         return Ok(Ran { sent_for: None, waiting: Some("no daily_summary or smtp section".into()) });
     };

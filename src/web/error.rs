@@ -52,9 +52,9 @@ impl AppError {
 /// A quote refusal where a handler has no page of its own to show it on:
 /// the user's part keeps its status and text; the rest keeps its source
 /// chain for the log.
-impl From<crate::quotes::quote::QuoteError> for AppError {
-    fn from(e: crate::quotes::quote::QuoteError) -> Self {
-        use crate::quotes::quote::QuoteError;
+impl From<crate::quotes::QuoteError> for AppError {
+    fn from(e: crate::quotes::QuoteError) -> Self {
+        use crate::quotes::QuoteError;
         match e {
             QuoteError::NotFound(_) => AppError::NotFound,
             QuoteError::Invalid { field, message } => AppError::Invalid { field, message },
@@ -108,7 +108,7 @@ mod tests {
 
     #[test]
     fn a_quote_refusal_keeps_its_status() {
-        use crate::quotes::quote::QuoteError;
+        use crate::quotes::QuoteError;
         let status = |e: QuoteError| AppError::from(e).into_response().status();
         assert_eq!(status(QuoteError::NotFound("Q-1".into())), StatusCode::NOT_FOUND);
         assert_eq!(status(QuoteError::Invalid { field: "lines", message: "x".into() }), StatusCode::UNPROCESSABLE_ENTITY);

@@ -75,7 +75,7 @@ async fn home(State(state): State<AppState>, session: Session) -> Result<Page<Ho
         open_orders: counts.open_orders,
         backordered_lines: counts.backordered,
         expiring_quotes: if back_office && state.config.modules.quotes {
-            crate::quotes::quote::expiring(&state.pool, 7).await?.len()
+            crate::quotes::send::expiring(&state.pool, 7).await?.len()
         } else {
             0
         },

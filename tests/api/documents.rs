@@ -150,7 +150,7 @@ async fn the_quote_pdf_reads_like_a_real_business_document() {
     .fetch_one(&shop.app.db.pool)
     .await
     .expect("pdf");
-    let snap: quartermaster::quotes::quote::Snapshot = serde_json::from_str(&snapshot).expect("snapshot");
+    let snap: quartermaster::quotes::snapshot::Snapshot = serde_json::from_str(&snapshot).expect("snapshot");
     assert_eq!(snap.template_version, "v2");
     png(&pdf, "quote-v2");
     let (ws, pages) = words(&pdf);

@@ -278,7 +278,7 @@ async fn an_emailed_rfq_becomes_a_versioned_quote_sent_as_pdf_and_accepted_into_
     // Re-rendering the sent version gives the same document text.
     let again = shop.app.get(&format!("/quotes/{quote}/versions/2/pdf")).await.bytes().await.expect("pdf");
     assert_eq!(again.to_vec(), pdf, "a sent version's PDF is served as stored");
-    let rerender = quartermaster::quotes::quote::render_pdf(
+    let rerender = quartermaster::quotes::send::render_pdf(
         &quartermaster::quotes::quote::Ctx {
             pool: &pool,
             config: &shop.app.state.config,
@@ -489,7 +489,7 @@ async fn an_expired_quote_cannot_be_accepted_and_a_reissue_prices_it_afresh() {
     let (status, _, body) = shop.post(&format!("/quotes/{quote}/send"), &[("csrf", &csrf)]).await;
     assert_eq!(status, 200, "{body}");
     tokio::time::sleep(std::time::Duration::from_secs(3)).await;
-    assert_eq!(quartermaster::quotes::quote::expire_due(&pool).await.expect("expiry job"), 1, "the hourly job marks it expired");
+    assert_eq!(quartermaster::quotes::send::expire_due(&pool).await.expect("expiry job"), 1, "the hourly job marks it expired");
     let (status, _, body) = shop.post(&format!("/quotes/{quote}/accept"), &[("csrf", &csrf)]).await;
     assert_eq!(status, 409, "{body}");
     assert!(body.contains("expired"), "{body}");

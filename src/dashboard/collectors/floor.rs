@@ -3,16 +3,16 @@
 use chrono::{TimeDelta, Utc};
 
 use crate::{
-    app::AppState,
     dashboard::{Level, Reading, ago},
+    services::Services,
     station::floor,
 };
 
-fn off_unless_fulfillment(st: &AppState) -> Option<Reading> {
+fn off_unless_fulfillment(st: &Services) -> Option<Reading> {
     (!st.config.modules.fulfillment).then(|| Reading::new("off", Level::Off).detail("modules.fulfillment is off"))
 }
 
-pub async fn awaiting_pick(st: &AppState) -> anyhow::Result<Reading> {
+pub async fn awaiting_pick(st: &Services) -> anyhow::Result<Reading> {
     if let Some(off) = off_unless_fulfillment(st) {
         return Ok(off);
     }
@@ -29,7 +29,7 @@ pub async fn awaiting_pick(st: &AppState) -> anyhow::Result<Reading> {
     Ok(r)
 }
 
-pub async fn picking(st: &AppState) -> anyhow::Result<Reading> {
+pub async fn picking(st: &Services) -> anyhow::Result<Reading> {
     if let Some(off) = off_unless_fulfillment(st) {
         return Ok(off);
     }
@@ -44,7 +44,7 @@ pub async fn picking(st: &AppState) -> anyhow::Result<Reading> {
     Ok(r.sample("qm_pick_queue_orders", &[("state", "picking")], total as f64))
 }
 
-pub async fn packed(st: &AppState) -> anyhow::Result<Reading> {
+pub async fn packed(st: &Services) -> anyhow::Result<Reading> {
     if let Some(off) = off_unless_fulfillment(st) {
         return Ok(off);
     }
@@ -60,7 +60,7 @@ pub async fn packed(st: &AppState) -> anyhow::Result<Reading> {
     Ok(r)
 }
 
-pub async fn shipped_today(st: &AppState) -> anyhow::Result<Reading> {
+pub async fn shipped_today(st: &Services) -> anyhow::Result<Reading> {
     if let Some(off) = off_unless_fulfillment(st) {
         return Ok(off);
     }
@@ -73,7 +73,7 @@ pub async fn shipped_today(st: &AppState) -> anyhow::Result<Reading> {
     ))
 }
 
-pub async fn print_jobs(st: &AppState) -> anyhow::Result<Reading> {
+pub async fn print_jobs(st: &Services) -> anyhow::Result<Reading> {
     let since = Utc::now().naive_utc() - TimeDelta::hours(24);
     let states = crate::printing::ipp::states_since(&st.pool, since).await?;
     let count = |s: &str| states.iter().find(|(k, _)| k == s).map_or(0, |(_, n)| *n);

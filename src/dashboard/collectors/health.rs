@@ -1,14 +1,14 @@
 //! The integrations' live health, through the registry's probes.
 
 use crate::{
-    app::AppState,
     dashboard::{Level, Reading},
     integrations::{self, Setup, probe},
+    services::Services,
 };
 
 /// A tile for integration `key`: off when the tenant does not use it,
 /// NOT configured with the fix when a module needs it, else the probe.
-async fn tile(st: &AppState, key: &'static str) -> anyhow::Result<Reading> {
+async fn tile(st: &Services, key: &'static str) -> anyhow::Result<Reading> {
     let Some(entry) = integrations::for_tenant(&st.config).into_iter().find(|e| e.integration.key == key) else {
         return Ok(Reading::new("off", Level::Off).detail("no module of this tenant uses it"));
     };
@@ -20,7 +20,7 @@ async fn tile(st: &AppState, key: &'static str) -> anyhow::Result<Reading> {
         }
         other => return Ok(Reading::new("not used", Level::Off).detail(other.to_string())),
     }
-    let ctx = probe::Ctx::from_state(st);
+    let ctx = st.probes();
     let Some(outcome) = probe::probe(&ctx, key).await else {
         return Ok(Reading::new("configured", Level::Ok).detail(entry.setup.to_string()));
     };
@@ -36,33 +36,33 @@ async fn tile(st: &AppState, key: &'static str) -> anyhow::Result<Reading> {
     ))
 }
 
-pub async fn woocommerce(st: &AppState) -> anyhow::Result<Reading> {
+pub async fn woocommerce(st: &Services) -> anyhow::Result<Reading> {
     tile(st, "woocommerce").await
 }
 
-pub async fn ebay(st: &AppState) -> anyhow::Result<Reading> {
+pub async fn ebay(st: &Services) -> anyhow::Result<Reading> {
     tile(st, "ebay").await
 }
 
-pub async fn ups(st: &AppState) -> anyhow::Result<Reading> {
+pub async fn ups(st: &Services) -> anyhow::Result<Reading> {
     tile(st, "ups").await
 }
 
-pub async fn vault(st: &AppState) -> anyhow::Result<Reading> {
+pub async fn vault(st: &Services) -> anyhow::Result<Reading> {
     tile(st, "vault").await
 }
 
-pub async fn smtp(st: &AppState) -> anyhow::Result<Reading> {
+pub async fn smtp(st: &Services) -> anyhow::Result<Reading> {
     tile(st, "smtp").await
 }
 
 /// Each printer's state, reasons and queue (IPP Get-Printer-Attributes).
-pub async fn printers(st: &AppState) -> anyhow::Result<Reading> {
+pub async fn printers(st: &Services) -> anyhow::Result<Reading> {
     if st.config.printers.is_empty() {
         let level = if st.config.modules.fulfillment { Level::Warn } else { Level::Off };
         return Ok(Reading::new("none", level).detail("no printers in the tenant file"));
     }
-    let ctx = probe::Ctx { timeout: std::time::Duration::from_secs(5), ..probe::Ctx::from_state(st) };
+    let ctx = probe::Ctx { timeout: std::time::Duration::from_secs(5), ..st.probes() };
     let statuses = probe::printers(&ctx).await;
     let up = statuses.iter().filter(|(_, s)| s.as_ref().is_ok_and(|s| s.is_up())).count();
     let level = if up == statuses.len() { Level::Ok } else { Level::Bad };

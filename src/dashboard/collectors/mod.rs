@@ -15,7 +15,7 @@ use std::{sync::Arc, time::Duration};
 use futures::future::BoxFuture;
 
 use super::{Collector, Reading};
-use crate::{app::AppState, events::Audience};
+use crate::{events::Audience, services::Services};
 
 /// A collector made of a name, its limits and a function.
 pub struct Def {
@@ -24,7 +24,7 @@ pub struct Def {
     pub ttl: Duration,
     pub deadline: Duration,
     pub audience: Audience,
-    pub run: for<'a> fn(&'a AppState) -> BoxFuture<'a, anyhow::Result<Reading>>,
+    pub run: for<'a> fn(&'a Services) -> BoxFuture<'a, anyhow::Result<Reading>>,
 }
 
 impl Collector for Def {
@@ -43,7 +43,7 @@ impl Collector for Def {
     fn audience(&self) -> Audience {
         self.audience
     }
-    fn collect<'a>(&'a self, st: &'a AppState) -> BoxFuture<'a, anyhow::Result<Reading>> {
+    fn collect<'a>(&'a self, st: &'a Services) -> BoxFuture<'a, anyhow::Result<Reading>> {
         (self.run)(st)
     }
 }
@@ -54,7 +54,7 @@ const fn db(
     title: &'static str,
     ttl_s: u64,
     audience: Audience,
-    run: for<'a> fn(&'a AppState) -> BoxFuture<'a, anyhow::Result<Reading>>,
+    run: for<'a> fn(&'a Services) -> BoxFuture<'a, anyhow::Result<Reading>>,
 ) -> Def {
     Def { name, title, ttl: Duration::from_secs(ttl_s), deadline: Duration::from_millis(500), audience, run }
 }
@@ -64,7 +64,7 @@ const fn probe(
     name: &'static str,
     title: &'static str,
     ttl_s: u64,
-    run: for<'a> fn(&'a AppState) -> BoxFuture<'a, anyhow::Result<Reading>>,
+    run: for<'a> fn(&'a Services) -> BoxFuture<'a, anyhow::Result<Reading>>,
 ) -> Def {
     Def { name, title, ttl: Duration::from_secs(ttl_s), deadline: Duration::from_secs(1), audience: Audience::All, run }
 }

@@ -3,16 +3,16 @@
 use chrono::{TimeDelta, Utc};
 
 use crate::{
-    app::AppState,
     dashboard::{Level, Reading, ago},
-    quotes::{listing, quote},
+    quotes::{listing, send},
+    services::Services,
 };
 
-fn quotes_off(st: &AppState) -> Option<Reading> {
+fn quotes_off(st: &Services) -> Option<Reading> {
     (!st.config.modules.quotes).then(|| Reading::new("off", Level::Off).detail("modules.quotes is off"))
 }
 
-fn books_off(st: &AppState) -> Option<Reading> {
+fn books_off(st: &Services) -> Option<Reading> {
     st.ledger.is_none().then(|| Reading::new("off", Level::Off).detail("the accounting module is off"))
 }
 
@@ -27,7 +27,7 @@ pub fn percent(part: i64, whole: i64) -> String {
     format!("{sign}{}.{} %", tenths / 10, tenths % 10)
 }
 
-pub async fn open_rfqs(st: &AppState) -> anyhow::Result<Reading> {
+pub async fn open_rfqs(st: &Services) -> anyhow::Result<Reading> {
     if let Some(off) = quotes_off(st) {
         return Ok(off);
     }
@@ -40,11 +40,11 @@ pub async fn open_rfqs(st: &AppState) -> anyhow::Result<Reading> {
     Ok(r)
 }
 
-pub async fn expiring_quotes(st: &AppState) -> anyhow::Result<Reading> {
+pub async fn expiring_quotes(st: &Services) -> anyhow::Result<Reading> {
     if let Some(off) = quotes_off(st) {
         return Ok(off);
     }
-    let list = quote::expiring(&st.pool, 7).await?;
+    let list = send::expiring(&st.pool, 7).await?;
     let mut r = Reading::new(list.len(), if list.is_empty() { Level::Ok } else { Level::Warn })
         .detail("sent quotes whose validity ends within 7 days")
         .sample("qm_quotes_expiring", &[], list.len() as f64);
@@ -54,7 +54,7 @@ pub async fn expiring_quotes(st: &AppState) -> anyhow::Result<Reading> {
     Ok(r)
 }
 
-pub async fn win_rate(st: &AppState) -> anyhow::Result<Reading> {
+pub async fn win_rate(st: &Services) -> anyhow::Result<Reading> {
     if let Some(off) = quotes_off(st) {
         return Ok(off);
     }
@@ -68,7 +68,7 @@ pub async fn win_rate(st: &AppState) -> anyhow::Result<Reading> {
         .row("expired", expired.to_string()))
 }
 
-pub async fn today_margin(st: &AppState) -> anyhow::Result<Reading> {
+pub async fn today_margin(st: &Services) -> anyhow::Result<Reading> {
     if let Some(off) = books_off(st) {
         return Ok(off);
     }
@@ -84,7 +84,7 @@ pub async fn today_margin(st: &AppState) -> anyhow::Result<Reading> {
         .row("COGS (FIFO)", money(cogs)))
 }
 
-pub async fn receivables(st: &AppState) -> anyhow::Result<Reading> {
+pub async fn receivables(st: &Services) -> anyhow::Result<Reading> {
     if let Some(off) = books_off(st) {
         return Ok(off);
     }

@@ -4,19 +4,19 @@
 use chrono::{TimeDelta, Utc};
 
 use crate::{
-    app::AppState,
     dashboard::{Level, Reading, ago, unix},
     inventory::figures,
+    services::Services,
 };
 
-pub async fn backorders(st: &AppState) -> anyhow::Result<Reading> {
+pub async fn backorders(st: &Services) -> anyhow::Result<Reading> {
     let (lines, orders, units) = figures::backorders(&st.pool, &st.config.woocommerce.order_statuses).await?;
     Ok(Reading::new(orders, if orders == 0 { Level::Ok } else { Level::Warn })
         .detail(format!("order(s) short of stock: {lines} line(s), {units} unit(s)"))
         .sample("qm_backordered_lines", &[], lines as f64))
 }
 
-pub async fn low_stock(st: &AppState) -> anyhow::Result<Reading> {
+pub async fn low_stock(st: &Services) -> anyhow::Result<Reading> {
     let default = st.config.dashboard.low_stock_threshold;
     let (count, lowest) = figures::low_stock(&st.pool, default, 5).await?;
     let mut r = Reading::new(count, if count == 0 { Level::Ok } else { Level::Warn })
@@ -28,7 +28,7 @@ pub async fn low_stock(st: &AppState) -> anyhow::Result<Reading> {
     Ok(r)
 }
 
-pub async fn expiring_lots(st: &AppState) -> anyhow::Result<Reading> {
+pub async fn expiring_lots(st: &Services) -> anyhow::Result<Reading> {
     let days = st.config.dashboard.expiry_warning_days;
     let today = crate::calendar::today(st.tz()).date;
     let until = today + TimeDelta::days(i64::from(days));
@@ -53,11 +53,11 @@ pub async fn expiring_lots(st: &AppState) -> anyhow::Result<Reading> {
 }
 
 /// The poller's figures come from its recorded runs, so every replica shows the same.
-pub async fn sync(st: &AppState) -> anyhow::Result<Reading> {
+pub async fn sync(st: &Services) -> anyhow::Result<Reading> {
     if !st.config.modules.inventory_sync {
         return Ok(Reading::new("off", Level::Off).detail("modules.inventory_sync is off"));
     }
-    let Some(h) = crate::jobs::runs::health(&st.pool, "inventory_poll").await? else {
+    let Some(h) = crate::runs::health(&st.pool, "inventory_poll").await? else {
         return Ok(Reading::new("never ran", Level::Warn).detail(format!("on {}", st.config.polling.inventory_cron)));
     };
     let last_ms = h
@@ -94,7 +94,7 @@ pub async fn sync(st: &AppState) -> anyhow::Result<Reading> {
     Ok(r)
 }
 
-pub async fn sync_rejects(st: &AppState) -> anyhow::Result<Reading> {
+pub async fn sync_rejects(st: &Services) -> anyhow::Result<Reading> {
     let (n, latest) = figures::rejected_orders(&st.pool).await?;
     let mut r = Reading::new(n, if n == 0 { Level::Ok } else { Level::Bad })
         .detail(if n == 0 {
@@ -109,7 +109,7 @@ pub async fn sync_rejects(st: &AppState) -> anyhow::Result<Reading> {
     Ok(r)
 }
 
-pub async fn outbox(st: &AppState) -> anyhow::Result<Reading> {
+pub async fn outbox(st: &Services) -> anyhow::Result<Reading> {
     let depth = crate::channels::outbox::depth(&st.pool).await?;
     let pending: i64 = depth.iter().map(|d| d.pending).sum();
     let failed: i64 = depth.iter().map(|d| d.failed).sum();

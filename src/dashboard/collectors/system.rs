@@ -1,19 +1,16 @@
 //! The appliance itself: its jobs, the scanner's lookup, the database and the data disk.
 
 use crate::{
-    app::AppState,
     dashboard::{Level, Reading, ago, unix},
+    services::Services,
 };
 
-pub async fn jobs(st: &AppState) -> anyhow::Result<Reading> {
-    let names: Vec<&'static str> = match crate::jobs::fleet(st) {
-        Ok(fleet) => fleet.iter().map(|(j, _)| j.name()).collect(),
-        Err(_) => crate::jobs::NAMES.to_vec(),
-    };
+pub async fn jobs(st: &Services) -> anyhow::Result<Reading> {
+    let names: Vec<&'static str> = crate::runs::JobName::running(&st.config).map(|j| j.as_str()).collect();
     let (mut ok, mut ran, mut worst) = (0usize, 0usize, Level::Ok);
     let mut r = Reading::default();
     for name in &names {
-        let Some(h) = crate::jobs::runs::health(&st.pool, name).await? else {
+        let Some(h) = crate::runs::health(&st.pool, name).await? else {
             r = r.row(*name, "not run yet");
             continue;
         };
@@ -45,7 +42,7 @@ pub async fn jobs(st: &AppState) -> anyhow::Result<Reading> {
     Ok(r)
 }
 
-pub async fn scanner(st: &AppState) -> anyhow::Result<Reading> {
+pub async fn scanner(st: &Services) -> anyhow::Result<Reading> {
     let (hits, misses) = st.lookup.hits_and_misses();
     let total = hits + misses;
     let codes = st.lookup.len();
@@ -72,7 +69,7 @@ fn bytes(n: u64) -> String {
     if unit == 0 { format!("{n} B") } else { format!("{whole}.{tenths} {}", UNITS[unit]) }
 }
 
-pub async fn database(st: &AppState) -> anyhow::Result<Reading> {
+pub async fn database(st: &Services) -> anyhow::Result<Reading> {
     let size = crate::db::size_bytes(&st.pool).await?;
     let ping = crate::db::ping(&st.pool).await?;
     let pool = &st.pool;
@@ -86,7 +83,7 @@ pub async fn database(st: &AppState) -> anyhow::Result<Reading> {
         .sample("qm_database_size_bytes", &[], size as f64))
 }
 
-pub async fn disk(st: &AppState) -> anyhow::Result<Reading> {
+pub async fn disk(st: &Services) -> anyhow::Result<Reading> {
     let dir = st.loaded.data_dir();
     let (free, total) = tokio::task::spawn_blocking(move || (fs4::available_space(&dir), fs4::total_space(&dir))).await?;
     let (free, total) = (free?, total?);
@@ -102,7 +99,7 @@ pub async fn disk(st: &AppState) -> anyhow::Result<Reading> {
         .sample("qm_data_dir_total_bytes", &[], total as f64))
 }
 
-pub async fn alerts(st: &AppState) -> anyhow::Result<Reading> {
+pub async fn alerts(st: &Services) -> anyhow::Result<Reading> {
     let open = crate::alerts::open(&st.pool).await?;
     let mut r = Reading::new(open.len(), if open.is_empty() { Level::Ok } else { Level::Bad }).detail(if open.is_empty() {
         "nothing needs a person".to_owned()
@@ -115,7 +112,7 @@ pub async fn alerts(st: &AppState) -> anyhow::Result<Reading> {
     Ok(r)
 }
 
-pub async fn mail(st: &AppState) -> anyhow::Result<Reading> {
+pub async fn mail(st: &Services) -> anyhow::Result<Reading> {
     if st.mailer.is_none() {
         return Ok(Reading::new("off", Level::Off).detail("no smtp section: nothing is mailed"));
     }

@@ -17,8 +17,7 @@ use subtle::ConstantTimeEq;
 use crate::{
     money,
     quotes::{
-        listing,
-        quote::{self, QuoteError},
+        QuoteError, listing, quote,
         rfq::{self, FormRequest},
     },
     web::AppState,

@@ -13,8 +13,8 @@ use serde::Deserialize;
 use super::{ctx, m, status_of};
 use crate::{
     quotes::{
-        listing,
-        quote::{self, Acceptor, QuoteError},
+        QuoteError, listing, quote,
+        send::{self, Acceptor},
     },
     web::{
         AppState, Page,
@@ -47,7 +47,7 @@ pub(super) struct TokenQuery {
 
 async fn buyer_view(state: &AppState, csrf: String, number: &str, token: &str) -> std::result::Result<BuyerPage, (StatusCode, String)> {
     let refuse = || (StatusCode::FORBIDDEN, QuoteError::BadToken.to_string());
-    let id = match quote::quote_for_link(&state.pool, number, token).await {
+    let id = match send::quote_for_link(&state.pool, number, token).await {
         Ok(id) => id,
         Err(QuoteError::Db(_)) => return Err((StatusCode::INTERNAL_SERVER_ERROR, "something went wrong on our side".to_owned())),
         Err(_) => return Err(refuse()),
@@ -123,8 +123,8 @@ pub(super) async fn accept(
         Err((status, text)) => return (status, text).into_response(),
     };
     let base_dir = state.loaded.base_dir();
-    let outcome = match quote::quote_for_link(&state.pool, &number, &f.token).await {
-        Ok(id) => quote::accept(&ctx(&state, &base_dir), id, Acceptor::Buyer { number: &number, token: &f.token }).await,
+    let outcome = match send::quote_for_link(&state.pool, &number, &f.token).await {
+        Ok(id) => send::accept(&ctx(&state, &base_dir), id, Acceptor::Buyer { number: &number, token: &f.token }).await,
         Err(e) => Err(e),
     };
     match outcome {

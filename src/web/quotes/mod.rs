@@ -20,10 +20,7 @@ use super::AppState;
 use crate::{
     money,
     operators::Role,
-    quotes::{
-        quote::{Ctx, QuoteError},
-        rfq,
-    },
+    quotes::{Ctx, QuoteError, rfq},
 };
 
 const BACK_OFFICE: &[Role] = &[Role::BackOffice];

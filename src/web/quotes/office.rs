@@ -15,10 +15,12 @@ use super::{BACK_OFFICE, ctx, m, status_of};
 use crate::{
     money,
     quotes::{
-        form, listing,
+        QuoteError, form, listing,
         pricing::PriceSource,
-        quote::{self, Acceptor, QuoteError, Version},
+        quote::{self, Version},
         reputation::{Factor, LOW},
+        send::{self, Acceptor},
+        snapshot,
     },
     web::{AppError, AppState, Page, Result, session::Session},
 };
@@ -76,7 +78,7 @@ pub(super) async fn inbox(State(state): State<AppState>, s: Session) -> Result<P
             unmatched: r.unmatched,
         })
         .collect();
-    let soon: Vec<u64> = quote::expiring(&state.pool, 7).await?.into_iter().map(|q| q.0).collect();
+    let soon: Vec<u64> = send::expiring(&state.pool, 7).await?.into_iter().map(|q| q.0).collect();
     let quotes = listing::quotes(&state.pool, 100)
         .await?
         .into_iter()
@@ -284,7 +286,7 @@ async fn quote_view(state: &AppState, s: &Session, id: u64, q: &QuoteQuery) -> R
     let mut mails = Vec::with_capacity(vs.len());
     for v in &vs {
         let sends =
-            if v.state == "sent" { crate::mail::outbox::for_subject(&state.pool, &quote::mailing_ref(v.id)).await? } else { Vec::new() };
+            if v.state == "sent" { crate::mail::outbox::for_subject(&state.pool, &send::mailing_ref(v.id)).await? } else { Vec::new() };
         mails.push(
             sends
                 .into_iter()
@@ -320,7 +322,7 @@ async fn quote_view(state: &AppState, s: &Session, id: u64, q: &QuoteQuery) -> R
         (Some(a), Some(b)) => {
             let find = |n: u32| vs.iter().find(|v| v.version_no == n);
             match (find(a), find(b)) {
-                (Some(x), Some(y)) => Some((a, b, quote::diff(&x.snapshot, &y.snapshot))),
+                (Some(x), Some(y)) => Some((a, b, snapshot::diff(&x.snapshot, &y.snapshot))),
                 _ => None,
             }
         }
@@ -422,7 +424,7 @@ async fn back_to_quote<T>(state: &AppState, s: &Session, id: u64, outcome: std::
 pub(super) async fn send(State(state): State<AppState>, s: Session, Path(id): Path<u64>) -> Result<Response> {
     s.require(BACK_OFFICE)?;
     let base_dir = state.loaded.base_dir();
-    match quote::send(&ctx(&state, &base_dir), id, s.operator.id).await {
+    match send::send(&ctx(&state, &base_dir), id, s.operator.id).await {
         Ok(sent) => {
             // The link is shown once, in this response: never in a URL we redirect to (it would land in logs and history).
             let mut page = quote_view(&state, &s, id, &QuoteQuery::default()).await?;
@@ -448,14 +450,14 @@ pub(super) async fn send(State(state): State<AppState>, s: Session, Path(id): Pa
 pub(super) async fn mail_again(State(state): State<AppState>, s: Session, Path(id): Path<u64>) -> Result<Response> {
     s.require(BACK_OFFICE)?;
     let base_dir = state.loaded.base_dir();
-    let outcome = quote::mail_again(&ctx(&state, &base_dir), id, s.operator.id).await;
+    let outcome = send::mail_again(&ctx(&state, &base_dir), id, s.operator.id).await;
     back_to_quote(&state, &s, id, outcome).await
 }
 
 pub(super) async fn accept(State(state): State<AppState>, s: Session, Path(id): Path<u64>) -> Result<Response> {
     s.require(BACK_OFFICE)?;
     let base_dir = state.loaded.base_dir();
-    let outcome = quote::accept(&ctx(&state, &base_dir), id, Acceptor::BackOffice(s.operator.id)).await;
+    let outcome = send::accept(&ctx(&state, &base_dir), id, Acceptor::BackOffice(s.operator.id)).await;
     back_to_quote(&state, &s, id, outcome).await
 }
 
@@ -474,7 +476,7 @@ pub(super) struct LostForm {
 
 pub(super) async fn lost(State(state): State<AppState>, s: Session, Path(id): Path<u64>, Form(f): Form<LostForm>) -> Result<Response> {
     s.require(BACK_OFFICE)?;
-    let outcome = quote::mark_lost(&state.pool, id, &f.reason, s.operator.id).await;
+    let outcome = send::mark_lost(&state.pool, id, &f.reason, s.operator.id).await;
     back_to_quote(&state, &s, id, outcome).await
 }
 
@@ -483,11 +485,11 @@ pub(super) async fn version_pdf(State(state): State<AppState>, s: Session, Path(
     s.require(BACK_OFFICE)?;
     let vs = quote::versions(&state.pool, id).await?;
     let v = vs.iter().find(|v| v.version_no == version).ok_or(AppError::NotFound)?;
-    let pdf = match quote::stored_pdf(&state.pool, v.id).await? {
+    let pdf = match send::stored_pdf(&state.pool, v.id).await? {
         Some((pdf, _)) => pdf,
         None => {
             let base_dir = state.loaded.base_dir();
-            quote::render_pdf(&ctx(&state, &base_dir), &v.snapshot, v.revision).await?
+            send::render_pdf(&ctx(&state, &base_dir), &v.snapshot, v.revision).await?
         }
     };
     let name = format!("{}-{}.pdf", v.snapshot.number, v.revision.map_or_else(|| format!("draft{}", v.version_no), |r| format!("R{r}")));
