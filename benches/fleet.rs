@@ -33,8 +33,8 @@ fn peak_rss_mib() -> f64 {
 }
 
 async fn run_job(state: &quartermaster::app::AppState, name: &str) -> serde_json::Value {
-    let job = jobs::fleet(state).expect("fleet").into_iter().find(|(j, _)| j.name() == name).expect("job").0;
-    jobs::run_guarded(state, job.as_ref()).await.expect("run").expect("ran")
+    let job = jobs::fleet(state).expect("fleet").into_iter().find(|j| j.name.as_str() == name).expect("job");
+    jobs::run_guarded(&jobs::Runner::of(state), name, job.job.as_ref()).await.expect("run").done().expect("ran")
 }
 
 async fn run(server: &str) -> Vec<(String, String)> {

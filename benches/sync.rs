@@ -20,8 +20,8 @@ use quartermaster::{
     channels::{retry::RetryPolicy, woocommerce::WooClient},
     config::Secret,
     inventory::{gtin, lookup::CodeLookup, reserve},
-    jobs::inventory_poll::Poller,
     standin::{self, woocommerce::WooStandin},
+    sync::{Deps, StockSync},
 };
 use sqlx::{MySql, MySqlPool, QueryBuilder};
 
@@ -122,11 +122,11 @@ async fn big_catalog(pool: &MySqlPool, store: &WooStandin, skus: usize) {
 type Phases = Arc<std::sync::Mutex<Vec<(String, f64, Instant)>>>;
 
 /// A poller hook marking each step with qm's CPU (the process less the stand-in's thread).
-fn phase_hook(phases: Phases, clocks: Clocks) -> quartermaster::jobs::inventory_poll::Hook {
+fn phase_hook(phases: Phases, clocks: Clocks) -> Arc<dyn quartermaster::sync::Observer> {
     Arc::new(move |step| {
         let cpu = clocks.qm();
         phases.lock().expect("phases").push((format!("{step:?}"), cpu, Instant::now()));
-        Box::pin(std::future::ready(()))
+        Box::pin(std::future::ready(())) as futures::future::BoxFuture<'static, ()>
     })
 }
 
@@ -176,23 +176,17 @@ async fn bench_cycle(server: &str, skus: usize, orders: u64) -> Cycle {
     let phases: Phases = Arc::new(std::sync::Mutex::new(Vec::new()));
     let woo = WooClient::new(&format!("http://{addr}"), Secret::new("ck_bench"), Secret::new("cs_bench"), Duration::from_secs(30))
         .expect("client");
-    let poller = Poller {
+    let sync = StockSync::new(Deps {
         pool: pool.clone(),
-        db_options: opts,
-        tenant: "bench".into(),
-        reservable: vec!["processing".into()],
-        pick_priority: Vec::new(),
-        overlap: chrono::TimeDelta::seconds(120),
         woo: Arc::new(woo),
         ebay: None,
         retry: RetryPolicy::default(),
-        use_lock: true,
-        push_unstocked: false,
-        reconcile_every: chrono::TimeDelta::minutes(60),
         books: None,
-        hook: Some(phase_hook(phases.clone(), clocks)),
         metrics: None,
-    };
+        settings: common::sync_settings(vec!["processing".into()]),
+    });
+    let sync = sync.observed_by(phase_hook(phases.clone(), clocks));
+    let poller = common::HeldSync::new(&opts, "bench", sync).await;
     // An ordinary cycle: the hourly full reconciliation is not due.
     sqlx::query("INSERT INTO sync_state (name, value) VALUES ('woo.stock.reconciled_at', ?)")
         .bind(chrono::Utc::now().to_rfc3339())

@@ -18,7 +18,7 @@ use quartermaster::{
     channels::{StockChannel, retry::RetryPolicy, woocommerce::WooClient},
     config::Secret,
     inventory::onboard,
-    jobs::inventory_poll::Poller,
+    sync::{Deps, StockSync},
 };
 use serde_json::json;
 use sqlx::{ConnectOptions, mysql::MySqlConnectOptions};
@@ -100,23 +100,16 @@ async fn bench_size(server_url: &str, n: usize) -> Vec<(String, String)> {
     let created = onboard::apply(&pool, &woo, &products, &plan, "USD").await.expect("apply");
     let onboard_time = t.elapsed();
     let onboard_requests = woo.requests() - r0;
-    let poller = Poller {
+    let sync = StockSync::new(Deps {
         pool: pool.clone(),
-        db_options: opts,
-        tenant: format!("bench-real-{n}"),
-        reservable,
-        pick_priority: Vec::new(),
-        overlap: chrono::TimeDelta::seconds(120),
         woo: woo.clone(),
         ebay: None,
         retry: RetryPolicy::default(),
-        use_lock: true,
-        push_unstocked: false,
-        reconcile_every: chrono::TimeDelta::minutes(60),
         books: None,
-        hook: None,
         metrics: None,
-    };
+        settings: common::sync_settings(reservable),
+    });
+    let poller = common::HeldSync::new(&opts, &format!("bench-real-{n}"), sync).await;
     // The first cycle reconciles the whole catalog.
     let t = Instant::now();
     let first = poller.run_once().await.expect("first cycle");

@@ -129,3 +129,37 @@ pub fn table(name: &str, title: &str, rows: &[(String, String)]) {
     }
     publish(name, &t);
 }
+
+/// A tenant's stock sync holding its advisory lock for the whole bench, as
+/// the fleet's `run_guarded` holds it for a run.
+pub struct HeldSync {
+    pub sync: quartermaster::sync::StockSync,
+    lock: quartermaster::db::lock::LockGuard,
+}
+
+impl HeldSync {
+    /// Takes `qm:<tenant>:poller` and builds the sync from `deps`.
+    pub async fn new(opts: &MySqlConnectOptions, tenant: &str, sync: quartermaster::sync::StockSync) -> Self {
+        use quartermaster::db::lock;
+        let name = lock::LockName::new(tenant, quartermaster::sync::LOCK).expect("lock name");
+        let lock = lock::acquire(opts, &name, std::time::Duration::from_secs(30)).await.expect("the poller lock");
+        Self { sync, lock }
+    }
+
+    /// One cycle under the held lock.
+    pub async fn run_once(&self) -> Result<quartermaster::sync::Summary, quartermaster::sync::CycleFailed> {
+        let check = quartermaster::db::lock::LockCheck { name: self.lock.name().to_string(), connection_id: self.lock.connection_id() };
+        self.sync.run_once(&check).await
+    }
+}
+
+/// What a bench's cycle is asked to do.
+pub fn sync_settings(reservable: Vec<String>) -> quartermaster::sync::Settings {
+    quartermaster::sync::Settings {
+        reservable,
+        pick_priority: Vec::new(),
+        overlap: chrono::TimeDelta::seconds(120),
+        push_unstocked: false,
+        reconcile_every: chrono::TimeDelta::minutes(60),
+    }
+}

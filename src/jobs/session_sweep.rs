@@ -10,11 +10,6 @@ use super::CronJob;
 use crate::app::AppState;
 use crate::db::lock::LockCheck;
 
-/// Deletes sessions past their expiry; returns how many.
-pub async fn run_once(pool: &MySqlPool) -> anyhow::Result<u64> {
-    Ok(crate::operators::sessions::sweep(pool).await?)
-}
-
 struct SessionSweep {
     pool: MySqlPool,
 }
@@ -28,6 +23,6 @@ impl CronJob for SessionSweep {
         "30 */15 * * * *".into()
     }
     fn run(&self, _lock: Option<LockCheck>) -> BoxFuture<'_, anyhow::Result<Value>> {
-        async { Ok(json!({ "deleted": run_once(&self.pool).await? })) }.boxed()
+        async { Ok(json!({ "deleted": crate::operators::sessions::sweep(&self.pool).await? })) }.boxed()
     }
 }

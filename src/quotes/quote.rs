@@ -10,7 +10,6 @@
 
 use crate::ids::OperatorId;
 use chrono::{NaiveDateTime, TimeDelta, Utc};
-use sha2::Digest;
 use sqlx::MySqlPool;
 
 use super::{

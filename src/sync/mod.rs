@@ -131,6 +131,7 @@ impl Settings {
 }
 
 /// Everything a cycle reaches, handed in by whoever builds it.
+#[derive(Clone)]
 pub struct Deps {
     pub pool: MySqlPool,
     pub woo: Arc<WooClient>,

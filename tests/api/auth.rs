@@ -335,7 +335,10 @@ async fn expired_sessions_are_refused_and_swept() {
     sqlx::query("UPDATE sessions SET expires_at = UTC_TIMESTAMP(6) - INTERVAL 1 SECOND").execute(&app.db.pool).await.expect("expire");
     assert_eq!(app.get("/").await.status(), StatusCode::SEE_OTHER);
     let swept = quartermaster::jobs::record(&app.db.pool, "session_sweep", async {
-        quartermaster::jobs::session_sweep::run_once(&app.db.pool).await.map(|n| serde_json::json!({ "deleted": n }))
+        quartermaster::operators::sessions::sweep(&app.db.pool)
+            .await
+            .map(|n| serde_json::json!({ "deleted": n }))
+            .map_err(anyhow::Error::from)
     })
     .await
     .expect("sweep");

@@ -24,9 +24,8 @@ use crate::{
 };
 
 async fn run_job(w: &World, name: &str) -> Value {
-    let job =
-        jobs::fleet(&w.app.state).expect("fleet").into_iter().find(|(j, _)| j.name() == name).unwrap_or_else(|| panic!("no {name} job")).0;
-    crate::helpers::run_job(&w.app.state, job.as_ref()).await
+    let job = crate::helpers::job(&w.app.state, name);
+    crate::helpers::run_job(&w.app.state, &job).await
 }
 
 /// An order of `item` shipped by UPS with master tracking `tn`, shipped `days_ago`: (order id, woo id, shipment).

@@ -123,6 +123,13 @@ impl Drop for TestDb {
     }
 }
 
+/// The tenant id of the test tenant on `db`: its own per test, because
+/// advisory locks (`qm:<tenant>:<job>`) are server-wide and every test
+/// shares one MariaDB server. Quote numbers keep the prefix `TESTCO`.
+pub fn tenant_id(db: &TestDb) -> String {
+    db.name.replace('_', "-")
+}
+
 /// The RFQ intake token in every test tenant's `secrets/intake_token`.
 pub const INTAKE_TOKEN: &str = "intake-token-for-tests-0123456789";
 
@@ -171,7 +178,7 @@ impl TenantDir {
         std::fs::write(dir.path().join("secrets/intake_token"), INTAKE_TOKEN).expect("write");
         let (host, port) = server_host_port();
         let yaml = format!(
-            r#"tenant: {{ id: testco, name: Test Co, timezone: America/Chicago, currency: USD }}
+            r#"tenant: {{ id: {tenant}, quote_prefix: TESTCO, name: Test Co, timezone: America/Chicago, currency: USD }}
 branding: {{ sender_name: Test Co Sales }}
 domains: {{ storefront: shop.test.example }}
 server:
@@ -194,6 +201,7 @@ woocommerce:
 polling: {{}}
 {extra}"#,
             data = dir.path().join("data").display(),
+            tenant = tenant_id(db),
             name = db.name,
             user = db.user,
         );
@@ -368,19 +376,23 @@ pub fn pdf_page_size(pdf: &[u8]) -> String {
     String::from_utf8_lossy(&out.stdout).lines().find(|l| l.starts_with("Page size")).unwrap_or_default().to_owned()
 }
 
-/// Runs `job` as the scheduler does ([`quartermaster::jobs::run_guarded`]) and
-/// returns its summary. Every test app is tenant `testco` on one MariaDB
-/// server, so to the job's advisory lock two tests are two replicas: when
-/// another test's run of the same job holds it, wait for it (as a replica's
-/// next tick would) rather than count a skip as a run.
-pub async fn run_job(state: &quartermaster::app::AppState, job: &dyn quartermaster::jobs::CronJob) -> serde_json::Value {
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        match quartermaster::jobs::run_guarded(state, job).await {
-            Ok(Some(summary)) => return summary,
-            Ok(None) if std::time::Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(100)).await,
-            Ok(None) => panic!("{}: its lock stayed held elsewhere for 60 s", job.name()),
-            Err(e) => panic!("{}: {e:#}", job.name()),
-        }
+/// The job `name` as this test app's tenant runs it.
+pub fn job(state: &quartermaster::app::AppState, name: &str) -> quartermaster::jobs::Scheduled {
+    quartermaster::jobs::fleet(state)
+        .expect("fleet")
+        .into_iter()
+        .find(|j| j.name.as_str() == name)
+        .unwrap_or_else(|| panic!("the tenant runs no job {name}"))
+}
+
+/// Runs `job` as the scheduler does ([`quartermaster::jobs::run_guarded`])
+/// and returns its summary. Each test app is a tenant of its own, so no
+/// other test holds its lock: a skip is a failure.
+pub async fn run_job(state: &quartermaster::app::AppState, job: &quartermaster::jobs::Scheduled) -> serde_json::Value {
+    let runner = quartermaster::jobs::Runner::of(state);
+    match quartermaster::jobs::run_guarded(&runner, job.name.as_str(), job.job.as_ref()).await {
+        Ok(quartermaster::jobs::Ran::Done(summary)) => summary,
+        Ok(skipped) => panic!("{}: {skipped:?}", job.name),
+        Err(e) => panic!("{}: {e:#}", job.name),
     }
 }

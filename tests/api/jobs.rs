@@ -4,27 +4,27 @@
 use std::{sync::Arc, time::Duration};
 
 use futures::{FutureExt, future::BoxFuture};
-use quartermaster::jobs::{self, CronJob};
+use quartermaster::{
+    db::lock::LockCheck,
+    jobs::{self, CronJob, JobName, Ran, Runner},
+};
 use serde_json::{Value, json};
 
 use crate::helpers::TestApp;
 
 #[tokio::test]
-async fn every_job_is_listed_once_and_the_tenant_file_knows_each_name() {
+async fn every_job_is_named_once_and_the_tenant_file_and_readme_know_each_name() {
     let app = TestApp::spawn().await;
+    // The fleet builds what the catalog says this tenant runs, each on a six-field schedule.
     let fleet = jobs::fleet(&app.state).expect("fleet");
-    let names: Vec<&str> = fleet.iter().map(|(j, _)| j.name()).collect();
-    for n in &names {
-        assert!(jobs::NAMES.contains(n), "{n} is missing from jobs::NAMES");
+    let names: Vec<JobName> = fleet.iter().map(|j| j.name).collect();
+    let want: Vec<JobName> = JobName::running(&app.state.config).collect();
+    assert_eq!(names, want);
+    for j in &fleet {
+        assert_eq!(j.schedule.split_whitespace().count(), 6, "{}: {}", j.name, j.schedule);
     }
-    let mut unique = names.clone();
-    unique.sort();
-    unique.dedup();
-    assert_eq!(unique.len(), names.len(), "a job is listed twice: {names:?}");
-    for (job, schedule) in &fleet {
-        assert_eq!(schedule.split_whitespace().count(), 6, "{}: {schedule}", job.name());
-    }
-    // The schema's `schedules` keys are the fleet's names, less the poller (on polling.inventory_cron).
+    let all: Vec<&str> = JobName::ALL.iter().map(|j| j.as_str()).collect();
+    // The schema's `schedules` keys are the catalog's names.
     let schema: Value = serde_json::from_str(
         &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tenant-configs/schema/tenant.schema.json")).expect("schema"),
     )
@@ -32,9 +32,34 @@ async fn every_job_is_listed_once_and_the_tenant_file_knows_each_name() {
     let mut keys: Vec<&str> =
         schema["properties"]["schedules"]["properties"].as_object().expect("schedules").keys().map(String::as_str).collect();
     keys.sort();
-    let mut want: Vec<&str> = jobs::NAMES.iter().copied().filter(|n| *n != "inventory_poll").collect();
-    want.sort();
-    assert_eq!(keys, want);
+    let mut sorted = all.clone();
+    sorted.sort();
+    assert_eq!(keys, sorted, "tenant.schema.json's schedules keys");
+    // README.md's table of jobs has a row for each, once.
+    let docs = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).expect("README");
+    let table = docs.split("| job | default schedule (UTC) | does |").nth(1).expect("the table of jobs");
+    let mut listed: Vec<&str> = table
+        .lines()
+        .skip(2)
+        .take_while(|l| l.starts_with('|'))
+        .filter_map(|l| l.strip_prefix("| `")?.split_once('`').map(|(name, _)| name))
+        .collect();
+    listed.sort();
+    assert_eq!(listed, sorted, "README.md's table of jobs");
+}
+
+#[tokio::test]
+async fn schedules_backup_moves_the_backup_job() {
+    let db = crate::helpers::TestDb::empty().await;
+    let backups = tempfile::tempdir().expect("tempdir");
+    let extra = format!(
+        "stations: [{{ id: bench-1, name: Bench 1 }}]\nbackup: {{ directory: {} }}\nschedules: {{ backup: \"0 15 3 * * *\" }}\n",
+        backups.path().display()
+    );
+    let tenant = crate::helpers::TenantDir::write_with(&db, "", "", "http://127.0.0.1:9", ("ck_x", "cs_x"), &extra);
+    let app = TestApp::spawn_in(db, tenant, "").await;
+    let backup = crate::helpers::job(&app.state, "backup");
+    assert_eq!(backup.schedule, "0 15 3 * * *");
 }
 
 /// A job that takes `takes` and counts its runs.
@@ -45,16 +70,13 @@ struct Slow {
 }
 
 impl CronJob for Slow {
-    fn name(&self) -> &'static str {
-        "test_slow"
-    }
     fn default_schedule(&self) -> String {
         "0 0 * * * *".into()
     }
     fn timeout(&self) -> Duration {
         self.limit
     }
-    fn run(&self) -> BoxFuture<'_, anyhow::Result<Value>> {
+    fn run(&self, _lock: Option<LockCheck>) -> BoxFuture<'_, anyhow::Result<Value>> {
         async {
             self.runs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             tokio::time::sleep(self.takes).await;
@@ -69,15 +91,16 @@ async fn two_replicas_take_turns_and_a_run_past_its_bound_is_recorded_failed() {
     let app = TestApp::spawn().await;
     let runs = Arc::new(std::sync::atomic::AtomicU32::new(0));
     let job = Slow { takes: Duration::from_millis(800), limit: Duration::from_secs(30), runs: runs.clone() };
-    let (a, b) = tokio::join!(jobs::run_guarded(&app.state, &job), jobs::run_guarded(&app.state, &job));
+    let runner = Runner::of(&app.state);
+    let (a, b) = tokio::join!(jobs::run_guarded(&runner, "test_slow", &job), jobs::run_guarded(&runner, "test_slow", &job));
     let (a, b) = (a.expect("first"), b.expect("second"));
-    assert!(a.is_some() != b.is_some(), "exactly one ran: {a:?} {b:?}");
+    assert!(matches!(a, Ran::Done(_)) != matches!(b, Ran::Done(_)), "exactly one ran: {a:?} {b:?}");
     assert_eq!(runs.load(std::sync::atomic::Ordering::SeqCst), 1);
     // The lock is free again afterwards.
-    assert!(jobs::run_guarded(&app.state, &job).await.expect("again").is_some());
+    assert!(matches!(jobs::run_guarded(&runner, "test_slow", &job).await.expect("again"), Ran::Done(_)));
 
     let late = Slow { takes: Duration::from_secs(5), limit: Duration::from_millis(200), runs };
-    let err = jobs::run_guarded(&app.state, &late).await.expect_err("bounded");
+    let err = jobs::run_guarded(&runner, "test_slow", &late).await.expect_err("bounded");
     assert!(err.to_string().contains("timed out"), "{err}");
     let rows: Vec<(String, Option<String>)> =
         sqlx::query_as("SELECT CAST(status AS CHAR), error FROM job_runs WHERE job = 'test_slow' ORDER BY id")

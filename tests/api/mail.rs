@@ -121,8 +121,8 @@ async fn mail_the_server_cannot_take_waits_and_is_sent_later_and_a_refusal_is_to
     // The server comes up (plain, on the host): the sender job delivers it.
     let smtp = SmtpServer::start_on(port, None, None, &["nobody@buyer-co.example"]);
     sqlx::query("UPDATE mail_outbox SET next_attempt_at = UTC_TIMESTAMP(6)").execute(pool).await.expect("due");
-    let job = jobs::fleet(&shop.app.state).expect("fleet").into_iter().find(|(j, _)| j.name() == "mail_send").expect("mail_send job").0;
-    let summary = crate::helpers::run_job(&shop.app.state, job.as_ref()).await;
+    let job = crate::helpers::job(&shop.app.state, "mail_send");
+    let summary = crate::helpers::run_job(&shop.app.state, &job).await;
     let last: Option<String> = sqlx::query_scalar("SELECT last_error FROM mail_outbox").fetch_one(pool).await.expect("row");
     assert_eq!(summary["sent"], 1, "{summary} {last:?}");
     assert_eq!(smtp.wait_for(1, Duration::from_secs(10)).await.len(), 1);
@@ -196,8 +196,8 @@ fn rfq_mail(n: u32) -> Vec<u8> {
     format!("From: Buyer {n} <buyer{n}@buyer-co.example>\r\nTo: rfq@testco.example\r\nSubject: RFQ {n}\r\nMessage-ID: <rfq-{n}@buyer-co.example>\r\n\r\nPlease quote HXB-1 x {n}\r\n").into_bytes()
 }
 
-async fn mailbox_job(app: &TestApp) -> std::sync::Arc<dyn jobs::CronJob> {
-    jobs::fleet(&app.state).expect("fleet").into_iter().find(|(j, _)| j.name() == "rfq_mailbox").expect("rfq_mailbox job").0
+async fn mailbox_job(app: &TestApp) -> jobs::Scheduled {
+    crate::helpers::job(&app.state, "rfq_mailbox")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -222,7 +222,7 @@ async fn rfqs_are_read_from_a_real_mailbox_once_each_and_bounces_count_against_t
     imap.deliver("INBOX", dsn.as_bytes());
     imap.deliver("INBOX", &rfq_mail(2));
     let job = mailbox_job(&app).await;
-    let read = crate::helpers::run_job(&app.state, job.as_ref()).await;
+    let read = crate::helpers::run_job(&app.state, &job).await;
     assert_eq!((read["messages"].as_u64(), read["rfqs"].as_u64(), read["bounces"].as_u64()), (Some(3), Some(2), Some(1)), "{read}");
     let rfqs: Vec<(String, String, Option<u32>)> =
         sqlx::query_as("SELECT CAST(source AS CHAR), sender_email, source_uid FROM rfqs ORDER BY id").fetch_all(pool).await.expect("rfqs");
@@ -245,7 +245,7 @@ async fn rfqs_are_read_from_a_real_mailbox_once_each_and_bounces_count_against_t
     assert_eq!((imap.count("INBOX", "ALL"), imap.count("Processed", "ALL")), (0, 3), "every message is filed");
 
     // Nothing twice: a second run reads nothing.
-    let again = crate::helpers::run_job(&app.state, job.as_ref()).await;
+    let again = crate::helpers::run_job(&app.state, &job).await;
     assert_eq!(again["messages"], 0, "{again}");
 
     // Interrupted between storing and filing: the RFQ is there, the message still in the inbox.
@@ -256,7 +256,7 @@ async fn rfqs_are_read_from_a_real_mailbox_once_each_and_bounces_count_against_t
     let origin = quartermaster::quotes::rfq::MailOrigin { mailbox: key, uidvalidity: validity, uid: last + 1 };
     let stored = quartermaster::quotes::rfq::store_mailed(pool, &app.state.lookup, &rfq_mail(3), &origin).await.expect("store");
     assert!(stored.is_some());
-    let resumed = crate::helpers::run_job(&app.state, job.as_ref()).await;
+    let resumed = crate::helpers::run_job(&app.state, &job).await;
     assert_eq!(
         (resumed["messages"].as_u64(), resumed["rfqs"].as_u64(), resumed["already_stored"].as_u64()),
         (Some(1), Some(0), Some(1)),
@@ -273,7 +273,7 @@ async fn idle_brings_a_new_rfq_in_without_waiting_for_the_schedule() {
     let imap = ImapServer::start(Some(&certs));
     // The schedule is once a day: only IDLE can bring the message in during the test.
     let app = mailbox_app(&imap, &certs, "schedules: { rfq_mailbox: \"0 0 3 * * *\" }\n").await;
-    let mut scheduler = jobs::start(app.state.clone(), Some(&["rfq_mailbox"])).await.expect("scheduler");
+    let mut scheduler = jobs::start(app.state.clone(), Some(&[jobs::JobName::RfqMailbox])).await.expect("scheduler");
     tokio::time::sleep(Duration::from_secs(2)).await;
     imap.deliver("INBOX", &rfq_mail(7));
     let deadline = std::time::Instant::now() + Duration::from_secs(30);

@@ -67,7 +67,7 @@ async fn a_job_for_a_printer_that_is_down_stays_queued_and_is_retried() {
         kind: quartermaster::config::PrinterKind::Zpl,
         station: "bench-1".into(),
     }];
-    let pass = quartermaster::jobs::print_retry::run_once(&db.pool, &printers).await.expect("retry pass");
+    let pass = quartermaster::printing::ipp::retry_due(&db.pool, &printers).await.expect("retry pass");
     assert_eq!((pass.sent, pass.still_queued, pass.unknown_printer), (1, 0, 0));
     let (state,): (String,) = sqlx::query_as("SELECT state FROM print_jobs WHERE id = ?").bind(id).fetch_one(&db.pool).await.expect("row");
     assert_eq!(state, "sent");

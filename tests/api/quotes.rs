@@ -279,7 +279,7 @@ async fn an_emailed_rfq_becomes_a_versioned_quote_sent_as_pdf_and_accepted_into_
     let again = shop.app.get(&format!("/quotes/{quote}/versions/2/pdf")).await.bytes().await.expect("pdf");
     assert_eq!(again.to_vec(), pdf, "a sent version's PDF is served as stored");
     let rerender = quartermaster::quotes::send::render_pdf(
-        &quartermaster::quotes::quote::Ctx {
+        &quartermaster::quotes::Ctx {
             pool: &pool,
             config: &shop.app.state.config,
             base_dir: shop.app._tenant.dir.path(),

@@ -95,7 +95,7 @@ async fn every_station_page_is_one_round_trip_in_steady_state() {
             .test_before_acquire(false)
             .connect_lazy_with(options.clone().timezone(Some("+00:00".into())).charset("utf8mb4"));
         *slot.lock().expect("slot") = Some(pool.clone());
-        state.pool = pool;
+        state.services.pool = pool;
         state.reads = Arc::new(quartermaster::db::reads::Reads::new(options, 4));
     })
     .await;

@@ -7,12 +7,13 @@ use quartermaster::{
     channels::{ChannelError, ItemResult, StockChannel, StockUpdate, ebay::EbayClient, outbox, retry::RetryPolicy, woocommerce::WooClient},
     config::Secret,
     inventory::{catalog, lookup::CodeLookup, receive, reserve},
-    jobs::inventory_poll::Poller,
+    jobs::{self, Ran, Runner, inventory_poll::InventoryPoll},
     standin::{
         self,
         ebay::EbayStandin,
         woocommerce::{Fault, WooStandin},
     },
+    sync::{Deps, Settings, Step, StockSync, Summary},
 };
 use sqlx::MySqlPool;
 
@@ -35,24 +36,67 @@ fn client(base: &str, secret: &str) -> WooClient {
     WooClient::new(base, Secret::new(KEY), Secret::new(secret), Duration::from_secs(2)).expect("client").with_retry(fast())
 }
 
+/// Called at each step of a cycle.
+pub type Hook = Arc<dyn Fn(Step) -> futures::future::BoxFuture<'static, ()> + Send + Sync>;
+
+/// A tenant's sync as the fleet runs it (under its lock, recorded in
+/// `job_runs`), with what a test changes between cycles.
+pub struct Poller {
+    pub deps: Deps,
+    /// The books (accounting on): refunds are recorded.
+    pub books: Option<quartermaster::books::Books>,
+    /// Told of every step of the next cycles.
+    pub hook: Option<Hook>,
+    /// The tenant id its lock is named for.
+    pub tenant: String,
+    runner: Runner,
+}
+
+impl Poller {
+    /// One cycle; an error when another run holds the lock.
+    pub async fn run_once(&self) -> anyhow::Result<Summary> {
+        match self.run().await? {
+            Ran::Done(v) => Ok(serde_json::from_value(v)?),
+            Ran::Skipped { lock, holder } => anyhow::bail!("skipped: lock {lock} is held by {holder}"),
+        }
+    }
+
+    /// One cycle through `jobs::run_guarded`, as the scheduler runs it.
+    pub async fn run(&self) -> anyhow::Result<Ran> {
+        let mut sync = StockSync::new(Deps { books: self.books.clone(), ..self.deps.clone() });
+        if let Some(h) = &self.hook {
+            let h = h.clone();
+            sync = sync.observed_by(Arc::new(move |step: Step| h(step)));
+        }
+        let job = InventoryPoll::new(sync, "0 */5 * * * *".into());
+        jobs::run_guarded(&self.runner, "inventory_poll", &job).await
+    }
+}
+
 pub fn poller(db: &TestDb, woo: WooClient, ebay: Option<EbayClient>) -> Poller {
+    // Advisory locks are server-wide: each test is its own tenant.
+    let tenant = db.name.replace('_', "-");
+    let metrics = Arc::new(quartermaster::metrics::Metrics::new());
     Poller {
-        pool: db.pool.clone(),
-        db_options: db.options(),
-        // Advisory locks are server-wide: each test is its own tenant.
-        tenant: db.name.replace('_', "-"),
-        reservable: vec!["processing".into(), "on-hold".into()],
-        pick_priority: Vec::new(),
-        overlap: chrono::TimeDelta::seconds(120),
-        woo: Arc::new(woo),
-        ebay: ebay.map(Arc::new),
-        retry: fast(),
-        use_lock: true,
-        push_unstocked: false,
-        reconcile_every: chrono::TimeDelta::minutes(60),
+        deps: Deps {
+            pool: db.pool.clone(),
+            woo: Arc::new(woo),
+            ebay: ebay.map(Arc::new),
+            retry: fast(),
+            books: None,
+            metrics: Some(metrics.clone()),
+            settings: Settings {
+                reservable: vec!["processing".into(), "on-hold".into()],
+                pick_priority: Vec::new(),
+                overlap: chrono::TimeDelta::seconds(120),
+                push_unstocked: false,
+                reconcile_every: chrono::TimeDelta::minutes(60),
+            },
+        },
         books: None,
         hook: None,
-        metrics: None,
+        runner: Runner { pool: db.pool.clone(), db_options: Arc::new(db.options()), tenant: tenant.clone(), metrics },
+        tenant,
     }
 }
 
@@ -259,7 +303,7 @@ async fn an_outage_keeps_pushes_in_the_outbox_and_the_next_run_resumes() {
     .await
     .expect("enqueue");
     w.inject(&[Fault::Status(503, None); 3]); // one per attempt of the retry policy
-    let drained = outbox::drain(&db.pool, p.woo.as_ref(), fast()).await.expect("drain");
+    let drained = outbox::drain(&db.pool, p.deps.woo.as_ref(), fast()).await.expect("drain");
     assert_eq!(drained.deferred, 1);
     let (status, attempts, code): (String, u32, Option<String>) =
         sqlx::query_as("SELECT status, attempts, last_error_code FROM channel_outbox WHERE subject = 'TQW-10020'")
@@ -270,7 +314,7 @@ async fn an_outage_keeps_pushes_in_the_outbox_and_the_next_run_resumes() {
     assert_eq!(w.stock(a), Some(0), "nothing reached WooCommerce");
     // The outage ends; the row is due again after its backoff.
     sqlx::query("UPDATE channel_outbox SET next_attempt_at = UTC_TIMESTAMP(6)").execute(&db.pool).await.expect("due");
-    let resumed = outbox::drain(&db.pool, p.woo.as_ref(), fast()).await.expect("drain");
+    let resumed = outbox::drain(&db.pool, p.deps.woo.as_ref(), fast()).await.expect("drain");
     assert_eq!(resumed.confirmed, 1);
     assert_eq!(w.stock(a), Some(12));
     // A newer quantity replaces a pending one instead of queueing behind it.
@@ -287,7 +331,7 @@ async fn an_outage_keeps_pushes_in_the_outbox_and_the_next_run_resumes() {
     let (pending,): (i64,) =
         sqlx::query_as("SELECT COUNT(*) FROM channel_outbox WHERE status = 'pending'").fetch_one(&db.pool).await.expect("count");
     assert_eq!(pending, 1, "bursts coalesce");
-    outbox::drain(&db.pool, p.woo.as_ref(), fast()).await.expect("drain");
+    outbox::drain(&db.pool, p.deps.woo.as_ref(), fast()).await.expect("drain");
     assert_eq!(w.stock(a), Some(3));
 }
 
@@ -426,11 +470,10 @@ async fn a_cycle_that_finds_the_lock_held_skips_and_names_the_holder() {
     let p = poller(&db, client(&base, SECRET), None);
     let name = quartermaster::db::lock::LockName::new(&p.tenant, "poller").expect("name");
     let held = quartermaster::db::lock::acquire(&db.options(), &name, Duration::ZERO).await.expect("another replica holds it");
-    let s = p.run_once().await.expect("cycle");
-    let skipped = s.skipped.expect("skipped");
-    assert!(skipped.contains(&format!("connection {}", held.connection_id())), "{skipped}");
+    let Ran::Skipped { holder, .. } = p.run().await.expect("cycle") else { panic!("ran while another held the lock") };
+    assert!(holder.contains(&format!("connection {}", held.connection_id())), "{holder}");
     held.release().await.expect("release");
-    assert!(p.run_once().await.expect("cycle").skipped.is_none(), "runs once the lock is free");
+    assert!(matches!(p.run().await.expect("cycle"), Ran::Done(_)), "runs once the lock is free");
 }
 
 #[tokio::test]

@@ -15,7 +15,7 @@ use std::{
 use quartermaster::{
     channels::retry::RetryPolicy,
     inventory::{catalog, receive, reserve},
-    jobs::{self, inventory_poll::Poller},
+    sync::Step,
 };
 use rand::Rng;
 use sqlx::MySqlPool;
@@ -23,6 +23,7 @@ use sqlx::MySqlPool;
 use crate::{
     helpers::{TenantDir, TestDb},
     shop::{self, Shop},
+    sync::Poller,
 };
 
 fn poller(db: &TestDb, shop: &Shop) -> Poller {
@@ -171,8 +172,7 @@ async fn a_cycle_whose_order_read_fails_pushes_nothing_and_is_recorded_failed() 
     receive(&db.pool, &["FAIL-A"], 5, "LOT-2").await;
     // The order read fails: every attempt of the retry policy gets a 503.
     shop.hook("fail_next", "3");
-    let failed =
-        jobs::record(&db.pool, "inventory_poll", async { p.run_once().await.map(|s| serde_json::to_value(s).unwrap_or_default()) }).await;
+    let failed = p.run_once().await;
     let err = format!("{:#}", failed.expect_err("the cycle fails"));
     assert!(err.contains("reading orders") && err.contains("503"), "{err}");
     assert!(err.contains(&shop.url), "the error names the host: {err}");
@@ -210,7 +210,7 @@ async fn an_order_placed_while_a_stock_batch_is_held_is_not_erased() {
     p.hook = Some(Arc::new(move |step| {
         let (shop, once) = (s2.clone(), once.clone());
         Box::pin(async move {
-            if step == quartermaster::jobs::inventory_poll::Step::Observed(0) && !once.swap(true, Ordering::SeqCst) {
+            if step == Step::Observed(0) && !once.swap(true, Ordering::SeqCst) {
                 tokio::spawn(async move {
                     tokio::time::sleep(Duration::from_millis(500)).await;
                     shop.order(&[(a, 0, 3)], "processing").await;
@@ -397,7 +397,7 @@ async fn a_cycle_whose_lock_connection_is_killed_stops_before_its_next_write() {
     p.hook = Some(Arc::new(move |step| {
         let (pool, name) = (pool.clone(), lock_name.clone());
         Box::pin(async move {
-            if step == quartermaster::jobs::inventory_poll::Step::Pulled(0) {
+            if step == Step::Pulled(0) {
                 let holder: Option<i64> = sqlx::query_scalar("SELECT IS_USED_LOCK(?)").bind(&name).fetch_one(&pool).await.expect("holder");
                 let id = holder.expect("the cycle holds its lock");
                 let mut admin = crate::helpers::admin().await;
@@ -610,7 +610,7 @@ async fn the_stores_own_changes_are_seen_and_corrected_in_the_cycle_that_sees_th
         assert_eq!(shop.stock(b).await, Some(2), "{:?}: the store's restock corrected in the same cycle: {s}", shop.kind);
         // A staff edit in wp-admin is found by the full reconciliation and corrected.
         shop.set_stock(a, 50).await;
-        p.reconcile_every = chrono::TimeDelta::zero();
+        p.deps.settings.reconcile_every = chrono::TimeDelta::zero();
         let s = p.run_once().await.expect("reconciling cycle");
         assert!(s.reconciled && s.drift_corrected >= 1, "{:?}: {s}", shop.kind);
         assert!(s.to_string().contains("drift corrected"), "{s}");
