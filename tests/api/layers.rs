@@ -66,8 +66,7 @@ fn module_of(rel: &Path) -> Vec<String> {
 
 fn is_test_only(attrs: &[syn::Attribute]) -> bool {
     attrs.iter().any(|a| {
-        a.path().is_ident("cfg")
-            && a.parse_args::<syn::Meta>().is_ok_and(|m| matches!(&m, syn::Meta::Path(p) if p.is_ident("test")))
+        a.path().is_ident("cfg") && a.parse_args::<syn::Meta>().is_ok_and(|m| matches!(&m, syn::Meta::Path(p) if p.is_ident("test")))
     })
 }
 
@@ -275,8 +274,10 @@ pub fn problems(g: &Graph) -> Vec<String> {
         }
     }
     if let Some(c) = cycle(&top) {
-        let steps: Vec<String> =
-            c.windows(2).map(|w| format!("{} → {} ({})", w[0], w[1], top_at.get(&(w[0].clone(), w[1].clone())).cloned().unwrap_or_default())).collect();
+        let steps: Vec<String> = c
+            .windows(2)
+            .map(|w| format!("{} → {} ({})", w[0], w[1], top_at.get(&(w[0].clone(), w[1].clone())).cloned().unwrap_or_default()))
+            .collect();
         out.push(format!("an import circle between modules: {}", steps.join(", ")));
     }
     if let Some(c) = cycle(&inner) {
@@ -311,7 +312,9 @@ fn the_tree_has_no_arrow_up_and_no_circle() {
     let files = tree();
     let g = graph(&files).expect("every file parses");
     // The check sees the tree: the known arrows are there.
-    let has = |a: &str, b: &str| g.edges.iter().any(|(f, t)| f.first().is_some_and(|x| x == a) && t.keys().any(|m| m.first().is_some_and(|y| y == b)));
+    let has = |a: &str, b: &str| {
+        g.edges.iter().any(|(f, t)| f.first().is_some_and(|x| x == a) && t.keys().any(|m| m.first().is_some_and(|y| y == b)))
+    };
     assert!(has("jobs", "sync") && has("sync", "inventory") && has("web", "app"), "the graph misses known imports");
     let found = problems(&g);
     assert!(found.is_empty(), "the layering is broken:\n{}", found.join("\n"));
@@ -344,7 +347,8 @@ fn a_grouped_import_of_a_layer_above_is_caught() {
 #[test]
 fn a_planted_circle_is_caught_between_modules_and_inside_one() {
     // Same layer, so only the circle rule can catch it.
-    let found = planted(&[("books/mod.rs", "use crate::station::queue::STATION_QUEUE;\n"), ("station/mod.rs", "use crate::books::Books;\n")]);
+    let found =
+        planted(&[("books/mod.rs", "use crate::station::queue::STATION_QUEUE;\n"), ("station/mod.rs", "use crate::books::Books;\n")]);
     assert!(found.iter().any(|p| p.starts_with("an import circle between modules")), "{found:?}");
     let found = planted(&[("quotes/render.rs", "use super::send::Sent;\n")]);
     assert!(found.iter().any(|p| p.starts_with("an import circle inside a module") && p.contains("quotes::render")), "{found:?}");
