@@ -24,6 +24,6 @@ impl CronJob for QuoteExpiry {
         "0 5 * * * *".into()
     }
     fn run(&self, _lock: Option<LockCheck>) -> BoxFuture<'_, anyhow::Result<Value>> {
-        async { Ok(json!({ "expired": crate::quotes::send::expire_due(&self.pool).await? })) }.boxed()
+        async { Ok(json!({ "expired": crate::quotes::send::expire_due(&self.pool, chrono::Utc::now().naive_utc()).await? })) }.boxed()
     }
 }

@@ -385,13 +385,15 @@ pub async fn mark_lost(pool: &MySqlPool, quote_id: u64, reason: &str, operator: 
     Ok(())
 }
 
-/// Marks sent quotes past their window expired (the hourly job). Returns how many.
-pub async fn expire_due(pool: &MySqlPool) -> Result<u64, sqlx::Error> {
+/// Marks sent quotes whose window ended by `now` (UTC) expired (the hourly
+/// job, with the clock's now). Returns how many.
+pub async fn expire_due(pool: &MySqlPool, now: NaiveDateTime) -> Result<u64, sqlx::Error> {
     let done = sqlx::query(
         r#"UPDATE quotes q JOIN quote_versions v ON v.quote_id = q.id AND v.revision = q.revision
            SET q.status = 'expired', q.accept_token_hash = NULL
-           WHERE q.status = 'sent' AND v.valid_until <= UTC_TIMESTAMP(6)"#,
+           WHERE q.status = 'sent' AND v.valid_until <= ?"#,
     )
+    .bind(now)
     .execute(pool)
     .await?
     .rows_affected();

@@ -241,6 +241,13 @@ impl ImapServer {
         assert!(out.status.success(), "doveadm save: {}", String::from_utf8_lossy(&out.stderr));
     }
 
+    /// How many IMAP sessions are logged in now (doveadm who).
+    pub fn sessions(&self) -> usize {
+        let out =
+            Command::new("doveadm").arg("-c").arg(self.dir.path().join("dovecot.conf")).args(["who", "-1"]).output().expect("doveadm");
+        String::from_utf8_lossy(&out.stdout).lines().filter(|l| l.contains(&self.user)).count()
+    }
+
     /// How many messages `folder` holds, and how many of them are flagged \Seen (doveadm search).
     pub fn count(&self, folder: &str, query: &str) -> usize {
         let out = Command::new("doveadm")

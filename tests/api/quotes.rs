@@ -488,8 +488,11 @@ async fn an_expired_quote_cannot_be_accepted_and_a_reissue_prices_it_afresh() {
     sqlx::query(snapshot_fix).bind(quote).execute(&pool).await.expect("snapshot window");
     let (status, _, body) = shop.post(&format!("/quotes/{quote}/send"), &[("csrf", &csrf)]).await;
     assert_eq!(status, 200, "{body}");
-    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
-    assert_eq!(quartermaster::quotes::send::expire_due(&pool).await.expect("expiry job"), 1, "the hourly job marks it expired");
+    // The hourly job, run as if a minute later: the window has passed then (and not now).
+    let now = chrono::Utc::now().naive_utc();
+    assert_eq!(quartermaster::quotes::send::expire_due(&pool, now).await.expect("expiry job"), 0, "still inside its window");
+    let later = now + chrono::TimeDelta::minutes(1);
+    assert_eq!(quartermaster::quotes::send::expire_due(&pool, later).await.expect("expiry job"), 1, "the hourly job marks it expired");
     let (status, _, body) = shop.post(&format!("/quotes/{quote}/accept"), &[("csrf", &csrf)]).await;
     assert_eq!(status, 409, "{body}");
     assert!(body.contains("expired"), "{body}");

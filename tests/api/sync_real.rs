@@ -341,8 +341,12 @@ async fn cycles_killed_at_random_moments_strand_nothing() {
         }
     }
     assert!(killed > 0, "some runs were killed mid-cycle");
-    // Runs younger than 2 s may be alive elsewhere; past that, the next run closes them.
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    // Runs younger than 2 s may be alive elsewhere; past that, the next run
+    // closes them. The killed runs are made that old rather than waited for.
+    sqlx::query("UPDATE job_runs SET started_at = started_at - INTERVAL 3 SECOND WHERE status = 'running'")
+        .execute(&db.pool)
+        .await
+        .expect("age the killed runs");
     let (ok, text) = qm(&["sync", "--once"], &tenant.config_path()).await;
     assert!(ok, "{text}");
     let reservable = vec!["processing".to_owned(), "on-hold".to_owned()];
