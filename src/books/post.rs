@@ -209,7 +209,7 @@ async fn shipments(pool: &MySqlPool, books: &Books, ids: &AccountIds) -> Result<
         let taken = sqlx::query_as::<_, (u64, u64, LotId, String, NaiveDateTime, u32, i64)>(
             r#"SELECT r.id, r.order_line_id, r.lot_id, l.lot_ref, l.received_at, r.quantity, r.unit_cost_minor
                FROM stock_reservations r JOIN inventory_lots l ON l.id = r.lot_id
-               WHERE r.shipment_id = ? AND r.status = 'consumed' ORDER BY r.order_line_id, l.received_at, l.id"#,
+               WHERE r.shipment_id = ? AND r.status = 'consumed' AND r.unit_cost_minor IS NOT NULL ORDER BY r.order_line_id, l.received_at, l.id"#,
         )
         .bind(s.shipment_id)
         .fetch_all(&mut *tx)

@@ -117,7 +117,7 @@ pub async fn unseen(pool: &MySqlPool, orders: &[Order]) -> Result<Vec<u64>, sqlx
         return Ok(Vec::new());
     }
     let known: Vec<u64> = sqlx::query_scalar(
-        "SELECT woo_refund_id FROM order_refunds WHERE woo_refund_id IN (SELECT id FROM JSON_TABLE(?, '$[*]' COLUMNS (id BIGINT UNSIGNED PATH '$')) AS ids)",
+        "SELECT woo_refund_id FROM order_refunds WHERE woo_refund_id IS NOT NULL AND woo_refund_id IN (SELECT id FROM JSON_TABLE(?, '$[*]' COLUMNS (id BIGINT UNSIGNED PATH '$')) AS ids)",
     )
     .bind(crate::db::json_list(&ids))
     .fetch_all(pool)

@@ -63,7 +63,7 @@ pub async fn expiring_lots(pool: &MySqlPool, until: NaiveDate, limit: u32) -> Re
     let rows = sqlx::query_as::<_, Expiring>(
         r#"SELECT l.lot_ref, p.sku, l.expires_on, CAST(l.qty_remaining AS SIGNED) AS remaining
            FROM inventory_lots l JOIN products p ON p.id = l.product_id
-           WHERE l.expires_on <= ? AND l.qty_remaining > 0 ORDER BY l.expires_on, l.id LIMIT ?"#,
+           WHERE l.expires_on IS NOT NULL AND l.expires_on <= ? AND l.qty_remaining > 0 ORDER BY l.expires_on, l.id LIMIT ?"#,
     )
     .bind(until)
     .bind(limit)

@@ -114,7 +114,7 @@ pub async fn holders_by_woo_id(pool: &MySqlPool, woo_ids: &BTreeSet<u64>) -> Res
     let ids: Vec<u64> = woo_ids.iter().copied().collect();
     let rows = sqlx::query_as::<_, (u64, u64)>(
         r#"SELECT p.woo_id, COALESCE(p.stock_holder_id, p.id) AS id FROM JSON_TABLE(?, '$[*]' COLUMNS (id BIGINT UNSIGNED PATH '$')) AS ids
-           JOIN products p ON p.woo_id = ids.id WHERE p.manage_stock OR p.stock_holder_id IS NOT NULL"#,
+           JOIN products p ON p.woo_id = ids.id WHERE p.woo_id IS NOT NULL AND (p.manage_stock OR p.stock_holder_id IS NOT NULL)"#,
     )
     .bind(crate::db::json_list(&ids))
     .fetch_all(pool)

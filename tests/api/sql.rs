@@ -14,7 +14,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 
-use sqlx::{Column, Executor, SqlSafeStr, Statement as _};
+use sqlx::{Column, Executor, SqlSafeStr};
 use syn::visit::Visit;
 
 use crate::helpers::TestDb;
@@ -24,10 +24,12 @@ use crate::helpers::TestDb;
 enum Shape {
     /// `query_as::<_, Row>` with `Row` a `FromRow` struct of the crate.
     Named(String),
-    /// `query_as::<_, (A, B, …)>`: this many columns.
-    Tuple(usize),
-    /// `query_scalar`: one column.
-    Scalar,
+    /// `query_as::<_, (A, B, …)>` (or a typed `let`/return): the element types.
+    Tuple(Vec<String>),
+    /// `query_scalar`: one column, of this type when known.
+    Scalar(Option<String>),
+    /// `query_as` whose row type is nowhere written (a caller's inference).
+    Unknown,
     /// `query` (rows read by the row struct's `from_row`, or none).
     Untyped,
 }
@@ -38,6 +40,8 @@ struct Statement {
     line: usize,
     sql: String,
     shape: Shape,
+    /// `.bind(…)` calls in the statement's chain, when the chain ends in a fetch or execute.
+    binds: Option<usize>,
 }
 
 #[derive(Default)]
@@ -45,8 +49,8 @@ struct Found {
     statements: Vec<Statement>,
     /// (file, line, what) of SQL the check cannot read: built at run time.
     dynamic: Vec<String>,
-    /// Row structs: name → column names (the fields).
-    rows: HashMap<String, Vec<String>>,
+    /// Row structs: name → (column name, Rust type) of each field.
+    rows: HashMap<String, Vec<(String, String)>>,
     /// String-keyed column reads left in the code.
     string_keyed: Vec<String>,
 }
@@ -55,6 +59,81 @@ struct Visitor<'a> {
     file: String,
     consts: HashMap<String, String>,
     found: &'a mut Found,
+    /// Row types known from the code around a call (a typed `let`, a fn's return type), by the call's position.
+    context: HashMap<(usize, usize), String>,
+    /// Binds counted along a call's chain, by the call's position.
+    binds: HashMap<(usize, usize), usize>,
+}
+
+/// A type as written, without spaces (`Option<(u64,String)>`).
+fn type_text(t: &syn::Type) -> String {
+    quote::ToTokens::to_token_stream(t).to_string().replace(' ', "")
+}
+
+/// The generic argument of `Wrapper<…>` when `t` is one.
+fn unwrap(t: &str, wrapper: &str) -> Option<String> {
+    let inner = t.strip_prefix(wrapper)?.strip_prefix('<')?.strip_suffix('>')?;
+    // `Result<X, E>`: the first argument, split at a top-level comma.
+    let mut depth = 0;
+    for (i, c) in inner.char_indices() {
+        match c {
+            '<' | '(' => depth += 1,
+            '>' | ')' => depth -= 1,
+            ',' if depth == 0 => return Some(inner[..i].to_owned()),
+            _ => {}
+        }
+    }
+    Some(inner.to_owned())
+}
+
+/// The sqlx query call at the bottom of a method chain, the chain's methods
+/// (outermost first) and its `.bind` count.
+fn chain(e: &syn::Expr) -> Option<(&syn::ExprCall, Vec<String>)> {
+    let mut methods = Vec::new();
+    let mut e = e;
+    loop {
+        match e {
+            syn::Expr::Await(a) => e = &a.base,
+            syn::Expr::Try(t) => e = &t.expr,
+            syn::Expr::Paren(p) => e = &p.expr,
+            syn::Expr::MethodCall(m) => {
+                methods.push(m.method.to_string());
+                e = &m.receiver;
+            }
+            syn::Expr::Call(c) => {
+                let syn::Expr::Path(p) = &*c.func else { return None };
+                let segs: Vec<String> = p.path.segments.iter().map(|s| s.ident.to_string()).collect();
+                let last = segs.last().map(String::as_str).unwrap_or("");
+                return (segs.first().is_some_and(|s| s == "sqlx") && QUERY_FNS.contains(&last)).then_some((c, methods));
+            }
+            _ => return None,
+        }
+    }
+}
+
+fn call_pos(c: &syn::ExprCall) -> (usize, usize) {
+    let syn::Expr::Path(p) = &*c.func else { return (0, 0) };
+    let s = p.path.segments.last().map(|s| s.ident.span().start());
+    s.map_or((0, 0), |s| (s.line, s.column))
+}
+
+/// The row type a chain reads, from the type its result is held in.
+fn row_of(held: &str, methods: &[String]) -> Option<String> {
+    let held = unwrap(held, "Result").unwrap_or_else(|| held.to_owned());
+    // `.fetch_optional(…).await?.unwrap_or(…)`: what is held is the row itself.
+    let unwrapped = methods
+        .iter()
+        .take_while(|m| !m.starts_with("fetch"))
+        .any(|m| ["unwrap_or", "unwrap_or_default", "unwrap_or_else", "ok_or", "ok_or_else", "expect", "unwrap"].contains(&m.as_str()));
+    if methods.iter().any(|m| m == "fetch_all") {
+        unwrap(&held, "Vec")
+    } else if methods.iter().any(|m| m == "fetch_optional") {
+        if unwrapped { Some(held) } else { unwrap(&held, "Option") }
+    } else if methods.iter().any(|m| m == "fetch_one") {
+        Some(held)
+    } else {
+        None
+    }
 }
 
 const QUERY_FNS: [&str; 6] = ["query", "query_as", "query_scalar", "query_with", "query_as_with", "query_scalar_with"];
@@ -63,8 +142,11 @@ impl<'a, 'ast> Visit<'ast> for Visitor<'a> {
     fn visit_item_struct(&mut self, s: &'ast syn::ItemStruct) {
         let from_row = s.attrs.iter().any(|a| a.path().is_ident("derive") && quote_of(a).contains("FromRow"));
         if from_row {
-            let fields =
-                s.fields.iter().filter_map(|f| f.ident.as_ref().map(|i| i.to_string().trim_start_matches("r#").to_string())).collect();
+            let fields = s
+                .fields
+                .iter()
+                .filter_map(|f| f.ident.as_ref().map(|i| (i.to_string().trim_start_matches("r#").to_string(), type_text(&f.ty))))
+                .collect();
             self.found.rows.insert(s.ident.to_string(), fields);
         }
         syn::visit::visit_item_struct(self, s);
@@ -76,13 +158,19 @@ impl<'a, 'ast> Visit<'ast> for Visitor<'a> {
             let last = segs.last().map(String::as_str).unwrap_or("");
             let line = p.path.segments.last().map(|s| s.ident.span().start().line).unwrap_or(0);
             if segs.first().is_some_and(|s| s == "sqlx") && QUERY_FNS.contains(&last) {
+                let pos = call_pos(call);
+                let known = self.context.get(&pos).cloned();
                 let shape = match last {
-                    "query_scalar" | "query_scalar_with" => Shape::Scalar,
+                    "query_scalar" | "query_scalar_with" => Shape::Scalar(scalar_type(p.path.segments.last()).or(known)),
                     "query" | "query_with" => Shape::Untyped,
-                    _ => row_shape(p.path.segments.last()),
+                    _ => match row_shape(p.path.segments.last()) {
+                        Shape::Untyped => known.map_or(Shape::Unknown, |k| shape_of(&k)),
+                        s => s,
+                    },
                 };
+                let binds = self.binds.get(&pos).copied();
                 match call.args.first().and_then(|a| self.literal(a)) {
-                    Some(sql) => self.found.statements.push(Statement { file: self.file.clone(), line, sql, shape }),
+                    Some(sql) => self.found.statements.push(Statement { file: self.file.clone(), line, sql, shape, binds }),
                     None => self.found.dynamic.push(format!("{}:{line}: sqlx::{last} of SQL built at run time", self.file)),
                 }
             }
@@ -93,7 +181,35 @@ impl<'a, 'ast> Visit<'ast> for Visitor<'a> {
         syn::visit::visit_expr_call(self, call);
     }
 
+    fn visit_local(&mut self, l: &'ast syn::Local) {
+        if let (syn::Pat::Type(pt), Some(init)) = (&l.pat, &l.init)
+            && let Some((call, methods)) = chain(&init.expr)
+            && let Some(row) = row_of(&type_text(&pt.ty), &methods)
+        {
+            self.context.insert(call_pos(call), row);
+        }
+        syn::visit::visit_local(self, l);
+    }
+
+    fn visit_item_fn(&mut self, f: &'ast syn::ItemFn) {
+        self.returns(&f.sig, &f.block);
+        syn::visit::visit_item_fn(self, f);
+    }
+
+    fn visit_impl_item_fn(&mut self, f: &'ast syn::ImplItemFn) {
+        self.returns(&f.sig, &f.block);
+        syn::visit::visit_impl_item_fn(self, f);
+    }
+
     fn visit_expr_method_call(&mut self, m: &'ast syn::ExprMethodCall) {
+        // Binds are counted once per chain, from its end (a fetch or an execute).
+        if ["fetch_all", "fetch_one", "fetch_optional", "execute", "fetch"].contains(&m.method.to_string().as_str())
+            && let Some((call, methods)) = chain(&syn::Expr::MethodCall(m.clone()))
+        {
+            let n = methods.iter().filter(|x| *x == "bind").count();
+            let slot = self.binds.entry(call_pos(call)).or_insert(0);
+            *slot = (*slot).max(n);
+        }
         if m.method == "try_get" && m.args.first().is_some_and(|a| matches!(a, syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(_), .. })))
         {
             self.found.string_keyed.push(format!("{}:{}: .try_get(\"…\")", self.file, m.method.span().start().line));
@@ -122,6 +238,17 @@ fn quote_use(t: &syn::UseTree) -> String {
 }
 
 impl Visitor<'_> {
+    /// A query that is the tail of a fn body reads what the fn returns.
+    fn returns(&mut self, sig: &syn::Signature, block: &syn::Block) {
+        let syn::ReturnType::Type(_, ty) = &sig.output else { return };
+        if let Some(syn::Stmt::Expr(e, None)) = block.stmts.last()
+            && let Some((call, methods)) = chain(e)
+            && let Some(row) = row_of(&type_text(ty), &methods)
+        {
+            self.context.insert(call_pos(call), row);
+        }
+    }
+
     /// The SQL text of a query's first argument: a string literal, or a
     /// `const` of this file holding one.
     fn literal(&self, e: &syn::Expr) -> Option<String> {
@@ -146,11 +273,43 @@ fn row_shape(seg: Option<&syn::PathSegment>) -> Shape {
         return Shape::Untyped;
     };
     match args.args.iter().nth(1) {
-        Some(syn::GenericArgument::Type(syn::Type::Tuple(t))) => Shape::Tuple(t.elems.len()),
-        Some(syn::GenericArgument::Type(syn::Type::Path(p))) => {
-            Shape::Named(p.path.segments.last().map(|s| s.ident.to_string()).unwrap_or_default())
-        }
+        Some(syn::GenericArgument::Type(t)) => shape_of(&type_text(t)),
         _ => Shape::Untyped,
+    }
+}
+
+/// `query_scalar::<_, T>`'s `T`.
+fn scalar_type(seg: Option<&syn::PathSegment>) -> Option<String> {
+    let Some(syn::PathArguments::AngleBracketed(args)) = seg.map(|s| &s.arguments) else { return None };
+    match args.args.iter().nth(1) {
+        Some(syn::GenericArgument::Type(t)) => Some(type_text(t)),
+        _ => None,
+    }
+}
+
+/// A row type as written: a tuple's elements, or a struct's name.
+fn shape_of(t: &str) -> Shape {
+    match t.strip_prefix('(').and_then(|r| r.strip_suffix(')')) {
+        Some(inner) => {
+            let mut parts = Vec::new();
+            let (mut depth, mut start) = (0, 0);
+            for (i, c) in inner.char_indices() {
+                match c {
+                    '<' | '(' => depth += 1,
+                    '>' | ')' => depth -= 1,
+                    ',' if depth == 0 => {
+                        parts.push(inner[start..i].to_owned());
+                        start = i + 1;
+                    }
+                    _ => {}
+                }
+            }
+            if start < inner.len() {
+                parts.push(inner[start..].to_owned());
+            }
+            Shape::Tuple(parts)
+        }
+        None => Shape::Named(t.rsplit("::").next().unwrap_or(t).to_owned()),
     }
 }
 
@@ -165,7 +324,7 @@ fn scan(dir: &Path, root: &Path, found: &mut Found) {
             let mut consts = HashMap::new();
             collect_consts(&file.items, &mut consts);
             let rel = path.strip_prefix(root).unwrap_or(&path).display().to_string();
-            Visitor { file: rel, consts, found }.visit_file(&file);
+            Visitor { file: rel, consts, found, context: HashMap::new(), binds: HashMap::new() }.visit_file(&file);
         }
     }
 }
@@ -244,6 +403,7 @@ fn ticked(cell: &str) -> Vec<String> {
 
 /// (tables written, tables named) by a statement, among the schema's tables.
 fn tables_of(sql: &str, schema: &BTreeSet<String>) -> (BTreeSet<String>, BTreeSet<String>) {
+    let sql = &main_statement(&strip_comments(sql));
     let words: Vec<String> =
         sql.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).filter(|w| !w.is_empty()).map(str::to_string).collect();
     let mut named = BTreeSet::new();
@@ -293,6 +453,47 @@ fn tables_of(sql: &str, schema: &BTreeSet<String>) -> (BTreeSet<String>, BTreeSe
         _ => {}
     }
     (written, named)
+}
+
+/// The statement without `-- …` and `/* … */` comments.
+fn strip_comments(sql: &str) -> String {
+    let mut out = String::new();
+    let mut rest = sql;
+    while !rest.is_empty() {
+        if let Some(r) = rest.strip_prefix("--") {
+            rest = r.split_once('\n').map_or("", |(_, r)| r);
+            out.push(' ');
+        } else if let Some(r) = rest.strip_prefix("/*") {
+            rest = r.split_once("*/").map_or("", |(_, r)| r);
+            out.push(' ');
+        } else {
+            let c = rest.chars().next().unwrap_or(' ');
+            out.push(c);
+            rest = &rest[c.len_utf8()..];
+        }
+    }
+    out.trim().to_owned()
+}
+
+/// `WITH cte AS (…) UPDATE …` → `UPDATE …` (with the CTEs' bodies after it,
+/// so the tables they read are still named); any other statement as it is.
+fn main_statement(sql: &str) -> String {
+    if !sql.get(..5).is_some_and(|w| w.eq_ignore_ascii_case("WITH ")) {
+        return sql.to_owned();
+    }
+    let upper = sql.to_ascii_uppercase();
+    let mut depth = 0;
+    for (i, c) in upper.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            _ if depth == 0 && ["SELECT ", "INSERT ", "UPDATE ", "DELETE ", "REPLACE "].iter().any(|k| upper[i..].starts_with(k)) => {
+                return format!("{} {}", &sql[i..], &sql[..i]);
+            }
+            _ => {}
+        }
+    }
+    sql.to_owned()
 }
 
 /// The procedure a statement calls: `CALL pick_scan(?, ?)` → (`pick_scan`, 2 arguments).
@@ -362,66 +563,234 @@ async fn routines(pool: &sqlx::MySqlPool) -> HashMap<String, (usize, String)> {
     rows.into_iter().map(|(name, body, params)| (name, (usize::try_from(params).unwrap_or(0), body))).collect()
 }
 
-#[tokio::test]
-async fn every_statement_prepares_against_the_schema_and_reads_into_its_row() {
-    let found = crate_sql();
-    assert!(found.statements.len() > 100, "the scan found only {} statements: is it reading src/?", found.statements.len());
-    let mut failures: Vec<String> = found.dynamic.iter().map(|d| format!("{d} (cannot be checked: write it as a literal)")).collect();
-    failures.extend(found.string_keyed.iter().map(|k| format!("{k} (read the row into a FromRow struct or a tuple)")));
+/// Whether a value of Rust type `rust` can be read from a column of type
+/// `ty` that may be NULL (`nullable`), as sqlx itself decides when it
+/// decodes (`Type::compatible`): `None` when the type is not one the check
+/// knows (a crate enum, JSON), `Some(Err(why))` on a mismatch.
+fn fits(rust: &str, ty: &sqlx::mysql::MySqlTypeInfo, nullable: Option<bool>) -> Option<Result<(), String>> {
+    use sqlx::{MySql, Type, TypeInfo};
+    let (inner, optional) = match unwrap(rust, "Option") {
+        Some(i) => (i, true),
+        None => (rust.to_owned(), false),
+    };
+    let name = inner.rsplit("::").next().unwrap_or(&inner);
+    let ok = match name {
+        "u64" | "OrderId" | "LotId" | "OperatorId" => <u64 as Type<MySql>>::compatible(ty),
+        "i64" => <i64 as Type<MySql>>::compatible(ty),
+        "u32" => <u32 as Type<MySql>>::compatible(ty),
+        "i32" => <i32 as Type<MySql>>::compatible(ty),
+        "u16" => <u16 as Type<MySql>>::compatible(ty),
+        "i16" => <i16 as Type<MySql>>::compatible(ty),
+        "u8" => <u8 as Type<MySql>>::compatible(ty),
+        "i8" => <i8 as Type<MySql>>::compatible(ty),
+        "bool" => <bool as Type<MySql>>::compatible(ty),
+        "String" => <String as Type<MySql>>::compatible(ty),
+        "f64" => <f64 as Type<MySql>>::compatible(ty),
+        "NaiveDateTime" => <chrono::NaiveDateTime as Type<MySql>>::compatible(ty),
+        "NaiveDate" => <chrono::NaiveDate as Type<MySql>>::compatible(ty),
+        "Vec<u8>" => <Vec<u8> as Type<MySql>>::compatible(ty),
+        _ if inner.starts_with("DateTime<") => <chrono::DateTime<chrono::Utc> as Type<MySql>>::compatible(ty),
+        _ => return None,
+    };
+    Some(if !ok {
+        Err(format!("a {} column read as {rust}", ty.name()))
+    } else if nullable == Some(true) && !optional {
+        Err(format!("a column that may be NULL read as {rust} (make it Option<{rust}>, or the SQL NOT NULL)"))
+    } else {
+        Ok(())
+    })
+}
 
-    let tdb = TestDb::migrated().await;
-    let procedures = routines(&tdb.pool).await;
-    let mut conn = tdb.pool.acquire().await.expect("connection");
+/// Columns the schema declares nullable that never hold NULL, with why.
+const NEVER_NULL: &[(&str, &str)] = &[
+    // A VIRTUAL column of two NOT NULL columns; MariaDB reports every generated column as nullable.
+    ("inventory_lots", "landed_unit_cost_minor"),
+];
+
+/// `?` placeholders of a statement, outside quoted strings and comments.
+fn placeholders(sql: &str) -> usize {
+    let (mut n, mut quote, mut chars) = (0, None::<char>, sql.chars().peekable());
+    while let Some(c) = chars.next() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), '\\') => {
+                chars.next();
+            }
+            (Some(_), _) => {}
+            (None, '\'' | '"' | '`') => quote = Some(c),
+            (None, '-') if chars.peek() == Some(&'-') => {
+                for c in chars.by_ref() {
+                    if c == '\n' {
+                        break;
+                    }
+                }
+            }
+            (None, '?') => n += 1,
+            _ => {}
+        }
+    }
+    n
+}
+
+/// Every problem of `found`'s statements against the migrated schema on `conn`.
+async fn check(found: &Found, conn: &mut sqlx::MySqlConnection, procedures: &HashMap<String, (usize, String)>) -> Vec<String> {
+    let schema: BTreeSet<String> =
+        sqlx::query_scalar::<_, String>("SELECT CAST(table_name AS CHAR) FROM information_schema.tables WHERE table_schema = DATABASE()")
+            .fetch_all(&mut *conn)
+            .await
+            .expect("tables")
+            .into_iter()
+            .collect();
+    let mut failures = Vec::new();
     for s in &found.statements {
+        let at = format!("{}:{}", s.file, s.line);
+        // Binds: as many as the statement has placeholders.
+        if let Some(b) = s.binds {
+            let want = placeholders(&s.sql);
+            if b != want {
+                failures.push(format!("{at}: {b} bind(s) for {want} placeholder(s)"));
+            }
+        }
         // A CALL returns what its body's SELECTs return: every result set must fit the row it is read into.
         if let Some((name, args)) = called(&s.sql) {
             let Some((params, body)) = procedures.get(&name) else {
-                failures.push(format!("{}:{}: calls {name}, which no migration creates", s.file, s.line));
+                failures.push(format!("{at}: calls {name}, which no migration creates"));
                 continue;
             };
             if *params != args {
-                failures.push(format!("{}:{}: calls {name} with {args} arguments; it takes {params}", s.file, s.line));
+                failures.push(format!("{at}: calls {name} with {args} arguments; it takes {params}"));
             }
             let widths = result_widths(body);
             let fits = match &s.shape {
-                Shape::Tuple(n) => !widths.is_empty() && widths.iter().all(|w| w == n),
-                Shape::Scalar => !widths.is_empty() && widths.iter().all(|w| *w == 1),
+                Shape::Tuple(n) => !widths.is_empty() && widths.iter().all(|w| *w == n.len()),
+                Shape::Scalar(_) => !widths.is_empty() && widths.iter().all(|w| *w == 1),
                 Shape::Untyped => true,
-                Shape::Named(_) => false,
+                Shape::Named(_) | Shape::Unknown => false,
             };
             if !fits {
-                failures.push(format!("{}:{}: {name} returns result sets of {widths:?} columns, read as {:?}", s.file, s.line, s.shape));
+                failures.push(format!("{at}: {name} returns result sets of {widths:?} columns, read as {:?}", s.shape));
             }
             continue;
         }
-        let prepared = match (&mut *conn).prepare(sqlx::AssertSqlSafe(s.sql.clone()).into_sql_str()).await {
-            Ok(p) => p,
+        let described = match (&mut *conn).describe(sqlx::AssertSqlSafe(s.sql.clone()).into_sql_str()).await {
+            Ok(d) => d,
             Err(e) => {
-                failures.push(format!("{}:{}: {e}\n    {}", s.file, s.line, s.sql.split_whitespace().collect::<Vec<_>>().join(" ")));
+                failures.push(format!("{at}: {e}\n    {}", s.sql.split_whitespace().collect::<Vec<_>>().join(" ")));
                 continue;
             }
         };
-        let columns: Vec<String> = prepared.columns().iter().map(|c| c.name().to_string()).collect();
-        let problem = match &s.shape {
-            Shape::Scalar if columns.len() != 1 => Some(format!("query_scalar returns {} columns", columns.len())),
-            Shape::Tuple(n) if columns.len() != *n => {
-                Some(format!("read into a {n}-tuple but returns {} columns: {columns:?}", columns.len()))
+        let columns: Vec<String> = described.columns().iter().map(|c| c.name().to_string()).collect();
+        // MariaDB describes a column read from one of the schema's tables as the
+        // table declares it (its NULL flag cleared on the outer side of a
+        // join), and that is what the Rust type is held to: its SQL type as
+        // sqlx decodes it, and NULL only into an Option unless the statement
+        // itself says `col IS NOT NULL`. An expression's type and NULL flag
+        // at PREPARE are MariaDB's guesses (a CAST "may be NULL", a product of
+        // unsigned columns "unsigned"), so expressions are held to their count.
+        let upper = s.sql.to_ascii_uppercase();
+        let typed = |i: usize, rust: &str| {
+            let col = &described.columns()[i];
+            let sqlx::ColumnOrigin::Table(origin) = col.origin() else { return None };
+            if !schema.contains(origin.table.rsplit('.').next().unwrap_or_default()) {
+                return None;
             }
+            let table = origin.table.rsplit('.').next().unwrap_or_default();
+            let guarded = upper.contains(&format!("{} IS NOT NULL", origin.name.to_ascii_uppercase()))
+                || NEVER_NULL.contains(&(table, origin.name.as_ref()))
+                // A test that meets a NULL fails loudly by itself; its reads are held to their types.
+                || !s.file.starts_with("src/");
+            let nullable = if guarded { Some(false) } else { described.nullable(i) };
+            fits(rust, col.type_info(), nullable).and_then(Result::err).map(|why| format!("column {} (`{}`): {why}", i + 1, columns[i]))
+        };
+        let problem = match &s.shape {
+            Shape::Unknown => Some("query_as with its row type nowhere written: give it query_as::<_, T> or a typed let".into()),
+            Shape::Scalar(_) if columns.len() != 1 => Some(format!("query_scalar returns {} columns", columns.len())),
+            Shape::Scalar(Some(t)) => typed(0, t),
+            Shape::Tuple(n) if columns.len() != n.len() => {
+                Some(format!("read into a {}-tuple but returns {} columns: {columns:?}", n.len(), columns.len()))
+            }
+            Shape::Tuple(types) => types.iter().enumerate().find_map(|(i, t)| typed(i, t)),
             Shape::Named(row) => match found.rows.get(row) {
                 None => Some(format!("reads into {row}, which is not a FromRow struct of the crate")),
                 Some(fields) => {
-                    let want: BTreeSet<&String> = fields.iter().collect();
+                    let want: BTreeSet<&String> = fields.iter().map(|(f, _)| f).collect();
                     let have: BTreeSet<&String> = columns.iter().collect();
-                    (want != have).then(|| format!("{row} has fields {want:?} but the statement returns {have:?}"))
+                    if want != have {
+                        Some(format!("{row} has fields {want:?} but the statement returns {have:?}"))
+                    } else {
+                        fields.iter().find_map(|(f, t)| typed(columns.iter().position(|c| c == f).unwrap_or(0), t))
+                    }
                 }
             },
             _ => None,
         };
         if let Some(p) = problem {
-            failures.push(format!("{}:{}: {p}", s.file, s.line));
+            failures.push(format!("{at}: {p}"));
         }
     }
+    failures
+}
+
+/// The statements of `src/`, `tests/` and `benches/`.
+fn all_sql() -> Found {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut found = Found::default();
+    for dir in ["src", "tests", "benches"] {
+        scan(&root.join(dir), root, &mut found);
+    }
+    // Tests and benches read string-keyed rows and build SQL freely; only their literal statements are checked.
+    found.dynamic.retain(|d| d.starts_with("src/"));
+    found.string_keyed.retain(|d| d.starts_with("src/"));
+    // What a test sets up or tears down (DDL, users, session settings) is not a statement of the schema.
+    found.statements.retain(|s| {
+        s.file.starts_with("src/") || {
+            let first = s.sql.split_whitespace().next().unwrap_or_default().to_ascii_uppercase();
+            ["SELECT", "INSERT", "UPDATE", "DELETE", "REPLACE", "WITH", "CALL"].contains(&first.as_str())
+        }
+    });
+    found
+}
+
+#[tokio::test]
+async fn every_statement_prepares_against_the_schema_and_reads_into_its_row() {
+    let found = all_sql();
+    let in_src = found.statements.iter().filter(|s| s.file.starts_with("src/")).count();
+    assert!(in_src > 100, "the scan found only {in_src} statements in src/: is it reading the source?");
+    assert!(found.statements.len() > in_src + 100, "the scan found no statements in tests/ and benches/");
+    let mut failures: Vec<String> = found.dynamic.iter().map(|d| format!("{d} (cannot be checked: write it as a literal)")).collect();
+    failures.extend(found.string_keyed.iter().map(|k| format!("{k} (read the row into a FromRow struct or a tuple)")));
+    let tdb = TestDb::migrated().await;
+    let procedures = routines(&tdb.pool).await;
+    let mut conn = tdb.pool.acquire().await.expect("connection");
+    failures.extend(check(&found, &mut conn, &procedures).await);
     assert!(failures.is_empty(), "{} problems among {} statements:\n{}", failures.len(), found.statements.len(), failures.join("\n"));
+}
+
+#[tokio::test]
+async fn a_planted_wrong_type_a_nullable_column_and_a_wrong_bind_count_fail() {
+    let text = r#"
+        async fn f(pool: &MySqlPool) -> Result<Vec<(String, u64)>, sqlx::Error> {
+            let a: Option<(u64,)> = sqlx::query_as("SELECT id FROM orders WHERE id = ?").bind(1).fetch_optional(pool).await?;
+            let b: Vec<String> = sqlx::query_scalar("SELECT status FROM orders WHERE id = ? AND status = ?").bind(1).fetch_all(pool).await?;
+            let c: Option<u64> = sqlx::query_scalar("SELECT MAX(id) FROM orders").fetch_one(pool).await?;
+            let d: u64 = sqlx::query_scalar("SELECT woo_order_id FROM quotes").fetch_one(pool).await?;
+            sqlx::query_as("SELECT id, number FROM orders").fetch_all(pool).await
+        }
+    "#;
+    let file = syn::parse_file(text).expect("parse");
+    let mut found = Found::default();
+    Visitor { file: "src/x.rs".into(), consts: HashMap::new(), found: &mut found, context: HashMap::new(), binds: HashMap::new() }
+        .visit_file(&file);
+    assert_eq!(found.statements.len(), 5, "{:?}", found.statements);
+    let tdb = TestDb::migrated().await;
+    let mut conn = tdb.pool.acquire().await.expect("connection");
+    let failures = check(&found, &mut conn, &HashMap::new()).await;
+    let on = |line: usize| failures.iter().filter(|f| f.starts_with(&format!("src/x.rs:{line}:"))).cloned().collect::<Vec<_>>();
+    assert!(on(3).is_empty(), "a right row and bind count pass: {failures:?}");
+    assert!(on(4).iter().any(|f| f.contains("1 bind(s) for 2 placeholder(s)")), "{failures:?}");
+    assert!(on(5).is_empty(), "MAX() may be NULL and is read as an Option: {failures:?}");
+    assert!(on(6).iter().any(|f| f.contains("may be NULL")), "{failures:?}");
+    assert!(on(7).iter().any(|f| f.contains("column 1 (`id`)") && f.contains("BIGINT UNSIGNED column read as String")), "{failures:?}");
 }
 
 #[tokio::test]
@@ -495,11 +864,11 @@ fn the_scanner_sees_what_it_must() {
     let mut consts = HashMap::new();
     collect_consts(&file.items, &mut consts);
     let mut found = Found::default();
-    Visitor { file: "src/x.rs".into(), consts, found: &mut found }.visit_file(&file);
+    Visitor { file: "src/x.rs".into(), consts, found: &mut found, context: HashMap::new(), binds: HashMap::new() }.visit_file(&file);
     assert_eq!(found.statements.len(), 2);
-    assert!(matches!(found.statements[0].shape, Shape::Tuple(2)), "{:?}", found.statements[0]);
+    assert!(matches!(&found.statements[0].shape, Shape::Tuple(t) if t == &["u64", "String"]), "{:?}", found.statements[0]);
     assert!(matches!(&found.statements[1].shape, Shape::Named(n) if n == "R"));
-    assert_eq!(found.rows.get("R"), Some(&vec!["a".to_string(), "b".to_string()]));
+    assert_eq!(found.rows.get("R"), Some(&vec![("a".to_string(), "u64".to_string()), ("b".to_string(), "String".to_string())]));
     assert_eq!(found.dynamic.len(), 1);
     assert_eq!(found.string_keyed.len(), 2, "{:?}", found.string_keyed);
     let schema: BTreeSet<String> = ["orders", "order_lines", "products"].iter().map(|s| s.to_string()).collect();
@@ -511,6 +880,12 @@ fn the_scanner_sees_what_it_must() {
     let (w, n) = tables_of("INSERT INTO orders (a) SELECT id FROM products", &schema);
     assert_eq!(w.into_iter().collect::<Vec<_>>(), ["orders"]);
     assert_eq!(n.len(), 2);
+    // A leading comment or a WITH does not hide what a statement writes.
+    let (w, _) = tables_of("-- the lines first\nUPDATE order_lines SET x = 1", &schema);
+    assert_eq!(w.into_iter().collect::<Vec<_>>(), ["order_lines"]);
+    let (w, n) = tables_of("WITH t AS (SELECT id FROM products) DELETE FROM orders WHERE id IN (SELECT id FROM t)", &schema);
+    assert_eq!(w.into_iter().collect::<Vec<_>>(), ["orders"]);
+    assert!(n.contains("products"), "{n:?}");
     // A procedure's body: its statements out of the control flow, and the widths of what it returns.
     assert_eq!(called("CALL p_x(?, ?, ?)"), Some(("p_x".into(), 3)));
     let body = "BEGIN\n DECLARE v INT;\n SELECT a, (SELECT b, c FROM t) INTO v, w FROM orders WHERE id = 1;\n IF v IS NULL THEN\n  SELECT 'none', NULL;\n ELSE\n  UPDATE orders SET a = 1;\n  SELECT 'done', v;\n END IF;\nEND";
