@@ -34,6 +34,8 @@ pub struct EbayClient {
     token: Mutex<Option<(Secret, Instant)>>,
     retry: RetryPolicy,
     requests: AtomicU64,
+    /// Milliseconds spent waiting between attempts (backoff, Retry-After).
+    retry_waited: AtomicU64,
 }
 
 impl EbayClient {
@@ -54,6 +56,7 @@ impl EbayClient {
             token: Mutex::new(None),
             retry: RetryPolicy::default(),
             requests: AtomicU64::new(0),
+            retry_waited: AtomicU64::new(0),
         })
     }
 
@@ -165,7 +168,7 @@ impl StockChannel for EbayClient {
     async fn push(&self, batch: &[StockUpdate]) -> Result<Vec<ItemResult>, ChannelError> {
         let mut results = Vec::with_capacity(batch.len());
         for chunk in batch.chunks(MAX_BATCH) {
-            let answer = with_retry(self.retry, || async {
+            let answer = with_retry(self.retry, &self.retry_waited, || async {
                 match self.bulk_once(chunk, false).await {
                     // An expired or revoked access token: refresh once and resend.
                     Err(ChannelError::Permanent { status: 401, .. }) => self.bulk_once(chunk, true).await,

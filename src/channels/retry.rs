@@ -33,8 +33,10 @@ impl RetryPolicy {
     }
 }
 
-/// Runs `op` until it succeeds, fails permanently, or runs out of attempts.
-pub async fn with_retry<T, F, Fut>(policy: RetryPolicy, mut op: F) -> Result<T, ChannelError>
+/// Runs `op` until it succeeds, fails permanently, or runs out of attempts;
+/// every wait between attempts is added to `waited` (milliseconds), so a
+/// client can say how long it held back (Retry-After included).
+pub async fn with_retry<T, F, Fut>(policy: RetryPolicy, waited: &std::sync::atomic::AtomicU64, mut op: F) -> Result<T, ChannelError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, ChannelError>>,
@@ -49,6 +51,7 @@ where
                     _ => policy.backoff(attempt),
                 };
                 tracing::warn!(error = %e, attempt, wait_ms = wait.as_millis() as u64, "transient channel failure; retrying");
+                waited.fetch_add(u64::try_from(wait.as_millis()).unwrap_or(u64::MAX), std::sync::atomic::Ordering::Relaxed);
                 tokio::time::sleep(wait).await;
                 attempt += 1;
             }

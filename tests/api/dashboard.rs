@@ -478,7 +478,7 @@ async fn a_real_prometheus_scrapes_metrics_with_the_token_and_loads_the_alert_ru
             break r;
         }
         assert!(Instant::now() < deadline, "Prometheus did not scrape qm within 60 s");
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
     };
     assert_eq!(up[0]["metric"]["instance"], target.as_str());
     let series = loop {
@@ -486,7 +486,7 @@ async fn a_real_prometheus_scrapes_metrics_with_the_token_and_loads_the_alert_ru
             break r;
         }
         assert!(Instant::now() < deadline, "no qm_http_requests_total in Prometheus");
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
     };
     assert_eq!(series[0]["metric"]["status"], "200");
     assert!(query("qm_db_pool_max_connections").await.is_some());

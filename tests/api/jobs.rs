@@ -62,9 +62,10 @@ async fn schedules_backup_moves_the_backup_job() {
     assert_eq!(backup.schedule, "0 15 3 * * *");
 }
 
-/// A job that takes `takes` and counts its runs.
+/// A job that counts its runs, says it started, and finishes when `gate` opens.
 struct Slow {
-    takes: Duration,
+    gate: Arc<tokio::sync::Semaphore>,
+    started: Arc<tokio::sync::Notify>,
     limit: Duration,
     runs: Arc<std::sync::atomic::AtomicU32>,
 }
@@ -79,8 +80,9 @@ impl CronJob for Slow {
     fn run(&self, _lock: Option<LockCheck>) -> BoxFuture<'_, anyhow::Result<Value>> {
         async {
             self.runs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            tokio::time::sleep(self.takes).await;
-            Ok(json!({ "slept_ms": self.takes.as_millis() as u64 }))
+            self.started.notify_one();
+            let _pass = self.gate.acquire().await?;
+            Ok(json!({ "ran": true }))
         }
         .boxed()
     }
@@ -90,16 +92,26 @@ impl CronJob for Slow {
 async fn two_replicas_take_turns_and_a_run_past_its_bound_is_recorded_failed() {
     let app = TestApp::spawn().await;
     let runs = Arc::new(std::sync::atomic::AtomicU32::new(0));
-    let job = Slow { takes: Duration::from_millis(800), limit: Duration::from_secs(30), runs: runs.clone() };
+    let (gate, started) = (Arc::new(tokio::sync::Semaphore::new(0)), Arc::new(tokio::sync::Notify::new()));
+    let job = Arc::new(Slow { gate: gate.clone(), started: started.clone(), limit: Duration::from_secs(30), runs: runs.clone() });
     let runner = Runner::of(&app.state);
-    let (a, b) = tokio::join!(jobs::run_guarded(&runner, "test_slow", &job), jobs::run_guarded(&runner, "test_slow", &job));
-    let (a, b) = (a.expect("first"), b.expect("second"));
-    assert!(matches!(a, Ran::Done(_)) != matches!(b, Ran::Done(_)), "exactly one ran: {a:?} {b:?}");
+    // One replica runs it and is inside its run; the other, meanwhile, finds the lock held.
+    let first = tokio::spawn({
+        let (runner, job) = (runner.clone(), job.clone());
+        async move { jobs::run_guarded(&runner, "test_slow", job.as_ref()).await }
+    });
+    started.notified().await;
+    let b = jobs::run_guarded(&runner, "test_slow", job.as_ref()).await.expect("second");
+    assert!(matches!(b, Ran::Skipped { .. }), "the other replica skips while it runs: {b:?}");
+    gate.add_permits(2);
+    let a = first.await.expect("join").expect("first");
+    assert!(matches!(a, Ran::Done(_)), "{a:?}");
     assert_eq!(runs.load(std::sync::atomic::Ordering::SeqCst), 1);
     // The lock is free again afterwards.
-    assert!(matches!(jobs::run_guarded(&runner, "test_slow", &job).await.expect("again"), Ran::Done(_)));
+    assert!(matches!(jobs::run_guarded(&runner, "test_slow", job.as_ref()).await.expect("again"), Ran::Done(_)));
 
-    let late = Slow { takes: Duration::from_secs(5), limit: Duration::from_millis(200), runs };
+    // A run whose gate never opens is stopped at its bound and recorded failed.
+    let late = Slow { gate: Arc::new(tokio::sync::Semaphore::new(0)), started, limit: Duration::from_millis(200), runs };
     let err = jobs::run_guarded(&runner, "test_slow", &late).await.expect_err("bounded");
     assert!(err.to_string().contains("timed out"), "{err}");
     let rows: Vec<(String, Option<String>)> =

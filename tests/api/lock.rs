@@ -47,7 +47,21 @@ async fn a_waiter_times_out_after_its_bound_and_gets_the_lock_when_freed_in_time
     let opts = tdb.options();
     let n2 = n.clone();
     let waiter = tokio::spawn(async move { lock::acquire(&opts, &n2, Duration::from_secs(20)).await });
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Released once the waiter is in GET_LOCK (its connection shows the user-lock wait).
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let waiting: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM information_schema.processlist WHERE user = ? AND info LIKE 'SELECT GET_LOCK%'")
+                .bind(&tdb.user)
+                .fetch_one(&tdb.pool)
+                .await
+                .expect("processlist");
+        if waiting > 0 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the waiter never reached GET_LOCK");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     a.release().await.expect("release");
     let b = waiter.await.expect("join").expect("waiter acquires once released");
     drop(b);

@@ -41,6 +41,8 @@ pub struct WooClient {
     secret: Secret,
     retry: RetryPolicy,
     requests: AtomicU64,
+    /// Milliseconds spent waiting between attempts (backoff, Retry-After).
+    retry_waited: AtomicU64,
     /// What OAuth signatures are computed over when the site's own address
     /// differs from `base` (see [`WooClient::with_site_url`]).
     sign_base: Option<String>,
@@ -57,8 +59,14 @@ impl WooClient {
             secret,
             retry: RetryPolicy::default(),
             requests: AtomicU64::new(0),
+            retry_waited: AtomicU64::new(0),
             sign_base: None,
         })
+    }
+
+    /// How long this client has waited between attempts (backoff and Retry-After), in all.
+    pub fn retry_waited(&self) -> Duration {
+        Duration::from_millis(self.retry_waited.load(std::sync::atomic::Ordering::Relaxed))
     }
 
     /// The site's home URL as WordPress knows it, when requests go to
@@ -166,7 +174,7 @@ impl WooClient {
         query: &[(String, String)],
         body: Option<&Value>,
     ) -> Result<(reqwest::header::HeaderMap, Value), ChannelError> {
-        with_retry(self.retry, || self.call(method.clone(), path, query, body)).await
+        with_retry(self.retry, &self.retry_waited, || self.call(method.clone(), path, query, body)).await
     }
 
     /// Every page of a list endpoint.
