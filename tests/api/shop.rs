@@ -254,6 +254,16 @@ impl Shop {
         }
     }
 
+    /// Waits until the real store's `rest.log` holds more than `before` lines
+    /// containing `needle` (a hook logs `DELAY …` as it starts to hold a request).
+    pub async fn wait_for_log(&self, needle: &str, before: usize) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while self.rest_log().matches(needle).count() <= before {
+            assert!(std::time::Instant::now() < deadline, "the store never logged `{needle}`");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
     /// The real store's request log (`rest.log`), or the stand-in's requests.
     pub fn rest_log(&self) -> String {
         match (&self.dir, &self.standin) {

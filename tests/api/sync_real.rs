@@ -211,8 +211,10 @@ async fn an_order_placed_while_a_stock_batch_is_held_is_not_erased() {
         let (shop, once) = (s2.clone(), once.clone());
         Box::pin(async move {
             if step == Step::Observed(0) && !once.swap(true, Ordering::SeqCst) {
+                // The order goes in while the store holds the stock batch.
+                let held = shop.rest_log().matches("(hooks/delay_stock_batch)").count();
                 tokio::spawn(async move {
-                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    shop.wait_for_log("(hooks/delay_stock_batch)", held).await;
                     shop.order(&[(a, 0, 3)], "processing").await;
                 });
             }
@@ -699,8 +701,10 @@ async fn orders_between_every_two_steps_and_during_a_held_order_read_are_not_era
             receive(&db.pool, &["STEP-A"], 5, "LOT-3").await;
             shop.hook("delay_orders_get", "1.5");
             let s3 = shop.clone();
+            let held = shop.rest_log().matches("(hooks/delay_orders_get)").count();
             let late = tokio::spawn(async move {
-                tokio::time::sleep(Duration::from_millis(600)).await;
+                // Placed while the store holds its answer to the order read, after the query ran.
+                s3.wait_for_log("(hooks/delay_orders_get)", held).await;
                 s3.order(&[(a, 0, 2)], "processing").await;
                 s3.unhook("delay_orders_get");
             });
