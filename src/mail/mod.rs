@@ -160,7 +160,15 @@ pub struct Mailer {
     pub from: String,
     /// The `From` display name (the tenant's `branding.sender_name`).
     pub sender_name: String,
+    /// `smtp.timeout_seconds`. lettre bounds only the connect with it (its
+    /// reads and writes after that wait for ever: lettre issue 1027), so each
+    /// message's whole conversation is held to [`CONVERSATION_ROUNDS`] of it.
+    deadline: Duration,
 }
+
+/// How many `timeout_seconds` a whole SMTP conversation may take (connect,
+/// greeting, EHLO, STARTTLS, AUTH, MAIL, RCPT, DATA, QUIT).
+pub const CONVERSATION_ROUNDS: u32 = 4;
 
 impl Mailer {
     /// The mailer for `smtp` (`tls`: `starttls`, `tls` for implicit TLS, `none`
@@ -188,7 +196,12 @@ impl Mailer {
         if let (Some(user), Some(pass)) = (&smtp.username, password) {
             builder = builder.credentials(Credentials::new(user.clone(), pass.expose().to_owned()));
         }
-        Ok(Self { transport: builder.build(), from: smtp.from.clone(), sender_name: sender_name.to_owned() })
+        Ok(Self {
+            transport: builder.build(),
+            from: smtp.from.clone(),
+            sender_name: sender_name.to_owned(),
+            deadline: Duration::from_secs(smtp.timeout_seconds.max(1)),
+        })
     }
 
     /// Composes a draft from this sender.
@@ -204,15 +217,23 @@ impl Mailer {
             .map(|t| t.parse().map_err(|e| MailError::Compose(format!("`{t}` is not a mail address: {e}"))))
             .collect::<Result<Vec<lettre::Address>, _>>()?;
         let envelope = Envelope::new(Some(from), to).map_err(|e| MailError::Compose(e.to_string()))?;
-        self.transport.send_raw(&envelope, bytes).await.map(|_| ()).map_err(|e| {
+        let within = self.deadline * CONVERSATION_ROUNDS;
+        match tokio::time::timeout(within, self.transport.send_raw(&envelope, bytes)).await {
+            Err(_) => Err(MailError::Transient(format!("the server did not finish taking the message within {} s", within.as_secs()))),
             // Never the credentials: lettre's errors name the stage and the server's reply.
-            if e.is_permanent() { MailError::Refused(e.to_string()) } else { MailError::Transient(e.to_string()) }
-        })
+            Ok(r) => r
+                .map(|_| ())
+                .map_err(|e| if e.is_permanent() { MailError::Refused(e.to_string()) } else { MailError::Transient(e.to_string()) }),
+        }
     }
 
     /// Whether the server answers and (with credentials) lets us in.
     pub async fn probe(&self) -> Result<(), MailError> {
-        match self.transport.test_connection().await {
+        let within = self.deadline * CONVERSATION_ROUNDS;
+        let Ok(answer) = tokio::time::timeout(within, self.transport.test_connection()).await else {
+            return Err(MailError::Transient(format!("the server did not answer within {} s", within.as_secs())));
+        };
+        match answer {
             Ok(true) => Ok(()),
             Ok(false) => Err(MailError::Transient("the server did not accept a connection".into())),
             Err(e) => Err(if e.is_permanent() { MailError::Refused(e.to_string()) } else { MailError::Transient(e.to_string()) }),

@@ -16,6 +16,7 @@ use serde::Deserialize;
 
 use super::{
     AppState, Page, Result,
+    chrome::{Chrome, chromed},
     session::{self, CSRF_COOKIE, MaybeSession, SESSION_COOKIE, Session},
 };
 use crate::{
@@ -34,9 +35,7 @@ pub fn router() -> Router<AppState> {
 #[derive(Template)]
 #[template(path = "sign_in.html")]
 struct SignInPage {
-    base: String,
-    tenant_name: String,
-    csrf: String,
+    chrome: Chrome,
     next: String,
     username: String,
     error: Option<String>,
@@ -76,9 +75,7 @@ async fn form(
 ) -> Response {
     let (jar, csrf) = form_token(&state, jar, &signed);
     let page = SignInPage {
-        base: state.base.to_string(),
-        tenant_name: state.config.tenant.name.clone(),
-        csrf,
+        chrome: Chrome::public(&state, csrf),
         next: safe_next(&state, q.next.as_deref()),
         username: String::new(),
         error: None,
@@ -169,14 +166,8 @@ async fn submit(
         }
     };
     let (jar, csrf) = form_token(&state, jar, &signed);
-    let page = SignInPage {
-        base: state.base.to_string(),
-        tenant_name: state.config.tenant.name.clone(),
-        csrf,
-        next: safe_next(&state, f.next.as_deref()),
-        username,
-        error: Some(error),
-    };
+    let page =
+        SignInPage { chrome: Chrome::public(&state, csrf), next: safe_next(&state, f.next.as_deref()), username, error: Some(error) };
     Ok((status, jar, Page(page)).into_response())
 }
 
@@ -223,3 +214,5 @@ async fn sign_out(State(state): State<AppState>, session: Session, jar: CookieJa
     let jar = jar.remove(session::cookie(&state, SESSION_COOKIE, String::new()));
     Ok((jar, Redirect::to(&format!("{}/sign-in", state.base))).into_response())
 }
+
+chromed!(SignInPage);

@@ -7,6 +7,7 @@ use axum::{Json, Router, extract::State, response::IntoResponse, routing::get};
 
 use super::{
     AppState, Page, Result,
+    chrome::{Chrome, chromed},
     home::{EventRow, recent_rows},
     session::Session,
 };
@@ -34,11 +35,7 @@ pub struct IntegrationRow {
 #[derive(Template)]
 #[template(path = "dashboard/page.html")]
 struct DashboardPage {
-    base: String,
-    tenant_name: String,
-    operator: String,
-    role: &'static str,
-    csrf: String,
+    chrome: Chrome,
     timezone: String,
     refresh_seconds: u32,
     tiles: Vec<Tile>,
@@ -88,11 +85,7 @@ async fn page(State(state): State<AppState>, session: Session) -> Result<Page<Da
         })
         .collect();
     Ok(Page(DashboardPage {
-        base: state.base.to_string(),
-        tenant_name: state.config.tenant.name.clone(),
-        operator: session.operator.display_name.clone(),
-        role: role.label(),
-        csrf: session.csrf.clone(),
+        chrome: Chrome::signed_in(&state, &session),
         timezone: state.tz().name().to_owned(),
         refresh_seconds: state.config.dashboard.refresh_seconds.max(30),
         tiles,
@@ -106,11 +99,7 @@ async fn page(State(state): State<AppState>, session: Session) -> Result<Page<Da
 #[derive(Template)]
 #[template(path = "dashboard/charts.html")]
 struct ChartsPage {
-    base: String,
-    tenant_name: String,
-    operator: String,
-    role: &'static str,
-    csrf: String,
+    chrome: Chrome,
     timezone: String,
     charts: Vec<Chart>,
 }
@@ -118,18 +107,12 @@ struct ChartsPage {
 async fn charts(State(state): State<AppState>, session: Session) -> Result<Page<ChartsPage>> {
     session.require(&[crate::operators::Role::BackOffice])?;
     let charts = crate::dashboard::charts::build(&state).await?;
-    Ok(Page(ChartsPage {
-        base: state.base.to_string(),
-        tenant_name: state.config.tenant.name.clone(),
-        operator: session.operator.display_name.clone(),
-        role: session.operator.role.label(),
-        csrf: session.csrf.clone(),
-        timezone: state.tz().name().to_owned(),
-        charts,
-    }))
+    Ok(Page(ChartsPage { chrome: Chrome::signed_in(&state, &session), timezone: state.tz().name().to_owned(), charts }))
 }
 
 /// The tiles the operator may see, as JSON (wall screens and scripts).
 async fn tiles_json(State(state): State<AppState>, session: Session) -> impl IntoResponse {
     Json(state.board.render_for(&state, session.operator.role).await)
 }
+
+chromed!(DashboardPage, ChartsPage);

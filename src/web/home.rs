@@ -4,7 +4,11 @@
 use askama::Template;
 use axum::{Router, extract::State, routing::get};
 
-use super::{AppState, Page, Result, session::Session};
+use super::{
+    AppState, Page, Result,
+    chrome::{Chrome, chromed},
+    session::Session,
+};
 use crate::operators::Role;
 
 pub fn router() -> Router<AppState> {
@@ -23,11 +27,7 @@ pub struct EventRow {
 #[derive(Template)]
 #[template(path = "home.html")]
 struct HomePage {
-    base: String,
-    tenant_name: String,
-    operator: String,
-    role: &'static str,
-    csrf: String,
+    chrome: Chrome,
     timezone: String,
     products: i64,
     lots: i64,
@@ -63,11 +63,7 @@ async fn home(State(state): State<AppState>, session: Session) -> Result<Page<Ho
     let events = recent_rows(&state, role, 20).await?;
     let back_office = matches!(role, Role::Admin | Role::BackOffice);
     Ok(Page(HomePage {
-        base: state.base.to_string(),
-        tenant_name: state.config.tenant.name.clone(),
-        operator: session.operator.display_name.clone(),
-        role: session.operator.role.label(),
-        csrf: session.csrf.clone(),
+        chrome: Chrome::signed_in(&state, &session),
         timezone: state.tz().name().to_owned(),
         products: counts.products,
         lots: counts.lots,
@@ -93,3 +89,5 @@ async fn home(State(state): State<AppState>, session: Session) -> Result<Page<Ho
         events,
     }))
 }
+
+chromed!(HomePage);

@@ -14,7 +14,12 @@ use axum_extra::extract::cookie::CookieJar;
 use chrono::NaiveDate;
 use serde::Deserialize;
 
-use super::{AppError, AppState, Page, Result, session::Session, station::printers_here};
+use super::{
+    AppError, AppState, Page, Result,
+    chrome::{Chrome, chromed},
+    session::Session,
+    station::printers_here,
+};
 use crate::{
     ids::LotId,
     inventory::{
@@ -56,11 +61,7 @@ pub struct LotRow {
 #[derive(Template)]
 #[template(path = "inventory/receive.html")]
 struct ReceivePage {
-    base: String,
-    tenant_name: String,
-    operator: String,
-    role: &'static str,
-    csrf: String,
+    chrome: Chrome,
     supplier: String,
     invoice: String,
     date: String,
@@ -92,11 +93,7 @@ impl ReceivePage {
             })
             .collect();
         Ok(Self {
-            base: state.base.to_string(),
-            tenant_name: state.config.tenant.name.clone(),
-            operator: s.operator.display_name.clone(),
-            role: s.operator.role.label(),
-            csrf: s.csrf.clone(),
+            chrome: Chrome::signed_in(state, s),
             supplier: String::new(),
             invoice: String::new(),
             date: chrono::Utc::now().with_timezone(&state.tz()).date_naive().to_string(),
@@ -222,11 +219,7 @@ async fn adjust(State(state): State<AppState>, s: Session, Form(f): Form<AdjustF
 #[derive(Template)]
 #[template(path = "inventory/lot.html")]
 struct LotPage {
-    base: String,
-    tenant_name: String,
-    operator: String,
-    role: &'static str,
-    csrf: String,
+    chrome: Chrome,
     lot: LotDetail,
     received: String,
     unit_cost: String,
@@ -238,11 +231,7 @@ struct LotPage {
 async fn lot_view(state: &AppState, s: &Session, id: LotId) -> Result<LotPage> {
     let lot = stock::lot(&state.pool, id).await?.ok_or(AppError::NotFound)?;
     Ok(LotPage {
-        base: state.base.to_string(),
-        tenant_name: state.config.tenant.name.clone(),
-        operator: s.operator.display_name.clone(),
-        role: s.operator.role.label(),
-        csrf: s.csrf.clone(),
+        chrome: Chrome::signed_in(state, s),
         received: state.local_time(lot.received_at),
         unit_cost: money::format_minor(lot.unit_cost_minor, money::exponent(&state.config.tenant.currency)),
         lot,
@@ -290,3 +279,5 @@ async fn lot_label(
     page.alert = problems;
     Ok((status, Page(page)).into_response())
 }
+
+chromed!(ReceivePage, LotPage);

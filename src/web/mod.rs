@@ -4,6 +4,7 @@
 mod assets;
 mod auth;
 mod books;
+mod chrome;
 mod dashboard;
 pub mod error;
 mod events;

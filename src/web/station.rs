@@ -17,6 +17,7 @@ use serde::Deserialize;
 
 use super::{
     AppError, AppState, Page, Result,
+    chrome::{Chrome, chromed},
     session::{self, Session},
 };
 use crate::{
@@ -55,11 +56,7 @@ pub fn router() -> Router<AppState> {
 
 /// What every station page shows in its header.
 struct Frame {
-    base: String,
-    tenant_name: String,
-    operator: String,
-    role: &'static str,
-    csrf: String,
+    chrome: Chrome,
     station: String,
     station_name: String,
 }
@@ -69,15 +66,7 @@ impl Frame {
     fn new(state: &AppState, s: &Session, jar: &CookieJar, asked: Option<&str>) -> Self {
         let station = station_of(state, jar, asked);
         let station_name = state.config.stations.iter().find(|st| st.id == station).map_or_else(|| station.clone(), |st| st.name.clone());
-        Self {
-            base: state.base.to_string(),
-            tenant_name: state.config.tenant.name.clone(),
-            operator: s.operator.display_name.clone(),
-            role: s.operator.role.label(),
-            csrf: s.csrf.clone(),
-            station,
-            station_name,
-        }
+        Self { chrome: Chrome::signed_in(state, s), station, station_name }
     }
 }
 
@@ -618,3 +607,5 @@ async fn slip_pdf(State(state): State<AppState>, s: Session, jar: CookieJar, Pat
         Err(e) => Err(AppError::Internal(anyhow::anyhow!(e))),
     }
 }
+
+chromed!(Frame);

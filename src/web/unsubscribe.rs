@@ -13,7 +13,10 @@ use axum::{
 };
 use serde::Deserialize;
 
-use super::{AppState, Page, Result};
+use super::{
+    AppState, Page, Result,
+    chrome::{Chrome, chromed},
+};
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/unsubscribe", get(ask).post(record))
@@ -29,8 +32,7 @@ pub enum UnsubscribeState {
 #[derive(Template)]
 #[template(path = "unsubscribe.html")]
 struct UnsubscribePage {
-    base: String,
-    tenant_name: String,
+    chrome: Chrome,
     email: String,
     token: String,
     state: UnsubscribeState,
@@ -46,13 +48,7 @@ struct Link {
 
 fn page(state: &AppState, link: &Link, s: UnsubscribeState) -> Response {
     let status = if matches!(s, UnsubscribeState::Invalid) { StatusCode::FORBIDDEN } else { StatusCode::OK };
-    let p = UnsubscribePage {
-        base: state.base.to_string(),
-        tenant_name: state.config.tenant.name.clone(),
-        email: link.e.clone(),
-        token: link.t.clone(),
-        state: s,
-    };
+    let p = UnsubscribePage { chrome: Chrome::public(state, String::new()), email: link.e.clone(), token: link.t.clone(), state: s };
     (status, Page(p)).into_response()
 }
 
@@ -83,3 +79,5 @@ async fn record(State(state): State<AppState>, Query(q): Query<Link>, body: axum
     .await?;
     Ok(page(&state, &link, UnsubscribeState::Done))
 }
+
+chromed!(UnsubscribePage);

@@ -17,7 +17,11 @@ use axum::{
 use chrono::{NaiveDate, NaiveDateTime, TimeZone, Utc};
 use serde::Deserialize;
 
-use super::{AppError, AppState, Page, Result, session::Session};
+use super::{
+    AppError, AppState, Page, Result,
+    chrome::{Chrome, chromed},
+    session::Session,
+};
 use crate::{
     books::{
         Ledger, journal, receivables,
@@ -114,11 +118,7 @@ pub struct FormSpec {
 #[derive(Template)]
 #[template(path = "books/report.html")]
 struct Report {
-    base: String,
-    tenant_name: String,
-    operator: String,
-    role: &'static str,
-    csrf: String,
+    chrome: Chrome,
     title: String,
     intro: Option<String>,
     notice: Option<String>,
@@ -133,11 +133,7 @@ struct Report {
 impl Report {
     fn new(state: &AppState, s: &Session, title: impl Into<String>) -> Report {
         Report {
-            base: state.base.to_string(),
-            tenant_name: state.config.tenant.name.clone(),
-            operator: s.operator.display_name.clone(),
-            role: s.operator.role.label(),
-            csrf: s.csrf.clone(),
+            chrome: Chrome::signed_in(state, s),
             title: title.into(),
             intro: None,
             notice: None,
@@ -274,7 +270,7 @@ async fn index(State(state): State<AppState>, Keeper(s, _l): Keeper, Query(q): Q
     if !audit.problems.is_empty() {
         r.alert = Some(format!("The books do not hold together: {}", audit.problems.join("; ")));
     }
-    let b = &r.base;
+    let b = r.base.clone();
     r.links = vec![
         (format!("{b}/books/journal"), "Journal".into()),
         (format!("{b}/books/trial-balance"), "Trial balance".into()),
@@ -604,3 +600,5 @@ async fn close_period(State(state): State<AppState>, Keeper(s, l): Keeper, Form(
 }
 
 use chrono::Datelike as _;
+
+chromed!(Report);

@@ -18,6 +18,7 @@ use crate::{
     },
     web::{
         AppState, Page,
+        chrome::{Chrome, chromed},
         session::{MaybeSession, Session},
     },
 };
@@ -25,9 +26,7 @@ use crate::{
 #[derive(Template)]
 #[template(path = "quotes/buyer.html")]
 pub(super) struct BuyerPage {
-    base: String,
-    tenant_name: String,
-    csrf: String,
+    chrome: Chrome,
     number: String,
     token: String,
     revision: String,
@@ -60,9 +59,7 @@ async fn buyer_view(state: &AppState, csrf: String, number: &str, token: &str) -
     let v = vs.iter().rev().find(|v| v.state == "sent").ok_or_else(refuse)?;
     let s = &v.snapshot;
     Ok(BuyerPage {
-        base: state.base.to_string(),
-        tenant_name: state.config.tenant.name.clone(),
-        csrf,
+        chrome: Chrome::public(state, csrf),
         number: number.to_owned(),
         token: token.to_owned(),
         revision: v.revision.map(|r| format!("R{r}")).unwrap_or_default(),
@@ -144,3 +141,5 @@ pub(super) async fn accept(
         }
     }
 }
+
+chromed!(BuyerPage);

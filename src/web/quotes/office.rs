@@ -22,7 +22,11 @@ use crate::{
         send::{self, Acceptor},
         snapshot,
     },
-    web::{AppError, AppState, Page, Result, session::Session},
+    web::{
+        AppError, AppState, Page, Result,
+        chrome::{Chrome, chromed},
+        session::Session,
+    },
 };
 
 struct RfqRow {
@@ -51,11 +55,7 @@ struct QuoteRow {
 #[derive(Template)]
 #[template(path = "quotes/inbox.html")]
 pub(super) struct InboxPage {
-    base: String,
-    tenant_name: String,
-    operator: String,
-    role: &'static str,
-    csrf: String,
+    chrome: Chrome,
     rfqs: Vec<RfqRow>,
     quotes: Vec<QuoteRow>,
     expiring: usize,
@@ -93,16 +93,7 @@ pub(super) async fn inbox(State(state): State<AppState>, s: Session) -> Result<P
             valid_until: state.local_time(q.valid_until),
         })
         .collect();
-    Ok(Page(InboxPage {
-        base: state.base.to_string(),
-        tenant_name: state.config.tenant.name.clone(),
-        operator: s.operator.display_name.clone(),
-        role: s.operator.role.label(),
-        csrf: s.csrf.clone(),
-        expiring: soon.len(),
-        rfqs,
-        quotes,
-    }))
+    Ok(Page(InboxPage { chrome: Chrome::signed_in(&state, &s), expiring: soon.len(), rfqs, quotes }))
 }
 
 // ----------------------------------------------------------------- one RFQ
@@ -113,11 +104,7 @@ type ItemRow = (u16, String, Option<String>, Option<u64>, u32);
 #[derive(Template)]
 #[template(path = "quotes/rfq.html")]
 pub(super) struct RfqPage {
-    base: String,
-    tenant_name: String,
-    operator: String,
-    role: &'static str,
-    csrf: String,
+    chrome: Chrome,
     id: u64,
     sender: String,
     sender_name: String,
@@ -138,11 +125,7 @@ async fn rfq_view(state: &AppState, s: &Session, id: u64) -> Result<RfqPage> {
     let r = listing::rfq(&state.pool, id).await?.ok_or(AppError::NotFound)?;
     let items = listing::rfq_items(&state.pool, id).await?;
     Ok(RfqPage {
-        base: state.base.to_string(),
-        tenant_name: state.config.tenant.name.clone(),
-        operator: s.operator.display_name.clone(),
-        role: s.operator.role.label(),
-        csrf: s.csrf.clone(),
+        chrome: Chrome::signed_in(state, s),
         id,
         sender: r.sender_email.unwrap_or_default(),
         sender_name: r.sender_name.unwrap_or_default(),
@@ -226,11 +209,7 @@ struct VersionRow {
 #[derive(Template)]
 #[template(path = "quotes/quote.html")]
 pub(super) struct QuotePage {
-    base: String,
-    tenant_name: String,
-    operator: String,
-    role: &'static str,
-    csrf: String,
+    chrome: Chrome,
     id: u64,
     number: String,
     status: String,
@@ -329,11 +308,7 @@ async fn quote_view(state: &AppState, s: &Session, id: u64, q: &QuoteQuery) -> R
         _ => None,
     };
     Ok(QuotePage {
-        base: state.base.to_string(),
-        tenant_name: state.config.tenant.name.clone(),
-        operator: s.operator.display_name.clone(),
-        role: s.operator.role.label(),
-        csrf: s.csrf.clone(),
+        chrome: Chrome::signed_in(state, s),
         id,
         number: head.number,
         status: head.status,
@@ -496,3 +471,5 @@ pub(super) async fn version_pdf(State(state): State<AppState>, s: Session, Path(
     Ok(([(header::CONTENT_TYPE, "application/pdf".to_owned()), (header::CONTENT_DISPOSITION, format!("inline; filename=\"{name}\""))], pdf)
         .into_response())
 }
+
+chromed!(InboxPage, RfqPage, QuotePage);
