@@ -26,6 +26,28 @@ qm_need_pkg() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }
 
+# qm_need_pkgs COMMAND=PACKAGE[,PACKAGE...] ...: the same for many commands at
+# once, in one apt-get call (a fresh machine pays dpkg's start-up once, not
+# once per command).
+qm_need_pkgs() {
+  local spec cmd missing=()
+  for spec in "$@"; do
+    cmd=${spec%%=*}
+    if command -v "$cmd" >/dev/null 2>&1 || [ -e "$cmd" ]; then continue; fi
+    IFS=, read -r -a pkgs <<<"${spec#*=}"
+    missing+=("${pkgs[@]}")
+  done
+  [ "${#missing[@]}" -eq 0 ] && return 0
+  qm_log "installing ${missing[*]}"
+  local sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  if [ "$qm_apt_updated" -eq 0 ]; then
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get update -qq >/dev/null
+    qm_apt_updated=1
+  fi
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
 # A TCP port nobody listens on right now.
 qm_free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
