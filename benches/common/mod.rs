@@ -161,5 +161,6 @@ pub fn sync_settings(reservable: Vec<String>) -> quartermaster::sync::Settings {
         overlap: chrono::TimeDelta::seconds(120),
         push_unstocked: false,
         reconcile_every: chrono::TimeDelta::minutes(60),
+        open_orders_every: chrono::TimeDelta::minutes(15),
     }
 }

@@ -106,8 +106,6 @@ pub async fn record(pool: &MySqlPool, books: &Books, r: &NewRefund) -> Result<u6
 pub struct Imported {
     pub refunds: u32,
     pub units_restocked: u32,
-    /// Refunded units Quartermaster could not put back, and why (shown as a warning).
-    pub notes: Vec<String>,
 }
 
 /// The WooCommerce refunds of `order` Quartermaster has not recorded, by id.
@@ -133,8 +131,9 @@ pub async fn unseen(pool: &MySqlPool, orders: &[Order]) -> Result<Vec<u64>, sqlx
 /// Units come back into stock as WooCommerce put them back: the order line's
 /// `_restock_refunded_items` (cumulative) less what earlier refunds restocked
 /// here, given to the new refunds in order, each up to the units it refunded.
-/// Units refunded before they shipped never left their lots; they are
-/// reported, not restocked.
+/// Units refunded before they shipped never left their lots: they are not
+/// restocked here (the order mirror nets them out of the line and releases
+/// them).
 pub async fn import_woo(pool: &MySqlPool, books: &Books, order: &Order, refunds: &[Refund]) -> Result<Imported, BooksError> {
     let mut out = Imported::default();
     let Some(order_id) =
@@ -203,15 +202,8 @@ pub async fn import_woo(pool: &MySqlPool, books: &Books, order: &Order, refunds:
             let s = shipped.entry(line).or_default();
             let n = want.min((*s).max(0));
             *s -= n;
-            if want > n {
-                out.notes.push(format!(
-                    "order {}: refund {} put {} unit(s) of line {} back in WooCommerce's stock that had not shipped; they are still reserved here",
-                    order.number,
-                    r.id,
-                    want - n,
-                    it.refunded_item().unwrap_or_default()
-                ));
-            }
+            // Units refunded before they shipped never left their lots: the
+            // order mirror nets them out of the line and releases them.
             if let Ok(n) = u32::try_from(n) {
                 if n > 0 {
                     restock.push((line, n));

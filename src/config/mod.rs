@@ -706,11 +706,15 @@ pub struct Polling {
     pub order_overlap_seconds: u32,
     /// Minutes between full reads of the store's stock (drift correction).
     pub reconcile_minutes: u32,
+    /// Most minutes between reads by id of the open orders (every cycle while
+    /// there are at most 100): how long a change WooCommerce makes without
+    /// moving the order's modified date (a REST line edit, a trash) can go unseen.
+    pub open_orders_minutes: u32,
 }
 
 impl Default for Polling {
     fn default() -> Self {
-        Self { inventory_cron: "0 */5 * * * *".into(), order_overlap_seconds: 120, reconcile_minutes: 60 }
+        Self { inventory_cron: "0 */5 * * * *".into(), order_overlap_seconds: 120, reconcile_minutes: 60, open_orders_minutes: 15 }
     }
 }
 

@@ -1,11 +1,23 @@
 //! The order mirror: WooCommerce orders and their lines upserted into
 //! `orders`/`order_lines`, matched to products by WooCommerce id, then SKU.
 
+use std::collections::HashMap;
+
 use chrono::NaiveDateTime;
+use sha2::{Digest as _, Sha256};
 use sqlx::{MySql, MySqlPool, Transaction};
 
 use super::reserve::{self, Outcome};
-use crate::{channels::woocommerce::types::Order, ids::OrderId, money};
+use crate::{
+    channels::woocommerce::types::{Order, Refund},
+    ids::OrderId,
+    money,
+};
+
+/// The status the mirror gives an order the store deleted for good (WooCommerce
+/// answers 404); `trash` is the store's own status for a trashed order.
+pub const DELETED: &str = "deleted";
+pub const TRASH: &str = "trash";
 
 /// Why an order could not be mirrored.
 #[derive(Debug, thiserror::Error)]
@@ -19,6 +31,12 @@ pub enum MirrorError {
     /// The database refused the order's content (a CHECK, a width, a range).
     #[error("order {id}: the database refused it: {reason}")]
     Refused { id: u64, reason: String },
+    /// The store changed the lines of an order the station has packed or
+    /// shipped: Quartermaster keeps what it packed and asks a person.
+    #[error(
+        "order #{number} was changed in the store after it was {state}: {what}. Quartermaster keeps what was {state}; put the order back as it was in the store, or unpack it at the station to take the change"
+    )]
+    Frozen { number: String, state: String, what: String },
     #[error(transparent)]
     Db(#[from] sqlx::Error),
 }
@@ -104,6 +122,83 @@ fn gmt(id: u64, field: &'static str, s: &str) -> Result<NaiveDateTime, MirrorErr
     NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S").map_err(|e| MirrorError::Malformed { id, field, reason: e.to_string() })
 }
 
+/// What the mirror follows of an order, as a short fingerprint: its status,
+/// each line's item and quantity, and its refunds. WooCommerce edits lines
+/// through REST without moving `date_modified_gmt`, so the date alone cannot
+/// say an order is unchanged.
+pub fn digest(o: &Order) -> String {
+    let mut lines: Vec<(u64, u64, u64, i64)> = o.line_items.iter().map(|l| (l.id, l.product_id, l.variation_id, l.quantity)).collect();
+    lines.sort_unstable();
+    let mut refunds: Vec<u64> = o.refunds.iter().map(|r| r.id).collect();
+    refunds.sort_unstable();
+    let text = format!("{}|{lines:?}|{refunds:?}", o.status);
+    hex::encode(&Sha256::digest(text.as_bytes())[..8])
+}
+
+/// The refund ids of an order, as the mirror keeps them (`woo_refund_ids`).
+pub fn refund_ids(o: &Order) -> String {
+    let mut ids: Vec<u64> = o.refunds.iter().map(|r| r.id).collect();
+    ids.sort_unstable();
+    ids.iter().map(u64::to_string).collect::<Vec<_>>().join(",")
+}
+
+/// Units refunded per WooCommerce line item, from the order's refunds
+/// (`GET orders/<id>/refunds`: each item's quantity is negative and names
+/// the line it refunds in `_refunded_item_id`).
+pub fn refunded_per_line(refunds: &[Refund]) -> HashMap<u64, u32> {
+    let mut out: HashMap<u64, u32> = HashMap::new();
+    for it in refunds.iter().flat_map(|r| &r.line_items) {
+        if let Some(line) = it.refunded_item() {
+            let units = u32::try_from(it.quantity.unsigned_abs()).unwrap_or(u32::MAX);
+            let e = out.entry(line).or_default();
+            *e = e.saturating_add(units);
+        }
+    }
+    out
+}
+
+/// The refund ids each of these store orders was last netted for (orders
+/// not mirrored are absent): an order whose refunds differ is read again.
+pub async fn netted_refunds(pool: &MySqlPool, woo_ids: &[u64]) -> Result<HashMap<u64, String>, sqlx::Error> {
+    if woo_ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    Ok(sqlx::query_as::<_, (u64, String)>(
+        "SELECT woo_id, woo_refund_ids FROM orders WHERE woo_id IN (SELECT id FROM JSON_TABLE(?, '$[*]' COLUMNS (id BIGINT UNSIGNED PATH '$')) AS ids)",
+    )
+    .bind(crate::db::json_list(woo_ids))
+    .fetch_all(pool)
+    .await?
+    .into_iter()
+    .collect())
+}
+
+/// The store orders Quartermaster holds something for: open reservations or
+/// a pick-queue row not shipped. The open-order reconciliation reads these by id.
+pub async fn open_woo_ids(pool: &MySqlPool) -> Result<Vec<u64>, sqlx::Error> {
+    sqlx::query_scalar(
+        r#"SELECT o.woo_id FROM orders o
+           WHERE o.status <> 'deleted'
+             AND (EXISTS (SELECT 1 FROM order_lines l JOIN stock_reservations r ON r.order_line_id = l.id
+                          WHERE l.order_id = o.id AND r.status = 'open')
+                  OR EXISTS (SELECT 1 FROM pick_queue q WHERE q.order_id = o.id AND q.status <> 'shipped'))
+           ORDER BY o.woo_id"#,
+    )
+    .fetch_all(pool)
+    .await
+}
+
+/// The products (stock holders) an order's lines sell.
+pub async fn products_of(pool: &MySqlPool, order_id: OrderId) -> Result<Vec<u64>, sqlx::Error> {
+    sqlx::query_scalar(
+        r#"SELECT DISTINCT COALESCE(p.stock_holder_id, p.id) FROM order_lines l JOIN products p ON p.id = l.product_id
+           WHERE l.order_id = ? ORDER BY 1"#,
+    )
+    .bind(order_id)
+    .fetch_all(pool)
+    .await
+}
+
 /// Upserts an order and its lines in a transaction of its own.
 pub async fn upsert(pool: &MySqlPool, o: &Order) -> Result<Mirrored, MirrorError> {
     let mut tx = pool.begin().await?;
@@ -117,13 +212,18 @@ pub async fn upsert(pool: &MySqlPool, o: &Order) -> Result<Mirrored, MirrorError
 /// neither, so no order is ever mirrored without its reservation. `guard`
 /// is checked inside the transaction, so a cycle that lost its advisory lock
 /// writes nothing more. Deadlocks and lock-wait timeouts are retried.
+///
+/// `refunds`: the order's refunds as just read from the store, when its
+/// refund ids changed (its lines are netted again); `None` keeps the units
+/// refunded as last netted.
 pub async fn mirror_and_reserve(
     pool: &MySqlPool,
     o: &Order,
+    refunds: Option<&[Refund]>,
     reservable: &[String],
     guard: Option<&LockCheck>,
     queue: &dyn reserve::PickQueue,
-) -> Result<(Mirrored, Outcome), MirrorError> {
+) -> Result<(Mirrored, Outcome, Option<String>), MirrorError> {
     let mut attempt = 0u32;
     loop {
         let mut tx = pool.begin().await?;
@@ -131,12 +231,12 @@ pub async fn mirror_and_reserve(
             if let Some(g) = guard {
                 g.check(&mut tx).await?;
             }
-            let m = upsert_in(&mut tx, o).await?;
+            let (m, was) = mirror_in(&mut tx, o, refunds, Some(queue)).await?;
             let outcome = match m {
                 Mirrored::Changed(id) => reserve::reserve_in(&mut tx, id, reservable, queue).await?,
                 Mirrored::Unchanged(_) => Outcome::default(),
             };
-            Ok::<_, MirrorError>((m, outcome))
+            Ok::<_, MirrorError>((m, outcome, was))
         }
         .await;
         match result {
@@ -173,9 +273,60 @@ impl From<crate::db::lock::CheckError> for MirrorError {
     }
 }
 
+/// Marks an order the store deleted for good and releases what it held, in
+/// one transaction (the lock checked inside). An order already packed is not
+/// touched: it is [`MirrorError::Frozen`], for a person.
+/// Returns the order (none: never mirrored) and what was released.
+pub async fn mirror_deleted(
+    pool: &MySqlPool,
+    woo_id: u64,
+    reservable: &[String],
+    guard: Option<&LockCheck>,
+    queue: &dyn reserve::PickQueue,
+) -> Result<Option<(OrderId, String, Outcome)>, MirrorError> {
+    let mut tx = pool.begin().await?;
+    if let Some(g) = guard {
+        g.check(&mut tx).await?;
+    }
+    let Some((id, number, status)) =
+        sqlx::query_as::<_, (OrderId, String, String)>("SELECT id, number, status FROM orders WHERE woo_id = ? FOR UPDATE")
+            .bind(woo_id)
+            .fetch_optional(&mut *tx)
+            .await?
+    else {
+        return Ok(None);
+    };
+    if status == DELETED {
+        return Ok(Some((id, number, Outcome::default())));
+    }
+    // A shipped order deleted is housekeeping; a packed one is a parcel on the bench.
+    if let Some(state) = queue.frozen(&mut tx, id).await?.filter(|s| s == "packed") {
+        return Err(MirrorError::Frozen { number, state, what: "it was deleted".into() });
+    }
+    sqlx::query("UPDATE orders SET status = 'deleted', gone_at = COALESCE(gone_at, UTC_TIMESTAMP(6)) WHERE id = ?")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    let outcome = reserve::reserve_in(&mut tx, id, reservable, queue).await?;
+    tx.commit().await?;
+    Ok(Some((id, number, outcome)))
+}
+
 /// Upserts an order and its lines inside the caller's transaction. Re-reading
 /// the same version changes nothing.
 pub async fn upsert_in(tx: &mut Transaction<'_, MySql>, o: &Order) -> Result<Mirrored, MirrorError> {
+    Ok(mirror_in(tx, o, None, None).await?.0)
+}
+
+/// The mirror's work: see [`upsert_in`] and [`mirror_and_reserve`]. With a
+/// queue, an order it holds packed or shipped keeps its lines. Returns the
+/// order's status before (none: new).
+async fn mirror_in(
+    tx: &mut Transaction<'_, MySql>,
+    o: &Order,
+    refunds: Option<&[Refund]>,
+    queue: Option<&dyn reserve::PickQueue>,
+) -> Result<(Mirrored, Option<String>), MirrorError> {
     let modified = gmt(o.id, "date_modified_gmt", &o.date_modified_gmt)?;
     let created = gmt(o.id, "date_created_gmt", &o.date_created_gmt)?;
     let exp = money::exponent(&o.currency);
@@ -205,14 +356,54 @@ pub async fn upsert_in(tx: &mut Transaction<'_, MySql>, o: &Order) -> Result<Mir
         lines.push((li, qty, amount("line_items.total", &li.total)?));
     }
 
-    let existing =
-        sqlx::query_as::<_, (OrderId, String, NaiveDateTime)>("SELECT id, status, woo_modified_at FROM orders WHERE woo_id = ? FOR UPDATE")
-            .bind(o.id)
-            .fetch_optional(&mut **tx)
-            .await?;
-    if let Some((id, status, same_version)) = &existing {
-        if *same_version == modified && *status == o.status {
-            return Ok(Mirrored::Unchanged(*id));
+    let digest = digest(o);
+    let existing = sqlx::query_as::<_, (OrderId, String, NaiveDateTime, Option<String>)>(
+        "SELECT id, status, woo_modified_at, woo_digest FROM orders WHERE woo_id = ? FOR UPDATE",
+    )
+    .bind(o.id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    if let Some((id, status, same_version, same_digest)) = &existing {
+        if *same_version == modified && *status == o.status && same_digest.as_deref() == Some(digest.as_str()) {
+            return Ok((Mirrored::Unchanged(*id), Some(status.clone())));
+        }
+    }
+    // What each line is to fulfil: ordered less refunded (as netted before, unless the refunds were read again).
+    let stored: HashMap<u64, (u32, u32)> = match &existing {
+        Some((id, ..)) => sqlx::query_as::<_, (u64, u32, u32, bool)>(
+            "SELECT woo_line_id, quantity, qty_refunded, removed FROM order_lines WHERE order_id = ?",
+        )
+        .bind(id)
+        .fetch_all(&mut **tx)
+        .await?
+        .into_iter()
+        .map(|(w, q, r, removed)| (w, (if removed { 0 } else { q }, r)))
+        .collect(),
+        None => HashMap::new(),
+    };
+    let fresh = refunds.map(refunded_per_line);
+    let refunded_of = |woo_line: u64| match &fresh {
+        Some(f) => f.get(&woo_line).copied().unwrap_or(0),
+        None => stored.get(&woo_line).map_or(0, |s| s.1),
+    };
+    let mut fulfil: Vec<u32> = lines.iter().map(|(li, qty, _)| qty.saturating_sub(refunded_of(li.id))).collect();
+    if let (Some(q), Some((id, ..))) = (queue, &existing) {
+        if let Some(state) = q.frozen(tx, *id).await? {
+            if o.status == TRASH && state == "packed" {
+                return Err(MirrorError::Frozen { number: o.number.clone(), state, what: "it was trashed".into() });
+            }
+            let now: HashMap<u64, u32> = lines.iter().zip(&fulfil).filter(|(_, n)| **n > 0).map(|((li, ..), n)| (li.id, *n)).collect();
+            let was: HashMap<u64, u32> = stored.iter().filter(|(_, s)| s.0 > 0).map(|(w, s)| (*w, s.0)).collect();
+            let ordered_was_fulfilled = lines.iter().all(|(li, qty, _)| stored.get(&li.id).map_or(*qty == 0, |s| s.0 == *qty || s.1 > 0));
+            if now != was {
+                if state == "shipped" && ordered_was_fulfilled && lines.len() >= was.len() {
+                    // Refunded after it shipped: a return (the books' path); what shipped stays.
+                    fulfil = lines.iter().map(|(li, ..)| stored.get(&li.id).map_or(0, |s| s.0)).collect();
+                } else {
+                    let what = describe_change(o, &was, &now);
+                    return Err(MirrorError::Frozen { number: o.number.clone(), state, what });
+                }
+            }
         }
     }
     let customer = format!("{} {}", o.billing.first_name, o.billing.last_name).trim().to_owned();
@@ -220,8 +411,9 @@ pub async fn upsert_in(tx: &mut Transaction<'_, MySql>, o: &Order) -> Result<Mir
     let inserted = sqlx::query(
         r#"INSERT INTO orders (woo_id, number, status, currency, customer_name, customer_email, payment_method, shipping_method,
                                ship_name, ship_company, ship_address1, ship_address2, ship_city, ship_state, ship_postcode, ship_country, ship_phone,
-                               total_minor, tax_minor, shipping_minor, gateway_fee_minor, gateway_fee_source, paid_at, woo_created_at, woo_modified_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                               total_minor, tax_minor, shipping_minor, gateway_fee_minor, gateway_fee_source, paid_at, woo_created_at, woo_modified_at,
+                               woo_digest, woo_refund_ids, gone_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, IF(? IN ('trash', 'deleted'), UTC_TIMESTAMP(6), NULL))
            ON DUPLICATE KEY UPDATE number = VALUES(number), status = VALUES(status), currency = VALUES(currency),
                customer_name = VALUES(customer_name), customer_email = VALUES(customer_email), payment_method = VALUES(payment_method),
                shipping_method = VALUES(shipping_method), ship_name = VALUES(ship_name), ship_company = VALUES(ship_company),
@@ -229,7 +421,9 @@ pub async fn upsert_in(tx: &mut Transaction<'_, MySql>, o: &Order) -> Result<Mir
                ship_state = VALUES(ship_state), ship_postcode = VALUES(ship_postcode), ship_country = VALUES(ship_country),
                ship_phone = VALUES(ship_phone), total_minor = VALUES(total_minor), tax_minor = VALUES(tax_minor),
                shipping_minor = VALUES(shipping_minor), gateway_fee_minor = VALUES(gateway_fee_minor),
-               gateway_fee_source = VALUES(gateway_fee_source), paid_at = VALUES(paid_at), woo_modified_at = VALUES(woo_modified_at)"#,
+               gateway_fee_source = VALUES(gateway_fee_source), paid_at = VALUES(paid_at), woo_modified_at = VALUES(woo_modified_at),
+               woo_digest = VALUES(woo_digest), woo_refund_ids = IF(?, VALUES(woo_refund_ids), woo_refund_ids),
+               gone_at = IF(VALUES(status) IN ('trash', 'deleted'), COALESCE(gone_at, UTC_TIMESTAMP(6)), NULL)"#,
     )
     .bind(o.id)
     .bind(if o.number.is_empty() { o.id.to_string() } else { o.number.clone() })
@@ -256,13 +450,18 @@ pub async fn upsert_in(tx: &mut Transaction<'_, MySql>, o: &Order) -> Result<Mir
     .bind(paid)
     .bind(created)
     .bind(modified)
+    .bind(&digest)
+    .bind(refund_ids(o))
+    .bind(&o.status)
+    .bind(refunds.is_some())
     .execute(&mut **tx)
     .await?;
-    let order_id = match existing {
-        Some((id, _, _)) => id,
-        None => OrderId(inserted.last_insert_id()),
+    let (order_id, was) = match existing {
+        Some((id, was, ..)) => (id, Some(was)),
+        None => (OrderId(inserted.last_insert_id()), None),
     };
-    for (li, qty, line_total) in &lines {
+    for ((li, qty, line_total), fulfil) in lines.iter().zip(&fulfil) {
+        let refunded = refunded_of(li.id);
         let woo_item = if li.variation_id > 0 { li.variation_id } else { li.product_id };
         let sku = li.sku.clone().unwrap_or_default();
         let product_id: Option<u64> =
@@ -272,18 +471,25 @@ pub async fn upsert_in(tx: &mut Transaction<'_, MySql>, o: &Order) -> Result<Mir
                 .bind(woo_item)
                 .fetch_optional(&mut **tx)
                 .await?;
-        if *qty == 0 {
-            sqlx::query("UPDATE order_lines SET removed = TRUE WHERE order_id = ? AND woo_line_id = ?")
+        if *fulfil == 0 {
+            // Removed from the order, or refunded in full before it shipped: nothing to pick.
+            sqlx::query("UPDATE order_lines SET removed = TRUE, qty_ordered = ?, qty_refunded = ? WHERE order_id = ? AND woo_line_id = ?")
+                .bind(qty)
+                .bind(refunded)
                 .bind(order_id)
                 .bind(li.id)
                 .execute(&mut **tx)
                 .await?;
             continue;
         }
+        // Fewer units than were picked (a refund or an edit mid-pick): the sheet counts what is wanted now.
         sqlx::query(
-            r#"INSERT INTO order_lines (order_id, woo_line_id, product_id, woo_product_id, woo_variation_id, sku, name, quantity, unit_price_minor, total_minor)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-               ON DUPLICATE KEY UPDATE product_id = VALUES(product_id), sku = VALUES(sku), name = VALUES(name), quantity = VALUES(quantity),
+            r#"INSERT INTO order_lines (order_id, woo_line_id, product_id, woo_product_id, woo_variation_id, sku, name, quantity, qty_ordered, qty_refunded,
+                                       unit_price_minor, total_minor)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+               ON DUPLICATE KEY UPDATE product_id = VALUES(product_id), sku = VALUES(sku), name = VALUES(name),
+                                       picked_qty = LEAST(picked_qty, VALUES(quantity)), backordered_qty = LEAST(backordered_qty, VALUES(quantity)),
+                                       quantity = VALUES(quantity), qty_ordered = VALUES(qty_ordered), qty_refunded = VALUES(qty_refunded),
                                        unit_price_minor = VALUES(unit_price_minor), total_minor = VALUES(total_minor), removed = FALSE"#,
         )
         .bind(order_id)
@@ -293,14 +499,16 @@ pub async fn upsert_in(tx: &mut Transaction<'_, MySql>, o: &Order) -> Result<Mir
         .bind((li.variation_id > 0).then_some(li.variation_id))
         .bind(&sku)
         .bind(li.name.chars().take(255).collect::<String>())
+        .bind(fulfil)
         .bind(qty)
+        .bind(refunded)
         .bind(line_total / i64::from(*qty))
         .bind(line_total)
         .execute(&mut **tx)
         .await?;
     }
     // Lines WooCommerce no longer lists were removed from the order.
-    let keep: Vec<u64> = o.line_items.iter().filter(|l| l.quantity > 0).map(|l| l.id).collect();
+    let keep: Vec<u64> = lines.iter().zip(&fulfil).filter(|(_, n)| **n > 0).map(|((li, ..), _)| li.id).collect();
     let existing_lines: Vec<(u64, u64)> = sqlx::query_as("SELECT id, woo_line_id FROM order_lines WHERE order_id = ? AND NOT removed")
         .bind(order_id)
         .fetch_all(&mut **tx)
@@ -310,7 +518,20 @@ pub async fn upsert_in(tx: &mut Transaction<'_, MySql>, o: &Order) -> Result<Mir
             sqlx::query("UPDATE order_lines SET removed = TRUE WHERE id = ?").bind(id).execute(&mut **tx).await?;
         }
     }
-    Ok(Mirrored::Changed(order_id))
+    Ok((Mirrored::Changed(order_id), was))
+}
+
+/// What changed on an order's lines, for a person: "line Widget 3 → 2".
+fn describe_change(o: &Order, was: &HashMap<u64, u32>, now: &HashMap<u64, u32>) -> String {
+    let name = |id: u64| o.line_items.iter().find(|l| l.id == id).map_or_else(|| format!("item {id}"), |l| l.name.clone());
+    let mut ids: Vec<u64> = was.keys().chain(now.keys()).copied().collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids.into_iter()
+        .filter(|id| was.get(id) != now.get(id))
+        .map(|id| format!("{} {} → {}", name(id), was.get(&id).copied().unwrap_or(0), now.get(&id).copied().unwrap_or(0)))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// At most `max` characters (the column's width), cut on a character boundary.

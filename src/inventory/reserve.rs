@@ -45,6 +45,10 @@ pub trait PickQueue: Sync {
         order_id: OrderId,
         readiness: Readiness,
     ) -> BoxFuture<'c, Result<(), sqlx::Error>>;
+
+    /// The state of an order the station has packed or shipped (its lines
+    /// are then what went in the box), none otherwise.
+    fn frozen<'c>(&'c self, conn: &'c mut MySqlConnection, order_id: OrderId) -> BoxFuture<'c, Result<Option<String>, sqlx::Error>>;
 }
 
 /// What one call changed.
@@ -286,7 +290,9 @@ pub async fn reserve_in(
     }
 
     // The pick queue follows the order: in while it is reservable, out when it is not.
-    let readiness = match (active, status.as_str()) {
+    // An order with nothing left to pick (every line removed or refunded) is out too.
+    let anything = lines.iter().any(|l| l.quantity > 0);
+    let readiness = match (active && anything, status.as_str()) {
         (false, _) => Readiness::Gone,
         (true, "on-hold") => Readiness::OnHold,
         (true, _) if out.backordered > 0 => Readiness::Backordered,

@@ -347,7 +347,7 @@ impl WooStandin {
     pub fn router(&self) -> Router {
         Router::new()
             .route("/wp-json/wc/v3/orders", get(list_orders).post(create_order_api))
-            .route("/wp-json/wc/v3/orders/{id}", get(get_order).put(put_order))
+            .route("/wp-json/wc/v3/orders/{id}", get(get_order).put(put_order).delete(delete_order))
             .route("/wp-json/wc/v3/orders/{id}/notes", post(add_note).get(list_notes))
             .route("/wp-json/wc/v3/orders/{id}/refunds", get(list_refunds).post(create_refund))
             .route("/wp-json/wc/v3/products", get(list_products).post(create_product_api))
@@ -669,6 +669,7 @@ async fn list_orders(
         .get("modified_after")
         .and_then(|a| NaiveDateTime::parse_from_str(a, "%Y-%m-%dT%H:%M:%S").ok())
         .map(|a| if gmt { a } else { a - offset });
+    // As WooCommerce: no status, or `any`, is every status but the trash.
     let statuses: Option<Vec<String>> = q.get("status").filter(|s| s.as_str() != "any").map(|s| s.split(',').map(str::to_owned).collect());
     let include = included(&q);
     let list = w.with(|s| {
@@ -678,7 +679,7 @@ async fn list_orders(
             .filter(|o| include.as_ref().is_none_or(|ids| ids.contains(&o.id)))
             // WooCommerce keeps dates to the second, and the bound is exclusive.
             .filter(|o| after.is_none_or(|a| o.modified.with_nanosecond(0).unwrap_or(o.modified) > a))
-            .filter(|o| statuses.as_ref().is_none_or(|st| st.contains(&o.status)))
+            .filter(|o| statuses.as_ref().map_or(o.status != "trash", |st| st.contains(&o.status)))
             .collect();
         orders.sort_by_key(|o| (o.modified, o.id));
         orders.into_iter().map(|o| order_json(o, &s.items)).collect::<Vec<_>>()
@@ -826,10 +827,88 @@ async fn put_order(
             return woo_error(400, "woocommerce_rest_invalid_item_id", "Order item ID provided is not associated with order.");
         }
     }
+    // Line items: by id, a new quantity (0 removes the line); without an id, a
+    // new line. As WooCommerce does, the stock follows at once when the order
+    // holds it, and the order's modified date does not move.
+    for (i, li) in v.get("line_items").and_then(Value::as_array).into_iter().flatten().enumerate() {
+        let quantity = li.get("quantity").and_then(Value::as_i64);
+        let edited = w.with(|s| {
+            let Store { orders, items, .. } = s;
+            let Some(o) = orders.get_mut(&id) else { return false };
+            let line = match li.get("id").and_then(Value::as_u64) {
+                Some(line) => {
+                    let Some(at) = o.lines.iter().position(|l| l.0 == line) else { return false };
+                    if let Some(q) = quantity {
+                        o.lines[at].2 = q;
+                    }
+                    line
+                }
+                None => {
+                    let variation = li.get("variation_id").and_then(Value::as_u64).filter(|v| *v > 0);
+                    let Some(item) = variation.or_else(|| li.get("product_id").and_then(Value::as_u64)).filter(|p| items.contains_key(p))
+                    else {
+                        return false;
+                    };
+                    let line = o.id * 100 + 50 + o.lines.len() as u64;
+                    o.lines.push((line, item, quantity.unwrap_or(1)));
+                    line
+                }
+            };
+            let Some(&(_, item, q)) = o.lines.iter().find(|l| l.0 == line) else { return false };
+            if o.stock_reduced && holds_stock(&o.status) {
+                let target = (q - o.restocked.get(&line).copied().unwrap_or(0)).max(0);
+                let diff = target - o.reduced.get(&line).copied().unwrap_or(0);
+                if let Some(it) = stock_holder(items, item).and_then(|h| items.get_mut(&h)) {
+                    it.stock = it.stock.map(|v| v - diff);
+                    o.reduced.insert(line, target);
+                }
+            }
+            if q == 0 {
+                o.lines.retain(|l| l.0 != line);
+                o.reduced.remove(&line);
+            }
+            true
+        });
+        if !edited {
+            return woo_error(400, "woocommerce_rest_invalid_item_id", &format!("Invalid parameter(s): line_items[{i}]"));
+        }
+    }
     if let Some(status) = v.get("status").and_then(Value::as_str) {
         w.set_order_status(id, status);
     }
     w.with(|s| s.orders.get(&id).map(|o| Json(order_json(o, &s.items)).into_response())).unwrap_or_else(|| err(404, E_ORDER_ID))
+}
+
+/// `DELETE orders/<id>`: to the trash (its modified date moves, its stock
+/// stays, every listing but `status=trash` leaves it out), or with
+/// `force=true` deleted for good (then 404). The answer is the order as it
+/// was, as WooCommerce gives it.
+async fn delete_order(
+    State(w): State<WooStandin>,
+    method: Method,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    Query(q): Query<BTreeMap<String, String>>,
+    Path(id): Path<u64>,
+) -> Response {
+    let force = q.get("force").is_some_and(|f| f == "true" || f == "1");
+    if let Err(r) = gate(&w, &method, &uri, &headers, &q).await {
+        return r;
+    }
+    w.with(|s| {
+        let before = s.orders.get(&id).map(|o| order_json(o, &s.items))?;
+        if force {
+            s.orders.remove(&id);
+        } else if let Some(o) = s.orders.get_mut(&id) {
+            if o.status == "trash" {
+                return Some(woo_error(410, "woocommerce_rest_already_trashed", "The order has already been deleted."));
+            }
+            o.status = "trash".into();
+            o.modified = Utc::now().naive_utc();
+        }
+        Some(Json(before).into_response())
+    })
+    .unwrap_or_else(|| err(404, E_ORDER_ID))
 }
 
 async fn list_refunds(

@@ -36,8 +36,11 @@ impl PickQueue for StationQueue {
                 Readiness::Ready => QueueStatus::Queued,
                 Readiness::Backordered => QueueStatus::Backordered,
                 Readiness::OnHold => QueueStatus::OnHold,
+                // Gone (cancelled, trashed, deleted, refunded in full): off the
+                // list, even mid-pick (the sheet then says the order left);
+                // packed and shipped orders keep their row.
                 Readiness::Gone => {
-                    sqlx::query("DELETE FROM pick_queue WHERE order_id = ? AND status IN ('queued', 'backordered', 'on_hold')")
+                    sqlx::query("DELETE FROM pick_queue WHERE order_id = ? AND status NOT IN ('packed', 'shipped')")
                         .bind(order_id)
                         .execute(&mut *conn)
                         .await?;
@@ -54,6 +57,15 @@ impl PickQueue for StationQueue {
             .execute(&mut *conn)
             .await?;
             Ok(())
+        })
+    }
+
+    fn frozen<'c>(&'c self, conn: &'c mut MySqlConnection, order_id: OrderId) -> BoxFuture<'c, Result<Option<String>, sqlx::Error>> {
+        Box::pin(async move {
+            sqlx::query_scalar("SELECT CAST(status AS CHAR) FROM pick_queue WHERE order_id = ? AND status IN ('packed', 'shipped')")
+                .bind(order_id)
+                .fetch_optional(&mut *conn)
+                .await
         })
     }
 }

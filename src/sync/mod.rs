@@ -42,6 +42,7 @@
 
 mod pull;
 mod push;
+mod reconcile;
 mod repair;
 pub mod state;
 mod summary;
@@ -116,6 +117,8 @@ pub struct Settings {
     pub push_unstocked: bool,
     /// How often the whole catalog's store stock is read and corrected (`polling.reconcile_minutes`).
     pub reconcile_every: TimeDelta,
+    /// How often, at the least, the open orders are read again by id (`polling.open_orders_minutes`).
+    pub open_orders_every: TimeDelta,
 }
 
 impl Settings {
@@ -126,6 +129,7 @@ impl Settings {
             overlap: TimeDelta::seconds(i64::from(c.polling.order_overlap_seconds)),
             push_unstocked: c.woocommerce.push_unstocked,
             reconcile_every: TimeDelta::minutes(i64::from(c.polling.reconcile_minutes)),
+            open_orders_every: TimeDelta::minutes(i64::from(c.polling.open_orders_minutes)),
         }
     }
 }
@@ -157,6 +161,8 @@ pub enum SyncError {
     ReadOrders { since: String, source: ChannelError },
     #[error("reading {count} skipped orders again: {source}")]
     ReadSkipped { count: usize, source: ChannelError },
+    #[error("reading {count} open orders again by id: {source}")]
+    ReadOpen { count: usize, source: ChannelError },
     #[error("re-reading orders after a push (verify round {round}): {source}")]
     Verify { round: u32, source: ChannelError },
     #[error("mirroring order {order}: database: {source}")]

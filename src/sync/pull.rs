@@ -23,14 +23,41 @@ use crate::{
 /// How long after an order's change WooCommerce may still be moving its stock.
 const IN_FLIGHT_WINDOW: TimeDelta = TimeDelta::minutes(10);
 
-/// Statuses in which WooCommerce holds an order's stock reduced.
-fn holds_stock(status: &str) -> bool {
-    matches!(status, "processing" | "completed" | "on-hold")
+/// Whether WooCommerce, on an order's move to `status`, holds its stock
+/// reduced (paid) or gives it back (cancelled, back to pending); none for a
+/// status it moves no stock for (the trash keeps it as it was, refunds move it
+/// themselves).
+fn moves_stock_to(status: &str) -> Option<bool> {
+    match status {
+        "processing" | "completed" | "on-hold" => Some(true),
+        "cancelled" | "pending" => Some(false),
+        _ => None,
+    }
 }
 
 /// The WooCommerce product (or variation) a line sells.
 fn woo_product(l: &crate::channels::woocommerce::types::LineItem) -> u64 {
     if l.variation_id > 0 { l.variation_id } else { l.product_id }
+}
+
+/// The event for an order the store trashed, restored or refunded in part
+/// before it shipped (none for any other change: those are told as reserved).
+fn store_moved(o: &Order, was: Option<&str>, r: crate::inventory::reserve::Outcome) -> Option<Event<'static>> {
+    let (kind, what) = match (was, o.status.as_str()) {
+        (Some(w), orders::TRASH) if w != orders::TRASH => ("order.trashed", "was trashed in the store"),
+        (Some(orders::TRASH), now) if now != orders::TRASH => ("order.restored", "was restored from the store's trash"),
+        _ => return None,
+    };
+    Some(
+        Event::info(
+            kind,
+            format!(
+                "order #{} {what}: {} unit(s) reserved, {} released, {} backordered",
+                o.number, r.units_reserved, r.units_released, r.backordered
+            ),
+        )
+        .severity(Severity::Warning),
+    )
 }
 
 /// What round 0 read and did.
@@ -78,9 +105,15 @@ impl StockSync {
             orders::forget_rejects(pool, &gone).await?;
             list.extend(again);
         }
+        // The open orders, read again by id: the feed misses line edits and trash.
+        let reread = self.reread_open(&list, started, s).await?;
+        list.extend(reread.orders);
         self.at(Step::Pulled(0)).await;
         let mut unsettled = HashMap::new();
-        let folded = self.fold(&list, s, lock, false, &mut unsettled, &rejected).await?;
+        let mut folded = self.fold(&list, s, lock, false, &mut unsettled, &rejected).await?;
+        for woo_id in reread.deleted {
+            folded.touched.extend(self.deleted(woo_id, lock, s).await?);
+        }
         Ok(Pulled { started, list, rejected, folded, unsettled })
     }
 
@@ -102,6 +135,9 @@ impl StockSync {
         let mut out = Folded::default();
         let woo_ids: BTreeSet<u64> = list.iter().flat_map(|o| o.line_items.iter().map(woo_product)).collect();
         let by_woo = stock::holders_by_woo_id(pool, &woo_ids).await?;
+        // Orders whose refunds differ from those their lines were netted for: their refunds are read.
+        let order_ids: Vec<u64> = list.iter().map(|o| o.id).collect();
+        let netted = orders::netted_refunds(pool, &order_ids).await?;
         for o in list {
             if !late {
                 s.orders_seen += 1;
@@ -114,7 +150,12 @@ impl StockSync {
             let pending: BTreeSet<u64> = o
                 .line_items
                 .iter()
-                .filter(|l| recent && l.quantity > 0 && holds_stock(&o.status) != (l.reduced_stock() > 0))
+                // A line refunded in full and restocked holds no stock any more.
+                .filter(|l| {
+                    recent
+                        && l.quantity - l.restocked_by_refunds() > 0
+                        && moves_stock_to(&o.status).is_some_and(|held| held != (l.reduced_stock() > 0))
+                })
                 .filter_map(|l| by_woo.get(&woo_product(l)).copied())
                 .collect();
             if pending.is_empty() {
@@ -123,8 +164,19 @@ impl StockSync {
                 unsettled.insert(o.id, pending.clone());
                 out.touched.extend(pending);
             }
-            match orders::mirror_and_reserve(pool, o, &self.d.settings.reservable, Some(lock), &STATION_QUEUE).await {
-                Ok((orders::Mirrored::Changed(_), r)) => {
+            let refunds = if netted.get(&o.id).map_or("", String::as_str) == orders::refund_ids(o) {
+                None
+            } else {
+                match self.d.woo.refunds_of(o.id).await {
+                    Ok(r) => Some(r),
+                    Err(e) => {
+                        self.skip(o, &format!("order {}: its refunds could not be read: {e}", o.id), s).await?;
+                        continue;
+                    }
+                }
+            };
+            match orders::mirror_and_reserve(pool, o, refunds.as_deref(), &self.d.settings.reservable, Some(lock), &STATION_QUEUE).await {
+                Ok((orders::Mirrored::Changed(_), r, was)) => {
                     // Skipped before, taken now: no longer listed (a write only then, off the common path).
                     if rejected.contains(&o.id) {
                         orders::clear_reject(pool, o.id).await?;
@@ -137,7 +189,9 @@ impl StockSync {
                     s.units_reserved += r.units_reserved;
                     s.units_released += r.units_released;
                     s.backordered_units += r.backordered;
-                    if r.units_reserved + r.units_released + r.backordered > 0 {
+                    if let Some(e) = store_moved(o, was.as_deref(), r) {
+                        events::record(pool, e.about("woo_order", o.id)).await?;
+                    } else if r.units_reserved + r.units_released + r.backordered > 0 {
                         let (kind, severity) =
                             if r.backordered > 0 { ("order.backordered", Severity::Warning) } else { ("order.reserved", Severity::Info) };
                         let msg = format!(
@@ -149,23 +203,22 @@ impl StockSync {
                     out.touched.extend(&products);
                     out.changed_products.extend(&products);
                 }
-                Ok((orders::Mirrored::Unchanged(_), _)) => {}
+                Ok((orders::Mirrored::Unchanged(_), ..)) => {
+                    // Put back as it was (a frozen order's edit undone): no longer listed.
+                    if rejected.contains(&o.id) {
+                        orders::clear_reject(pool, o.id).await?;
+                    }
+                }
+                // One bad order never stops the sync: it is recorded, shown and skipped;
+                // it is read again by id every cycle.
                 Err(e @ (MirrorError::Malformed { .. } | MirrorError::Refused { .. })) => {
-                    // One bad order never stops the sync: it is recorded, shown and skipped;
-                    // its next version in WooCommerce is read again.
-                    let msg = e.to_string();
-                    if orders::reject(pool, o.id, &o.date_modified_gmt, &msg).await? {
-                        events::record(
-                            pool,
-                            Event::info("sync.order_skipped", format!("{msg}; skipped, every other order keeps flowing"))
-                                .severity(Severity::Error)
-                                .about("woo_order", o.id),
-                        )
-                        .await?;
-                    }
-                    if !s.orders_skipped.contains(&msg) {
-                        s.orders_skipped.push(msg);
-                    }
+                    self.skip(o, &e.to_string(), s).await?;
+                }
+                // The store moved its stock for an edit of what is in the box:
+                // the truth is pushed back while a person looks at it.
+                Err(e @ MirrorError::Frozen { .. }) => {
+                    self.skip(o, &e.to_string(), s).await?;
+                    out.touched.extend(&products);
                 }
                 Err(e @ MirrorError::LockLost(_)) => return Err(SyncError::LockLost(e.to_string())),
                 Err(MirrorError::Db(source)) => return Err(SyncError::Mirror { order: o.id, source }),
@@ -175,6 +228,56 @@ impl StockSync {
             }
         }
         Ok(out)
+    }
+
+    /// Lists an order the mirror could not take in `sync_rejects` (the home
+    /// page and the dashboard show it), told once per version.
+    async fn skip(&self, o: &Order, msg: &str, s: &mut Summary) -> Result<(), SyncError> {
+        let pool = &self.d.pool;
+        if orders::reject(pool, o.id, &o.date_modified_gmt, msg).await? {
+            events::record(
+                pool,
+                Event::info("sync.order_skipped", format!("{msg}; skipped, every other order keeps flowing"))
+                    .severity(Severity::Error)
+                    .about("woo_order", o.id),
+            )
+            .await?;
+        }
+        if !s.orders_skipped.iter().any(|m| m == msg) {
+            s.orders_skipped.push(msg.to_owned());
+        }
+        Ok(())
+    }
+
+    /// An open order the store deleted for good (404): released, off the
+    /// pick list, told. Returns the products to read back.
+    async fn deleted(&self, woo_id: u64, lock: &LockCheck, s: &mut Summary) -> Result<BTreeSet<u64>, SyncError> {
+        let pool = &self.d.pool;
+        match orders::mirror_deleted(pool, woo_id, &self.d.settings.reservable, Some(lock), &STATION_QUEUE).await {
+            Ok(Some((id, number, r))) => {
+                s.orders_deleted += 1;
+                s.units_released += r.units_released;
+                let msg = format!("order #{number} was deleted in the store: {} unit(s) released, off the pick list", r.units_released);
+                events::record(pool, Event::info("order.deleted", msg).severity(Severity::Warning).about("woo_order", woo_id)).await?;
+                Ok(orders::products_of(pool, id).await?.into_iter().collect())
+            }
+            Ok(None) => Ok(BTreeSet::new()),
+            Err(e @ MirrorError::Frozen { .. }) => {
+                let msg = e.to_string();
+                if orders::reject(pool, woo_id, "", &msg).await? {
+                    events::record(
+                        pool,
+                        Event::info("sync.order_skipped", msg.clone()).severity(Severity::Error).about("woo_order", woo_id),
+                    )
+                    .await?;
+                }
+                s.orders_skipped.push(msg);
+                Ok(BTreeSet::new())
+            }
+            Err(e @ MirrorError::LockLost(_)) => Err(SyncError::LockLost(e.to_string())),
+            Err(MirrorError::Db(source)) => Err(SyncError::Mirror { order: woo_id, source }),
+            Err(e) => Err(SyncError::LockLost(e.to_string())),
+        }
     }
 
     /// Records the WooCommerce refunds not seen before of these orders (with
@@ -198,13 +301,6 @@ impl StockSync {
                 Ok(done) => {
                     s.refunds_recorded += done.refunds;
                     s.units_restocked += done.units_restocked;
-                    for note in done.notes {
-                        events::record(
-                            pool,
-                            Event::info("sync.refund_not_restocked", note).severity(Severity::Warning).about("woo_order", o.id),
-                        )
-                        .await?;
-                    }
                     if done.units_restocked > 0 {
                         let woo: BTreeSet<u64> = o.line_items.iter().map(woo_product).collect();
                         touched.extend(stock::holders_by_woo_id(pool, &woo).await?.into_values());

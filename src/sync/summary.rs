@@ -14,6 +14,17 @@ pub struct Summary {
     /// Orders that could not be taken (malformed, refused by the database): recorded in `sync_rejects` and skipped.
     #[serde(default)]
     pub orders_skipped: Vec<String>,
+    /// Open orders Quartermaster holds something for, those read again by id
+    /// this cycle, and the requests that took (`sync::reconcile`).
+    #[serde(default)]
+    pub open_orders: u32,
+    #[serde(default)]
+    pub open_checked: u32,
+    #[serde(default)]
+    pub open_requests: u64,
+    /// Open orders the store deleted for good, released.
+    #[serde(default)]
+    pub orders_deleted: u32,
     pub units_reserved: u32,
     pub units_released: u32,
     pub backordered_units: u32,
@@ -47,12 +58,16 @@ impl std::fmt::Display for Summary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "orders seen {} (changed {}, folded in {}, repaired {}, skipped {}), units reserved {} released {} backordered {}, refunds {} (units restocked {}), SKUs checked {} (drift corrected {}{}), queued {} pushed {} rejected {} deferred {}, verify rounds {}{}, requests {}, errors {}, {} ms",
+            "orders seen {} (changed {}, folded in {}, repaired {}, skipped {}, deleted {}), open orders {} (read again {} in {} requests), units reserved {} released {} backordered {}, refunds {} (units restocked {}), SKUs checked {} (drift corrected {}{}), queued {} pushed {} rejected {} deferred {}, verify rounds {}{}, requests {}, errors {}, {} ms",
             self.orders_seen,
             self.orders_changed,
             self.orders_folded_in,
             self.orders_repaired,
             self.orders_skipped.len(),
+            self.orders_deleted,
+            self.open_orders,
+            self.open_checked,
+            self.open_requests,
             self.units_reserved,
             self.units_released,
             self.backordered_units,

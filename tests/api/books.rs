@@ -42,7 +42,7 @@ gateway_fees:
 ar_payment_methods: [purchase_order]
 "#;
 
-fn books_with(extra: &str) -> Books {
+pub(crate) fn books_with(extra: &str) -> Books {
     let accounting: Accounting = serde_yaml::from_str(&format!("{CHART}{extra}")).expect("accounting section");
     Books::new(&accounting, chrono_tz::America::Chicago, "USD").expect("chart")
 }

@@ -31,6 +31,7 @@ mod round_trips;
 mod schema;
 mod sql;
 mod station;
+mod store_changes;
 mod sync;
 mod sync_real;
 mod vault;

@@ -91,6 +91,7 @@ pub fn poller(db: &TestDb, woo: WooClient, ebay: Option<EbayClient>) -> Poller {
                 overlap: chrono::TimeDelta::seconds(120),
                 push_unstocked: false,
                 reconcile_every: chrono::TimeDelta::minutes(60),
+                open_orders_every: chrono::TimeDelta::minutes(15),
             },
         },
         books: None,

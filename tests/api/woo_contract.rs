@@ -355,3 +355,103 @@ async fn a_delivery_is_told_to_the_order_as_meta_and_a_note() {
         );
     }
 }
+
+/// Waits until the wall clock is in a later second than `t` (WooCommerce
+/// keeps dates to the second: a date that moved must be able to show it).
+async fn after_second_of(t: &str) {
+    let t = chrono::NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S").expect("a WooCommerce date");
+    while chrono::Utc::now().naive_utc() < t + chrono::TimeDelta::seconds(1) {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// A REST line edit (a quantity lowered or raised, a line added, a line set
+/// to 0) moves the store's stock at once and leaves the order's
+/// `date_modified_gmt` where it was: the change feed never shows it, which is
+/// why the sync reads its open orders again by id.
+#[tokio::test]
+async fn a_rest_line_edit_moves_stock_but_not_the_modified_date() {
+    for shop in shop::both("line_edit").await {
+        let a = shop.product("EDIT-A", Some(20)).await;
+        let b = shop.product("EDIT-B", Some(20)).await;
+        let order = shop.order(&[(a, 0, 4)], "processing").await;
+        assert_eq!(shop.stock(a).await, Some(16), "{:?}", shop.kind);
+        let client = shop.client();
+        let before = client.orders_by_id(&[order]).await.expect("order").remove(0);
+        let line = before.line_items[0].id;
+        after_second_of(&before.date_modified_gmt).await;
+        let since = chrono::NaiveDateTime::parse_from_str(&before.date_modified_gmt, "%Y-%m-%dT%H:%M:%S").expect("date").and_utc()
+            - chrono::TimeDelta::seconds(1);
+
+        shop.put_order(order, json!({ "line_items": [{ "id": line, "quantity": 2 }] })).await;
+        assert_eq!(shop.stock(a).await, Some(18), "{:?}: lowering a line gives its stock back", shop.kind);
+        let o = client.orders_by_id(&[order]).await.expect("order").remove(0);
+        assert_eq!((o.line_items[0].quantity, o.line_items[0].reduced_stock()), (2, 2), "{:?}", shop.kind);
+        assert_eq!(o.date_modified_gmt, before.date_modified_gmt, "{:?}: the edit does not move the modified date", shop.kind);
+
+        shop.put_order(order, json!({ "line_items": [{ "id": line, "quantity": 5 }] })).await;
+        assert_eq!(shop.stock(a).await, Some(15), "{:?}: raising a line takes more", shop.kind);
+        shop.put_order(order, json!({ "line_items": [{ "product_id": b, "quantity": 3 }] })).await;
+        assert_eq!(shop.stock(b).await, Some(17), "{:?}: a line added takes its stock", shop.kind);
+        shop.put_order(order, json!({ "line_items": [{ "id": line, "quantity": 0 }] })).await;
+        assert_eq!(shop.stock(a).await, Some(20), "{:?}: a line set to 0 is removed and gives its stock back", shop.kind);
+        let o = client.orders_by_id(&[order]).await.expect("order").remove(0);
+        let lines: Vec<(u64, i64)> = o.line_items.iter().map(|l| (l.product_id, l.quantity)).collect();
+        assert_eq!(lines, vec![(b, 3)], "{:?}", shop.kind);
+        assert_eq!(o.date_modified_gmt, before.date_modified_gmt, "{:?}: none of the edits moved it", shop.kind);
+        let feed = client.orders_modified_after(since).await.expect("feed");
+        assert!(feed.iter().all(|x| x.id != order || x.date_modified_gmt == before.date_modified_gmt), "{:?}", shop.kind);
+    }
+}
+
+/// `DELETE orders/<id>` puts the order in the trash: its stock stays as it
+/// was, its modified date moves, and every listing but `status=trash` leaves
+/// it out (`status=any` too); by id it says `trash`. A status put on it
+/// restores it (no stock moves). With `force=true` it is gone: 404.
+#[tokio::test]
+async fn a_trashed_order_leaves_every_listing_but_the_trash_and_a_deleted_one_is_a_404() {
+    for shop in shop::both("trash_and_delete").await {
+        let a = shop.product("TR-A", Some(20)).await;
+        let x = shop.order(&[(a, 0, 2)], "processing").await;
+        let y = shop.order(&[(a, 0, 3)], "processing").await;
+        assert_eq!(shop.stock(a).await, Some(15), "{:?}", shop.kind);
+        let client = shop.client();
+        let before = client.order(x).await.expect("read").expect("there");
+        after_second_of(&before.date_modified_gmt).await;
+
+        let (status, answer) = shop.admin(Method::DELETE, &format!("orders/{x}"), None).await;
+        assert_eq!(status, 200, "{:?}: {answer}", shop.kind);
+        assert_eq!(answer["status"], "processing", "{:?}: the answer is the order as it was", shop.kind);
+        assert_eq!(shop.stock(a).await, Some(15), "{:?}: the trash keeps the stock reduced", shop.kind);
+        let listed: Vec<u64> = client.orders_by_id(&[x, y]).await.expect("list").iter().map(|o| o.id).collect();
+        assert_eq!(listed, vec![y], "{:?}: status=any leaves the trash out", shop.kind);
+        let (status, default) = shop.admin(Method::GET, &format!("orders?include={x},{y}"), None).await;
+        assert_eq!(status, 200);
+        assert_eq!(default.as_array().map(Vec::len), Some(1), "{:?}: so does the default listing: {default}", shop.kind);
+        let trash = client.orders_by_id_in(&[x, y], "trash").await.expect("trash");
+        assert_eq!(trash.iter().map(|o| (o.id, o.status.as_str())).collect::<Vec<_>>(), vec![(x, "trash")], "{:?}", shop.kind);
+        assert!(trash[0].date_modified_gmt > before.date_modified_gmt, "{:?}: trashing moves the modified date", shop.kind);
+        let by_id = client.order(x).await.expect("read").expect("still there");
+        assert_eq!(by_id.status, "trash", "{:?}", shop.kind);
+        let since = chrono::NaiveDateTime::parse_from_str(&before.date_modified_gmt, "%Y-%m-%dT%H:%M:%S").expect("date").and_utc();
+        let feed = client.orders_modified_after(since).await.expect("feed");
+        assert!(feed.iter().all(|o| o.id != x), "{:?}: the change feed (status=any) never shows the trash", shop.kind);
+
+        // Restored: listed again, its modified date moves, no stock moves.
+        after_second_of(&by_id.date_modified_gmt).await;
+        shop.set_status(x, "processing").await;
+        assert_eq!(shop.stock(a).await, Some(15), "{:?}: a restore takes no stock again", shop.kind);
+        let back = client.orders_by_id(&[x]).await.expect("list");
+        assert_eq!(back.iter().map(|o| o.status.as_str()).collect::<Vec<_>>(), vec!["processing"], "{:?}", shop.kind);
+        assert!(back[0].date_modified_gmt > by_id.date_modified_gmt, "{:?}: a restore moves the modified date", shop.kind);
+
+        // Deleted for good: stock as it was, then 404 by id and absent from every list.
+        let (status, answer) = shop.admin(Method::DELETE, &format!("orders/{y}?force=true"), None).await;
+        assert_eq!(status, 200, "{:?}: {answer}", shop.kind);
+        assert_eq!(shop.stock(a).await, Some(15), "{:?}: deleting keeps the stock reduced", shop.kind);
+        assert!(client.order(y).await.expect("a 404 is an answer").is_none(), "{:?}", shop.kind);
+        let (status, gone) = shop.admin(Method::GET, &format!("orders/{y}"), None).await;
+        assert_eq!((status, gone["code"].as_str()), (404, Some("woocommerce_rest_shop_order_invalid_id")), "{:?}: {gone}", shop.kind);
+        assert!(client.orders_by_id_in(&[y], "trash").await.expect("trash").is_empty(), "{:?}", shop.kind);
+    }
+}

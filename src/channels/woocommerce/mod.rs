@@ -228,16 +228,37 @@ impl WooClient {
         self.list("orders", &q).await
     }
 
-    /// These orders as the store has them now (any status), at most 100 ids a
-    /// request; an order the store no longer has is absent from the answer.
+    /// These orders as the store has them now (any status but `trash`:
+    /// WooCommerce's `any` leaves the trash out), at most 100 ids a request;
+    /// an order the store no longer has, or has in the trash, is absent.
     pub async fn orders_by_id(&self, ids: &[u64]) -> Result<Vec<Order>, ChannelError> {
+        self.orders_by_id_in(ids, "any").await
+    }
+
+    /// The same, of the orders in `status` (`trash` lists the trashed ones).
+    pub async fn orders_by_id_in(&self, ids: &[u64], status: &str) -> Result<Vec<Order>, ChannelError> {
         let mut out = Vec::new();
         for chunk in ids.chunks(MAX_BATCH) {
             let include = chunk.iter().map(u64::to_string).collect::<Vec<_>>().join(",");
-            let q = vec![("include".into(), include), ("status".into(), "any".into())];
+            let q = vec![("include".into(), include), ("status".into(), status.into())];
             out.extend(self.list::<Order>("orders", &q).await?);
         }
         Ok(out)
+    }
+
+    /// One order by id, whatever its status (a trashed one says `trash`);
+    /// none when the store answers that it has no such order (deleted for good).
+    pub async fn order(&self, id: u64) -> Result<Option<Order>, ChannelError> {
+        match self.call_retrying(Method::GET, &format!("orders/{id}"), &[], None).await {
+            Ok((_, body)) => serde_json::from_value(body).map(Some).map_err(|e| ChannelError::Permanent {
+                channel: CHANNEL,
+                status: 200,
+                code: "unexpected_shape".into(),
+                message: format!("orders/{id}: {e}"),
+            }),
+            Err(ChannelError::Permanent { status: 404, code, .. }) if code == "woocommerce_rest_shop_order_invalid_id" => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// Every refund of an order, oldest first.
