@@ -40,6 +40,8 @@ pub struct Services {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// The event log's live fan-out.
     pub bus: Arc<crate::events::bus::EventBus>,
+    /// Store orders verified webhooks named, waiting for their short cycle.
+    pub webhooks: Arc<crate::sync::webhook::Inbox>,
 }
 
 impl Services {

@@ -74,6 +74,7 @@ pub async fn prepare(loaded: LoadedConfig) -> anyhow::Result<AppState> {
         config: Arc::new(loaded.config.clone()),
         loaded: Arc::new(loaded),
         secrets: Arc::new(secrets),
+        webhooks: Arc::new(crate::sync::webhook::Inbox::default()),
     };
     let c = &services.config;
     Ok(AppState {

@@ -29,6 +29,7 @@ mod operator;
 mod rfq;
 mod serve;
 mod sync;
+mod webhooks;
 
 use self::{
     books::BooksCommand, compose::ComposeCommand, config::ConfigCommand, demo::DemoCommand, inventory::InventoryCommand, jobs::JobCommand,
@@ -142,6 +143,10 @@ enum Command {
     /// The scheduled jobs: what runs when and how it went, and running one by hand.
     #[command(subcommand)]
     Job(JobCommand),
+    /// WooCommerce webhooks to Quartermaster: an order change reaches the
+    /// sync within seconds (the poller stays and catches what they miss).
+    #[command(subcommand)]
+    Webhooks(webhooks::WebhooksCommand),
 }
 
 /// A failure that decides the exit code.
@@ -198,6 +203,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Inventory(cmd) => inventory::run(cmd).await,
         Command::Rfq(cmd) => rfq::run(cmd).await,
         Command::Books(cmd) => books::run(cmd).await,
+        Command::Webhooks(cmd) => webhooks::run(cmd).await,
         Command::Demo(cmd) => demo::run(cmd).await,
     }
 }

@@ -297,6 +297,9 @@ impl TenantConfig {
             refs.push(("ebay.client_secret", &e.client_secret));
             refs.push(("ebay.refresh_token", &e.refresh_token));
         }
+        if let Some(w) = &self.woocommerce.webhooks {
+            refs.push(("woocommerce.webhooks.secret", &w.secret));
+        }
         if let Some(u) = &self.ups {
             refs.push(("ups.client_id", &u.client_id));
             refs.push(("ups.client_secret", &u.client_secret));
@@ -526,6 +529,20 @@ pub struct WooCommerce {
     /// `base_url` reaches it by another name (`http://wordpress` inside the
     /// stack): WooCommerce checks OAuth 1.0a signatures against its home URL.
     pub site_url: Option<String>,
+    /// WooCommerce webhooks to Quartermaster (`qm webhooks install`): an
+    /// order change reaches the sync within seconds; the poller stays.
+    pub webhooks: Option<Webhooks>,
+}
+
+/// `woocommerce.webhooks`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Webhooks {
+    /// The secret WooCommerce signs each delivery with (a reference).
+    pub secret: SecretRef,
+    /// Where the store reaches Quartermaster's `/webhooks/woocommerce`
+    /// (inside the stack: `http://ops:8080/webhooks/woocommerce`).
+    pub delivery_url: String,
 }
 
 fn default_order_statuses() -> Vec<String> {

@@ -167,6 +167,21 @@ pub const REGISTRY: &[Integration] = &[
         setup: |c| configured(host_of(&c.woocommerce.base_url)),
     },
     Integration {
+        key: "woocommerce_webhooks",
+        name: "WooCommerce webhooks",
+        powers: "orders reserved within seconds of a change in the store (the poller stays the safety net)",
+        needed_by: &[Module::InventorySync],
+        required: false,
+        per_tenant: true,
+        health: Health::Probe("GET /wp-json/wc/v3/webhooks: Quartermaster's four active; one the store disabled is re-enabled"),
+        setup: |c| match &c.woocommerce.webhooks {
+            Some(w) => configured(format!("delivering to {}; `qm webhooks install` creates them", w.delivery_url)),
+            None => missing(
+                "add woocommerce.webhooks (secret: ref+…, delivery_url) and run `qm webhooks install`; until then orders arrive with the 5-minute poller",
+            ),
+        },
+    },
+    Integration {
         key: "wordpress",
         name: "WordPress application password",
         powers: "WordPress REST calls outside WooCommerce (media, pages)",

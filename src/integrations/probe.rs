@@ -97,6 +97,13 @@ async fn run(ctx: &Ctx, key: &str) -> Result<Option<String>, String> {
             Some(w) => w.probe().await.map(|()| Some(String::new())).map_err(|e| e.to_string()),
             None => Ok(None),
         },
+        "woocommerce_webhooks" => match (&ctx.woo, &c.woocommerce.webhooks) {
+            (Some(w), Some(cfg)) => match crate::sync::webhook::status(w, cfg, true).await {
+                Ok(found) => crate::sync::webhook::health(&found).map(Some),
+                Err(e) => Err(e.to_string()),
+            },
+            _ => Ok(None),
+        },
         "ebay" => match &ctx.ebay {
             Some(e) => e.probe().await.map(|()| Some(String::new())).map_err(|e| e.to_string()),
             None => Ok(None),

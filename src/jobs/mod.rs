@@ -22,6 +22,7 @@ pub mod rfq_mailbox;
 pub mod session_sweep;
 pub mod shipment_writeback;
 pub mod tracking_sweep;
+pub mod webhook_sync;
 
 use std::{sync::Arc, time::Duration};
 
@@ -111,6 +112,9 @@ pub async fn start(state: AppState, only: Option<&[JobName]>) -> anyhow::Result<
         if name == JobName::RfqMailbox {
             tokio::spawn(rfq_mailbox::watch(state.clone(), runner.clone(), job.clone()));
         }
+        if name == JobName::InventoryPoll {
+            tokio::spawn(webhook_sync::watch(state.clone(), runner.clone()));
+        }
         if job.at_start() {
             let (job, runner) = (job.clone(), runner.clone());
             tokio::spawn(async move {
@@ -176,9 +180,15 @@ impl Ran {
 /// as `name`, counted in `/metrics`. The lock is handed to the job to check
 /// inside its writes.
 pub async fn run_guarded(runner: &Runner, name: &str, job: &dyn CronJob) -> anyhow::Result<Ran> {
+    run_guarded_within(runner, name, job, Duration::ZERO).await
+}
+
+/// [`run_guarded`], waiting up to `wait` for the lock (MariaDB's `GET_LOCK`
+/// waits; nothing here polls) before skipping.
+pub async fn run_guarded_within(runner: &Runner, name: &str, job: &dyn CronJob, wait: Duration) -> anyhow::Result<Ran> {
     let guard = if job.exclusive() {
         let lock = LockName::new(&runner.tenant, JobName::parse(name).map_or(name, |j| j.lock_name()))?;
-        match lock::acquire(&runner.db_options, &lock, Duration::ZERO).await {
+        match lock::acquire(&runner.db_options, &lock, wait).await {
             Ok(g) => Some(g),
             Err(LockError::Busy { holder, .. }) => {
                 tracing::info!(job = name, holder = ?holder, "job lock held elsewhere; skipping this run");

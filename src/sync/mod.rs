@@ -47,6 +47,7 @@ mod repair;
 pub mod state;
 mod summary;
 mod verify;
+pub mod webhook;
 
 use std::{sync::Arc, time::Instant};
 
@@ -250,10 +251,24 @@ impl StockSync {
     /// The cycle is told to the event log and the metrics either way.
     #[tracing::instrument(skip_all, fields(lock = %lock.name))]
     pub async fn run_once(&self, lock: &LockCheck) -> Result<Summary, CycleFailed> {
+        self.run(lock, None).await
+    }
+
+    /// A short cycle for these store orders only (webhooks named them), under
+    /// the same lock: they are read by id, mirrored and reserved, their
+    /// products read back, pushed and verified. The order watermark, the
+    /// open-order reconciliation and the catalog reconciliation are the full
+    /// cycle's.
+    #[tracing::instrument(skip_all, fields(lock = %lock.name, orders = orders.len()))]
+    pub async fn run_for(&self, orders: &[u64], lock: &LockCheck) -> Result<Summary, CycleFailed> {
+        self.run(lock, Some(orders)).await
+    }
+
+    async fn run(&self, lock: &LockCheck, scope: Option<&[u64]>) -> Result<Summary, CycleFailed> {
         let started = Instant::now();
         let requests_before = self.requests();
-        let mut s = Summary::default();
-        let outcome = self.cycle(lock, &mut s).await;
+        let mut s = Summary { scope: scope.map(<[u64]>::to_vec), ..Summary::default() };
+        let outcome = self.cycle(lock, &mut s, scope).await;
         s.requests = self.requests() - requests_before;
         s.duration_ms = started.elapsed().as_millis() as u64;
         if let Some(m) = &self.d.metrics {
@@ -281,11 +296,17 @@ impl StockSync {
         }
     }
 
-    async fn cycle(&self, lock: &LockCheck, s: &mut Summary) -> Result<(), SyncError> {
+    async fn cycle(&self, lock: &LockCheck, s: &mut Summary, scope: Option<&[u64]>) -> Result<(), SyncError> {
         let pool = &self.d.pool;
-        crate::runs::close_abandoned(pool, JOB).await?;
-        let pulled = self.pull(lock, s).await?;
-        s.orders_repaired = self.repair(lock).await?;
+        let pulled = match scope {
+            None => {
+                crate::runs::close_abandoned(pool, JOB).await?;
+                let pulled = self.pull(lock, s).await?;
+                s.orders_repaired = self.repair(lock).await?;
+                pulled
+            }
+            Some(ids) => self.pull_these(ids, lock, s).await?,
+        };
         // Orders that entered the queue (or changed) get their rank before anyone opens the queue page.
         crate::station::queue::prioritise(pool, &self.d.settings.pick_priority).await?;
         let mut to_check = pulled.folded.touched.clone();
@@ -293,7 +314,7 @@ impl StockSync {
         self.at(Step::Reserved(0)).await;
 
         // Products to read back: those orders touched, or the whole catalog when due.
-        s.reconciled = state::reconcile_due(pool, self.d.settings.reconcile_every).await?;
+        s.reconciled = scope.is_none() && state::reconcile_due(pool, self.d.settings.reconcile_every).await?;
         if s.reconciled {
             to_check = self.pushable_products(None).await?;
         }
@@ -313,8 +334,8 @@ impl StockSync {
             s.waiting.push(format!("{sku} at {} ({err})", at.format("%H:%M:%S UTC")));
         }
 
-        // Advance the watermark only past orders mirrored without error.
-        if s.errors.is_empty() {
+        // Advance the watermark only past orders mirrored without error (a short cycle never read the feed).
+        if scope.is_none() && s.errors.is_empty() {
             let mark = pulled.folded.newest.map(|n| n.and_utc()).unwrap_or(pulled.started).min(pulled.started);
             state::set(pool, state::WATERMARK, &mark.to_rfc3339()).await?;
         }

@@ -82,6 +82,22 @@ pub(super) struct Folded {
 }
 
 impl StockSync {
+    /// Round 0 of a short cycle: just these store orders (a webhook named
+    /// them), read by id, mirrored and reserved. The watermark stays.
+    pub(super) async fn pull_these(&self, ids: &[u64], lock: &LockCheck, s: &mut Summary) -> Result<Pulled, SyncError> {
+        let pool = &self.d.pool;
+        let started = Utc::now();
+        let read = self.read_by_id(ids).await.map_err(|source| SyncError::ReadOpen { count: ids.len(), source })?;
+        let rejected: BTreeSet<u64> = orders::rejected_ids(pool).await?.into_iter().collect();
+        self.at(Step::Pulled(0)).await;
+        let mut unsettled = HashMap::new();
+        let mut folded = self.fold(&read.orders, s, lock, false, &mut unsettled, &rejected).await?;
+        for woo_id in read.deleted {
+            folded.touched.extend(self.deleted(woo_id, lock, s).await?);
+        }
+        Ok(Pulled { started, list: read.orders, rejected, folded, unsettled })
+    }
+
     /// Round 0: the orders changed since the watermark, and those skipped
     /// before (read again by id: a fix in WooCommerce may not move their
     /// modified date), mirrored and reserved.

@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 
 use super::{StockSync, Summary, SyncError, state};
 use crate::{
-    channels::{StockChannel, woocommerce::types::Order},
+    channels::{ChannelError, StockChannel, woocommerce::types::Order},
     inventory::orders,
 };
 
@@ -42,24 +42,30 @@ impl StockSync {
         }
         let ids: Vec<u64> = open.into_iter().filter(|id| !already.iter().any(|o| o.id == *id)).collect();
         let before = self.d.woo.requests();
-        let read = |source| SyncError::ReadOpen { count: ids.len(), source };
-        let mut out = Reread { orders: self.d.woo.orders_by_id(&ids).await.map_err(read)?, deleted: Vec::new() };
-        // `status=any` leaves trashed orders out: those are asked for by status,
-        // and what is still missing by id (404: deleted for good).
+        let out = self.read_by_id(&ids).await.map_err(|source| SyncError::ReadOpen { count: ids.len(), source })?;
+        s.open_checked = u32::try_from(ids.len()).unwrap_or(u32::MAX);
+        s.open_requests = self.d.woo.requests() - before;
+        state::set(pool, state::OPEN_CHECKED, &now.to_rfc3339()).await?;
+        Ok(out)
+    }
+
+    /// These store orders as the store has them now, trashed ones included,
+    /// and those it no longer has: `include=` 100 a request (`status=any`
+    /// leaves the trash out, so what is missing is asked for with
+    /// `status=trash`, and what is still missing by id: 404, deleted).
+    pub(super) async fn read_by_id(&self, ids: &[u64]) -> Result<Reread, ChannelError> {
+        let mut out = Reread { orders: self.d.woo.orders_by_id(ids).await?, deleted: Vec::new() };
         let missing: Vec<u64> = ids.iter().copied().filter(|id| !out.orders.iter().any(|o| o.id == *id)).collect();
         if !missing.is_empty() {
-            out.orders.extend(self.d.woo.orders_by_id_in(&missing, "trash").await.map_err(read)?);
+            out.orders.extend(self.d.woo.orders_by_id_in(&missing, "trash").await?);
             let still: Vec<u64> = missing.into_iter().filter(|id| !out.orders.iter().any(|o| o.id == *id)).collect();
             for id in still {
-                match self.d.woo.order(id).await.map_err(read)? {
+                match self.d.woo.order(id).await? {
                     Some(o) => out.orders.push(o),
                     None => out.deleted.push(id),
                 }
             }
         }
-        s.open_checked = u32::try_from(ids.len()).unwrap_or(u32::MAX);
-        s.open_requests = self.d.woo.requests() - before;
-        state::set(pool, state::OPEN_CHECKED, &now.to_rfc3339()).await?;
         Ok(out)
     }
 }

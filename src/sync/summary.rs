@@ -5,6 +5,9 @@ use serde::Serialize;
 /// What one cycle did.
 #[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
 pub struct Summary {
+    /// A short cycle's store orders (webhooks named them); empty: a full cycle.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<Vec<u64>>,
     pub orders_seen: u32,
     pub orders_changed: u32,
     /// Orders that changed while the cycle ran, folded in by its verify reads.
@@ -56,6 +59,10 @@ pub struct Summary {
 
 impl std::fmt::Display for Summary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(ids) = &self.scope {
+            let ids: Vec<String> = ids.iter().map(u64::to_string).collect();
+            write!(f, "webhook, store orders {}: ", ids.join(", "))?;
+        }
         write!(
             f,
             "orders seen {} (changed {}, folded in {}, repaired {}, skipped {}, deleted {}), open orders {} (read again {} in {} requests), units reserved {} released {} backordered {}, refunds {} (units restocked {}), SKUs checked {} (drift corrected {}{}), queued {} pushed {} rejected {} deferred {}, verify rounds {}{}, requests {}, errors {}, {} ms",

@@ -22,9 +22,15 @@ pub enum AppError {
     /// 403: a form without the right CSRF token.
     #[error("the form expired or came from another site; reload the page and try again")]
     Csrf,
+    /// 401: a machine caller's credentials (a webhook's signature) did not hold; says which.
+    #[error("{0}")]
+    Unauthorized(String),
     /// 404.
     #[error("not found")]
     NotFound,
+    /// 503: this appliance is not set up for the request (names the key that would).
+    #[error("{0}")]
+    NotSetUp(String),
     /// 409: the thing has moved on (expired, already accepted, another's).
     #[error("{0}")]
     Conflict(String),
@@ -75,6 +81,8 @@ impl IntoResponse for AppError {
             }
             AppError::Forbidden | AppError::Csrf => (StatusCode::FORBIDDEN, self.to_string()),
             AppError::NotFound => (StatusCode::NOT_FOUND, self.to_string()),
+            AppError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, self.to_string()),
+            AppError::NotSetUp(_) => (StatusCode::SERVICE_UNAVAILABLE, self.to_string()),
             AppError::Conflict(_) => (StatusCode::CONFLICT, self.to_string()),
             AppError::Invalid { .. } => (StatusCode::UNPROCESSABLE_ENTITY, self.to_string()),
             AppError::Sqlx(e) => {

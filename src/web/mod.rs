@@ -16,6 +16,7 @@ mod quotes;
 pub mod session;
 mod station;
 mod unsubscribe;
+mod webhooks;
 
 use std::{sync::Arc, time::Duration};
 
@@ -120,6 +121,9 @@ pub fn router(state: AppState) -> Router {
     }
     if state.config.reviews.is_some() {
         pages = pages.merge(unsubscribe::router());
+    }
+    if modules.inventory_sync {
+        pages = pages.merge(webhooks::router());
     }
     // Counted once, by route pattern: each router is layered before the two are joined.
     let track = middleware::from_fn_with_state(state.clone(), metrics::track);

@@ -35,4 +35,5 @@ mod store_changes;
 mod sync;
 mod sync_real;
 mod vault;
+mod webhooks;
 mod woo_contract;

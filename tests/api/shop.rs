@@ -247,6 +247,15 @@ impl Shop {
         std::fs::rename(&tmp, hooks.join(name)).expect("rename hook");
     }
 
+    /// Installs the stack's companion must-use plugin in the real store
+    /// (compose/wordpress/quartermaster-companion.php), as the stack does.
+    pub fn install_companion(&self) {
+        let Some(dir) = &self.dir else { return };
+        let to = dir.join("site/wp-content/mu-plugins/quartermaster-companion.php");
+        std::fs::copy(concat!(env!("CARGO_MANIFEST_DIR"), "/compose/wordpress/quartermaster-companion.php"), &to)
+            .unwrap_or_else(|e| panic!("{}: {e}", to.display()));
+    }
+
     /// Removes a hook file.
     pub fn unhook(&self, name: &str) {
         if let Some(dir) = &self.dir {

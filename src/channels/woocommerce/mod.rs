@@ -261,6 +261,27 @@ impl WooClient {
         }
     }
 
+    /// The store's webhooks, every status.
+    pub async fn webhooks(&self) -> Result<Vec<types::Webhook>, ChannelError> {
+        self.list("webhooks", &[]).await
+    }
+
+    /// Creates a webhook (`id` none; WooCommerce pings its delivery URL
+    /// first) or changes one; returns it as the store then has it.
+    pub async fn save_webhook(&self, id: Option<u64>, body: &Value) -> Result<types::Webhook, ChannelError> {
+        let (method, path) = match id {
+            Some(id) => (Method::PUT, format!("webhooks/{id}")),
+            None => (Method::POST, "webhooks".to_owned()),
+        };
+        let (_, v) = self.call_retrying(method, &path, &[], Some(body)).await?;
+        serde_json::from_value(v).map_err(|e| ChannelError::Permanent {
+            channel: CHANNEL,
+            status: 200,
+            code: "unexpected_shape".into(),
+            message: format!("{path}: {e}"),
+        })
+    }
+
     /// Every refund of an order, oldest first.
     pub async fn refunds_of(&self, order_id: u64) -> Result<Vec<Refund>, ChannelError> {
         let q = vec![("dates_are_gmt".into(), "true".into()), ("order".into(), "asc".into()), ("orderby".into(), "id".into())];

@@ -53,6 +53,19 @@ pub struct RefundRef {
 /// A refund (`GET orders/<id>/refunds`). Item quantities and totals are
 /// negative; each item names the order item it refunds (`_refunded_item_id`).
 /// `amount` may exceed the items' sum: the rest was refunded by amount only.
+/// A webhook as `GET webhooks` lists it.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+pub struct Webhook {
+    pub id: u64,
+    #[serde(default)]
+    pub name: String,
+    /// `active`, `paused`, or `disabled` (WooCommerce disables a webhook after
+    /// more than 5 failed deliveries in a row).
+    pub status: String,
+    pub topic: String,
+    pub delivery_url: String,
+}
+
 /// Whether units went back to stock is not on the refund: WooCommerce keeps
 /// it on the order's line (`_restock_refunded_items`, cumulative).
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
