@@ -35,7 +35,10 @@ if [ ! -e "$html/wp-config.php" ]; then
     echo "require_once ABSPATH . 'wp-settings.php';"
   } >"$html/wp-config.php"
 fi
-chown -R www-data:www-data "$html"
+# Everything but what the stack bind-mounts read-only (the companion plugin,
+# compose.yaml): a chown there fails, and would reach the host's file.
+companion="$html/wp-content/mu-plugins/quartermaster-companion.php"
+find "$html" -path "$companion" -prune -o -exec chown www-data:www-data {} +
 [ "${1:-}" = serve ] || exec "$@"
 
 PHP_CLI_SERVER_WORKERS=4 setpriv --reuid=www-data --regid=www-data --init-groups \
