@@ -183,16 +183,16 @@ async fn bench_cycle(server: &str, skus: usize, orders: u64) -> Cycle {
         retry: RetryPolicy::default(),
         books: None,
         metrics: None,
-        settings: common::sync_settings(vec!["processing".into()]),
+        // The open orders here live in Quartermaster only (the stand-in does not
+        // hold them): their reading again by id is measured apart (`bench_open_orders`).
+        settings: quartermaster::sync::Settings { open_orders_every_cycle_up_to: 0, ..common::sync_settings(vec!["processing".into()]) },
     });
     let sync = sync.observed_by(phase_hook(phases.clone(), clocks));
     let poller = common::HeldSync::new(&opts, "bench", sync).await;
-    // An ordinary cycle: the hourly full reconciliation is not due.
-    sqlx::query("INSERT INTO sync_state (name, value) VALUES ('woo.stock.reconciled_at', ?)")
-        .bind(chrono::Utc::now().to_rfc3339())
-        .execute(&pool)
-        .await
-        .expect("state");
+    // An ordinary cycle: the hourly full reconciliation and the open orders' reading are not due.
+    for name in [quartermaster::sync::state::RECONCILED, quartermaster::sync::state::OPEN_CHECKED] {
+        quartermaster::sync::state::set(&pool, name, &chrono::Utc::now().to_rfc3339()).await.expect("state");
+    }
     phases.lock().expect("phases").clear();
     let (cpu0, qm0) = (clocks.process(), clocks.qm());
     let t = Instant::now();
@@ -356,6 +356,74 @@ fn bench_lookup() -> (String, String) {
     (format!("GTIN lookup, warm cache of {SKUS} codes"), format!("{ns:.0} ns/lookup; {ns_scan:.0} ns with GTIN-14 normalisation"))
 }
 
+/// The open orders read again by id, against the stand-in holding them (20 ms
+/// a request): `n` open orders mirrored, the change feed past them (as a
+/// REST line edit leaves it), then a cycle when the reading is due and one
+/// right after. Rows: (open orders, requests and wall when due, requests on
+/// the next cycle).
+async fn bench_open_orders(server: &str, n: u64) -> (String, String) {
+    let (pool, opts) = common::fresh_db(server, "qm_bench_open", 12).await;
+    let store = WooStandin::new("ck_bench", "cs_bench");
+    let item = store.add_product("OPEN-1", 1_000_000, true);
+    for _ in 0..n {
+        store.create_order(&[(item, 1)], "processing");
+    }
+    let (addr, _clocks) = standin_thread(store.router());
+    let woo = Arc::new(
+        WooClient::new(&format!("http://{addr}"), Secret::new("ck_bench"), Secret::new("cs_bench"), Duration::from_secs(30))
+            .expect("client"),
+    );
+    quartermaster::inventory::catalog::sync_from_woo(&pool, &woo, "USD", false).await.expect("catalog");
+    let rows = quartermaster::inventory::receive::parse_csv(&pool, "sku,qty,unit_cost,lot_ref\nOPEN-1,2000000,1.00,LOT-1", "USD")
+        .await
+        .expect("db")
+        .expect("valid csv");
+    let invoice = quartermaster::inventory::receive::Invoice {
+        supplier: "Bench Supply".into(),
+        reference: "INV-1".into(),
+        date: chrono::Utc::now().date_naive(),
+        currency: "USD".into(),
+    };
+    quartermaster::inventory::receive::apply(&pool, &invoice, &rows, None, &|_, _| {}).await.expect("receive");
+    let sync = StockSync::new(Deps {
+        pool: pool.clone(),
+        woo: woo.clone(),
+        ebay: None,
+        retry: RetryPolicy::default(),
+        books: None,
+        metrics: None,
+        settings: quartermaster::sync::Settings { overlap: chrono::TimeDelta::zero(), ..common::sync_settings(vec!["processing".into()]) },
+    });
+    let poller = common::HeldSync::new(&opts, "bench-open", sync).await;
+    let first = poller.run_once().await.expect("first cycle");
+    assert_eq!(u64::from(first.orders_changed), n, "{first}");
+    store.set_latency(Duration::from_millis(20));
+    // The feed has nothing new (its watermark past every order); the reading is due.
+    let ahead = (chrono::Utc::now() + chrono::TimeDelta::seconds(2)).to_rfc3339();
+    quartermaster::sync::state::set(&pool, quartermaster::sync::state::WATERMARK, &ahead).await.expect("watermark");
+    sqlx::query("DELETE FROM sync_state WHERE name = ?")
+        .bind(quartermaster::sync::state::OPEN_CHECKED)
+        .execute(&pool)
+        .await
+        .expect("state");
+    let t = Instant::now();
+    let due = poller.run_once().await.expect("cycle when due");
+    let wall = t.elapsed();
+    assert_eq!(u64::from(due.open_checked), n, "{due}");
+    let next = poller.run_once().await.expect("next cycle");
+    common::drop_db(server, "qm_bench_open").await;
+    (
+        format!("{n} open orders read again by id (every cycle up to 100, else every polling.open_orders_minutes)"),
+        format!(
+            "{} requests, {:.0} ms when due ({} in the whole cycle); {} on the next cycle",
+            due.open_requests,
+            wall.as_secs_f64() * 1e3,
+            due.requests,
+            next.open_requests
+        ),
+    )
+}
+
 fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     let server = std::env::var("QM_TEST_DATABASE_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".into());
@@ -364,6 +432,9 @@ fn main() {
     rows.push(rt.block_on(bench_reservations(&server, 1)));
     rows.push(rt.block_on(bench_reservations(&server, 8)));
     rows.push(bench_lookup());
+    for n in [100, 1_000, 5_000] {
+        rows.push(rt.block_on(bench_open_orders(&server, n)));
+    }
     let mut table = String::from("| sync benchmark | result |\n|---|---:|\n");
     for (k, v) in &rows {
         table.push_str(&format!("| {k} | {v} |\n"));

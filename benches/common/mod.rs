@@ -162,5 +162,6 @@ pub fn sync_settings(reservable: Vec<String>) -> quartermaster::sync::Settings {
         push_unstocked: false,
         reconcile_every: chrono::TimeDelta::minutes(60),
         open_orders_every: chrono::TimeDelta::minutes(15),
+        open_orders_every_cycle_up_to: quartermaster::sync::reconcile::EVERY_CYCLE_UP_TO,
     }
 }

@@ -42,7 +42,7 @@
 
 mod pull;
 mod push;
-mod reconcile;
+pub mod reconcile;
 mod repair;
 pub mod state;
 mod summary;
@@ -120,6 +120,8 @@ pub struct Settings {
     pub reconcile_every: TimeDelta,
     /// How often, at the least, the open orders are read again by id (`polling.open_orders_minutes`).
     pub open_orders_every: TimeDelta,
+    /// Up to how many open orders they are read again on every cycle ([`reconcile::EVERY_CYCLE_UP_TO`]).
+    pub open_orders_every_cycle_up_to: usize,
 }
 
 impl Settings {
@@ -131,6 +133,7 @@ impl Settings {
             push_unstocked: c.woocommerce.push_unstocked,
             reconcile_every: TimeDelta::minutes(i64::from(c.polling.reconcile_minutes)),
             open_orders_every: TimeDelta::minutes(i64::from(c.polling.open_orders_minutes)),
+            open_orders_every_cycle_up_to: reconcile::EVERY_CYCLE_UP_TO,
         }
     }
 }

@@ -36,7 +36,8 @@ impl StockSync {
         let pool = &self.d.pool;
         let open = orders::open_woo_ids(pool).await?;
         s.open_orders = u32::try_from(open.len()).unwrap_or(u32::MAX);
-        let due = open.len() <= EVERY_CYCLE_UP_TO || state::due(pool, state::OPEN_CHECKED, self.d.settings.open_orders_every, now).await?;
+        let due = open.len() <= self.d.settings.open_orders_every_cycle_up_to
+            || state::due(pool, state::OPEN_CHECKED, self.d.settings.open_orders_every, now).await?;
         if !due || open.is_empty() {
             return Ok(Reread::default());
         }

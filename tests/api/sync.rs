@@ -92,6 +92,7 @@ pub fn poller(db: &TestDb, woo: WooClient, ebay: Option<EbayClient>) -> Poller {
                 push_unstocked: false,
                 reconcile_every: chrono::TimeDelta::minutes(60),
                 open_orders_every: chrono::TimeDelta::minutes(15),
+                open_orders_every_cycle_up_to: quartermaster::sync::reconcile::EVERY_CYCLE_UP_TO,
             },
         },
         books: None,
