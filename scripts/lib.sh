@@ -15,15 +15,8 @@ qm_apt_updated=0
 # qm_need_pkg COMMAND PACKAGE...: installs PACKAGEs with apt-get when COMMAND is missing.
 qm_need_pkg() {
   local cmd=$1; shift
-  if command -v "$cmd" >/dev/null 2>&1 || [ -x "$cmd" ]; then return 0; fi
-  qm_log "installing $* (no $cmd on this machine)"
-  local sudo=""
-  [ "$(id -u)" -ne 0 ] && sudo="sudo"
-  if [ "$qm_apt_updated" -eq 0 ]; then
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get update -qq >/dev/null
-    qm_apt_updated=1
-  fi
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+  local list; list=$(printf '%s,' "$@")
+  qm_need_pkgs "$cmd=${list%,}"
 }
 
 # qm_need_pkgs COMMAND=PACKAGE[,PACKAGE...] ...: the same for many commands at

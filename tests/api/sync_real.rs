@@ -47,7 +47,7 @@ async fn receive(pool: &MySqlPool, skus: &[&str], qty: u32, reference: &str) {
 }
 
 /// Runs the real `qm` binary without blocking the runtime (the stand-in answers on it).
-async fn qm(args: &[&str], config: &std::path::Path) -> (bool, String) {
+pub(crate) async fn qm(args: &[&str], config: &std::path::Path) -> (bool, String) {
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_qm"))
         .args(args)
         .arg("--config")

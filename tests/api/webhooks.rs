@@ -13,6 +13,7 @@ use sqlx::MySqlPool;
 use crate::{
     helpers::{TenantDir, TestApp, TestDb},
     shop::{self, Shop},
+    sync_real::qm,
 };
 
 const SECRET: &str = "wh-secret-5d1c9e0a-quartermaster-test";
@@ -58,18 +59,6 @@ fn php_signature(body: &[u8], secret: &str) -> String {
     let out = child.wait_with_output().expect("php");
     assert!(out.status.success(), "php failed");
     String::from_utf8(out.stdout).expect("utf-8")
-}
-
-async fn qm(args: &[&str], config: &std::path::Path) -> (bool, String) {
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_qm"))
-        .args(args)
-        .arg("--config")
-        .arg(config)
-        .env("NO_COLOR", "1")
-        .output()
-        .await
-        .expect("run qm");
-    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
 }
 
 async fn reserved(pool: &MySqlPool, woo_id: u64) -> u64 {
