@@ -374,17 +374,7 @@ async fn bench_open_orders(server: &str, n: u64) -> (String, String) {
             .expect("client"),
     );
     quartermaster::inventory::catalog::sync_from_woo(&pool, &woo, "USD", false).await.expect("catalog");
-    let rows = quartermaster::inventory::receive::parse_csv(&pool, "sku,qty,unit_cost,lot_ref\nOPEN-1,2000000,1.00,LOT-1", "USD")
-        .await
-        .expect("db")
-        .expect("valid csv");
-    let invoice = quartermaster::inventory::receive::Invoice {
-        supplier: "Bench Supply".into(),
-        reference: "INV-1".into(),
-        date: chrono::Utc::now().date_naive(),
-        currency: "USD".into(),
-    };
-    quartermaster::inventory::receive::apply(&pool, &invoice, &rows, None, &|_, _| {}).await.expect("receive");
+    common::receive(&pool, "OPEN-1", 2000000).await;
     let sync = StockSync::new(Deps {
         pool: pool.clone(),
         woo: woo.clone(),

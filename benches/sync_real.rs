@@ -232,17 +232,7 @@ async fn bench_latency(server_url: &str, db: &str) -> Vec<(String, String)> {
     let delivery = format!("http://127.0.0.1:{}/webhooks/woocommerce", app.port());
     tokio::spawn(app.run_until_stopped(std::future::pending()));
     quartermaster::inventory::catalog::sync_from_woo(&pool, &state.woo, "USD", false).await.expect("catalog");
-    let rows = quartermaster::inventory::receive::parse_csv(&pool, "sku,qty,unit_cost,lot_ref\nLAT-1,100000,1.00,LOT-1", "USD")
-        .await
-        .expect("db")
-        .expect("csv");
-    let invoice = quartermaster::inventory::receive::Invoice {
-        supplier: "Bench Supply".into(),
-        reference: "INV-1".into(),
-        date: chrono::Utc::now().date_naive(),
-        currency: "USD".into(),
-    };
-    quartermaster::inventory::receive::apply(&pool, &invoice, &rows, None, &|_, _| {}).await.expect("receive");
+    common::receive(&pool, "LAT-1", 100000).await;
     let runner = Runner::of(&state);
     let poll = jobs::make(JobName::InventoryPoll, &state).expect("job");
     jobs::run_guarded(&runner, "inventory_poll", poll.as_ref()).await.expect("first cycle");

@@ -165,3 +165,19 @@ pub fn sync_settings(reservable: Vec<String>) -> quartermaster::sync::Settings {
         open_orders_every_cycle_up_to: quartermaster::sync::reconcile::EVERY_CYCLE_UP_TO,
     }
 }
+
+/// Receives `qty` units of `sku` as one supplier invoice (lot `LOT-1` at 1.00), as the back office does.
+pub async fn receive(pool: &MySqlPool, sku: &str, qty: u32) {
+    use quartermaster::inventory::receive;
+    let rows = receive::parse_csv(pool, &format!("sku,qty,unit_cost,lot_ref\n{sku},{qty},1.00,LOT-1"), "USD")
+        .await
+        .expect("db")
+        .expect("valid csv");
+    let invoice = receive::Invoice {
+        supplier: "Bench Supply".into(),
+        reference: "INV-1".into(),
+        date: chrono::Utc::now().date_naive(),
+        currency: "USD".into(),
+    };
+    receive::apply(pool, &invoice, &rows, None, &|_, _| {}).await.expect("receive");
+}
