@@ -19,6 +19,8 @@ pub struct AppState {
     pub sessions: Arc<crate::operators::sessions::SessionCache>,
     /// The dashboard's collectors and their caches.
     pub board: Arc<crate::dashboard::Board>,
+    /// Live event streams open now (caps per operator and in total).
+    pub streams: Arc<crate::events::slots::Slots>,
 }
 
 impl std::ops::Deref for AppState {

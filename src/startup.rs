@@ -3,7 +3,7 @@
 //! `Application::build` binds first and exposes `port()`, so tests start it
 //! on port 0.
 
-use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+use std::{future::Future, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use tokio::net::TcpListener;
@@ -79,6 +79,7 @@ pub async fn prepare(loaded: LoadedConfig) -> anyhow::Result<AppState> {
     let c = &services.config;
     Ok(AppState {
         board: Arc::new(crate::dashboard::Board::standard()),
+        streams: Arc::default(),
         reads: Arc::new(crate::db::reads::Reads::new(options, (c.database.max_connections as usize / 2).max(2))),
         sessions: Arc::new(crate::operators::sessions::SessionCache::new(std::time::Duration::from_secs(u64::from(
             c.server.session_check_seconds,
@@ -169,9 +170,70 @@ impl Application {
 
     /// Serves until `shutdown` completes, then lets in-flight requests finish.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-        let app = web::router(self.state);
-        axum::serve(self.listener, app.into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(shutdown).await
+        serve(self.listener, web::router(self.state), shutdown).await
     }
+}
+
+/// A client has this long to send a request's headers (a new connection's
+/// first request, and each next one on a kept-alive connection); past it
+/// the connection is closed. The body's time is the request timeout's (60 s).
+pub const HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// Connections held open at once; past it a new one is closed at once (the
+/// kernel's backlog holds the rest), so half-open clients cannot take every
+/// file descriptor and /healthz keeps its answer.
+pub const MAX_CONNECTIONS: usize = 4096;
+
+/// Serves `app` on `listener` until `shutdown`, then lets in-flight requests
+/// finish (up to 30 s). axum's router on hyper's connection builder, which
+/// gives the header-read timeout axum::serve does not set.
+async fn serve(listener: TcpListener, app: axum::Router, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    use hyper_util::{
+        rt::{TokioExecutor, TokioIo, TokioTimer},
+        server::{conn::auto::Builder, graceful::GracefulShutdown},
+    };
+    use tower::ServiceExt as _;
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder.http1().timer(TokioTimer::new()).header_read_timeout(HEADER_READ_TIMEOUT);
+    builder.http2().timer(TokioTimer::new()).keep_alive_interval(Some(std::time::Duration::from_secs(30)));
+    let graceful = GracefulShutdown::new();
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, remote) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of descriptors or a connection reset before accept: keep serving.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::task::yield_now().await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let Ok(permit) = slots.clone().try_acquire_owned() else {
+            tracing::warn!(limit = MAX_CONNECTIONS, "connection refused: the server holds its most connections");
+            drop(stream);
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let app = app.clone();
+        let service = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+            req.extensions_mut().insert(axum::extract::ConnectInfo(remote));
+            app.clone().oneshot(req.map(axum::body::Body::new))
+        });
+        let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            let _ = conn.await;
+            drop(permit);
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(std::time::Duration::from_secs(30), graceful.shutdown()).await.is_err() {
+        tracing::warn!("requests still running 30 s after shutdown was asked; stopping anyway");
+    }
+    Ok(())
 }
 
 /// Completes on SIGTERM (docker stop) or Ctrl-C.

@@ -87,7 +87,7 @@ async fn receipts(pool: &MySqlPool, books: &Books, ids: &AccountIds) -> Result<u
     .fetch_all(pool)
     .await?;
     let lots = sqlx::query_as::<_, (LotId, String, String, NaiveDateTime, i64)>(
-        r#"SELECT l.id, l.lot_ref, p.sku, l.received_at, l.qty_received * l.unit_cost_minor
+        r#"SELECT l.id, l.lot_ref, p.sku, l.received_at, CAST(l.qty_received * l.unit_cost_minor AS SIGNED)
            FROM inventory_lots l JOIN products p ON p.id = l.product_id
            WHERE l.supplier_invoice_id IS NULL AND l.source <> 'return'
              AND NOT EXISTS (SELECT 1 FROM journal_entries e WHERE e.source_type = 'lot' AND e.source_id = l.id)

@@ -4,6 +4,7 @@
 //! live stream (rows written by other replicas arrive by its polling).
 
 pub mod bus;
+pub mod slots;
 
 use crate::ids::OperatorId;
 use serde_json::Value;

@@ -112,9 +112,16 @@ pub struct Composed {
     pub envelope_from: String,
 }
 
+/// A value for one header line: control characters (CR, LF, tab, NUL, …)
+/// become spaces, so no name, subject or header value from data can end its
+/// header and start another; lettre encodes the rest (RFC 2047).
+fn one_line(s: &str) -> String {
+    s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
+}
+
 fn mailbox(name: Option<&str>, address: &str) -> Result<Mailbox, MailError> {
     let addr = address.parse().map_err(|e| MailError::Compose(format!("`{address}` is not a mail address: {e}")))?;
-    Ok(Mailbox::new(name.map(str::to_owned), addr))
+    Ok(Mailbox::new(name.map(one_line), addr))
 }
 
 /// Builds the message: `multipart/mixed` of `multipart/alternative` (text,
@@ -127,13 +134,13 @@ pub fn compose(sender_name: &str, from: &str, draft: &Draft) -> Result<Composed,
     if draft.to.is_empty() {
         return Err(MailError::Compose("a message needs at least one recipient".into()));
     }
-    let mut message = Message::builder().from(from_box).subject(draft.subject.clone()).message_id(Some(message_id.clone()));
+    let mut message = Message::builder().from(from_box).subject(one_line(&draft.subject)).message_id(Some(message_id.clone()));
     for to in &draft.to {
         message = message.to(mailbox(None, to)?);
     }
     for (name, value) in &draft.headers {
         let header = HeaderName::new_from_ascii(name.clone()).map_err(|e| MailError::Compose(format!("header `{name}`: {e}")))?;
-        message = message.raw_header(HeaderValue::new(header, value.clone()));
+        message = message.raw_header(HeaderValue::new(header, one_line(value)));
     }
     let alternative = MultiPart::alternative()
         .singlepart(SinglePart::builder().header(ContentType::TEXT_PLAIN).body(draft.text.clone()))

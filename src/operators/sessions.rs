@@ -29,7 +29,11 @@ fn token_hash(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
 }
 
-/// Starts a session; returns the cookie token.
+/// Sessions one operator holds at once; signing in past it ends the oldest.
+pub const MAX_PER_OPERATOR: u32 = 20;
+
+/// Starts a session; returns the cookie token. An operator holds at most
+/// [`MAX_PER_OPERATOR`] sessions: the oldest beyond it are ended here.
 pub async fn create(
     pool: &MySqlPool,
     operator_id: OperatorId,
@@ -48,6 +52,19 @@ pub async fn create(
         .bind(user_agent.map(|s| s.chars().take(255).collect::<String>()))
         .execute(pool)
         .await?;
+    let ended = sqlx::query(
+        r#"DELETE FROM sessions WHERE operator_id = ? AND token_hash NOT IN
+           (SELECT token_hash FROM (SELECT token_hash FROM sessions WHERE operator_id = ? ORDER BY created_at DESC, token_hash LIMIT ?) AS newest)"#,
+    )
+    .bind(operator_id)
+    .bind(operator_id)
+    .bind(MAX_PER_OPERATOR)
+    .execute(pool)
+    .await?
+    .rows_affected();
+    if ended > 0 {
+        tracing::info!(operator = %operator_id, ended, "signed in past the session cap: the oldest sessions were ended");
+    }
     Ok(token)
 }
 

@@ -1,7 +1,14 @@
-//! HTML → PDF through the WeasyPrint CLI (`weasyprint - -`), run with
-//! std::process: HTML on stdin, PDF on stdout, stderr kept for the error,
-//! and a deadline after which the process is killed. One cold process per
-//! document keeps a crashing render from taking the server with it.
+//! HTML → PDF through WeasyPrint, run with std::process: HTML on stdin,
+//! PDF on stdout, stderr kept for the error, and a deadline after which the
+//! process is killed. One cold process per document keeps a crashing render
+//! from taking the server with it.
+//!
+//! The process is `render.py` on the Python the `weasyprint` command runs
+//! on: WeasyPrint itself, with a URL fetcher that reads only the template
+//! folder (`data:` URLs, and `file:` paths inside the folder, symlinks
+//! resolved). No text in a document — a customer's name, a supplier's
+//! description, a template mistake — can make a render fetch from the
+//! network or read another file; each refusal is logged.
 
 use std::{
     io::{Read, Write},
@@ -25,11 +32,31 @@ pub enum PdfError {
     Io(#[from] std::io::Error),
 }
 
-/// The WeasyPrint CLI to run.
+/// The renderer (see the module's head).
+const RENDER_PY: &str = include_str!("render.py");
+
+/// The WeasyPrint to run.
 #[derive(Debug, Clone)]
 pub struct WeasyPrint {
+    /// The `weasyprint` command: its version is the health probe, and its
+    /// `#!` line names the Python the renderer runs on.
     program: PathBuf,
     timeout: Duration,
+}
+
+/// The interpreter a script's `#!` line names (`/usr/bin/python3`,
+/// `/usr/bin/env python3`), found on PATH when the program is a bare name.
+fn interpreter_of(program: &Path) -> Option<Vec<String>> {
+    let path = if program.components().count() > 1 {
+        program.to_path_buf()
+    } else {
+        std::env::split_paths(&std::env::var_os("PATH")?).map(|d| d.join(program)).find(|p| p.is_file())?
+    };
+    let mut head = [0u8; 256];
+    let n = std::fs::File::open(path).ok()?.read(&mut head).ok()?;
+    let first = std::str::from_utf8(&head[..n]).ok()?.lines().next()?.strip_prefix("#!")?;
+    let words: Vec<String> = first.split_whitespace().map(str::to_owned).collect();
+    (!words.is_empty()).then_some(words)
 }
 
 impl Default for WeasyPrint {
@@ -73,13 +100,23 @@ impl WeasyPrint {
 
     /// The same, on the calling thread.
     pub fn render_blocking(&self, html: &[u8], base_dir: Option<&Path>) -> Result<Vec<u8>, PdfError> {
-        let mut cmd = Command::new(&self.program);
-        cmd.arg("--quiet");
+        let program = || self.program.display().to_string();
+        let python = interpreter_of(&self.program).ok_or_else(|| PdfError::Spawn {
+            program: program(),
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, "not found, or not a Python script"),
+        })?;
+        let mut cmd = Command::new(&python[0]);
+        cmd.args(&python[1..]).arg("-c").arg(RENDER_PY);
         if let Some(base) = base_dir {
-            cmd.arg("--base-url").arg(base);
+            cmd.arg(base);
         }
-        cmd.args(["-", "-"]).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
-        let mut child = cmd.spawn().map_err(|source| PdfError::Spawn { program: self.program.display().to_string(), source })?;
+        // Nothing of ours reaches the renderer's environment but what Python needs.
+        cmd.env_clear().env("PATH", "/usr/bin:/bin").env("LANG", "C.UTF-8").env("HOME", std::env::temp_dir());
+        if let Some(fc) = std::env::var_os("FONTCONFIG_FILE") {
+            cmd.env("FONTCONFIG_FILE", fc);
+        }
+        cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = cmd.spawn().map_err(|source| PdfError::Spawn { program: program(), source })?;
         // Feed stdin and drain stdout/stderr on their own threads so a large
         // document cannot deadlock on a full pipe.
         let mut stdin = child.stdin.take().ok_or_else(|| std::io::Error::other("no stdin"))?;
@@ -116,6 +153,9 @@ impl WeasyPrint {
         let stderr: String = err_reader.join().unwrap_or_default().chars().take(2000).collect();
         if !status.success() {
             return Err(PdfError::Failed { status: status.to_string(), stderr: stderr.trim().to_owned() });
+        }
+        for refused in stderr.lines().filter(|l| l.starts_with("qm: refused to fetch")) {
+            tracing::warn!(what = refused.trim_start_matches("qm: "), "a document asked for a resource outside its template folder");
         }
         if !pdf.starts_with(b"%PDF") {
             return Err(PdfError::Empty { stderr: stderr.trim().to_owned() });

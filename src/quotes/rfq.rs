@@ -98,7 +98,11 @@ pub fn parse_email(raw: &[u8]) -> Result<Request, Malformed> {
     let authentication_results = msg.header_values("Authentication-Results").filter_map(|v| v.as_text().map(str::to_owned)).collect();
     Ok(Request {
         sender_email: email,
-        sender_name: from.name().map(str::to_owned).filter(|n| !n.trim().is_empty()),
+        // A display name is one line of text, whatever its encoded words decode to.
+        sender_name: from
+            .name()
+            .map(|n| n.chars().map(|c| if c.is_control() { ' ' } else { c }).collect::<String>())
+            .filter(|n| !n.trim().is_empty()),
         company: None,
         subject: msg.subject().map(str::to_owned),
         body,

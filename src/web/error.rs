@@ -34,6 +34,9 @@ pub enum AppError {
     /// 409: the thing has moved on (expired, already accepted, another's).
     #[error("{0}")]
     Conflict(String),
+    /// 429: a cap is reached (live event streams); says which and what to do.
+    #[error("{0}")]
+    TooMany(String),
     /// 400/422 naming the field and what is wrong with it.
     #[error("{field}: {message}")]
     Invalid { field: &'static str, message: String },
@@ -84,6 +87,7 @@ impl IntoResponse for AppError {
             AppError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, self.to_string()),
             AppError::NotSetUp(_) => (StatusCode::SERVICE_UNAVAILABLE, self.to_string()),
             AppError::Conflict(_) => (StatusCode::CONFLICT, self.to_string()),
+            AppError::TooMany(_) => (StatusCode::TOO_MANY_REQUESTS, self.to_string()),
             AppError::Invalid { .. } => (StatusCode::UNPROCESSABLE_ENTITY, self.to_string()),
             AppError::Sqlx(e) => {
                 tracing::error!(error = %e, "database error");

@@ -19,7 +19,7 @@ use axum_extra::extract::CookieJar;
 use futures::stream::Stream;
 use tokio::sync::{broadcast::error::RecvError, mpsc};
 
-use super::{AppState, Result, session::Session};
+use super::{AppError, AppState, Result, session::Session};
 use crate::{events::Row, operators::Role};
 
 pub fn router() -> Router<AppState> {
@@ -55,6 +55,8 @@ async fn stream_events(
     Query(q): Query<StreamQuery>,
 ) -> Result<Sse<impl Stream<Item = std::result::Result<SseEvent, Infallible>>>> {
     let role = session.operator.role;
+    // Held by the stream below: the slot comes back when the client goes.
+    let slot = state.streams.take(session.operator.id).map_err(|full| AppError::TooMany(full.to_string()))?;
     let resume = headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok()).or(q.after);
     let start = match resume {
         Some(id) => id,
@@ -67,7 +69,7 @@ async fn stream_events(
     let tiles_rx = tiles.then(|| state.board.subscribe(&state));
     let (tx, out) = mpsc::channel::<SseEvent>(64);
     tokio::spawn(feed(state, role, token, start, rx, tiles_rx, tx));
-    let stream = futures::stream::unfold(out, |mut out| async move { out.recv().await.map(|e| (Ok(e), out)) });
+    let stream = futures::stream::unfold((out, slot), |(mut out, slot)| async move { out.recv().await.map(|e| (Ok(e), (out, slot))) });
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
 

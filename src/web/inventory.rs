@@ -113,7 +113,9 @@ async fn page(State(state): State<AppState>, s: Session) -> Result<Page<ReceiveP
     Ok(Page(ReceivePage::new(&state, &s).await?))
 }
 
-#[derive(Deserialize)]
+/// Every field defaults, so the role check comes before any complaint about the form.
+#[derive(Deserialize, Default)]
+#[serde(default)]
 struct ReceiveForm {
     supplier: String,
     invoice: String,
@@ -185,7 +187,9 @@ async fn submit(State(state): State<AppState>, s: Session, jar: CookieJar, Form(
     Ok((StatusCode::UNPROCESSABLE_ENTITY, Page(p)).into_response())
 }
 
-#[derive(Deserialize)]
+/// Every field defaults, so the role check comes before any complaint about the form.
+#[derive(Deserialize, Default)]
+#[serde(default)]
 struct AdjustForm {
     lot: String,
     delta: String,

@@ -5,6 +5,7 @@ mod assets;
 mod auth;
 mod books;
 mod chrome;
+mod csv;
 mod dashboard;
 pub mod error;
 mod events;
@@ -32,7 +33,7 @@ use tower::{ServiceBuilder, ServiceExt};
 use tower_http::{
     request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer},
     set_header::SetResponseHeaderLayer,
-    timeout::TimeoutLayer,
+    timeout::{RequestBodyTimeoutLayer, TimeoutLayer},
     trace::TraceLayer,
 };
 
@@ -98,6 +99,17 @@ impl MakeRequestId for Sequential {
     }
 }
 
+/// A request body that sends nothing for this long is cut off (a 4xx, the
+/// connection closed); a whole request has 60 s ([`TimeoutLayer`]).
+pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// `Referrer-Policy: no-referrer` for pages whose URL carries a token (the
+/// buyer's quote link, the unsubscribe link): every other page is
+/// `same-origin`, which would still hand the URL to our own assets' requests.
+fn no_referrer() -> SetResponseHeaderLayer<HeaderValue> {
+    SetResponseHeaderLayer::overriding(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"))
+}
+
 /// The whole application router: health at the root, pages under the base path.
 pub fn router(state: AppState) -> Router {
     // A module the tenant turned off has no routes at all (a 404, not a page that fails).
@@ -144,6 +156,7 @@ pub fn router(state: AppState) -> Router {
                     tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id = %id)
                 }))
                 .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, Duration::from_secs(60)))
+                .layer(RequestBodyTimeoutLayer::new(BODY_READ_TIMEOUT))
                 .layer(PropagateRequestIdLayer::new(x_request_id))
                 .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
                 .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))

@@ -166,7 +166,15 @@ async fn check_csrf(request: Request, expected: Option<&str>) -> Result<Request,
         return Err(reject());
     }
     let (parts, body) = request.into_parts();
-    let bytes = to_bytes(body, MAX_FORM_BYTES).await.map_err(|_| AppError::invalid("body", "form too large").into_response())?;
+    let bytes = to_bytes(body, MAX_FORM_BYTES).await.map_err(|e| {
+        let why =
+            if std::error::Error::source(&e).is_some_and(|s| s.to_string().contains("timed out")) || e.to_string().contains("timed out") {
+                "the form was sent too slowly and was cut off"
+            } else {
+                "the form is larger than 1 MiB, or was cut off"
+            };
+        AppError::invalid("body", why).into_response()
+    })?;
     let provided = form_urlencoded_field(&bytes, "csrf");
     match provided {
         Some(p) if !p.is_empty() && bool::from(p.as_bytes().ct_eq(expected.as_bytes())) => {

@@ -19,7 +19,8 @@ use super::{
 };
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/unsubscribe", get(ask).post(record))
+    // The link's signature is in the URL: no Referer may take it anywhere.
+    Router::new().route("/unsubscribe", get(ask).post(record)).layer(super::no_referrer())
 }
 
 /// What the page says.

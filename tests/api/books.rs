@@ -33,7 +33,7 @@ use sqlx::MySqlPool;
 use crate::helpers::{TenantDir, TestApp, TestDb, csrf_in};
 use quartermaster::operators::Role;
 
-const CHART: &str = r#"
+pub(crate) const CHART: &str = r#"
 accounts: { cash: "1000", accounts_receivable: "1100", inventory: "1200", sales_tax_payable: "2100", sales: "4000",
             shipping_income: "4100", cogs: "5000", gateway_fees: "6100" }
 gateway_fees:
@@ -48,7 +48,7 @@ pub(crate) fn books_with(extra: &str) -> Books {
 }
 
 /// A store with its books open.
-struct Shop {
+pub(crate) struct Shop {
     /// The database, when the shop owns it (else a running app does).
     _db: Option<TestDb>,
     pool: MySqlPool,
@@ -57,7 +57,7 @@ struct Shop {
 }
 
 impl Shop {
-    async fn open(extra: &str) -> Shop {
+    pub(crate) async fn open(extra: &str) -> Shop {
         let db = TestDb::migrated().await;
         let books = books_with(extra);
         let ids = chart::install(&db.pool, &books.chart).await.expect("install chart");
@@ -65,16 +65,16 @@ impl Shop {
     }
 
     /// The books of a running app.
-    fn of(app: &TestApp) -> Shop {
+    pub(crate) fn of(app: &TestApp) -> Shop {
         let ledger = app.state.ledger.as_deref().expect("accounting is on").clone();
         Shop { _db: None, pool: app.state.pool.clone(), ledger, next_woo: 5000 }
     }
 
-    fn pool(&self) -> &MySqlPool {
+    pub(crate) fn pool(&self) -> &MySqlPool {
         &self.pool
     }
 
-    async fn product(&self, sku: &str, weight_g: u32) -> u64 {
+    pub(crate) async fn product(&self, sku: &str, weight_g: u32) -> u64 {
         sqlx::query("INSERT INTO products (sku, name, weight_g) VALUES (?, ?, ?)")
             .bind(sku)
             .bind(sku)
@@ -86,7 +86,7 @@ impl Shop {
     }
 
     /// Receives an invoice: (product, qty, unit cost) per lot. Returns its id.
-    async fn receive(&self, reference: &str, lots: &[(u64, u32, i64)]) -> u64 {
+    pub(crate) async fn receive(&self, reference: &str, lots: &[(u64, u32, i64)]) -> u64 {
         let rows: Vec<ReceiptRow> = lots
             .iter()
             .enumerate()
@@ -110,8 +110,21 @@ impl Shop {
     }
 
     /// Mirrors a WooCommerce order: lines (product, qty, line total in cents), then reserves it.
-    async fn order(
+    pub(crate) async fn order(
         &mut self,
+        method: &str,
+        lines: &[(u64, u32, i64)],
+        shipping: i64,
+        tax: i64,
+        meta: serde_json::Value,
+    ) -> (OrderId, Vec<u64>) {
+        self.order_by(("", ""), method, lines, shipping, tax, meta).await
+    }
+
+    /// The same, from a customer with this billing (first, last) name.
+    pub(crate) async fn order_by(
+        &mut self,
+        (first, last): (&str, &str),
         method: &str,
         lines: &[(u64, u32, i64)],
         shipping: i64,
@@ -139,7 +152,7 @@ impl Shop {
             "id": woo, "number": woo.to_string(), "status": "processing", "currency": "USD",
             "date_created_gmt": "2026-12-01T15:00:00", "date_modified_gmt": "2026-12-01T15:00:00",
             "total": cents(goods + shipping + tax), "total_tax": cents(tax), "shipping_total": cents(shipping),
-            "payment_method": method,
+            "payment_method": method, "billing": { "first_name": first, "last_name": last },
             "line_items": lines.iter().zip(&skus).enumerate().map(|(i, ((_, q, t), sku))| json!({
                 "id": woo * 10 + i as u64, "name": sku, "product_id": 0, "quantity": q, "sku": sku, "total": cents(*t)
             })).collect::<Vec<_>>(),
@@ -158,15 +171,15 @@ impl Shop {
         (id, line_ids)
     }
 
-    async fn post(&self) -> post::Posted {
+    pub(crate) async fn post(&self) -> post::Posted {
         self.ledger.catch_up(self.pool()).await.expect("catch up")
     }
 
-    async fn balances(&self) -> BTreeMap<String, i64> {
+    pub(crate) async fn balances(&self) -> BTreeMap<String, i64> {
         balances(self.pool()).await
     }
 
-    async fn audit_clean(&self) -> reports::Audit {
+    pub(crate) async fn audit_clean(&self) -> reports::Audit {
         let a = reports::audit(self.pool()).await.expect("audit");
         assert!(a.problems.is_empty(), "the books broke: {:?}", a.problems);
         a
@@ -784,7 +797,7 @@ async fn balances(pool: &MySqlPool) -> BTreeMap<String, i64> {
 }
 
 /// The app with the accounting module on and `CHART` as its `accounting` section.
-async fn app_with_books() -> TestApp {
+pub(crate) async fn app_with_books() -> TestApp {
     let db = TestDb::empty().await;
     let tenant = TenantDir::write(&db, "", "");
     let path = tenant.config_path();

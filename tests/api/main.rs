@@ -1,6 +1,7 @@
 //! The one integration-test binary: every test talks to the real MariaDB
 //! (its own database each), real OpenBao, and the real `qm` binary.
 
+mod attack;
 mod helpers;
 mod shop;
 

@@ -172,14 +172,10 @@ fn csv_href(base: &str, file: &str, q: &Q) -> String {
     format!("{base}/books/{file}?{query}")
 }
 
-/// A table as CSV (figures as plain decimals), for a spreadsheet.
+/// A table as CSV (figures as plain decimals), for a spreadsheet; no cell
+/// can be a formula ([`crate::web::csv`]).
 fn csv(t: &Table, file: &str) -> Response {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    let _ = w.write_record(&t.headers);
-    for r in &t.rows {
-        let _ = w.write_record(r.iter().map(|c| c.text.as_str()));
-    }
-    let body = w.into_inner().unwrap_or_default();
+    let body = super::csv::table(&t.headers, &t.numeric, t.rows.iter().map(|r| r.iter().map(|c| c.text.as_str()).collect()));
     (
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),

@@ -39,7 +39,8 @@ pub fn router() -> Router<AppState> {
         .route("/quotes/{id}/reissue", post(office::reissue))
         .route("/quotes/{id}/lost", post(office::lost))
         .route("/quotes/{id}/versions/{version}/pdf", get(office::version_pdf))
-        .route("/q/{number}", get(buyer::page).post(buyer::accept))
+        // The buyer's link carries its token in the URL: no Referer may take it anywhere.
+        .merge(Router::new().route("/q/{number}", get(buyer::page).post(buyer::accept)).layer(super::no_referrer()))
 }
 
 /// The machine API (no session; the intake token instead).
