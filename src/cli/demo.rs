@@ -5,8 +5,6 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Subcommand;
 
-#[cfg(feature = "standin")]
-use super::load;
 use super::{Failure, connect};
 use crate::{db, demo};
 #[cfg(feature = "standin")]
@@ -45,7 +43,7 @@ pub(super) async fn run(cmd: DemoCommand) -> Result<(), Failure> {
         #[cfg(feature = "standin")]
         DemoCommand::Standin { config, listen, every, ups_listen } => {
             telemetry::init();
-            let state = startup::prepare(load(&config)?).await?;
+            let state = startup::prepare(super::load(&config)?).await?;
             crate::demo::run_standin(&state, &listen, &ups_listen, every).await?;
             Ok(())
         }
@@ -54,6 +52,11 @@ pub(super) async fn run(cmd: DemoCommand) -> Result<(), Failure> {
             db::migrate(&pool).await.context("migrations failed")?;
             let summary = demo::seed(&pool, products).await?;
             println!("{summary}");
+            // With a tenant file: a month of history through the domains (books, quotes).
+            if let Some(path) = config.as_deref() {
+                let state = crate::startup::prepare(super::load(path)?).await?;
+                println!("{}", demo::history::seed(&state).await?);
+            }
             Ok(())
         }
     }

@@ -16,6 +16,7 @@ mod carrier;
 mod cli;
 mod config_check;
 mod dashboard;
+mod demo;
 mod deploy;
 mod documents;
 mod fleet;

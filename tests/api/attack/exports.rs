@@ -79,11 +79,11 @@ async fn every_export(app: &TestApp) -> BTreeSet<String> {
     let href = regex::Regex::new(r#"href="(/books/[^"?]*)(\?[^"]*)?""#).expect("regex");
     let pages: BTreeSet<String> = href.captures_iter(&index).map(|c| c[1].to_owned()).collect();
     let mut csv = BTreeSet::new();
+    let link = regex::Regex::new(r#"href="([^"]*format=csv[^"]*)""#).expect("regex");
     for page in pages.iter().chain(std::iter::once(&"/books".to_owned())) {
         let html = app.get(page).await.text().await.expect("page");
-        let link = regex::Regex::new(r#"href="([^"]*format=csv[^"]*)""#).expect("regex");
         for l in link.captures_iter(&html) {
-            csv.insert(l[1].replace("&amp;", "&"));
+            csv.insert(l[1].replace("&amp;", "&").replace("&#38;", "&"));
         }
     }
     csv

@@ -222,6 +222,13 @@ async fn no_token_reaches_a_log_line_or_a_referer() {
     let port = crate::helpers::free_port();
     let log_path = shop.app._tenant.dir.path().join("qm-tokens.log");
     let log = std::fs::File::create(&log_path).expect("log");
+    /// The server, stopped (SIGTERM) however the test ends.
+    struct Serving(std::process::Child);
+    impl Drop for Serving {
+        fn drop(&mut self) {
+            quartermaster::standin::terminate(&mut self.0, Duration::from_secs(10));
+        }
+    }
     let mut child = Command::new(env!("CARGO_BIN_EXE_qm"))
         .args(["serve", "--config"])
         .arg(shop.app._tenant.config_path())
@@ -232,13 +239,14 @@ async fn no_token_reaches_a_log_line_or_a_referer() {
         .stdout(Stdio::from(log.try_clone().expect("log")))
         .stderr(Stdio::from(log))
         .spawn()
+        .map(Serving)
         .expect("qm serve");
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().expect("client");
     let deadline = Instant::now() + Duration::from_secs(60);
     while !client.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status().is_success()) {
         assert!(
-            Instant::now() < deadline && child.try_wait().expect("wait").is_none(),
+            Instant::now() < deadline && child.0.try_wait().expect("wait").is_none(),
             "{}",
             std::fs::read_to_string(&log_path).unwrap_or_default()
         );
@@ -277,8 +285,7 @@ async fn no_token_reaches_a_log_line_or_a_referer() {
     let home = client.get(format!("{base}/")).send().await.expect("home").text().await.expect("home");
     let page_csrf = csrf_in(&home);
 
-    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
-    let _ = tokio::task::spawn_blocking(move || child.wait()).await;
+    tokio::task::spawn_blocking(move || drop(child)).await.expect("stopped");
     let logs = std::fs::read_to_string(&log_path).expect("logs");
     assert!(logs.contains("/q/") && logs.contains("/unsubscribe"), "the requests were logged (by path)");
     for (what, t) in [

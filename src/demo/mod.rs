@@ -1,7 +1,10 @@
 //! A realistic demo data set for `scripts/dev`: an industrial-supply
 //! catalog with valid UPCs, FIFO lots from two suppliers over the last
 //! months, and a day's worth of open orders. Deterministic (fixed seed), and
-//! refuses to touch a database that already has products.
+//! refuses to touch a database that already has products. [`history`]
+//! adds a month of shipped orders, books, RFQs and quotes.
+
+pub mod history;
 
 use chrono::{TimeDelta, Utc};
 use rand::{Rng, SeedableRng, rngs::StdRng};
@@ -76,7 +79,9 @@ pub async fn seed(pool: &MySqlPool, products: u32) -> anyhow::Result<String> {
         let id = seed::product(&mut tx, &product).await?;
         for n in 0..rng.random_range(1..=3u32) {
             let qty = rng.random_range(5..200u32);
-            let remaining = if n == 0 { rng.random_range(0..=qty) } else { qty };
+            // Received whole: what leaves a lot leaves through orders (the
+            // history's shipments), so the books' Inventory is the lots on hand.
+            let remaining = qty;
             let received_at = now - TimeDelta::days(i64::from(rng.random_range(3..150u32))) + TimeDelta::days(i64::from(n) * 20);
             let lot_ref = format!("L{}-{n}", 1000 + i);
             let lot = seed::SeedLot {
@@ -189,6 +194,12 @@ pub async fn run_standin(state: &crate::app::AppState, listen: &str, ups_listen:
     }
     let addr = crate::standin::serve(store.router(), listen).await?;
     println!("SIMULATED WooCommerce store (development only) on http://{addr} with {} products; an order every {every}s", products.len());
+    // The demo history's newest sent quote, accepted now the store can take its order.
+    match history::accept_one(state).await {
+        Ok(Some(order)) => println!("demo: the newest sent quote was accepted as WooCommerce order {order}"),
+        Ok(None) => {}
+        Err(e) => println!("demo: could not accept a quote ({e:#})"),
+    }
     let ids: Vec<u64> = products.iter().map(|p| p.1).collect();
     let mut rng = StdRng::seed_from_u64(42);
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(every.max(1)));
