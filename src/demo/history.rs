@@ -14,9 +14,9 @@ use crate::{
     channels::woocommerce::types::{Billing, LineItem, Order, Shipping, ShippingLine},
     events::{self, Event},
     ids::OperatorId,
-    inventory::{orders, reserve},
-    money,
-    quotes::{Ctx, quote, rfq, send},
+    inventory::{catalog, orders, reserve, stock},
+    money, operators,
+    quotes::{Ctx, listing, quote, rfq, send},
     station::{queue::STATION_QUEUE, ship},
 };
 
@@ -40,13 +40,7 @@ fn ctx<'a>(st: &'a AppState, base: &'a std::path::Path) -> Ctx<'a> {
 
 /// Whether the history was seeded into this database.
 pub async fn seeded(st: &AppState) -> Result<bool, sqlx::Error> {
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM event_log WHERE kind = ?").bind(DONE).fetch_one(&st.pool).await?;
-    Ok(n > 0)
-}
-
-/// The first admin: whose name the demo quotes carry.
-async fn admin(st: &AppState) -> Result<Option<OperatorId>, sqlx::Error> {
-    sqlx::query_scalar("SELECT id FROM operators WHERE role = 'admin' ORDER BY id LIMIT 1").fetch_optional(&st.pool).await
+    events::any_of_kind(&st.pool, DONE).await
 }
 
 /// Seeds the month; returns a summary line. Without an admin operator the
@@ -55,7 +49,7 @@ pub async fn seed(st: &AppState) -> anyhow::Result<String> {
     if seeded(st).await? {
         return Ok("demo history already present; nothing changed".into());
     }
-    let operator = admin(st).await?;
+    let operator = operators::first_admin(&st.pool).await?;
     let mut rng = StdRng::seed_from_u64(0x4157);
     let now = Utc::now().naive_utc();
     let shipped = orders_over(st, &mut rng, now).await?;
@@ -78,11 +72,13 @@ pub async fn seed(st: &AppState) -> anyhow::Result<String> {
 /// One to four orders a day over the last 30 days, each shipped a few hours
 /// after it came in and delivered two days later.
 async fn orders_over(st: &AppState, rng: &mut StdRng, now: NaiveDateTime) -> anyhow::Result<u32> {
-    let catalog: Vec<(u64, String, String, i64)> = sqlx::query_as(
-        "SELECT woo_id, sku, name, price_minor FROM products WHERE woo_id IS NOT NULL AND price_minor IS NOT NULL ORDER BY id LIMIT 120",
-    )
-    .fetch_all(&st.pool)
-    .await?;
+    let catalog: Vec<(u64, String, String, i64)> = catalog::woo_products(&st.pool)
+        .await?
+        .into_iter()
+        .filter(|p| p.4 > 0)
+        .take(120)
+        .map(|(_, woo_id, sku, name, price)| (woo_id, sku, name, price))
+        .collect();
     if catalog.is_empty() {
         return Ok(0);
     }
@@ -146,12 +142,8 @@ async fn orders_over(st: &AppState, rng: &mut StdRng, now: NaiveDateTime) -> any
             // An order the lots could not cover stays as it is: history, not a failure.
             let Ok(shipment) = ship::record_shipment(&st.pool, id, None, "ups", None).await else { continue };
             let shipped_at = at + TimeDelta::hours(rng.random_range(2..8));
-            sqlx::query("UPDATE shipments SET shipped_at = ?, delivered_at = ? WHERE id = ?")
-                .bind(shipped_at)
-                .bind((shipped_at + TimeDelta::days(2) < now).then_some(shipped_at + TimeDelta::days(2)))
-                .bind(shipment)
-                .execute(&st.pool)
-                .await?;
+            let delivered = shipped_at + TimeDelta::days(2);
+            ship::set_times(&st.pool, shipment, shipped_at, (delivered < now).then_some(delivered)).await?;
             shipped += 1;
         }
     }
@@ -162,12 +154,7 @@ async fn orders_over(st: &AppState, rng: &mut StdRng, now: NaiveDateTime) -> any
 /// (the standin accepts the newer), one left a draft; two RFQs wait.
 async fn quotes_in_every_state(st: &AppState, operator: Option<OperatorId>) -> anyhow::Result<(usize, usize)> {
     // Items in stock for what is asked, so every line is priced from its lots.
-    let skus: Vec<String> = sqlx::query_scalar(
-        r#"SELECT p.sku FROM products p JOIN inventory_lots l ON l.product_id = p.id
-           GROUP BY p.id, p.sku HAVING SUM(l.qty_remaining) >= 80 ORDER BY p.id LIMIT 12"#,
-    )
-    .fetch_all(&st.pool)
-    .await?;
+    let skus = stock::skus_with_at_least(&st.pool, 80, 12).await?;
     if skus.len() < 3 {
         return Ok((0, 0));
     }
@@ -209,10 +196,11 @@ async fn quotes_in_every_state(st: &AppState, operator: Option<OperatorId>) -> a
 /// The newest sent quote, accepted by the back office into a WooCommerce
 /// order on the simulated store (once: nothing when one is accepted).
 pub async fn accept_one(st: &AppState) -> anyhow::Result<Option<u64>> {
-    let accepted: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM quotes WHERE status = 'accepted'").fetch_one(&st.pool).await?;
-    let newest: Option<u64> =
-        sqlx::query_scalar("SELECT id FROM quotes WHERE status = 'sent' ORDER BY id DESC LIMIT 1").fetch_optional(&st.pool).await?;
-    let (Some(quote), Some(op), 0) = (newest, admin(st).await?, accepted) else { return Ok(None) };
+    let quotes = listing::quotes(&st.pool, 1000).await?;
+    let accepted = quotes.iter().any(|q| q.status == "accepted");
+    // Newest first: the first sent one is the newest.
+    let newest = quotes.iter().find(|q| q.status == "sent").map(|q| q.id);
+    let (Some(quote), Some(op), false) = (newest, operators::first_admin(&st.pool).await?, accepted) else { return Ok(None) };
     let base = st.loaded.base_dir();
     Ok(Some(send::accept(&ctx(st, &base), quote, send::Acceptor::BackOffice(op)).await?))
 }

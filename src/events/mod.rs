@@ -202,6 +202,11 @@ pub async fn between(db: impl MySqlExecutor<'_>, after: u64, upto: u64, limit: u
     .await
 }
 
+/// Whether an event of `kind` was ever recorded (a one-time step's mark).
+pub async fn any_of_kind(db: impl MySqlExecutor<'_>, kind: &str) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM event_log WHERE kind = ? LIMIT 1").bind(kind).fetch_one(db).await.map(|n| n > 0)
+}
+
 /// The newest event's id (0 when the log is empty).
 pub async fn newest_id(db: impl MySqlExecutor<'_>) -> Result<u64, sqlx::Error> {
     sqlx::query_scalar::<_, u64>("SELECT CAST(COALESCE(MAX(id), 0) AS UNSIGNED) FROM event_log").fetch_one(db).await

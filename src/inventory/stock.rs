@@ -151,6 +151,18 @@ pub struct LotListing {
     pub unit_cost_minor: i64,
 }
 
+/// Up to `limit` SKUs with at least `qty` units left in their lots, oldest product first.
+pub async fn skus_with_at_least(pool: &MySqlPool, qty: u32, limit: u32) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        r#"SELECT p.sku FROM products p JOIN inventory_lots l ON l.product_id = p.id
+           GROUP BY p.id, p.sku HAVING SUM(l.qty_remaining) >= ? ORDER BY p.id LIMIT ?"#,
+    )
+    .bind(qty)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
 /// The `limit` most recently received lots, newest first.
 pub async fn recent_lots(pool: &MySqlPool, limit: u32) -> Result<Vec<LotListing>, sqlx::Error> {
     sqlx::query_as::<_, LotListing>(

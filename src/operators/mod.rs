@@ -273,6 +273,11 @@ pub async fn set_password(pool: &MySqlPool, username: &Username, password: &Secr
     Ok(ended)
 }
 
+/// The first admin made (the one `scripts/dev` creates for the demo).
+pub async fn first_admin(pool: &MySqlPool) -> Result<Option<OperatorId>, sqlx::Error> {
+    sqlx::query_scalar("SELECT id FROM operators WHERE role = 'admin' ORDER BY id LIMIT 1").fetch_optional(pool).await
+}
+
 /// Loads an operator by id (for sessions).
 pub async fn by_id(pool: &MySqlPool, id: OperatorId) -> Result<Option<Operator>, sqlx::Error> {
     sqlx::query_as::<_, OperatorRow>("SELECT id, username, display_name, role FROM operators WHERE id = ? AND NOT disabled")

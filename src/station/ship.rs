@@ -526,6 +526,22 @@ pub async fn mark_shipped(pool: &MySqlPool, order_id: OrderId, operator_id: Oper
     Ok(shipment)
 }
 
+/// Sets when a shipment left and arrived: for history brought in after the
+/// fact (the demo tenant's month, an import), never for a shipment made here.
+pub async fn set_times(
+    pool: &MySqlPool,
+    shipment: u64,
+    shipped_at: chrono::NaiveDateTime,
+    delivered_at: Option<chrono::NaiveDateTime>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE shipments SET shipped_at = ?, delivered_at = ? WHERE id = ?")
+        .bind(shipped_at)
+        .bind(delivered_at)
+        .bind(shipment)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
 /// Records units of an order as shipped without a label bought here (a
 /// partial shipment, a drop shipment, a courier's own label): a shipment of
 /// carrier `carrier` shipped at once, the units taken from the order's
