@@ -21,7 +21,7 @@ RUN cargo build --release --locked --no-default-features --bin qm
 
 FROM debian:bookworm-20251117-slim AS runtime
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates curl weasyprint cups-client libcups2 fonts-dejavu-core tini mariadb-client gzip \
+ && apt-get install -y --no-install-recommends ca-certificates curl weasyprint cups-client libcups2 fonts-dejavu-core tini mariadb-client gzip restic \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 qm \
  && useradd --system --uid 10001 --gid qm --home-dir /var/lib/quartermaster --shell /usr/sbin/nologin qm \

@@ -122,6 +122,13 @@ qm_need_bao() {
   export QM_BAO_BIN
 }
 
+# A real S3 API server for the offsite backups (tests/api/backup.rs): PyPI's moto in server mode.
+qm_need_moto() {
+  python3 -c 'import moto.server, flask' >/dev/null 2>&1 && return 0
+  qm_log "installing moto[server] (pip) for the S3-compatible offsite store"
+  python3 -m pip install -q 'moto[server]' >/dev/null 2>&1 || python3 -m pip install -q --break-system-packages 'moto[server]'
+}
+
 # A private Docker engine under DIR (data, exec root, socket, pid file all
 # there), for the stack tier and scripts/images. Sets DOCKER_HOST and
 # QM_DOCKERD_DIR. dockerd changes the host's networking (ip_forward, iptables

@@ -110,6 +110,10 @@ pub const GAUGES: &[(&str, &str)] = &[
     ("qm_database_size_bytes", "Data and index size of the tenant's database."),
     ("qm_data_dir_free_bytes", "Free space on the data directory's file system."),
     ("qm_data_dir_total_bytes", "Size of the data directory's file system."),
+    ("qm_backup_last_success_timestamp_seconds", "When a snapshot last landed in each backup repository, local or offsite (Unix time)."),
+    ("qm_backup_repository_bytes", "What each backup repository holds on its storage (restic stats, raw data)."),
+    ("qm_backup_consecutive_failures", "Failed backup runs in a row, per repository."),
+    ("qm_backup_check_ok", "Whether the last restic check of each repository found nothing wrong (1) or not (0)."),
     ("qm_ar_outstanding_invoices", "Purchase-order invoices not fully paid, by aging bucket."),
 ];
 

@@ -88,6 +88,50 @@ fn alert(kind: Kind, key: impl std::fmt::Display, message: impl Into<String>) ->
     Alert { key: format!("{}:{key}", kind.as_str()).chars().take(191).collect(), kind, message: message.into().chars().take(512).collect() }
 }
 
+/// The backup alerts, read from what each repository last did.
+async fn backup_alerts(st: &Services, b: &crate::config::Backup) -> anyhow::Result<Vec<Alert>> {
+    let mut out = Vec::new();
+    let repos = crate::backup::state::repositories(&st.pool).await?;
+    let mut expected = vec!["local"];
+    if b.offsite.is_some() {
+        expected.push("offsite");
+    }
+    let now = Utc::now().naive_utc();
+    let max_age = TimeDelta::hours(i64::from(b.max_age_hours));
+    for name in expected {
+        let key = if name == "local" { "backup-late".to_owned() } else { format!("backup-{name}-late") };
+        let Some(r) = repos.iter().find(|r| r.name == name) else {
+            // Never written: late once the first scheduled backup should have run.
+            if let Some(h) = crate::runs::health(&st.pool, "backup").await?
+                && now - h.last_started_at > max_age
+            {
+                out.push(alert(Kind::Job, key, format!("the {name} backup repository has no snapshot yet")));
+            }
+            continue;
+        };
+        if r.consecutive_failures >= 2 {
+            out.push(alert(
+                Kind::Job,
+                format!("backup-{name}"),
+                format!("the {name} backup failed {} times in a row: {}", r.consecutive_failures, r.last_error.clone().unwrap_or_default()),
+            ));
+        }
+        if let Some(t) = r.last_ok_at
+            && now - t > max_age
+        {
+            out.push(alert(
+                Kind::Job,
+                key,
+                format!("the last good {name} backup is from {}, more than {} hours ago", st.local_time(t), b.max_age_hours),
+            ));
+        }
+        if let Some(e) = &r.check_error {
+            out.push(alert(Kind::Job, format!("backup-check-{name}"), format!("restic check of the {name} backup repository failed: {e}")));
+        }
+    }
+    Ok(out)
+}
+
 /// Everything wrong now, read through the owners of each fact.
 pub async fn active(st: &Services) -> anyhow::Result<Vec<Alert>> {
     let mut out = Vec::new();
@@ -109,7 +153,13 @@ pub async fn active(st: &Services) -> anyhow::Result<Vec<Alert>> {
     }
     // Other jobs failing twice in a row.
     for job in crate::runs::JobName::running(c) {
-        if matches!(job, crate::runs::JobName::InventoryPoll | crate::runs::JobName::Alerts) {
+        if matches!(
+            job,
+            crate::runs::JobName::InventoryPoll
+                | crate::runs::JobName::Alerts
+                | crate::runs::JobName::Backup
+                | crate::runs::JobName::BackupCheck
+        ) {
             continue;
         }
         let job = job.as_str();
@@ -123,17 +173,10 @@ pub async fn active(st: &Services) -> anyhow::Result<Vec<Alert>> {
             ));
         }
     }
-    // The automated backup: none finished ok for backup.max_age_hours.
-    if let Some(b) = &c.backup
-        && let Some(h) = crate::runs::health(pool, "backup").await?
-        && let Some(t) = h.last_ok_at
-        && Utc::now().naive_utc() - t > TimeDelta::hours(i64::from(b.max_age_hours))
-    {
-        out.push(alert(
-            Kind::Job,
-            "backup-late",
-            format!("the last good backup is from {}, more than {} hours ago", st.local_time(t), b.max_age_hours),
-        ));
+    // Backups, per repository: two failed runs in a row, none good for
+    // backup.max_age_hours, or a `restic check` that found damage.
+    if let Some(b) = &c.backup {
+        out.extend(backup_alerts(st, b).await?);
     }
     // Printers.
     if !c.printers.is_empty() {

@@ -1,34 +1,53 @@
-//! Automated backups (job `backup`): a consistent dump of the tenant's
-//! database (`mariadb-dump --single-transaction`, gzip) and an archive of the
-//! data directory, written to `backup.directory` as one folder per backup
-//! (`<tenant>-<UTC stamp>/` with a `manifest.json` of sizes and SHA-256s),
-//! optionally copied to `backup.copy_to`, then pruned to the newest backup of
-//! each of the last `keep_daily` days and `keep_weekly` ISO weeks.
-//! `scripts/restore` puts one back.
+//! Whole-tenant backups with restic (jobs `backup` and `backup_check`).
+//!
+//! A run stages consistent dumps of the ops database and the store's
+//! database (`mariadb-dump --single-transaction`, plain SQL so restic
+//! deduplicates them between runs), the tenant file and a `backup.json`
+//! describing the layout, then takes **one** restic snapshot of the staging
+//! folder, the data directory and the store's `wp-content`, tagged with the
+//! tenant and the kind. restic encrypts, deduplicates, and writes a snapshot
+//! only once everything it names is stored: a run killed mid-way leaves no
+//! snapshot to restore. Retention is restic's `forget --prune`; the offsite
+//! repository (S3-compatible) receives every snapshot with `restic copy`.
+//! What each repository last did is in `backup_repositories` ([`state`]),
+//! for the alerts, the dashboard and Prometheus.
 
-use std::{collections::BTreeSet, path::Path, process::Stdio};
+pub mod restic;
+pub mod state;
 
-use chrono::{Datelike, NaiveDateTime, Utc};
+use std::{path::Path, path::PathBuf, process::Stdio, time::Duration};
+
+use chrono::Utc;
 use serde::Serialize;
-use sha2::{Digest, Sha256};
-use tokio::{io::AsyncReadExt, process::Command};
+use sqlx::MySqlPool;
+use tokio::process::Command;
 
-use crate::{
-    config::{Backup, LoadedConfig, resolve::Secrets},
-    db::DumpTarget,
-};
+use self::restic::{Keep, Repo, Snapshot};
+use crate::config::{Backup, LoadedConfig, Secret, resolve::Secrets};
 
-const STAMP: &str = "%Y%m%dT%H%M%SZ";
-
-/// Why a backup failed; the message names the step and the tool's own words.
+/// Why a backup step failed; the message names the step and the tool's own words.
 #[derive(Debug, thiserror::Error)]
 pub enum BackupError {
     #[error("{step}: {source}")]
     Io { step: String, source: std::io::Error },
     #[error("{tool} failed ({status}): {stderr}")]
     Tool { tool: &'static str, status: String, stderr: String },
+    #[error("restic {step} ({repo} repository) failed ({status}): {stderr}")]
+    Restic { repo: &'static str, step: &'static str, status: String, stderr: String },
     #[error("{0}")]
     Target(#[from] crate::db::DbTargetError),
+    #[error("{0} did not resolve (see `qm config check`)")]
+    Unresolved(&'static str),
+    #[error("the tenant file has no `backup` section")]
+    NotConfigured,
+    #[error("the tenant file has no `backup.offsite` section")]
+    NoOffsite,
+    #[error("the local snapshot {snapshot} landed, but the offsite copy failed: {reason}")]
+    Offsite { snapshot: String, reason: String },
+    #[error("{0}")]
+    Layout(String),
+    #[error("recording the run: {0}")]
+    Db(#[from] sqlx::Error),
 }
 
 fn io(step: impl Into<String>) -> impl FnOnce(std::io::Error) -> BackupError {
@@ -36,244 +55,366 @@ fn io(step: impl Into<String>) -> impl FnOnce(std::io::Error) -> BackupError {
     move |source| BackupError::Io { step, source }
 }
 
-/// One file of a backup.
-#[derive(Debug, Serialize)]
-pub struct FileEntry {
-    pub name: String,
-    pub bytes: u64,
-    pub sha256: String,
-}
-
-/// What a run did (the job's summary).
-#[derive(Debug, Serialize)]
-pub struct Taken {
-    pub backup: String,
-    pub files: Vec<FileEntry>,
-    pub copied_to: Option<String>,
-    pub kept: usize,
-    pub deleted: Vec<String>,
-}
-
-/// Takes one backup of the tenant's database (as `loaded` and its `secrets`
-/// reach it) and data folder now, and prunes old ones.
-pub async fn run(loaded: &LoadedConfig, secrets: &Secrets, cfg: &Backup) -> Result<Taken, BackupError> {
-    let tenant = loaded.config.tenant.id.as_str();
-    let target = crate::db::dump_target(loaded, secrets)?;
-    let now = Utc::now().naive_utc();
-    let name = format!("{tenant}-{}", now.format(STAMP));
-    let partial = cfg.directory.join(format!("{name}.partial"));
-    tokio::fs::create_dir_all(&partial).await.map_err(io(format!("creating {}", partial.display())))?;
-    let result = take(&partial, &target, &loaded.data_dir(), tenant, now).await;
-    let files = match result {
-        Ok(f) => f,
-        Err(e) => {
-            let _ = tokio::fs::remove_dir_all(&partial).await;
-            return Err(e);
-        }
-    };
-    let done = cfg.directory.join(&name);
-    tokio::fs::rename(&partial, &done).await.map_err(io(format!("renaming {}", partial.display())))?;
-    let copied_to = match &cfg.copy_to {
-        Some(remote) => {
-            let dest = remote.join(&name);
-            copy_dir(&done, &dest).await?;
-            Some(dest.display().to_string())
-        }
-        None => None,
-    };
-    let (kept, deleted) = prune(&cfg.directory, tenant, cfg.keep_daily, cfg.keep_weekly).await?;
-    if let Some(remote) = &cfg.copy_to {
-        prune(remote, tenant, cfg.keep_daily, cfg.keep_weekly).await?;
-    }
-    Ok(Taken { backup: name, files, copied_to, kept, deleted })
-}
-
-async fn take(dir: &Path, db: &DumpTarget, data_dir: &Path, tenant: &str, at: NaiveDateTime) -> Result<Vec<FileEntry>, BackupError> {
-    let dump = dir.join("database.sql.gz");
-    let file = std::fs::File::create(&dump).map_err(io(format!("creating {}", dump.display())))?;
-    let mut dumper = Command::new("mariadb-dump")
-        .args(["--single-transaction", "--routines", "--triggers", "--hex-blob", "--no-tablespaces", "--default-character-set=utf8mb4"])
-        .arg(format!("--host={}", db.host))
-        .arg(format!("--port={}", db.port))
-        .arg(format!("--user={}", db.user))
-        .arg(&db.database)
-        .env("MYSQL_PWD", db.password.expose())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(io("starting mariadb-dump (install mariadb-client)"))?;
-    let out: Stdio = dumper.stdout.take().expect("piped").try_into().map_err(io("piping mariadb-dump"))?;
-    let mut gzip = Command::new("gzip")
-        .arg("-c")
-        .stdin(out)
-        .stdout(file)
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(io("starting gzip"))?;
-    let mut err = String::new();
-    if let Some(mut e) = dumper.stderr.take() {
-        let _ = e.read_to_string(&mut err).await;
-    }
-    let status = dumper.wait().await.map_err(io("waiting for mariadb-dump"))?;
-    let gz = gzip.wait().await.map_err(io("waiting for gzip"))?;
-    if !status.success() {
-        return Err(BackupError::Tool { tool: "mariadb-dump", status: status.to_string(), stderr: tail(&err) });
-    }
-    if !gz.success() {
-        return Err(BackupError::Tool { tool: "gzip", status: gz.to_string(), stderr: String::new() });
-    }
-    let archive = dir.join("data.tar.gz");
-    let tar = Command::new("tar")
-        .arg("-czf")
-        .arg(&archive)
-        .arg("-C")
-        .arg(data_dir)
-        .arg(".")
-        .stdin(Stdio::null())
-        .output()
-        .await
-        .map_err(io("starting tar"))?;
-    // 1: some file changed while it was read (a cache being rewritten); the archive is still whole.
-    if !(tar.status.success() || tar.status.code() == Some(1)) {
-        return Err(BackupError::Tool { tool: "tar", status: tar.status.to_string(), stderr: tail(&String::from_utf8_lossy(&tar.stderr)) });
-    }
-    let mut files = Vec::new();
-    for p in [&dump, &archive] {
-        files.push(entry(p).await?);
-    }
-    let manifest = serde_json::json!({
-        "tenant": tenant,
-        "taken_at": at.and_utc().to_rfc3339(),
-        "database": db.database,
-        "migration": crate::db::MIGRATOR.iter().map(|m| m.version).max(),
-        "files": files,
-    });
-    let path = dir.join("manifest.json");
-    tokio::fs::write(&path, serde_json::to_vec_pretty(&manifest).unwrap_or_default()).await.map_err(io("writing manifest.json"))?;
-    Ok(files)
-}
-
+/// The last 400 characters of a tool's stderr.
 fn tail(s: &str) -> String {
     let t = s.trim();
     let start = t.char_indices().rev().nth(400).map_or(0, |(i, _)| i);
     t[start..].to_owned()
 }
 
-/// A file's size and SHA-256, read in blocks (a data archive may be larger than memory).
-async fn entry(p: &Path) -> Result<FileEntry, BackupError> {
-    let mut file = tokio::fs::File::open(p).await.map_err(io(format!("reading {}", p.display())))?;
-    let mut hash = Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    let mut bytes = 0u64;
-    loop {
-        let n = file.read(&mut buf).await.map_err(io(format!("reading {}", p.display())))?;
-        if n == 0 {
-            break;
-        }
-        hash.update(&buf[..n]);
-        bytes += n as u64;
+/// Which repository to read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Source {
+    Local,
+    Offsite,
+}
+
+/// What a backup run did (the job's summary).
+#[derive(Debug, Serialize)]
+pub struct Taken {
+    pub snapshot: String,
+    pub kind: String,
+    pub holds: Vec<String>,
+    pub files: u64,
+    pub bytes_processed: u64,
+    pub bytes_added: u64,
+    pub seconds: f64,
+    pub local_snapshots: u32,
+    pub local_bytes: Option<u64>,
+    pub offsite: Option<String>,
+}
+
+/// What `restic check` found, per repository.
+#[derive(Debug, Serialize)]
+pub struct Checked {
+    pub subset: String,
+    pub repositories: Vec<(String, String)>,
+}
+
+/// The layout a snapshot records in its `backup.json`.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct Layout {
+    pub tenant: String,
+    pub taken_at: String,
+    pub kind: String,
+    pub migration: Option<i64>,
+    pub staging: PathBuf,
+    pub data_dir: PathBuf,
+    pub wp_content: Option<PathBuf>,
+    pub databases: Vec<String>,
+}
+
+/// One tenant's backups: its file, its secrets, its `backup` section.
+pub struct Backups<'a> {
+    loaded: &'a LoadedConfig,
+    secrets: &'a Secrets,
+    cfg: &'a Backup,
+}
+
+impl<'a> Backups<'a> {
+    pub fn new(loaded: &'a LoadedConfig, secrets: &'a Secrets) -> Result<Self, BackupError> {
+        let cfg = loaded.config.backup.as_ref().ok_or(BackupError::NotConfigured)?;
+        Ok(Self { loaded, secrets, cfg })
     }
-    Ok(FileEntry {
-        name: p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
-        bytes,
-        sha256: hex::encode(hash.finalize()),
+
+    fn host(&self) -> &str {
+        self.loaded.config.tenant.id.as_str()
+    }
+
+    fn secret(&self, path: &'static str) -> Result<Secret, BackupError> {
+        self.secrets.get(path).cloned().ok_or(BackupError::Unresolved(path))
+    }
+
+    fn cache(&self) -> PathBuf {
+        self.cfg.work_dir.join("cache")
+    }
+
+    /// The local repository.
+    pub fn local(&self) -> Result<Repo, BackupError> {
+        Ok(Repo::new("local", self.cfg.repository.clone(), self.secret("backup.password")?, &self.cache()))
+    }
+
+    /// The offsite repository, when configured.
+    pub fn offsite(&self) -> Result<Option<Repo>, BackupError> {
+        let Some(o) = &self.cfg.offsite else { return Ok(None) };
+        let password = match o.password {
+            Some(_) => self.secret("backup.offsite.password")?,
+            None => self.secret("backup.password")?,
+        };
+        Ok(Some(Repo::new("offsite", o.repository.clone(), password, &self.cache()).with_s3(
+            self.secret("backup.offsite.access_key_id")?,
+            self.secret("backup.offsite.secret_access_key")?,
+            &o.region,
+        )))
+    }
+
+    fn repo(&self, from: Source) -> Result<Repo, BackupError> {
+        match from {
+            Source::Local => self.local(),
+            Source::Offsite => self.offsite()?.ok_or(BackupError::NoOffsite),
+        }
+    }
+
+    fn keep(&self) -> Keep {
+        Keep { daily: self.cfg.keep_daily, weekly: self.cfg.keep_weekly, monthly: self.cfg.keep_monthly, last: self.cfg.keep_last }
+    }
+
+    /// One backup now: stage the dumps, snapshot, forget by the policy, copy
+    /// offsite. Each repository's outcome is recorded; a failed offsite copy
+    /// fails the run after the local snapshot has landed (and says so).
+    pub async fn run(&self, pool: &MySqlPool, kind: &str) -> Result<Taken, BackupError> {
+        let local = self.local()?;
+        let result = self.take(&local, kind).await;
+        let (taken, layout) = match result {
+            Ok(t) => t,
+            Err(e) => {
+                state::failed(pool, local.name, &local.location, &e.to_string()).await?;
+                return Err(e);
+            }
+        };
+        let snaps = local.snapshots(self.host()).await.map(|s| s.len() as u32).unwrap_or(0);
+        let size = local.size().await.ok();
+        state::succeeded(pool, local.name, &local.location, &taken.snapshot_id, snaps, size).await?;
+        let mut holds = vec!["ops database".to_owned(), "data directory".to_owned(), "tenant file".to_owned()];
+        if layout.wp_content.is_some() {
+            holds.splice(1..1, ["store database".to_owned(), "wp-content".to_owned()]);
+        }
+        let mut out = Taken {
+            snapshot: taken.snapshot_id.clone(),
+            kind: kind.to_owned(),
+            holds,
+            files: taken.total_files_processed,
+            bytes_processed: taken.total_bytes_processed,
+            bytes_added: taken.data_added,
+            seconds: taken.total_duration,
+            local_snapshots: snaps,
+            local_bytes: size,
+            offsite: None,
+        };
+        if let Some(off) = self.offsite()? {
+            match self.copy_offsite(&local, &off).await {
+                Ok((n, size)) => {
+                    state::succeeded(pool, off.name, &off.location, &taken.snapshot_id, n, size).await?;
+                    out.offsite = Some(format!("{} snapshots at {}", n, off.location));
+                }
+                Err(e) => {
+                    state::failed(pool, off.name, &off.location, &e.to_string()).await?;
+                    return Err(BackupError::Offsite { snapshot: taken.snapshot_id, reason: e.to_string() });
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn take(&self, local: &Repo, kind: &str) -> Result<(restic::BackupSummary, Layout), BackupError> {
+        let staging = self.cfg.work_dir.join("staging");
+        // What a killed run left behind is stale: start clean.
+        if staging.exists() {
+            tokio::fs::remove_dir_all(&staging).await.map_err(io(format!("clearing {}", staging.display())))?;
+        }
+        tokio::fs::create_dir_all(&staging).await.map_err(io(format!("creating {}", staging.display())))?;
+        tokio::fs::create_dir_all(self.cache()).await.map_err(io("creating restic's cache folder"))?;
+        let result = self.stage_and_snapshot(local, kind, &staging).await;
+        let _ = tokio::fs::remove_dir_all(&staging).await;
+        let taken = result?;
+        if let Err(e) = local.forget(self.host(), &self.keep()).await {
+            tracing::warn!(error = %e, "forget/prune of the local repository failed; the snapshot stands");
+        }
+        Ok(taken)
+    }
+
+    async fn stage_and_snapshot(&self, local: &Repo, kind: &str, staging: &Path) -> Result<(restic::BackupSummary, Layout), BackupError> {
+        let ops = crate::db::dump_target(self.loaded, self.secrets)?;
+        dump(&ops.host, ops.port, &ops.user, &ops.password, &ops.database, &staging.join("ops.sql")).await?;
+        let mut databases = vec!["ops".to_owned()];
+        let mut paths: Vec<PathBuf> = vec![staging.to_owned(), self.loaded.data_dir()];
+        let mut wp_content = None;
+        if let Some(wp) = &self.cfg.wordpress {
+            let pw = self.secret("backup.wordpress.database.password")?;
+            let db = &wp.database;
+            dump(&db.host, db.port, &db.user, &pw, &db.name, &staging.join("wordpress.sql")).await?;
+            databases.push("wordpress".into());
+            if !wp.content_dir.is_dir() {
+                return Err(BackupError::Layout(format!(
+                    "backup.wordpress.content_dir {} is not a folder here (the stack mounts wp_data at /srv/wordpress)",
+                    wp.content_dir.display()
+                )));
+            }
+            paths.push(wp.content_dir.clone());
+            wp_content = Some(wp.content_dir.clone());
+        }
+        tokio::fs::copy(&self.loaded.path, staging.join("tenant.yaml")).await.map_err(io("copying the tenant file"))?;
+        let layout = Layout {
+            tenant: self.host().to_owned(),
+            taken_at: Utc::now().to_rfc3339(),
+            kind: kind.to_owned(),
+            migration: crate::db::MIGRATOR.iter().map(|m| m.version).max(),
+            staging: staging.to_owned(),
+            data_dir: self.loaded.data_dir(),
+            wp_content,
+            databases,
+        };
+        let json = serde_json::to_vec_pretty(&layout).unwrap_or_default();
+        tokio::fs::write(staging.join("backup.json"), json).await.map_err(io("writing backup.json"))?;
+        local.open_or_init(None).await?;
+        let tags = [format!("tenant={}", self.host()), format!("kind={kind}")];
+        let refs: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
+        let summary = local.backup(&refs, self.host(), &tags, Duration::from_secs(3 * 3600)).await?;
+        Ok((summary, layout))
+    }
+
+    async fn copy_offsite(&self, local: &Repo, off: &Repo) -> Result<(u32, Option<u64>), BackupError> {
+        off.open_or_init(Some(local)).await?;
+        off.copy_from(local, self.host(), Duration::from_secs(3 * 3600)).await?;
+        off.forget(self.host(), &self.keep()).await?;
+        let n = off.snapshots(self.host()).await?.len() as u32;
+        Ok((n, off.size().await.ok()))
+    }
+
+    /// `restic check --read-data-subset` of each repository; each result
+    /// recorded. Fails when any check failed.
+    pub async fn check(&self, pool: &MySqlPool) -> Result<Checked, BackupError> {
+        let subset = self.cfg.check_subset.clone();
+        let mut repos = vec![self.local()?];
+        repos.extend(self.offsite()?);
+        let mut out = Checked { subset: subset.clone(), repositories: Vec::new() };
+        let mut first_error = None;
+        for r in &repos {
+            match r.check(&subset).await {
+                Ok(()) => {
+                    state::checked(pool, r.name, &r.location, None).await?;
+                    out.repositories.push((r.name.to_owned(), "no errors".into()));
+                }
+                Err(e) => {
+                    state::checked(pool, r.name, &r.location, Some(&e.to_string())).await?;
+                    out.repositories.push((r.name.to_owned(), e.to_string()));
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(out),
+        }
+    }
+
+    /// The tenant's snapshots in one repository, oldest first.
+    pub async fn snapshots(&self, from: Source) -> Result<Vec<Snapshot>, BackupError> {
+        self.repo(from)?.snapshots(self.host()).await
+    }
+
+    /// Unpacks `snapshot` (an id or `latest`) into `target` as
+    /// `ops.sql`, `wordpress.sql`, `tenant.yaml`, `backup.json`, `data/`
+    /// and `wp-content/`, for `scripts/restore` to load.
+    pub async fn unpack(&self, from: Source, snapshot: &str, target: &Path) -> Result<Layout, BackupError> {
+        let repo = self.repo(from)?;
+        tokio::fs::create_dir_all(self.cache()).await.map_err(io("creating restic's cache folder"))?;
+        if target.exists() {
+            tokio::fs::remove_dir_all(target).await.map_err(io(format!("clearing {}", target.display())))?;
+        }
+        let raw = target.join(".restic");
+        repo.restore(snapshot, self.host(), &raw).await?;
+        let inside = |p: &Path| raw.join(p.strip_prefix("/").unwrap_or(p));
+        let found = find_layout(&raw)
+            .ok_or_else(|| BackupError::Layout(format!("snapshot {snapshot} holds no backup.json: not a Quartermaster backup")))?;
+        let text = tokio::fs::read(&found).await.map_err(io("reading backup.json"))?;
+        let layout: Layout = serde_json::from_slice(&text).map_err(|e| BackupError::Layout(format!("backup.json: {e}")))?;
+        let staged = inside(&layout.staging);
+        let mut rd = tokio::fs::read_dir(&staged).await.map_err(io(format!("reading {}", staged.display())))?;
+        while let Some(e) = rd.next_entry().await.map_err(io("reading the restored staging folder"))? {
+            tokio::fs::rename(e.path(), target.join(e.file_name())).await.map_err(io("moving a restored dump"))?;
+        }
+        move_or_make(&inside(&layout.data_dir), &target.join("data")).await?;
+        if let Some(wp) = &layout.wp_content {
+            move_or_make(&inside(wp), &target.join("wp-content")).await?;
+        }
+        tokio::fs::remove_dir_all(&raw).await.map_err(io("removing restic's restore folder"))?;
+        Ok(layout)
+    }
+}
+
+/// The offsite repository answers (the `backup_storage` probe): restic
+/// opens it and counts the tenant's snapshots. `None` without `backup.offsite`.
+pub async fn probe_offsite(config: &crate::config::TenantConfig, secrets: &Secrets) -> Option<Result<String, String>> {
+    let b = config.backup.as_ref()?;
+    let o = b.offsite.as_ref()?;
+    let get = |k: &'static str| secrets.get(k).cloned().ok_or_else(|| format!("{k} did not resolve"));
+    let repo = (|| -> Result<Repo, String> {
+        let password = if o.password.is_some() { get("backup.offsite.password")? } else { get("backup.password")? };
+        Ok(Repo::new("offsite", o.repository.clone(), password, &b.work_dir.join("cache")).with_s3(
+            get("backup.offsite.access_key_id")?,
+            get("backup.offsite.secret_access_key")?,
+            &o.region,
+        ))
+    })();
+    let repo = match repo {
+        Ok(r) => r,
+        Err(e) => return Some(Err(e)),
+    };
+    Some(match repo.snapshots(config.tenant.id.as_str()).await {
+        Ok(s) => Ok(format!("{} snapshot(s) at {}", s.len(), o.repository)),
+        Err(e) => Err(e.to_string()),
     })
 }
 
-async fn copy_dir(from: &Path, to: &Path) -> Result<(), BackupError> {
-    let partial = to.with_extension("partial");
-    tokio::fs::create_dir_all(&partial).await.map_err(io(format!("creating {}", partial.display())))?;
-    let mut rd = tokio::fs::read_dir(from).await.map_err(io(format!("reading {}", from.display())))?;
-    while let Some(e) = rd.next_entry().await.map_err(io(format!("reading {}", from.display())))? {
-        tokio::fs::copy(e.path(), partial.join(e.file_name())).await.map_err(io(format!("copying to {}", partial.display())))?;
+async fn move_or_make(from: &Path, to: &Path) -> Result<(), BackupError> {
+    if from.exists() {
+        tokio::fs::rename(from, to).await.map_err(io(format!("moving {}", from.display())))
+    } else {
+        tokio::fs::create_dir_all(to).await.map_err(io(format!("creating {}", to.display())))
     }
-    tokio::fs::rename(&partial, to).await.map_err(io(format!("renaming {}", partial.display())))
 }
 
-/// The backups of `tenant` in `dir`, newest first: (folder name, when taken).
-pub fn list(dir: &Path, tenant: &str) -> Vec<(String, NaiveDateTime)> {
-    let prefix = format!("{tenant}-");
-    let mut out: Vec<(String, NaiveDateTime)> = std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| {
-            let name = e.file_name().to_string_lossy().into_owned();
-            let at = NaiveDateTime::parse_from_str(name.strip_prefix(&prefix)?, STAMP).ok()?;
-            Some((name, at))
-        })
-        .collect();
-    out.sort_by_key(|b| std::cmp::Reverse(b.1));
-    out
-}
-
-/// Which backups to keep: the newest of each of the `daily` most recent
-/// days that have one, and the newest of each of the `weekly` most recent
-/// ISO weeks that have one. `taken` is newest first.
-pub fn retain(taken: &[NaiveDateTime], daily: u32, weekly: u32) -> BTreeSet<usize> {
-    let mut keep = BTreeSet::new();
-    let mut days = BTreeSet::new();
-    let mut weeks = BTreeSet::new();
-    for (i, t) in taken.iter().enumerate() {
-        let day = t.date();
-        if !days.contains(&day) && days.len() < daily as usize {
-            days.insert(day);
-            keep.insert(i);
+/// The `backup.json` under a restored tree (the staging folder's path is the snapshot's own).
+fn find_layout(root: &Path) -> Option<PathBuf> {
+    let mut stack = vec![(root.to_owned(), 0)];
+    while let Some((dir, depth)) = stack.pop() {
+        let candidate = dir.join("backup.json");
+        if candidate.is_file() && dir.join("ops.sql").is_file() {
+            return Some(candidate);
         }
-        let week = (t.iso_week().year(), t.iso_week().week());
-        if !weeks.contains(&week) && weeks.len() < weekly as usize {
-            weeks.insert(week);
-            keep.insert(i);
+        if depth < 8 {
+            for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                if e.file_type().is_ok_and(|t| t.is_dir()) {
+                    stack.push((e.path(), depth + 1));
+                }
+            }
         }
     }
-    keep
+    None
 }
 
-async fn prune(dir: &Path, tenant: &str, daily: u32, weekly: u32) -> Result<(usize, Vec<String>), BackupError> {
-    let all = list(dir, tenant);
-    let keep = retain(&all.iter().map(|(_, t)| *t).collect::<Vec<_>>(), daily, weekly);
-    let mut deleted = Vec::new();
-    for (i, (name, _)) in all.iter().enumerate() {
-        if !keep.contains(&i) {
-            tokio::fs::remove_dir_all(dir.join(name)).await.map_err(io(format!("deleting {name}")))?;
-            deleted.push(name.clone());
-        }
+/// `mariadb-dump --single-transaction` of one database into `out`.
+async fn dump(host: &str, port: u16, user: &str, password: &Secret, database: &str, out: &Path) -> Result<(), BackupError> {
+    let file = std::fs::File::create(out).map_err(io(format!("creating {}", out.display())))?;
+    let child = Command::new("mariadb-dump")
+        .args([
+            "--single-transaction",
+            "--routines",
+            "--triggers",
+            "--events",
+            "--hex-blob",
+            "--no-tablespaces",
+            "--default-character-set=utf8mb4",
+        ])
+        .arg(format!("--host={host}"))
+        .arg(format!("--port={port}"))
+        .arg(format!("--user={user}"))
+        .arg(database)
+        .env("MYSQL_PWD", password.expose())
+        .stdin(Stdio::null())
+        .stdout(file)
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(io("starting mariadb-dump (install mariadb-client)"))?;
+    let done = child.wait_with_output().await.map_err(io("waiting for mariadb-dump"))?;
+    if !done.status.success() {
+        return Err(BackupError::Tool {
+            tool: "mariadb-dump",
+            status: format!("{} of {database}", done.status),
+            stderr: tail(&String::from_utf8_lossy(&done.stderr)),
+        });
     }
-    Ok((keep.len(), deleted))
-}
-
-#[cfg(test)]
-mod tests {
-    use chrono::{NaiveDate, TimeDelta};
-
-    use super::retain;
-
-    #[test]
-    fn keeps_the_newest_of_each_recent_day_and_week() {
-        // Four backups a day for 60 days, newest first.
-        let start = NaiveDate::from_ymd_opt(2026, 12, 3).and_then(|d| d.and_hms_opt(23, 0, 0)).expect("a date");
-        let taken: Vec<_> = (0..240).map(|i| start - TimeDelta::hours(6 * i)).collect();
-        let keep = retain(&taken, 7, 4);
-        let kept: Vec<_> = keep.iter().map(|&i| taken[i]).collect();
-        // The 7 newest days each keep their newest (23:00) backup...
-        for d in 0..7 {
-            assert!(kept.contains(&(start - TimeDelta::days(d))), "day {d} kept");
-        }
-        // ...and no day keeps two.
-        let mut days: Vec<_> = kept.iter().map(|t| t.date()).collect();
-        days.dedup();
-        assert_eq!(days.len(), kept.len());
-        // 2026-12-03 is a Thursday: the days kept cover ISO weeks 49 and 48;
-        // weeks 47 and 46 keep their newest (Sunday 23:00) backup.
-        for day in [22, 15] {
-            let sunday = NaiveDate::from_ymd_opt(2026, 11, day).and_then(|d| d.and_hms_opt(23, 0, 0)).expect("a date");
-            assert!(kept.contains(&sunday), "{sunday}");
-        }
-        assert_eq!(kept.len(), 7 + 2);
-        assert!(retain(&taken, 0, 0).is_empty());
-        assert_eq!(retain(&taken[..1], 7, 4).len(), 1);
-    }
+    Ok(())
 }

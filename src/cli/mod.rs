@@ -19,6 +19,7 @@ use crate::{
     db,
 };
 
+mod backup;
 mod books;
 mod compose;
 mod config;
@@ -147,6 +148,9 @@ enum Command {
     /// sync within seconds (the poller stays and catches what they miss).
     #[command(subcommand)]
     Webhooks(webhooks::WebhooksCommand),
+    /// The tenant's restic backups: take one, list, check, unpack for a restore.
+    #[command(subcommand)]
+    Backup(backup::BackupCommand),
 }
 
 /// A failure that decides the exit code.
@@ -204,6 +208,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Rfq(cmd) => rfq::run(cmd).await,
         Command::Books(cmd) => books::run(cmd).await,
         Command::Webhooks(cmd) => webhooks::run(cmd).await,
+        Command::Backup(cmd) => backup::run(cmd).await,
         Command::Demo(cmd) => demo::run(cmd).await,
     }
 }

@@ -373,12 +373,19 @@ pub const REGISTRY: &[Integration] = &[
     Integration {
         key: "backup_storage",
         name: "Backup storage",
-        powers: "off-site copies of the tenant's backups",
+        powers: "offsite copies of the tenant's restic backups (S3-compatible: Cloudflare R2, AWS S3, any S3 API)",
         needed_by: &[Module::Core],
         required: false,
         per_tenant: true,
-        health: Health::Planned,
-        setup: |_| Setup::Planned("scripts/backup writes a dump and the data volume to a local folder".into()),
+        health: Health::Probe("restic opens the offsite repository (or finds none yet) with the tenant's credentials"),
+        setup: |c| match c.backup.as_ref().map(|b| (b, b.offsite.as_ref())) {
+            Some((_, Some(o))) => configured(format!("{} (region {})", o.repository, o.region)),
+            Some((b, None)) => missing(&format!(
+                "backups stay on this host ({}): add backup.offsite: {{repository: s3:https://…/bucket/tenant, access_key_id: ref+…, secret_access_key: ref+…}}",
+                b.repository
+            )),
+            None => missing("add a backup section (backup: {password: ref+vault://…}), then backup.offsite"),
+        },
     },
     Integration {
         key: "ai",

@@ -155,6 +155,7 @@ async fn run(ctx: &Ctx, key: &str) -> Result<Option<String>, String> {
             }
             _ => Ok(None),
         },
+        "backup_storage" => crate::backup::probe_offsite(c, &ctx.secrets).await.transpose(),
         "weasyprint" => ctx.weasy.version().await.map(Some).map_err(|e| e.to_string()),
         "gnucash" => crate::books::export::gnucash_version().await.map(Some),
         _ => Ok(None),

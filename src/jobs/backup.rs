@@ -1,23 +1,20 @@
 //! The automated backup (see [`crate::backup`]). Schedule: daily at 02:30 UTC.
 
-use anyhow::Context;
 use std::{sync::Arc, time::Duration};
 
 use futures::{FutureExt, future::BoxFuture};
 use serde_json::Value;
 
 use super::CronJob;
+use crate::app::AppState;
 use crate::db::lock::LockCheck;
-use crate::{app::AppState, config::Backup};
 
 struct BackupJob {
     state: AppState,
-    cfg: Backup,
 }
 
 pub fn job(state: &AppState) -> anyhow::Result<Arc<dyn CronJob>> {
-    let cfg = state.config.backup.clone().context("no `backup` section")?;
-    Ok(Arc::new(BackupJob { state: state.clone(), cfg }))
+    Ok(Arc::new(BackupJob { state: state.clone() }))
 }
 
 impl CronJob for BackupJob {
@@ -25,9 +22,14 @@ impl CronJob for BackupJob {
         "0 30 2 * * *".into()
     }
     fn timeout(&self) -> Duration {
-        Duration::from_secs(3600)
+        Duration::from_secs(4 * 3600)
     }
     fn run(&self, _lock: Option<LockCheck>) -> BoxFuture<'_, anyhow::Result<Value>> {
-        async { Ok(serde_json::to_value(crate::backup::run(&self.state.loaded, &self.state.secrets, &self.cfg).await?)?) }.boxed()
+        async {
+            let s = &self.state;
+            let taken = crate::backup::Backups::new(&s.loaded, &s.secrets)?.run(&s.pool, "scheduled").await?;
+            Ok(serde_json::to_value(taken)?)
+        }
+        .boxed()
     }
 }

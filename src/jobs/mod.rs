@@ -8,6 +8,7 @@
 
 pub mod alerts;
 pub mod backup;
+pub mod backup_check;
 pub mod books_post;
 pub mod catalog_sync;
 pub mod code_lookup_refresh;
@@ -78,6 +79,7 @@ pub fn make(name: JobName, state: &AppState) -> anyhow::Result<Arc<dyn CronJob>>
         JobName::DailySummary => daily_summary::job(state),
         JobName::PriceFeeds => price_feeds::job(state),
         JobName::Backup => backup::job(state),
+        JobName::BackupCheck => backup_check::job(state),
     }
 }
 

@@ -26,11 +26,12 @@ pub enum JobName {
     DailySummary,
     PriceFeeds,
     Backup,
+    BackupCheck,
 }
 
 impl JobName {
     /// Every job, in the order the fleet starts them.
-    pub const ALL: [JobName; 16] = [
+    pub const ALL: [JobName; 17] = [
         JobName::SessionSweep,
         JobName::CodeLookupRefresh,
         JobName::PrintRetry,
@@ -47,6 +48,7 @@ impl JobName {
         JobName::DailySummary,
         JobName::PriceFeeds,
         JobName::Backup,
+        JobName::BackupCheck,
     ];
 
     /// Its name in `job_runs`, the logs, its lock, `qm job run` and `schedules`.
@@ -68,6 +70,7 @@ impl JobName {
             JobName::DailySummary => "daily_summary",
             JobName::PriceFeeds => "price_feeds",
             JobName::Backup => "backup",
+            JobName::BackupCheck => "backup_check",
         }
     }
 
@@ -76,6 +79,8 @@ impl JobName {
     pub const fn lock_name(self) -> &'static str {
         match self {
             JobName::InventoryPoll => "poller",
+            // A check and a backup of the same repository take turns.
+            JobName::BackupCheck => "backup",
             other => other.as_str(),
         }
     }
@@ -101,7 +106,7 @@ impl JobName {
             JobName::ReviewRequests => c.reviews.is_some() && c.smtp.is_some(),
             JobName::DailySummary => c.daily_summary.is_some() && c.smtp.is_some(),
             JobName::PriceFeeds => !(c.sources.supplier_catalogs.is_empty() && c.sources.competitors.is_empty()),
-            JobName::Backup => c.backup.is_some(),
+            JobName::Backup | JobName::BackupCheck => c.backup.is_some(),
         }
     }
 

@@ -53,7 +53,7 @@ async fn schedules_backup_moves_the_backup_job() {
     let db = crate::helpers::TestDb::empty().await;
     let backups = tempfile::tempdir().expect("tempdir");
     let extra = format!(
-        "stations: [{{ id: bench-1, name: Bench 1 }}]\nbackup: {{ directory: {} }}\nschedules: {{ backup: \"0 15 3 * * *\" }}\n",
+        "stations: [{{ id: bench-1, name: Bench 1 }}]\nbackup: {{ repository: {}, password: ref+file://secrets/db_password }}\nschedules: {{ backup: \"0 15 3 * * *\" }}\n",
         backups.path().display()
     );
     let tenant = crate::helpers::TenantDir::write_with(&db, "", "", "http://127.0.0.1:9", ("ck_x", "cs_x"), &extra);

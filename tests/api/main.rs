@@ -10,6 +10,7 @@ mod jobs;
 mod layers;
 
 mod auth;
+mod backup;
 mod books;
 mod browser;
 mod carrier;

@@ -99,6 +99,7 @@ pub fn all() -> Vec<Arc<dyn Collector>> {
         db("scanner", "Scanner lookups", 10, All, |s| Box::pin(system::scanner(s))),
         db("database", "Database", 60, All, |s| Box::pin(system::database(s))),
         db("disk", "Data disk", 60, All, |s| Box::pin(system::disk(s))),
+        db("backups", "Backups", 60, All, |s| Box::pin(system::backups(s))),
         probe("vault", "Vault", 60, |s| Box::pin(health::vault(s))),
         probe("smtp", "Mail server", 60, |s| Box::pin(health::smtp(s))),
     ];

@@ -136,3 +136,70 @@ mod tests {
         assert_eq!(super::bytes(5 * 1024 * 1024 * 1024), "5.0 GiB");
     }
 }
+
+pub async fn backups(st: &Services) -> anyhow::Result<Reading> {
+    let Some(b) = &st.config.backup else {
+        return Ok(Reading::new("off", Level::Off).detail("no backup section: nothing is backed up"));
+    };
+    let repos = crate::backup::state::repositories(&st.pool).await?;
+    let mut want = vec!["local"];
+    if b.offsite.is_some() {
+        want.push("offsite");
+    }
+    let mut r = Reading::default();
+    let mut worst = Level::Ok;
+    let mut newest = None;
+    for name in want {
+        let Some(repo) = repos.iter().find(|x| x.name == name) else {
+            r = r.row(name, "no snapshot yet");
+            worst = worse(worst, Level::Warn);
+            continue;
+        };
+        let stale =
+            repo.last_ok_at.is_none_or(|t| chrono::Utc::now().naive_utc() - t > chrono::TimeDelta::hours(i64::from(b.max_age_hours)));
+        let level = if repo.check_error.is_some() || repo.consecutive_failures >= 2 || stale {
+            Level::Bad
+        } else if repo.consecutive_failures == 1 {
+            Level::Warn
+        } else {
+            Level::Ok
+        };
+        worst = worse(worst, level);
+        let mut shown = match repo.last_ok_at {
+            Some(t) => format!("last good {} ago", ago(t)),
+            None => "no good snapshot".into(),
+        };
+        if let Some(n) = repo.size_bytes {
+            shown.push_str(&format!(", {}", bytes(n)));
+        }
+        if repo.consecutive_failures > 0 {
+            shown.push_str(&format!(", {} failed in a row", repo.consecutive_failures));
+        }
+        if repo.check_error.is_some() {
+            shown.push_str(", check failed");
+        }
+        r = r.row(name, shown).sample("qm_backup_consecutive_failures", &[("repository", name)], f64::from(repo.consecutive_failures));
+        if let Some(t) = repo.last_ok_at {
+            r = r.sample("qm_backup_last_success_timestamp_seconds", &[("repository", name)], unix(t));
+            newest = newest.max(Some(t));
+        }
+        if let Some(n) = repo.size_bytes {
+            r = r.sample("qm_backup_repository_bytes", &[("repository", name)], n as f64);
+        }
+        if repo.checked_at.is_some() {
+            r = r.sample("qm_backup_check_ok", &[("repository", name)], if repo.check_error.is_none() { 1.0 } else { 0.0 });
+        }
+    }
+    r.value = newest.map_or_else(|| "none".to_owned(), |t| format!("{} ago", ago(t)));
+    r.level = Some(worst);
+    r.detail = "restic snapshots of both databases, wp-content and the data directory".into();
+    Ok(r)
+}
+
+fn worse(a: Level, b: Level) -> Level {
+    match (a, b) {
+        (Level::Bad, _) | (_, Level::Bad) => Level::Bad,
+        (Level::Warn, _) | (_, Level::Warn) => Level::Warn,
+        _ => Level::Ok,
+    }
+}
