@@ -127,16 +127,6 @@ pub async fn mail(st: &Services) -> anyhow::Result<Reading> {
     Ok(Reading::new(pending, level).detail(format!("waiting to be sent; {failed} could not be sent")))
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn sizes_read_like_people_write_them() {
-        assert_eq!(super::bytes(512), "512 B");
-        assert_eq!(super::bytes(1536), "1.5 KiB");
-        assert_eq!(super::bytes(5 * 1024 * 1024 * 1024), "5.0 GiB");
-    }
-}
-
 pub async fn backups(st: &Services) -> anyhow::Result<Reading> {
     let Some(b) = &st.config.backup else {
         return Ok(Reading::new("off", Level::Off).detail("no backup section: nothing is backed up"));
@@ -201,5 +191,15 @@ fn worse(a: Level, b: Level) -> Level {
         (Level::Bad, _) | (_, Level::Bad) => Level::Bad,
         (Level::Warn, _) | (_, Level::Warn) => Level::Warn,
         _ => Level::Ok,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sizes_read_like_people_write_them() {
+        assert_eq!(super::bytes(512), "512 B");
+        assert_eq!(super::bytes(1536), "1.5 KiB");
+        assert_eq!(super::bytes(5 * 1024 * 1024 * 1024), "5.0 GiB");
     }
 }
