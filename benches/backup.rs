@@ -138,9 +138,23 @@ async fn main() {
     load(&host, port, "qmbench_backup_restored_ops", &target.join("ops.sql"));
     load(&host, port, "qmbench_backup_restored", &target.join("wordpress.sql"));
     let load_time = t.elapsed();
-    let (restored_rows,): (i64,) =
-        sqlx::query_as("SELECT COUNT(*) FROM qmbench_backup_restored.wp_posts").fetch_one(&mut admin).await.expect("count");
-    assert_eq!(restored_rows as u64, rows, "every row restored");
+    let counted = Command::new("mariadb")
+        .args([
+            "-h",
+            &host,
+            "-P",
+            &port.to_string(),
+            "-u",
+            "root",
+            "-N",
+            "-B",
+            "-e",
+            "SELECT COUNT(*) FROM qmbench_backup_restored.wp_posts",
+        ])
+        .output()
+        .expect("mariadb");
+    let restored_rows: u64 = String::from_utf8_lossy(&counted.stdout).trim().parse().unwrap_or(0);
+    assert_eq!(restored_rows, rows, "every row restored");
     let _ = sqlx::raw_sql("DROP DATABASE qmbench_backup_restored_ops; DROP DATABASE qmbench_backup_restored").execute(&mut admin).await;
     common::drop_db(&server, "qmbench_backup_wp").await;
     common::drop_db(&server, "qmbench_backup_ops").await;
