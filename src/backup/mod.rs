@@ -191,7 +191,12 @@ impl<'a> Backups<'a> {
             local_bytes: size,
             offsite: None,
         };
-        if let Some(off) = self.offsite()? {
+        let off = match self.offsite() {
+            Ok(off) => off,
+            // Its credentials did not resolve: the local snapshot still stands, and the run says so.
+            Err(e) => return Err(BackupError::Offsite { snapshot: taken.snapshot_id, reason: e.to_string() }),
+        };
+        if let Some(off) = off {
             match self.copy_offsite(&local, &off).await {
                 Ok((n, size)) => {
                     state::succeeded(pool, off.name, &off.location, &taken.snapshot_id, n, size).await?;
