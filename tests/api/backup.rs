@@ -314,3 +314,52 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+/// A tmpfs of `mb` MiB mounted at `dir` (the tests run as root, as CI does),
+/// unmounted on drop.
+struct SmallDisk(PathBuf);
+
+impl SmallDisk {
+    fn mount(dir: &Path, mb: u32) -> Self {
+        std::fs::create_dir_all(dir).expect("mkdir");
+        let out = Command::new("mount").args(["-t", "tmpfs", "-o", &format!("size={mb}m"), "tmpfs"]).arg(dir).output().expect("mount");
+        assert!(out.status.success(), "mounting a small tmpfs needs root: {}", String::from_utf8_lossy(&out.stderr));
+        Self(dir.to_path_buf())
+    }
+    fn grow(&self, mb: u32) {
+        let out = Command::new("mount").args(["-o", &format!("remount,size={mb}m")]).arg(&self.0).output().expect("mount");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_fails_the_run_with_its_reason_keeps_the_last_snapshot_and_the_next_run_completes() {
+    // 24 MiB of data that does not compress, into a repository with room for about half of it.
+    let f = fixture(None, 24).await;
+    let disk = SmallDisk::mount(&f.root.join("restic"), 12);
+    for attempt in 1..=2 {
+        let err = f.run("backup").await.expect_err("the repository's disk is full").to_string();
+        assert!(err.contains("no space left on device"), "the reason is named: {err}");
+        assert!(err.contains("local repository"), "the run says which repository: {err}");
+        assert!(!err.contains(PASSWORD), "no secret in the error: {err}");
+        let alerts = f.alerts().await;
+        let full = alerts.iter().any(|a| a.contains("backup-local") && a.contains("no space left on device"));
+        assert_eq!(full, attempt == 2, "alerted after two, with the reason: {alerts:?}");
+    }
+    // restic's own view: the repository opens and holds no snapshot, so nothing half-written can be restored.
+    assert_eq!(snapshots(&f.local()).len(), 0, "no half snapshot");
+
+    // Room again (the operator grew the disk): the next run lands, restic's check is clean.
+    disk.grow(96);
+    f.run("backup").await.expect("the next run completes");
+    assert_eq!(snapshots(&f.local()).len(), 1);
+    let check = restic(&f.local(), &["check"]);
+    assert!(check.status.success(), "{}{}", String::from_utf8_lossy(&check.stdout), String::from_utf8_lossy(&check.stderr));
+    assert!(!f.alerts().await.iter().any(|a| a.contains("backup-local")), "the alert clears once a run lands");
+}
