@@ -21,6 +21,8 @@ pub struct AppState {
     pub board: Arc<crate::dashboard::Board>,
     /// Live event streams open now (caps per operator and in total).
     pub streams: Arc<crate::events::slots::Slots>,
+    /// What pre-sign-in CSRF tokens are signed with (`server.signing_key`).
+    pub form_key: Arc<crate::token::FormKey>,
 }
 
 impl std::ops::Deref for AppState {

@@ -84,6 +84,7 @@ pub async fn prepare(loaded: LoadedConfig) -> anyhow::Result<AppState> {
         sessions: Arc::new(crate::operators::sessions::SessionCache::new(std::time::Duration::from_secs(u64::from(
             c.server.session_check_seconds,
         )))),
+        form_key: Arc::new(crate::token::FormKey::new(services.secrets.get("server.signing_key").map(|s| s.expose()))),
         base,
         services,
     })

@@ -279,6 +279,9 @@ impl TenantConfig {
         if let Some(t) = &self.quotes.intake_token {
             refs.push(("quotes.intake_token", t));
         }
+        if let Some(k) = &self.server.signing_key {
+            refs.push(("server.signing_key", k));
+        }
         if let Some(t) = &self.monitoring.metrics_token {
             refs.push(("monitoring.metrics_token", t));
         }
@@ -401,6 +404,10 @@ pub struct Server {
     pub session_check_seconds: u32,
     pub max_failed_sign_ins: u32,
     pub lockout_minutes: u32,
+    /// What the server signs its pre-sign-in CSRF tokens with: a secret
+    /// reference every replica of the tenant resolves alike. Unset, each
+    /// process draws its own (one replica).
+    pub signing_key: Option<SecretRef>,
 }
 
 impl Default for Server {
@@ -414,6 +421,7 @@ impl Default for Server {
             session_check_seconds: 5,
             max_failed_sign_ins: 5,
             lockout_minutes: 15,
+            signing_key: None,
         }
     }
 }

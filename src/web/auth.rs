@@ -86,9 +86,9 @@ async fn form(
 /// The pre-sign-in CSRF cookie, created when missing or not signed by this server.
 pub(super) fn csrf_cookie(state: &AppState, jar: CookieJar) -> (CookieJar, String) {
     match jar.get(CSRF_COOKIE).map(|c| c.value().to_owned()) {
-        Some(v) if session::pre_sign_in_valid(&v) => (jar, v),
+        Some(v) if session::pre_sign_in_valid(state, &v) => (jar, v),
         _ => {
-            let v = session::pre_sign_in_token();
+            let v = session::pre_sign_in_token(state);
             (jar.add(session::cookie(state, CSRF_COOKIE, v.clone())), v)
         }
     }

@@ -17,7 +17,6 @@ use axum::{
 };
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use rand::RngCore;
-use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
 use super::{AppState, error::AppError};
@@ -52,39 +51,27 @@ pub use crate::token::random_token;
 
 pub use crate::operators::sessions::{create, destroy, destroy_all};
 
-/// The key pre-sign-in tokens are signed with: this process's own, never
-/// stored; a restart only means a sign-in page must be reloaded.
-static PRE_SIGN_IN_KEY: std::sync::LazyLock<[u8; 32]> = std::sync::LazyLock::new(|| {
-    let mut key = [0u8; 32];
-    rand::rng().fill_bytes(&mut key);
-    key
-});
-
-fn pre_sign_in_mac(nonce: &str) -> Vec<u8> {
-    use hmac::{Hmac, Mac};
-    // HMAC takes keys of any length: a 32-byte key cannot be refused.
-    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(&*PRE_SIGN_IN_KEY) else { return Vec::new() };
-    mac.update(b"qm pre-sign-in csrf\0");
-    mac.update(nonce.as_bytes());
-    mac.finalize().into_bytes().to_vec()
+fn pre_sign_in_mac(state: &AppState, nonce: &str) -> Vec<u8> {
+    state.form_key.mac(b"qm pre-sign-in csrf\0", nonce.as_bytes())
 }
 
 /// A pre-sign-in CSRF token the server issued: `NONCE.HMAC`. A cookie planted
 /// by a page on the same origin (WordPress shares it under `/ops/`) carries no
 /// valid signature, so double submit alone cannot be forged.
-pub fn pre_sign_in_token() -> String {
+pub fn pre_sign_in_token(state: &AppState) -> String {
     let mut nonce = [0u8; 16];
     rand::rng().fill_bytes(&mut nonce);
     let nonce = hex::encode(nonce);
-    let mac = hex::encode(pre_sign_in_mac(&nonce));
+    let mac = hex::encode(pre_sign_in_mac(state, &nonce));
     format!("{nonce}.{mac}")
 }
 
-/// Whether a pre-sign-in token was issued by this server.
-pub fn pre_sign_in_valid(token: &str) -> bool {
+/// Whether a pre-sign-in token was issued by this server (or a replica
+/// sharing its `server.signing_key`).
+pub fn pre_sign_in_valid(state: &AppState, token: &str) -> bool {
     let Some((nonce, mac)) = token.split_once('.') else { return false };
     let Ok(given) = hex::decode(mac) else { return false };
-    nonce.len() == 32 && bool::from(pre_sign_in_mac(nonce).ct_eq(&given))
+    nonce.len() == 32 && bool::from(pre_sign_in_mac(state, nonce).ct_eq(&given))
 }
 
 /// Looks a token up (the session's operator and CSRF token), from the
@@ -117,7 +104,7 @@ pub async fn layer(State(state): State<AppState>, jar: CookieJar, request: Reque
         }
         let expected = match &session {
             Some(s) => Some(s.csrf.clone()),
-            None => jar.get(CSRF_COOKIE).map(|c| c.value().to_owned()).filter(|v| pre_sign_in_valid(v)),
+            None => jar.get(CSRF_COOKIE).map(|c| c.value().to_owned()).filter(|v| pre_sign_in_valid(&state, v)),
         };
         match check_csrf(request, expected.as_deref()).await {
             Ok(r) => request = r,

@@ -3,7 +3,7 @@
 use quartermaster::operators::Role;
 use reqwest::StatusCode;
 
-use crate::helpers::{TestApp, csrf_in};
+use crate::helpers::{TenantDir, TestApp, TestDb, cookie_client, csrf_in};
 
 const PASSWORD: &str = "correct horse battery";
 
@@ -373,4 +373,37 @@ async fn a_module_turned_off_has_no_routes_and_no_links() {
     let home = app.get("/").await.text().await.expect("home");
     assert!(home.contains("/inventory/receive"), "receiving stays: {home}");
     assert!(!home.contains("/quotes\"") && !home.contains("/pick\""), "no links to modules that are off: {home}");
+}
+
+/// Behind the edge, the sign-in page can come from one ops replica and the
+/// form land on another: with `server.signing_key` both sign alike; without
+/// it (one replica) the other refuses the form.
+#[tokio::test]
+async fn a_sign_in_page_from_one_replica_signs_in_on_another_when_they_share_the_signing_key() {
+    for shared in [true, false] {
+        let db = TestDb::empty().await;
+        let server = if shared { "  signing_key: ref+file://secrets/signing_key" } else { "" };
+        let tenant = TenantDir::write(&db, "", server);
+        std::fs::write(tenant.dir.path().join("secrets/signing_key"), "a-signing-key-the-vault-holds-0123456789").expect("write");
+        let app = TestApp::spawn_in(db, tenant, "").await;
+        app.add_operator("rosa", Role::Picker, PASSWORD).await;
+        let other = app.replica().await;
+        // One browser: cookies are per host, not per port, as behind one edge.
+        let browser = cookie_client();
+        let page = browser.get(app.url("/sign-in")).send().await.expect("GET").text().await.expect("page");
+        let token = csrf_in(&page);
+        let r = browser
+            .post(format!("{other}/sign-in"))
+            .form(&[("csrf", token.as_str()), ("username", "rosa"), ("password", PASSWORD)])
+            .send()
+            .await
+            .expect("POST");
+        let want = if shared { StatusCode::SEE_OTHER } else { StatusCode::FORBIDDEN };
+        assert_eq!(r.status(), want, "shared key {shared}");
+        if shared {
+            // The session is in the database: the first replica knows it too.
+            let home = browser.get(app.url("/")).send().await.expect("GET");
+            assert_eq!(home.status(), StatusCode::OK, "signed in on one replica, served by the other");
+        }
+    }
 }

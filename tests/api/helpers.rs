@@ -260,6 +260,17 @@ impl TestApp {
         Self { address, state, base: base_path.to_owned(), client, _tenant: tenant, db }
     }
 
+    /// A second replica of this tenant: another server prepared from the same
+    /// tenant file (its own state, key and caches) on the same database. Its address.
+    pub async fn replica(&self) -> String {
+        let loaded = LoadedConfig::load(&self._tenant.config_path()).unwrap_or_else(|e| panic!("test tenant file: {e}"));
+        let state = startup::prepare(loaded).await.unwrap_or_else(|e| panic!("prepare: {e:#}"));
+        let app = Application::build(state, "127.0.0.1:0").await.expect("bind");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        tokio::spawn(app.run_until_stopped(std::future::pending()));
+        address
+    }
+
     /// This browser (the app's own cookie jar).
     fn me(&self) -> Browser {
         Browser { address: self.address.clone(), base: self.base.clone(), client: self.client.clone() }

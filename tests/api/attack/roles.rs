@@ -240,7 +240,7 @@ async fn every_declared_route_answers_each_role_as_the_table_says() {
             let (cookie, csrf) = match &s {
                 Some((token, csrf)) => (format!("{}={token}", session::SESSION_COOKIE), csrf.clone()),
                 None => {
-                    let t = session::pre_sign_in_token();
+                    let t = session::pre_sign_in_token(&shop.app.state);
                     (format!("{}={t}", session::CSRF_COOKIE), t)
                 }
             };
