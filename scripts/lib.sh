@@ -123,10 +123,19 @@ qm_need_bao() {
 }
 
 # A real S3 API server for the offsite backups (tests/api/backup.rs): PyPI's moto in server mode.
+# The version is pinned: the stack tier's S3 image (scripts/images) runs the same one.
+QM_MOTO_VERSION=5.2.6
+# It lives in a virtualenv of its own under $QM_CACHE: pip into Debian's
+# Python would shadow the requests Debian's docker-compose needs. Exports
+# QM_MOTO_PYTHON, the Python tests/api/backup.rs starts moto with.
 qm_need_moto() {
-  python3 -c 'import moto.server, flask' >/dev/null 2>&1 && return 0
-  qm_log "installing moto[server] (pip) for the S3-compatible offsite store"
-  python3 -m pip install -q 'moto[server]' >/dev/null 2>&1 || python3 -m pip install -q --break-system-packages 'moto[server]'
+  local venv="$QM_CACHE/moto-$QM_MOTO_VERSION"
+  export QM_MOTO_PYTHON="$venv/bin/python"
+  "$QM_MOTO_PYTHON" -c 'import moto.server, flask' >/dev/null 2>&1 && return 0
+  qm_log "installing moto[server]==$QM_MOTO_VERSION (pip, in $venv) for the S3-compatible offsite store"
+  rm -rf "$venv"
+  python3 -m venv "$venv" >/dev/null 2>&1 || { qm_need_pkg python3-venv-is-missing python3-venv; rm -rf "$venv"; /usr/bin/python3 -m venv "$venv"; }
+  "$venv/bin/pip" install -q "moto[server]==$QM_MOTO_VERSION"
 }
 
 # A private Docker engine under DIR (data, exec root, socket, pid file all

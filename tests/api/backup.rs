@@ -12,6 +12,7 @@ use std::{
 use crate::helpers::{TenantDir, TestApp, TestDb, free_port, job, random_hex, server_host_port};
 
 /// moto's S3 server on a free loopback port, stopped by its PID on drop.
+/// `QM_MOTO_PYTHON` (scripts/test sets it) is the Python that has moto.
 struct S3 {
     child: Child,
     port: u16,
@@ -20,7 +21,8 @@ struct S3 {
 impl S3 {
     fn start() -> Self {
         let port = free_port();
-        let child = Command::new("python3")
+        let python = std::env::var("QM_MOTO_PYTHON").unwrap_or_else(|_| "python3".into());
+        let child = Command::new(python)
             .args(["-m", "moto.server", "-H", "127.0.0.1", "-p", &port.to_string()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
