@@ -29,6 +29,7 @@ mod jobs;
 mod operator;
 mod rfq;
 mod serve;
+mod status;
 mod sync;
 mod webhooks;
 
@@ -151,6 +152,9 @@ enum Command {
     /// The tenant's restic backups: take one, list, check, unpack for a restore.
     #[command(subcommand)]
     Backup(backup::BackupCommand),
+    /// The tenant at a glance: version, schema, last sync, last backup per
+    /// repository, open alerts (`--json` for scripts/fleet).
+    Status(status::StatusArgs),
 }
 
 /// A failure that decides the exit code.
@@ -198,6 +202,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Config(cmd) => config::run(cmd).await,
         Command::Integrations { config, probe } => config::integrations(&config, probe).await,
         Command::Job(cmd) => jobs::run(cmd).await,
+        Command::Status(args) => status::run(args).await,
         Command::Serve { config, listen } => serve::serve(&config, listen).await,
         Command::Migrate { config } => serve::migrate(config).await,
         Command::Operator(cmd) => operator::run(cmd).await,

@@ -92,3 +92,58 @@ async fn demo_seed_fills_an_empty_database_once() {
     let again = qm().args(["demo", "seed"]).env("QM_DATABASE_URL", db.url()).output().expect("run");
     assert!(String::from_utf8_lossy(&again.stdout).contains("already present"));
 }
+
+/// `qm status` reads the tenant's own tables: what it prints moves with them.
+#[tokio::test]
+async fn status_shows_version_sync_backups_and_open_alerts_as_text_and_json() {
+    let app = crate::helpers::TestApp::spawn().await;
+    let status = |json: bool| {
+        let mut c = qm();
+        c.args(["status", "--config"]).arg(app._tenant.config_path());
+        if json {
+            c.arg("--json");
+        }
+        let out = c.output().expect("qm status");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).expect("utf-8")
+    };
+    // A tenant that has done nothing yet.
+    let fresh: serde_json::Value = serde_json::from_str(&status(true)).expect("json");
+    assert_eq!(fresh["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(fresh["schema_current"], true);
+    assert!(fresh["sync"].is_null(), "{fresh}");
+    assert_eq!(fresh["alerts"].as_array().map(Vec::len), Some(0));
+    assert!(status(false).contains("sync      never ran"));
+
+    // Two failed sync cycles after a good one, a local backup that landed, an offsite one that failed twice, one open alert.
+    sqlx::raw_sql(
+        "INSERT INTO job_runs (job, status, started_at, finished_at) VALUES
+           ('inventory_poll', 'ok', '2026-12-07 10:00:00', '2026-12-07 10:00:01'),
+           ('inventory_poll', 'failed', '2026-12-07 10:05:00', '2026-12-07 10:05:01'),
+           ('inventory_poll', 'failed', '2026-12-07 10:10:00', '2026-12-07 10:10:01');
+         INSERT INTO backup_repositories (name, location, last_ok_at, last_snapshot, consecutive_failures, checked_at, check_error) VALUES
+           ('local', '/var/backups/quartermaster/restic', '2026-12-07 02:30:09', 'abc123', 0, '2026-12-06 04:00:00', NULL),
+           ('offsite', 's3:https://r2.example/bucket', NULL, NULL, 2, NULL, NULL);
+         INSERT INTO alert_episodes (akey, kind, message, opened_at) VALUES ('job:backup-offsite', 'job', 'the offsite backup failed 2 times in a row', '2026-12-07 02:31:00');",
+    )
+    .execute(&app.db.pool)
+    .await
+    .expect("seed");
+    let s: serde_json::Value = serde_json::from_str(&status(true)).expect("json");
+    assert_eq!(s["tenant"], app.state.config.tenant.id.to_string());
+    assert_eq!(s["sync"]["last_status"], "failed");
+    assert_eq!(s["sync"]["last_ok_at"], "2026-12-07T10:00:01Z");
+    assert_eq!(s["sync"]["consecutive_failures"], 2);
+    let backups = s["backups"].as_array().expect("backups");
+    let local = backups.iter().find(|b| b["repository"] == "local").expect("local");
+    assert_eq!(
+        (local["last_ok_at"].as_str(), local["last_snapshot"].as_str(), local["check_ok"].as_bool()),
+        (Some("2026-12-07T02:30:09Z"), Some("abc123"), Some(true))
+    );
+    let offsite = backups.iter().find(|b| b["repository"] == "offsite").expect("offsite");
+    assert_eq!((offsite["consecutive_failures"].as_u64(), offsite["check_ok"].as_bool()), (Some(2), None));
+    assert_eq!(s["alerts"][0]["message"], "the offsite backup failed 2 times in a row");
+    let text = status(false);
+    assert!(text.contains("2 failed in a row") && text.contains("offsite: last good never") && text.contains("alerts    1 open"), "{text}");
+    assert!(text.contains("[job] the offsite backup failed 2 times in a row"), "{text}");
+}
