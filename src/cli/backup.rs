@@ -10,13 +10,34 @@ use super::{Failure, load};
 use crate::{
     backup::{Backups, Source},
     config::{LoadedConfig, resolve::Resolver, resolve::Secrets},
+    db::lock::{self, LockError, LockGuard, LockName},
+    runs::JobName,
 };
+
+/// How long a backup or check by hand waits for a running one.
+const TURN_WAIT: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// The tenant's backup lock, the one the `backup` and `backup_check` jobs
+/// take: a backup or check by hand waits for the scheduled one (restic would
+/// refuse a check while a backup holds its repository lock), and the
+/// scheduler skips while this one runs.
+async fn turn(loaded: &LoadedConfig, secrets: &Secrets) -> Result<LockGuard, Failure> {
+    let options = crate::db::connect_options(Some(loaded), secrets).map_err(|e| Failure::Usage(e.to_string()))?;
+    let name = LockName::new(&loaded.config.tenant.id.to_string(), JobName::Backup.lock_name()).map_err(anyhow::Error::from)?;
+    match lock::acquire(&options, &name, std::time::Duration::ZERO).await {
+        Ok(g) => return Ok(g),
+        Err(LockError::Busy { .. }) => eprintln!("a backup or check is running; waiting for it (up to {} min)", TURN_WAIT.as_secs() / 60),
+        Err(e) => return Err(Failure::Failed(e.into())),
+    }
+    lock::acquire(&options, &name, TURN_WAIT).await.map_err(|e| Failure::Failed(anyhow::Error::from(e).context("the backup lock")))
+}
 
 #[derive(Debug, Subcommand)]
 pub(super) enum BackupCommand {
     /// Take a backup now (tagged kind=manual): one snapshot of both
     /// databases, wp-content, the data directory and the tenant file, then
-    /// the offsite copy. Exits 1 when either half failed, naming it.
+    /// the offsite copy. Waits its turn behind a running scheduled backup
+    /// or check. Exits 1 when either half failed, naming it.
     Now {
         #[arg(short, long, env = "QM_CONFIG")]
         config: PathBuf,
@@ -29,7 +50,7 @@ pub(super) enum BackupCommand {
         from: Source,
     },
     /// `restic check --read-data-subset backup.check_subset` of each
-    /// repository; exits 1 when one found damage.
+    /// repository, after a running backup finishes; exits 1 when one found damage.
     Check {
         #[arg(short, long, env = "QM_CONFIG")]
         config: PathBuf,
@@ -72,6 +93,7 @@ pub(super) async fn run(cmd: BackupCommand) -> Result<(), Failure> {
         BackupCommand::Now { config } => {
             let (loaded, secrets) = open(&config).await?;
             let pool = super::connect(Some(&config)).await?;
+            let _turn = turn(&loaded, &secrets).await?;
             let taken = Backups::new(&loaded, &secrets).map_err(anyhow::Error::from)?.run(&pool, "manual").await.context("backup")?;
             println!("{}", serde_json::to_string_pretty(&taken).unwrap_or_default());
         }
@@ -86,6 +108,7 @@ pub(super) async fn run(cmd: BackupCommand) -> Result<(), Failure> {
         BackupCommand::Check { config } => {
             let (loaded, secrets) = open(&config).await?;
             let pool = super::connect(Some(&config)).await?;
+            let _turn = turn(&loaded, &secrets).await?;
             let checked = Backups::new(&loaded, &secrets).map_err(anyhow::Error::from)?.check(&pool).await.context("check")?;
             for (repo, result) in &checked.repositories {
                 println!("{repo}: {result} (read {})", checked.subset);

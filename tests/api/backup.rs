@@ -365,3 +365,31 @@ async fn a_full_disk_fails_the_run_with_its_reason_keeps_the_last_snapshot_and_t
     assert!(check.status.success(), "{}{}", String::from_utf8_lossy(&check.stdout), String::from_utf8_lossy(&check.stderr));
     assert!(!f.alerts().await.iter().any(|a| a.contains("backup-local")), "the alert clears once a run lands");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_check_by_hand_waits_for_the_running_backup_instead_of_failing_on_restics_lock() {
+    use quartermaster::db::lock::{LockName, acquire};
+    let f = fixture(None, 0).await;
+    f.run("backup").await.expect("a first backup");
+    // A scheduled backup is running: it holds the tenant's backup lock.
+    let name = LockName::new(&f.app.state.config.tenant.id.to_string(), "backup").expect("lock name");
+    let held = acquire(&f.app.state.db_options, &name, Duration::from_secs(5)).await.expect("lock");
+    let child = Command::new(env!("CARGO_BIN_EXE_qm"))
+        .args(["backup", "check", "--config"])
+        .arg(f.config())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("qm backup check");
+    let mut child = child;
+    // It says it waits, and does not finish while the lock is held.
+    let mut stderr = std::io::BufReader::new(child.stderr.take().expect("stderr"));
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut stderr, &mut line).expect("read");
+    assert!(line.contains("a backup or check is running; waiting for it"), "{line}");
+    assert!(child.try_wait().expect("wait").is_none(), "the check went ahead of the running backup");
+    drop(held);
+    let out = child.wait_with_output().expect("qm");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("local: no errors"), "{}", String::from_utf8_lossy(&out.stdout));
+}
