@@ -99,14 +99,14 @@ pub(super) async fn run(args: StatusArgs) -> Result<(), Failure> {
         println!("{}", serde_json::to_string(&status).map_err(anyhow::Error::from)?);
         return Ok(());
     }
-    let local = |t: &Option<String>| t.clone().unwrap_or_else(|| "never".into());
+    let or_never = |t: &Option<String>| t.clone().unwrap_or_else(|| "never".into());
     println!("tenant    {} (qm {}, schema {})", status.tenant, status.version, if status.schema_current { "current" } else { "behind" });
     match &status.sync {
         Some(s) => println!(
             "sync      last run {} {}, last success {}, {} failed in a row",
             s.last_started_at,
             s.last_status,
-            local(&s.last_ok_at),
+            or_never(&s.last_ok_at),
             s.consecutive_failures
         ),
         None => println!("sync      never ran"),
@@ -123,7 +123,7 @@ pub(super) async fn run(args: StatusArgs) -> Result<(), Failure> {
         println!(
             "backup    {}: last good {} ({}), {} failed in a row, {check}",
             b.repository,
-            local(&b.last_ok_at),
+            or_never(&b.last_ok_at),
             b.last_snapshot.as_deref().unwrap_or("-"),
             b.consecutive_failures
         );
