@@ -202,7 +202,7 @@ qm_stop_dockerd() {
   [ -s "$dir/ip6tables.before" ] && ip6tables-restore <"$dir/ip6tables.before" 2>/dev/null || true
   local link
   for link in $(ip -o link show | awk -F': ' '{print $2}' | sed 's/@.*//' | sort | comm -13 "$dir/links.before" -); do
-    case "$link" in docker0|br-*|veth*) ip link delete "$link" 2>/dev/null || true ;; esac
+    case "$link" in docker0|docker_gwbridge|br-*|veth*) ip link delete "$link" 2>/dev/null || true ;; esac
   done
   sysctl -qw net.ipv4.ip_forward="$(cat "$dir/ip_forward.before")" || true
   if ! diff -q <(iptables-save | grep -v '^#' | sed -E 's/ \[[0-9]+:[0-9]+\]//') "$dir/iptables.before" >/dev/null; then
@@ -228,13 +228,42 @@ qm_compose() {
   fi
 }
 
+# qm_orchestrator TENANT_DIR: compose or swarm (deploy.swarm in the tenant file).
+qm_orchestrator() { sed -n 's/^QM_ORCHESTRATOR=//p' "$1/.env" | grep . || echo compose; }
+
+# qm_task TENANT_DIR SERVICE: the id of one running container of SERVICE on
+# this engine (swarm: a task of the stack's service; its pinned services run
+# on the data node, whose engine DOCKER_HOST names).
+qm_task() {
+  local dir=$1 svc=$2 project
+  project=$(sed -n 's/^COMPOSE_PROJECT_NAME=//p' "$dir/.env")
+  if [ "$(qm_orchestrator "$dir")" = swarm ]; then
+    docker ps -q --filter "label=com.docker.swarm.service.name=${project}_$svc" --filter status=running | head -1
+  else
+    qm_compose "$dir" ps -q "$svc"
+  fi
+}
+
+# qm_exec TENANT_DIR SERVICE ARGS...: runs ARGS in the service's container
+# (stdin passed, no terminal), whichever way the tenant is deployed.
+qm_exec() {
+  local dir=$1 svc=$2 id; shift 2
+  if [ "$(qm_orchestrator "$dir")" = swarm ]; then
+    id=$(qm_task "$dir" "$svc")
+    [ -n "$id" ] || { echo "no running $svc task of $(basename "$dir") on this engine" >&2; return 1; }
+    docker exec -i "$id" "$@"
+  else
+    qm_compose "$dir" exec -T "$svc" "$@"
+  fi
+}
+
 # qm_vault_sh TENANT_DIR: runs the shell script on stdin inside the tenant's
 # vault container, logged in with the root token kept in TENANT_DIR/secrets
 # (the token travels on stdin, never on a command line).
 qm_vault_sh() {
   local dir=$1
   { printf 'set -eu\nexport BAO_ADDR=http://127.0.0.1:8200\nexport BAO_TOKEN=%s\n' "$(cat "$dir/secrets/vault_root_token")"; cat; } \
-    | qm_compose "$dir" exec -T vault sh -s
+    | qm_exec "$dir" vault sh -s
 }
 
 # The FastAPI + Jinja2 peer of benches/station.rs, in a venv of its own under

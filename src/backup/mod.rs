@@ -121,6 +121,24 @@ impl<'a> Backups<'a> {
         self.loaded.config.tenant.id.as_str()
     }
 
+    /// Whether this replica is on the node that holds the store's files (and
+    /// so the local repository beside them). Under swarm, ops replicas move
+    /// between nodes while the store's volume stays on its data node; a
+    /// replica elsewhere finds `content_dir` empty (a fresh local volume) and
+    /// leaves the backup and its check to a replica on the data node.
+    pub fn here(&self) -> Result<(), String> {
+        let Some(wp) = &self.cfg.wordpress else { return Ok(()) };
+        let has_files = std::fs::read_dir(&wp.content_dir).is_ok_and(|mut d| d.next().is_some());
+        if has_files {
+            Ok(())
+        } else {
+            Err(format!(
+                "the store's files ({}) are not on this node; a replica on the tenant's data node backs up",
+                wp.content_dir.display()
+            ))
+        }
+    }
+
     fn secret(&self, path: &'static str) -> Result<Secret, BackupError> {
         self.secrets.get(path).cloned().ok_or(BackupError::Unresolved(path))
     }
@@ -245,6 +263,7 @@ impl<'a> Backups<'a> {
                     wp.content_dir.display()
                 )));
             }
+            self.here().map_err(BackupError::Layout)?;
             paths.push(wp.content_dir.clone());
             wp_content = Some(wp.content_dir.clone());
         }

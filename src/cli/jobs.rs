@@ -68,6 +68,10 @@ pub(super) async fn run(cmd: JobCommand) -> Result<(), Failure> {
                     println!("{name}: skipped: another replica holds its lock and is running it ({holder})");
                     Ok(())
                 }
+                Ok(jobs::Ran::NotHere { reason }) => {
+                    println!("{name}: not run here: {reason}");
+                    Ok(())
+                }
                 Err(e) => Err(Failure::Failed(e.context(format!("{name} failed (recorded in job_runs)")))),
             }
         }

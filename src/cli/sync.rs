@@ -21,6 +21,10 @@ async fn one_cycle(state: &AppState) -> Result<Option<Summary>, Failure> {
             println!("skipped: lock {lock} is held by {holder}");
             Ok(None)
         }
+        Ran::NotHere { reason } => {
+            println!("not run here: {reason}");
+            Ok(None)
+        }
     }
 }
 

@@ -244,11 +244,30 @@ pub struct Deploy {
     pub http_port: Option<u16>,
     pub http_bind: String,
     pub image_tag: String,
+    /// Set when the tenant runs on Docker Swarm (`scripts/swarm deploy`).
+    pub swarm: Option<Swarm>,
 }
 
 impl Default for Deploy {
     fn default() -> Self {
-        Self { http_port: None, http_bind: "0.0.0.0".into(), image_tag: "latest".into() }
+        Self { http_port: None, http_bind: "0.0.0.0".into(), image_tag: "latest".into(), swarm: None }
+    }
+}
+
+/// The tenant on Docker Swarm: where its volumes live, how many ops replicas.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Swarm {
+    /// The node (its hostname) holding the tenant's volumes: MariaDB, Redis,
+    /// the vault, WordPress and the edge are pinned to it.
+    pub data_node: String,
+    #[serde(default = "Swarm::default_replicas")]
+    pub ops_replicas: u8,
+}
+
+impl Swarm {
+    fn default_replicas() -> u8 {
+        2
     }
 }
 

@@ -82,13 +82,18 @@ pub fn render(loaded: &LoadedConfig, root: &Path, repo: &Path) -> Result<PathBuf
          QM_SERVER_NAMES={names}\n\
          QM_TENANT_CONFIG={config}\n\
          QM_SECRETS_DIR={secrets}\n\
-         QM_COMPOSE_FILE={compose}\n",
+         QM_COMPOSE_FILE={compose}\n\
+         {swarm}",
         tag = c.deploy.image_tag,
         bind = c.deploy.http_bind,
         names = names.join(" "),
         config = abs(&loaded.path).display(),
         secrets = abs(&dir).join("secrets").display(),
         compose = abs(&repo.join("compose/compose.yaml")).display(),
+        swarm = c.deploy.swarm.as_ref().map_or(String::new(), |s| format!(
+            "QM_ORCHESTRATOR=swarm\nQM_DATA_NODE={}\nQM_OPS_REPLICAS={}\n",
+            s.data_node, s.ops_replicas
+        )),
     );
     fs::create_dir_all(&dir).map_err(|source| RenderError::Write { path: dir.clone(), source })?;
     let path = dir.join(".env");

@@ -18,6 +18,10 @@ pub fn job(state: &AppState) -> anyhow::Result<Arc<dyn CronJob>> {
 }
 
 impl CronJob for BackupJob {
+    fn runs_here(&self) -> Result<(), String> {
+        let s = &self.state;
+        crate::backup::Backups::new(&s.loaded, &s.secrets).map_or(Ok(()), |b| b.here())
+    }
     fn default_schedule(&self) -> String {
         "0 30 2 * * *".into()
     }

@@ -20,6 +20,10 @@ pub fn job(state: &AppState) -> anyhow::Result<Arc<dyn CronJob>> {
 }
 
 impl CronJob for BackupCheckJob {
+    fn runs_here(&self) -> Result<(), String> {
+        let s = &self.state;
+        crate::backup::Backups::new(&s.loaded, &s.secrets).map_or(Ok(()), |b| b.here())
+    }
     fn default_schedule(&self) -> String {
         "0 0 4 * * Sun".into()
     }

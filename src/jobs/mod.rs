@@ -27,6 +27,7 @@ pub mod webhook_sync;
 
 use std::{sync::Arc, time::Duration};
 
+use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 use serde_json::Value;
 use sqlx::{MySqlPool, mysql::MySqlConnectOptions};
@@ -37,6 +38,7 @@ use crate::{
     app::AppState,
     db::lock::{self, LockCheck, LockError, LockName},
     metrics::Metrics,
+    runs,
 };
 
 /// One job of the fleet.
@@ -50,6 +52,12 @@ pub trait CronJob: Send + Sync {
     /// The longest a run may take; past it the run is recorded failed.
     fn timeout(&self) -> Duration {
         Duration::from_secs(300)
+    }
+    /// Whether this replica can run it at all (`Err`: why not, e.g. the
+    /// files it needs are on another node). Asked before the lock, so a
+    /// replica that cannot run a job never takes its turn from one that can.
+    fn runs_here(&self) -> Result<(), String> {
+        Ok(())
     }
     /// Whether it also runs once when the appliance starts.
     fn at_start(&self) -> bool {
@@ -127,7 +135,7 @@ pub async fn start(state: AppState, only: Option<&[JobName]>) -> anyhow::Result<
         let cron = Job::new_async(schedule.as_str(), move |_id, _lock| {
             let (job, runner) = (job.clone(), runner.clone());
             Box::pin(async move {
-                let _ = run_guarded(&runner, name.as_str(), job.as_ref()).await;
+                let _ = run_tick(&runner, name.as_str(), job.as_ref(), tick_now()).await;
             })
         })
         .map_err(|e| anyhow::anyhow!("schedules.{name}: `{schedule}` is not a six-field cron expression: {e}"))?;
@@ -165,6 +173,8 @@ pub enum Ran {
     Done(Value),
     /// Another run (here or on a replica) holds its lock: not run, not recorded.
     Skipped { lock: String, holder: String },
+    /// This replica cannot run it ([`CronJob::runs_here`]): not run, not recorded.
+    NotHere { reason: String },
 }
 
 impl Ran {
@@ -172,7 +182,7 @@ impl Ran {
     pub fn done(self) -> Option<Value> {
         match self {
             Ran::Done(v) => Some(v),
-            Ran::Skipped { .. } => None,
+            Ran::Skipped { .. } | Ran::NotHere { .. } => None,
         }
     }
 }
@@ -188,6 +198,28 @@ pub async fn run_guarded(runner: &Runner, name: &str, job: &dyn CronJob) -> anyh
 /// [`run_guarded`], waiting up to `wait` for the lock (MariaDB's `GET_LOCK`
 /// waits; nothing here polls) before skipping.
 pub async fn run_guarded_within(runner: &Runner, name: &str, job: &dyn CronJob, wait: Duration) -> anyhow::Result<Ran> {
+    run(runner, name, job, wait, None).await
+}
+
+/// The tick a scheduler firing now belongs to: now, to the nearest second
+/// (every replica's scheduler fires the same cron second, give or take its
+/// milliseconds).
+pub fn tick_now() -> DateTime<Utc> {
+    let millis = Utc::now().timestamp_millis();
+    DateTime::from_timestamp((millis + 500).div_euclid(1000), 0).unwrap_or_else(Utc::now)
+}
+
+/// The scheduler's run of `tick`: under the lock, a tick another replica
+/// already ran is skipped (never run twice), as is a held lock.
+pub async fn run_tick(runner: &Runner, name: &str, job: &dyn CronJob, tick: DateTime<Utc>) -> anyhow::Result<Ran> {
+    run(runner, name, job, Duration::ZERO, Some(tick)).await
+}
+
+async fn run(runner: &Runner, name: &str, job: &dyn CronJob, wait: Duration, tick: Option<DateTime<Utc>>) -> anyhow::Result<Ran> {
+    if let Err(reason) = job.runs_here() {
+        tracing::debug!(job = name, reason, "not on this replica");
+        return Ok(Ran::NotHere { reason });
+    }
     let guard = if job.exclusive() {
         let lock = LockName::new(&runner.tenant, JobName::parse(name).map_or(name, |j| j.lock_name()))?;
         match lock::acquire(&runner.db_options, &lock, wait).await {
@@ -206,12 +238,25 @@ pub async fn run_guarded_within(runner: &Runner, name: &str, job: &dyn CronJob, 
     } else {
         None
     };
+    if let (Some(g), Some(t)) = (&guard, tick)
+        && runs::ran_tick(&runner.pool, name, t).await?
+    {
+        let skipped =
+            Ran::Skipped { lock: g.name().to_string(), holder: format!("another replica, which ran the {} tick", t.format("%H:%M:%S")) };
+        runner.metrics.observe_job(name, "skipped");
+        if let Some(g) = guard
+            && let Err(e) = g.release().await
+        {
+            tracing::warn!(job = name, error = %e, "job lock release");
+        }
+        return Ok(skipped);
+    }
     let check = guard.as_ref().map(|g| LockCheck { name: g.name().to_string(), connection_id: g.connection_id() });
     let timeout = job.timeout();
     let work = async {
         tokio::time::timeout(timeout, job.run(check)).await.unwrap_or_else(|_| Err(anyhow::anyhow!("timed out after {timeout:?}")))
     };
-    let outcome = record(&runner.pool, name, work).await;
+    let outcome = record(&runner.pool, name, tick, work).await;
     runner.metrics.observe_job(name, if outcome.is_ok() { "ok" } else { "failed" });
     // Released before returning, not when the guard's connection closes in
     // the background: the next tick (here or on a replica) finds it free.

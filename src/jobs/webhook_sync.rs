@@ -47,6 +47,7 @@ pub async fn watch(state: AppState, runner: Runner) {
         let job = Scoped { sync: &sync, orders };
         match run_guarded_within(&runner, JobName::InventoryPoll.as_str(), &job, GIVE_UP_AFTER).await {
             Ok(Ran::Done(_)) => {}
+            Ok(Ran::NotHere { .. }) => {}
             Ok(Ran::Skipped { holder, .. }) => {
                 tracing::warn!(orders = ?job.orders, holder, "webhook cycle: the poller's lock stayed held; the next poll reads these orders");
             }

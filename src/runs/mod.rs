@@ -9,7 +9,7 @@ mod health;
 
 use std::future::Future;
 
-use chrono::{TimeDelta, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::Value;
 use sqlx::MySqlPool;
 
@@ -22,16 +22,46 @@ use crate::events::{Event, Severity};
 /// A run row older than this, still `running` while its job's lock is held by the caller, died.
 const ABANDONED_AFTER: TimeDelta = TimeDelta::seconds(2);
 
+/// Whether a run of `job` for the scheduled `tick` is on file (a replica that
+/// took the job's lock before this one). Asked under the lock.
+pub async fn ran_tick(pool: &MySqlPool, job: &str, tick: DateTime<Utc>) -> sqlx::Result<bool> {
+    let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM job_runs WHERE job = ? AND tick_at = ?")
+        .bind(job)
+        .bind(tick.naive_utc())
+        .fetch_optional(pool)
+        .await?;
+    Ok(found.is_some())
+}
+
+/// This process's name in `job_runs.runner`: the host name (under Docker the
+/// container's id, so each replica is told apart), read once.
+fn runner() -> &'static str {
+    static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    NAME.get_or_init(|| {
+        std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .ok()
+            .or_else(|| std::env::var("HOSTNAME").ok())
+            .map(|h| h.trim().chars().take(128).collect())
+            .unwrap_or_default()
+    })
+}
+
 /// Runs `work` as one recorded job run: a `job_runs` row that ends `ok` with
 /// the summary or `failed` with the error chain (also logged). A failure is
 /// told to the event log each time (`job.failed`), and the first success
 /// after failures once (`job.recovered`); a job that keeps succeeding stays
 /// quiet there, so a once-a-minute job does not drown the log.
-pub async fn record<F>(pool: &MySqlPool, job: &str, work: F) -> anyhow::Result<Value>
+pub async fn record<F>(pool: &MySqlPool, job: &str, tick: Option<DateTime<Utc>>, work: F) -> anyhow::Result<Value>
 where
     F: Future<Output = anyhow::Result<Value>>,
 {
-    let id = sqlx::query("INSERT INTO job_runs (job) VALUES (?)").bind(job).execute(pool).await?.last_insert_id();
+    let id = sqlx::query("INSERT INTO job_runs (job, runner, tick_at) VALUES (?, ?, ?)")
+        .bind(job)
+        .bind(runner())
+        .bind(tick.map(|t| t.naive_utc()))
+        .execute(pool)
+        .await?
+        .last_insert_id();
     let outcome = work.await;
     let (status, summary, error) = match &outcome {
         Ok(v) => ("ok", Some(v.to_string()), None),

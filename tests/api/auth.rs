@@ -334,7 +334,7 @@ async fn expired_sessions_are_refused_and_swept() {
     assert_eq!(app.sign_in("sam", PASSWORD).await.status(), StatusCode::SEE_OTHER);
     sqlx::query("UPDATE sessions SET expires_at = UTC_TIMESTAMP(6) - INTERVAL 1 SECOND").execute(&app.db.pool).await.expect("expire");
     assert_eq!(app.get("/").await.status(), StatusCode::SEE_OTHER);
-    let swept = quartermaster::jobs::record(&app.db.pool, "session_sweep", async {
+    let swept = quartermaster::jobs::record(&app.db.pool, "session_sweep", None, async {
         quartermaster::operators::sessions::sweep(&app.db.pool)
             .await
             .map(|n| serde_json::json!({ "deleted": n }))

@@ -192,6 +192,10 @@ pub async fn start_edge(ops: u16, wp: u16) -> Edge {
         .replace("${QM_EDGE_LISTEN}", &format!("127.0.0.1:{port}"))
         .replace("${QM_OPS_UPSTREAM}", &format!("127.0.0.1:{ops}"))
         .replace("${QM_WP_UPSTREAM}", &format!("127.0.0.1:{wp}"))
+        .replace("${QM_OPS_PASS}", "http://qm_ops")
+        .replace("${QM_OPS_ADDR}", &format!("127.0.0.1:{ops}"))
+        .replace("${QM_WP_ADDR}", &format!("127.0.0.1:{wp}"))
+        .replace("${QM_WP_PASS}", "http://qm_wp")
         .replace("${QM_SERVER_NAME}", "localhost");
     assert!(!site.contains("${QM_"), "every template variable is substituted");
     std::fs::write(dir.path().join("edge.conf"), site).expect("write");
@@ -365,4 +369,60 @@ fn new_tenant_writes_a_valid_config_generated_secrets_and_its_env() {
     assert!(!env.contains(password.trim()) && !text.contains(password.trim()), "the password stays in the secrets folder");
     let bad = Command::new(format!("{ROOT}/scripts/new-tenant")).arg("Bad_Name").output().expect("run");
     assert_eq!(bad.status.code(), Some(2));
+}
+
+/// Migrations from the first release that rolls replicas (swarm) on: the
+/// ones before ran with one ops container and are not held to this.
+const FIRST_ROLLING_MIGRATION: &str = "20261207000015";
+
+/// What in a migration would break a replica still on the previous image
+/// during a rolling update (expand/contract: a release only adds; what it
+/// stops using is dropped a release later, in a migration named `*_contract_*`).
+fn contracting(sql: &str) -> Vec<String> {
+    let text: String = sql.lines().map(|l| l.split("--").next().unwrap_or("")).collect::<Vec<_>>().join(" ").to_uppercase();
+    let mut found = Vec::new();
+    for statement in text.split(';').map(|s| s.split_whitespace().collect::<Vec<_>>().join(" ")).filter(|s| !s.is_empty()) {
+        for bad in ["DROP COLUMN", "DROP TABLE", "RENAME ", " CHANGE ", " MODIFY "] {
+            if statement.contains(bad) {
+                found.push(format!("{}: {statement}", bad.trim()));
+            }
+        }
+        // A column the old image does not fill must have a value without it.
+        for add in statement.split("ADD COLUMN").skip(1) {
+            let column = add.split(", ADD").next().unwrap_or(add);
+            if column.contains("NOT NULL") && !column.contains("DEFAULT") && !column.contains("AUTO_INCREMENT") {
+                found.push(format!("NOT NULL without DEFAULT: {statement}"));
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn migrations_since_replicas_roll_only_expand_and_a_contracting_one_is_caught() {
+    let dir = format!("{ROOT}/migrations");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).expect("migrations") {
+        let path = entry.expect("entry").path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
+        if !name.ends_with(".sql") || name.as_str() < FIRST_ROLLING_MIGRATION || name.contains("_contract_") {
+            continue;
+        }
+        let found = contracting(&std::fs::read_to_string(&path).expect("read"));
+        assert!(found.is_empty(), "{name} would break the replica still on the previous image: {found:?}");
+        checked += 1;
+    }
+    assert!(checked >= 1, "the job_runs migration at least is checked");
+    // Planted: each of these is caught.
+    for planted in [
+        "ALTER TABLE orders DROP COLUMN woo_digest;",
+        "ALTER TABLE orders RENAME COLUMN woo_id TO store_id;",
+        "ALTER TABLE job_runs MODIFY error TEXT NOT NULL;",
+        "ALTER TABLE job_runs ADD COLUMN replica VARCHAR(64) NOT NULL;",
+        "DROP TABLE sync_rejects;",
+    ] {
+        assert!(!contracting(planted).is_empty(), "not caught: {planted}");
+    }
+    // And what expands passes.
+    assert!(contracting("ALTER TABLE job_runs ADD COLUMN a INT NULL, ADD COLUMN b INT NOT NULL DEFAULT 0; -- DROP TABLE x").is_empty());
 }

@@ -123,3 +123,33 @@ async fn two_replicas_take_turns_and_a_run_past_its_bound_is_recorded_failed() {
     assert_eq!((rows[0].0.as_str(), rows[1].0.as_str(), rows[2].0.as_str()), ("ok", "ok", "failed"));
     assert!(rows[2].1.as_deref().unwrap_or_default().contains("timed out"), "{rows:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_tick_one_replica_ran_is_not_run_again_by_another_that_gets_the_lock_after_it() {
+    let app = TestApp::spawn().await;
+    let runs = Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let gate = Arc::new(tokio::sync::Semaphore::new(10));
+    let job = Slow { gate, started: Arc::new(tokio::sync::Notify::new()), limit: Duration::from_secs(30), runs: runs.clone() };
+    // Two replicas: each its own runner (its own pool and lock connections), one database.
+    let (a, b) = (Runner::of(&app.state), Runner::of(&app.state));
+    let tick = jobs::tick_now();
+    // The first replica's run is over before the second's scheduler gets the lock (a slow or late tick).
+    assert!(matches!(jobs::run_tick(&a, "test_slow", &job, tick).await.expect("first"), Ran::Done(_)));
+    let late = jobs::run_tick(&b, "test_slow", &job, tick).await.expect("second");
+    let Ran::Skipped { holder, .. } = &late else { panic!("the same tick ran twice: {late:?}") };
+    assert!(holder.contains(&tick.format("%H:%M:%S").to_string()), "{holder}");
+    assert_eq!(runs.load(std::sync::atomic::Ordering::SeqCst), 1, "one run for the tick");
+    // The next tick runs, on whichever replica; a run by hand (no tick) always runs.
+    let next = tick + chrono::TimeDelta::seconds(5);
+    assert!(matches!(jobs::run_tick(&b, "test_slow", &job, next).await.expect("next tick"), Ran::Done(_)));
+    assert!(matches!(jobs::run_guarded(&b, "test_slow", &job).await.expect("by hand"), Ran::Done(_)));
+    assert_eq!(runs.load(std::sync::atomic::Ordering::SeqCst), 3);
+    let rows: Vec<(Option<String>, Option<chrono::NaiveDateTime>)> =
+        sqlx::query_as("SELECT runner, tick_at FROM job_runs WHERE job = 'test_slow' ORDER BY id")
+            .fetch_all(&app.db.pool)
+            .await
+            .expect("runs");
+    assert_eq!(rows.iter().map(|r| r.1).collect::<Vec<_>>(), vec![Some(tick.naive_utc()), Some(next.naive_utc()), None]);
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").expect("hostname");
+    assert!(rows.iter().all(|r| r.0.as_deref() == Some(host.trim())), "each run names its runner: {rows:?}");
+}

@@ -58,6 +58,7 @@ impl Poller {
         match self.run().await? {
             Ran::Done(v) => Ok(serde_json::from_value(v)?),
             Ran::Skipped { lock, holder } => anyhow::bail!("skipped: lock {lock} is held by {holder}"),
+            Ran::NotHere { reason } => anyhow::bail!("not run here: {reason}"),
         }
     }
 

@@ -1,0 +1,163 @@
+#!/usr/bin/env python3
+"""A bounded, steady load through a tenant's edge, for the swarm tier.
+
+    load.py BASE HOST COOKIE OUT STOPFILE
+
+Until STOPFILE exists: the signed-in home page (/ops/) every 50 ms, the
+storefront's REST index every 100 ms, a fresh sign-in every 8 s (under the
+edge's limit of 10 a minute; each is an event on the log, so the stream has
+events to deliver, and each crosses replicas: the form from one, the post
+maybe to the other), with QM_LOAD_USER and QM_LOAD_PASSWORD, and one event-stream client on
+/ops/events/stream that reconnects with Last-Event-ID whenever its stream
+ends. Writes OUT (JSON): requests and failures per kind (a failure is a
+connection error or a status other than the one expected, each with what
+went wrong and when), every event id the stream delivered, and how often it
+resumed. STOPFILE may hold an event id: the stream reads on until it has
+had it (up to 30 s more). Standard library only.
+"""
+import http.client
+import json
+import os
+import re
+import sys
+import threading
+import time
+import urllib.parse
+
+base, host, cookie, out_path, stop_file = sys.argv[1:6]
+url = urllib.parse.urlsplit(base)
+stats = {"ops_page": [0, []], "storefront": [0, []], "sign_in": [0, []]}
+events = {"ids": [], "resumes": 0, "errors": []}
+lock = threading.Lock()
+
+
+def stopped():
+    return os.path.exists(stop_file)
+
+
+def conn():
+    return http.client.HTTPConnection(url.hostname, url.port, timeout=30)
+
+
+def steady(kind, path, every, want):
+    c = conn()
+    while not stopped():
+        t0 = time.monotonic()
+        outcome = None
+        try:
+            c.request("GET", path, headers={"Host": host, "Cookie": cookie})
+            r = c.getresponse()
+            r.read()
+            if r.status != want:
+                outcome = f"status {r.status}"
+        except Exception as e:  # noqa: BLE001 - every failure is counted and named
+            outcome = f"{type(e).__name__}: {e}"
+            c.close()
+            c = conn()
+        with lock:
+            stats[kind][0] += 1
+            if outcome:
+                stats[kind][1].append({"at": time.time(), "what": outcome})
+        time.sleep(max(0.0, every - (time.monotonic() - t0)))
+
+
+def sign_ins(every=8.0):
+    user, password = os.environ["QM_LOAD_USER"], os.environ["QM_LOAD_PASSWORD"]
+    while not stopped():
+        t0 = time.monotonic()
+        outcome = None
+        c = conn()
+        try:
+            c.request("GET", "/ops/sign-in", headers={"Host": host})
+            r = c.getresponse()
+            page = r.read().decode(errors="replace")
+            jar = "; ".join(v.split(";", 1)[0] for k, v in r.getheaders() if k.lower() == "set-cookie")
+            token = re.search(r'name="csrf" value="([^"]*)"', page)
+            body = urllib.parse.urlencode({"csrf": token.group(1) if token else "", "username": user, "password": password, "next": "/ops/"})
+            c.request("POST", "/ops/sign-in", body=body, headers={
+                "Host": host, "Origin": f"http://{host}", "Cookie": jar, "Content-Type": "application/x-www-form-urlencoded"})
+            r = c.getresponse()
+            r.read()
+            if r.status != 303:
+                outcome = f"sign-in status {r.status}"
+        except Exception as e:  # noqa: BLE001
+            outcome = f"{type(e).__name__}: {e}"
+        finally:
+            c.close()
+        with lock:
+            stats["sign_in"][0] += 1
+            if outcome:
+                stats["sign_in"][1].append({"at": time.time(), "what": outcome})
+        while not stopped() and time.monotonic() - t0 < every:
+            time.sleep(0.1)
+
+
+def stream_done(last):
+    if not stopped():
+        return False
+    try:
+        want = int(open(stop_file).read().strip() or 0)
+    except ValueError:
+        want = 0
+    return (last or 0) >= want or time.monotonic() > stop_deadline()
+
+
+_deadline = []
+
+
+def stop_deadline():
+    if not _deadline:
+        _deadline.append(time.monotonic() + 30)
+    return _deadline[0]
+
+
+def stream():
+    last = None
+    while not stream_done(last):
+        c = conn()
+        c.timeout = 40
+        headers = {"Host": host, "Cookie": cookie, "Accept": "text/event-stream"}
+        if last is not None:
+            headers["Last-Event-ID"] = str(last)
+        try:
+            c.request("GET", "/ops/events/stream", headers=headers)
+            r = c.getresponse()
+            if r.status != 200:
+                events["errors"].append({"at": time.time(), "what": f"status {r.status}"})
+                time.sleep(0.5)
+                continue
+            if last is not None:
+                events["resumes"] += 1
+            kind = None
+            while not stream_done(last):
+                line = r.fp.readline()
+                if not line:
+                    break  # the replica went away: resume elsewhere
+                line = line.decode().rstrip("\r\n")
+                if line.startswith("event:"):
+                    kind = line[6:].strip()
+                elif line.startswith("id:") and kind == "log":
+                    last = int(line[3:].strip())
+                    events["ids"].append(last)
+                elif line == "":
+                    kind = None
+        except Exception as e:  # noqa: BLE001
+            events["errors"].append({"at": time.time(), "what": f"{type(e).__name__}: {e}"})
+        finally:
+            c.close()
+
+
+threads = [
+    threading.Thread(target=steady, args=("ops_page", "/ops/", 0.05, 200)),
+    threading.Thread(target=steady, args=("storefront", "/wp-json/", 0.1, 200)),
+    threading.Thread(target=sign_ins),
+    threading.Thread(target=stream, daemon=True),
+]
+for t in threads:
+    t.start()
+for t in threads[:3]:
+    t.join()
+threads[3].join(45)
+result = {k: {"requests": v[0], "failures": v[1]} for k, v in stats.items()}
+result["events"] = events
+json.dump(result, open(out_path, "w"))
