@@ -483,15 +483,16 @@ async fn an_expired_quote_cannot_be_accepted_and_a_reissue_prices_it_afresh() {
         shop.post(&format!("/rfqs/{rfq}/quote"), &[("csrf", &csrf), ("country", "US"), ("state", "OR"), ("postcode", "97201")]).await;
     let quote: u64 = location.rsplit('/').next().and_then(|s| s.parse().ok()).expect("quote");
     // The draft's window is moved into the past before sending (drafts may change; sent versions may not).
-    sqlx::query("UPDATE quote_versions SET valid_from = UTC_TIMESTAMP(6) - INTERVAL 40 DAY, valid_until = UTC_TIMESTAMP(6) + INTERVAL 2 SECOND WHERE quote_id = ?").bind(quote).execute(&pool).await.expect("window");
+    sqlx::query("UPDATE quote_versions SET valid_from = UTC_TIMESTAMP(6) - INTERVAL 40 DAY, valid_until = UTC_TIMESTAMP(6) + INTERVAL 2 MINUTE WHERE quote_id = ?").bind(quote).execute(&pool).await.expect("window");
     let snapshot_fix = "UPDATE quote_versions SET snapshot = JSON_SET(snapshot, '$.valid_until', DATE_FORMAT(valid_until, '%Y-%m-%dT%H:%i:%s.%f')) WHERE quote_id = ?";
     sqlx::query(snapshot_fix).bind(quote).execute(&pool).await.expect("snapshot window");
     let (status, _, body) = shop.post(&format!("/quotes/{quote}/send"), &[("csrf", &csrf)]).await;
     assert_eq!(status, 200, "{body}");
-    // The hourly job, run as if a minute later: the window has passed then (and not now).
+    // The hourly job, run as if five minutes later: the window has passed then
+    // (and not now: two minutes is room for a slow send on a loaded machine).
     let now = chrono::Utc::now().naive_utc();
     assert_eq!(quartermaster::quotes::send::expire_due(&pool, now).await.expect("expiry job"), 0, "still inside its window");
-    let later = now + chrono::TimeDelta::minutes(1);
+    let later = now + chrono::TimeDelta::minutes(5);
     assert_eq!(quartermaster::quotes::send::expire_due(&pool, later).await.expect("expiry job"), 1, "the hourly job marks it expired");
     let (status, _, body) = shop.post(&format!("/quotes/{quote}/accept"), &[("csrf", &csrf)]).await;
     assert_eq!(status, 409, "{body}");
