@@ -263,12 +263,17 @@ impl TestApp {
     /// A second replica of this tenant: another server prepared from the same
     /// tenant file (its own state, key and caches) on the same database. Its address.
     pub async fn replica(&self) -> String {
-        let loaded = LoadedConfig::load(&self._tenant.config_path()).unwrap_or_else(|e| panic!("test tenant file: {e}"));
-        let state = startup::prepare(loaded).await.unwrap_or_else(|e| panic!("prepare: {e:#}"));
-        let app = Application::build(state, "127.0.0.1:0").await.expect("bind");
+        let app = Application::build(self.replica_state().await, "127.0.0.1:0").await.expect("bind");
         let address = format!("http://127.0.0.1:{}", app.port());
         tokio::spawn(app.run_until_stopped(std::future::pending()));
         address
+    }
+
+    /// A second replica's state (prepared from the same tenant file, with its
+    /// own caches and key, on the same database), for a scheduler of its own.
+    pub async fn replica_state(&self) -> quartermaster::app::AppState {
+        let loaded = LoadedConfig::load(&self._tenant.config_path()).unwrap_or_else(|e| panic!("test tenant file: {e}"));
+        startup::prepare(loaded).await.unwrap_or_else(|e| panic!("prepare: {e:#}"))
     }
 
     /// This browser (the app's own cookie jar).

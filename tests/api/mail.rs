@@ -300,6 +300,58 @@ async fn idle_brings_a_new_rfq_in_without_waiting_for_the_schedule() {
     let _ = scheduler.shutdown().await;
 }
 
+/// Two replicas of one tenant, each with its scheduler and its IDLE watcher
+/// on the same real mailbox, as under swarm: every message becomes one RFQ,
+/// never two, and is filed once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_replicas_reading_one_mailbox_make_each_message_one_rfq() {
+    let certs = certs();
+    let imap = ImapServer::start(Some(&certs));
+    let app = mailbox_app(&imap, &certs, "schedules: { rfq_mailbox: \"*/2 * * * * *\" }\n").await;
+    let other = app.replica_state().await;
+    let mut one = jobs::start(app.state.clone(), Some(&[jobs::JobName::RfqMailbox])).await.expect("scheduler one");
+    let mut two = jobs::start(other, Some(&[jobs::JobName::RfqMailbox])).await.expect("scheduler two");
+    let pool = &app.db.pool;
+    // In bursts, so both watchers wake for the same mail and both schedules tick over it.
+    const MESSAGES: u32 = 24;
+    for n in 1..=MESSAGES {
+        imap.deliver("INBOX", &rfq_mail(200 + n));
+        if n % 6 == 0 {
+            tokio::time::sleep(Duration::from_millis(700)).await;
+        }
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM rfqs").fetch_one(pool).await.expect("count");
+        if n >= i64::from(MESSAGES) && imap.count("INBOX", "ALL") == 0 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{n} of {MESSAGES} RFQs after 60 s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Two more finished runs (one replica's or both) after all were in: nothing read twice since.
+    let runs_so_far = || async {
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM job_runs WHERE job = 'rfq_mailbox' AND finished_at IS NOT NULL")
+            .fetch_one(pool)
+            .await
+            .expect("runs")
+    };
+    let then = runs_so_far().await;
+    while runs_so_far().await < then + 2 {
+        assert!(std::time::Instant::now() < deadline + Duration::from_secs(20), "the schedules stopped running");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _ = one.shutdown().await;
+    let _ = two.shutdown().await;
+    let senders: Vec<String> = sqlx::query_scalar("SELECT sender_email FROM rfqs ORDER BY sender_email").fetch_all(pool).await.expect("rfqs");
+    let mut unique = senders.clone();
+    unique.dedup();
+    assert_eq!((senders.len(), unique.len()), (MESSAGES as usize, MESSAGES as usize), "each message is one RFQ: {senders:?}");
+    assert_eq!(imap.count("Processed", "ALL"), MESSAGES as usize, "each message filed once");
+    let runs: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM job_runs WHERE job = 'rfq_mailbox' AND status = 'ok'").fetch_one(pool).await.expect("runs");
+    assert!(runs >= 2, "both replicas' schedulers ran the mailbox ({runs} runs)");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn qm_job_lists_the_fleet_with_last_runs_and_runs_one_by_hand() {
     let app = TestApp::spawn().await;
