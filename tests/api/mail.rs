@@ -343,12 +343,16 @@ async fn two_replicas_reading_one_mailbox_make_each_message_one_rfq() {
     }
     let _ = one.shutdown().await;
     let _ = two.shutdown().await;
-    let senders: Vec<String> = sqlx::query_scalar("SELECT sender_email FROM rfqs ORDER BY sender_email").fetch_all(pool).await.expect("rfqs");
+    let senders: Vec<String> =
+        sqlx::query_scalar("SELECT sender_email FROM rfqs ORDER BY sender_email").fetch_all(pool).await.expect("rfqs");
     let mut unique = senders.clone();
     unique.dedup();
     assert_eq!((senders.len(), unique.len()), (MESSAGES as usize, MESSAGES as usize), "each message is one RFQ: {senders:?}");
     assert_eq!(imap.count("Processed", "ALL"), MESSAGES as usize, "each message filed once");
-    let runs: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM job_runs WHERE job = 'rfq_mailbox' AND status = 'ok'").fetch_one(pool).await.expect("runs");
+    let runs: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM job_runs WHERE job = 'rfq_mailbox' AND status = 'ok'")
+        .fetch_one(pool)
+        .await
+        .expect("runs");
     assert!(runs >= 2, "both replicas' schedulers ran the mailbox ({runs} runs)");
 }
 
