@@ -244,14 +244,39 @@ qm_task() {
   fi
 }
 
+# qm_node_engine NODE: the engine address of a swarm node other than the
+# manager's, from QM_SWARM_NODES ("HOSTNAME=DOCKER_HOST ...", e.g.
+# "shop-2=ssh://ops@shop-2"): a container can only be entered on its own node.
+qm_node_engine() {
+  local pair
+  for pair in ${QM_SWARM_NODES:-}; do
+    [ "${pair%%=*}" = "$1" ] && { echo "${pair#*=}"; return 0; }
+  done
+  return 1
+}
+
 # qm_exec TENANT_DIR SERVICE ARGS...: runs ARGS in the service's container
-# (stdin passed, no terminal), whichever way the tenant is deployed.
+# (stdin passed, no terminal), whichever way the tenant is deployed. Under
+# swarm: a task on this engine, else one on a node QM_SWARM_NODES reaches.
 qm_exec() {
-  local dir=$1 svc=$2 id; shift 2
+  local dir=$1 svc=$2 id node engine project; shift 2
   if [ "$(qm_orchestrator "$dir")" = swarm ]; then
     id=$(qm_task "$dir" "$svc")
-    [ -n "$id" ] || { echo "no running $svc task of $(basename "$dir") on this engine" >&2; return 1; }
-    docker exec -i "$id" "$@"
+    if [ -n "$id" ]; then
+      docker exec -i "$id" "$@"
+      return
+    fi
+    project=$(sed -n 's/^COMPOSE_PROJECT_NAME=//p' "$dir/.env")
+    for node in $(docker service ps "${project}_$svc" --filter desired-state=running --format '{{.Node}}' 2>/dev/null | sort -u); do
+      engine=$(qm_node_engine "$node") || continue
+      id=$(DOCKER_HOST=$engine docker ps -q --filter "label=com.docker.swarm.service.name=${project}_$svc" --filter status=running | head -1)
+      if [ -n "$id" ]; then
+        DOCKER_HOST=$engine docker exec -i "$id" "$@"
+        return
+      fi
+    done
+    echo "no running $svc task of $(basename "$dir") on this engine or a node QM_SWARM_NODES names" >&2
+    return 1
   else
     qm_compose "$dir" exec -T "$svc" "$@"
   fi

@@ -3,13 +3,18 @@
 
     load.py BASE HOST COOKIE OUT STOPFILE
 
-Until STOPFILE exists: the signed-in home page (/ops/) every 50 ms, the
+Until STOPFILE exists: the pick page of order QM_LOAD_PICK (/ops/pick/ID)
+every 50 ms, a scan of QM_LOAD_SKU on it every 250 ms, each followed by the
+page it redirects to, whose "N/M picked" must be the last count plus one
+(the scan and the page re-read usually land on different replicas), the
 storefront's REST index every 100 ms, a fresh sign-in every 16 s (its form
 and its post are two of the edge's 10 a minute; each is an event on the log, so the stream has
 events to deliver, and each crosses replicas: the form from one, the post
 maybe to the other), with QM_LOAD_USER and QM_LOAD_PASSWORD, and one event-stream client on
 /ops/events/stream that reconnects with Last-Event-ID whenever its stream
-ends. Writes OUT (JSON): requests and failures per kind (a failure is a
+ends. Writes OUT (JSON): requests and failures per kind (a scan whose page
+disagrees is a failure of its own kind), the scans answered 303 and the
+last count read, and the milliseconds of each pick page and storefront answer (a failure is a
 connection error or a status other than the one expected, each with what
 went wrong and when), every event id the stream delivered, and how often it
 resumed. STOPFILE may hold an event id: the stream reads on until it has
@@ -26,7 +31,11 @@ import urllib.parse
 
 base, host, cookie, out_path, stop_file = sys.argv[1:6]
 url = urllib.parse.urlsplit(base)
-stats = {"ops_page": [0, []], "storefront": [0, []], "sign_in": [0, []]}
+stats = {"ops_page": [0, []], "storefront": [0, []], "sign_in": [0, []], "scan": [0, []], "scan_page": [0, []]}
+scans = {"counted": 0, "first": None, "last": None}
+latency = {}  # kind: each answer's milliseconds (the steady kinds)
+pick_path = os.environ["QM_LOAD_PICK"]
+PROGRESS = re.compile(r'id="progress">(\d+)/(\d+) picked')
 events = {"ids": [], "resumes": 0, "errors": []}
 lock = threading.Lock()
 
@@ -58,6 +67,7 @@ def steady(kind, path, every, want):
             stats[kind][0] += 1
             if outcome:
                 stats[kind][1].append({"at": time.time(), "what": outcome})
+            latency.setdefault(kind, []).append(round((time.monotonic() - t0) * 1000, 2))
         time.sleep(max(0.0, every - (time.monotonic() - t0)))
 
 
@@ -90,6 +100,73 @@ def sign_ins(every=16.0):
                 stats["sign_in"][1].append({"at": time.time(), "what": outcome})
         while not stopped() and time.monotonic() - t0 < every:
             time.sleep(0.1)
+
+
+def note(kind, outcome):
+    with lock:
+        stats[kind][0] += 1
+        if outcome:
+            stats[kind][1].append({"at": time.time(), "what": outcome})
+
+
+def picked(page):
+    m = PROGRESS.search(page)
+    return int(m.group(1)) if m else None
+
+
+def scanner(every=0.25):
+    """Scans one unit at a time; every answer must be the redirect, and the
+    page it leads to must show exactly one more picked than the last."""
+    sku = os.environ["QM_LOAD_SKU"]
+    c = conn()
+    c.request("GET", pick_path, headers={"Host": host, "Cookie": cookie})
+    page = c.getresponse().read().decode(errors="replace")
+    token = re.search(r'name="csrf" value="([^"]*)"', page)
+    count = picked(page)
+    scans["first"] = count
+    if token is None or count is None:
+        note("scan", "the pick page has no form or no progress")
+        return
+    body = urllib.parse.urlencode({"csrf": token.group(1), "code": sku, "count": ""})
+    while not stopped():
+        t0 = time.monotonic()
+        outcome = None
+        location = None
+        try:
+            c.request("POST", pick_path + "/scan", body=body, headers={
+                "Host": host, "Cookie": cookie, "Origin": f"http://{host}", "Content-Type": "application/x-www-form-urlencoded"})
+            r = c.getresponse()
+            r.read()
+            if r.status == 303:
+                scans["counted"] += 1
+                count += 1
+                location = r.getheader("Location")
+            else:
+                outcome = f"status {r.status}"
+        except Exception as e:  # noqa: BLE001 - a scan whose answer was lost is a failure
+            outcome = f"{type(e).__name__}: {e}"
+            c.close()
+            c = conn()
+        note("scan", outcome)
+        if location:
+            outcome = None
+            try:
+                c.request("GET", urllib.parse.urlsplit(location)._replace(scheme="", netloc="").geturl(), headers={"Host": host, "Cookie": cookie})
+                r = c.getresponse()
+                page = r.read().decode(errors="replace")
+                seen = picked(page)
+                if r.status != 200:
+                    outcome = f"page status {r.status}"
+                elif seen != count:
+                    outcome = f"the page after scan {count} shows {seen} picked"
+                    count = seen if seen is not None else count
+            except Exception as e:  # noqa: BLE001
+                outcome = f"{type(e).__name__}: {e}"
+                c.close()
+                c = conn()
+            note("scan_page", outcome)
+        scans["last"] = count
+        time.sleep(max(0.0, every - (time.monotonic() - t0)))
 
 
 def stream_done(last):
@@ -149,16 +226,19 @@ def stream():
 
 
 threads = [
-    threading.Thread(target=steady, args=("ops_page", "/ops/", 0.05, 200)),
+    threading.Thread(target=steady, args=("ops_page", pick_path, 0.05, 200)),
+    threading.Thread(target=scanner),
     threading.Thread(target=steady, args=("storefront", "/wp-json/", 0.1, 200)),
     threading.Thread(target=sign_ins),
     threading.Thread(target=stream, daemon=True),
 ]
 for t in threads:
     t.start()
-for t in threads[:3]:
+for t in threads[:4]:
     t.join()
-threads[3].join(45)
+threads[4].join(45)
 result = {k: {"requests": v[0], "failures": v[1]} for k, v in stats.items()}
 result["events"] = events
+result["scans"] = scans
+result["latency_ms"] = latency
 json.dump(result, open(out_path, "w"))
