@@ -317,7 +317,7 @@ async fn two_replicas_reading_one_mailbox_make_each_message_one_rfq() {
     for n in 1..=MESSAGES {
         imap.deliver("INBOX", &rfq_mail(200 + n));
         if n % 6 == 0 {
-            tokio::time::sleep(Duration::from_millis(700)).await;
+            tokio::time::sleep(Duration::from_millis(250)).await;
         }
     }
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
