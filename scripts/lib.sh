@@ -259,17 +259,16 @@ qm_node_engine() {
 # (stdin passed, no terminal), whichever way the tenant is deployed. Under
 # swarm: a task on this engine, else one on a node QM_SWARM_NODES reaches.
 qm_exec() {
-  local dir=$1 svc=$2 id node engine project; shift 2
+  local dir=$1 svc=$2 id node engine; shift 2
   if [ "$(qm_orchestrator "$dir")" = swarm ]; then
     id=$(qm_task "$dir" "$svc")
     if [ -n "$id" ]; then
       docker exec -i "$id" "$@"
       return
     fi
-    project=$(sed -n 's/^COMPOSE_PROJECT_NAME=//p' "$dir/.env")
-    for node in $(docker service ps "${project}_$svc" --filter desired-state=running --format '{{.Node}}' 2>/dev/null | sort -u); do
+    for node in $(docker service ps "$(sed -n 's/^COMPOSE_PROJECT_NAME=//p' "$dir/.env")_$svc" --filter desired-state=running --format '{{.Node}}' 2>/dev/null | sort -u); do
       engine=$(qm_node_engine "$node") || continue
-      id=$(DOCKER_HOST=$engine docker ps -q --filter "label=com.docker.swarm.service.name=${project}_$svc" --filter status=running | head -1)
+      id=$(DOCKER_HOST=$engine qm_task "$dir" "$svc")
       if [ -n "$id" ]; then
         DOCKER_HOST=$engine docker exec -i "$id" "$@"
         return

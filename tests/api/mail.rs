@@ -353,7 +353,7 @@ async fn two_replicas_reading_one_mailbox_make_each_message_one_rfq() {
         .fetch_one(pool)
         .await
         .expect("runs");
-    assert!(runs >= 2, "both replicas' schedulers ran the mailbox ({runs} runs)");
+    assert!(runs >= 2, "the two schedules ran the mailbox ({runs} runs; one host name, so the runs do not say which replica)");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

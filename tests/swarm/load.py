@@ -13,8 +13,7 @@ events to deliver, and each crosses replicas: the form from one, the post
 maybe to the other), with QM_LOAD_USER and QM_LOAD_PASSWORD, and one event-stream client on
 /ops/events/stream that reconnects with Last-Event-ID whenever its stream
 ends. Writes OUT (JSON): requests and failures per kind (a scan whose page
-disagrees is a failure of its own kind), the scans answered 303 and the
-last count read, and the milliseconds of each pick page and storefront answer (a failure is a
+disagrees is a failure of its own kind), the scans answered 303, and the milliseconds of each pick page and storefront answer (a failure is a
 connection error or a status other than the one expected, each with what
 went wrong and when), every event id the stream delivered, and how often it
 resumed. STOPFILE may hold an event id: the stream reads on until it has
@@ -32,7 +31,7 @@ import urllib.parse
 base, host, cookie, out_path, stop_file = sys.argv[1:6]
 url = urllib.parse.urlsplit(base)
 stats = {"ops_page": [0, []], "storefront": [0, []], "sign_in": [0, []], "scan": [0, []], "scan_page": [0, []]}
-scans = {"counted": 0, "first": None, "last": None}
+scans = {"counted": 0}
 latency = {}  # kind: each answer's milliseconds (the steady kinds)
 pick_path = os.environ["QM_LOAD_PICK"]
 PROGRESS = re.compile(r'id="progress">(\d+)/(\d+) picked')
@@ -123,7 +122,6 @@ def scanner(every=0.25):
     page = c.getresponse().read().decode(errors="replace")
     token = re.search(r'name="csrf" value="([^"]*)"', page)
     count = picked(page)
-    scans["first"] = count
     if token is None or count is None:
         note("scan", "the pick page has no form or no progress")
         return
@@ -165,7 +163,6 @@ def scanner(every=0.25):
                 c.close()
                 c = conn()
             note("scan_page", outcome)
-        scans["last"] = count
         time.sleep(max(0.0, every - (time.monotonic() - t0)))
 
 
