@@ -160,6 +160,63 @@ fn plain_token_comparisons(source: &str) -> Vec<String> {
     f.0
 }
 
+/// Every `==` / `!=` inside the function `name` in `source` whose two sides
+/// are both values (not a literal, `None`, a constant or an enum variant): in a
+/// function that checks a token, each such comparison is one that could stop
+/// at the first differing byte, whatever its operands are called.
+fn plain_comparisons_in_fn(source: &str, name: &str) -> Option<Vec<String>> {
+    struct Finder(Vec<String>);
+    fn constant(e: &syn::Expr) -> bool {
+        match e {
+            syn::Expr::Lit(_) => true,
+            syn::Expr::Path(p) => {
+                let last = p.path.segments.last().map(|s| s.ident.to_string()).unwrap_or_default();
+                p.path.segments.len() > 1
+                    || last == "None"
+                    || last.chars().all(|c| c.is_ascii_uppercase() || c == '_' || c.is_ascii_digit())
+            }
+            syn::Expr::Reference(r) => constant(&r.expr),
+            syn::Expr::Paren(p) => constant(&p.expr),
+            syn::Expr::MethodCall(m) => m.method == "len" || m.method == "is_empty",
+            _ => false,
+        }
+    }
+    impl<'a> Visit<'a> for Finder {
+        fn visit_expr_binary(&mut self, b: &'a syn::ExprBinary) {
+            if matches!(b.op, syn::BinOp::Eq(_) | syn::BinOp::Ne(_)) && !constant(&b.left) && !constant(&b.right) {
+                self.0.push(quote::quote!(#b).to_string());
+            }
+            syn::visit::visit_expr_binary(self, b);
+        }
+    }
+    struct Fns<'n>(&'n str, Vec<syn::Block>);
+    impl<'a> Visit<'a> for Fns<'_> {
+        fn visit_item_fn(&mut self, f: &'a syn::ItemFn) {
+            if f.sig.ident == self.0 {
+                self.1.push((*f.block).clone());
+            }
+            syn::visit::visit_item_fn(self, f);
+        }
+        fn visit_impl_item_fn(&mut self, f: &'a syn::ImplItemFn) {
+            if f.sig.ident == self.0 {
+                self.1.push(f.block.clone());
+            }
+            syn::visit::visit_impl_item_fn(self, f);
+        }
+    }
+    let file = syn::parse_file(source).ok()?;
+    let mut fns = Fns(name, Vec::new());
+    fns.visit_file(&file);
+    if fns.1.is_empty() {
+        return None;
+    }
+    let mut f = Finder(Vec::new());
+    for block in &fns.1 {
+        f.visit_block(block);
+    }
+    Some(f.0)
+}
+
 #[test]
 fn every_token_check_compares_in_constant_time() {
     let mut found = Vec::new();
@@ -181,24 +238,28 @@ fn every_token_check_compares_in_constant_time() {
         }
     }
     assert!(found.is_empty(), "token comparisons that are not constant-time (use subtle's ct_eq):\n{}", found.join("\n"));
-    // Each check that holds a token uses ct_eq.
+    // Each function that checks a token uses ct_eq, and compares no two values with `==`, whatever they are called.
     for (file, check) in [
-        ("src/quotes/send.rs", "fn quote_for_link"),
-        ("src/mail/optout.rs", "fn verify"),
-        ("src/web/metrics.rs", "Bearer "),
-        ("src/web/session.rs", "fn check_csrf"),
-        ("src/web/session.rs", "fn pre_sign_in_valid"),
-        ("src/sync/webhook.rs", "pub fn verify"),
+        ("src/quotes/send.rs", "quote_for_link"),
+        ("src/mail/optout.rs", "verify"),
+        ("src/web/metrics.rs", "scrape"),
+        ("src/web/session.rs", "check_csrf"),
+        ("src/web/session.rs", "pre_sign_in_valid"),
+        ("src/sync/webhook.rs", "verify"),
     ] {
         let text = std::fs::read_to_string(format!("{}/{file}", env!("CARGO_MANIFEST_DIR"))).expect(file);
-        let at = text.find(check).unwrap_or_else(|| panic!("{file}: {check}"));
+        let plain = plain_comparisons_in_fn(&text, check).unwrap_or_else(|| panic!("{file}: no fn {check}"));
+        assert!(plain.is_empty(), "{file}: fn {check} compares with == / != (use subtle's ct_eq): {plain:?}");
+        let at = text.find(&format!("fn {check}")).unwrap_or_else(|| panic!("{file}: {check}"));
         let body = &text[at..(at + 1500).min(text.len())];
         // `Mac::verify_slice` is hmac's constant-time check (subtle underneath).
         assert!(body.contains("ct_eq") || body.contains("verify_slice"), "{file}: {check} compares in constant time");
     }
-    // And the finder finds what it is for.
+    // And the finders find what they are for.
     let planted = plain_token_comparisons("fn f(token: &str, given: &str) -> bool { token == given }");
     assert_eq!(planted.len(), 1, "{planted:?}");
+    let planted = "fn check(h: &[u8], expected: &str) -> bool { h.len() == 64 && h == expected.as_bytes() && h != Kind::A.name() }";
+    assert_eq!(plain_comparisons_in_fn(planted, "check").map(|p| p.len()), Some(2), "two plain comparisons, not the length's");
 }
 
 /// The real `qm serve` on the same tenant, debug logging to a file: a buyer
