@@ -28,8 +28,9 @@ if [ ! -e "$html/wp-config.php" ]; then
     done
     echo "\$table_prefix = '${WORDPRESS_TABLE_PREFIX:-wp_}';"
     echo "if (isset(\$_SERVER['HTTP_X_FORWARDED_PROTO']) && strpos(\$_SERVER['HTTP_X_FORWARDED_PROTO'], 'https') !== false) { \$_SERVER['HTTPS'] = 'on'; }"
-    # No way out from a test network: do not wait on wordpress.org.
-    echo "define('WP_HTTP_BLOCK_EXTERNAL', true); define('AUTOMATIC_UPDATER_DISABLED', true);"
+    # No way out from a test network: do not wait on wordpress.org. The ops
+    # server on the stack's network stays reachable (its webhooks).
+    echo "define('WP_HTTP_BLOCK_EXTERNAL', true); define('WP_ACCESSIBLE_HOSTS', 'ops'); define('AUTOMATIC_UPDATER_DISABLED', true);"
     echo "${WORDPRESS_CONFIG_EXTRA:-}"
     echo "if (!defined('ABSPATH')) { define('ABSPATH', __DIR__ . '/'); }"
     echo "require_once ABSPATH . 'wp-settings.php';"
