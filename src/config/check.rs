@@ -334,6 +334,22 @@ fn cross_field_problems(r: &mut Reporter<'_>, doc: &Value) {
             }
         }
     }
+    // The store posts its deliveries to this URL: its path must be where this
+    // server answers them, under the base path (a 404 there makes WooCommerce
+    // disable the webhooks after five failures, and orders wait for the poller).
+    if let Some(Ok(url)) = text("/woocommerce/webhooks/delivery_url").map(url::Url::parse) {
+        let base = text("/server/base_path").unwrap_or("").trim_end_matches('/');
+        let expected = format!("{base}/webhooks/woocommerce");
+        if url.path() != expected {
+            let mut fixed = url.clone();
+            fixed.set_path(&expected);
+            let said = if base.is_empty() { String::new() } else { format!(" (server.base_path is {base})") };
+            r.at(
+                "/woocommerce/webhooks/delivery_url",
+                format!("the path is {}, but this server takes deliveries at {expected}{said}: write {fixed}", url.path()),
+            );
+        }
+    }
     for kind in ["supplier_catalogs", "competitors"] {
         for (i, source) in list(&format!("/sources/{kind}")).iter().enumerate() {
             if let Some(Err(e)) = source.get("schedule").and_then(Value::as_str).map(validate_cron) {
@@ -458,6 +474,26 @@ mod tests {
         let config = check_str("example.yaml", text).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(config.tenant.id.as_str(), "acme");
         assert_eq!(config.accounting.as_ref().map(|a| a.gateway_fees[0].percent.basis_points), Some(290));
+    }
+
+    #[test]
+    fn a_webhook_delivery_url_outside_the_base_path_is_named_with_the_url_to_write() {
+        let text = include_str!("../../tenant-configs/example.yaml");
+        let with = |url: &str| {
+            text.replacen(
+                "woocommerce:\n",
+                &format!(
+                    "woocommerce:\n  webhooks:\n    secret: ref+vault://secret/tenants/acme/webhooks#/secret\n    delivery_url: {url}\n"
+                ),
+                1,
+            )
+        };
+        let err = check_str("acme.yaml", &with("http://ops:8080/webhooks/woocommerce")).expect_err("the base path is /ops").to_string();
+        let line = text.lines().position(|l| l == "woocommerce:").expect("woocommerce:") + 4;
+        assert!(err.contains(&format!("acme.yaml:{line} woocommerce.webhooks.delivery_url")), "{err}");
+        assert!(err.contains("the path is /webhooks/woocommerce") && err.contains("server.base_path is /ops"), "{err}");
+        assert!(err.contains("write http://ops:8080/ops/webhooks/woocommerce"), "{err}");
+        check_str("acme.yaml", &with("http://ops:8080/ops/webhooks/woocommerce")).unwrap_or_else(|e| panic!("{e}"));
     }
 
     #[test]

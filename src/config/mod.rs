@@ -399,8 +399,8 @@ pub struct WooCommerce {
 pub struct Webhooks {
     /// The secret WooCommerce signs each delivery with (a reference).
     pub secret: SecretRef,
-    /// Where the store reaches Quartermaster's `/webhooks/woocommerce`
-    /// (inside the stack: `http://ops:8080/webhooks/woocommerce`).
+    /// Where the store reaches Quartermaster's `/webhooks/woocommerce`, under
+    /// `server.base_path` (inside the stack: `http://ops:8080/ops/webhooks/woocommerce`).
     pub delivery_url: String,
 }
 
