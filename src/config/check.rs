@@ -334,13 +334,16 @@ fn cross_field_problems(r: &mut Reporter<'_>, doc: &Value) {
             }
         }
     }
-    // The store posts its deliveries to this URL: its path must be where this
-    // server answers them, under the base path (a 404 there makes WooCommerce
-    // disable the webhooks after five failures, and orders wait for the poller).
+    // The store posts its deliveries to this URL. One on the server's own
+    // port reaches it directly (no proxy between to rewrite the path), so its
+    // path must be where this server answers them, under the base path: a 404
+    // there makes WooCommerce disable the webhooks after five failures, and
+    // orders wait for the poller. A URL through a proxy is the proxy's business.
     if let Some(Ok(url)) = text("/woocommerce/webhooks/delivery_url").map(url::Url::parse) {
         let base = text("/server/base_path").unwrap_or("").trim_end_matches('/');
         let expected = format!("{base}/webhooks/woocommerce");
-        if url.path() != expected {
+        let listen_port = text("/server/listen").and_then(|l| l.rsplit(':').next()).and_then(|p| p.parse::<u16>().ok()).unwrap_or(8080);
+        if url.port_or_known_default() == Some(listen_port) && url.path() != expected {
             let mut fixed = url.clone();
             fixed.set_path(&expected);
             let said = if base.is_empty() { String::new() } else { format!(" (server.base_path is {base})") };
@@ -494,6 +497,8 @@ mod tests {
         assert!(err.contains("the path is /webhooks/woocommerce") && err.contains("server.base_path is /ops"), "{err}");
         assert!(err.contains("write http://ops:8080/ops/webhooks/woocommerce"), "{err}");
         check_str("acme.yaml", &with("http://ops:8080/ops/webhooks/woocommerce")).unwrap_or_else(|e| panic!("{e}"));
+        // Through a proxy on another port the path is the proxy's to map.
+        check_str("acme.yaml", &with("https://shop.acme-industrial.example/webhooks/woocommerce")).unwrap_or_else(|e| panic!("{e}"));
     }
 
     #[test]
