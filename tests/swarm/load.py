@@ -238,4 +238,7 @@ result = {k: {"requests": v[0], "failures": v[1]} for k, v in stats.items()}
 result["events"] = events
 result["scans"] = scans
 result["latency_ms"] = latency
-json.dump(result, open(out_path, "w"))
+# Whole or not at all: a reader never sees a half-written or overwritten file.
+with open(out_path + ".part", "w") as f:
+    json.dump(result, f)
+os.replace(out_path + ".part", out_path)
